@@ -1,0 +1,102 @@
+/* Job files (INI, CONTRACT.md "Job files") -> validated job struct.
+ * Generic sections keep file:line for every key; the typed fields below are the validated
+ * values of [job], [data], [train], [optimizer] / [optimizer.NET], [gan] / [refiner].
+ * Layer sections [NET.LAYER] are kept in file order as `layers` and validated by the graph
+ * builder (each op parses its own keys), which marks keys used. */
+#ifndef CASCADE_JOB_H
+#define CASCADE_JOB_H
+
+#include "cascade/config.h"
+#include "cascade/optim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CASCADE_MAX_NETS 4
+#define CASCADE_MAX_NAMES 16
+#define CASCADE_PATH_MAX 4096
+
+typedef enum { JOB_SUPERVISED, JOB_AUTOENCODER, JOB_GAN, JOB_WGAN, JOB_WGAN_GP, JOB_REFINER } cascade_job_kind;
+typedef enum { LOSS_MSE, LOSS_MAE, LOSS_HUBER, LOSS_BCE, LOSS_CE } cascade_loss_kind;
+typedef enum { LAYOUT_CHANNELS, LAYOUT_FEATURES } cascade_layout;
+typedef enum { NORM_NONE, NORM_STANDARD } cascade_norm;
+
+
+typedef struct {
+    char path[CASCADE_PATH_MAX]; /* job file as given */
+    char *text;                  /* job as run (after --set), INI text, for RUNDIR/job.ini and checkpoints */
+
+    /* [job] */
+    char name[128];
+    cascade_job_kind kind;
+    long seed;                             /* [1] */
+    int n_nets;
+    char nets[CASCADE_MAX_NETS][64];       /* [model] for supervised/autoencoder */
+
+    /* [data] */
+    char train[CASCADE_PATH_MAX];          /* required; relative paths resolved against cwd */
+    char valid[CASCADE_PATH_MAX];          /* "" if none */
+    double valid_fraction;                 /* [0]; exclusive with valid */
+    char target_file[CASCADE_PATH_MAX];    /* refiner: `target` */
+    int n_inputs;
+    char inputs[CASCADE_MAX_NAMES][64];
+    int n_targets;
+    char targets[CASCADE_MAX_NAMES][64];
+    int n_conditions;
+    char conditions[CASCADE_MAX_NAMES][64];
+    cascade_layout layout;                 /* [channels] */
+    cascade_norm normalize;                /* [none] */
+    int shuffle;                           /* [true] */
+
+    /* [train] */
+    long batch;                            /* global batch [128] */
+    long micro_batch;                      /* [= batch]; batch % micro_batch == 0 checked */
+    long epochs;                           /* one of epochs/steps; steps wins when both given? no: error */
+    long steps;                            /* 0 when epochs given */
+    cascade_loss_kind loss;                /* [mse] */
+    int deterministic;                     /* [false] */
+    long checkpoint_every;                 /* [500] steps; 0 = only at the end */
+    long keep_checkpoints;                 /* [3]; 0 = keep all */
+    long log_every;                        /* [10] steps between progress lines */
+
+    /* [optimizer] and [optimizer.NET]: opt[i] is for nets[i] (defaults from [optimizer]) */
+    cascade_opt_cfg opt[CASCADE_MAX_NETS];
+
+    /* [gan] / [refiner] */
+    long latent;                           /* [64] */
+    long critic_steps;                     /* [5] */
+    double gp_lambda;                      /* [10] */
+    double clip;                           /* [0.01] */
+    double self_regularization;            /* [0.1] */
+
+    /* Every section in file order (including layer sections); layers index into it. */
+    int n_sections;
+    cascade_section *sections;
+    /* Layer sections [NET.LAYER] in file order: indices into `sections`. */
+    int n_layers;
+    int *layers;
+} cascade_job;
+
+/* Parses and validates `path`, applying overrides "section.key=value" (validated the same
+ * way, reported as "--set section.key"). Errors: CASCADE_EUSAGE (file:line and key),
+ * CASCADE_EIO (cannot read the file). On error *job is left freed. */
+cascade_status cascade_job_load(const char *path, const char *const *overrides, int n_overrides,
+                                cascade_job *job);
+/* Same from INI text (e.g. read back from a checkpoint); `origin` names it in messages. */
+cascade_status cascade_job_parse(const char *text, const char *origin, const char *const *overrides,
+                                 int n_overrides, cascade_job *job);
+void cascade_job_free(cascade_job *job);
+/* Finds a layer section by net and layer name; NULL if absent. */
+cascade_section *cascade_job_layer(cascade_job *job, const char *net, const char *layer);
+/* Net name of a layer section ("model" of "model.conv1") into out[64]. */
+void cascade_job_split_layer(const cascade_section *s, char *net, char *layer);
+/* Writes job->text to path (RUNDIR/job.ini). */
+cascade_status cascade_job_write(const cascade_job *job, const char *path);
+/* Index of the optimizer config for a net (0 when it is the first net). -1 if unknown. */
+int cascade_job_net_index(const cascade_job *job, const char *net);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,115 @@
+/* The op table. Every layer type registers one (src/nn/ops/<type>.c, forward and backward
+ * side by side); the graph never switches on type names.
+ *
+ * Ops and losses are compiled twice: in float (the engine) and, with CASCADE_REAL_DOUBLE, in
+ * double for the finite-difference tests. Inside op files use `real`, OPSYM(), <tgmath.h>
+ * functions and op_gemm() so both builds come from the same source. */
+#ifndef CASCADE_NN_OP_H
+#define CASCADE_NN_OP_H
+
+#include "cascade/config.h"
+#include "cascade/core.h"
+
+#ifdef CASCADE_REAL_DOUBLE
+typedef double real;
+#define OPSYM(x) x##_f64
+#define REAL_MAX 1.79769313486231570815e+308
+#else
+typedef float real;
+#define OPSYM(x) x
+#define REAL_MAX 3.40282346638528859812e+38F
+#endif
+
+#define CASCADE_MAX_INPUTS 8
+#define CASCADE_MAX_PARAMS 8
+
+enum { CASCADE_INIT_ZEROS, CASCADE_INIT_ONES, CASCADE_INIT_UNIFORM };
+
+/* A parameter or buffer of a layer, in PyTorch's layout and name. */
+typedef struct {
+    char name[32];        /* weight, bias, running_mean, ... */
+    cascade_shape shape;  /* PyTorch layout, e.g. dense weight [out, in] */
+    int trainable;        /* 0: buffer (running statistics): no gradient, not optimised */
+    int init;             /* CASCADE_INIT_* */
+    double init_bound;    /* UNIFORM: U(-bound, bound), PyTorch's 1/sqrt(fan_in) */
+} cascade_param_desc;
+
+/* One node of a net. Filled by the graph builder (names, inputs, shapes) and by the op's
+ * configure (cfg) and infer (out_shape, params, saved/work sizes). Type-independent. */
+typedef struct cascade_layer {
+    const struct cascade_op *op; /* float table; tests look up the double one by type */
+    const char *type;
+    char name[64];   /* layer name within its net: "conv1" */
+    char full[128];  /* "model.conv1" for messages and checkpoints */
+    int n_in;
+    cascade_shape in_shape[CASCADE_MAX_INPUTS]; /* per sample, no batch axis */
+    cascade_shape out_shape;
+    void *cfg;       /* op-owned config, op->cfg_size bytes, zeroed before configure */
+    int n_params;
+    cascade_param_desc params[CASCADE_MAX_PARAMS];
+    /* floats kept from forward for backward, and scratch, for a call on n samples:
+     * per_sample * n + fixed */
+    int64_t saved_per_sample, saved_fixed;
+    int64_t work_per_sample, work_fixed;
+    uint64_t seed;     /* job seed, for ops that draw random numbers (dropout) */
+    uint32_t layer_id; /* distinct per layer within a job, for random streams */
+} cascade_layer;
+
+/* Forward call on n samples laid out contiguously (n, shape...). */
+typedef struct OPSYM(cascade_fwd) {
+    int n;
+    int training;                       /* 1: training mode (BN batch stats, dropout on) */
+    int update_stats;                   /* 1: update running statistics (BN) */
+    const real *in[CASCADE_MAX_INPUTS]; /* (n, in_shape[k]) */
+    real *out;                          /* (n, out_shape) */
+    real *param[CASCADE_MAX_PARAMS];    /* as L->params; buffers may be written (running stats) */
+    real *saved;                        /* saved_per_sample*n + saved_fixed, kept for backward */
+    real *work;                         /* work_per_sample*n + work_fixed, scratch */
+    const int64_t *sample_ids;          /* n global sample ids (random streams), NULL outside training */
+    uint64_t step;                      /* optimiser step (random streams) */
+} OPSYM(cascade_fwd);
+
+/* Backward: gradients are ACCUMULATED (+=) into din and dparam; either may be NULL
+ * (input needs no gradient; buffer). The executor zeroes them when needed. */
+typedef struct OPSYM(cascade_bwd) {
+    int n;
+    int training;
+    const real *in[CASCADE_MAX_INPUTS];
+    const real *out;
+    const real *dout;                 /* (n, out_shape) */
+    real *din[CASCADE_MAX_INPUTS];
+    const real *param[CASCADE_MAX_PARAMS];
+    real *dparam[CASCADE_MAX_PARAMS];
+    const real *saved;
+    real *work;
+    const int64_t *sample_ids;
+    uint64_t step;
+} OPSYM(cascade_bwd);
+
+typedef struct OPSYM(cascade_op) {
+    const char *type;           /* job-file `type =` */
+    size_t cfg_size;
+    int min_inputs, max_inputs;
+    /* Parses the op's own keys from its section (type/input/activation are the graph's).
+     * Errors via cascade_cfg_*: they name file:line and key. May be NULL (no keys). */
+    cascade_status (*configure)(void *cfg, cascade_section *spec);
+    /* From L->in_shape/n_in: sets out_shape, params, saved/work sizes. Errors name shapes
+     * (the graph prefixes the layer name). */
+    cascade_status (*infer)(cascade_layer *L);
+    void (*forward)(const cascade_layer *L, const OPSYM(cascade_fwd) *c);
+    void (*backward)(const cascade_layer *L, const OPSYM(cascade_bwd) *c);
+} OPSYM(cascade_op);
+
+/* Registry (src/nn/ops/registry.c, generated from ops.def). NULL when unknown. */
+const OPSYM(cascade_op) *OPSYM(cascade_op_find)(const char *type);
+/* Comma-separated list of known types, for error messages. */
+const char *cascade_op_types(void);
+
+/* C = alpha * op(A) op(B) + beta * C, row-major (cblas), in `real`. */
+void OPSYM(op_gemm)(int trans_a, int trans_b, int m, int n, int k, real alpha, const real *a,
+                    int lda, const real *b, int ldb, real beta, real *c, int ldc);
+
+/* Helpers for ops. */
+static inline int64_t op_numel(const cascade_shape *s) { return cascade_shape_numel(s); }
+
+#endif

@@ -1,0 +1,104 @@
+/* Elementwise activations (as layers and as `activation =`): relu, leaky_relu (slope),
+ * elu (alpha), tanh, sigmoid. Shape preserved. Backward uses the saved forward output
+ * where that is exact (tanh, sigmoid, elu for x <= 0) and the input otherwise. */
+#include <tgmath.h>
+
+#include "nn/op.h"
+
+typedef struct {
+    double slope; /* leaky_relu */
+    double alpha; /* elu */
+} act_cfg;
+
+static cascade_status leaky_configure(void *cfg, cascade_section *spec) {
+    return cascade_cfg_double(spec, "slope", 0.01, -1e6, 1e6, &((act_cfg *)cfg)->slope);
+}
+
+static cascade_status elu_configure(void *cfg, cascade_section *spec) {
+    return cascade_cfg_double(spec, "alpha", 1.0, 0, 1e6, &((act_cfg *)cfg)->alpha);
+}
+
+static cascade_status act_infer(cascade_layer *L) {
+    L->out_shape = L->in_shape[0];
+    return CASCADE_OK;
+}
+
+#define ACT_LOOP(body)                                                                     \
+    int64_t total = (int64_t)c->n * op_numel(&L->out_shape);                               \
+    _Pragma("omp parallel for if (total > 65536)") for (int64_t i = 0; i < total; i++) { body; }
+
+static void relu_fwd(const cascade_layer *L, const OPSYM(cascade_fwd) *c) {
+    const real *x = c->in[0];
+    real *y = c->out;
+    ACT_LOOP(y[i] = x[i] > 0 ? x[i] : 0)
+}
+static void relu_bwd(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
+    if (!c->din[0]) return;
+    const real *x = c->in[0], *g = c->dout;
+    real *d = c->din[0];
+    ACT_LOOP(d[i] += x[i] > 0 ? g[i] : 0)
+}
+
+static void leaky_fwd(const cascade_layer *L, const OPSYM(cascade_fwd) *c) {
+    const real *x = c->in[0];
+    real *y = c->out;
+    real s = (real)((const act_cfg *)L->cfg)->slope;
+    ACT_LOOP(y[i] = x[i] > 0 ? x[i] : s * x[i])
+}
+static void leaky_bwd(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
+    if (!c->din[0]) return;
+    const real *x = c->in[0], *g = c->dout;
+    real *d = c->din[0];
+    real s = (real)((const act_cfg *)L->cfg)->slope;
+    ACT_LOOP(d[i] += x[i] > 0 ? g[i] : s * g[i])
+}
+
+static void elu_fwd(const cascade_layer *L, const OPSYM(cascade_fwd) *c) {
+    const real *x = c->in[0];
+    real *y = c->out;
+    real a = (real)((const act_cfg *)L->cfg)->alpha;
+    ACT_LOOP(y[i] = x[i] > 0 ? x[i] : a * expm1(x[i]))
+}
+static void elu_bwd(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
+    if (!c->din[0]) return;
+    const real *x = c->in[0], *y = c->out, *g = c->dout;
+    real *d = c->din[0];
+    real a = (real)((const act_cfg *)L->cfg)->alpha;
+    ACT_LOOP(d[i] += x[i] > 0 ? g[i] : g[i] * (y[i] + a))
+}
+
+static void tanh_fwd(const cascade_layer *L, const OPSYM(cascade_fwd) *c) {
+    const real *x = c->in[0];
+    real *y = c->out;
+    ACT_LOOP(y[i] = tanh(x[i]))
+}
+static void tanh_bwd(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
+    if (!c->din[0]) return;
+    const real *y = c->out, *g = c->dout;
+    real *d = c->din[0];
+    ACT_LOOP(d[i] += g[i] * (1 - y[i] * y[i]))
+}
+
+static void sigmoid_fwd(const cascade_layer *L, const OPSYM(cascade_fwd) *c) {
+    const real *x = c->in[0];
+    real *y = c->out;
+    /* stable for large |x|: exp of a non-positive number only */
+    ACT_LOOP(y[i] = x[i] >= 0 ? 1 / (1 + exp(-x[i])) : exp(x[i]) / (1 + exp(x[i])))
+}
+static void sigmoid_bwd(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
+    if (!c->din[0]) return;
+    const real *y = c->out, *g = c->dout;
+    real *d = c->din[0];
+    ACT_LOOP(d[i] += g[i] * y[i] * (1 - y[i]))
+}
+
+#define ACT_OP(id, cfgfn, f, b)                                                            \
+    const OPSYM(cascade_op) OPSYM(cascade_op_##id) = {                                     \
+        .type = #id, .cfg_size = sizeof(act_cfg), .min_inputs = 1, .max_inputs = 1,        \
+        .configure = cfgfn, .infer = act_infer, .forward = f, .backward = b};
+
+ACT_OP(relu, NULL, relu_fwd, relu_bwd)
+ACT_OP(leaky_relu, leaky_configure, leaky_fwd, leaky_bwd)
+ACT_OP(elu, elu_configure, elu_fwd, elu_bwd)
+ACT_OP(tanh, NULL, tanh_fwd, tanh_bwd)
+ACT_OP(sigmoid, NULL, sigmoid_fwd, sigmoid_bwd)
