@@ -106,7 +106,7 @@ static cascade_status attr_expect(cascade_h5file *f, const char *object, const c
         return cascade_fail(CASCADE_EDATA, "%s: attribute '%s' of '%s' is not %s", f->path, name, object,
                             expected);
     if (a->count != 1)
-        return cascade_fail(CASCADE_EDATA, "%s: attribute '%s' of '%s' holds %lld values, expected one %s",
+        return cascade_fail(CASCADE_EDATA, "%s: attribute '%s' of '%s' holds %lld values, expected %s",
                             f->path, name, object, (long long)a->count, expected);
     return CASCADE_OK;
 }

@@ -249,15 +249,27 @@ int h5_path_exists(hid_t file, const char *path) {
     return 1;
 }
 
+static int is_group(hid_t file, const char *path) {
+    if (!h5_path_exists(file, path)) return 0;
+    hid_t obj = H5Oopen(file, path, H5P_DEFAULT);
+    if (obj < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return 0;
+    }
+    int group = H5Iget_type(obj) == H5I_GROUP;
+    H5Oclose(obj);
+    return group;
+}
+
 cascade_status h5_missing(hid_t file, const char *filename, const char *path, const char *what) {
-    /* The deepest existing parent: its contents tell the user what is there instead. */
+    /* The deepest existing parent group: its contents tell the user what is there instead. */
     char parent[1024];
     snprintf(parent, sizeof parent, "%s", path);
     char *slash = strrchr(parent, '/');
     if (!slash) snprintf(parent, sizeof parent, "/");
     else if (slash == parent) parent[1] = 0;
     else *slash = 0;
-    while (strcmp(parent, "/") != 0 && !h5_path_exists(file, parent)) {
+    while (strcmp(parent, "/") != 0 && !is_group(file, parent)) {
         slash = strrchr(parent, '/');
         if (!slash || slash == parent) snprintf(parent, sizeof parent, "/");
         else *slash = 0;

@@ -1,13 +1,29 @@
 /* Writing HDF5 files atomically (PATH.tmp, renamed on commit) on a communicator: float arrays
  * written in parts by their owners, chunked row data sets, attributes. Every call is
  * collective; local checks are agreed before each collective HDF5 step so no rank hangs. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "io/h5util.h"
 
 const char *cascade_h5w_filename(const cascade_h5writer *w) { return w->tmp; }
+
+/* The directory of `path` must exist and be writable (MPI-IO's own message is vague). */
+static cascade_status check_directory(const char *path) {
+    char dir[PATH_MAX];
+    fs_split(path, dir, sizeof dir);
+    struct stat sb;
+    if (stat(dir, &sb) != 0)
+        return cascade_fail(CASCADE_EIO, "%s: cannot create: directory %s: %s", path, dir, strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return cascade_fail(CASCADE_EIO, "%s: cannot create: %s is not a directory", path, dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return cascade_fail(CASCADE_EIO, "%s: cannot create: directory %s: %s", path, dir, strerror(errno));
+    return CASCADE_OK;
+}
 
 cascade_status cascade_h5w_create(const char *path, MPI_Comm comm, cascade_h5writer **out) {
     h5_quiet();
@@ -23,6 +39,7 @@ cascade_status cascade_h5w_create(const char *path, MPI_Comm comm, cascade_h5wri
         if (MPI_Comm_rank(comm, &w->rank) != MPI_SUCCESS || MPI_Comm_size(comm, &w->size) != MPI_SUCCESS)
             st = cascade_fail(CASCADE_EINTERNAL, "%s: invalid MPI communicator", path);
     }
+    if (st == CASCADE_OK) st = check_directory(path);
     hid_t fapl = st == CASCADE_OK ? h5_fapl(comm, path) : H5I_INVALID_HID;
     if (st == CASCADE_OK && fapl < 0) st = CASCADE_EINTERNAL;
     st = h5_agree(comm, st);
