@@ -11,6 +11,19 @@
 
 const char *cascade_h5_filename(const cascade_h5file *f) { return f->path; }
 
+/* The HDF5 signature sits at byte 0, 512, 1024, 2048, ... (after a user block). Read here
+ * rather than with H5Fis_hdf5, which opens through the serial driver and so takes a file lock
+ * (fails on Lustre/NFS mounts without flock); the MPI-IO driver takes none. */
+static int has_hdf5_signature(FILE *fp, long long size) {
+    static const unsigned char signature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    unsigned char head[8];
+    for (long long at = 0; at + 8 <= size; at = at ? 2 * at : 512) {
+        if (fseek(fp, (long)at, SEEK_SET) != 0 || fread(head, 1, 8, fp) != 8) return 0;
+        if (memcmp(head, signature, 8) == 0) return 1;
+    }
+    return 0;
+}
+
 /* Local checks before the collective H5Fopen: missing file, directory, no HDF5 signature. */
 static cascade_status probe_file(const char *path) {
     struct stat sb;
@@ -20,9 +33,11 @@ static cascade_status probe_file(const char *path) {
     }
     if (S_ISDIR(sb.st_mode))
         return cascade_fail(CASCADE_EIO, "%s: is a directory, not an HDF5 file", path);
-    htri_t is_hdf5 = H5Fis_hdf5(path);
-    if (is_hdf5 < 0) return h5_fail(CASCADE_EIO, path, "cannot read the file");
-    if (is_hdf5 == 0)
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return cascade_fail(CASCADE_EIO, "%s: cannot open: %s", path, strerror(errno));
+    int is_hdf5 = has_hdf5_signature(fp, (long long)sb.st_size);
+    fclose(fp);
+    if (!is_hdf5)
         return cascade_fail(CASCADE_EIO, "%s: not an HDF5 file (no HDF5 signature in its %lld bytes)",
                             path, (long long)sb.st_size);
     return CASCADE_OK;
@@ -38,36 +53,15 @@ cascade_status cascade_h5_open(const char *path, MPI_Comm comm, cascade_h5file *
 
     cascade_h5file *f = cascade_alloc(sizeof *f, "HDF5 file handle");
     st = f ? CASCADE_OK : CASCADE_EINTERNAL;
-    hid_t fapl = H5I_INVALID_HID;
     if (f) {
         f->id = H5I_INVALID_HID;
         f->comm = comm;
         snprintf(f->path, sizeof f->path, "%s", path);
-        if (MPI_Comm_rank(comm, &f->rank) != MPI_SUCCESS || MPI_Comm_size(comm, &f->size) != MPI_SUCCESS)
-            st = cascade_fail(CASCADE_EINTERNAL, "%s: invalid MPI communicator", path);
-    }
-    if (st == CASCADE_OK) {
-        fapl = h5_fapl(comm, path);
-        if (fapl < 0) st = CASCADE_EINTERNAL;
+        st = h5_comm_info(comm, path, &f->rank, &f->size);
     }
     st = h5_agree(comm, st);
-    if (st == CASCADE_OK) {
-        f->id = H5Fopen(path, H5F_ACC_RDONLY, fapl);
-        if (f->id < 0) {
-            char detail[512];
-            h5_detail(detail, sizeof detail);
-            if (strstr(detail, "truncated"))
-                st = cascade_fail(CASCADE_EIO, "%s: truncated HDF5 file, shorter than its header says "
-                                  "(an interrupted copy or write?) (HDF5: %s)", path, detail);
-            else
-                st = cascade_fail(CASCADE_EIO, "%s: cannot open the HDF5 file (HDF5: %s)", path,
-                                  detail[0] ? detail : "no detail");
-        }
-        st = h5_agree(comm, st);
-    }
-    if (fapl >= 0) H5Pclose(fapl);
+    if (st == CASCADE_OK) st = h5_file_open(path, comm, 0, &f->id);
     if (st != CASCADE_OK) {
-        if (f && f->id >= 0) H5Fclose(f->id);
         cascade_free(f);
         return st;
     }
@@ -249,7 +243,7 @@ static cascade_status select_flat_part(const char *file, const cascade_h5_info *
 static cascade_status read_collective(cascade_h5file *f, const char *name, const cascade_shape *expected,
                                       select_fn select, const void *arg, float *out) {
     h5_quiet();
-    hid_t dset, fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID, dxpl = H5I_INVALID_HID;
+    hid_t dset, fspace = H5I_INVALID_HID;
     cascade_h5_info info;
     H5T_class_t cls = H5T_NO_CLASS;
     int64_t n = 0;
@@ -266,22 +260,7 @@ static cascade_status read_collective(cascade_h5file *f, const char *name, const
     if (st == CASCADE_OK && (fspace = H5Dget_space(dset)) < 0)
         st = h5_fail(CASCADE_EIO, f->path, "cannot read the dataspace of '%s'", name);
     if (st == CASCADE_OK) st = select(f->path, &info, fspace, arg, &n);
-    if (st == CASCADE_OK && (mspace = h5_mem_space(n)) < 0)
-        st = h5_fail(CASCADE_EINTERNAL, f->path, "cannot create a memory space of %lld floats", (long long)n);
-    if (st == CASCADE_OK && (dxpl = h5_dxpl_collective(f->path)) < 0) st = CASCADE_EINTERNAL;
-    st = h5_agree(f->comm, st);
-    if (st == CASCADE_OK) {
-        float none;
-        if (H5Dread(dset, H5T_NATIVE_FLOAT, mspace, fspace, dxpl, n ? out : &none) < 0)
-            st = h5_fail(CASCADE_EIO, f->path, "cannot read %lld values of '%s' of shape %s", (long long)n,
-                         name, sbuf);
-        st = h5_agree(f->comm, st);
-    }
-    if (dxpl >= 0) H5Pclose(dxpl);
-    if (mspace >= 0) H5Sclose(mspace);
-    if (fspace >= 0) H5Sclose(fspace);
-    if (dset >= 0) H5Dclose(dset);
-    return st;
+    return h5_transfer(f->comm, f->path, name, &info.shape, dset, fspace, n, 0, out, st);
 }
 
 cascade_status cascade_h5_read_rows(cascade_h5file *f, const char *dataset, int64_t start,

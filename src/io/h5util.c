@@ -79,6 +79,40 @@ hid_t h5_fapl(MPI_Comm comm, const char *file) {
     return fapl;
 }
 
+cascade_status h5_file_open(const char *path, MPI_Comm comm, int create, hid_t *id) {
+    *id = H5I_INVALID_HID;
+    cascade_status st = CASCADE_OK;
+    hid_t fapl = h5_fapl(comm, path);
+    if (fapl < 0) st = CASCADE_EINTERNAL;
+    /* Writers: metadata written at flush by rank 0 on behalf of all, not by every rank. */
+    if (st == CASCADE_OK && create && H5Pset_coll_metadata_write(fapl, 1) < 0)
+        st = h5_fail(CASCADE_EINTERNAL, path, "cannot select collective metadata writes");
+    st = h5_agree(comm, st);
+    if (st == CASCADE_OK) {
+        *id = create ? H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl) : H5Fopen(path, H5F_ACC_RDONLY, fapl);
+        char detail[512];
+        if (*id < 0 && strstr(h5_detail(detail, sizeof detail), "truncated"))
+            st = cascade_fail(CASCADE_EIO, "%s: truncated HDF5 file, shorter than its header says "
+                              "(an interrupted copy or write?) (HDF5: %s)", path, detail);
+        else if (*id < 0)
+            st = cascade_fail(CASCADE_EIO, "%s: cannot %s the HDF5 file (HDF5: %s)", path,
+                              create ? "create" : "open", detail[0] ? detail : "no detail");
+        st = h5_agree(comm, st);
+    }
+    if (fapl >= 0) H5Pclose(fapl);
+    if (st != CASCADE_OK && *id >= 0) {
+        H5Fclose(*id);
+        *id = H5I_INVALID_HID;
+    }
+    return st;
+}
+
+cascade_status h5_comm_info(MPI_Comm comm, const char *path, int *rank, int *size) {
+    if (MPI_Comm_rank(comm, rank) != MPI_SUCCESS || MPI_Comm_size(comm, size) != MPI_SUCCESS)
+        return cascade_fail(CASCADE_EINTERNAL, "%s: invalid MPI communicator", path);
+    return CASCADE_OK;
+}
+
 hid_t h5_dxpl_collective(const char *file) {
     hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
     if (dxpl < 0) {
@@ -154,6 +188,32 @@ cascade_status h5_select_flat(hid_t space, const cascade_shape *shape, int64_t o
         a += m * stride[j];
     }
     return CASCADE_OK;
+}
+
+cascade_status h5_transfer(MPI_Comm comm, const char *file, const char *name, const cascade_shape *shape,
+                           hid_t dset, hid_t fspace, int64_t n, int write, void *buf, cascade_status st) {
+    hid_t mspace = H5I_INVALID_HID, dxpl = H5I_INVALID_HID;
+    if (st == CASCADE_OK && (mspace = h5_mem_space(n)) < 0)
+        st = h5_fail(CASCADE_EINTERNAL, file, "cannot create a memory space of %lld floats", (long long)n);
+    if (st == CASCADE_OK && (dxpl = h5_dxpl_collective(file)) < 0) st = CASCADE_EINTERNAL;
+    st = h5_agree(comm, st);
+    if (st == CASCADE_OK) {
+        float none = 0; /* ranks with nothing selected still pass a buffer */
+        void *data = n ? buf : &none;
+        herr_t rc = write ? H5Dwrite(dset, H5T_NATIVE_FLOAT, mspace, fspace, dxpl, data)
+                          : H5Dread(dset, H5T_NATIVE_FLOAT, mspace, fspace, dxpl, data);
+        char sbuf[128];
+        if (rc < 0)
+            st = h5_fail(CASCADE_EIO, file, "cannot %s %lld values of '%s' of shape %s%s", write ? "write" : "read",
+                         (long long)n, name, cascade_shape_str(shape, sbuf, sizeof sbuf),
+                         write ? " (disk full?)" : "");
+        st = h5_agree(comm, st);
+    }
+    if (dxpl >= 0) H5Pclose(dxpl);
+    if (mspace >= 0) H5Sclose(mspace);
+    if (fspace >= 0) H5Sclose(fspace);
+    if (dset >= 0) H5Dclose(dset);
+    return st;
 }
 
 hid_t h5_mem_space(int64_t n) {

@@ -37,6 +37,11 @@ cascade_status h5_agree(MPI_Comm comm, cascade_status local);
 
 /* File access list for the MPI-IO driver on comm; H5I_INVALID_HID (message set) on error. */
 hid_t h5_fapl(MPI_Comm comm, const char *file);
+/* Opens `path` read-only, or creates it (truncating), with the MPI-IO driver on comm.
+ * Collective; status agreed; a truncated file gets its own message. */
+cascade_status h5_file_open(const char *path, MPI_Comm comm, int create, hid_t *id);
+/* MPI_Comm_rank and _size, checked. */
+cascade_status h5_comm_info(MPI_Comm comm, const char *path, int *rank, int *size);
 /* Transfer list for collective I/O; H5I_INVALID_HID (message set) on error. */
 hid_t h5_dxpl_collective(const char *file);
 
@@ -46,6 +51,11 @@ cascade_status h5_space_shape(hid_t space, const char *file, const char *name, c
  * `shape` as a union of at most 2*ndim-1 hyperslabs; count 0 selects none. */
 cascade_status h5_select_flat(hid_t space, const cascade_shape *shape, int64_t offset,
                               int64_t count, const char *file, const char *name);
+/* The collective step of every read and write: this rank's selection in fspace (n floats
+ * from/to buf), statuses agreed, one H5Dread/H5Dwrite by every rank, agreed again. `st` is
+ * this rank's status so far: when any rank failed, none transfers. Closes fspace and dset. */
+cascade_status h5_transfer(MPI_Comm comm, const char *file, const char *name, const cascade_shape *shape,
+                           hid_t dset, hid_t fspace, int64_t n, int write, void *buf, cascade_status st);
 /* A 1-D memory space of n elements (n may be 0: one element, nothing selected). */
 hid_t h5_mem_space(int64_t n);
 

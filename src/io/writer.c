@@ -36,21 +36,12 @@ cascade_status cascade_h5w_create(const char *path, MPI_Comm comm, cascade_h5wri
         if (strlen(path) + 4 >= sizeof w->path) st = cascade_fail(CASCADE_EIO, "%.200s...: path too long", path);
         snprintf(w->path, sizeof w->path, "%s", path);
         snprintf(w->tmp, sizeof w->tmp, "%s.tmp", path);
-        if (MPI_Comm_rank(comm, &w->rank) != MPI_SUCCESS || MPI_Comm_size(comm, &w->size) != MPI_SUCCESS)
-            st = cascade_fail(CASCADE_EINTERNAL, "%s: invalid MPI communicator", path);
+        if (st == CASCADE_OK) st = h5_comm_info(comm, path, &w->rank, &w->size);
     }
     if (st == CASCADE_OK) st = check_directory(path);
-    hid_t fapl = st == CASCADE_OK ? h5_fapl(comm, path) : H5I_INVALID_HID;
-    if (st == CASCADE_OK && fapl < 0) st = CASCADE_EINTERNAL;
     st = h5_agree(comm, st);
-    if (st == CASCADE_OK) {
-        w->id = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-        if (w->id < 0) st = h5_fail(CASCADE_EIO, w->tmp, "cannot create the file");
-        st = h5_agree(comm, st);
-    }
-    if (fapl >= 0) H5Pclose(fapl);
+    if (st == CASCADE_OK) st = h5_file_open(w->tmp, comm, 1, &w->id);
     if (st != CASCADE_OK) {
-        if (w && w->id >= 0) H5Fclose(w->id);
         cascade_free(w);
         return st;
     }
@@ -95,7 +86,10 @@ static cascade_status create_dataset(cascade_h5writer *w, const char *path, cons
     hid_t space = shape->ndim ? H5Screate_simple(shape->ndim, dims, NULL) : H5Screate(H5S_SCALAR);
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE), dcpl = H5Pcreate(H5P_DATASET_CREATE);
     cascade_status st = CASCADE_OK;
-    if (space < 0 || lcpl < 0 || dcpl < 0 || H5Pset_create_intermediate_group(lcpl, 1) < 0)
+    /* No fill pass: parallel HDF5 allocates the space at creation and would write fill
+     * values over it before our data (twice the I/O); new file space reads as zeros anyway. */
+    if (space < 0 || lcpl < 0 || dcpl < 0 || H5Pset_create_intermediate_group(lcpl, 1) < 0 ||
+        H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) < 0)
         st = h5_fail(CASCADE_EINTERNAL, w->tmp, "cannot prepare data set '%s'", path);
     if (st == CASCADE_OK && chunk_rows > 0) {
         maxdims[0] = H5S_UNLIMITED;
@@ -119,27 +113,11 @@ static cascade_status create_dataset(cascade_h5writer *w, const char *path, cons
 static cascade_status write_part(cascade_h5writer *w, const char *path, hid_t dset, cascade_status st,
                                  const cascade_shape *shape, int64_t offset, int64_t count,
                                  const float *data) {
-    hid_t fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID, dxpl = H5I_INVALID_HID;
+    hid_t fspace = H5I_INVALID_HID;
     if (st == CASCADE_OK && (fspace = H5Dget_space(dset)) < 0)
         st = h5_fail(CASCADE_EIO, w->tmp, "cannot read the dataspace of '%s'", path);
     if (st == CASCADE_OK) st = h5_select_flat(fspace, shape, offset, count, w->tmp, path);
-    if (st == CASCADE_OK && (mspace = h5_mem_space(count)) < 0)
-        st = h5_fail(CASCADE_EINTERNAL, w->tmp, "cannot create a memory space for '%s'", path);
-    if (st == CASCADE_OK && (dxpl = h5_dxpl_collective(w->tmp)) < 0) st = CASCADE_EINTERNAL;
-    st = h5_agree(w->comm, st);
-    if (st == CASCADE_OK) {
-        float none = 0;
-        char sbuf[128];
-        if (H5Dwrite(dset, H5T_NATIVE_FLOAT, mspace, fspace, dxpl, count ? data : &none) < 0)
-            st = h5_fail(CASCADE_EIO, w->tmp, "cannot write %lld values of '%s' of shape %s (disk full?)",
-                         (long long)count, path, cascade_shape_str(shape, sbuf, sizeof sbuf));
-        st = h5_agree(w->comm, st);
-    }
-    if (dxpl >= 0) H5Pclose(dxpl);
-    if (mspace >= 0) H5Sclose(mspace);
-    if (fspace >= 0) H5Sclose(fspace);
-    if (dset >= 0) H5Dclose(dset);
-    return st;
+    return h5_transfer(w->comm, w->tmp, path, shape, dset, fspace, count, 1, (void *)data, st);
 }
 
 cascade_status cascade_h5w_write_floats(cascade_h5writer *w, const char *path,

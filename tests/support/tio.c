@@ -35,6 +35,11 @@ int tio_run(void) {
     CU_basic_set_mode(tio_rank == 0 ? CU_BRM_VERBOSE : CU_BRM_SILENT);
     CU_basic_run_tests();
     int mine = (int)CU_get_number_of_failures(), all = 0;
+    if (tio_rank != 0 && mine > 0) { /* silent mode hides them */
+        fprintf(stderr, "\n[rank %d] failures:\n", tio_rank);
+        CU_basic_show_failures(CU_get_failure_list());
+        fprintf(stderr, "\n");
+    }
     if (CU_get_error() != CUE_SUCCESS) mine++;
     CU_cleanup_registry();
     MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
