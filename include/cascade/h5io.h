@@ -58,7 +58,8 @@ cascade_status cascade_h5_read_rows_at(cascade_h5file *f, const char *dataset, c
                                        int64_t n, float *out);
 /* A whole float array with its shape checked against `expected` (error names the path, the
  * expected and the found shape), or the flat part [offset, offset+count) of it (count may
- * be 0) — e.g. a ZeRO-1 shard. Needs nothing but the data set (no attributes). */
+ * be 0) — e.g. a ZeRO-1 shard (expected may be NULL there: no shape check). Needs nothing but
+ * the data set (no attributes), so parameters written from a PyTorch state_dict load. */
 cascade_status cascade_h5_read_floats(cascade_h5file *f, const char *path,
                                       const cascade_shape *expected, float *out);
 cascade_status cascade_h5_read_floats_part(cascade_h5file *f, const char *path,
