@@ -55,55 +55,19 @@ typedef struct cascade_layer {
     uint32_t layer_id; /* distinct per layer within a job, for random streams */
 } cascade_layer;
 
-/* Forward call on n samples laid out contiguously (n, shape...). */
-typedef struct OPSYM(cascade_fwd) {
-    int n;
-    int training;                       /* 1: training mode (BN batch stats, dropout on) */
-    int update_stats;                   /* 1: update running statistics (BN) */
-    const real *in[CASCADE_MAX_INPUTS]; /* (n, in_shape[k]) */
-    real *out;                          /* (n, out_shape) */
-    real *param[CASCADE_MAX_PARAMS];    /* as L->params; buffers may be written (running stats) */
-    real *saved;                        /* saved_per_sample*n + saved_fixed, kept for backward */
-    real *work;                         /* work_per_sample*n + work_fixed, scratch */
-    const int64_t *sample_ids;          /* n global sample ids (random streams), NULL outside training */
-    uint64_t step;                      /* optimiser step (random streams) */
-} OPSYM(cascade_fwd);
-
-/* Backward: gradients are ACCUMULATED (+=) into din and dparam; either may be NULL
- * (input needs no gradient; buffer). The executor zeroes them when needed. */
-typedef struct OPSYM(cascade_bwd) {
-    int n;
-    int training;
-    const real *in[CASCADE_MAX_INPUTS];
-    const real *out;
-    const real *dout;                 /* (n, out_shape) */
-    real *din[CASCADE_MAX_INPUTS];
-    const real *param[CASCADE_MAX_PARAMS];
-    real *dparam[CASCADE_MAX_PARAMS];
-    const real *saved;
-    real *work;
-    const int64_t *sample_ids;
-    uint64_t step;
-} OPSYM(cascade_bwd);
-
-typedef struct OPSYM(cascade_op) {
-    const char *type;           /* job-file `type =` */
-    size_t cfg_size;
-    int min_inputs, max_inputs;
-    /* Parses the op's own keys from its section (type/input/activation are the graph's).
-     * Errors via cascade_cfg_*: they name file:line and key. May be NULL (no keys). */
-    cascade_status (*configure)(void *cfg, cascade_section *spec);
-    /* From L->in_shape/n_in: sets out_shape, params, saved/work sizes. Errors name shapes
-     * (the graph prefixes the layer name). */
-    cascade_status (*infer)(cascade_layer *L);
-    void (*forward)(const cascade_layer *L, const OPSYM(cascade_fwd) *c);
-    void (*backward)(const cascade_layer *L, const OPSYM(cascade_bwd) *c);
-} OPSYM(cascade_op);
-
-/* Registry (src/nn/ops/registry.c, generated from ops.def). NULL when unknown. */
-const OPSYM(cascade_op) *OPSYM(cascade_op_find)(const char *type);
-/* Comma-separated list of known types, for error messages. */
-const char *cascade_op_types(void);
+#define OPT_REAL real
+#define OPT_SYM(x) OPSYM(x)
+#include "nn/op_types.h"
+#undef OPT_REAL
+#undef OPT_SYM
+#if defined(CASCADE_OP_BOTH_PRECISIONS) && !defined(CASCADE_REAL_DOUBLE)
+/* Tests see the double-precision structures and registry too. */
+#define OPT_REAL double
+#define OPT_SYM(x) x##_f64
+#include "nn/op_types.h"
+#undef OPT_REAL
+#undef OPT_SYM
+#endif
 
 /* C = alpha * op(A) op(B) + beta * C, row-major (cblas), in `real`. */
 void OPSYM(op_gemm)(int trans_a, int trans_b, int m, int n, int k, real alpha, const real *a,

@@ -1,0 +1,16 @@
+"""Elementwise activations."""
+import torch
+import torch.nn.functional as F
+
+from refutil import RefFile, out_path
+
+r = RefFile(out_path(), seed=2)
+x = lambda: r.rand(3, 4, 5, low=-3, high=3)
+r.case("relu", {}, lambda xs, ps: F.relu(xs[0]), [x()])
+r.case("leaky_relu", {}, lambda xs, ps: F.leaky_relu(xs[0], 0.01), [x()])
+r.case("leaky_relu", {"slope": 0.2}, lambda xs, ps: F.leaky_relu(xs[0], 0.2), [x()])
+r.case("elu", {}, lambda xs, ps: F.elu(xs[0]), [x()])
+r.case("elu", {"alpha": 0.5}, lambda xs, ps: F.elu(xs[0], 0.5), [x()])
+r.case("tanh", {}, lambda xs, ps: torch.tanh(xs[0]), [x()])
+r.case("sigmoid", {}, lambda xs, ps: torch.sigmoid(xs[0]), [r.rand(2, 50, low=-40, high=40)])
+r.close()

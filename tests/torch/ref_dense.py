@@ -1,0 +1,16 @@
+"""dense = torch.nn.functional.linear over the last axis."""
+import torch.nn.functional as F
+
+from refutil import RefFile, out_path
+
+r = RefFile(out_path(), seed=1)
+for n, shape, units, bias in [(4, (7,), 5, True), (3, (1,), 1, True), (5, (6,), 3, False),
+                              (2, (3, 9), 4, True), (1, (33,), 17, True)]:
+    fin = shape[-1]
+    params = {"weight": r.rand(units, fin)}
+    if bias:
+        params["bias"] = r.rand(units)
+    r.case("dense", {"units": units, "bias": str(bias).lower()},
+           lambda xs, ps: F.linear(xs[0], ps["weight"], ps.get("bias")),
+           [r.rand(n, *shape)], params)
+r.close()
