@@ -1,7 +1,9 @@
 /* Optimizers on flat float buffers, with torch.optim's exact update rules, and learning-rate
  * schedules. Free of MPI/HDF5: the caller hands in (already reduced) gradients.
  *
- * Update rules (float32, same operation order as torch 1.13 single-tensor path; t = step):
+ * Update rules (float32 in torch's operation order, fused multiply-adds exactly where torch's
+ * AVX2 CPU kernels fuse: bit-identical to torch 1.13 there, within float rounding elsewhere;
+ * t = step after the increment):
  *   sgd      g += wd*p; momentum>0: buf = (t==1 ? g : momentum*buf + g);
  *            d = nesterov ? g + momentum*buf : buf (plain: d = g); p -= lr*d
  *   adam     g += wd*p (L2); m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g*g;
@@ -15,7 +17,7 @@
  *
  * Learning rate at update s (0-based) of `total`, base lr L, warm-up W (steps), as torch's
  * SequentialLR([LinearLR(start_factor=1/W, total_iters=W), SCHED], milestones=[W]) (just SCHED
- * when W = 0) with scheduler.step() after every optimizer.step():
+ * when W = 0; LinearLR alone for `constant`) with scheduler.step() after every optimizer.step():
  *   s < W:        L * (1/W + (1 - 1/W) * s/W)          (LinearLR; L/W at s = 0)
  *   t = s - W >= 0:
  *     constant    L
@@ -81,11 +83,15 @@ void cascade_optimizer_free(cascade_optimizer *o);
 /* The state buffer with torch's name (e.g. "exp_avg"), NULL if this optimizer keeps none. */
 float *cascade_optimizer_state(const cascade_optimizer *o, const char *name);
 /* Learning rate for update number `step` (0-based) of `total` (cosine needs it): warm-up
- * (linear from lr/warmup to lr over `warmup` steps) then the schedule, as torch's
- * LinearLR + StepLR/CosineAnnealingLR stepped once per update. */
+ * (linear from lr/warmup at update 0, reaching lr at update `warmup`) then the schedule, as
+ * torch's LinearLR + StepLR/CosineAnnealingLR stepped once per update (formulas at the top).
+ * step < 0 counts as 0. */
 double cascade_lr_at(const cascade_opt_cfg *cfg, int64_t step, int64_t total);
 /* One update: o->step += 1, then params[i] updated from grads[i] for i in [lo, hi)
- * (lo=0, hi=n for the whole buffer; a sub-range lets ZeRO-1 update its own shard). */
+ * (lo=0, hi=n for the whole buffer; a sub-range lets ZeRO-1 update its own shard: call it
+ * exactly once per update, also with an empty range, so `step` stays the global count).
+ * params, grads and the state buffers are all indexed by the same i. To keep only the shard's
+ * state, init with n = hi - lo instead and pass params + lo, grads + lo, range [0, hi - lo). */
 void cascade_optimizer_update(cascade_optimizer *o, float *params, const float *grads, int64_t lo,
                               int64_t hi, double lr);
 

@@ -1,13 +1,11 @@
 /* Adam and AdamW as torch.optim.Adam / AdamW (amsgrad off): bias corrections folded into
  * step_size = lr / (1 - beta1^t) and denom = sqrt(v) / sqrt(1 - beta2^t) + eps, applied with
- * addcdiv (p + (-step_size) * m / denom), all in float32 like torch. */
-#include <math.h>
-
+ * addcdiv (p + (-step_size) * m / denom), all in float32 like torch (see optim_internal.h). */
 #include "optim/optim_internal.h"
 
-void cascade_adam_update(const cascade_opt_cfg *cfg, int64_t step, int decoupled, float *params,
-                         const float *grads, float *exp_avg, float *exp_avg_sq, int64_t lo,
-                         int64_t hi, double lr) {
+OPTIM_KERNEL void cascade_adam_update(const cascade_opt_cfg *cfg, int64_t step, int decoupled,
+                                      float *params, const float *grads, float *exp_avg,
+                                      float *exp_avg_sq, int64_t lo, int64_t hi, double lr) {
     /* python-side scalars in double, as torch computes them before the float32 kernels */
     const double bias_correction1 = 1.0 - pow(cfg->beta1, (double)step);
     const double bias_correction2 = 1.0 - pow(cfg->beta2, (double)step);
@@ -22,9 +20,9 @@ void cascade_adam_update(const cascade_opt_cfg *cfg, int64_t step, int decoupled
     for (int64_t i = lo; i < hi; i++) {
         float p = params[i], g = grads[i];
         if (decoupled) p = p * decay;
-        if (l2 != 0) g = g + l2 * p;
-        const float m = exp_avg[i] * beta1 + one_minus_beta1 * g;
-        const float v = exp_avg_sq[i] * beta2 + one_minus_beta2 * g * g;
+        if (l2 != 0) g = fmaf(p, l2, g);
+        const float m = fmaf(g, one_minus_beta1, exp_avg[i] * beta1); /* mul_, add_(alpha) */
+        const float v = fmaf(one_minus_beta2 * g, g, exp_avg_sq[i] * beta2); /* mul_, addcmul_ */
         exp_avg[i] = m;
         exp_avg_sq[i] = v;
         const float denom = sqrtf(v) / bias_correction2_sqrt + eps;

@@ -5,7 +5,25 @@
 #ifndef CASCADE_OPTIM_INTERNAL_H
 #define CASCADE_OPTIM_INTERNAL_H
 
+#include <math.h>
+
 #include "cascade/optim.h"
+
+/* Bit-identical to torch's AVX2 CPU kernels (within float rounding on others): torch computes
+ * add(a, b, alpha) and addcmul as fused multiply-adds there, so the kernels call fmaf() exactly
+ * where torch fuses, and nowhere else. Contracting any other a*b + c (gcc's default in GNU C)
+ * would break that, hence fp-contract off; fmaf is exact on every CPU, so the FMA clone used on
+ * CPUs that have the instruction gives the same bits as the plain one. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=off")
+#else
+#pragma STDC FP_CONTRACT OFF
+#endif
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__FMA__)
+#define OPTIM_KERNEL __attribute__((target_clones("fma", "default")))
+#else
+#define OPTIM_KERNEL
+#endif
 
 /* Element loops go parallel from this many elements on: below it the thread start-up costs
  * more than the update. Every element's update is independent, so results never depend on

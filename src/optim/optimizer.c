@@ -8,7 +8,7 @@ static const char *const sched_kind_names[] = {"constant", "step", "cosine"};
 
 const char *cascade_opt_kind_name(cascade_opt_kind kind) {
     return (unsigned)kind < sizeof opt_kind_names / sizeof *opt_kind_names ? opt_kind_names[kind]
-                                                                          : "?";
+                                                                           : "?";
 }
 
 const char *cascade_sched_kind_name(cascade_sched_kind kind) {
@@ -69,7 +69,8 @@ cascade_status cascade_opt_cfg_check(const cascade_opt_cfg *cfg) {
 cascade_status cascade_optimizer_init(cascade_optimizer *o, const cascade_opt_cfg *cfg, int64_t n) {
     memset(o, 0, sizeof *o);
     CASCADE_TRY(cascade_opt_cfg_check(cfg));
-    if (n < 0) return cascade_fail(CASCADE_EINTERNAL, "optimizer for %lld parameters", (long long)n);
+    if (n < 0)
+        return cascade_fail(CASCADE_EINTERNAL, "optimizer for %lld parameters", (long long)n);
     o->cfg = *cfg;
     o->n = n;
     /* fixed order per kind; the update below relies on it */
@@ -116,8 +117,8 @@ void cascade_optimizer_update(cascade_optimizer *o, float *params, const float *
     const cascade_opt_cfg *cfg = &o->cfg;
     switch (cfg->type) {
     case OPT_SGD:
-        cascade_sgd_update(cfg, o->step, params, grads, cascade_optimizer_state(o, "momentum_buffer"),
-                           lo, hi, lr);
+        cascade_sgd_update(cfg, o->step, params, grads,
+                           cascade_optimizer_state(o, "momentum_buffer"), lo, hi, lr);
         break;
     case OPT_ADAM:
     case OPT_ADAMW:

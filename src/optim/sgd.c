@@ -2,8 +2,9 @@
  * buffer starts as the gradient on the first update, optional Nesterov look-ahead. */
 #include "optim/optim_internal.h"
 
-void cascade_sgd_update(const cascade_opt_cfg *cfg, int64_t step, float *params, const float *grads,
-                        float *momentum_buffer, int64_t lo, int64_t hi, double lr) {
+OPTIM_KERNEL void cascade_sgd_update(const cascade_opt_cfg *cfg, int64_t step, float *params,
+                                     const float *grads, float *momentum_buffer, int64_t lo,
+                                     int64_t hi, double lr) {
     const float weight_decay = (float)cfg->weight_decay;
     const float momentum = (float)cfg->momentum;
     const float neg_lr = (float)-lr;
@@ -13,13 +14,13 @@ void cascade_sgd_update(const cascade_opt_cfg *cfg, int64_t step, float *params,
 #pragma omp parallel for schedule(static) if (hi - lo >= OPTIM_PARALLEL_MIN)
     for (int64_t i = lo; i < hi; i++) {
         float d = grads[i];
-        if (weight_decay != 0) d = d + weight_decay * params[i];
+        if (weight_decay != 0) d = fmaf(params[i], weight_decay, d);
         if (use_momentum) {
             /* torch: buf = clone(d) first, then buf.mul_(momentum).add_(d, alpha=1) */
             float buf = first ? d : momentum_buffer[i] * momentum + d;
             momentum_buffer[i] = buf;
-            d = nesterov ? d + momentum * buf : buf;
+            d = nesterov ? fmaf(buf, momentum, d) : buf;
         }
-        params[i] = params[i] + neg_lr * d;
+        params[i] = fmaf(d, neg_lr, params[i]);
     }
 }
