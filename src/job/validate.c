@@ -313,21 +313,6 @@ static cascade_status parse_train(cascade_job *job) {
 
 /* ---- [optimizer] and [optimizer.NET] ---- */
 
-/* torch.optim's defaults (SGD's lr as torch >= 2.1; 1.x had none). Static: the optim module
- * owns cascade_opt_defaults. */
-static void torch_opt_defaults(cascade_opt_cfg *c, cascade_opt_kind type) {
-    memset(c, 0, sizeof *c);
-    c->type = type;
-    c->lr = type == OPT_RMSPROP ? 1e-2 : 1e-3;
-    c->beta1 = 0.9;
-    c->beta2 = 0.999;
-    c->eps = 1e-8;
-    c->weight_decay = type == OPT_ADAMW ? 1e-2 : 0;
-    c->alpha = 0.99;
-    c->schedule = SCHED_CONSTANT;
-    c->gamma = 0.1;
-}
-
 #define OPT_BIT(k) (1u << (k))
 #define OPT_ALL 0xfu
 #define OPT_ADAMS (OPT_BIT(OPT_ADAM) | OPT_BIT(OPT_ADAMW))
@@ -374,7 +359,7 @@ static cascade_status parse_optimizer(cascade_section *own, cascade_section *bas
     char why[96];
     CASCADE_TRY(opt_source(own, base, "type", 1, "", &src));
     if (src) CASCADE_TRY(cascade_cfg_enum(src, "type", OPT_NAMES, OPT_ADAM, &type));
-    torch_opt_defaults(c, (cascade_opt_kind)type);
+    cascade_opt_defaults(c, (cascade_opt_kind)type); /* torch.optim's */
     CASCADE_TRY(opt_source(own, base, "schedule", 1, "", &src));
     if (src) CASCADE_TRY(cascade_cfg_enum(src, "schedule", SCHED_NAMES, SCHED_CONSTANT, &schedule));
     c->schedule = (cascade_sched_kind)schedule;
