@@ -15,7 +15,7 @@ typedef struct {
     const cascade_train_opts *opts;
     MPI_Comm comm;
     int rank, size;
-    char rundir[CASCADE_PATH_MAX], ckdir[CASCADE_PATH_MAX];
+    char rundir[CASCADE_PATH_MAX], ckdir[CASCADE_PATH_MAX + 16];
     FILE *metrics; /* rank 0 */
     cascade_dataset train, valid;
     int has_valid;

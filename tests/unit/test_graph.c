@@ -22,7 +22,8 @@ static void add(spec_set *ss, const char *name, const char *text) {
     snprintf(full, sizeof full, "model.%s", name);
     CU_ASSERT_EQUAL_FATAL(th_section(&ss->s[ss->n], full, text), CASCADE_OK);
     ss->s[ss->n].file = "job.ini";
-    ss->s[ss->n].line = 10 + ss->n;
+    ss->s[ss->n].line = 10 * (ss->n + 1); /* section n at line 10(n+1), its keys below it */
+    for (int k = 0; k < ss->s[ss->n].nkv; k++) ss->s[ss->n].kv[k].line = 10 * (ss->n + 1) + k + 1;
     snprintf(ss->names[ss->n], 64, "%s", name);
     ss->n++;
 }
@@ -88,10 +89,10 @@ static void test_errors(void) {
     spec_set ss = {0};
     add(&ss, "a", "type=dense\nunits=4");
     add(&ss, "b", "type=banana");
-    expect_error(&ss, shp(1, 5, 0, 0), CASCADE_EUSAGE, "job.ini:12", "banana");
+    expect_error(&ss, shp(1, 5, 0, 0), CASCADE_EUSAGE, "job.ini:21", "banana");
 
     add(&ss, "a", "type=dense\nunits=4\ninput=nothere");
-    expect_error(&ss, shp(1, 5, 0, 0), CASCADE_EUSAGE, "nothere", "job.ini:11");
+    expect_error(&ss, shp(1, 5, 0, 0), CASCADE_EUSAGE, "nothere", "job.ini:10");
 
     add(&ss, "a", "type=dense\nunits=4\ninput=c");
     add(&ss, "b", "type=dense\nunits=4\ninput=a");
@@ -103,7 +104,7 @@ static void test_errors(void) {
     expect_error(&ss, shp(1, 4, 0, 0), CASCADE_EUSAGE, "defined twice", NULL);
 
     add(&ss, "a", "type=dense\nunits=4\nfilters=3");
-    expect_error(&ss, shp(1, 4, 0, 0), CASCADE_EUSAGE, "unknown key 'filters'", "job.ini:");
+    expect_error(&ss, shp(1, 4, 0, 0), CASCADE_EUSAGE, "unknown key 'filters'", "job.ini:13");
 
     add(&ss, "a", "type=dense\nunits=4");
     add(&ss, "b", "type=dense\nunits=3");
