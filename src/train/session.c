@@ -275,8 +275,18 @@ cascade_status cascade_session_validate(cascade_session *s, double elapsed) {
     fprintf(s->metrics, "{\"step\":%lld,\"epoch\":%lld,\"split\":\"valid\",\"loss\":%s,\"time_s\":%.3f%s}\n",
             (long long)s->prog.step, (long long)s->prog.epoch, l, elapsed, metrics);
     fflush(s->metrics);
-    if (!s->opts->quiet) cascade_log("%svalid  step %lld  loss %.5g%s\n", s->tty ? "\n" : "", (long long)s->prog.step,
-                                     loss, metrics);
+    if (!s->opts->quiet) {
+        /* console: `,"key":value` members as `  key value` */
+        char pretty[4096];
+        size_t k = 0;
+        for (const char *p = metrics; *p && k + 3 < sizeof pretty; p++) {
+            if (*p == '"') continue;
+            if (*p == ',') pretty[k++] = ' ', pretty[k++] = ' ';
+            else pretty[k++] = *p == ':' ? ' ' : *p;
+        }
+        pretty[k] = 0;
+        cascade_log("%svalid  step %lld  loss %.5g%s\n", s->tty ? "\n" : "", (long long)s->prog.step, loss, pretty);
+    }
     return CASCADE_OK;
 }
 
