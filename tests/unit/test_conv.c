@@ -1,0 +1,267 @@
+/* conv1d/conv2d/conv3d: shape inference, parameters and work sizes, shape errors and key
+ * validation; backward accumulating; results bitwise identical for 1 and 2 threads in both
+ * compute regimes (batched small images, per-sample large images). Numerical agreement with
+ * PyTorch is tests/torch/ref_conv.py. */
+#include <CUnit/Basic.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "th.h"
+
+static cascade_shape shp(int ndim, int64_t a, int64_t b, int64_t c, int64_t d) {
+    int64_t dims[4] = {a, b, c, d};
+    return cascade_shape_make(ndim, dims);
+}
+
+static int setup(cascade_layer *L, const char *type, const char *spec, cascade_shape in) {
+    cascade_status st = th_layer(L, type, spec, 1, &in);
+    if (st != CASCADE_OK) printf("\n%s [%s]: %s\n", type, spec, cascade_errmsg());
+    return st == CASCADE_OK;
+}
+
+static void expect_shape(const cascade_shape *got, const char *want, const char *what) {
+    char buf[128];
+    cascade_shape_str(got, buf, sizeof buf);
+    if (strcmp(buf, want) != 0) printf("\n%s: %s, want %s\n", what, buf, want);
+    CU_ASSERT_STRING_EQUAL(buf, want);
+}
+
+static void expect_out(const char *type, const char *spec, cascade_shape in, const char *want) {
+    cascade_layer L;
+    CU_ASSERT_FATAL(setup(&L, type, spec, in));
+    expect_shape(&L.out_shape, want, spec);
+    cascade_layer_release(&L);
+}
+
+/* Expects CASCADE_EUSAGE with a message containing every non-NULL needle. */
+static void expect_error(const char *type, const char *spec, cascade_shape in, const char *n1,
+                         const char *n2, const char *n3) {
+    cascade_layer L;
+    cascade_clear_error();
+    cascade_status st = th_layer(&L, type, spec, 1, &in);
+    const char *msg = cascade_errmsg();
+    CU_ASSERT_EQUAL(st, CASCADE_EUSAGE);
+    const char *needles[] = {n1, n2, n3};
+    for (int i = 0; i < 3; i++) {
+        if (!needles[i]) continue;
+        int found = msg && strstr(msg, needles[i]) != NULL;
+        if (!found) printf("\n%s [%s]: message '%s' lacks '%s'\n", type, spec, msg ? msg : "", needles[i]);
+        CU_ASSERT(found);
+    }
+    cascade_layer_release(&L);
+}
+
+static void test_shapes(void) {
+    expect_out("conv2d", "filters=8\nkernel=3", shp(3, 2, 9, 9, 0), "(8,7,7)");
+    expect_out("conv2d", "filters=8\nkernel=3\npadding=same", shp(3, 2, 9, 9, 0), "(8,9,9)");
+    expect_out("conv2d", "filters=8\nkernel=4\npadding=SAME", shp(3, 2, 9, 8, 0), "(8,9,8)");
+    expect_out("conv2d", "filters=4\nkernel=3,5\nstride=2\npadding=1,2", shp(3, 2, 9, 9, 0), "(4,5,5)");
+    expect_out("conv2d", "filters=4\nkernel=3\nstride=3\npadding=1", shp(3, 2, 8, 7, 0), "(4,3,3)");
+    expect_out("conv2d", "filters=4\nkernel=3\ndilation=2,1", shp(3, 2, 9, 8, 0), "(4,5,6)");
+    expect_out("conv2d", "filters=4\nkernel=3\npadding=valid", shp(3, 2, 3, 3, 0), "(4,1,1)");
+    expect_out("conv1d", "filters=5\nkernel=3\nstride=2\npadding=1", shp(2, 3, 11, 0, 0), "(5,6)");
+    expect_out("conv1d", "filters=2\nkernel=3\ndilation=2\npadding=same", shp(2, 3, 9, 0, 0), "(2,9)");
+    expect_out("conv3d", "filters=3\nkernel=3,2,3\nstride=2,1,2\ndilation=1,2,1", shp(4, 4, 6, 5, 7),
+               "(3,2,3,3)");
+
+    /* parameters: torch layout [out, in/groups, k...], bound 1/sqrt(fan_in) for both */
+    cascade_layer L;
+    CU_ASSERT_FATAL(setup(&L, "conv2d", "filters=6\nkernel=3,5\ngroups=2", shp(3, 4, 9, 9, 0)));
+    CU_ASSERT_EQUAL_FATAL(L.n_params, 2);
+    CU_ASSERT_STRING_EQUAL(L.params[0].name, "weight");
+    expect_shape(&L.params[0].shape, "(6,2,3,5)", "weight");
+    CU_ASSERT_STRING_EQUAL(L.params[1].name, "bias");
+    expect_shape(&L.params[1].shape, "(6)", "bias");
+    for (int p = 0; p < 2; p++) {
+        CU_ASSERT_EQUAL(L.params[p].init, CASCADE_INIT_UNIFORM);
+        CU_ASSERT(fabs(L.params[p].init_bound - 1 / sqrt(30.0)) < 1e-12);
+        CU_ASSERT_EQUAL(L.params[p].trainable, 1);
+    }
+    /* batched regime: nothing saved; work per sample = col + tmp + share of dW partials */
+    CU_ASSERT_EQUAL(L.saved_per_sample + L.saved_fixed, 0);
+    CU_ASSERT(L.work_per_sample >= (4 * 15 + 6) * 35);
+    cascade_layer_release(&L);
+
+    CU_ASSERT_FATAL(setup(&L, "conv1d", "filters=3\nkernel=2\nbias=false", shp(2, 1, 7, 0, 0)));
+    CU_ASSERT_EQUAL(L.n_params, 1);
+    expect_shape(&L.params[0].shape, "(3,1,2)", "conv1d weight");
+    cascade_layer_release(&L);
+
+    /* large images: per-sample regime, one sample's columns; 1x1 needs none */
+    CU_ASSERT_FATAL(setup(&L, "conv2d", "filters=8\nkernel=3\npadding=1", shp(3, 16, 64, 64, 0)));
+    CU_ASSERT_EQUAL(L.work_per_sample, 0);
+    CU_ASSERT_EQUAL(L.work_fixed, 16 * 9 * 64 * 64);
+    cascade_layer_release(&L);
+    CU_ASSERT_FATAL(setup(&L, "conv2d", "filters=8\nkernel=1", shp(3, 16, 64, 64, 0)));
+    CU_ASSERT_EQUAL(L.work_per_sample + L.work_fixed, 0);
+    cascade_layer_release(&L);
+}
+
+static void test_shape_errors(void) {
+    expect_error("conv2d", "filters=4\nkernel=3\ngroups=2", shp(3, 3, 9, 9, 0), "input channels 3",
+                 "(3,9,9)", "groups = 2");
+    expect_error("conv2d", "filters=4\nkernel=3", shp(2, 3, 9, 0, 0), "(3,9)", "(channels, height, width)", NULL);
+    expect_error("conv1d", "filters=4\nkernel=3", shp(3, 3, 9, 9, 0), "(3,9,9)", "(channels, length)", NULL);
+    expect_error("conv3d", "filters=4\nkernel=3", shp(3, 3, 9, 9, 0), "(3,9,9)", "depth, height, width", NULL);
+    expect_error("conv2d", "filters=4\nkernel=5", shp(3, 1, 3, 3, 0), "kernel 5", "padded input 3", "(1,3,3)");
+    expect_error("conv2d", "filters=4\nkernel=3\ndilation=3\npadding=0,1", shp(3, 1, 6, 6, 0),
+                 "spans 7", "padded input 6", "axis 0");
+    expect_error("conv2d", "filters=4\nkernel=1,5\npadding=0,1", shp(3, 1, 6, 2, 0), "padded input 4",
+                 "axis 1", "(1,6,2)");
+    /* the graph prefixes the layer name and the input shape */
+    expect_error("conv2d", "filters=4\nkernel=5", shp(3, 1, 3, 3, 0), "test.conv2d", "input shape (1,3,3)", NULL);
+}
+
+static void test_keys(void) {
+    cascade_shape in = shp(3, 4, 9, 9, 0);
+    expect_error("conv2d", "filters=5\nkernel=3\ngroups=2", in, "<test>:", "groups = 2",
+                 "filters = 5 is not divisible");
+    expect_error("conv2d", "filters=4\nkernel=3\nstride=2\npadding=same", in, "padding = same",
+                 "needs stride 1", "stride is 2");
+    expect_error("conv1d", "filters=4\nkernel=3\nstride=2\npadding=same", shp(2, 4, 9, 0, 0),
+                 "padding = same", "stride", NULL);
+    expect_error("conv2d", "kernel=3", in, "needs `filters`", NULL, NULL);
+    expect_error("conv2d", "filters=4", in, "needs `kernel`", NULL, NULL);
+    expect_error("conv2d", "filters=0\nkernel=3", in, "filters = 0", NULL, NULL);
+    expect_error("conv2d", "filters=4\nkernel=0", in, "kernel = 0", NULL, NULL);
+    expect_error("conv2d", "filters=4\nkernel=3,3,3", in, "kernel = 3,3,3", "one per spatial axis", NULL);
+    expect_error("conv1d", "filters=4\nkernel=3,3", shp(2, 4, 9, 0, 0), "kernel = 3,3", "list of 1", NULL);
+    expect_error("conv2d", "filters=4\nkernel=3\nstride=0", in, "stride = 0", NULL, NULL);
+    expect_error("conv2d", "filters=4\nkernel=3\ndilation=1,0", in, "dilation = 1,0", NULL, NULL);
+    expect_error("conv2d", "filters=4\nkernel=3\npadding=-1", in, "padding = -1", NULL, NULL);
+    expect_error("conv2d", "filters=4\nkernel=3\npadding=full", in, "padding = full", "valid, same", NULL);
+    expect_error("conv2d", "filters=4\nkernel=3\npadding=1,2,3", in, "padding = 1,2,3", NULL, NULL);
+    expect_error("conv2d", "filters=4\nkernel=3\ngroups=0", in, "groups = 0", NULL, NULL);
+    expect_error("conv2d", "filters=4\nkernel=3\nbias=maybe", in, "bias = maybe", NULL, NULL);
+    expect_error("conv2d", "filters=4\nkernel=3\nsize=2", in, "unknown key 'size'", NULL, NULL);
+}
+
+/* Deterministic pseudo-random values in [-1, 1). */
+static void fill(float *v, int64_t n, unsigned seed) {
+    uint32_t s = seed * 2654435761u + 1;
+    for (int64_t i = 0; i < n; i++) {
+        s = s * 1664525u + 1013904223u;
+        v[i] = (float)((s >> 8) * (2.0 / 16777216.0) - 1.0);
+    }
+}
+
+typedef struct {
+    float *out, *din, *dw, *db;
+} conv_result;
+
+/* Forward and backward of the float op on n samples with `threads` OpenMP threads; backward
+ * runs `passes` times into the same gradients (they accumulate). */
+static conv_result run(const char *spec, cascade_shape in, int n, int threads, int passes) {
+    cascade_layer L;
+    conv_result r = {0};
+    CU_ASSERT_FATAL(setup(&L, "conv2d", spec, in));
+    int64_t nin = n * cascade_shape_numel(&in), nout = n * cascade_shape_numel(&L.out_shape);
+    int64_t nw = cascade_shape_numel(&L.params[0].shape), nb = cascade_shape_numel(&L.params[1].shape);
+    int64_t nwork = L.work_per_sample * n + L.work_fixed;
+    float *x = cascade_alloc((size_t)nin * sizeof(float), "x");
+    float *w = cascade_alloc((size_t)nw * sizeof(float), "w");
+    float *b = cascade_alloc((size_t)nb * sizeof(float), "b");
+    float *dout = cascade_alloc((size_t)nout * sizeof(float), "dout");
+    float *work = cascade_alloc((size_t)(nwork + 1) * sizeof(float), "work");
+    r.out = cascade_alloc((size_t)nout * sizeof(float), "out");
+    r.din = cascade_alloc((size_t)nin * sizeof(float), "din");
+    r.dw = cascade_alloc((size_t)nw * sizeof(float), "dw");
+    r.db = cascade_alloc((size_t)nb * sizeof(float), "db");
+    CU_ASSERT_FATAL(x && w && b && dout && work && r.out && r.din && r.dw && r.db);
+    fill(x, nin, 1);
+    fill(w, nw, 2);
+    fill(b, nb, 3);
+    fill(dout, nout, 4);
+    int keep = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    cascade_fwd fw = {.n = n, .training = 1, .in = {x}, .out = r.out, .param = {w, b}, .work = work};
+    L.op->forward(&L, &fw);
+    cascade_bwd bw = {.n = n, .training = 1, .in = {x}, .out = r.out, .dout = dout, .din = {r.din},
+                      .param = {w, b}, .dparam = {r.dw, r.db}, .work = work};
+    for (int p = 0; p < passes; p++) L.op->backward(&L, &bw);
+    omp_set_num_threads(keep);
+    cascade_free(x);
+    cascade_free(w);
+    cascade_free(b);
+    cascade_free(dout);
+    cascade_free(work);
+    cascade_layer_release(&L);
+    return r;
+}
+
+static void result_free(conv_result *r) {
+    cascade_free(r->out);
+    cascade_free(r->din);
+    cascade_free(r->dw);
+    cascade_free(r->db);
+}
+
+static void expect_bitwise(const float *a, const float *b, int64_t n, const char *what) {
+    int same = memcmp(a, b, (size_t)n * sizeof(float)) == 0;
+    if (!same) printf("\n%s differs between 1 and 2 threads\n", what);
+    CU_ASSERT(same);
+}
+
+/* twice == 2 * once, normwise within float rounding */
+static int doubled(const float *twice, const float *once, int64_t n) {
+    double err = 0, scale = 1e-30;
+    for (int64_t k = 0; k < n; k++) {
+        err = fmax(err, fabs(twice[k] - 2.0 * once[k]));
+        scale = fmax(scale, fabs(2.0 * once[k]));
+    }
+    if (!(err / scale < 1e-6)) printf("\nsecond backward: relative error %.2e from twice the first\n", err / scale);
+    return err / scale < 1e-6;
+}
+
+/* Same n and shapes -> same bits, whatever the thread count: 9x9 in several blocks, one block,
+ * large images sample by sample, grouped, and 1x1 on a large image (input used directly). */
+static void test_thread_independence(void) {
+    const struct {
+        const char *spec;
+        cascade_shape in;
+        int n;
+    } cases[] = {
+        {"filters=32\nkernel=3\npadding=same", shp(3, 32, 9, 9, 0), 128},
+        {"filters=32\nkernel=3\npadding=same", shp(3, 2, 9, 9, 0), 7},
+        {"filters=8\nkernel=3\npadding=1\ngroups=2", shp(3, 16, 40, 40, 0), 3},
+        {"filters=8\nkernel=1", shp(3, 16, 64, 64, 0), 3},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cascade_shape in = cases[i].in;
+        int n = cases[i].n;
+        cascade_layer L;
+        CU_ASSERT_FATAL(setup(&L, "conv2d", cases[i].spec, in));
+        int64_t nin = n * cascade_shape_numel(&in), nout = n * cascade_shape_numel(&L.out_shape);
+        int64_t nw = cascade_shape_numel(&L.params[0].shape), nb = L.out_shape.d[0];
+        cascade_layer_release(&L);
+        conv_result one = run(cases[i].spec, in, n, 1, 1), two = run(cases[i].spec, in, n, 2, 1);
+        expect_bitwise(one.out, two.out, nout, "out");
+        expect_bitwise(one.din, two.din, nin, "din");
+        expect_bitwise(one.dw, two.dw, nw, "dweight");
+        expect_bitwise(one.db, two.db, nb, "dbias");
+        /* gradients accumulate: a second backward doubles them */
+        conv_result twice = run(cases[i].spec, in, n, 2, 2);
+        CU_ASSERT(doubled(twice.dw, one.dw, nw));
+        CU_ASSERT(doubled(twice.din, one.din, nin));
+        CU_ASSERT(doubled(twice.db, one.db, nb));
+        result_free(&one);
+        result_free(&two);
+        result_free(&twice);
+    }
+}
+
+int main(void) {
+    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
+    CU_pSuite s = CU_add_suite("conv", NULL, NULL);
+    CU_add_test(s, "output shapes, parameters, work sizes", test_shapes);
+    CU_add_test(s, "shape errors", test_shape_errors);
+    CU_add_test(s, "key validation", test_keys);
+    CU_add_test(s, "thread-count independence, accumulation", test_thread_independence);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    int failures = (int)CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return failures ? 1 : 0;
+}
