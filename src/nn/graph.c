@@ -210,7 +210,10 @@ cascade_status cascade_net_build(cascade_net *net, const char *name, const casca
             shapes[k] = r >= 0 ? net->layers[pos[r]].out_shape : ext_shapes[-r - 1];
         }
         st = cascade_layer_setup(L, p->op, p->section, p->n_in, shapes);
-        if (st && p->section) {
+        /* key errors already carry file:line; shape errors get the section's location */
+        const char *file = p->section && p->section->file ? p->section->file : NULL;
+        if (st && file && strncmp(cascade_errmsg(), file, strlen(file)) != 0 &&
+            strncmp(cascade_errmsg(), "--set", 5) != 0) {
             char loc[512];
             cascade_error_context("%s: ", where(p->section, loc, sizeof loc));
         }
