@@ -38,11 +38,6 @@ static int has_checkpoints(const char *ckdir) {
     return found;
 }
 
-static int cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* Training and validation sets: a separate file, or a Philox split of the training file. */
 static cascade_status load_data(cascade_session *s) {
     cascade_job *job = s->job;
@@ -53,21 +48,12 @@ static cascade_status load_data(cascade_session *s) {
         return CASCADE_OK;
     }
     if (job->valid_fraction <= 0) return cascade_data_load(job, job->train, 1, NULL, 0, s->comm, &s->train);
-    int64_t n;
-    CASCADE_TRY(cascade_data_count(job, job->train, 1, s->comm, &n));
-    int64_t nv = (int64_t)floor((double)n * job->valid_fraction);
-    if (nv < 1 || nv >= n)
-        return cascade_fail(CASCADE_EUSAGE, "valid_fraction = %g of %lld samples in %s leaves an empty split",
-                            job->valid_fraction, (long long)n, job->train);
-    int64_t *perm = malloc((size_t)n * sizeof(int64_t));
-    if (!perm) return cascade_fail(CASCADE_EINTERNAL, "out of memory");
-    cascade_permutation((uint64_t)job->seed, CASCADE_RNG_SPLIT, 0, n, perm);
-    qsort(perm, (size_t)(n - nv), sizeof(int64_t), cmp_i64);
-    qsort(perm + (n - nv), (size_t)nv, sizeof(int64_t), cmp_i64);
-    cascade_status st = cascade_data_load(job, job->train, 1, perm, n - nv, s->comm, &s->train);
-    if (!st) st = cascade_data_load(job, job->train, 1, perm + (n - nv), nv, s->comm, &s->valid);
+    int64_t *rows, n_train, n_valid;
+    CASCADE_TRY(cascade_data_split(job, s->comm, &rows, &n_train, &n_valid));
+    cascade_status st = cascade_data_load(job, job->train, 1, rows, n_train, s->comm, &s->train);
+    if (!st) st = cascade_data_load(job, job->train, 1, rows + n_train, n_valid, s->comm, &s->valid);
     s->has_valid = !st;
-    free(perm);
+    free(rows);
     return st;
 }
 
