@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "eval/metrics.h"
+#include "cascade/xsum.h"
 #include "nn/loss.h"
 
 static cascade_status mkdir_p(const char *path) {
@@ -156,7 +157,11 @@ cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const 
     s->dout = cascade_alloc((size_t)mb * (size_t)s->out_numel * sizeof(float), "output gradient");
     s->preds = cascade_alloc((size_t)(s->has_valid ? s->valid.n : 1) * (size_t)s->out_numel * sizeof(float),
                              "validation outputs");
-    if (!s->perm || !s->idx || !s->ids || !s->xb || !s->yb || !s->dout || !s->preds) {
+    int64_t nx = CASCADE_XSUM_DIGITS * (s->net.n_params + s->net.n_stats + 1) + 1;
+    s->xacc = job->deterministic ? cascade_alloc((size_t)nx * sizeof(int64_t), "exact reduction buffer") : NULL;
+    s->facc = cascade_alloc((size_t)(s->net.n_stats + 1) * sizeof(double), "statistics buffer");
+    if (!s->perm || !s->idx || !s->ids || !s->xb || !s->yb || !s->dout || !s->preds || !s->facc ||
+        (job->deterministic && !s->xacc)) {
         st = cascade_fail(CASCADE_EINTERNAL, "out of memory for batch buffers");
         goto fail;
     }
@@ -197,6 +202,8 @@ void cascade_session_close(cascade_session *s) {
     cascade_free(s->yb);
     cascade_free(s->dout);
     cascade_free(s->preds);
+    cascade_free(s->xacc);
+    cascade_free(s->facc);
     memset(s, 0, sizeof *s);
 }
 

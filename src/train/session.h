@@ -28,6 +28,10 @@ typedef struct {
     int64_t *perm, *idx, *ids;
     int perm_valid;
     float *xb, *yb, *dout, *preds;
+    /* step reduction buffers. deterministic: exact digits [grads | stats | loss | bad];
+     * fast: doubles [stats | loss] (gradients are reduced in place as floats) */
+    int64_t *xacc;
+    double *facc;
     int validated_at_end;
     int64_t last_valid_step;
     int tty;

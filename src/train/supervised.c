@@ -11,21 +11,31 @@
 #include <unistd.h>
 
 #include "cascade/h5io.h"
+#include "cascade/xsum.h"
 #include "eval/metrics.h"
 #include "nn/loss.h"
 #include "train/model.h"
 #include "train/session.h"
 #include "train/train.h"
 
-/* One step over the global batch starting at perm[cursor]: this rank's micro-batches.
- * Returns the loss sum of this rank's samples in *loss_sum (not yet reduced). */
-static void local_step(cascade_session *s, int64_t step, double *loss_sum) {
+/* One step over the global batch starting at perm[cursor]: this rank's micro-batches, then
+ * the sum over all ranks of gradients, loss and batch-norm statistics. Deterministic mode sums
+ * every micro-batch's contribution exactly (cascade/xsum.h), so the result does not depend on
+ * how micro-batches are dealt to ranks; fast mode adds floats locally and with MPI_SUM.
+ * Leaves the summed gradients in net->grads, the mean statistics applied; returns the mean
+ * loss (NaN when any term was not finite). */
+static cascade_status global_step(cascade_session *s, int64_t step, double *loss_out) {
     cascade_job *job = s->job;
-    int mb = (int)job->micro_batch;
-    int64_t nmb = job->batch / job->micro_batch;
+    cascade_net *net = &s->net;
+    int mb = (int)job->micro_batch, det = job->deterministic;
+    int64_t nmb = job->batch / job->micro_batch, np = net->n_params, ns = net->n_stats;
     int64_t first = nmb * s->rank / s->size, last = nmb * (s->rank + 1) / s->size;
-    memset(s->net.grads, 0, (size_t)s->net.n_params * sizeof(float));
-    double sum = 0;
+    int64_t nx = CASCADE_XSUM_DIGITS * (np + ns + 1) + 1;
+    int64_t *g_acc = s->xacc, *s_acc = s->xacc + CASCADE_XSUM_DIGITS * np;
+    int64_t *l_acc = s_acc + CASCADE_XSUM_DIGITS * ns, *bad = s->xacc + nx - 1;
+    if (det) memset(s->xacc, 0, (size_t)nx * sizeof(int64_t));
+    memset(s->facc, 0, (size_t)(ns + 1) * sizeof(double));
+    memset(net->grads, 0, (size_t)np * sizeof(float));
     for (int64_t m = first; m < last; m++) {
         int64_t base = s->prog.cursor + m * mb;
         for (int i = 0; i < mb; i++) {
@@ -33,14 +43,44 @@ static void local_step(cascade_session *s, int64_t step, double *loss_sum) {
             s->ids[i] = s->prog.epoch * s->train.n + base + i;
         }
         cascade_data_gather(&s->train, s->idx, mb, s->xb, s->yb);
-        cascade_run run = {.n = mb, .training = 1, .update_stats = 1, .sample_ids = s->ids, .step = (uint64_t)step};
+        cascade_run run = {.n = mb, .training = 1, .collect_stats = 1, .sample_ids = s->ids, .step = (uint64_t)step};
         run.ext[0] = s->xb;
-        cascade_net_forward(&s->net, &run);
-        sum += cascade_loss(job->loss, mb, s->out_numel, s->classes, cascade_net_output(&s->net), s->yb, s->dout,
-                            (float)(1.0 / (double)(job->batch * s->terms_per_sample)));
-        cascade_net_backward(&s->net, &run, s->dout);
+        if (det) memset(net->grads, 0, (size_t)np * sizeof(float));
+        cascade_net_forward(net, &run);
+        double loss = cascade_loss(job->loss, mb, s->out_numel, s->classes, cascade_net_output(net), s->yb, s->dout,
+                                   (float)(1.0 / (double)(job->batch * s->terms_per_sample)));
+        cascade_net_backward(net, &run, s->dout);
+        if (det) {
+            *bad += cascade_xsum_add_floats(g_acc, net->grads, np);
+            *bad += cascade_xsum_add_doubles(s_acc, net->stats, ns);
+            *bad += cascade_xsum_add_doubles(l_acc, &loss, 1);
+        } else {
+            for (int64_t i = 0; i < ns; i++) s->facc[i] += net->stats[i];
+            s->facc[ns] += loss;
+        }
     }
-    *loss_sum = sum;
+    int rc = MPI_SUCCESS;
+    double loss_sum = NAN;
+    if (det) {
+        if (s->size > 1) rc = MPI_Allreduce(MPI_IN_PLACE, s->xacc, (int)nx, MPI_INT64_T, MPI_SUM, s->comm);
+        if (rc == MPI_SUCCESS) {
+            cascade_xsum_to_floats(g_acc, net->grads, np);
+            cascade_xsum_to_doubles(s_acc, s->facc, ns);
+            cascade_xsum_to_doubles(l_acc, &loss_sum, 1);
+            if (*bad) loss_sum = NAN;
+        }
+    } else if (s->size > 1) {
+        rc = MPI_Allreduce(MPI_IN_PLACE, net->grads, (int)np, MPI_FLOAT, MPI_SUM, s->comm);
+        if (rc == MPI_SUCCESS) rc = MPI_Allreduce(MPI_IN_PLACE, s->facc, (int)(ns + 1), MPI_DOUBLE, MPI_SUM, s->comm);
+    }
+    if (rc != MPI_SUCCESS)
+        return cascade_fail(CASCADE_EINTERNAL, "rank %d: MPI_Allreduce of the step's gradients failed at step %lld",
+                            s->rank, (long long)step + 1);
+    if (!det) loss_sum = s->facc[ns];
+    for (int64_t i = 0; i < ns; i++) s->facc[i] /= (double)nmb;
+    *loss_out = loss_sum / (double)(job->batch * s->terms_per_sample);
+    if (isfinite(*loss_out)) cascade_net_apply_stats(net, s->facc);
+    return CASCADE_OK;
 }
 
 static int all_finite(const float *v, int64_t n) {
@@ -59,16 +99,8 @@ cascade_status cascade_train_supervised(cascade_job *job, const cascade_train_op
     while (!st && s.prog.step < s.total_steps) {
         if (s.prog.cursor == 0 || !s.perm_valid) cascade_session_shuffle(&s);
         int64_t step = s.prog.step;
-        double local, loss_sum;
-        local_step(&s, step, &local);
-        /* sum gradients and loss over ranks (fast mode: MPI's reduction order) */
-        if (s.size > 1) {
-            if (MPI_Allreduce(MPI_IN_PLACE, s.net.grads, (int)s.net.n_params, MPI_FLOAT, MPI_SUM, comm) != MPI_SUCCESS)
-                st = cascade_fail(CASCADE_EINTERNAL, "MPI_Allreduce of gradients failed at step %lld", (long long)step);
-        }
-        MPI_Allreduce(&local, &loss_sum, 1, MPI_DOUBLE, MPI_SUM, comm);
-        if (st) break;
-        double loss = loss_sum / (double)(B * s.terms_per_sample);
+        double loss = NAN;
+        if ((st = global_step(&s, step, &loss))) break;
         int ok = isfinite(loss) && all_finite(s.net.grads, s.net.n_params);
         double lr = cascade_lr_at(&job->opt[0], step, s.total_steps);
         if (ok) {
@@ -81,8 +113,6 @@ cascade_status cascade_train_supervised(cascade_job *job, const cascade_train_op
         } else {
             cascade_log("\nstep %lld: loss or gradients NaN/Inf, step skipped\n", (long long)step + 1);
         }
-        /* running statistics: rank 0's buffers are the net's (as DDP's broadcast_buffers) */
-        if (s.size > 1 && s.net.n_buffers) MPI_Bcast(s.net.buffers, (int)s.net.n_buffers, MPI_FLOAT, 0, comm);
         s.prog.step++;
         s.prog.samples_seen += B;
         s.prog.cursor += B;
