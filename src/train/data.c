@@ -231,8 +231,9 @@ cascade_status cascade_norm_compute(const cascade_job *job, const cascade_datase
         double mean = sum / (double)cnt;
         FOR_STAT_ELEMENTS(d, k, { sq += (*v - mean) * (*v - mean); });
         double sd = sqrt(sq / (double)cnt);
-        s->mean[k] = mean;
-        s->std[k] = sd > 1e-12 ? sd : 1.0; /* constant channel: only shift it */
+        /* rounded to float as stored in checkpoints, so a resumed run normalises identically */
+        s->mean[k] = (float)mean;
+        s->std[k] = (float)(sd > 1e-12 ? sd : 1.0); /* constant channel: only shift it */
     }
     return CASCADE_OK;
 }
