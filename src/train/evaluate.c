@@ -55,7 +55,7 @@ cascade_status cascade_evaluate(const char *ckpt, const char *data, const char *
         st = CASCADE_EINTERNAL;
         goto done;
     }
-    double loss = cascade_predict_dataset(&job, &net, &d, chunk, xb, preds, classes);
+    double loss = cascade_predict_dataset(&job, &net, &d, chunk, xb, preds, classes, comm);
     if (rank == 0) {
         char metrics[8192];
         cascade_metrics_json(&job, preds, d.y, d.n, on, cascade_shape_numel(&d.y_shape), metrics, sizeof metrics);

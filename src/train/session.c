@@ -238,19 +238,41 @@ void cascade_session_log_train(cascade_session *s, double loss, double lr, doubl
 }
 
 double cascade_predict_dataset(const cascade_job *job, cascade_net *net, const cascade_dataset *d, int chunk,
-                               float *xb, float *preds, int64_t classes) {
-    int64_t on = cascade_shape_numel(cascade_net_out_shape(net)), ys = cascade_shape_numel(&d->y_shape);
-    int64_t xs = cascade_shape_numel(&d->x_shape);
-    double sum = 0;
-    for (int64_t start = 0; start < d->n; start += chunk) {
+                               float *xb, float *preds, int64_t classes, MPI_Comm comm) {
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    int64_t on = cascade_shape_numel(cascade_net_out_shape(net)), xs = cascade_shape_numel(&d->x_shape);
+    /* chunks at global offsets, dealt to ranks in contiguous blocks: every sample is computed
+     * in the same chunk whatever the rank count */
+    int64_t n_chunks = (d->n + chunk - 1) / chunk;
+    int64_t c0 = n_chunks * rank / size, c1 = n_chunks * (rank + 1) / size;
+    for (int64_t c = c0; c < c1; c++) {
+        int64_t start = c * chunk;
         int m = (int)(d->n - start < chunk ? d->n - start : chunk);
         memcpy(xb, d->x + start * xs, (size_t)(m * xs) * sizeof(float));
         cascade_run run = {.n = m, .training = 0, .update_stats = 0};
         run.ext[0] = xb;
         cascade_net_forward(net, &run);
         memcpy(preds + start * on, cascade_net_output(net), (size_t)(m * on) * sizeof(float));
-        if (d->y) sum += cascade_loss(job->loss, m, on, classes, preds + start * on, d->y + start * ys, NULL, 1.0f);
     }
+    if (size > 1) { /* everyone gets every prediction (counts in floats; fits int for our sizes) */
+        int *counts = malloc((size_t)size * sizeof(int)), *displs = malloc((size_t)size * sizeof(int));
+        if (counts && displs) {
+            for (int r = 0; r < size; r++) {
+                int64_t a0 = n_chunks * r / size * chunk, a1 = n_chunks * (r + 1) / size * chunk;
+                if (a1 > d->n) a1 = d->n;
+                if (a0 > d->n) a0 = d->n;
+                counts[r] = (int)((a1 - a0) * on);
+                displs[r] = (int)(a0 * on);
+            }
+            MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, preds, counts, displs, MPI_FLOAT, comm);
+        }
+        free(counts);
+        free(displs);
+    }
+    if (!d->y) return NAN;
+    double sum = cascade_loss(job->loss, (int)d->n, on, classes, preds, d->y, NULL, 1.0f);
     return sum / (double)cascade_loss_terms(job->loss, (int)d->n, on, classes);
 }
 
@@ -259,7 +281,7 @@ cascade_status cascade_session_validate(cascade_session *s, double elapsed) {
     s->last_valid_step = s->prog.step;
     s->validated_at_end = s->prog.step == s->total_steps;
     double loss = cascade_predict_dataset(s->job, &s->net, &s->valid, (int)s->job->micro_batch, s->xb, s->preds,
-                                          s->classes);
+                                          s->classes, s->comm);
     if (s->rank != 0) return CASCADE_OK;
     char metrics[4096], l[32];
     cascade_metrics_json(s->job, s->preds, s->valid.y, s->valid.n, s->out_numel,

@@ -45,8 +45,10 @@ void cascade_session_shuffle(cascade_session *s);
 void cascade_session_log_train(cascade_session *s, double loss, double lr, double rate, double elapsed);
 cascade_status cascade_session_validate(cascade_session *s, double elapsed);
 cascade_status cascade_session_checkpoint(cascade_session *s);
-/* Eval-mode outputs of `net` for all samples of d into preds (n, out); returns the mean loss. */
+/* Eval-mode outputs of `net` for all samples of d into preds (n, out) on every rank (each
+ * rank computes its block of chunks, then they are gathered); returns the mean loss (NaN
+ * without targets). */
 double cascade_predict_dataset(const cascade_job *job, cascade_net *net, const cascade_dataset *d, int chunk,
-                               float *xb, float *preds, int64_t classes);
+                               float *xb, float *preds, int64_t classes, MPI_Comm comm);
 
 #endif
