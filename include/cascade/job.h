@@ -50,6 +50,8 @@ typedef struct {
     cascade_layout layout;                 /* [channels] */
     cascade_norm normalize;                /* [none] */
     int shuffle;                           /* [true] */
+    double memory_budget_mb;               /* [4096] per rank: preload the training set when it fits,
+                                              else read each step's samples from the file */
 
     /* [train] */
     long batch;                            /* global batch [128] */
@@ -61,6 +63,9 @@ typedef struct {
     long checkpoint_every;                 /* [500] steps; 0 = only at the end */
     long keep_checkpoints;                 /* [3]; 0 = keep all */
     long log_every;                        /* [10] steps between progress lines */
+    long max_nonfinite;                    /* [5] NaN/Inf steps in a row before the run stops (exit 3) */
+    double bucket_mb;                      /* [25] gradient allreduce bucket size (fast mode) */
+    long zero;                             /* [0] 1: ZeRO-1, optimizer state sharded over ranks */
 
     /* [optimizer] and [optimizer.NET]: opt[i] is for nets[i] (defaults from [optimizer]) */
     cascade_opt_cfg opt[CASCADE_MAX_NETS];

@@ -269,6 +269,7 @@ static cascade_status parse_data(cascade_job *job) {
     job->layout = (cascade_layout)layout;
     job->normalize = (cascade_norm)normalize;
     CASCADE_TRY(cascade_cfg_bool(s, "shuffle", 1, &job->shuffle));
+    CASCADE_TRY(cascade_cfg_double(s, "memory_budget_mb", 4096, 0, 1e9, &job->memory_budget_mb));
     return cascade_cfg_check_unused(s);
 }
 
@@ -308,6 +309,9 @@ static cascade_status parse_train(cascade_job *job) {
     CASCADE_TRY(cfg_count(s, "checkpoint_every", 500, 0, &job->checkpoint_every));
     CASCADE_TRY(cfg_count(s, "keep_checkpoints", 3, 0, &job->keep_checkpoints));
     CASCADE_TRY(cfg_count(s, "log_every", 10, 1, &job->log_every));
+    CASCADE_TRY(cfg_count(s, "max_nonfinite", 5, 1, &job->max_nonfinite));
+    CASCADE_TRY(cascade_cfg_double(s, "bucket_mb", 25, 0.001, 1e6, &job->bucket_mb));
+    CASCADE_TRY(cascade_cfg_int(s, "zero", 0, 0, 1, &job->zero));
     return cascade_cfg_check_unused(s);
 }
 

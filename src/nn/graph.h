@@ -67,6 +67,10 @@ typedef struct {
     const float *ext[CASCADE_MAX_EXTERNAL];
     const int64_t *sample_ids;
     uint64_t step;
+    /* optional: called after each layer's backward with its index (decreasing), e.g. to
+     * start reducing gradients that are final */
+    void (*after_backward)(void *ctx, int layer);
+    void *hook_ctx;
 } cascade_run;
 
 void cascade_net_forward(cascade_net *net, const cascade_run *run);

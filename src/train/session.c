@@ -58,6 +58,42 @@ static cascade_status load_data(cascade_session *s) {
     return st;
 }
 
+/* Buckets of about bucket_mb in reverse layer order (the order backward finishes them). */
+static cascade_status make_buckets(cascade_session *s) {
+    cascade_net *net = &s->net;
+    int L = net->n_layers, n = 0;
+    int64_t *lo = malloc((size_t)L * sizeof(int64_t)), *hi = malloc((size_t)L * sizeof(int64_t));
+    int *ready = malloc((size_t)L * sizeof(int));
+    if (!lo || !hi || !ready) {
+        free(lo), free(hi), free(ready);
+        return cascade_fail(CASCADE_EINTERNAL, "out of memory");
+    }
+    int64_t limit = (int64_t)(s->job->bucket_mb * 1048576.0 / sizeof(float));
+    if (limit < 1) limit = 1;
+    int64_t cur_hi = -1, cur_lo = -1;
+    for (int l = L - 1; l >= 0; l--) {
+        int64_t a = -1, b = -1; /* this layer's trainable range */
+        for (int p = 0; p < net->layers[l].n_params; p++) {
+            if (!net->layers[l].params[p].trainable) continue;
+            int64_t o = net->param_off[l][p], e = o + cascade_shape_numel(&net->layers[l].params[p].shape);
+            if (a < 0 || o < a) a = o;
+            if (e > b) b = e;
+        }
+        if (a < 0) continue;
+        if (cur_hi < 0) cur_hi = b;
+        cur_lo = a;
+        ready[n] = l;
+        if (cur_hi - cur_lo >= limit) {
+            lo[n] = cur_lo, hi[n] = cur_hi, n++;
+            cur_hi = -1;
+        }
+    }
+    if (cur_hi >= 0) lo[n] = cur_lo, hi[n] = cur_hi, n++;
+    cascade_status st = cascade_buckets_init(&s->buckets, n, lo, hi, ready, net->grads, s->comm);
+    free(lo), free(hi), free(ready);
+    return st;
+}
+
 static cascade_status load_checkpoint(cascade_session *s, const char *from, int full) {
     cascade_h5file *f;
     CASCADE_TRY(cascade_ckpt_open(from, s->comm, &f));
@@ -146,6 +182,10 @@ cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const 
     } else if (o->init_path) {
         if ((st = load_checkpoint(s, o->init_path, 0))) goto fail;
     }
+    if (!job->deterministic && s->size > 1) {
+        if ((st = make_buckets(s))) goto fail;
+        s->use_buckets = 1;
+    }
     s->steps_per_epoch = s->train.n / job->batch;
     s->total_steps = o->steps > 0 ? o->steps : job->steps > 0 ? job->steps : job->epochs * s->steps_per_epoch;
     int64_t ys = cascade_shape_numel(&s->train.y_shape), xs = cascade_shape_numel(&s->train.x_shape);
@@ -204,6 +244,7 @@ void cascade_session_close(cascade_session *s) {
     cascade_free(s->preds);
     cascade_free(s->xacc);
     cascade_free(s->facc);
+    cascade_buckets_free(&s->buckets);
     memset(s, 0, sizeof *s);
 }
 

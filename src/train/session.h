@@ -5,10 +5,10 @@
 
 #include <stdio.h>
 
+#include "dist/buckets.h"
 #include "train/model.h"
 #include "train/train.h"
 
-#define CASCADE_MAX_NONFINITE 5 /* NaN/Inf steps in a row before the run stops (exit 3) */
 
 typedef struct {
     cascade_job *job;
@@ -32,6 +32,8 @@ typedef struct {
      * fast: doubles [stats | loss] (gradients are reduced in place as floats) */
     int64_t *xacc;
     double *facc;
+    cascade_buckets buckets; /* fast mode on several ranks: overlapped gradient allreduce */
+    int use_buckets;
     int validated_at_end;
     int64_t last_valid_step;
     int tty;

@@ -18,6 +18,8 @@
 #include "train/session.h"
 #include "train/train.h"
 
+static void bucket_hook(void *ctx, int layer) { cascade_buckets_progress(ctx, layer); }
+
 /* One step over the global batch starting at perm[cursor]: this rank's micro-batches, then
  * the sum over all ranks of gradients, loss and batch-norm statistics. Deterministic mode sums
  * every micro-batch's contribution exactly (cascade/xsum.h), so the result does not depend on
@@ -45,6 +47,11 @@ static cascade_status global_step(cascade_session *s, int64_t step, double *loss
         cascade_data_gather(&s->train, s->idx, mb, s->xb, s->yb);
         cascade_run run = {.n = mb, .training = 1, .collect_stats = 1, .sample_ids = s->ids, .step = (uint64_t)step};
         run.ext[0] = s->xb;
+        if (s->use_buckets && m == last - 1) { /* the last local micro-batch finishes the gradients */
+            cascade_buckets_reset(&s->buckets);
+            run.after_backward = bucket_hook;
+            run.hook_ctx = &s->buckets;
+        }
         if (det) memset(net->grads, 0, (size_t)np * sizeof(float));
         cascade_net_forward(net, &run);
         double loss = cascade_loss(job->loss, mb, s->out_numel, s->classes, cascade_net_output(net), s->yb, s->dout,
@@ -70,7 +77,10 @@ static cascade_status global_step(cascade_session *s, int64_t step, double *loss
             if (*bad) loss_sum = NAN;
         }
     } else if (s->size > 1) {
-        rc = MPI_Allreduce(MPI_IN_PLACE, net->grads, (int)np, MPI_FLOAT, MPI_SUM, s->comm);
+        if (first == last) { /* no local micro-batch (not possible when ranks divide them) */
+            cascade_buckets_reset(&s->buckets);
+        }
+        if (cascade_buckets_finish(&s->buckets) != CASCADE_OK) rc = MPI_ERR_OTHER;
         if (rc == MPI_SUCCESS) rc = MPI_Allreduce(MPI_IN_PLACE, s->facc, (int)(ns + 1), MPI_DOUBLE, MPI_SUM, s->comm);
     }
     if (rc != MPI_SUCCESS)
@@ -106,9 +116,10 @@ cascade_status cascade_train_supervised(cascade_job *job, const cascade_train_op
         if (ok) {
             cascade_optimizer_update(&s.opt, s.net.params, s.net.grads, 0, s.net.n_params, lr);
             nonfinite_run = 0;
-        } else if (++nonfinite_run >= CASCADE_MAX_NONFINITE) {
-            st = cascade_fail(CASCADE_EDATA, "loss or gradients were NaN/Inf in %d steps in a row (last at step %lld); "
-                              "stopping without writing a checkpoint", CASCADE_MAX_NONFINITE, (long long)step + 1);
+        } else if (++nonfinite_run >= job->max_nonfinite) {
+            st = cascade_fail(CASCADE_EDATA, "loss or gradients were NaN/Inf in %ld steps in a row (last at step %lld); "
+                              "stopping without writing a checkpoint (max_nonfinite = %ld)", job->max_nonfinite,
+                              (long long)step + 1, job->max_nonfinite);
             break;
         } else {
             cascade_log("\nstep %lld: loss or gradients NaN/Inf, step skipped\n", (long long)step + 1);

@@ -71,7 +71,8 @@ done
 # fast mode: 1 vs 2 ranks within 1e-5
 sed -i 's/^deterministic = true/deterministic = false/' job.ini
 "$CASCADE_BIN" train job.ini --out f1 --quiet
-mpirun --oversubscribe -n 2 "$CASCADE_BIN" train job.ini --out f2 --quiet
+# tiny buckets: many overlapped non-blocking allreduces per step
+mpirun --oversubscribe -n 2 "$CASCADE_BIN" train job.ini --out f2 --quiet --set train.bucket_mb=0.002
 "$py" - <<'PY'
 import h5py, numpy as np
 a = h5py.File("f1/checkpoints/step-00000020.h5", "r")
