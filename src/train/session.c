@@ -172,7 +172,24 @@ cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const 
     }
     int mb = (int)job->micro_batch;
     if ((st = cascade_net_prepare(&s->net, mb, 0))) goto fail;
-    if ((st = cascade_optimizer_init(&s->opt, &job->opt[0], s->net.n_params))) goto fail;
+    /* ZeRO-1: rank r keeps the optimizer state of parameters [P r / R, P (r+1) / R) */
+    s->shard_lo = job->zero ? s->net.n_params * s->rank / s->size : 0;
+    s->shard_hi = job->zero ? s->net.n_params * (s->rank + 1) / s->size : s->net.n_params;
+    if ((st = cascade_optimizer_init(&s->opt, &job->opt[0], s->shard_hi - s->shard_lo))) goto fail;
+    s->opt.offset = s->shard_lo;
+    s->opt.sharded = job->zero != 0;
+    if (job->zero) {
+        s->shard_counts = malloc((size_t)s->size * sizeof(int));
+        s->shard_displs = malloc((size_t)s->size * sizeof(int));
+        if (!s->shard_counts || !s->shard_displs) {
+            st = cascade_fail(CASCADE_EINTERNAL, "out of memory");
+            goto fail;
+        }
+        for (int r = 0; r < s->size; r++) {
+            s->shard_displs[r] = (int)(s->net.n_params * r / s->size);
+            s->shard_counts[r] = (int)(s->net.n_params * (r + 1) / s->size) - s->shard_displs[r];
+        }
+    }
     s->out_numel = cascade_shape_numel(cascade_net_out_shape(&s->net));
     s->terms_per_sample = cascade_loss_terms(job->loss, 1, s->out_numel, s->classes);
     if (resume_from) {
@@ -219,9 +236,13 @@ cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const 
         char summary[8192];
         cascade_net_summary(&s->net, summary, sizeof summary);
         if (!o->quiet) cascade_log("%s", summary);
-        cascade_log("training %s: %lld samples, %lld steps of batch %ld (%lld per epoch), %d rank(s)\n", job->name,
+        cascade_log("training %s: %lld samples, %lld steps of batch %ld (%lld per epoch), %d rank(s)%s\n", job->name,
                     (long long)s->train.n, (long long)s->total_steps, job->batch, (long long)s->steps_per_epoch,
-                    s->size);
+                    s->size, job->deterministic ? ", deterministic" : "");
+        if (!o->quiet)
+            cascade_log("optimizer state: %.2f MB per rank%s\n",
+                        (double)s->opt.n_states * (double)s->opt.n * sizeof(float) / 1048576.0,
+                        job->zero ? " (ZeRO-1: sharded)" : "");
     }
     return CASCADE_OK;
 fail:
@@ -245,6 +266,8 @@ void cascade_session_close(cascade_session *s) {
     cascade_free(s->xacc);
     cascade_free(s->facc);
     cascade_buckets_free(&s->buckets);
+    free(s->shard_counts);
+    free(s->shard_displs);
     memset(s, 0, sizeof *s);
 }
 

@@ -34,6 +34,8 @@ typedef struct {
     double *facc;
     cascade_buckets buckets; /* fast mode on several ranks: overlapped gradient allreduce */
     int use_buckets;
+    int64_t shard_lo, shard_hi; /* parameters whose optimizer state this rank holds */
+    int *shard_counts, *shard_displs; /* ZeRO-1 allgather of parameters */
     int validated_at_end;
     int64_t last_valid_step;
     int tty;

@@ -114,7 +114,15 @@ cascade_status cascade_train_supervised(cascade_job *job, const cascade_train_op
         int ok = isfinite(loss) && all_finite(s.net.grads, s.net.n_params);
         double lr = cascade_lr_at(&job->opt[0], step, s.total_steps);
         if (ok) {
-            cascade_optimizer_update(&s.opt, s.net.params, s.net.grads, 0, s.net.n_params, lr);
+            /* own shard only with ZeRO-1 (the whole buffer otherwise), then share the result */
+            cascade_optimizer_update(&s.opt, s.net.params + s.shard_lo, s.net.grads + s.shard_lo, 0,
+                                     s.shard_hi - s.shard_lo, lr);
+            if (job->zero && s.size > 1 &&
+                MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, s.net.params, s.shard_counts, s.shard_displs,
+                               MPI_FLOAT, comm) != MPI_SUCCESS) {
+                st = cascade_fail(CASCADE_EINTERNAL, "rank %d: ZeRO-1 allgather of parameters failed", s.rank);
+                break;
+            }
             nonfinite_run = 0;
         } else if (++nonfinite_run >= job->max_nonfinite) {
             st = cascade_fail(CASCADE_EDATA, "loss or gradients were NaN/Inf in %ld steps in a row (last at step %lld); "
