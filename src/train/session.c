@@ -287,18 +287,24 @@ static void json_double(char *buf, size_t n, double v) {
 }
 
 void cascade_session_log_train(cascade_session *s, double loss, double lr, double rate, double elapsed) {
-    if (s->rank != 0) return;
+    if (s->rank != 0) {
+        s->t_input = s->t_compute = s->t_exact = s->t_comm = s->t_optim = 0;
+        return;
+    }
     char l[32];
     json_double(l, sizeof l, loss);
     fprintf(s->metrics,
             "{\"step\":%lld,\"epoch\":%lld,\"split\":\"train\",\"loss\":%s,\"lr\":%.7g,\"samples_per_s\":%.1f,"
-            "\"time_s\":%.3f}\n",
-            (long long)s->prog.step, (long long)s->prog.epoch, l, lr, rate, elapsed);
+            "\"time_s\":%.3f,\"input_s\":%.5f,\"compute_s\":%.5f,\"exact_sum_s\":%.5f,\"comm_wait_s\":%.5f,"
+            "\"optimizer_s\":%.5f}\n",
+            (long long)s->prog.step, (long long)s->prog.epoch, l, lr, rate, elapsed, s->t_input, s->t_compute,
+            s->t_exact, s->t_comm, s->t_optim);
     fflush(s->metrics);
     if (!s->opts->quiet)
         cascade_log("%sstep %lld/%lld  epoch %lld  loss %.5g  lr %.3g  %.0f samples/s%s", s->tty ? "\r" : "",
                     (long long)s->prog.step, (long long)s->total_steps, (long long)s->prog.epoch, loss, lr, rate,
                     s->tty ? "   " : "\n");
+    s->t_input = s->t_compute = s->t_exact = s->t_comm = s->t_optim = 0;
 }
 
 double cascade_predict_dataset(const cascade_job *job, cascade_net *net, const cascade_dataset *d, int chunk,
@@ -372,6 +378,7 @@ cascade_status cascade_session_validate(cascade_session *s, double elapsed) {
 cascade_status cascade_session_checkpoint(cascade_session *s) {
     char name[64];
     snprintf(name, sizeof name, "step-%08lld.h5", (long long)s->prog.step);
+    double t0 = cascade_now();
     cascade_h5writer *w;
     CASCADE_TRY(cascade_ckpt_begin(s->ckdir, name, s->comm, &w));
     cascade_ckpt_meta meta = {.step = s->prog.step, .epoch = s->prog.epoch, .samples_seen = s->prog.samples_seen,
@@ -383,5 +390,15 @@ cascade_status cascade_session_checkpoint(cascade_session *s) {
         return st;
     }
     CASCADE_TRY(cascade_ckpt_finish(w));
+    double dt = cascade_now() - t0;
+    if (s->rank == 0 && s->metrics) { /* the write rate, for bench/ */
+        char path[CASCADE_PATH_MAX + 96];
+        struct stat sb;
+        snprintf(path, sizeof path, "%s/%s", s->ckdir, name);
+        double mb = stat(path, &sb) == 0 ? (double)sb.st_size / 1048576.0 : 0;
+        fprintf(s->metrics, "{\"step\":%lld,\"epoch\":%lld,\"split\":\"checkpoint\",\"seconds\":%.4f,\"mb\":%.3f}\n",
+                (long long)s->prog.step, (long long)s->prog.epoch, dt, mb);
+        fflush(s->metrics);
+    }
     return cascade_ckpt_keep_last(s->ckdir, (int)s->job->keep_checkpoints, s->comm);
 }

@@ -34,6 +34,9 @@ typedef struct {
     double *facc;
     cascade_buckets buckets; /* fast mode on several ranks: overlapped gradient allreduce */
     int use_buckets;
+    /* seconds since the last progress line: gathering input, forward/loss/backward,
+     * exact-sum conversions (deterministic), waiting for reductions, optimizer update */
+    double t_input, t_compute, t_exact, t_comm, t_optim;
     int64_t shard_lo, shard_hi; /* parameters whose optimizer state this rank holds */
     int *shard_counts, *shard_displs; /* ZeRO-1 allgather of parameters */
     int validated_at_end;

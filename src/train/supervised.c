@@ -44,7 +44,10 @@ static cascade_status global_step(cascade_session *s, int64_t step, double *loss
             s->idx[i] = s->perm[base + i];
             s->ids[i] = s->prog.epoch * s->train.n + base + i;
         }
+        double t0 = cascade_now();
         cascade_data_gather(&s->train, s->idx, mb, s->xb, s->yb);
+        double t1 = cascade_now();
+        s->t_input += t1 - t0;
         cascade_run run = {.n = mb, .training = 1, .collect_stats = 1, .sample_ids = s->ids, .step = (uint64_t)step};
         run.ext[0] = s->xb;
         if (s->use_buckets && m == last - 1) { /* the last local micro-batch finishes the gradients */
@@ -57,31 +60,39 @@ static cascade_status global_step(cascade_session *s, int64_t step, double *loss
         double loss = cascade_loss(job->loss, mb, s->out_numel, s->classes, cascade_net_output(net), s->yb, s->dout,
                                    (float)(1.0 / (double)(job->batch * s->terms_per_sample)));
         cascade_net_backward(net, &run, s->dout);
+        double t2 = cascade_now();
+        s->t_compute += t2 - t1;
         if (det) {
             *bad += cascade_xsum_add_floats(g_acc, net->grads, np);
             *bad += cascade_xsum_add_doubles(s_acc, net->stats, ns);
             *bad += cascade_xsum_add_doubles(l_acc, &loss, 1);
+            s->t_exact += cascade_now() - t2;
         } else {
             for (int64_t i = 0; i < ns; i++) s->facc[i] += net->stats[i];
             s->facc[ns] += loss;
         }
     }
     int rc = MPI_SUCCESS;
-    double loss_sum = NAN;
+    double loss_sum = NAN, tc = cascade_now();
     if (det) {
         if (s->size > 1) rc = MPI_Allreduce(MPI_IN_PLACE, s->xacc, (int)nx, MPI_INT64_T, MPI_SUM, s->comm);
+        double te = cascade_now();
+        s->t_comm += te - tc;
+        tc = te;
         if (rc == MPI_SUCCESS) {
             cascade_xsum_to_floats(g_acc, net->grads, np);
             cascade_xsum_to_doubles(s_acc, s->facc, ns);
             cascade_xsum_to_doubles(l_acc, &loss_sum, 1);
             if (*bad) loss_sum = NAN;
         }
+        s->t_exact += cascade_now() - tc;
     } else if (s->size > 1) {
         if (first == last) { /* no local micro-batch (not possible when ranks divide them) */
             cascade_buckets_reset(&s->buckets);
         }
         if (cascade_buckets_finish(&s->buckets) != CASCADE_OK) rc = MPI_ERR_OTHER;
         if (rc == MPI_SUCCESS) rc = MPI_Allreduce(MPI_IN_PLACE, s->facc, (int)(ns + 1), MPI_DOUBLE, MPI_SUM, s->comm);
+        s->t_comm += cascade_now() - tc;
     }
     if (rc != MPI_SUCCESS)
         return cascade_fail(CASCADE_EINTERNAL, "rank %d: MPI_Allreduce of the step's gradients failed at step %lld",
@@ -115,6 +126,7 @@ cascade_status cascade_train_supervised(cascade_job *job, const cascade_train_op
         double lr = cascade_lr_at(&job->opt[0], step, s.total_steps);
         if (ok) {
             /* own shard only with ZeRO-1 (the whole buffer otherwise), then share the result */
+            double to = cascade_now();
             cascade_optimizer_update(&s.opt, s.net.params + s.shard_lo, s.net.grads + s.shard_lo, 0,
                                      s.shard_hi - s.shard_lo, lr);
             if (job->zero && s.size > 1 &&
@@ -123,6 +135,7 @@ cascade_status cascade_train_supervised(cascade_job *job, const cascade_train_op
                 st = cascade_fail(CASCADE_EINTERNAL, "rank %d: ZeRO-1 allgather of parameters failed", s.rank);
                 break;
             }
+            s.t_optim += cascade_now() - to;
             nonfinite_run = 0;
         } else if (++nonfinite_run >= job->max_nonfinite) {
             st = cascade_fail(CASCADE_EDATA, "loss or gradients were NaN/Inf in %ld steps in a row (last at step %lld); "
