@@ -28,9 +28,42 @@ static int add_term(int64_t *d, double v) {
     return 0;
 }
 
+/* Float terms straight from their bits (no frexp): |v| = m 2^(e - 150) with m the 24-bit
+ * significand, so the fixed-point position of m's lowest bit is p = e - 150 + LOW. Same
+ * digits as add_term. Elements are independent: parallel over i is deterministic. */
 int64_t cascade_xsum_add_floats(int64_t *acc, const float *v, int64_t n) {
     int64_t bad = 0;
-    for (int64_t i = 0; i < n; i++) bad += add_term(acc + DIG * i, (double)v[i]);
+#pragma omp parallel for reduction(+ : bad) if (n > 32768) schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, &v[i], sizeof bits);
+        uint32_t e = (bits >> 23) & 0xff;
+        uint64_t m = bits & 0x7fffff;
+        if (e == 0xff) { /* NaN or Inf */
+            bad++;
+            continue;
+        }
+        if (e) m |= 0x800000; /* normal: implicit bit */
+        else e = 1;           /* subnormal: m 2^(1 - 150) */
+        if (!m) continue;
+        int p = (int)e - 150 + CASCADE_XSUM_LOW;
+        if (p + 24 > 48 * DIG) {
+            bad++;
+            continue;
+        }
+        if (p < 0) { /* below the resolution: truncate toward zero */
+            if (p <= -24) continue;
+            m >>= -p;
+            p = 0;
+        }
+        int64_t *d = acc + DIG * i;
+        int k = p / 48, sh = p % 48;
+        __uint128_t x = (__uint128_t)m << sh;
+        int64_t lo = (int64_t)(uint64_t)(x & MASK48), hi = (int64_t)(uint64_t)(x >> 48);
+        if (bits >> 31) lo = -lo, hi = -hi;
+        d[k] += lo;
+        if (hi && k + 1 < DIG) d[k + 1] += hi;
+    }
     return bad;
 }
 

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Distributed training costs on the air-shower reference model (3 x conv 3x3 32/32/64 +
+# dense 128 + dense 1, batch 128, micro_batch 32, Adam), one thread per rank:
+#  - step time split into input, compute, exact-sum work, communication wait, optimizer,
+#    for 1 and 2 ranks, fast and deterministic mode;
+#  - gradient-sync overhead at 2 ranks (communication wait as % of the step);
+#  - deterministic-mode cost relative to fast mode;
+#  - checkpoint write rate vs a raw write (dd with fsync) of the same size, same run.
+# Usage: bench/dist.sh [BUILD_DIR]
+set -euo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:-$src/build}" && pwd)
+py=/usr/bin/python3
+work=$(mktemp -d "$build/bench-dist.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+"$py" "$src/tools/toy_airshower.py" -n 4096 -o data.h5 --seed 11 >/dev/null
+sed -n "/^cat > job.ini <<INI/,/^INI/p" "$src/bench/vs_torch.sh" | sed '1d;$d' | sed 's/\$steps/60/' \
+  | sed 's/^micro_batch = 128/micro_batch = 32/; s/^checkpoint_every = 0/checkpoint_every = 30/' > job.ini
+run() { # ranks det -> mean per-step seconds of each part over the logged intervals after the first
+  rm -rf r
+  mpirun --oversubscribe -n "$1" "$build/cascade" train job.ini --out r --quiet --set train.deterministic=$2 >/dev/null 2>&1
+  "$py" - <<'PY'
+import json
+rows = [json.loads(l) for l in open("r/metrics.jsonl")]
+tr = [r for r in rows if r["split"] == "train"][1:]
+steps = sum(10 for _ in tr)  # log_every = 10
+keys = ["input_s", "compute_s", "exact_sum_s", "comm_wait_s", "optimizer_s"]
+tot = {k: sum(r[k] for r in tr) / steps * 1e3 for k in keys}
+rate = sum(r["samples_per_s"] for r in tr) / len(tr)
+step_ms = 128 / rate * 1e3
+ck = [r for r in rows if r["split"] == "checkpoint"]
+print(json.dumps({"step_ms": step_ms, **tot, "ckpt_mb": ck[-1]["mb"], "ckpt_s": ck[-1]["seconds"]}))
+PY
+}
+printf "%-6s %-6s %9s %9s %9s %9s %9s %9s\n" ranks mode step_ms input compute exact_sum comm_wait optimizer
+declare -A res
+for n in 1 2; do
+  for det in false true; do
+    out=$(run $n $det)
+    res[$n$det]=$out
+    "$py" -c "
+import json; r=json.loads('$out')
+print('%-6s %-6s %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f' % ('$n', 'det' if '$det'=='true' else 'fast', r['step_ms'], r['input_s'], r['compute_s'], r['exact_sum_s'], r['comm_wait_s'], r['optimizer_s']))"
+  done
+done
+mb=$("$py" -c "import json; print(json.loads('${res[1false]}')['ckpt_mb'])")
+raw=$("$py" -c "
+import math, os, time
+n = max(1, math.ceil($mb)); buf = os.urandom(1 << 20); t = time.perf_counter()
+fd = os.open('raw.bin', os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+for _ in range(n): os.write(fd, buf)
+os.fsync(fd); os.close(fd); print(time.perf_counter() - t)")
+"$py" - "${res[2false]}" "${res[1false]}" "${res[1true]}" "${res[2true]}" "$raw" <<'PY'
+import json, math, sys
+f2, f1, d1, d2 = (json.loads(a) for a in sys.argv[1:5])
+raw_s = float(sys.argv[5])
+print("gradient-sync overhead at 2 ranks (fast): %.1f%% of the step (communication wait %.2f ms of %.2f ms)"
+      % (100 * f2["comm_wait_s"] / f2["step_ms"], f2["comm_wait_s"], f2["step_ms"]))
+print("deterministic mode cost: %.2fx the fast step at 1 rank, %.2fx at 2 ranks" % (d1["step_ms"] / f1["step_ms"], d2["step_ms"] / f2["step_ms"]))
+mb = f1["ckpt_mb"]
+print("checkpoint: %.1f MB in %.3f s = %.0f MB/s; raw write with fsync of %d MB: %.0f MB/s" %
+      (mb, f1["ckpt_s"], mb / f1["ckpt_s"], max(1, math.ceil(mb)), max(1, math.ceil(mb)) / max(raw_s, 1e-3)))
+PY
