@@ -50,6 +50,8 @@ typedef struct {
     cascade_layout layout;                 /* [channels] */
     cascade_norm normalize;                /* [none] */
     int shuffle;                           /* [true] */
+    double memory_budget_mb;               /* [4096] per rank: preload the training set when it fits,
+                                              else read each step's samples from the file */
 
     /* [train] */
     long batch;                            /* global batch [128] */

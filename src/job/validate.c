@@ -269,6 +269,7 @@ static cascade_status parse_data(cascade_job *job) {
     job->layout = (cascade_layout)layout;
     job->normalize = (cascade_norm)normalize;
     CASCADE_TRY(cascade_cfg_bool(s, "shuffle", 1, &job->shuffle));
+    CASCADE_TRY(cascade_cfg_double(s, "memory_budget_mb", 4096, 0, 1e9, &job->memory_budget_mb));
     return cascade_cfg_check_unused(s);
 }
 

@@ -94,102 +94,115 @@ static cascade_status stacked_shape(const cascade_job *job, const char *file, co
     return CASCADE_OK;
 }
 
-static cascade_status read_set(cascade_h5file *f, const char *name, const int64_t *rows, int64_t n,
-                               int64_t first, int64_t numel, float *buf) {
+static cascade_status read_set(cascade_h5file *f, const char *name, const int64_t *rows, int64_t n, int64_t first,
+                               int64_t numel, float *buf) {
     cascade_status st = rows ? cascade_h5_read_rows_at(f, name, rows, n, buf)
                              : cascade_h5_read_rows(f, name, first, n, buf);
     if (st) return st;
     return cascade_h5_check_finite(cascade_h5_filename(f), name, buf, n, numel, first, rows);
 }
 
-cascade_status cascade_data_load(const cascade_job *job, const char *path, int want_targets,
-                                 const int64_t *rows, int64_t n_rows, MPI_Comm comm,
-                                 cascade_dataset *d) {
-    memset(d, 0, sizeof *d);
+cascade_status cascade_source_open(const cascade_job *job, const char *path, int want_targets, MPI_Comm comm,
+                                   cascade_source *src) {
+    memset(src, 0, sizeof *src);
+    cascade_dataset *d = &src->shape;
     snprintf(d->file, sizeof d->file, "%s", path);
-    cascade_h5file *f;
-    cascade_h5_info in[CASCADE_MAX_NAMES], tg[CASCADE_MAX_NAMES];
-    float *tmp = NULL;
-    CASCADE_TRY(cascade_h5_open(path, comm, &f));
-    cascade_status st = info_all(job, f, want_targets, in, tg);
-    if (!st) st = stacked_shape(job, path, in, d);
-    if (st) goto done;
-    int64_t total = in[0].shape.d[0];
-    d->n = rows ? n_rows : total;
-    if (d->n == 0) {
-        st = cascade_fail(CASCADE_EDATA, "%s: no samples in '%s'", path, in[0].name);
-        goto done;
+    CASCADE_TRY(cascade_h5_open(path, comm, &src->f));
+    src->want_targets = want_targets;
+    cascade_status st = info_all(job, src->f, want_targets, src->in, src->tg);
+    if (!st) st = stacked_shape(job, path, src->in, d);
+    if (st) {
+        cascade_source_close(src);
+        return st;
     }
+    src->total = src->in[0].shape.d[0];
     d->n_inputs = job->n_inputs;
-    int64_t xs = cascade_shape_numel(&d->x_shape);
-    d->x = cascade_alloc((size_t)(d->n * xs) * sizeof(float), "input data");
-    if (!d->x) {
-        st = CASCADE_EINTERNAL;
-        goto done;
+    for (int i = 0; i < job->n_inputs; i++) {
+        cascade_shape si = sample_shape(&src->in[i]);
+        d->in_numel[i] = cascade_shape_numel(&si);
+        if (d->in_numel[i] > src->max_numel) src->max_numel = d->in_numel[i];
     }
-    /* read each input whole, then interleave into x */
-    int64_t off = 0; /* channel offset (channels) or feature offset (features) */
-    for (int i = 0; i < job->n_inputs && !st; i++) {
-        cascade_shape si = sample_shape(&in[i]);
-        int64_t numel = cascade_shape_numel(&si);
-        d->in_numel[i] = numel;
-        cascade_free(tmp);
-        tmp = cascade_alloc((size_t)(d->n * numel) * sizeof(float), "input data set");
-        if (!tmp) {
-            st = CASCADE_EINTERNAL;
-            break;
+    if (want_targets) {
+        /* targets: one data set keeps its per-sample shape ((1) for scalars); several are
+         * flattened and concatenated */
+        int64_t ys = 0;
+        for (int i = 0; i < job->n_targets; i++) {
+            cascade_shape si = sample_shape(&src->tg[i]);
+            int64_t numel = cascade_shape_numel(&si);
+            ys += numel;
+            if (numel > src->max_numel) src->max_numel = numel;
         }
-        st = read_set(f, job->inputs[i], rows, d->n, 0, numel, tmp);
-        if (st) break;
+        cascade_shape s0 = sample_shape(&src->tg[0]);
+        d->y_shape = job->n_targets == 1 && s0.ndim > 0 ? s0 : cascade_shape_make(1, (int64_t[]){ys});
+    }
+    return CASCADE_OK;
+}
+
+void cascade_source_close(cascade_source *src) {
+    cascade_h5_close(src->f);
+    src->f = NULL;
+}
+
+cascade_status cascade_source_read(const cascade_job *job, cascade_source *src, const int64_t *rows, int64_t first,
+                                   int64_t n, float *x, float *y, float *tmp) {
+    const cascade_dataset *d = &src->shape;
+    int64_t xs = cascade_shape_numel(&d->x_shape);
+    int64_t off = 0; /* channel offset (channels) or feature offset (features) */
+    for (int i = 0; i < job->n_inputs; i++) {
+        cascade_shape si = sample_shape(&src->in[i]);
+        int64_t numel = d->in_numel[i];
+        CASCADE_TRY(read_set(src->f, job->inputs[i], rows, n, first, numel, tmp));
         if (job->layout == LAYOUT_CHANNELS) {
-            for (int64_t s = 0; s < d->n; s++)
-                memcpy(d->x + s * xs + i * numel, tmp + s * numel, (size_t)numel * sizeof(float));
+            for (int64_t s = 0; s < n; s++)
+                memcpy(x + s * xs + i * numel, tmp + s * numel, (size_t)numel * sizeof(float));
         } else {
             int64_t width = si.ndim ? si.d[si.ndim - 1] : 1, total_w = d->x_shape.d[d->x_shape.ndim - 1];
             int64_t lead = numel / width;
-            for (int64_t s = 0; s < d->n; s++)
+            for (int64_t s = 0; s < n; s++)
                 for (int64_t r = 0; r < lead; r++)
-                    memcpy(d->x + s * xs + r * total_w + off, tmp + s * numel + r * width,
-                           (size_t)width * sizeof(float));
+                    memcpy(x + s * xs + r * total_w + off, tmp + s * numel + r * width, (size_t)width * sizeof(float));
             off += width;
         }
     }
-    if (st || !want_targets) goto done;
-    /* targets: one data set keeps its per-sample shape ((1) for scalars); several are
-     * flattened and concatenated */
-    int64_t ys = 0;
+    if (!src->want_targets || !y) return CASCADE_OK;
+    int64_t ys = cascade_shape_numel(&d->y_shape);
+    off = 0;
     for (int i = 0; i < job->n_targets; i++) {
-        cascade_shape si = sample_shape(&tg[i]);
-        ys += cascade_shape_numel(&si);
+        cascade_shape si = sample_shape(&src->tg[i]);
+        int64_t numel = cascade_shape_numel(&si);
+        CASCADE_TRY(read_set(src->f, job->targets[i], rows, n, first, numel, tmp));
+        for (int64_t s = 0; s < n; s++) memcpy(y + s * ys + off, tmp + s * numel, (size_t)numel * sizeof(float));
+        off += numel;
     }
-    cascade_shape s0 = sample_shape(&tg[0]);
-    if (job->n_targets == 1 && s0.ndim > 0)
-        d->y_shape = s0;
-    else
-        d->y_shape = cascade_shape_make(1, (int64_t[]){ys});
-    d->y = cascade_alloc((size_t)(d->n * ys) * sizeof(float), "target data");
-    if (!d->y) {
+    return CASCADE_OK;
+}
+
+cascade_status cascade_data_load(const cascade_job *job, const char *path, int want_targets,
+                                 const int64_t *rows, int64_t n_rows, MPI_Comm comm,
+                                 cascade_dataset *d) {
+    cascade_source src;
+    float *tmp = NULL;
+    memset(d, 0, sizeof *d);
+    CASCADE_TRY(cascade_source_open(job, path, want_targets, comm, &src));
+    *d = src.shape;
+    cascade_status st = CASCADE_OK;
+    d->n = rows ? n_rows : src.total;
+    if (d->n == 0) {
+        st = cascade_fail(CASCADE_EDATA, "%s: no samples in '%s'", path, src.in[0].name);
+        goto done;
+    }
+    int64_t xs = cascade_shape_numel(&d->x_shape), ys = want_targets ? cascade_shape_numel(&d->y_shape) : 0;
+    d->x = cascade_alloc((size_t)(d->n * xs) * sizeof(float), "input data");
+    d->y = want_targets ? cascade_alloc((size_t)(d->n * ys) * sizeof(float), "target data") : NULL;
+    tmp = cascade_alloc((size_t)(d->n * src.max_numel) * sizeof(float), "data set buffer");
+    if (!d->x || !tmp || (want_targets && !d->y)) {
         st = CASCADE_EINTERNAL;
         goto done;
     }
-    off = 0;
-    for (int i = 0; i < job->n_targets && !st; i++) {
-        cascade_shape si = sample_shape(&tg[i]);
-        int64_t numel = cascade_shape_numel(&si);
-        cascade_free(tmp);
-        tmp = cascade_alloc((size_t)(d->n * numel) * sizeof(float), "target data set");
-        if (!tmp) {
-            st = CASCADE_EINTERNAL;
-            break;
-        }
-        st = read_set(f, job->targets[i], rows, d->n, 0, numel, tmp);
-        for (int64_t s = 0; s < d->n && !st; s++)
-            memcpy(d->y + s * ys + off, tmp + s * numel, (size_t)numel * sizeof(float));
-        off += numel;
-    }
+    st = cascade_source_read(job, &src, rows, 0, d->n, d->x, d->y, tmp);
 done:
     cascade_free(tmp);
-    cascade_h5_close(f);
+    cascade_source_close(&src);
     if (st) cascade_data_free(d);
     return st;
 }
@@ -221,16 +234,27 @@ void cascade_data_free(cascade_dataset *d) {
         }                                                                                         \
     } while (0)
 
+void cascade_norm_sums(const cascade_job *job, const cascade_dataset *d, int k, double mean, int squares,
+                       double *sum, double *count) {
+    double acc = 0;
+    int64_t cnt = 0;
+    if (squares)
+        FOR_STAT_ELEMENTS(d, k, { acc += (*v - mean) * (*v - mean); cnt++; });
+    else
+        FOR_STAT_ELEMENTS(d, k, { acc += *v; cnt++; });
+    *sum = acc;
+    *count = (double)cnt;
+}
+
 cascade_status cascade_norm_compute(const cascade_job *job, const cascade_dataset *d,
                                     cascade_norm_stats *s) {
     s->n = d->n_stats;
     for (int k = 0; k < d->n_stats; k++) {
-        double sum = 0, sq = 0;
-        int64_t cnt = 0;
-        FOR_STAT_ELEMENTS(d, k, { sum += *v; cnt++; });
-        double mean = sum / (double)cnt;
-        FOR_STAT_ELEMENTS(d, k, { sq += (*v - mean) * (*v - mean); });
-        double sd = sqrt(sq / (double)cnt);
+        double sum, sq, cnt;
+        cascade_norm_sums(job, d, k, 0, 0, &sum, &cnt);
+        double mean = sum / cnt;
+        cascade_norm_sums(job, d, k, mean, 1, &sq, &cnt);
+        double sd = sqrt(sq / cnt);
         /* rounded to float as stored in checkpoints, so a resumed run normalises identically */
         s->mean[k] = (float)mean;
         s->std[k] = (float)(sd > 1e-12 ? sd : 1.0); /* constant channel: only shift it */

@@ -6,6 +6,7 @@
 
 #include <mpi.h>
 
+#include "cascade/h5io.h"
 #include "cascade/job.h"
 
 typedef struct {
@@ -27,6 +28,26 @@ typedef struct {
     double mean[256], std[256];
 } cascade_norm_stats;
 
+/* A data file opened for reading samples under the job's [data] mapping (streaming input).
+ * `shape` describes the samples (n unset, x/y NULL). */
+typedef struct {
+    cascade_h5file *f;
+    cascade_h5_info in[CASCADE_MAX_NAMES], tg[CASCADE_MAX_NAMES];
+    int want_targets;
+    int64_t total;     /* rows in the file */
+    int64_t max_numel; /* largest per-sample size of one data set: tmp needs n * max_numel floats */
+    cascade_dataset shape;
+} cascade_source;
+
+cascade_status cascade_source_open(const cascade_job *job, const char *path, int want_targets, MPI_Comm comm,
+                                   cascade_source *src);
+void cascade_source_close(cascade_source *src);
+/* Rows (strictly increasing file rows, or NULL for [first, first + n)) stacked into x
+ * (n, x_shape) and y (n, y_shape). Collective over the file's communicator (n may differ per
+ * rank, also 0); checks finiteness. */
+cascade_status cascade_source_read(const cascade_job *job, cascade_source *src, const int64_t *rows, int64_t first,
+                                   int64_t n, float *x, float *y, float *tmp);
+
 /* Loads inputs (and targets when want_targets) of `path` under the job's [data] mapping.
  * rows/n_rows: a subset of sample indices (sorted), or NULL for all. */
 cascade_status cascade_data_load(const cascade_job *job, const char *path, int want_targets,
@@ -42,6 +63,10 @@ cascade_status cascade_data_count(const cascade_job *job, const char *path, int 
  * sorted. Rank-independent. */
 cascade_status cascade_data_split(const cascade_job *job, MPI_Comm comm, int64_t **rows, int64_t *n_train,
                                   int64_t *n_valid);
+/* Sum of the values (squares = 0) or of squared deviations from `mean` (squares = 1) of
+ * channel/feature k over all samples of d, and their count. */
+void cascade_norm_sums(const cascade_job *job, const cascade_dataset *d, int k, double mean, int squares,
+                       double *sum, double *count);
 cascade_status cascade_norm_compute(const cascade_job *job, const cascade_dataset *d,
                                     cascade_norm_stats *s);
 void cascade_norm_apply(const cascade_job *job, const cascade_norm_stats *s, cascade_dataset *d);

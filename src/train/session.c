@@ -42,18 +42,31 @@ static int has_checkpoints(const char *ckdir) {
 /* Training and validation sets: a separate file, or a Philox split of the training file. */
 static cascade_status load_data(cascade_session *s) {
     cascade_job *job = s->job;
+    int64_t *rows = NULL, n_train = 0, n_valid = 0;
+    cascade_status st = CASCADE_OK;
     if (job->valid[0]) {
-        CASCADE_TRY(cascade_data_load(job, job->train, 1, NULL, 0, s->comm, &s->train));
         CASCADE_TRY(cascade_data_load(job, job->valid, 1, NULL, 0, s->comm, &s->valid));
         s->has_valid = 1;
-        return CASCADE_OK;
+    } else if (job->valid_fraction > 0) {
+        CASCADE_TRY(cascade_data_split(job, s->comm, &rows, &n_train, &n_valid));
+        st = cascade_data_load(job, job->train, 1, rows + n_train, n_valid, s->comm, &s->valid);
+        s->has_valid = !st;
     }
-    if (job->valid_fraction <= 0) return cascade_data_load(job, job->train, 1, NULL, 0, s->comm, &s->train);
-    int64_t *rows, n_train, n_valid;
-    CASCADE_TRY(cascade_data_split(job, s->comm, &rows, &n_train, &n_valid));
-    cascade_status st = cascade_data_load(job, job->train, 1, rows, n_train, s->comm, &s->train);
-    if (!st) st = cascade_data_load(job, job->train, 1, rows + n_train, n_valid, s->comm, &s->valid);
-    s->has_valid = !st;
+    /* preload the training set when it fits the budget, else stream it */
+    cascade_source src;
+    if (!st) st = cascade_source_open(job, job->train, 1, s->comm, &src);
+    if (!st) {
+        int64_t n = rows ? n_train : src.total;
+        double bytes = (double)n * (double)(cascade_shape_numel(&src.shape.x_shape) +
+                                            cascade_shape_numel(&src.shape.y_shape)) * sizeof(float);
+        cascade_source_close(&src);
+        if (bytes <= job->memory_budget_mb * 1048576.0) {
+            st = cascade_data_load(job, job->train, 1, rows, n_train, s->comm, &s->train);
+        } else {
+            st = cascade_stream_open(s, rows, n_train); /* takes rows */
+            rows = NULL;
+        }
+    }
     free(rows);
     return st;
 }
@@ -162,12 +175,14 @@ cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const 
     if ((st = cascade_model_build(job, job->nets[0], &s->train.x_shape, &s->net))) goto fail;
     if ((st = cascade_model_check_targets(job, &s->net, &s->train))) goto fail;
     s->classes = cascade_model_classes(job, &s->net);
-    if ((st = cascade_model_check_labels(job, &s->train, s->classes))) goto fail;
+    if (!s->streaming && (st = cascade_model_check_labels(job, &s->train, s->classes))) goto fail;
     if (s->has_valid && (st = cascade_model_check_labels(job, &s->valid, s->classes))) goto fail;
     if (job->normalize == NORM_STANDARD) {
-        st = resume_from ? read_norm_only(s, resume_from) : cascade_norm_compute(job, &s->train, &s->norm);
+        st = resume_from ? read_norm_only(s, resume_from)
+             : s->streaming ? cascade_stream_norm(s)
+                            : cascade_norm_compute(job, &s->train, &s->norm);
         if (st) goto fail;
-        cascade_norm_apply(job, &s->norm, &s->train);
+        if (!s->streaming) cascade_norm_apply(job, &s->norm, &s->train);
         if (s->has_valid) cascade_norm_apply(job, &s->norm, &s->valid);
     }
     int mb = (int)job->micro_batch;
@@ -236,6 +251,9 @@ cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const 
         char summary[8192];
         cascade_net_summary(&s->net, summary, sizeof summary);
         if (!o->quiet) cascade_log("%s", summary);
+        if (s->streaming)
+            cascade_log("streaming the training set from %s (larger than memory_budget_mb = %g)\n", job->train,
+                        job->memory_budget_mb);
         cascade_log("training %s: %lld samples, %lld steps of batch %ld (%lld per epoch), %d rank(s)%s\n", job->name,
                     (long long)s->train.n, (long long)s->total_steps, job->batch, (long long)s->steps_per_epoch,
                     s->size, job->deterministic ? ", deterministic" : "");
@@ -266,6 +284,7 @@ void cascade_session_close(cascade_session *s) {
     cascade_free(s->xacc);
     cascade_free(s->facc);
     cascade_buckets_free(&s->buckets);
+    cascade_stream_close(s);
     free(s->shard_counts);
     free(s->shard_displs);
     memset(s, 0, sizeof *s);

@@ -37,12 +37,27 @@ typedef struct {
     /* seconds since the last progress line: gathering input, forward/loss/backward,
      * exact-sum conversions (deterministic), waiting for reductions, optimizer update */
     double t_input, t_compute, t_exact, t_comm, t_optim;
+    /* streaming input (training set larger than memory_budget_mb): the file stays open and
+     * each step reads this rank's samples; `train` then holds shapes and n only */
+    int streaming;
+    cascade_source src;
+    int64_t *train_rows;          /* file rows of the training samples (valid_fraction split), or NULL */
+    int64_t *fetch_rows, *fetch_order;
+    float *xloc, *yloc, *xsorted, *ysorted, *fetch_tmp;
     int64_t shard_lo, shard_hi; /* parameters whose optimizer state this rank holds */
     int *shard_counts, *shard_displs; /* ZeRO-1 allgather of parameters */
     int validated_at_end;
     int64_t last_valid_step;
     int tty;
 } cascade_session;
+
+/* Streaming input (stream.c). */
+cascade_status cascade_stream_open(cascade_session *s, int64_t *rows, int64_t n_rows);
+cascade_status cascade_stream_norm(cascade_session *s);
+/* Reads the samples of this rank's micro-batches [first, last) of the current step into
+ * xloc/yloc (normalised), in micro-batch order. Collective. */
+cascade_status cascade_stream_fetch(cascade_session *s, int64_t first, int64_t last);
+void cascade_stream_close(cascade_session *s);
 
 cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const cascade_train_opts *o,
                                     MPI_Comm comm);

@@ -38,6 +38,17 @@ static cascade_status global_step(cascade_session *s, int64_t step, double *loss
     if (det) memset(s->xacc, 0, (size_t)nx * sizeof(int64_t));
     memset(s->facc, 0, (size_t)(ns + 1) * sizeof(double));
     memset(net->grads, 0, (size_t)np * sizeof(float));
+    if (s->streaming) {
+        double t0 = cascade_now();
+        cascade_status fst = cascade_stream_fetch(s, first, last);
+        /* a data error on one rank (e.g. NaN in its rows) must stop every rank */
+        int bad = fst != CASCADE_OK ? (int)fst : 0, worst = 0;
+        MPI_Allreduce(&bad, &worst, 1, MPI_INT, MPI_MAX, s->comm);
+        if (fst) return fst;
+        if (worst) return cascade_fail((cascade_status)worst, "another rank failed reading its samples of step %lld",
+                                       (long long)step + 1);
+        s->t_input += cascade_now() - t0;
+    }
     for (int64_t m = first; m < last; m++) {
         int64_t base = s->prog.cursor + m * mb;
         for (int i = 0; i < mb; i++) {
@@ -45,7 +56,13 @@ static cascade_status global_step(cascade_session *s, int64_t step, double *loss
             s->ids[i] = s->prog.epoch * s->train.n + base + i;
         }
         double t0 = cascade_now();
-        cascade_data_gather(&s->train, s->idx, mb, s->xb, s->yb);
+        if (s->streaming) { /* this step's samples were fetched below, before the loop */
+            int64_t xs = cascade_shape_numel(&s->train.x_shape), ys = cascade_shape_numel(&s->train.y_shape);
+            memcpy(s->xb, s->xloc + (m - first) * mb * xs, (size_t)(mb * xs) * sizeof(float));
+            memcpy(s->yb, s->yloc + (m - first) * mb * ys, (size_t)(mb * ys) * sizeof(float));
+        } else {
+            cascade_data_gather(&s->train, s->idx, mb, s->xb, s->yb);
+        }
         double t1 = cascade_now();
         s->t_input += t1 - t0;
         cascade_run run = {.n = mb, .training = 1, .collect_stats = 1, .sample_ids = s->ids, .step = (uint64_t)step};
