@@ -66,7 +66,7 @@ static cascade_status stacked_shape(const cascade_job *job, const char *file, co
         d->x_shape.d[0] = job->n_inputs;
         for (int k = 0; k < s0.ndim; k++) d->x_shape.d[k + 1] = s0.d[k];
         d->n_stats = job->n_inputs;
-        for (int i = 0; i < job->n_inputs; i++) d->stat_owner[i] = i;
+        for (int i = 0; i <= job->n_inputs; i++) d->stat_start[i] = i;
         return CASCADE_OK;
     }
     /* features: (N,) counts as one feature; otherwise concatenate the last axis */
@@ -84,11 +84,9 @@ static cascade_status stacked_shape(const cascade_job *job, const char *file, co
                                 "%s: inputs '%s' %s and '%s' %s cannot be concatenated on the last axis",
                                 file, in[0].name, cascade_shape_str(&in[0].shape, a, sizeof a), in[i].name,
                                 cascade_shape_str(&in[i].shape, b, sizeof b));
-        for (int64_t f = 0; f < si.d[nd - 1]; f++) {
-            if (d->n_stats >= 256)
-                return cascade_fail(CASCADE_EDATA, "%s: more than 256 input features", file);
-            d->stat_owner[d->n_stats++] = i;
-        }
+        d->stat_start[i] = d->n_stats;
+        d->n_stats += si.d[nd - 1];
+        d->stat_start[i + 1] = d->n_stats;
         d->x_shape.d[nd - 1] += si.d[nd - 1];
     }
     return CASCADE_OK;
@@ -234,7 +232,7 @@ void cascade_data_free(cascade_dataset *d) {
         }                                                                                         \
     } while (0)
 
-void cascade_norm_sums(const cascade_job *job, const cascade_dataset *d, int k, double mean, int squares,
+void cascade_norm_sums(const cascade_job *job, const cascade_dataset *d, int64_t k, double mean, int squares,
                        double *sum, double *count) {
     double acc = 0;
     int64_t cnt = 0;
@@ -246,10 +244,29 @@ void cascade_norm_sums(const cascade_job *job, const cascade_dataset *d, int k, 
     *count = (double)cnt;
 }
 
+cascade_status cascade_norm_init(cascade_norm_stats *s, int64_t n) {
+    cascade_norm_free(s);
+    s->mean = calloc((size_t)(n ? n : 1), sizeof(double));
+    s->std = calloc((size_t)(n ? n : 1), sizeof(double));
+    if (!s->mean || !s->std) {
+        cascade_norm_free(s);
+        return cascade_fail(CASCADE_EINTERNAL, "out of memory for %lld normalisation statistics", (long long)n);
+    }
+    s->n = n;
+    return CASCADE_OK;
+}
+
+void cascade_norm_free(cascade_norm_stats *s) {
+    free(s->mean);
+    free(s->std);
+    s->mean = s->std = NULL;
+    s->n = 0;
+}
+
 cascade_status cascade_norm_compute(const cascade_job *job, const cascade_dataset *d,
                                     cascade_norm_stats *s) {
-    s->n = d->n_stats;
-    for (int k = 0; k < d->n_stats; k++) {
+    CASCADE_TRY(cascade_norm_init(s, d->n_stats));
+    for (int64_t k = 0; k < d->n_stats; k++) {
         double sum, sq, cnt;
         cascade_norm_sums(job, d, k, 0, 0, &sum, &cnt);
         double mean = sum / cnt;
@@ -263,7 +280,7 @@ cascade_status cascade_norm_compute(const cascade_job *job, const cascade_datase
 }
 
 void cascade_norm_apply(const cascade_job *job, const cascade_norm_stats *s, cascade_dataset *d) {
-    for (int k = 0; k < d->n_stats && k < s->n; k++) {
+    for (int64_t k = 0; k < d->n_stats && k < s->n; k++) {
         double m = s->mean[k], inv = 1.0 / s->std[k];
         FOR_STAT_ELEMENTS(d, k, { *v = (float)((*v - m) * inv); });
     }

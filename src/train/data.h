@@ -18,15 +18,18 @@ typedef struct {
     float *y;                /* (n, y_shape) or NULL */
     int n_inputs;
     int64_t in_numel[CASCADE_MAX_NAMES]; /* per-sample elements of each input data set */
-    int n_stats;                         /* channels (channels layout) or features */
-    int stat_owner[256];                 /* which input each channel/feature belongs to */
+    int64_t n_stats;                     /* channels (channels layout) or features */
+    int64_t stat_start[CASCADE_MAX_NAMES + 1]; /* input i owns statistics [stat_start[i], stat_start[i+1]) */
 } cascade_dataset;
 
 /* Per channel (channels layout) or per feature (features layout) mean and std. */
 typedef struct {
-    int n;
-    double mean[256], std[256];
+    int64_t n;
+    double *mean, *std; /* owned (cascade_norm_init / cascade_norm_free) */
 } cascade_norm_stats;
+
+cascade_status cascade_norm_init(cascade_norm_stats *s, int64_t n);
+void cascade_norm_free(cascade_norm_stats *s);
 
 /* A data file opened for reading samples under the job's [data] mapping (streaming input).
  * `shape` describes the samples (n unset, x/y NULL). */
@@ -65,7 +68,7 @@ cascade_status cascade_data_split(const cascade_job *job, MPI_Comm comm, int64_t
                                   int64_t *n_valid);
 /* Sum of the values (squares = 0) or of squared deviations from `mean` (squares = 1) of
  * channel/feature k over all samples of d, and their count. */
-void cascade_norm_sums(const cascade_job *job, const cascade_dataset *d, int k, double mean, int squares,
+void cascade_norm_sums(const cascade_job *job, const cascade_dataset *d, int64_t k, double mean, int squares,
                        double *sum, double *count);
 cascade_status cascade_norm_compute(const cascade_job *job, const cascade_dataset *d,
                                     cascade_norm_stats *s);

@@ -72,6 +72,7 @@ done:
     cascade_free(xb);
     cascade_free(preds);
     cascade_net_free(&net);
+    cascade_norm_free(&norm);
     cascade_data_free(&d);
     if (job.text) cascade_job_free(&job);
     cascade_ckpt_meta_free(&meta);

@@ -119,15 +119,18 @@ cascade_status cascade_model_write(cascade_h5writer *w, int rank, const cascade_
     }
     if (norm && job->normalize == NORM_STANDARD) {
         for (int i = 0; i < job->n_inputs; i++) {
-            float mean[256], sd[256];
-            int64_t k = 0;
-            for (int s = 0; s < norm->n; s++)
-                if (d->stat_owner[s] == i) mean[k] = (float)norm->mean[s], sd[k] = (float)norm->std[s], k++;
+            int64_t a = d->stat_start[i], k = d->stat_start[i + 1] - a;
+            float *buf = malloc((size_t)(2 * k) * sizeof(float));
+            if (!buf) return cascade_fail(CASCADE_EINTERNAL, "out of memory");
+            for (int64_t j = 0; j < k; j++) buf[j] = (float)norm->mean[a + j], buf[k + j] = (float)norm->std[a + j];
             cascade_shape sh = cascade_shape_make(1, &k);
+            cascade_status st;
             snprintf(path, sizeof path, "/normalization/%s/mean", job->inputs[i]);
-            CASCADE_TRY(cascade_h5w_write_floats(w, path, &sh, mean, 0, rank == 0 ? k : 0));
+            st = cascade_h5w_write_floats(w, path, &sh, buf, 0, rank == 0 ? k : 0);
             snprintf(path, sizeof path, "/normalization/%s/std", job->inputs[i]);
-            CASCADE_TRY(cascade_h5w_write_floats(w, path, &sh, sd, 0, rank == 0 ? k : 0));
+            if (!st) st = cascade_h5w_write_floats(w, path, &sh, buf + k, 0, rank == 0 ? k : 0);
+            free(buf);
+            CASCADE_TRY(st);
         }
     }
     if (pr) { /* the writer creates the /data group for its attributes */
@@ -182,19 +185,20 @@ cascade_status cascade_model_read_state(cascade_h5file *f, const cascade_job *jo
         CASCADE_TRY(cascade_h5_attr_int(f, path, "step", &opt->step));
     }
     if (norm && job->normalize == NORM_STANDARD) {
-        norm->n = d->n_stats;
+        CASCADE_TRY(cascade_norm_init(norm, d->n_stats));
         for (int i = 0; i < job->n_inputs; i++) {
-            float mean[256], sd[256];
-            int64_t k = 0;
-            for (int s = 0; s < d->n_stats; s++) k += d->stat_owner[s] == i;
+            int64_t a = d->stat_start[i], k = d->stat_start[i + 1] - a;
+            float *buf = malloc((size_t)(2 * k) * sizeof(float));
+            if (!buf) return cascade_fail(CASCADE_EINTERNAL, "out of memory");
             cascade_shape sh = cascade_shape_make(1, &k);
+            cascade_status st;
             snprintf(path, sizeof path, "/normalization/%s/mean", job->inputs[i]);
-            CASCADE_TRY(cascade_h5_read_floats(f, path, &sh, mean));
+            st = cascade_h5_read_floats(f, path, &sh, buf);
             snprintf(path, sizeof path, "/normalization/%s/std", job->inputs[i]);
-            CASCADE_TRY(cascade_h5_read_floats(f, path, &sh, sd));
-            k = 0;
-            for (int s = 0; s < d->n_stats; s++)
-                if (d->stat_owner[s] == i) norm->mean[s] = mean[k], norm->std[s] = sd[k], k++;
+            if (!st) st = cascade_h5_read_floats(f, path, &sh, buf + k);
+            for (int64_t j = 0; !st && j < k; j++) norm->mean[a + j] = buf[j], norm->std[a + j] = buf[k + j];
+            free(buf);
+            CASCADE_TRY(st);
         }
     }
     if (pr) {

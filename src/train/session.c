@@ -285,6 +285,7 @@ void cascade_session_close(cascade_session *s) {
     cascade_free(s->facc);
     cascade_buckets_free(&s->buckets);
     cascade_stream_close(s);
+    cascade_norm_free(&s->norm);
     free(s->shard_counts);
     free(s->shard_displs);
     memset(s, 0, sizeof *s);

@@ -60,7 +60,7 @@ static cascade_dataset view(const cascade_session *s, float *x, float *y, int64_
 cascade_status cascade_stream_norm(cascade_session *s) {
     cascade_job *job = s->job;
     int64_t block = 1024, n = s->train.n, xs = cascade_shape_numel(&s->train.x_shape);
-    int k = s->train.n_stats;
+    int64_t k = s->train.n_stats;
     double *sum = calloc((size_t)k, sizeof(double)), *sq = calloc((size_t)k, sizeof(double));
     double *cnt = calloc((size_t)k, sizeof(double));
     float *x = cascade_alloc((size_t)(block * xs) * sizeof(float), "normalisation pass");
@@ -74,7 +74,7 @@ cascade_status cascade_stream_norm(cascade_session *s) {
             if (st) break;
             cascade_dataset d = view(s, x, NULL, m);
             /* per-block sums through the same per-channel walk as the in-memory path */
-            for (int j = 0; j < k; j++) {
+            for (int64_t j = 0; j < k; j++) {
                 double bs = 0, bc = 0;
                 cascade_norm_sums(job, &d, j, pass ? sum[j] / cnt[j] : 0, pass, &bs, &bc);
                 if (pass == 0) sum[j] += bs, cnt[j] += bc;
@@ -82,9 +82,9 @@ cascade_status cascade_stream_norm(cascade_session *s) {
             }
         }
     }
+    if (!st) st = cascade_norm_init(&s->norm, k);
     if (!st) {
-        s->norm.n = k;
-        for (int j = 0; j < k; j++) {
+        for (int64_t j = 0; j < k; j++) {
             double mean = sum[j] / cnt[j], sd = sqrt(sq[j] / cnt[j]);
             s->norm.mean[j] = (float)mean;
             s->norm.std[j] = (float)(sd > 1e-12 ? sd : 1.0);
