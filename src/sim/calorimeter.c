@@ -103,52 +103,40 @@ static int calo_fields(const void *cfgp, sim_field *f) {
     return n;
 }
 
-static void num_attr(sim_attr *a, const char *name, double v) {
-    memset(a, 0, sizeof *a);
-    strcpy(a->name, name);
-    a->number = v;
-}
-
-static void str_attr(sim_attr *a, const char *name, const char *text) {
-    memset(a, 0, sizeof *a);
-    strcpy(a->name, name);
-    a->is_string = 1;
-    strncpy(a->text, text, sizeof a->text - 1);
-}
 
 static int calo_attrs(const void *cfgp, sim_attr *a) {
     const calo_cfg *c = cfgp;
     int n = 0;
-    str_attr(&a[n++], "particle", PARTICLES[c->particle]);
-    if (c->particle == P_MIX) str_attr(&a[n++], "particle_id_codes", "0 e+, 1 gamma, 2 pi+ (uniform mix)");
-    num_attr(&a[n++], "emin_GeV", c->emin_gev);
-    num_attr(&a[n++], "emax_GeV", c->emax_gev);
-    str_attr(&a[n++], "energy_spectrum", "uniform in [emin, emax]");
-    str_attr(&a[n++], "cell_unit", "MeV (EM scale: deposited energy / sampling fraction)");
-    str_attr(&a[n++], "energy_unit", "GeV (incident)");
-    str_attr(&a[n++], "overflow_definition", "MeV per layer deposited outside the layer's 480x480 mm cells");
-    str_attr(&a[n++], "layer_cells", "layer_0 3x96 of 160x5 mm, layer_1 12x12 of 40x40 mm, layer_2 12x6 of 40x80 mm "
+    sim_attr_text(a, &n, "particle", PARTICLES[c->particle]);
+    if (c->particle == P_MIX) sim_attr_text(a, &n, "particle_id_codes", "0 e+, 1 gamma, 2 pi+ (uniform mix)");
+    sim_attr_number(a, &n, "emin_GeV", c->emin_gev);
+    sim_attr_number(a, &n, "emax_GeV", c->emax_gev);
+    sim_attr_text(a, &n, "energy_spectrum", "uniform in [emin, emax]");
+    sim_attr_text(a, &n, "cell_unit", "MeV (EM scale: deposited energy / sampling fraction)");
+    sim_attr_text(a, &n, "energy_unit", "GeV (incident)");
+    sim_attr_text(a, &n, "overflow_definition", "MeV per layer deposited outside the layer's 480x480 mm cells");
+    sim_attr_text(a, &n, "layer_cells", "layer_0 3x96 of 160x5 mm, layer_1 12x12 of 40x40 mm, layer_2 12x6 of 40x80 mm "
                                      "(rows = y, columns = x)");
-    num_attr(&a[n++], "layer_0_X0", LAYERS[0].end_x0 - LAYERS[0].begin_x0);
-    num_attr(&a[n++], "layer_1_X0", LAYERS[1].end_x0 - LAYERS[1].begin_x0);
-    num_attr(&a[n++], "layer_2_X0", LAYERS[2].end_x0 - LAYERS[2].begin_x0);
-    str_attr(&a[n++], "medium", "Pb/LAr 2 mm/4 mm sampling");
-    num_attr(&a[n++], "X0_mm", X0_MM);
-    num_attr(&a[n++], "moliere_radius_mm", MOLIERE_MM);
-    num_attr(&a[n++], "critical_energy_MeV", CRITICAL_MEV);
-    num_attr(&a[n++], "z_eff", Z_EFF);
-    num_attr(&a[n++], "lambda_int_X0", LAMBDA_I_X0);
-    num_attr(&a[n++], "lambda_pi_X0", LAMBDA_PI_X0);
-    num_attr(&a[n++], "sampling_fraction", SAMPLING_FRACTION);
-    num_attr(&a[n++], "stochastic_term_em", STOCHASTIC_EM);
-    num_attr(&a[n++], "stochastic_term_had", STOCHASTIC_HAD);
-    num_attr(&a[n++], "e_over_h", E_OVER_H);
-    num_attr(&a[n++], "mip_MeV_per_X0", MIP_MEV_PER_X0);
-    num_attr(&a[n++], "impact_jitter_mm", JITTER_MM);
-    num_attr(&a[n++], "spots_per_GeV", c->spots_per_gev);
-    num_attr(&a[n++], "spots_min", SPOTS_MIN);
-    str_attr(&a[n++], "em_model", "Gflash (Grindhammer & Peters) with Geant4 default homogeneous tuning");
-    str_attr(&a[n++], "hadron_model", "MIP to first interaction; pi0 photon sub-showers (Gflash) + non-EM "
+    sim_attr_number(a, &n, "layer_0_X0", LAYERS[0].end_x0 - LAYERS[0].begin_x0);
+    sim_attr_number(a, &n, "layer_1_X0", LAYERS[1].end_x0 - LAYERS[1].begin_x0);
+    sim_attr_number(a, &n, "layer_2_X0", LAYERS[2].end_x0 - LAYERS[2].begin_x0);
+    sim_attr_text(a, &n, "medium", "Pb/LAr 2 mm/4 mm sampling");
+    sim_attr_number(a, &n, "X0_mm", X0_MM);
+    sim_attr_number(a, &n, "moliere_radius_mm", MOLIERE_MM);
+    sim_attr_number(a, &n, "critical_energy_MeV", CRITICAL_MEV);
+    sim_attr_number(a, &n, "z_eff", Z_EFF);
+    sim_attr_number(a, &n, "lambda_int_X0", LAMBDA_I_X0);
+    sim_attr_number(a, &n, "lambda_pi_X0", LAMBDA_PI_X0);
+    sim_attr_number(a, &n, "sampling_fraction", SAMPLING_FRACTION);
+    sim_attr_number(a, &n, "stochastic_term_em", STOCHASTIC_EM);
+    sim_attr_number(a, &n, "stochastic_term_had", STOCHASTIC_HAD);
+    sim_attr_number(a, &n, "e_over_h", E_OVER_H);
+    sim_attr_number(a, &n, "mip_MeV_per_X0", MIP_MEV_PER_X0);
+    sim_attr_number(a, &n, "impact_jitter_mm", JITTER_MM);
+    sim_attr_number(a, &n, "spots_per_GeV", c->spots_per_gev);
+    sim_attr_number(a, &n, "spots_min", SPOTS_MIN);
+    sim_attr_text(a, &n, "em_model", "Gflash (Grindhammer & Peters) with Geant4 default homogeneous tuning");
+    sim_attr_text(a, &n, "hadron_model", "MIP to first interaction; pi0 photon sub-showers (Gflash) + non-EM "
                                       "part (Bock et al. 1981 lambda profile)");
     return n;
 }

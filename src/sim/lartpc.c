@@ -81,43 +81,29 @@ static int fields(const void *cfg, sim_field *f) {
     return 4;
 }
 
-static void number(sim_attr *a, int *n, const char *name, double v) {
-    sim_attr *x = &a[(*n)++];
-    memset(x, 0, sizeof *x);
-    snprintf(x->name, sizeof x->name, "%s", name);
-    x->number = v;
-}
-
-static void text(sim_attr *a, int *n, const char *name, const char *v) {
-    sim_attr *x = &a[(*n)++];
-    memset(x, 0, sizeof *x);
-    snprintf(x->name, sizeof x->name, "%s", name);
-    x->is_string = 1;
-    snprintf(x->text, sizeof x->text, "%s", v);
-}
 
 static int attrs(const void *cfg, sim_attr *a) {
     const lartpc_cfg *c = cfg;
     int n = 0;
-    number(a, &n, "fraction_numu_cc", c->fraction[0]);
-    number(a, &n, "fraction_nue_cc", c->fraction[1]);
-    number(a, &n, "fraction_nc", c->fraction[2]);
-    number(a, &n, "energy_min_GeV", c->energy_min);
-    number(a, &n, "energy_max_GeV", c->energy_max);
-    number(a, &n, "noise", c->noise);
-    number(a, &n, "wire_noise", c->wire_noise);
-    number(a, &n, "dead_wire_fraction", c->dead_wires);
-    number(a, &n, "pixel_cm", c->pixel_cm);
-    number(a, &n, "label_threshold", c->label_threshold);
-    number(a, &n, "radiation_length_cm", LAR_X0_CM);
-    number(a, &n, "mip_dEdx_MeV_per_cm", LAR_MIP_DEDX);
-    number(a, &n, "michel_probability", MICHEL_PROBABILITY);
-    text(a, &n, "axes", "charge[event][wire][time]; beam along +wire");
-    text(a, &n, "charge_unit", "MIP: charge of a minimum-ionising particle crossing one pixel along the wire axis");
-    text(a, &n, "pixel_labels", "0 empty, 1 track (mu, p, pi+-), 2 shower (e, gamma)");
-    text(a, &n, "event_labels", "0 nu_mu CC, 1 nu_e CC, 2 NC (pi0)");
-    text(a, &n, "energy_unit", "GeV (neutrino energy)");
-    text(a, &n, "dead_wires", "dead wires read 0 charge; their pixel labels keep the truth");
+    sim_attr_number(a, &n, "fraction_numu_cc", c->fraction[0]);
+    sim_attr_number(a, &n, "fraction_nue_cc", c->fraction[1]);
+    sim_attr_number(a, &n, "fraction_nc", c->fraction[2]);
+    sim_attr_number(a, &n, "energy_min_GeV", c->energy_min);
+    sim_attr_number(a, &n, "energy_max_GeV", c->energy_max);
+    sim_attr_number(a, &n, "noise", c->noise);
+    sim_attr_number(a, &n, "wire_noise", c->wire_noise);
+    sim_attr_number(a, &n, "dead_wire_fraction", c->dead_wires);
+    sim_attr_number(a, &n, "pixel_cm", c->pixel_cm);
+    sim_attr_number(a, &n, "label_threshold", c->label_threshold);
+    sim_attr_number(a, &n, "radiation_length_cm", LAR_X0_CM);
+    sim_attr_number(a, &n, "mip_dEdx_MeV_per_cm", LAR_MIP_DEDX);
+    sim_attr_number(a, &n, "michel_probability", MICHEL_PROBABILITY);
+    sim_attr_text(a, &n, "axes", "charge[event][wire][time]; beam along +wire");
+    sim_attr_text(a, &n, "charge_unit", "MIP: charge of a minimum-ionising particle crossing one pixel along the wire axis");
+    sim_attr_text(a, &n, "pixel_labels", "0 empty, 1 track (mu, p, pi+-), 2 shower (e, gamma)");
+    sim_attr_text(a, &n, "event_labels", "0 nu_mu CC, 1 nu_e CC, 2 NC (pi0)");
+    sim_attr_text(a, &n, "energy_unit", "GeV (neutrino energy)");
+    sim_attr_text(a, &n, "dead_wires", "dead wires read 0 charge; their pixel labels keep the truth");
     return n;
 }
 

@@ -93,3 +93,18 @@ cascade_status sim_opt_flag(sim_options *o, const char *key, int *out) {
         return cascade_fail(CASCADE_EUSAGE, "--%s is a flag and takes no value (got '%s')", key, o->opt[i].value);
     return CASCADE_OK;
 }
+
+void sim_attr_number(sim_attr *a, int *n, const char *name, double value) {
+    sim_attr *x = &a[(*n)++];
+    memset(x, 0, sizeof *x);
+    snprintf(x->name, sizeof x->name, "%s", name);
+    x->number = value;
+}
+
+void sim_attr_text(sim_attr *a, int *n, const char *name, const char *text) {
+    sim_attr *x = &a[(*n)++];
+    memset(x, 0, sizeof *x);
+    snprintf(x->name, sizeof x->name, "%s", name);
+    x->is_string = 1;
+    snprintf(x->text, sizeof x->text, "%s", text);
+}

@@ -136,45 +136,33 @@ static int radio_fields(const void *cfgp, sim_field *f) {
     return F_COUNT;
 }
 
-static void num_attr(sim_attr *a, const char *name, double v) {
-    memset(a, 0, sizeof *a);
-    strcpy(a->name, name);
-    a->number = v;
-}
-
-static void str_attr(sim_attr *a, const char *name, const char *text) {
-    memset(a, 0, sizeof *a);
-    strcpy(a->name, name);
-    a->is_string = 1;
-    strncpy(a->text, text, sizeof a->text - 1);
-}
 
 static int radio_attrs(const void *cfgp, sim_attr *a) {
     const radio_cfg *c = cfgp;
     int n = 0;
-    num_attr(&a[n++], "samples", RADIO_SAMPLES);
-    num_attr(&a[n++], "sample_ns", RADIO_SAMPLE_NS);
-    str_attr(&a[n++], "trace_unit", "uV");
-    str_attr(&a[n++], "energy_unit", "EeV");
-    num_attr(&a[n++], "band_lo_MHz", RADIO_BAND_LO_MHZ);
-    num_attr(&a[n++], "band_hi_MHz", RADIO_BAND_HI_MHZ);
-    num_attr(&a[n++], "taper_MHz", RADIO_TAPER_MHZ);
-    num_attr(&a[n++], "noise_rms_uV", c->noise_rms_uv);
-    num_attr(&a[n++], "galactic_index", RADIO_GALACTIC_INDEX);
-    num_attr(&a[n++], "thermal_ratio_50MHz", RADIO_THERMAL_RATIO);
-    num_attr(&a[n++], "emin_EeV", c->emin_eev);
-    num_attr(&a[n++], "emax_EeV", c->emax_eev);
-    str_attr(&a[n++], "energy_spectrum", "log-uniform (dN/dE ∝ 1/E)");
-    num_attr(&a[n++], "signal_fraction", c->signal_fraction);
-    num_attr(&a[n++], "amp_ref_uV", RADIO_AMP_REF_UV);
-    num_attr(&a[n++], "r_max_m", RADIO_R_MAX_M);
-    num_attr(&a[n++], "ldf_r0_m", RADIO_LDF_R0_M);
-    num_attr(&a[n++], "charge_excess", RADIO_CHARGE_EXCESS);
-    num_attr(&a[n++], "slope_max_per_MHz", RADIO_SLOPE_MAX_PER_MHZ);
-    num_attr(&a[n++], "slope_pivot_MHz", RADIO_SLOPE_PIVOT_MHZ);
-    num_attr(&a[n++], "t0_min_ns", RADIO_T0_MIN_NS);
-    num_attr(&a[n++], "t0_max_ns", RADIO_T0_MAX_NS);
-    str_attr(&a[n++], "snr_definition", "max Hilbert envelope of clean / noise_rms_uV (0 without signal)");
+    sim_attr_number(a, &n, "samples", RADIO_SAMPLES);
+    sim_attr_number(a, &n, "sample_ns", RADIO_SAMPLE_NS);
+    sim_attr_text(a, &n, "trace_unit", "uV");
+    sim_attr_text(a, &n, "energy_unit", "EeV");
+    sim_attr_number(a, &n, "band_lo_MHz", RADIO_BAND_LO_MHZ);
+    sim_attr_number(a, &n, "band_hi_MHz", RADIO_BAND_HI_MHZ);
+    sim_attr_number(a, &n, "taper_MHz", RADIO_TAPER_MHZ);
+    sim_attr_number(a, &n, "noise_rms_uV", c->noise_rms_uv);
+    sim_attr_number(a, &n, "galactic_index", RADIO_GALACTIC_INDEX);
+    sim_attr_number(a, &n, "thermal_ratio_50MHz", RADIO_THERMAL_RATIO);
+    sim_attr_number(a, &n, "emin_EeV", c->emin_eev);
+    sim_attr_number(a, &n, "emax_EeV", c->emax_eev);
+    sim_attr_text(a, &n, "energy_spectrum", "log-uniform (dN/dE ∝ 1/E)");
+    sim_attr_number(a, &n, "signal_fraction", c->signal_fraction);
+    sim_attr_number(a, &n, "amp_ref_uV", RADIO_AMP_REF_UV);
+    sim_attr_number(a, &n, "r_max_m", RADIO_R_MAX_M);
+    sim_attr_number(a, &n, "ldf_r0_m", RADIO_LDF_R0_M);
+    sim_attr_number(a, &n, "charge_excess", RADIO_CHARGE_EXCESS);
+    sim_attr_number(a, &n, "slope_max_per_MHz", RADIO_SLOPE_MAX_PER_MHZ);
+    sim_attr_number(a, &n, "slope_pivot_MHz", RADIO_SLOPE_PIVOT_MHZ);
+    sim_attr_number(a, &n, "t0_min_ns", RADIO_T0_MIN_NS);
+    sim_attr_number(a, &n, "t0_max_ns", RADIO_T0_MAX_NS);
+    sim_attr_text(a, &n, "snr_definition", "max Hilbert envelope of clean / noise_rms_uV (0 without signal)");
     return n;
 }
 

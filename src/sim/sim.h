@@ -61,6 +61,10 @@ typedef struct sim_kind {
     void (*generate)(const void *cfg, uint64_t seed, int64_t index, void *const *rows);
 } sim_kind;
 
+/* Appends a numeric / text root attribute at a[*n] (for attrs()). */
+void sim_attr_number(sim_attr *a, int *n, const char *name, double value);
+void sim_attr_text(sim_attr *a, int *n, const char *name, const char *text);
+
 const sim_kind *sim_find(const char *kind);
 const char *sim_kinds(void); /* "airshower calorimeter ..." */
 

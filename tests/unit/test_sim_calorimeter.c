@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/sim.h"
+#include "simtest.h"
 
 #define L0 (3 * 96)
 #define L1 (12 * 12)
@@ -24,13 +24,9 @@ static const sim_kind *kind(void) {
 
 /* Configures from "key", "value" pairs (NULL-terminated); every option must be used. */
 static cascade_status configure(void *cfg, const char *const *kv) {
-    sim_options o = {0};
-    for (int i = 0; kv && kv[i]; i += 2, o.n++) {
-        o.opt[o.n].key = kv[i];
-        o.opt[o.n].value = kv[i + 1];
-    }
-    cascade_status st = kind()->configure(cfg, &o);
-    for (int i = 0; i < o.n && !st; i++) CU_ASSERT(o.opt[i].used);
+    int all_used;
+    cascade_status st = simtest_configure(kind(), cfg, kv, &all_used);
+    if (!st) CU_ASSERT(all_used);
     return st;
 }
 
