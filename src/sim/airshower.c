@@ -244,20 +244,6 @@ static int fields(const void *cfgv, sim_field *f) {
     return n;
 }
 
-static void num(sim_attr *a, int *n, const char *name, double v) {
-    memset(&a[*n], 0, sizeof a[*n]);
-    snprintf(a[*n].name, sizeof a[*n].name, "%s", name);
-    a[*n].number = v;
-    (*n)++;
-}
-
-static void text(sim_attr *a, int *n, const char *name, const char *v) {
-    memset(&a[*n], 0, sizeof a[*n]);
-    snprintf(a[*n].name, sizeof a[*n].name, "%s", name);
-    a[*n].is_string = 1;
-    snprintf(a[*n].text, sizeof a[*n].text, "%s", v);
-    (*n)++;
-}
 
 static int attrs(const void *cfgv, sim_attr *a) {
     const airshower_cfg *cfg = cfgv;
@@ -265,33 +251,33 @@ static int attrs(const void *cfgv, sim_attr *a) {
     char mix[160];
     snprintf(mix, sizeof mix, "%g,%g,%g,%g", cfg->mass_weight[0], cfg->mass_weight[1], cfg->mass_weight[2],
              cfg->mass_weight[3]);
-    text(a, &n, "domain", domains[cfg->domain]);
-    num(a, &n, "spacing_m", AIRSHOWER_SPACING_M);
-    num(a, &n, "traces", cfg->traces);
-    num(a, &n, "trace_bin_ns", AIRSHOWER_BIN_NS);
-    text(a, &n, "mass_mix", mix);
-    text(a, &n, "mass_numbers", "1,4,14,56");
-    num(a, &n, "zenith_max_deg", cfg->zenith_max_deg);
-    num(a, &n, "lge_min", cfg->lge_min);
-    num(a, &n, "lge_max", cfg->lge_max);
-    num(a, &n, "trigger_vem", cfg->trigger_vem);
-    text(a, &n, "xmax_model", "generalised Gumbel, EPOS-LHC (De Domenico et al., JCAP 07 (2013) 050) + xmax_shift");
-    num(a, &n, "xmax_shift", cfg->xmax_shift);
-    num(a, &n, "s1000_vem", S1000_VEM);
-    num(a, &n, "muon_fraction_p", cfg->muon_fraction_p);
-    num(a, &n, "muon_mass_power", MUON_MASS_POWER);
-    num(a, &n, "ldf_slope_mu", LDF_SLOPE_MU);
-    num(a, &n, "ldf_slope_em", LDF_SLOPE_EM);
-    num(a, &n, "ldf_r_min_m", LDF_R_MIN_M);
-    num(a, &n, "ground_depth", GROUND_DEPTH);
-    num(a, &n, "em_attenuation", EM_ATTENUATION);
-    num(a, &n, "em_ref_distance", EM_REF_DISTANCE);
-    num(a, &n, "em_particle_vem", EM_PARTICLE_VEM);
-    num(a, &n, "noise_vem", cfg->noise_vem);
-    num(a, &n, "noise_rel", cfg->noise_rel);
-    num(a, &n, "jitter_ns", cfg->jitter_ns);
-    num(a, &n, "sigma_delay_mu", AIRSHOWER_SIGMA_MU);
-    num(a, &n, "sigma_delay_em", AIRSHOWER_SIGMA_EM);
+    sim_attr_text(a, &n, "domain", domains[cfg->domain]);
+    sim_attr_number(a, &n, "spacing_m", AIRSHOWER_SPACING_M);
+    sim_attr_number(a, &n, "traces", cfg->traces);
+    sim_attr_number(a, &n, "trace_bin_ns", AIRSHOWER_BIN_NS);
+    sim_attr_text(a, &n, "mass_mix", mix);
+    sim_attr_text(a, &n, "mass_numbers", "1,4,14,56");
+    sim_attr_number(a, &n, "zenith_max_deg", cfg->zenith_max_deg);
+    sim_attr_number(a, &n, "lge_min", cfg->lge_min);
+    sim_attr_number(a, &n, "lge_max", cfg->lge_max);
+    sim_attr_number(a, &n, "trigger_vem", cfg->trigger_vem);
+    sim_attr_text(a, &n, "xmax_model", "generalised Gumbel, EPOS-LHC (De Domenico et al., JCAP 07 (2013) 050) + xmax_shift");
+    sim_attr_number(a, &n, "xmax_shift", cfg->xmax_shift);
+    sim_attr_number(a, &n, "s1000_vem", S1000_VEM);
+    sim_attr_number(a, &n, "muon_fraction_p", cfg->muon_fraction_p);
+    sim_attr_number(a, &n, "muon_mass_power", MUON_MASS_POWER);
+    sim_attr_number(a, &n, "ldf_slope_mu", LDF_SLOPE_MU);
+    sim_attr_number(a, &n, "ldf_slope_em", LDF_SLOPE_EM);
+    sim_attr_number(a, &n, "ldf_r_min_m", LDF_R_MIN_M);
+    sim_attr_number(a, &n, "ground_depth", GROUND_DEPTH);
+    sim_attr_number(a, &n, "em_attenuation", EM_ATTENUATION);
+    sim_attr_number(a, &n, "em_ref_distance", EM_REF_DISTANCE);
+    sim_attr_number(a, &n, "em_particle_vem", EM_PARTICLE_VEM);
+    sim_attr_number(a, &n, "noise_vem", cfg->noise_vem);
+    sim_attr_number(a, &n, "noise_rel", cfg->noise_rel);
+    sim_attr_number(a, &n, "jitter_ns", cfg->jitter_ns);
+    sim_attr_number(a, &n, "sigma_delay_mu", AIRSHOWER_SIGMA_MU);
+    sim_attr_number(a, &n, "sigma_delay_em", AIRSHOWER_SIGMA_EM);
     return n;
 }
 
