@@ -50,6 +50,10 @@ typedef struct {
     cascade_layout layout;                 /* [channels] */
     cascade_norm normalize;                /* [none] */
     int shuffle;                           /* [true] */
+    int n_log_inputs;                      /* inputs read as log10(1 + x) (values must be >= 0) */
+    char log_inputs[CASCADE_MAX_NAMES][64];
+    cascade_norm normalize_targets;        /* [none] standard: regression targets standardised for
+                                              training; outputs and metrics in physical units */
     double memory_budget_mb;               /* [4096] per rank: preload the training set when it fits,
                                               else read each step's samples from the file */
 

@@ -270,6 +270,20 @@ static cascade_status parse_data(cascade_job *job) {
     job->normalize = (cascade_norm)normalize;
     CASCADE_TRY(cascade_cfg_bool(s, "shuffle", 1, &job->shuffle));
     CASCADE_TRY(cascade_cfg_double(s, "memory_budget_mb", 4096, 0, 1e9, &job->memory_budget_mb));
+    /* log_inputs: inputs spanning decades (signals in VEM) enter as log10(1 + x) */
+    CASCADE_TRY(cascade_cfg_namelist(s, "log_inputs", CASCADE_MAX_NAMES, job->log_inputs, &job->n_log_inputs));
+    for (int i = 0; i < job->n_log_inputs; i++) {
+        int found = 0;
+        for (int k = 0; k < job->n_inputs; k++) found |= strcmp(job->log_inputs[i], job->inputs[k]) == 0;
+        if (!found)
+            return cascade_cfg_error(s, cascade_section_peek(s, "log_inputs"), "'%s' is not one of the inputs",
+                                     job->log_inputs[i]);
+    }
+    int tnorm;
+    CASCADE_TRY(cascade_cfg_enum(s, "normalize_targets", NORM_NAMES, NORM_NONE, &tnorm));
+    job->normalize_targets = (cascade_norm)tnorm;
+    if (job->normalize_targets != NORM_NONE && job->kind != JOB_SUPERVISED)
+        return cascade_cfg_error(s, cascade_section_peek(s, "normalize_targets"), "only supervised jobs have targets");
     return cascade_cfg_check_unused(s);
 }
 

@@ -100,6 +100,22 @@ static cascade_status read_set(cascade_h5file *f, const char *name, const int64_
     return cascade_h5_check_finite(cascade_h5_filename(f), name, buf, n, numel, first, rows);
 }
 
+/* log_inputs: x -> log10(1 + x); a negative value is a data error naming its row. */
+static cascade_status log_transform(const cascade_job *job, int input, const cascade_source *src, const int64_t *rows,
+                                    int64_t first, int64_t n, int64_t numel, float *v) {
+    int wanted = 0;
+    for (int k = 0; k < job->n_log_inputs; k++) wanted |= strcmp(job->log_inputs[k], job->inputs[input]) == 0;
+    if (!wanted) return CASCADE_OK;
+    for (int64_t i = 0; i < n * numel; i++) {
+        if (v[i] < 0)
+            return cascade_fail(CASCADE_EDATA, "%s: data set '%s' row %lld holds %g < 0; log_inputs needs values >= 0",
+                                cascade_h5_filename(src->f), job->inputs[input],
+                                (long long)(rows ? rows[i / numel] : first + i / numel), (double)v[i]);
+        v[i] = (float)log10(1.0 + (double)v[i]);
+    }
+    return CASCADE_OK;
+}
+
 cascade_status cascade_source_open(const cascade_job *job, const char *path, int want_targets, MPI_Comm comm,
                                    cascade_source *src) {
     memset(src, 0, sizeof *src);
@@ -150,6 +166,7 @@ cascade_status cascade_source_read(const cascade_job *job, cascade_source *src, 
         cascade_shape si = sample_shape(&src->in[i]);
         int64_t numel = d->in_numel[i];
         CASCADE_TRY(read_set(src->f, job->inputs[i], rows, n, first, numel, tmp));
+        CASCADE_TRY(log_transform(job, i, src, rows, first, n, numel, tmp));
         if (job->layout == LAYOUT_CHANNELS) {
             for (int64_t s = 0; s < n; s++)
                 memcpy(x + s * xs + i * numel, tmp + s * numel, (size_t)numel * sizeof(float));
@@ -316,4 +333,27 @@ cascade_status cascade_data_split(const cascade_job *job, MPI_Comm comm, int64_t
     *n_train = n - nv;
     *n_valid = nv;
     return CASCADE_OK;
+}
+
+cascade_status cascade_tnorm_compute(const cascade_dataset *d, cascade_norm_stats *s) {
+    int64_t ys = cascade_shape_numel(&d->y_shape);
+    CASCADE_TRY(cascade_norm_init(s, ys));
+    for (int64_t j = 0; j < ys; j++) {
+        double sum = 0, sq = 0;
+        for (int64_t i = 0; i < d->n; i++) sum += d->y[i * ys + j];
+        double mean = sum / (double)d->n;
+        for (int64_t i = 0; i < d->n; i++) sq += (d->y[i * ys + j] - mean) * (d->y[i * ys + j] - mean);
+        double sd = sqrt(sq / (double)d->n);
+        s->mean[j] = (float)mean;
+        s->std[j] = (float)(sd > 1e-12 ? sd : 1.0);
+    }
+    return CASCADE_OK;
+}
+
+void cascade_tnorm_apply(const cascade_norm_stats *s, float *y, int64_t n, int inverse) {
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < s->n; j++) {
+            float *v = &y[i * s->n + j];
+            *v = inverse ? (float)(*v * s->std[j] + s->mean[j]) : (float)((*v - s->mean[j]) / s->std[j]);
+        }
 }

@@ -73,6 +73,10 @@ void cascade_norm_sums(const cascade_job *job, const cascade_dataset *d, int64_t
 cascade_status cascade_norm_compute(const cascade_job *job, const cascade_dataset *d,
                                     cascade_norm_stats *s);
 void cascade_norm_apply(const cascade_job *job, const cascade_norm_stats *s, cascade_dataset *d);
+/* Target standardisation (normalize_targets): per target column over the training set. */
+cascade_status cascade_tnorm_compute(const cascade_dataset *d, cascade_norm_stats *s);
+/* y (n samples of s->n values): standardise, or back to physical units when inverse. */
+void cascade_tnorm_apply(const cascade_norm_stats *s, float *y, int64_t n, int inverse);
 /* Copies samples idx[0..m) into x (m, x_shape) and y (m, y_shape). */
 void cascade_data_gather(const cascade_dataset *d, const int64_t *idx, int m, float *x, float *y);
 

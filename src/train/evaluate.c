@@ -23,7 +23,7 @@ cascade_status cascade_evaluate(const char *ckpt, const char *data, const char *
     cascade_net net;
     memset(&net, 0, sizeof net);
     float *xb = NULL, *preds = NULL;
-    cascade_norm_stats norm = {0};
+    cascade_norm_stats norm = {0}, tnorm = {0};
     cascade_status st = cascade_ckpt_read_meta(f, &meta);
     if (!st) st = cascade_job_parse(meta.job, ckpt, NULL, 0, &job);
     if (st) goto done;
@@ -46,6 +46,10 @@ cascade_status cascade_evaluate(const char *ckpt, const char *data, const char *
     if ((st = cascade_model_read_params(f, &net, 1))) goto done;
     if ((st = cascade_model_read_state(f, &job, &net, NULL, &norm, &d, NULL))) goto done;
     if (job.normalize == NORM_STANDARD) cascade_norm_apply(&job, &norm, &d);
+    if (job.normalize_targets == NORM_STANDARD) {
+        if ((st = cascade_model_read_tnorm(f, cascade_shape_numel(&d.y_shape), &tnorm))) goto done;
+        cascade_tnorm_apply(&tnorm, d.y, d.n, 0); /* the loss in training units */
+    }
     int chunk = (int)job.micro_batch;
     if ((st = cascade_net_prepare(&net, chunk, 0))) goto done;
     int64_t on = cascade_shape_numel(cascade_net_out_shape(&net));
@@ -56,6 +60,10 @@ cascade_status cascade_evaluate(const char *ckpt, const char *data, const char *
         goto done;
     }
     double loss = cascade_predict_dataset(&job, &net, &d, chunk, xb, preds, classes, comm);
+    if (job.normalize_targets == NORM_STANDARD) { /* metrics in physical units */
+        cascade_tnorm_apply(&tnorm, preds, d.n, 1);
+        cascade_tnorm_apply(&tnorm, d.y, d.n, 1);
+    }
     if (rank == 0) {
         char metrics[8192];
         cascade_metrics_json(&job, preds, d.y, d.n, on, cascade_shape_numel(&d.y_shape), metrics, sizeof metrics);
@@ -73,6 +81,7 @@ done:
     cascade_free(preds);
     cascade_net_free(&net);
     cascade_norm_free(&norm);
+    cascade_norm_free(&tnorm);
     cascade_data_free(&d);
     if (job.text) cascade_job_free(&job);
     cascade_ckpt_meta_free(&meta);

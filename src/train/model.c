@@ -210,3 +210,26 @@ cascade_status cascade_model_read_state(cascade_h5file *f, const cascade_job *jo
     }
     return CASCADE_OK;
 }
+
+cascade_status cascade_model_write_tnorm(cascade_h5writer *w, int rank, const cascade_norm_stats *t) {
+    float *buf = malloc((size_t)(2 * t->n + 1) * sizeof(float));
+    if (!buf) return cascade_fail(CASCADE_EINTERNAL, "out of memory");
+    for (int64_t j = 0; j < t->n; j++) buf[j] = (float)t->mean[j], buf[t->n + j] = (float)t->std[j];
+    cascade_shape sh = cascade_shape_make(1, &t->n);
+    cascade_status st = cascade_h5w_write_floats(w, "/normalization_targets/mean", &sh, buf, 0, rank == 0 ? t->n : 0);
+    if (!st) st = cascade_h5w_write_floats(w, "/normalization_targets/std", &sh, buf + t->n, 0, rank == 0 ? t->n : 0);
+    free(buf);
+    return st;
+}
+
+cascade_status cascade_model_read_tnorm(cascade_h5file *f, int64_t columns, cascade_norm_stats *t) {
+    CASCADE_TRY(cascade_norm_init(t, columns));
+    float *buf = malloc((size_t)(2 * columns + 1) * sizeof(float));
+    if (!buf) return cascade_fail(CASCADE_EINTERNAL, "out of memory");
+    cascade_shape sh = cascade_shape_make(1, &columns);
+    cascade_status st = cascade_h5_read_floats(f, "/normalization_targets/mean", &sh, buf);
+    if (!st) st = cascade_h5_read_floats(f, "/normalization_targets/std", &sh, buf + columns);
+    for (int64_t j = 0; !st && j < columns; j++) t->mean[j] = buf[j], t->std[j] = buf[columns + j];
+    free(buf);
+    return st;
+}

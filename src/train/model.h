@@ -38,4 +38,8 @@ cascade_status cascade_model_read_state(cascade_h5file *f, const cascade_job *jo
                                         cascade_optimizer *opt, cascade_norm_stats *norm,
                                         const cascade_dataset *d, cascade_progress *p);
 
+/* Target standardisation (normalize_targets) in /normalization_targets/{mean,std}. */
+cascade_status cascade_model_write_tnorm(cascade_h5writer *w, int rank, const cascade_norm_stats *t);
+cascade_status cascade_model_read_tnorm(cascade_h5file *f, int64_t columns, cascade_norm_stats *t);
+
 #endif

@@ -185,6 +185,19 @@ cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const 
         if (!s->streaming) cascade_norm_apply(job, &s->norm, &s->train);
         if (s->has_valid) cascade_norm_apply(job, &s->norm, &s->valid);
     }
+    if (job->normalize_targets == NORM_STANDARD) {
+        if (resume_from) {
+            cascade_h5file *f;
+            if ((st = cascade_ckpt_open(resume_from, s->comm, &f))) goto fail;
+            st = cascade_model_read_tnorm(f, cascade_shape_numel(&s->train.y_shape), &s->tnorm);
+            cascade_h5_close(f);
+        } else {
+            st = s->streaming ? cascade_stream_tnorm(s) : cascade_tnorm_compute(&s->train, &s->tnorm);
+        }
+        if (st) goto fail;
+        if (!s->streaming) cascade_tnorm_apply(&s->tnorm, s->train.y, s->train.n, 0);
+        if (s->has_valid) cascade_tnorm_apply(&s->tnorm, s->valid.y, s->valid.n, 0);
+    }
     int mb = (int)job->micro_batch;
     if ((st = cascade_net_prepare(&s->net, mb, 0))) goto fail;
     /* ZeRO-1: rank r keeps the optimizer state of parameters [P r / R, P (r+1) / R) */
@@ -229,6 +242,14 @@ cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const 
     s->dout = cascade_alloc((size_t)mb * (size_t)s->out_numel * sizeof(float), "output gradient");
     s->preds = cascade_alloc((size_t)(s->has_valid ? s->valid.n : 1) * (size_t)s->out_numel * sizeof(float),
                              "validation outputs");
+    if (job->normalize_targets == NORM_STANDARD && s->has_valid) {
+        s->phys_preds = cascade_alloc((size_t)s->valid.n * (size_t)s->out_numel * sizeof(float), "validation outputs");
+        s->phys_y = cascade_alloc((size_t)s->valid.n * (size_t)ys * sizeof(float), "validation targets");
+        if (!s->phys_preds || !s->phys_y) {
+            st = cascade_fail(CASCADE_EINTERNAL, "out of memory");
+            goto fail;
+        }
+    }
     int64_t nx = CASCADE_XSUM_DIGITS * (s->net.n_params + s->net.n_stats + 1) + 1;
     s->xacc = job->deterministic ? cascade_alloc((size_t)nx * sizeof(int64_t), "exact reduction buffer") : NULL;
     s->facc = cascade_alloc((size_t)(s->net.n_stats + 1) * sizeof(double), "statistics buffer");
@@ -286,6 +307,9 @@ void cascade_session_close(cascade_session *s) {
     cascade_buckets_free(&s->buckets);
     cascade_stream_close(s);
     cascade_norm_free(&s->norm);
+    cascade_norm_free(&s->tnorm);
+    cascade_free(s->phys_preds);
+    cascade_free(s->phys_y);
     free(s->shard_counts);
     free(s->shard_displs);
     memset(s, 0, sizeof *s);
@@ -374,8 +398,18 @@ cascade_status cascade_session_validate(cascade_session *s, double elapsed) {
                                           s->classes, s->comm);
     if (s->rank != 0) return CASCADE_OK;
     char metrics[4096], l[32];
-    cascade_metrics_json(s->job, s->preds, s->valid.y, s->valid.n, s->out_numel,
-                         cascade_shape_numel(&s->valid.y_shape), metrics, sizeof metrics);
+    const float *preds = s->preds, *y = s->valid.y;
+    if (s->phys_preds) { /* metrics in physical units */
+        int64_t ys = cascade_shape_numel(&s->valid.y_shape);
+        memcpy(s->phys_preds, s->preds, (size_t)(s->valid.n * s->out_numel) * sizeof(float));
+        memcpy(s->phys_y, s->valid.y, (size_t)(s->valid.n * ys) * sizeof(float));
+        cascade_tnorm_apply(&s->tnorm, s->phys_preds, s->valid.n, 1);
+        cascade_tnorm_apply(&s->tnorm, s->phys_y, s->valid.n, 1);
+        preds = s->phys_preds;
+        y = s->phys_y;
+    }
+    cascade_metrics_json(s->job, preds, y, s->valid.n, s->out_numel, cascade_shape_numel(&s->valid.y_shape),
+                         metrics, sizeof metrics);
     json_double(l, sizeof l, loss);
     fprintf(s->metrics, "{\"step\":%lld,\"epoch\":%lld,\"split\":\"valid\",\"loss\":%s,\"time_s\":%.3f%s}\n",
             (long long)s->prog.step, (long long)s->prog.epoch, l, elapsed, metrics);
@@ -405,6 +439,7 @@ cascade_status cascade_session_checkpoint(cascade_session *s) {
                               .world_size = s->size, .seed = s->job->seed, .job = s->job->text};
     cascade_status st = cascade_ckpt_write_meta(w, &meta);
     if (!st) st = cascade_model_write(w, s->rank, s->job, &s->net, &s->opt, &s->norm, &s->train, &s->prog);
+    if (!st && s->job->normalize_targets == NORM_STANDARD) st = cascade_model_write_tnorm(w, s->rank, &s->tnorm);
     if (st) {
         cascade_h5w_abort(w);
         return st;

@@ -20,6 +20,8 @@ typedef struct {
     cascade_dataset train, valid;
     int has_valid;
     cascade_norm_stats norm;
+    cascade_norm_stats tnorm;     /* normalize_targets = standard */
+    float *phys_preds, *phys_y;   /* validation outputs/targets back in physical units */
     cascade_net net;
     cascade_optimizer opt;
     cascade_progress prog;
@@ -54,6 +56,7 @@ typedef struct {
 /* Streaming input (stream.c). */
 cascade_status cascade_stream_open(cascade_session *s, int64_t *rows, int64_t n_rows);
 cascade_status cascade_stream_norm(cascade_session *s);
+cascade_status cascade_stream_tnorm(cascade_session *s);
 /* Reads the samples of this rank's micro-batches [first, last) of the current step into
  * xloc/yloc (normalised), in micro-batch order. Collective. */
 cascade_status cascade_stream_fetch(cascade_session *s, int64_t first, int64_t last);

@@ -122,5 +122,39 @@ cascade_status cascade_stream_fetch(cascade_session *s, int64_t first, int64_t l
     }
     cascade_dataset d = view(s, s->xloc, s->yloc, n);
     if (job->normalize == NORM_STANDARD) cascade_norm_apply(job, &s->norm, &d);
+    if (job->normalize_targets == NORM_STANDARD) cascade_tnorm_apply(&s->tnorm, s->yloc, n, 0);
     return cascade_model_check_labels(job, &d, s->classes);
+}
+
+/* Target standardisation over the training rows, read in blocks (fixed order). */
+cascade_status cascade_stream_tnorm(cascade_session *s) {
+    cascade_job *job = s->job;
+    int64_t block = 1024, n = s->train.n, xs = cascade_shape_numel(&s->train.x_shape);
+    int64_t ys = cascade_shape_numel(&s->train.y_shape);
+    double *sum = calloc((size_t)ys, sizeof(double)), *sq = calloc((size_t)ys, sizeof(double));
+    float *x = cascade_alloc((size_t)(block * xs) * sizeof(float), "normalisation pass");
+    float *y = cascade_alloc((size_t)(block * ys) * sizeof(float), "normalisation pass");
+    float *tmp = cascade_alloc((size_t)(block * s->src.max_numel) * sizeof(float), "normalisation pass");
+    cascade_status st = sum && sq && x && y && tmp ? cascade_norm_init(&s->tnorm, ys)
+                                                   : cascade_fail(CASCADE_EINTERNAL, "out of memory");
+    for (int pass = 0; pass < 2 && !st; pass++) {
+        for (int64_t b = 0; b < n && !st; b += block) {
+            int64_t m = n - b < block ? n - b : block;
+            st = cascade_source_read(job, &s->src, s->train_rows ? s->train_rows + b : NULL, b, m, x, y, tmp);
+            for (int64_t i = 0; !st && i < m; i++)
+                for (int64_t j = 0; j < ys; j++) {
+                    double v = y[i * ys + j];
+                    if (pass == 0) sum[j] += v;
+                    else sq[j] += (v - sum[j] / (double)n) * (v - sum[j] / (double)n);
+                }
+        }
+    }
+    for (int64_t j = 0; !st && j < ys; j++) {
+        double sd = sqrt(sq[j] / (double)n);
+        s->tnorm.mean[j] = (float)(sum[j] / (double)n);
+        s->tnorm.std[j] = (float)(sd > 1e-12 ? sd : 1.0);
+    }
+    free(sum), free(sq);
+    cascade_free(x), cascade_free(y), cascade_free(tmp);
+    return st;
 }

@@ -66,7 +66,11 @@ job j; sed -i 's/^kernel = 3/kernel = 12/' j.ini
 expect 2 "model.c1" "(2,9,9)" -- "$cascade" train j.ini --out r1
 job j
 expect 2 "train.nosuch" "" -- "$cascade" train j.ini --out r1 --set train.nosuch=1
+job j; sed -i 's/^targets = logE/targets = logE\nlog_inputs = xmax/' j.ini
+expect 2 "log_inputs" "xmax" -- "$cascade" train j.ini --out r1
 # data problems
+job j; sed -i 's/^targets = logE/targets = logE\nlog_inputs = time/' j.ini
+expect 3 "time" "log_inputs needs values >= 0" -- "$cascade" train j.ini --out r1
 job j; sed -i 's/^train = good.h5/train = missing.h5/' j.ini
 expect 4 "missing.h5" "" -- "$cascade" train j.ini --out r1
 echo "not hdf5" > garbage.h5
