@@ -83,6 +83,8 @@ evaluate() {
 plot() {
   echo "    $PYTHON tools/plot_metrics.py $RUN/metrics.jsonl -o $RUN/plots/"
   "$PYTHON" tools/plot_metrics.py "$RUN/metrics.jsonl" -o "$RUN/plots/"
+  echo "    $PYTHON tools/plot_dataset.py data/demo-test.h5 -o $RUN/plots/dataset"
+  "$PYTHON" tools/plot_dataset.py data/demo-test.h5 -o "$RUN/plots/dataset"
 }
 
 if [[ ! -x $CASCADE ]]; then
@@ -93,6 +95,6 @@ start=$SECONDS
 step "simulate air showers (train 4000, valid 1000, test 1000)" make_data
 step "train $JOB on $RANKS ranks" train
 step "evaluate on data/demo-test.h5" evaluate
-step "plot training curves" plot
+step "plot training curves and air-shower footprints" plot
 echo
 echo "demo: done in $((SECONDS - start)) s. Run: $RUN  metrics: $RUN/metrics-test.json  plots: $RUN/plots/"
