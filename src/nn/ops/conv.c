@@ -3,29 +3,28 @@
  * bias [Cout]. One code path for 1 to 3 spatial axes: shapes are padded to 3 axes with leading
  * axes of size 1 (kernel 1, stride 1, no padding), so conv1d on (C, L) runs as (C, 1, 1, L).
  *
- * Compute: im2col + GEMM. For a block of m samples, col [Cin*kprod, m*P] (P = output pixels
- * per sample) has rows (c, kz, ky, kx) and columns (sample, pixel); per group g
+ * Compute: im2col + GEMM over blocks of samples. For a block of m samples, col [Cin*kprod, m*P]
+ * (P = output pixels per sample) has rows (c, kz, ky, kx) and columns (sample, pixel); per
+ * group g
  *   tmp_g [Cout/g, m*P] = W_g [Cout/g, Kg] col_g [Kg, m*P]        (Kg = Cin/groups * kprod)
  * and tmp is scattered to (m, Cout, P) with the bias. Backward: dout is gathered to
- * [Cout, m*P]; dW_g += dout_g col_g^T; dcol_g = W_g^T dout_g, then col2im adds into din.
+ * [Cout, m*P]; the block's weight gradient dW_g^T = col_g dout_g^T; dcol_g = W_g^T dout_g, then
+ * col2im adds into din. Blocks hold up to TARGET_COLS / P samples (one GEMM over 16 images of
+ * 9x9 runs at near-peak speed, one per image at half of it) and one sample for large images;
+ * a 1x1 convolution with stride 1 and no padding reads a lone sample's input directly.
  *
- * Two regimes, chosen from the shapes alone:
- *  - batched (one sample's col + tmp <= BATCHED_MAX floats, i.e. small images): blocks of
- *    ~TARGET_COLS columns, because one GEMM over a block of samples runs far faster than one
- *    per 9x9 image. Blocks run in parallel (one thread each, BLAS single-threaded inside an
- *    OpenMP region), each in its own part of the work buffer (declared per sample); the
- *    weight gradient is one partial per block, summed in block order afterwards.
- *  - per sample (large images): samples one after another, im2col/col2im parallel over
- *    channels, multi-threaded BLAS, dW accumulated sample by sample (GEMM beta = 1).
- *    1x1 convolutions with stride 1 and no padding read the input directly (no im2col).
+ * Threads: blocks run in parallel, each thread in its own scratch slot (sized at setup for
+ * omp_get_max_threads(), reused block after block so it stays in cache), with single-threaded
+ * GEMMs inside the OpenMP region. Every GEMM is single-threaded because OpenBLAS 0.3.21 gives
+ * bitwise different sums for different thread counts (checked for these shapes; all shapes with
+ * its Haswell kernels). A lone block (n = 1) thus runs on one thread.
  *
- * Thread-count independence: the block partition depends only on n and the shapes. Each
- * output and gradient element is reduced in a fixed order: GEMM inner sums run inside one
- * BLAS call (OpenBLAS splits M and N between threads, never K), dW partials are added in block
- * order, the bias gradient per channel in sample order. tests/unit/test_conv.c checks that
- * 1 and 2 threads give bitwise identical results in both regimes.
+ * Thread-count independence: the block partition depends only on n and the shapes; every GEMM
+ * runs whole on one thread; the weight gradient is one partial per block, added in block
+ * order; the bias gradient per channel in sample order; col2im writes each image channel from
+ * one loop in a fixed order. tests/unit/test_conv.c checks 1 against 2 threads bitwise.
  * Nothing is kept from forward (saved = 0): backward recomputes im2col, which costs little
- * next to the GEMMs and keeps memory at one block's columns per sample. */
+ * next to the GEMMs and keeps memory at one block's columns per thread. */
 #include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
@@ -248,17 +247,55 @@ static void zero_columns(real *o, int width, int ylo, int yhi, int xlo, int xhi)
     }
 }
 
-/* Between one channel of an image (in...) and its kprod rows of col (row stride ld, P
- * columns from `col`): to_img = 0 copies patches into the rows (zeros where the kernel reads
- * padding), to_img = 1 adds the rows back into the image (col2im; the rows are scratch and
- * get zeroed where they read padding). With stride 1 and rows as wide as the image (padding
- * `same`), an output plane maps to a contiguous stretch of the image: one copy per plane and
- * a fix-up of the edge columns, instead of a copy per 9-float row. */
+/* One output plane of one tap: o [out[1], out[2]] <-> image plane `im`, where output (oy, ox)
+ * reads image index base + oy * s[1] * in[2] + ox * s[2] for oy in [ylo, yhi), ox in
+ * [xlo, xhi) and padding elsewhere. to_img = 0 copies into o (zeros for padding); to_img = 1
+ * adds o into the image (col2im; o is scratch and gets zeroed where it reads padding). */
+static void patch_plane(const conv_geom *g, real *o, real *im, int64_t base, int ylo, int yhi, int xlo,
+                        int xhi, int to_img) {
+    const int *in = g->in, *out = g->out, *s = g->s;
+    if (!to_img) {
+        zero(o, (int64_t)ylo * out[2]);
+        zero(o + (int64_t)yhi * out[2], (int64_t)(out[1] - yhi) * out[2]);
+    }
+    if (s[1] == 1 && s[2] == 1 && out[2] == in[2]) {
+        /* rows as wide as the image (padding `same`): outputs q in [q0, q1) read image base + q,
+         * one contiguous stretch; the columns outside [xlo, xhi) in between wrap around to the
+         * neighbouring row and are zeroed */
+        int64_t q0 = (int64_t)ylo * out[2] + xlo, q1 = (int64_t)(yhi - 1) * out[2] + xhi;
+        if (to_img) {
+            zero_columns(o, out[2], ylo, yhi, xlo, xhi);
+#pragma omp simd
+            for (int64_t q = q0; q < q1; q++) im[base + q] += o[q];
+        } else {
+#pragma omp simd
+            for (int64_t q = q0; q < q1; q++) o[q] = im[base + q];
+            zero_columns(o, out[2], ylo, yhi, xlo, xhi);
+        }
+        return;
+    }
+    for (int oy = ylo; oy < yhi; oy++) {
+        real *r = o + (int64_t)oy * out[2];
+        int64_t b = base + (int64_t)oy * s[1] * in[2];
+        if (to_img) {
+#pragma omp simd
+            for (int ox = xlo; ox < xhi; ox++) im[b + (int64_t)ox * s[2]] += r[ox];
+            continue;
+        }
+        zero(r, xlo);
+#pragma omp simd
+        for (int ox = xlo; ox < xhi; ox++) r[ox] = im[b + (int64_t)ox * s[2]];
+        zero(r + xhi, out[2] - xhi);
+    }
+}
+
+/* Between channel c of m images (the first at img, the next img_step further) and the kprod
+ * rows of col for c (row stride ld; sample s at column s*P): im2col (to_img = 0) or col2im
+ * (to_img = 1). Tap by tap, sample after sample: each row is written front to back. */
 static void patch_rows(const conv_geom *g, real *img, int64_t img_step, int m, real *col, int64_t ld,
                        int to_img) {
     const int *in = g->in, *out = g->out, *s = g->s, *d = g->d, *p = g->p;
     int64_t plane = (int64_t)out[1] * out[2];
-    int whole_rows = s[1] == 1 && s[2] == 1 && out[2] == in[2];
     real *row = col;
     int zlo, zhi, ylo, yhi, xlo, xhi;
     for (int kz = 0; kz < g->k[0]; kz++) {
@@ -267,48 +304,17 @@ static void patch_rows(const conv_geom *g, real *img, int64_t img_step, int m, r
             inside_range(in[1], out[1], s[1], d[1], p[1], ky, &ylo, &yhi);
             for (int kx = 0; kx < g->k[2]; kx++, row += ld) {
                 inside_range(in[2], out[2], s[2], d[2], p[2], kx, &xlo, &xhi);
-                int z0 = zlo, z1 = ylo == yhi || xlo == xhi ? zlo : zhi; /* [z0, z1) reads the image */
-                for (int smp = 0; smp < m; smp++)
-                for (int oz = 0; oz < out[0]; oz++) {
-                    real *o = row + smp * g->out_px + oz * plane, *im = img + smp * img_step;
-                    if (oz < z0 || oz >= z1) {
-                        if (!to_img) zero(o, plane);
-                        continue;
-                    }
-                    /* image index of output (oz, oy, ox): base + oy * s[1] * in[2] + ox * s[2] */
-                    int64_t base = ((int64_t)(oz * s[0] - p[0] + kz * d[0]) * in[1] - p[1] + ky * d[1]) * in[2] -
-                                   p[2] + kx * d[2];
-                    if (!to_img) {
-                        zero(o, (int64_t)ylo * out[2]);
-                        zero(o + (int64_t)yhi * out[2], (int64_t)(out[1] - yhi) * out[2]);
-                    }
-                    if (whole_rows) {
-                        /* outputs q in [q0, q1) read image base + q; columns outside [xlo, xhi)
-                         * in between wrap around to the neighbouring row and are zeroed */
-                        int64_t q0 = (int64_t)ylo * out[2] + xlo, q1 = (int64_t)(yhi - 1) * out[2] + xhi;
-                        if (to_img) {
-                            zero_columns(o, out[2], ylo, yhi, xlo, xhi);
-#pragma omp simd
-                            for (int64_t q = q0; q < q1; q++) im[base + q] += o[q];
-                        } else {
-#pragma omp simd
-                            for (int64_t q = q0; q < q1; q++) o[q] = im[base + q];
-                            zero_columns(o, out[2], ylo, yhi, xlo, xhi);
-                        }
-                        continue;
-                    }
-                    for (int oy = ylo; oy < yhi; oy++) {
-                        real *r = o + (int64_t)oy * out[2];
-                        int64_t b = base + (int64_t)oy * s[1] * in[2];
-                        if (to_img) {
-#pragma omp simd
-                            for (int ox = xlo; ox < xhi; ox++) im[b + (int64_t)ox * s[2]] += r[ox];
+                int z1 = ylo == yhi || xlo == xhi ? zlo : zhi; /* planes [zlo, z1) read the image */
+                for (int smp = 0; smp < m; smp++) {
+                    for (int oz = 0; oz < out[0]; oz++) {
+                        real *o = row + smp * g->out_px + oz * plane;
+                        if (oz < zlo || oz >= z1) {
+                            if (!to_img) zero(o, plane);
                             continue;
                         }
-                        zero(r, xlo);
-#pragma omp simd
-                        for (int ox = xlo; ox < xhi; ox++) r[ox] = im[b + (int64_t)ox * s[2]];
-                        zero(r + xhi, out[2] - xhi);
+                        int64_t base = ((int64_t)(oz * s[0] - p[0] + kz * d[0]) * in[1] - p[1] + ky * d[1]) * in[2] -
+                                       p[2] + kx * d[2];
+                        patch_plane(g, o, img + smp * img_step, base, ylo, yhi, xlo, xhi, to_img);
                     }
                 }
             }
@@ -316,8 +322,7 @@ static void patch_rows(const conv_geom *g, real *img, int64_t img_step, int m, r
     }
 }
 
-/* All (sample, channel) pairs of m samples: x (m, Cin, in...) <-> col [rows, m*P]. Each pair
- * touches only its own image channel, so col2im is race-free and its order fixed. */
+/* m samples: x (m, Cin, in...) <-> col [rows, m*P], channel by channel. */
 static void patches(const conv_geom *g, real *x, int m, real *col, int to_img) {
     int64_t ld = m * g->out_px;
     for (int ch = 0; ch < g->cin; ch++)
