@@ -93,9 +93,9 @@ static void test_shapes(void) {
      * for 1x1) and a weight gradient per sample plus 1 + MIN_BLOCKS (4) */
     int keep = omp_get_max_threads();
     omp_set_num_threads(1);
-    CU_ASSERT_FATAL(setup(&L, "conv2d", "filters=8\nkernel=3\npadding=1", shp(3, 16, 64, 64, 0)));
-    CU_ASSERT_EQUAL(L.work_per_sample, 8 * 16 * 9);
-    CU_ASSERT_EQUAL(L.work_fixed, 16 * 9 * 64 * 64 + 5 * 8 * 16 * 9);
+    CU_ASSERT_FATAL(setup(&L, "conv2d", "filters=8\nkernel=5\npadding=2", shp(3, 16, 64, 64, 0)));
+    CU_ASSERT_EQUAL(L.work_per_sample, 8 * 16 * 25);
+    CU_ASSERT_EQUAL(L.work_fixed, 16 * 25 * 64 * 64 + 5 * 8 * 16 * 25);
     cascade_layer_release(&L);
     CU_ASSERT_FATAL(setup(&L, "conv2d", "filters=8\nkernel=1", shp(3, 16, 64, 64, 0)));
     CU_ASSERT_EQUAL(L.work_per_sample, 8 * 16);

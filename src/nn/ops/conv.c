@@ -35,26 +35,7 @@
 #include <omp.h>
 
 #include "nn/op.h"
-
-#define CONV_AXES 3
-enum {
-    TARGET_COLS = 1296, /* GEMM columns per block of samples (16 samples of 9x9) */
-    MIN_BLOCKS = 4,     /* blocks per call at least (when n allows), for threads on small batches */
-    MAX_SLOTS = 256     /* threads on blocks at once */
-};
-
-/* Geometry derived by infer, shapes padded to CONV_AXES axes. */
-typedef struct {
-    int cin, cout, cin_g, cout_g;
-    int in[CONV_AXES], out[CONV_AXES], k[CONV_AXES], s[CONV_AXES], d[CONV_AXES], p[CONV_AXES];
-    int64_t in_px, out_px; /* pixels per channel */
-    int kprod, kg;         /* taps; GEMM inner size per group = cin_g * kprod */
-    int64_t rows;          /* col rows = cin * kprod */
-    int groups, block;     /* block: most samples per block */
-    int slots;             /* scratch slots = most threads working on blocks at once */
-    int64_t slot;          /* floats per slot */
-    int pointwise;         /* 1x1, stride 1, no padding: col of one sample = its input */
-} conv_geom;
+#include "nn/ops/conv.h"
 
 typedef struct {
     int nsp; /* spatial axes */
@@ -207,13 +188,26 @@ static cascade_status conv_infer(cascade_layer *L) {
     /* Scratch: a slot per thread (col + tmp of one block, reused block after block so it stays
      * in cache; one sample needs no tmp and a pointwise one no col either), and one weight
      * gradient per block (at most n/block + 1 + MIN_BLOCKS blocks, see block_count). */
-    int64_t wsize = (int64_t)g->cout * g->kg;
-    g->block = g->out_px >= TARGET_COLS ? 1 : (int)(TARGET_COLS / g->out_px);
     g->slots = omp_get_max_threads() < MAX_SLOTS ? omp_get_max_threads() : MAX_SLOTS;
-    g->slot = g->block > 1 ? g->block * per_sample : g->pointwise ? 0 : g->rows * g->out_px;
+    g->wino = c->nsp == 2 && g->k[1] == 3 && g->k[2] == 3 && g->s[1] == 1 && g->s[2] == 1 && g->d[1] == 1 &&
+              g->d[2] == 1 && g->groups == 1 && g->cin >= WINO_MIN_CIN;
+    if (g->wino) {
+        g->tiles_h = (g->out[1] + 1) / 2;
+        g->tiles_w = (g->out[2] + 1) / 2;
+        g->tiles = (int64_t)g->tiles_h * g->tiles_w;
+        g->pad_h = 2 * g->tiles_h + 2;
+        g->pad_w = 2 * g->tiles_w + 2;
+        g->block = g->tiles >= WINO_COLS ? 1 : (int)(WINO_COLS / g->tiles);
+        g->slot = wino_slot(g, g->block);
+        g->part = g->fixed = 16 * (int64_t)g->cout * g->cin; /* gradient of u; u */
+    } else {
+        g->block = g->out_px >= TARGET_COLS ? 1 : (int)(TARGET_COLS / g->out_px);
+        g->slot = g->block > 1 ? g->block * per_sample : g->pointwise ? 0 : g->rows * g->out_px;
+        g->part = (int64_t)g->cout * g->kg;
+    }
     L->saved_per_sample = L->saved_fixed = 0;
-    L->work_per_sample = (wsize + g->block - 1) / g->block;
-    L->work_fixed = g->slots * g->slot + (1 + MIN_BLOCKS) * wsize;
+    L->work_per_sample = (g->part + g->block - 1) / g->block;
+    L->work_fixed = g->fixed + g->slots * g->slot + (1 + MIN_BLOCKS) * g->part;
     return CASCADE_OK;
 }
 
@@ -432,15 +426,23 @@ static void conv_forward(const cascade_layer *L, const OPSYM(cascade_fwd) *c) {
     const conv_geom *g = &cfg->g;
     const real *bias = cfg->bias ? c->param[1] : NULL;
     int64_t in_n = g->cin * g->in_px, out_n = g->cout * g->out_px;
+    real *u = c->work; /* Winograd weights */
+    if (g->wino) OPSYM(wino_weights)(g, c->param[0], u);
     int nblocks = block_count(g, c->n), restore, team = block_team(g, nblocks, &restore);
 #pragma omp parallel num_threads(team) if (team > 1)
     {
-        real *col = c->work + omp_get_thread_num() * g->slot, *tmp = col + g->block * g->rows * g->out_px;
+        real *col = c->work + g->fixed + omp_get_thread_num() * g->slot;
+        real *tmp = col + g->block * g->rows * g->out_px;
 #pragma omp for schedule(dynamic, 1)
         for (int b = 0; b < nblocks; b++) {
             int s0, m;
             block_range(c->n, nblocks, b, &s0, &m);
-            forward_block(g, c->in[0] + s0 * in_n, c->out + s0 * out_n, c->param[0], bias, m, col, tmp);
+            const real *x = c->in[0] + s0 * in_n;
+            real *y = c->out + s0 * out_n;
+            if (g->wino)
+                OPSYM(wino_forward_block)(g, x, y, u, bias, m, col);
+            else
+                forward_block(g, x, y, c->param[0], bias, m, col, tmp);
         }
     }
     block_team_end(restore);
@@ -452,46 +454,65 @@ static void conv_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
     int64_t in_n = g->cin * g->in_px, out_n = g->cout * g->out_px, P = g->out_px;
     real *dx = c->din[0], *dw = c->dparam[0], *db = cfg->bias ? c->dparam[1] : NULL;
     if (db) {
-        /* per channel in sample order, double accumulators (vector lanes: the order is fixed
-         * by the code, not by the thread count) */
-#pragma omp parallel for schedule(static) if ((int64_t)c->n * out_n > 65536)
-        for (int co = 0; co < g->cout; co++) {
-            double acc = 0;
-            for (int s = 0; s < c->n; s++) {
-                const real *gy = c->dout + s * out_n + co * P;
-#pragma omp simd reduction(+ : acc)
-                for (int64_t i = 0; i < P; i++) acc += gy[i];
-            }
-            db[co] += (real)acc;
+        /* per channel in sample order, in double (vector lanes: the order is fixed by the
+         * code, not by the thread count); channels in chunks, samples streamed through */
+        enum { CHUNK = 256 };
+#pragma omp parallel for schedule(static) if (g->cout > CHUNK && (int64_t)c->n * out_n > 65536)
+        for (int c0 = 0; c0 < g->cout; c0 += CHUNK) {
+            int c1 = c0 + CHUNK < g->cout ? c0 + CHUNK : g->cout;
+            double acc[CHUNK] = {0};
+            for (int s = 0; s < c->n; s++)
+                for (int co = c0; co < c1; co++) {
+                    const real *gy = c->dout + s * out_n + co * P;
+                    double sum = 0;
+#pragma omp simd reduction(+ : sum)
+                    for (int64_t i = 0; i < P; i++) sum += gy[i];
+                    acc[co - c0] += sum;
+                }
+            for (int co = c0; co < c1; co++) db[co] += (real)acc[co - c0];
         }
     }
     if (!dx && !dw) return;
+    real *u = c->work; /* Winograd weights */
+    if (g->wino) OPSYM(wino_weights)(g, c->param[0], u);
     int nblocks = block_count(g, c->n), restore, team = block_team(g, nblocks, &restore);
-    int64_t wsize = (int64_t)g->cout * g->kg;
-    real *parts = c->work + g->slots * g->slot; /* one weight gradient per block */
+    real *parts = c->work + g->fixed + g->slots * g->slot; /* one weight gradient per block */
 #pragma omp parallel num_threads(team) if (team > 1)
     {
-        real *col = c->work + omp_get_thread_num() * g->slot, *tmp = col + g->block * g->rows * P;
+        real *col = c->work + g->fixed + omp_get_thread_num() * g->slot, *tmp = col + g->block * g->rows * P;
 #pragma omp for schedule(dynamic, 1)
         for (int b = 0; b < nblocks; b++) {
             int s0, m;
             block_range(c->n, nblocks, b, &s0, &m);
-            backward_block(g, c->in[0] + s0 * in_n, c->dout + s0 * out_n, dx ? dx + s0 * in_n : NULL,
-                           c->param[0], dw ? parts + b * wsize : NULL, m, col, tmp);
+            const real *x = c->in[0] + s0 * in_n, *gy = c->dout + s0 * out_n;
+            real *gx = dx ? dx + s0 * in_n : NULL, *part = dw ? parts + b * g->part : NULL;
+            if (g->wino)
+                OPSYM(wino_backward_block)(g, x, gy, gx, u, part, m, col);
+            else
+                backward_block(g, x, gy, gx, c->param[0], part, m, col, tmp);
         }
     }
     block_team_end(restore);
     if (!dw) return;
-    /* dW[grp, co, k] += sum over blocks in block order of part_b[grp, k, co] */
-    int64_t gsize = (int64_t)g->cout_g * g->kg;
-#pragma omp parallel for schedule(static) if (wsize * nblocks > 65536)
-    for (int64_t i = 0; i < wsize; i++) {
-        int64_t grp = i / gsize, co = i % gsize / g->kg, k = i % g->kg;
-        const real *part = parts + grp * gsize + k * g->cout_g + co;
-        real acc = part[0];
-        for (int b = 1; b < nblocks; b++) acc += part[b * wsize];
-        dw[i] += acc;
+    /* the blocks' gradients summed into the first, in block order */
+    enum { SPAN = 4096 };
+#pragma omp parallel for schedule(static) if (g->part * nblocks > 65536)
+    for (int64_t i0 = 0; i0 < g->part; i0 += SPAN) {
+        int64_t i1 = i0 + SPAN < g->part ? i0 + SPAN : g->part;
+        for (int b = 1; b < nblocks; b++) {
+            const real *pb = parts + b * g->part;
+#pragma omp simd
+            for (int64_t i = i0; i < i1; i++) parts[i] += pb[i];
+        }
     }
+    if (g->wino) {
+        OPSYM(wino_weight_grad)(g, parts, dw);
+        return;
+    }
+    /* dW[grp, co, k] += part[grp, k, co] */
+    int64_t gsize = (int64_t)g->cout_g * g->kg;
+    for (int64_t i = 0; i < gsize * g->groups; i++)
+        dw[i] += parts[i / gsize * gsize + i % g->kg * g->cout_g + i % gsize / g->kg];
 }
 
 #define CONV_OP(nd)                                                                        \
