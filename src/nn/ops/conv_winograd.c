@@ -20,19 +20,26 @@
 #define A2(e0, e1, o0, o1, o2, o3) (o0 = (e0), o1 = (e0) + (e1), o2 = (e0) - (e1), o3 = -(e1))
 #define B4(e0, e1, e2, e3, o0, o1, o2, o3) (o0 = (e0), o1 = (e1) - (e2) + (e3), o2 = (e1) + (e2) - (e0), o3 = -(e3))
 
-/* Copies image plane img (H, W) into pd (pad_h, pad_w) at the padding offset, zeros elsewhere. */
+/* Copies rows of w floats (short: no call to memcpy) from src (stride ss) to dst (stride ds). */
+static void copy_rows(real *dst, int64_t ds, const real *src, int64_t ss, int rows, int w) {
+    for (int r = 0; r < rows; r++, dst += ds, src += ss)
+#pragma omp simd
+        for (int i = 0; i < w; i++) dst[i] = src[i];
+}
+
+/* Copies image plane img (H, W) into pd (pad_h, pad_w) at the padding offset; the rest of pd
+ * is zero (zeroed once by the caller, never written). */
 static void pad_plane(const conv_geom *g, const real *img, real *pd) {
     int h = g->in[1], w = g->in[2], py = g->p[1], px = g->p[2];
-    memset(pd, 0, (size_t)g->pad_h * g->pad_w * sizeof(real));
-    int cols = w + px <= g->pad_w ? w : g->pad_w - px;
-    for (int iy = 0; iy < h && iy + py < g->pad_h; iy++)
-        memcpy(pd + (int64_t)(iy + py) * g->pad_w + px, img + (int64_t)iy * w, (size_t)cols * sizeof(real));
+    int rows = h + py <= g->pad_h ? h : g->pad_h - py, cols = w + px <= g->pad_w ? w : g->pad_w - px;
+    copy_rows(pd + (int64_t)py * g->pad_w + px, g->pad_w, img, w, rows, cols);
 }
 
 /* v [16, Cin, NT] = B^T d B for m samples of x (m, Cin, H, W). */
 static void input_transform(const conv_geom *g, const real *x, int m, real *v, real *pd) {
     int64_t nt = m * g->tiles, vs = g->cin * nt, w = g->pad_w;
     int tw = g->tiles_w;
+    memset(pd, 0, (size_t)g->pad_h * g->pad_w * sizeof(real));
     for (int s = 0; s < m; s++)
         for (int ci = 0; ci < g->cin; ci++) {
             pad_plane(g, x + ((int64_t)s * g->cin + ci) * g->in_px, pd);
@@ -144,7 +151,7 @@ static void grad_transform(const conv_geom *g, const real *dy, int m, real *z, r
     for (int s = 0; s < m; s++)
         for (int co = 0; co < g->cout; co++) {
             const real *gy = dy + ((int64_t)s * g->cout + co) * g->out_px;
-            for (int oy = 0; oy < ho; oy++) memcpy(pd + (int64_t)oy * w, gy + (int64_t)oy * wo, (size_t)wo * sizeof(real));
+            copy_rows(pd, w, gy, wo, ho, wo);
             for (int ty = 0; ty < g->tiles_h; ty++) {
                 const real *e0 = pd + (int64_t)2 * ty * w, *e1 = e0 + w;
                 real *o = z + co * nt + s * g->tiles + ty * tw;
@@ -186,19 +193,18 @@ static void input_grad(const conv_geom *g, const real *dv, int m, real *dx, real
                     B4(t30, t31, t32, t33, q[12 * tw + tx], q[13 * tw + tx], q[14 * tw + tx], q[15 * tw + tx]);
                 }
                 for (int i = 0; i < 4; i++) {
+                    /* the right half of each tile lands on the next tile's left half */
                     real *r = pd + (int64_t)(2 * ty + i) * w;
                     const real *c0 = q + 4 * i * tw, *c1 = c0 + tw, *c2 = c1 + tw, *c3 = c2 + tw;
+                    r[0] += c0[0];
+                    r[1] += c1[0];
 #pragma omp simd
-                    for (int tx = 0; tx < tw; tx++) {
-                        r[2 * tx] += c0[tx];
-                        r[2 * tx + 1] += c1[tx];
+                    for (int tx = 1; tx < tw; tx++) {
+                        r[2 * tx] += c0[tx] + c2[tx - 1];
+                        r[2 * tx + 1] += c1[tx] + c3[tx - 1];
                     }
-                    /* the right half of each tile lands on the next tile's left half */
-#pragma omp simd
-                    for (int tx = 0; tx < tw; tx++) {
-                        r[2 * tx + 2] += c2[tx];
-                        r[2 * tx + 3] += c3[tx];
-                    }
+                    r[2 * tw] += c2[tw - 1];
+                    r[2 * tw + 1] += c3[tw - 1];
                 }
             }
             real *d = dx + ((int64_t)s * g->cin + ci) * g->in_px;
