@@ -223,8 +223,9 @@ static int doubled(const float *twice, const float *once, int64_t n) {
     return err / scale < 1e-6;
 }
 
-/* Same n and shapes -> same bits, whatever the thread count: 9x9 in several blocks, one block,
- * large images sample by sample, grouped, and 1x1 on a large image (input used directly). */
+/* Same n and shapes -> same bits, whatever the thread count: 9x9 in several blocks (Winograd),
+ * one block (im2col), large images sample by sample (grouped im2col, 1x1 using the input
+ * directly, Winograd). */
 static void test_thread_independence(void) {
     const struct {
         const char *spec;
@@ -235,6 +236,7 @@ static void test_thread_independence(void) {
         {"filters=32\nkernel=3\npadding=same", shp(3, 2, 9, 9, 0), 7},
         {"filters=8\nkernel=3\npadding=1\ngroups=2", shp(3, 16, 40, 40, 0), 3},
         {"filters=8\nkernel=1", shp(3, 16, 64, 64, 0), 3},
+        {"filters=4\nkernel=3\npadding=same", shp(3, 8, 40, 40, 0), 3}, /* Winograd, one sample per block */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cascade_shape in = cases[i].in;
