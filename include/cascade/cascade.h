@@ -3,6 +3,7 @@
 #define CASCADE_H
 #include "cascade/config.h"
 #include "cascade/core.h"
+#include "cascade/h5io.h"
 #include "cascade/job.h"
 #include "cascade/optim.h"
 #endif

@@ -25,14 +25,16 @@ typedef enum { NORM_NONE, NORM_STANDARD } cascade_norm;
 
 typedef struct {
     char path[CASCADE_PATH_MAX]; /* job file as given */
+    char *origin;                /* same, owned: the `file` of every section (survives struct copies) */
     char *text;                  /* job as run (after --set), INI text, for RUNDIR/job.ini and checkpoints */
 
     /* [job] */
-    char name[128];
+    char name[128];                        /* [job file name without .ini] */
     cascade_job_kind kind;
     long seed;                             /* [1] */
     int n_nets;
-    char nets[CASCADE_MAX_NETS][64];       /* [model] for supervised/autoencoder */
+    char nets[CASCADE_MAX_NETS][64];       /* [model]; gan kinds [generator, critic]; refiner
+                                              [refiner, critic]: nets[0] generates, nets[1] judges */
 
     /* [data] */
     char train[CASCADE_PATH_MAX];          /* required; relative paths resolved against cwd */
@@ -52,9 +54,9 @@ typedef struct {
     /* [train] */
     long batch;                            /* global batch [128] */
     long micro_batch;                      /* [= batch]; batch % micro_batch == 0 checked */
-    long epochs;                           /* one of epochs/steps; steps wins when both given? no: error */
-    long steps;                            /* 0 when epochs given */
-    cascade_loss_kind loss;                /* [mse] */
+    long epochs;                           /* exactly one of epochs/steps (both or none: error); */
+    long steps;                            /* the other is 0 */
+    cascade_loss_kind loss;                /* [mse]; adversarial kinds: not settable */
     int deterministic;                     /* [false] */
     long checkpoint_every;                 /* [500] steps; 0 = only at the end */
     long keep_checkpoints;                 /* [3]; 0 = keep all */
@@ -87,9 +89,12 @@ cascade_status cascade_job_load(const char *path, const char *const *overrides, 
 cascade_status cascade_job_parse(const char *text, const char *origin, const char *const *overrides,
                                  int n_overrides, cascade_job *job);
 void cascade_job_free(cascade_job *job);
+/* Finds a section by name ("data", "optimizer.critic", "model.conv1"); NULL if absent. Its
+ * key lines let later stages name FILE:LINE (e.g. a data set missing from the HDF5 file). */
+cascade_section *cascade_job_section(cascade_job *job, const char *name);
 /* Finds a layer section by net and layer name; NULL if absent. */
 cascade_section *cascade_job_layer(cascade_job *job, const char *net, const char *layer);
-/* Net name of a layer section ("model" of "model.conv1") into out[64]. */
+/* Net and layer name of a layer section ("model", "conv1" of "model.conv1"), each into 64 bytes. */
 void cascade_job_split_layer(const cascade_section *s, char *net, char *layer);
 /* Writes job->text to path (RUNDIR/job.ini). */
 cascade_status cascade_job_write(const cascade_job *job, const char *path);

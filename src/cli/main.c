@@ -1,14 +1,59 @@
-/* cascade command line: dispatches subcommands; the only place that exits. */
+/* cascade command line: MPI setup and subcommand dispatch; the only place that exits. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cascade/cascade.h"
+#include "cli/cli.h"
+
+static const char usage[] =
+    "usage: cascade COMMAND [ARGS]   (under mpirun -n N or srun, or alone)\n"
+    "\n"
+    "commands:\n"
+    "  train JOB.ini      train the job's model (see `cascade train --help`)\n"
+    "  evaluate RUN|CKPT  loss and task metrics of a trained model on a data file\n"
+    "  info FILE.h5       describe a data set or a checkpoint\n"
+    "  --version          print the version\n";
+
+int cli_is_help(const char *arg) { return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0; }
+
+int cli_error(int code) {
+    int rank = cascade_log_rank();
+    if (rank == 0)
+        fprintf(stderr, "cascade: error: %s\n", cascade_errmsg());
+    else
+        fprintf(stderr, "cascade: rank %d: error: %s\n", rank, cascade_errmsg());
+    return code;
+}
 
 int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
         printf("cascade %s\n", CASCADE_VERSION);
         return 0;
     }
-    fprintf(stderr, "usage: cascade COMMAND ...\n");
-    return 2;
+    if (argc < 2 || cli_is_help(argv[1])) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    int provided;
+    if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+        fprintf(stderr, "cascade: error: MPI_Init failed\n");
+        return 1;
+    }
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    cascade_log_set_rank(rank);
+    int code;
+    if (strcmp(argv[1], "train") == 0)
+        code = cli_train(argc - 1, argv + 1, MPI_COMM_WORLD);
+    else if (strcmp(argv[1], "evaluate") == 0)
+        code = cli_evaluate(argc - 1, argv + 1, MPI_COMM_WORLD);
+    else if (strcmp(argv[1], "info") == 0)
+        code = cli_info(argc - 1, argv + 1, MPI_COMM_WORLD);
+    else {
+        if (rank == 0) fprintf(stderr, "cascade: unknown command '%s'\n%s", argv[1], usage);
+        code = 2;
+    }
+    MPI_Finalize();
+    return code;
 }

@@ -83,6 +83,8 @@ cascade_status cascade_cfg_error(const cascade_section *s, const cascade_kv *kv,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (kv && kv->line <= 0) /* value from the command line */
+        return cascade_fail(CASCADE_EUSAGE, "--set %s.%s=%s: %s", s->name, kv->key, kv->value, msg);
     if (kv) {
         where(s, kv->line, loc, sizeof loc);
         return cascade_fail(CASCADE_EUSAGE, "%s %s = %s: %s", loc, kv->key, kv->value, msg);
@@ -248,7 +250,7 @@ cascade_status cascade_cfg_check_unused(const cascade_section *s) {
             if (s->kv[i].line > 0)
                 snprintf(loc, sizeof loc, "%s:%d", s->file ? s->file : "<job>", s->kv[i].line);
             else
-                snprintf(loc, sizeof loc, "--set");
+                snprintf(loc, sizeof loc, "--set %s.%s", s->name, s->kv[i].key);
             return cascade_fail(CASCADE_EUSAGE, "%s: unknown key '%s' in [%s]", loc, s->kv[i].key,
                                 s->name);
         }

@@ -21,8 +21,10 @@ cascade_status cascade_layer_setup(cascade_layer *L, const cascade_op *op, casca
     for (int i = 0; i < n_in; i++) L->in_shape[i] = in_shapes[i];
     L->cfg = cascade_alloc(op->cfg_size ? op->cfg_size : 1, "layer config");
     if (!L->cfg) return CASCADE_EINTERNAL;
-    if (op->configure && spec) CASCADE_TRY(op->configure(L->cfg, spec));
-    if (spec) CASCADE_TRY(cascade_cfg_check_unused(spec));
+    cascade_section empty = {.name = L->full, .file = "<default>"};
+    if (!spec) spec = &empty; /* defaults only, e.g. an `activation =` node */
+    if (op->configure) CASCADE_TRY(op->configure(L->cfg, spec));
+    CASCADE_TRY(cascade_cfg_check_unused(spec));
     cascade_status st = op->infer(L);
     if (st != CASCADE_OK) {
         char shapes[512] = "";

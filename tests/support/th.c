@@ -55,7 +55,7 @@ int th_attr_str(hid_t loc, const char *name, char *buf, size_t n) {
         size_t sz = H5Tget_size(t);
         char *tmp = calloc(sz + 1, 1);
         hid_t mt = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mt, sz);
+        H5Tset_size(mt, sz + 1);
         if (tmp && H5Aread(a, mt, tmp) >= 0) {
             snprintf(buf, n, "%s", tmp);
             ok = 1;

@@ -1,0 +1,15 @@
+/* Subcommands of the cascade CLI. Each returns an exit code (CONTRACT: 0 ok, 1 internal,
+ * 2 usage/job, 3 data, 4 I/O, 75 stopped by a signal after a checkpoint). */
+#ifndef CASCADE_CLI_H
+#define CASCADE_CLI_H
+
+#include <mpi.h>
+
+int cli_train(int argc, char **argv, MPI_Comm comm);
+int cli_evaluate(int argc, char **argv, MPI_Comm comm);
+int cli_info(int argc, char **argv, MPI_Comm comm);
+/* Prints the current error (prefixed with the rank when not 0) and returns its code. */
+int cli_error(int code);
+int cli_is_help(const char *arg);
+
+#endif

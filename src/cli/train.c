@@ -1,0 +1,94 @@
+/* cascade train JOB.ini [--out RUNDIR] [--resume auto|CKPT.h5] [--init CKPT.h5]
+ *                       [--set SECTION.KEY=VALUE]... [--steps N] [--quiet] */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cascade/cascade.h"
+#include "cli/cli.h"
+#include "train/train.h"
+
+static const char help[] =
+    "usage: cascade train JOB.ini [--out RUNDIR] [--resume auto|CKPT.h5] [--init CKPT.h5]\n"
+    "                     [--set SECTION.KEY=VALUE]... [--steps N] [--quiet]\n"
+    "\n"
+    "Trains the job's model. RUNDIR (default runs/<job name>) receives job.ini, metrics.jsonl and\n"
+    "checkpoints/. --resume auto continues from checkpoints/LATEST if present; --init loads\n"
+    "parameters only (fine-tuning). SIGUSR1/SIGTERM: checkpoint at the next step, exit 75.\n";
+
+static volatile sig_atomic_t stop_requested = 0;
+static void on_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+int cli_train(int argc, char **argv, MPI_Comm comm) {
+    const char *job_path = NULL;
+    const char *sets[256];
+    int n_sets = 0;
+    cascade_train_opts o = {0};
+    o.stop_flag = &stop_requested;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int more = i + 1 < argc;
+        if (cli_is_help(a)) {
+            if (cascade_log_rank() == 0) fputs(help, stdout);
+            return 0;
+        } else if (strcmp(a, "--out") == 0 && more) {
+            o.out_dir = argv[++i];
+        } else if (strcmp(a, "--resume") == 0 && more) {
+            const char *v = argv[++i];
+            if (strcmp(v, "auto") == 0) {
+                o.resume = 1;
+            } else {
+                o.resume = 2;
+                o.resume_path = v;
+            }
+        } else if (strcmp(a, "--init") == 0 && more) {
+            o.init_path = argv[++i];
+        } else if (strcmp(a, "--set") == 0 && more) {
+            if (n_sets == 256) return cascade_fail(CASCADE_EUSAGE, "too many --set options"), cli_error(2);
+            sets[n_sets++] = argv[++i];
+        } else if (strcmp(a, "--steps") == 0 && more) {
+            char *end;
+            o.steps = strtol(argv[++i], &end, 10);
+            if (*end || o.steps <= 0)
+                return cascade_fail(CASCADE_EUSAGE, "--steps %s: expected a positive integer", argv[i]), cli_error(2);
+        } else if (strcmp(a, "--quiet") == 0) {
+            o.quiet = 1;
+        } else if (a[0] != '-' && !job_path) {
+            job_path = a;
+        } else {
+            cascade_fail(CASCADE_EUSAGE, "train: unexpected argument '%s'%s", a,
+                         more || a[0] != '-' ? "" : " (missing value?)");
+            if (cascade_log_rank() == 0) fputs(help, stderr);
+            return cli_error(2);
+        }
+    }
+    if (!job_path) {
+        if (cascade_log_rank() == 0) fputs(help, stderr);
+        return 2;
+    }
+    if (o.resume && o.init_path)
+        return cascade_fail(CASCADE_EUSAGE, "--resume and --init exclude each other"), cli_error(2);
+    cascade_log_set_quiet(0);
+    cascade_job job;
+    cascade_status st = cascade_job_load(job_path, sets, n_sets, &job);
+    if (st) return cli_error(st);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    if (job.kind != JOB_SUPERVISED) {
+        cascade_fail(CASCADE_EUSAGE, "%s: kind = %s is not available in this version of cascade (supervised only)",
+                     job_path, job.kind == JOB_AUTOENCODER ? "autoencoder" : "adversarial");
+        st = CASCADE_EUSAGE;
+    } else {
+        st = cascade_train_supervised(&job, &o, comm);
+    }
+    cascade_job_free(&job);
+    if (st == CASCADE_ESTOPPED) return 75;
+    return st ? cli_error(st) : 0;
+}

@@ -1,0 +1,130 @@
+/* Regression and classification metrics (see metrics.h). */
+#include "eval/metrics.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    double s;
+    int l;
+} scored;
+
+static int by_score(const void *a, const void *b) {
+    double x = ((const scored *)a)->s, y = ((const scored *)b)->s;
+    return (x > y) - (x < y);
+}
+
+double cascade_auc(const double *score, const int *label, int64_t n) {
+    scored *v = malloc((size_t)(n ? n : 1) * sizeof *v);
+    if (!v) return NAN;
+    int64_t pos = 0;
+    for (int64_t i = 0; i < n; i++) v[i].s = score[i], v[i].l = label[i], pos += label[i] != 0;
+    int64_t neg = n - pos;
+    if (pos == 0 || neg == 0) {
+        free(v);
+        return NAN;
+    }
+    qsort(v, (size_t)n, sizeof *v, by_score);
+    double rank_sum = 0;
+    for (int64_t i = 0; i < n;) {
+        int64_t j = i;
+        while (j < n && v[j].s == v[i].s) j++;
+        double avg = 0.5 * (double)(i + 1 + j); /* mean 1-based rank of the tie block */
+        for (int64_t k = i; k < j; k++)
+            if (v[k].l) rank_sum += avg;
+        i = j;
+    }
+    free(v);
+    return (rank_sum - 0.5 * (double)pos * (double)(pos + 1)) / ((double)pos * (double)neg);
+}
+
+#define PUT(...)                                                                                   \
+    do {                                                                                           \
+        if (used < cap) used += (size_t)snprintf(buf + used, cap - used, __VA_ARGS__);              \
+    } while (0)
+
+static void json_num(char *tmp, size_t n, double v) {
+    if (isfinite(v))
+        snprintf(tmp, n, "%.7g", v);
+    else
+        snprintf(tmp, n, "null");
+}
+
+size_t cascade_metrics_json(const cascade_job *job, const float *pred, const float *y, int64_t n,
+                            int64_t out_numel, int64_t y_numel, char *buf, size_t cap) {
+    size_t used = 0;
+    char t1[32], t2[32], t3[32];
+    if (job->loss == LOSS_CE || job->loss == LOSS_BCE) {
+        int64_t classes = job->loss == LOSS_CE ? out_numel / y_numel : 2;
+        int64_t spatial = y_numel, correct = 0, total = n * spatial;
+        double *score = malloc((size_t)(total ? total : 1) * sizeof(double));
+        int *label = malloc((size_t)(total ? total : 1) * sizeof(int));
+        double auc_sum = 0;
+        int auc_count = 0;
+        for (int64_t cls = (job->loss == LOSS_CE ? 0 : 1); score && label && cls < classes; cls++) {
+            for (int64_t i = 0; i < n; i++) {
+                for (int64_t e = 0; e < spatial; e++) {
+                    int64_t k = i * spatial + e;
+                    double p;
+                    if (job->loss == LOSS_CE) {
+                        /* softmax probability of cls at element e */
+                        const float *lg = pred + i * out_numel + e;
+                        double mx = lg[0], z = 0;
+                        for (int64_t c = 1; c < classes; c++) mx = fmax(mx, lg[c * spatial]);
+                        for (int64_t c = 0; c < classes; c++) z += exp(lg[c * spatial] - mx);
+                        p = exp(lg[cls * spatial] - mx) / z;
+                    } else {
+                        p = 1.0 / (1.0 + exp(-(double)pred[i * out_numel + e]));
+                    }
+                    score[k] = p;
+                    label[k] = (int)y[k] == (int)cls;
+                }
+            }
+            double auc = cascade_auc(score, label, total);
+            if (!isnan(auc)) auc_sum += auc, auc_count++;
+            if (job->loss == LOSS_CE && classes == 2) break; /* binary: AUC of class 0 == of class 1 */
+        }
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t e = 0; e < spatial; e++) {
+                int64_t best = 0;
+                if (job->loss == LOSS_CE) {
+                    const float *lg = pred + i * out_numel + e;
+                    for (int64_t c = 1; c < classes; c++)
+                        if (lg[c * spatial] > lg[best * spatial]) best = c;
+                } else {
+                    best = pred[i * out_numel + e] > 0;
+                }
+                correct += best == (int64_t)y[i * spatial + e];
+            }
+        free(score);
+        free(label);
+        json_num(t1, sizeof t1, (double)correct / (double)(total ? total : 1));
+        json_num(t2, sizeof t2, auc_count ? auc_sum / auc_count : NAN);
+        PUT(",\"accuracy\":%s,\"auc\":%s", t1, t2);
+        return used;
+    }
+    /* regression: per output column */
+    for (int64_t j = 0; j < y_numel; j++) {
+        double sum = 0, sq = 0;
+        for (int64_t i = 0; i < n; i++) sum += (double)pred[i * out_numel + j] - y[i * y_numel + j];
+        double bias = sum / (double)n;
+        for (int64_t i = 0; i < n; i++) {
+            double r = (double)pred[i * out_numel + j] - y[i * y_numel + j];
+            sq += (r - bias) * (r - bias);
+        }
+        double res = sqrt(sq / (double)n), rmse = sqrt(res * res + bias * bias);
+        char name[96];
+        if (job->n_targets == y_numel)
+            snprintf(name, sizeof name, "%s", job->targets[j]);
+        else if (job->n_targets == 1)
+            snprintf(name, sizeof name, "%s_%lld", job->targets[0], (long long)j);
+        else
+            snprintf(name, sizeof name, "target_%lld", (long long)j);
+        json_num(t1, sizeof t1, bias);
+        json_num(t2, sizeof t2, res);
+        json_num(t3, sizeof t3, rmse);
+        PUT(",\"%s_bias\":%s,\"%s_resolution\":%s,\"%s_rmse\":%s", name, t1, name, t2, name, t3);
+    }
+    return used;
+}

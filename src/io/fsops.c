@@ -1,0 +1,93 @@
+/* File-system steps of the atomic-write protocol: mkdir -p, fsync, durable rename. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io/h5util.h"
+
+cascade_status fs_mkdir_p(const char *dir) {
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
+        return cascade_fail(CASCADE_EIO, "%.200s...: path too long", dir);
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != 0) continue;
+        char keep = *p;
+        *p = 0;
+        if (mkdir(path, 0777) != 0 && errno != EEXIST)
+            return cascade_fail(CASCADE_EIO, "%s: cannot create directory: %s", path, strerror(errno));
+        *p = keep;
+        if (keep == 0) break;
+    }
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return cascade_fail(CASCADE_EIO, "%s: not a directory", dir);
+    return CASCADE_OK;
+}
+
+cascade_status fs_fsync_file(const char *path) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return cascade_fail(CASCADE_EIO, "%s: cannot open to sync: %s", path, strerror(errno));
+    int rc = fsync(fd), err = errno;
+    close(fd);
+    if (rc != 0) return cascade_fail(CASCADE_EIO, "%s: fsync failed: %s", path, strerror(err));
+    return CASCADE_OK;
+}
+
+cascade_status fs_fsync_dir(const char *dir) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return cascade_fail(CASCADE_EIO, "%s: cannot open directory to sync: %s", dir, strerror(errno));
+    int rc = fsync(fd), err = errno;
+    close(fd);
+    if (rc != 0 && err != EINVAL && err != ENOTSUP)
+        return cascade_fail(CASCADE_EIO, "%s: fsync of the directory failed: %s", dir, strerror(err));
+    return CASCADE_OK;
+}
+
+const char *fs_split(const char *path, char *dir, size_t cap) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        snprintf(dir, cap, ".");
+        return path;
+    }
+    if (slash == path) snprintf(dir, cap, "/");
+    else snprintf(dir, cap, "%.*s", (int)(slash - path), path);
+    return slash + 1;
+}
+
+cascade_status fs_rename_durable(const char *from, const char *to) {
+    if (rename(from, to) != 0)
+        return cascade_fail(CASCADE_EIO, "cannot rename %s to %s: %s", from, to, strerror(errno));
+    char dir[PATH_MAX];
+    fs_split(to, dir, sizeof dir);
+    return fs_fsync_dir(dir);
+}
+
+cascade_status fs_write_atomic(const char *dir, const char *name, const char *text) {
+    char path[PATH_MAX], tmp[PATH_MAX + 8];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return cascade_fail(CASCADE_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+    size_t len = strlen(text), done = 0;
+    while (done < len) {
+        ssize_t n = write(fd, text + done, len - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            int err = errno;
+            close(fd);
+            unlink(tmp);
+            return cascade_fail(CASCADE_EIO, "%s: cannot write: %s", tmp, strerror(err));
+        }
+        done += (size_t)n;
+    }
+    int rc = fsync(fd), err = errno;
+    if (close(fd) != 0 && rc == 0) rc = -1, err = errno;
+    if (rc != 0) {
+        unlink(tmp);
+        return cascade_fail(CASCADE_EIO, "%s: cannot flush to disk: %s", tmp, strerror(err));
+    }
+    return fs_rename_durable(tmp, path);
+}

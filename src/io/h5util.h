@@ -1,0 +1,89 @@
+/* Internals shared by the HDF5 layer (src/io): error capture, rank agreement, selections. */
+#ifndef CASCADE_IO_H5UTIL_H
+#define CASCADE_IO_H5UTIL_H
+
+#include <hdf5.h>
+#include <limits.h>
+
+#include "cascade/h5io.h"
+
+struct cascade_h5file {
+    hid_t id;
+    MPI_Comm comm;
+    int rank, size;
+    char path[PATH_MAX];
+};
+
+struct cascade_h5writer {
+    hid_t id;
+    MPI_Comm comm;
+    int rank, size;
+    char path[PATH_MAX];    /* final name */
+    char tmp[PATH_MAX + 8]; /* being written: path + ".tmp" */
+};
+
+/* Turns HDF5's automatic error printing off (once). Every entry point calls it. */
+void h5_quiet(void);
+/* The innermost description on HDF5's error stack ("truncated file: eof = ..."), then clears
+ * the stack. "" when the stack is empty. */
+const char *h5_detail(char *buf, size_t cap);
+/* cascade_fail(code, "FILE: WHAT (HDF5: detail)") for a failed HDF5 call. */
+cascade_status h5_fail(cascade_status code, const char *file, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* All ranks of comm return the same status: the first failing rank's code and message
+ * ("rank R: " prepended when R != 0). Collective; immediate for one rank. */
+cascade_status h5_agree(MPI_Comm comm, cascade_status local);
+
+/* File access list for the MPI-IO driver on comm; H5I_INVALID_HID (message set) on error. */
+hid_t h5_fapl(MPI_Comm comm, const char *file);
+/* Opens `path` read-only, or creates it (truncating), with the MPI-IO driver on comm.
+ * Collective; status agreed; a truncated file gets its own message. */
+cascade_status h5_file_open(const char *path, MPI_Comm comm, int create, hid_t *id);
+/* MPI_Comm_rank and _size, checked. */
+cascade_status h5_comm_info(MPI_Comm comm, const char *path, int *rank, int *size);
+/* Transfer list for collective I/O; H5I_INVALID_HID (message set) on error. */
+hid_t h5_dxpl_collective(const char *file);
+
+/* cascade_shape of a data space; CASCADE_EDATA when the rank exceeds CASCADE_MAX_DIMS. */
+cascade_status h5_space_shape(hid_t space, const char *file, const char *name, cascade_shape *out);
+/* Selects the flat (row-major) element range [offset, offset+count) of `space` with shape
+ * `shape` as a union of at most 2*ndim-1 hyperslabs; count 0 selects none. */
+cascade_status h5_select_flat(hid_t space, const cascade_shape *shape, int64_t offset,
+                              int64_t count, const char *file, const char *name);
+/* The collective step of every read and write: this rank's selection in fspace (n floats
+ * from/to buf), statuses agreed, one H5Dread/H5Dwrite by every rank, agreed again. `st` is
+ * this rank's status so far: when any rank failed, none transfers. Closes fspace and dset. */
+cascade_status h5_transfer(MPI_Comm comm, const char *file, const char *name, const cascade_shape *shape,
+                           hid_t dset, hid_t fspace, int64_t n, int write, void *buf, cascade_status st);
+/* A 1-D memory space of n elements (n may be 0: one element, nothing selected). */
+hid_t h5_mem_space(int64_t n);
+
+/* Lists the names in `group` ("/" root) into out (sorted by name). */
+cascade_status h5_list_links(hid_t file, const char *group, const char *filename,
+                             cascade_h5_names *out);
+/* "a, b, c" (at most `max` names, then ", ..."), or "nothing". */
+char *h5_names_joined(const cascade_h5_names *names, int max, char *buf, size_t cap);
+/* Missing object `path` in file: CASCADE_EDATA naming it and what its parent group holds. */
+cascade_status h5_missing(hid_t file, const char *filename, const char *path, const char *what);
+/* 1 when every component of `path` exists (H5Lexists walked down); 0 otherwise. */
+int h5_path_exists(hid_t file, const char *path);
+
+/* Variable-length UTF-8 string type (H5Tclose it). */
+hid_t h5_vlen_string_type(void);
+
+/* ---- file system (fsops.c); messages name the path and the system error ---- */
+/* mkdir -p. */
+cascade_status fs_mkdir_p(const char *dir);
+/* fsync of a file / of a directory (after a rename in it; file systems that cannot sync a
+ * directory are tolerated). */
+cascade_status fs_fsync_file(const char *path);
+cascade_status fs_fsync_dir(const char *dir);
+/* rename(from, to) then fsync of to's directory. */
+cascade_status fs_rename_durable(const char *from, const char *to);
+/* dir/name.tmp written, fsynced, renamed to dir/name, directory fsynced. */
+cascade_status fs_write_atomic(const char *dir, const char *name, const char *text);
+/* Directory part of path ("." when none) into dir[cap]; returns the name part. */
+const char *fs_split(const char *path, char *dir, size_t cap);
+
+#endif

@@ -1,0 +1,255 @@
+/* Writing HDF5 files atomically (PATH.tmp, renamed on commit) on a communicator: float arrays
+ * written in parts by their owners, chunked row data sets, attributes. Every call is
+ * collective; local checks are agreed before each collective HDF5 step so no rank hangs. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io/h5util.h"
+
+const char *cascade_h5w_filename(const cascade_h5writer *w) { return w->tmp; }
+
+/* The directory of `path` must exist and be writable (MPI-IO's own message is vague). */
+static cascade_status check_directory(const char *path) {
+    char dir[PATH_MAX];
+    fs_split(path, dir, sizeof dir);
+    struct stat sb;
+    if (stat(dir, &sb) != 0)
+        return cascade_fail(CASCADE_EIO, "%s: cannot create: directory %s: %s", path, dir, strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return cascade_fail(CASCADE_EIO, "%s: cannot create: %s is not a directory", path, dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return cascade_fail(CASCADE_EIO, "%s: cannot create: directory %s: %s", path, dir, strerror(errno));
+    return CASCADE_OK;
+}
+
+cascade_status cascade_h5w_create(const char *path, MPI_Comm comm, cascade_h5writer **out) {
+    h5_quiet();
+    *out = NULL;
+    cascade_h5writer *w = cascade_alloc(sizeof *w, "HDF5 writer");
+    cascade_status st = w ? CASCADE_OK : CASCADE_EINTERNAL;
+    if (w) {
+        w->id = H5I_INVALID_HID;
+        w->comm = comm;
+        if (strlen(path) + 4 >= sizeof w->path) st = cascade_fail(CASCADE_EIO, "%.200s...: path too long", path);
+        snprintf(w->path, sizeof w->path, "%s", path);
+        snprintf(w->tmp, sizeof w->tmp, "%s.tmp", path);
+        if (st == CASCADE_OK) st = h5_comm_info(comm, path, &w->rank, &w->size);
+    }
+    if (st == CASCADE_OK) st = check_directory(path);
+    st = h5_agree(comm, st);
+    if (st == CASCADE_OK) st = h5_file_open(w->tmp, comm, 1, &w->id);
+    if (st != CASCADE_OK) {
+        cascade_free(w);
+        return st;
+    }
+    *out = w;
+    return CASCADE_OK;
+}
+
+static cascade_status check_shape(const cascade_h5writer *w, const char *path, const cascade_shape *shape) {
+    if (!shape || shape->ndim < 0 || shape->ndim > CASCADE_MAX_DIMS)
+        return cascade_fail(CASCADE_EINTERNAL, "%s: '%s': invalid shape", w->tmp, path);
+    for (int i = 0; i < shape->ndim; i++)
+        if (shape->d[i] < 0) return cascade_fail(CASCADE_EINTERNAL, "%s: '%s': negative dimension", w->tmp, path);
+    return CASCADE_OK;
+}
+
+/* Checks a flat part [offset, offset+count) of `shape` before any collective step. */
+static cascade_status check_part(const cascade_h5writer *w, const char *path, const cascade_shape *shape,
+                                 int64_t offset, int64_t count, const float *data) {
+    int64_t total = cascade_shape_numel(shape);
+    char sbuf[128];
+    if (offset < 0 || count < 0 || offset > total - count)
+        return cascade_fail(CASCADE_EINTERNAL, "%s: part [%lld, %lld) is outside '%s' of shape %s", w->tmp,
+                            (long long)offset, (long long)(offset + count), path,
+                            cascade_shape_str(shape, sbuf, sizeof sbuf));
+    if (count > 0 && !data)
+        return cascade_fail(CASCADE_EINTERNAL, "%s: '%s': no data for %lld values", w->tmp, path, (long long)count);
+    return CASCADE_OK;
+}
+
+/* Creates a float32 data set (intermediate groups too); chunked with unlimited axis 0 when
+ * chunk_rows > 0. Collective. */
+static cascade_status create_dataset(cascade_h5writer *w, const char *path, const cascade_shape *shape,
+                                     int64_t chunk_rows, hid_t *dset) {
+    *dset = H5I_INVALID_HID;
+    if (h5_path_exists(w->id, path))
+        return cascade_fail(CASCADE_EINTERNAL, "%s: '%s' is written twice", w->tmp, path);
+    hsize_t dims[CASCADE_MAX_DIMS], maxdims[CASCADE_MAX_DIMS], chunk[CASCADE_MAX_DIMS];
+    for (int i = 0; i < shape->ndim; i++) {
+        dims[i] = maxdims[i] = (hsize_t)shape->d[i];
+        chunk[i] = shape->d[i] > 0 ? (hsize_t)shape->d[i] : 1;
+    }
+    hid_t space = shape->ndim ? H5Screate_simple(shape->ndim, dims, NULL) : H5Screate(H5S_SCALAR);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    cascade_status st = CASCADE_OK;
+    /* No fill pass: parallel HDF5 allocates the space at creation and would write fill
+     * values over it before our data (twice the I/O); new file space reads as zeros anyway. */
+    if (space < 0 || lcpl < 0 || dcpl < 0 || H5Pset_create_intermediate_group(lcpl, 1) < 0 ||
+        H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) < 0)
+        st = h5_fail(CASCADE_EINTERNAL, w->tmp, "cannot prepare data set '%s'", path);
+    if (st == CASCADE_OK && chunk_rows > 0) {
+        maxdims[0] = H5S_UNLIMITED;
+        chunk[0] = (hsize_t)chunk_rows;
+        H5Sclose(space);
+        space = H5Screate_simple(shape->ndim, dims, maxdims);
+        if (space < 0 || H5Pset_chunk(dcpl, shape->ndim, chunk) < 0)
+            st = h5_fail(CASCADE_EINTERNAL, w->tmp, "cannot set up chunks for '%s'", path);
+    }
+    if (st == CASCADE_OK) {
+        *dset = H5Dcreate2(w->id, path, H5T_IEEE_F32LE, space, lcpl, dcpl, H5P_DEFAULT);
+        if (*dset < 0) st = h5_fail(CASCADE_EIO, w->tmp, "cannot create data set '%s'", path);
+    }
+    if (space >= 0) H5Sclose(space);
+    if (lcpl >= 0) H5Pclose(lcpl);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    return st;
+}
+
+/* This rank's flat part of an open data set, one collective H5Dwrite; closes dset. */
+static cascade_status write_part(cascade_h5writer *w, const char *path, hid_t dset, cascade_status st,
+                                 const cascade_shape *shape, int64_t offset, int64_t count,
+                                 const float *data) {
+    hid_t fspace = H5I_INVALID_HID;
+    if (st == CASCADE_OK && (fspace = H5Dget_space(dset)) < 0)
+        st = h5_fail(CASCADE_EIO, w->tmp, "cannot read the dataspace of '%s'", path);
+    if (st == CASCADE_OK) st = h5_select_flat(fspace, shape, offset, count, w->tmp, path);
+    return h5_transfer(w->comm, w->tmp, path, shape, dset, fspace, count, 1, (void *)data, st);
+}
+
+cascade_status cascade_h5w_write_floats(cascade_h5writer *w, const char *path,
+                                        const cascade_shape *shape, const float *data,
+                                        int64_t offset, int64_t count) {
+    h5_quiet();
+    cascade_status st = check_shape(w, path, shape);
+    if (st == CASCADE_OK) st = check_part(w, path, shape, offset, count, data);
+    CASCADE_TRY(h5_agree(w->comm, st));
+    hid_t dset;
+    st = h5_agree(w->comm, create_dataset(w, path, shape, 0, &dset));
+    return write_part(w, path, dset, st, shape, offset, count, data);
+}
+
+cascade_status cascade_h5w_create_rows(cascade_h5writer *w, const char *path, const cascade_shape *shape) {
+    h5_quiet();
+    cascade_status st = check_shape(w, path, shape);
+    if (st == CASCADE_OK && shape->ndim < 1)
+        st = cascade_fail(CASCADE_EINTERNAL, "%s: '%s': rows need a shape (N, ...)", w->tmp, path);
+    CASCADE_TRY(h5_agree(w->comm, st));
+    /* Chunks of whole rows, about 1 MiB each. */
+    int64_t row_bytes = 4;
+    for (int i = 1; i < shape->ndim; i++) row_bytes *= shape->d[i] > 0 ? shape->d[i] : 1;
+    int64_t chunk_rows = (1 << 20) / row_bytes;
+    if (chunk_rows > shape->d[0]) chunk_rows = shape->d[0];
+    if (chunk_rows < 1) chunk_rows = 1;
+    hid_t dset;
+    st = create_dataset(w, path, shape, chunk_rows, &dset);
+    if (dset >= 0) H5Dclose(dset);
+    return h5_agree(w->comm, st);
+}
+
+cascade_status cascade_h5w_write_rows(cascade_h5writer *w, const char *path, int64_t start,
+                                      int64_t count, const float *data) {
+    h5_quiet();
+    cascade_shape shape = {0};
+    hid_t dset = h5_path_exists(w->id, path) ? H5Dopen2(w->id, path, H5P_DEFAULT) : H5I_INVALID_HID;
+    hid_t space = dset >= 0 ? H5Dget_space(dset) : H5I_INVALID_HID;
+    cascade_status st = CASCADE_OK;
+    if (space < 0) st = h5_fail(CASCADE_EINTERNAL, w->tmp, "no data set '%s' to write rows to", path);
+    if (st == CASCADE_OK) st = h5_space_shape(space, w->tmp, path, &shape);
+    if (space >= 0) H5Sclose(space);
+    int64_t row_numel = 1;
+    for (int i = 1; i < shape.ndim; i++) row_numel *= shape.d[i];
+    if (st == CASCADE_OK && (shape.ndim < 1 || start < 0 || count < 0 || start > shape.d[0] - count)) {
+        char sbuf[128];
+        st = cascade_fail(CASCADE_EINTERNAL, "%s: rows [%lld, %lld) are outside '%s' of shape %s", w->tmp,
+                          (long long)start, (long long)(start + count), path,
+                          cascade_shape_str(&shape, sbuf, sizeof sbuf));
+    }
+    if (st == CASCADE_OK) st = check_part(w, path, &shape, start * row_numel, count * row_numel, data);
+    return write_part(w, path, dset, st, &shape, start * row_numel, count * row_numel, data);
+}
+
+/* Writes a scalar attribute on `object`, creating it as a group (with parents) if missing and
+ * replacing an attribute of the same name. Collective; every rank passes the same value. */
+static cascade_status write_attr(cascade_h5writer *w, const char *object, const char *name, hid_t file_type,
+                                 hid_t mem_type, const void *value) {
+    h5_quiet();
+    cascade_status st = CASCADE_OK;
+    if (!h5_path_exists(w->id, object)) {
+        hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+        hid_t g = lcpl >= 0 && H5Pset_create_intermediate_group(lcpl, 1) >= 0
+                      ? H5Gcreate2(w->id, object, lcpl, H5P_DEFAULT, H5P_DEFAULT)
+                      : H5I_INVALID_HID;
+        if (g < 0) st = h5_fail(CASCADE_EIO, w->tmp, "cannot create group '%s'", object);
+        if (g >= 0) H5Gclose(g);
+        if (lcpl >= 0) H5Pclose(lcpl);
+    }
+    hid_t obj = H5I_INVALID_HID, space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
+    if (st == CASCADE_OK && (obj = H5Oopen(w->id, object, H5P_DEFAULT)) < 0)
+        st = h5_fail(CASCADE_EIO, w->tmp, "cannot open '%s'", object);
+    if (st == CASCADE_OK && H5Aexists(obj, name) > 0 && H5Adelete(obj, name) < 0)
+        st = h5_fail(CASCADE_EIO, w->tmp, "cannot replace attribute '%s' of '%s'", name, object);
+    if (st == CASCADE_OK && (space = H5Screate(H5S_SCALAR)) < 0)
+        st = h5_fail(CASCADE_EINTERNAL, w->tmp, "cannot create a scalar dataspace");
+    if (st == CASCADE_OK && (attr = H5Acreate2(obj, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT)) < 0)
+        st = h5_fail(CASCADE_EIO, w->tmp, "cannot create attribute '%s' of '%s'", name, object);
+    if (st == CASCADE_OK && H5Awrite(attr, mem_type, value) < 0)
+        st = h5_fail(CASCADE_EIO, w->tmp, "cannot write attribute '%s' of '%s'", name, object);
+    if (attr >= 0) H5Aclose(attr);
+    if (space >= 0) H5Sclose(space);
+    if (obj >= 0) H5Oclose(obj);
+    return h5_agree(w->comm, st);
+}
+
+cascade_status cascade_h5w_attr_int(cascade_h5writer *w, const char *object, const char *name,
+                                    int64_t value) {
+    return write_attr(w, object, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &value);
+}
+
+cascade_status cascade_h5w_attr_double(cascade_h5writer *w, const char *object, const char *name,
+                                       double value) {
+    return write_attr(w, object, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value);
+}
+
+cascade_status cascade_h5w_attr_string(cascade_h5writer *w, const char *object, const char *name,
+                                       const char *value) {
+    hid_t type = h5_vlen_string_type();
+    if (type < 0) return h5_agree(w->comm, h5_fail(CASCADE_EINTERNAL, w->tmp, "cannot create a string type"));
+    const char *text = value ? value : "";
+    cascade_status st = write_attr(w, object, name, type, type, &text);
+    H5Tclose(type);
+    return st;
+}
+
+cascade_status cascade_h5w_commit(cascade_h5writer *w) {
+    h5_quiet();
+    cascade_status st = CASCADE_OK;
+    /* H5Fflush with the MPI-IO driver ends in MPI_File_sync: every rank's data is on disk. */
+    if (H5Fflush(w->id, H5F_SCOPE_GLOBAL) < 0) st = h5_fail(CASCADE_EIO, w->tmp, "cannot flush (disk full?)");
+    if (H5Fclose(w->id) < 0 && st == CASCADE_OK) st = h5_fail(CASCADE_EIO, w->tmp, "cannot close");
+    w->id = H5I_INVALID_HID;
+    st = h5_agree(w->comm, st);
+    if (st == CASCADE_OK) {
+        cascade_status local = CASCADE_OK;
+        if (w->rank == 0) {
+            local = fs_fsync_file(w->tmp);
+            if (local == CASCADE_OK) local = fs_rename_durable(w->tmp, w->path);
+        }
+        st = h5_agree(w->comm, local);
+    }
+    if (st != CASCADE_OK && w->rank == 0) unlink(w->tmp); /* keep no half-written file */
+    cascade_free(w);
+    return st;
+}
+
+void cascade_h5w_abort(cascade_h5writer *w) {
+    if (!w) return;
+    h5_quiet();
+    if (w->id >= 0 && H5Fclose(w->id) < 0) H5Eclear2(H5E_DEFAULT);
+    MPI_Barrier(w->comm); /* everyone closed before the file goes */
+    if (w->rank == 0) unlink(w->tmp);
+    cascade_free(w);
+}

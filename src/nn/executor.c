@@ -1,0 +1,118 @@
+/* Forward and backward execution of a net over one micro-batch. Activations, their
+ * gradients, saved state and scratch come from one arena sized once (no malloc per step). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/graph.h"
+
+static int64_t per_call(int64_t per_sample, int64_t fixed, int n) { return per_sample * n + fixed; }
+
+cascade_status cascade_net_prepare(cascade_net *net, int max_n, int want_input_grads) {
+    if (net->act && net->max_n >= max_n && net->want_dext >= want_input_grads) return CASCADE_OK;
+    free(net->act);
+    free(net->dact);
+    free(net->saved);
+    cascade_arena_free(&net->arena);
+    int L = net->n_layers;
+    net->act = calloc((size_t)L, sizeof(float *));
+    net->dact = calloc((size_t)L, sizeof(float *));
+    net->saved = calloc((size_t)L, sizeof(float *));
+    if (!net->act || !net->dact || !net->saved)
+        return cascade_fail(CASCADE_EINTERNAL, "out of memory preparing net %s", net->name);
+    size_t bytes = 0, work = 0;
+    for (int l = 0; l < L; l++) {
+        const cascade_layer *ly = &net->layers[l];
+        size_t out = (size_t)max_n * (size_t)cascade_shape_numel(&ly->out_shape);
+        bytes += 2 * ((out * sizeof(float) + 63) / 64 * 64);
+        bytes += ((size_t)per_call(ly->saved_per_sample, ly->saved_fixed, max_n) * sizeof(float) + 127) / 64 * 64;
+        size_t w = (size_t)per_call(ly->work_per_sample, ly->work_fixed, max_n);
+        if (w > work) work = w;
+    }
+    bytes += (work * sizeof(float) + 127) / 64 * 64;
+    if (want_input_grads)
+        for (int e = 0; e < net->n_ext; e++)
+            bytes += ((size_t)max_n * (size_t)cascade_shape_numel(&net->ext_shapes[e]) * sizeof(float) + 127) / 64 * 64;
+    CASCADE_TRY(cascade_arena_init(&net->arena, bytes + 4096));
+    for (int l = 0; l < L; l++) {
+        const cascade_layer *ly = &net->layers[l];
+        size_t out = (size_t)max_n * (size_t)cascade_shape_numel(&ly->out_shape);
+        net->act[l] = cascade_arena_alloc(&net->arena, out * sizeof(float));
+        net->dact[l] = cascade_arena_alloc(&net->arena, out * sizeof(float));
+        net->saved[l] = cascade_arena_alloc(
+            &net->arena, (size_t)per_call(ly->saved_per_sample, ly->saved_fixed, max_n) * sizeof(float) + 64);
+        if (!net->act[l] || !net->dact[l] || !net->saved[l]) return CASCADE_EINTERNAL;
+    }
+    net->work = cascade_arena_alloc(&net->arena, work * sizeof(float) + 64);
+    if (!net->work) return CASCADE_EINTERNAL;
+    for (int e = 0; e < CASCADE_MAX_EXTERNAL; e++) net->dext[e] = NULL;
+    if (want_input_grads)
+        for (int e = 0; e < net->n_ext; e++) {
+            net->dext[e] = cascade_arena_alloc(
+                &net->arena, (size_t)max_n * (size_t)cascade_shape_numel(&net->ext_shapes[e]) * sizeof(float) + 64);
+            if (!net->dext[e]) return CASCADE_EINTERNAL;
+        }
+    net->max_n = max_n;
+    net->want_dext = want_input_grads;
+    return CASCADE_OK;
+}
+
+static const float *node_value(const cascade_net *net, const cascade_run *run, int ref) {
+    return ref >= 0 ? net->act[ref] : run->ext[-ref - 1];
+}
+
+void cascade_net_forward(cascade_net *net, const cascade_run *run) {
+    for (int l = 0; l < net->n_layers; l++) {
+        const cascade_layer *L = &net->layers[l];
+        cascade_fwd c = {0};
+        c.n = run->n;
+        c.training = run->training;
+        c.update_stats = run->update_stats;
+        for (int k = 0; k < L->n_in; k++) c.in[k] = node_value(net, run, net->inputs[l][k]);
+        c.out = net->act[l];
+        for (int p = 0; p < L->n_params; p++)
+            c.param[p] = (L->params[p].trainable ? net->params : net->buffers) + net->param_off[l][p];
+        c.saved = net->saved[l];
+        c.work = net->work;
+        c.sample_ids = run->sample_ids;
+        c.step = run->step;
+        L->op->forward(L, &c);
+    }
+}
+
+void cascade_net_backward(cascade_net *net, const cascade_run *run, const float *dout) {
+    int n = run->n;
+    for (int l = 0; l < net->n_layers; l++)
+        memset(net->dact[l], 0, (size_t)n * (size_t)cascade_shape_numel(&net->layers[l].out_shape) * sizeof(float));
+    if (net->want_dext)
+        for (int e = 0; e < net->n_ext; e++)
+            memset(net->dext[e], 0, (size_t)n * (size_t)cascade_shape_numel(&net->ext_shapes[e]) * sizeof(float));
+    memcpy(net->dact[net->output], dout,
+           (size_t)n * (size_t)cascade_shape_numel(&net->layers[net->output].out_shape) * sizeof(float));
+    for (int l = net->output; l >= 0; l--) {
+        const cascade_layer *L = &net->layers[l];
+        cascade_bwd c = {0};
+        c.n = n;
+        c.training = run->training;
+        for (int k = 0; k < L->n_in; k++) {
+            int r = net->inputs[l][k];
+            c.in[k] = node_value(net, run, r);
+            c.din[k] = r >= 0 ? net->dact[r] : (net->want_dext ? net->dext[-r - 1] : NULL);
+        }
+        c.out = net->act[l];
+        c.dout = net->dact[l];
+        for (int p = 0; p < L->n_params; p++) {
+            int64_t off = net->param_off[l][p];
+            if (L->params[p].trainable) {
+                c.param[p] = net->params + off;
+                c.dparam[p] = net->grads + off;
+            } else {
+                c.param[p] = net->buffers + off;
+            }
+        }
+        c.saved = net->saved[l];
+        c.work = net->work;
+        c.sample_ids = run->sample_ids;
+        c.step = run->step;
+        L->op->backward(L, &c);
+    }
+}

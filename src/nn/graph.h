@@ -1,0 +1,76 @@
+/* A net: a DAG of layers built once from its [NET.LAYER] sections, topologically ordered,
+ * with flat parameter / gradient / buffer arrays and activations from one arena sized for
+ * the largest micro-batch. Free of MPI and HDF5. */
+#ifndef CASCADE_NN_GRAPH_H
+#define CASCADE_NN_GRAPH_H
+
+#include "nn/layer.h"
+
+#define CASCADE_MAX_EXTERNAL 4
+
+/* Node references: >= 0 a layer index; < 0 an external input -(1 + k). */
+typedef struct {
+    char name[64];
+    int n_layers;
+    cascade_layer *layers;              /* topological order */
+    int (*inputs)[CASCADE_MAX_INPUTS];  /* per layer: node references */
+    int output;                         /* layer index of the net output (last in file order) */
+
+    int n_ext;
+    char ext_names[CASCADE_MAX_EXTERNAL][8]; /* "x", "z", "c" */
+    cascade_shape ext_shapes[CASCADE_MAX_EXTERNAL];
+
+    /* flat buffers; layer l's parameter p lives at param_off[l][p] in params/grads (trainable)
+     * or in buffers (running statistics) */
+    int64_t n_params, n_buffers;
+    float *params, *grads, *buffers;
+    int64_t (*param_off)[CASCADE_MAX_PARAMS];
+
+    /* execution state for up to max_n samples */
+    int max_n;
+    cascade_arena arena;
+    float **act, **dact, **saved; /* per layer */
+    float *work;
+    float *dext[CASCADE_MAX_EXTERNAL]; /* gradient w.r.t. external inputs, when requested */
+    int want_dext;
+} cascade_net;
+
+/* Section of one layer as the graph sees it (the job owns the sections). */
+typedef struct {
+    cascade_section *section; /* keys: type, input, activation + the op's keys */
+    const char *name;         /* layer name ("conv1") */
+} cascade_layer_ref;
+
+/* Builds the net `name` from its layer sections in file order. `input` defaults to the
+ * previous layer (the first layer: the first external input); `activation = A` appends an
+ * activation node that later references to this layer see. Errors name the layer, its
+ * file:line, the missing input or the cycle, and the shapes. */
+cascade_status cascade_net_build(cascade_net *net, const char *name, const cascade_layer_ref *refs,
+                                 int n_refs, int n_ext, const char *const *ext_names,
+                                 const cascade_shape *ext_shapes, uint64_t seed);
+void cascade_net_free(cascade_net *net);
+/* PyTorch-default initialisation from Philox streams keyed by (seed, layer index). */
+void cascade_net_init_params(cascade_net *net, uint64_t seed);
+/* Allocates activations for micro-batches of up to max_n samples (once). */
+cascade_status cascade_net_prepare(cascade_net *net, int max_n, int want_input_grads);
+const cascade_shape *cascade_net_out_shape(const cascade_net *net);
+float *cascade_net_output(const cascade_net *net);
+
+typedef struct {
+    int n;
+    int training, update_stats;
+    const float *ext[CASCADE_MAX_EXTERNAL];
+    const int64_t *sample_ids;
+    uint64_t step;
+} cascade_run;
+
+void cascade_net_forward(cascade_net *net, const cascade_run *run);
+/* dout: gradient w.r.t. the net output (n, out_shape). Gradients ACCUMULATE into net->grads;
+ * input gradients (if prepared with want_input_grads) are overwritten into net->dext. */
+void cascade_net_backward(cascade_net *net, const cascade_run *run, const float *dout);
+/* Finds a layer by name (the user-visible name, not activation nodes); -1 if absent. */
+int cascade_net_find(const cascade_net *net, const char *layer);
+/* One-line-per-layer summary (name, type, output shape, parameter count) into buf. */
+void cascade_net_summary(const cascade_net *net, char *buf, size_t n);
+
+#endif

@@ -1,0 +1,76 @@
+/* Training losses (see loss.h). Per-term values and gradients are computed in double from
+ * the `real` inputs; the sum runs serially in index order, so it is independent of the
+ * thread count and of the rank count (callers reduce per micro-batch sums). */
+#include "nn/loss.h"
+
+#include <tgmath.h>
+
+/* Loss and derivative of one element for the elementwise kinds. */
+static double elementwise(int kind, double p, double t, double *grad) {
+    double d = p - t;
+    switch (kind) {
+    case LOSS_MSE:
+        *grad = 2 * d;
+        return d * d;
+    case LOSS_MAE:
+        *grad = d > 0 ? 1 : d < 0 ? -1 : 0;
+        return fabs(d);
+    case LOSS_HUBER: /* delta = 1 */
+        if (fabs(d) < 1) {
+            *grad = d;
+            return 0.5 * d * d;
+        }
+        *grad = d > 0 ? 1 : -1;
+        return fabs(d) - 0.5;
+    default: { /* LOSS_BCE on logits: d/dp = sigmoid(p) - t */
+        double e = exp(-fabs(p)); /* in (0, 1]: no overflow */
+        double sigmoid = p >= 0 ? 1 / (1 + e) : e / (1 + e);
+        *grad = sigmoid - t;
+        return (p > 0 ? p : 0) - p * t + log1p(e);
+    }
+    }
+}
+
+/* Cross entropy of the logits at one position: z[k * stride], k < classes. */
+static double cross_entropy(const real *z, int64_t stride, int64_t classes, double label_value,
+                            real *grad, double scale) {
+    double mx = -INFINITY;
+    for (int64_t k = 0; k < classes; k++) mx = (double)z[k * stride] > mx ? (double)z[k * stride] : mx;
+    double sum = 0;
+    for (int64_t k = 0; k < classes; k++) sum += exp((double)z[k * stride] - mx);
+    double lse = mx + log(sum);
+    int valid = label_value >= 0 && label_value < (double)classes && label_value == floor(label_value);
+    int64_t label = valid ? (int64_t)label_value : -1;
+    if (grad)
+        for (int64_t k = 0; k < classes; k++)
+            grad[k * stride] = (real)(scale * (exp((double)z[k * stride] - lse) - (k == label ? 1 : 0)));
+    return valid ? lse - (double)z[label * stride] : NAN;
+}
+
+double OPSYM(cascade_loss)(int kind, int n, int64_t elems, int64_t classes, const real *pred,
+                           const real *target, real *dpred, real scale) {
+    double sum = 0;
+    if (kind == LOSS_CE) {
+        int64_t spatial = elems / classes;
+        for (int i = 0; i < n; i++)
+            for (int64_t s = 0; s < spatial; s++) {
+                int64_t off = (int64_t)i * elems + s;
+                sum += cross_entropy(pred + off, spatial, classes, (double)target[(int64_t)i * spatial + s],
+                                     dpred ? dpred + off : NULL, (double)scale);
+            }
+        return sum;
+    }
+    int64_t total = (int64_t)n * elems;
+    for (int64_t i = 0; i < total; i++) {
+        double grad;
+        sum += elementwise(kind, (double)pred[i], (double)target[i], &grad);
+        if (dpred) dpred[i] = (real)((double)scale * grad);
+    }
+    return sum;
+}
+
+#ifndef CASCADE_REAL_DOUBLE
+int64_t cascade_loss_terms(int kind, int n, int64_t elems, int64_t classes) {
+    return kind == LOSS_CE ? (int64_t)n * (elems / classes) : (int64_t)n * elems;
+}
+#endif

@@ -1,0 +1,192 @@
+/* Building a job's net and moving its state in and out of checkpoints (see model.h). */
+#include "train/model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+cascade_status cascade_model_build(cascade_job *job, const char *net_name, const cascade_shape *x_shape,
+                                   cascade_net *net) {
+    cascade_layer_ref refs[256];
+    char names[256][64];
+    int n = 0;
+    for (int i = 0; i < job->n_layers; i++) {
+        cascade_section *s = &job->sections[job->layers[i]];
+        char netn[64], layer[64];
+        cascade_job_split_layer(s, netn, layer);
+        if (strcmp(netn, net_name) != 0) continue;
+        if (n == 256) return cascade_fail(CASCADE_EUSAGE, "net %s has more than 256 layers", net_name);
+        snprintf(names[n], 64, "%s", layer);
+        refs[n].section = s;
+        refs[n].name = names[n];
+        n++;
+    }
+    const char *ext[] = {"x"};
+    return cascade_net_build(net, net_name, refs, n, 1, ext, x_shape, (uint64_t)job->seed);
+}
+
+int64_t cascade_model_classes(const cascade_job *job, const cascade_net *net) {
+    const cascade_shape *o = cascade_net_out_shape(net);
+    return job->loss == LOSS_CE && o->ndim ? o->d[0] : 0;
+}
+
+cascade_status cascade_model_check_targets(const cascade_job *job, const cascade_net *net,
+                                           const cascade_dataset *d) {
+    const cascade_shape *o = cascade_net_out_shape(net);
+    char a[128], b[128];
+    int64_t on = cascade_shape_numel(o), yn = cascade_shape_numel(&d->y_shape);
+    if (job->loss == LOSS_CE) {
+        if (o->ndim < 1 || o->d[0] < 2 || on / o->d[0] != yn)
+            return cascade_fail(CASCADE_EUSAGE,
+                                "loss = ce needs the output of net %s to be (classes, ...) with classes >= 2 "
+                                "and one label per remaining element: output %s, targets %s in %s",
+                                net->name, cascade_shape_str(o, a, sizeof a),
+                                cascade_shape_str(&d->y_shape, b, sizeof b), d->file);
+        return CASCADE_OK;
+    }
+    if (on != yn)
+        return cascade_fail(CASCADE_EUSAGE, "the output of net %s has shape %s but the targets (%s) have %s in %s",
+                            net->name, cascade_shape_str(o, a, sizeof a), job->targets[0],
+                            cascade_shape_str(&d->y_shape, b, sizeof b), d->file);
+    return CASCADE_OK;
+}
+
+cascade_status cascade_model_check_labels(const cascade_job *job, const cascade_dataset *d, int64_t classes) {
+    if (job->loss != LOSS_CE && job->loss != LOSS_BCE) return CASCADE_OK;
+    int64_t yn = cascade_shape_numel(&d->y_shape);
+    for (int64_t i = 0; i < d->n * yn; i++) {
+        float v = d->y[i];
+        int ok = job->loss == LOSS_CE ? (v >= 0 && v < (float)classes && v == floorf(v)) : (v >= 0 && v <= 1);
+        if (!ok)
+            return cascade_fail(CASCADE_EDATA, "%s: data set '%s' row %lld holds %g; loss = %s needs %s", d->file,
+                                job->targets[0], (long long)(i / yn), (double)v,
+                                job->loss == LOSS_CE ? "ce" : "bce",
+                                job->loss == LOSS_CE ? "integer class labels 0..classes-1" : "values in [0, 1]");
+    }
+    return CASCADE_OK;
+}
+
+/* Path of a layer's parameter: /params/NET/LAYER/PARAM */
+static void param_path(char *buf, size_t n, const char *root, const cascade_net *net, const cascade_layer *L,
+                       const cascade_param_desc *p) {
+    snprintf(buf, n, "/%s/%s/%s/%s", root, net->name, L->name, p->name);
+}
+
+static float *param_data(const cascade_net *net, int l, int p) {
+    const cascade_param_desc *d = &net->layers[l].params[p];
+    return (d->trainable ? net->params : net->buffers) + net->param_off[l][p];
+}
+
+cascade_status cascade_model_write(cascade_h5writer *w, int rank, const cascade_job *job, const cascade_net *net,
+                                   const cascade_optimizer *opt, const cascade_norm_stats *norm,
+                                   const cascade_dataset *d, const cascade_progress *pr) {
+    char path[512];
+    for (int l = 0; l < net->n_layers; l++) {
+        const cascade_layer *L = &net->layers[l];
+        for (int p = 0; p < L->n_params; p++) {
+            const cascade_param_desc *pd = &L->params[p];
+            int64_t cnt = cascade_shape_numel(&pd->shape);
+            param_path(path, sizeof path, "params", net, L, pd);
+            CASCADE_TRY(cascade_h5w_write_floats(w, path, &pd->shape, param_data(net, l, p), 0, rank == 0 ? cnt : 0));
+            if (!opt || !pd->trainable) continue;
+            for (int s = 0; s < opt->n_states; s++) {
+                char sp[600];
+                param_path(path, sizeof path, "optimizer", net, L, pd);
+                snprintf(sp, sizeof sp, "%s/%s", path, opt->state_names[s]);
+                CASCADE_TRY(cascade_h5w_write_floats(w, sp, &pd->shape, opt->state[s] + net->param_off[l][p], 0,
+                                                     rank == 0 ? cnt : 0));
+            }
+            if (opt->n_states) CASCADE_TRY(cascade_h5w_attr_int(w, path, "step", opt->step));
+        }
+    }
+    if (opt) {
+        snprintf(path, sizeof path, "/optimizer/%s", net->name);
+        CASCADE_TRY(cascade_h5w_attr_int(w, path, "step", opt->step));
+    }
+    if (norm && job->normalize == NORM_STANDARD) {
+        for (int i = 0; i < job->n_inputs; i++) {
+            float mean[256], sd[256];
+            int64_t k = 0;
+            for (int s = 0; s < norm->n; s++)
+                if (d->stat_owner[s] == i) mean[k] = (float)norm->mean[s], sd[k] = (float)norm->std[s], k++;
+            cascade_shape sh = cascade_shape_make(1, &k);
+            snprintf(path, sizeof path, "/normalization/%s/mean", job->inputs[i]);
+            CASCADE_TRY(cascade_h5w_write_floats(w, path, &sh, mean, 0, rank == 0 ? k : 0));
+            snprintf(path, sizeof path, "/normalization/%s/std", job->inputs[i]);
+            CASCADE_TRY(cascade_h5w_write_floats(w, path, &sh, sd, 0, rank == 0 ? k : 0));
+        }
+    }
+    if (pr) { /* the writer creates the /data group for its attributes */
+        CASCADE_TRY(cascade_h5w_attr_int(w, "/data", "epoch", pr->epoch));
+        CASCADE_TRY(cascade_h5w_attr_int(w, "/data", "cursor", pr->cursor));
+    }
+    return CASCADE_OK;
+}
+
+cascade_status cascade_model_read_params(cascade_h5file *f, cascade_net *net, int require_buffers) {
+    char path[512];
+    for (int l = 0; l < net->n_layers; l++) {
+        const cascade_layer *L = &net->layers[l];
+        for (int p = 0; p < L->n_params; p++) {
+            const cascade_param_desc *pd = &L->params[p];
+            param_path(path, sizeof path, "params", net, L, pd);
+            if (cascade_h5_kind_of(f, path) != CASCADE_H5_DATASET) {
+                if (!pd->trainable && !require_buffers) continue; /* keep initial running stats */
+                char sh[128];
+                return cascade_fail(CASCADE_EDATA, "%s: parameter %s %s of layer %s (%s) is missing",
+                                    cascade_h5_filename(f), path, cascade_shape_str(&pd->shape, sh, sizeof sh),
+                                    L->full, L->type);
+            }
+            CASCADE_TRY(cascade_h5_read_floats(f, path, &pd->shape, param_data(net, l, p)));
+        }
+    }
+    return CASCADE_OK;
+}
+
+cascade_status cascade_model_read_state(cascade_h5file *f, const cascade_job *job, const cascade_net *net,
+                                        cascade_optimizer *opt, cascade_norm_stats *norm,
+                                        const cascade_dataset *d, cascade_progress *pr) {
+    char path[512];
+    if (opt) {
+        for (int l = 0; l < net->n_layers; l++) {
+            const cascade_layer *L = &net->layers[l];
+            for (int p = 0; p < L->n_params; p++) {
+                const cascade_param_desc *pd = &L->params[p];
+                if (!pd->trainable) continue;
+                for (int s = 0; s < opt->n_states; s++) {
+                    char sp[600];
+                    param_path(path, sizeof path, "optimizer", net, L, pd);
+                    snprintf(sp, sizeof sp, "%s/%s", path, opt->state_names[s]);
+                    CASCADE_TRY(cascade_h5_read_floats(f, sp, &pd->shape, opt->state[s] + net->param_off[l][p]));
+                }
+            }
+        }
+        snprintf(path, sizeof path, "/optimizer/%s", net->name);
+        CASCADE_TRY(cascade_h5_attr_int(f, path, "step", &opt->step));
+    }
+    if (norm && job->normalize == NORM_STANDARD) {
+        norm->n = d->n_stats;
+        for (int i = 0; i < job->n_inputs; i++) {
+            float mean[256], sd[256];
+            int64_t k = 0;
+            for (int s = 0; s < d->n_stats; s++) k += d->stat_owner[s] == i;
+            cascade_shape sh = cascade_shape_make(1, &k);
+            snprintf(path, sizeof path, "/normalization/%s/mean", job->inputs[i]);
+            CASCADE_TRY(cascade_h5_read_floats(f, path, &sh, mean));
+            snprintf(path, sizeof path, "/normalization/%s/std", job->inputs[i]);
+            CASCADE_TRY(cascade_h5_read_floats(f, path, &sh, sd));
+            k = 0;
+            for (int s = 0; s < d->n_stats; s++)
+                if (d->stat_owner[s] == i) norm->mean[s] = mean[k], norm->std[s] = sd[k], k++;
+        }
+    }
+    if (pr) {
+        int64_t v;
+        CASCADE_TRY(cascade_h5_attr_int(f, "/data", "epoch", &v));
+        pr->epoch = v;
+        CASCADE_TRY(cascade_h5_attr_int(f, "/data", "cursor", &v));
+        pr->cursor = v;
+    }
+    return CASCADE_OK;
+}

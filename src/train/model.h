@@ -1,0 +1,41 @@
+/* Wiring shared by train, evaluate and predict: a job's net built on its data shapes, and
+ * the checkpoint image of nets, optimizers and normalisation. */
+#ifndef CASCADE_TRAIN_MODEL_H
+#define CASCADE_TRAIN_MODEL_H
+
+#include <mpi.h>
+
+#include "cascade/h5io.h"
+#include "cascade/job.h"
+#include "cascade/optim.h"
+#include "nn/graph.h"
+#include "train/data.h"
+
+/* Builds net `net_name` of the job with external input x of per-sample shape x_shape. */
+cascade_status cascade_model_build(cascade_job *job, const char *net_name, const cascade_shape *x_shape,
+                                   cascade_net *net);
+/* Checks that the net output fits the targets under the job's loss; error names both shapes. */
+cascade_status cascade_model_check_targets(const cascade_job *job, const cascade_net *net,
+                                           const cascade_dataset *d);
+/* Number of classes for ce (channels of the output), 0 otherwise. */
+int64_t cascade_model_classes(const cascade_job *job, const cascade_net *net);
+/* Validates ce labels (integers in [0, classes)); error names file, data set and row. */
+cascade_status cascade_model_check_labels(const cascade_job *job, const cascade_dataset *d, int64_t classes);
+
+typedef struct {
+    int64_t step, epoch, cursor, samples_seen;
+} cascade_progress;
+
+/* Writes /params, /optimizer (if opt), /normalization and /data for one net. */
+cascade_status cascade_model_write(cascade_h5writer *w, int rank, const cascade_job *job, const cascade_net *net,
+                                   const cascade_optimizer *opt, const cascade_norm_stats *norm,
+                                   const cascade_dataset *d, const cascade_progress *p);
+/* Reads parameters (and buffers when present) of the net from /params/NET/LAYER/PARAM.
+ * Missing or mis-shaped parameters are errors naming them. */
+cascade_status cascade_model_read_params(cascade_h5file *f, cascade_net *net, int require_buffers);
+/* Reads optimizer state, normalisation and progress written by cascade_model_write. */
+cascade_status cascade_model_read_state(cascade_h5file *f, const cascade_job *job, const cascade_net *net,
+                                        cascade_optimizer *opt, cascade_norm_stats *norm,
+                                        const cascade_dataset *d, cascade_progress *p);
+
+#endif

@@ -1,0 +1,308 @@
+/* Training session setup, logging, validation and checkpoints (see session.h). */
+#include "train/session.h"
+
+#include <errno.h>
+#include <glob.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "eval/metrics.h"
+#include "nn/loss.h"
+
+static cascade_status mkdir_p(const char *path) {
+    char tmp[CASCADE_PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return cascade_fail(CASCADE_EIO, "cannot create directory %s: %s", tmp, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        return cascade_fail(CASCADE_EIO, "cannot create directory %s: %s", tmp, strerror(errno));
+    return CASCADE_OK;
+}
+
+static int has_checkpoints(const char *ckdir) {
+    char pat[CASCADE_PATH_MAX + 32];
+    snprintf(pat, sizeof pat, "%s/LATEST", ckdir);
+    if (access(pat, F_OK) == 0) return 1;
+    snprintf(pat, sizeof pat, "%s/step-*.h5", ckdir);
+    glob_t g;
+    int found = glob(pat, 0, NULL, &g) == 0 && g.gl_pathc > 0;
+    globfree(&g);
+    return found;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Training and validation sets: a separate file, or a Philox split of the training file. */
+static cascade_status load_data(cascade_session *s) {
+    cascade_job *job = s->job;
+    if (job->valid[0]) {
+        CASCADE_TRY(cascade_data_load(job, job->train, 1, NULL, 0, s->comm, &s->train));
+        CASCADE_TRY(cascade_data_load(job, job->valid, 1, NULL, 0, s->comm, &s->valid));
+        s->has_valid = 1;
+        return CASCADE_OK;
+    }
+    if (job->valid_fraction <= 0) return cascade_data_load(job, job->train, 1, NULL, 0, s->comm, &s->train);
+    int64_t n;
+    CASCADE_TRY(cascade_data_count(job, job->train, 1, s->comm, &n));
+    int64_t nv = (int64_t)floor((double)n * job->valid_fraction);
+    if (nv < 1 || nv >= n)
+        return cascade_fail(CASCADE_EUSAGE, "valid_fraction = %g of %lld samples in %s leaves an empty split",
+                            job->valid_fraction, (long long)n, job->train);
+    int64_t *perm = malloc((size_t)n * sizeof(int64_t));
+    if (!perm) return cascade_fail(CASCADE_EINTERNAL, "out of memory");
+    cascade_permutation((uint64_t)job->seed, CASCADE_RNG_SPLIT, 0, n, perm);
+    qsort(perm, (size_t)(n - nv), sizeof(int64_t), cmp_i64);
+    qsort(perm + (n - nv), (size_t)nv, sizeof(int64_t), cmp_i64);
+    cascade_status st = cascade_data_load(job, job->train, 1, perm, n - nv, s->comm, &s->train);
+    if (!st) st = cascade_data_load(job, job->train, 1, perm + (n - nv), nv, s->comm, &s->valid);
+    s->has_valid = !st;
+    free(perm);
+    return st;
+}
+
+static cascade_status load_checkpoint(cascade_session *s, const char *from, int full) {
+    cascade_h5file *f;
+    CASCADE_TRY(cascade_ckpt_open(from, s->comm, &f));
+    cascade_status st = CASCADE_OK;
+    if (full) {
+        cascade_ckpt_meta meta = {0};
+        st = cascade_ckpt_read_meta(f, &meta);
+        if (!st) {
+            s->prog.step = meta.step;
+            s->prog.samples_seen = meta.samples_seen;
+        }
+        cascade_ckpt_meta_free(&meta);
+    }
+    if (!st) st = cascade_model_read_params(f, &s->net, full);
+    if (!st && full)
+        st = cascade_model_read_state(f, s->job, &s->net, &s->opt, &s->norm, &s->train, &s->prog);
+    if (st) cascade_error_context("%s %s: ", full ? "resuming from" : "--init from", from);
+    cascade_h5_close(f);
+    return st;
+}
+
+/* Normalisation statistics: from the checkpoint when resuming (read before the data are
+ * normalised), else from the training set. */
+static cascade_status read_norm_only(cascade_session *s, const char *from) {
+    cascade_h5file *f;
+    CASCADE_TRY(cascade_ckpt_open(from, s->comm, &f));
+    cascade_status st = cascade_model_read_state(f, s->job, &s->net, NULL, &s->norm, &s->train, NULL);
+    cascade_h5_close(f);
+    return st;
+}
+
+cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const cascade_train_opts *o,
+                                    MPI_Comm comm) {
+    memset(s, 0, sizeof *s);
+    s->job = job;
+    s->opts = o;
+    s->comm = comm;
+    MPI_Comm_rank(comm, &s->rank);
+    MPI_Comm_size(comm, &s->size);
+    s->tty = isatty(2);
+    if (o->out_dir)
+        snprintf(s->rundir, sizeof s->rundir, "%s", o->out_dir);
+    else
+        snprintf(s->rundir, sizeof s->rundir, "runs/%s", job->name);
+    snprintf(s->ckdir, sizeof s->ckdir, "%s/checkpoints", s->rundir);
+    cascade_status st = CASCADE_OK;
+    int64_t nmb = job->batch / job->micro_batch;
+    if (nmb % s->size != 0) {
+        cascade_fail(CASCADE_EUSAGE, "%s: batch / micro_batch = %lld micro-batches cannot be dealt evenly to %d ranks; "
+                     "use a rank count that divides %lld", job->path, (long long)nmb, s->size, (long long)nmb);
+        return CASCADE_EUSAGE;
+    }
+    /* never overwrite: a run directory with checkpoints needs --resume */
+    const char *resume_from = NULL;
+    if (o->resume == 2) resume_from = o->resume_path;
+    if (o->resume == 1 && has_checkpoints(s->ckdir)) resume_from = s->rundir;
+    if (o->resume == 0 && has_checkpoints(s->ckdir))
+        return cascade_fail(CASCADE_EUSAGE, "%s already holds checkpoints; continue it with --resume auto or choose "
+                            "another --out (nothing was overwritten)", s->ckdir);
+    if ((st = load_data(s))) goto fail;
+    if (s->train.n < job->batch) {
+        st = cascade_fail(CASCADE_EUSAGE, "%s: batch = %ld is larger than the %lld training samples in %s",
+                          job->path, job->batch, (long long)s->train.n, job->train);
+        goto fail;
+    }
+    if ((st = cascade_model_build(job, job->nets[0], &s->train.x_shape, &s->net))) goto fail;
+    if ((st = cascade_model_check_targets(job, &s->net, &s->train))) goto fail;
+    s->classes = cascade_model_classes(job, &s->net);
+    if ((st = cascade_model_check_labels(job, &s->train, s->classes))) goto fail;
+    if (s->has_valid && (st = cascade_model_check_labels(job, &s->valid, s->classes))) goto fail;
+    if (job->normalize == NORM_STANDARD) {
+        st = resume_from ? read_norm_only(s, resume_from) : cascade_norm_compute(job, &s->train, &s->norm);
+        if (st) goto fail;
+        cascade_norm_apply(job, &s->norm, &s->train);
+        if (s->has_valid) cascade_norm_apply(job, &s->norm, &s->valid);
+    }
+    int mb = (int)job->micro_batch;
+    if ((st = cascade_net_prepare(&s->net, mb, 0))) goto fail;
+    if ((st = cascade_optimizer_init(&s->opt, &job->opt[0], s->net.n_params))) goto fail;
+    s->out_numel = cascade_shape_numel(cascade_net_out_shape(&s->net));
+    s->terms_per_sample = cascade_loss_terms(job->loss, 1, s->out_numel, s->classes);
+    if (resume_from) {
+        if ((st = load_checkpoint(s, resume_from, 1))) goto fail;
+        cascade_log("resuming %s at step %lld (epoch %lld)\n", s->rundir, (long long)s->prog.step,
+                    (long long)s->prog.epoch);
+    } else if (o->init_path) {
+        if ((st = load_checkpoint(s, o->init_path, 0))) goto fail;
+    }
+    s->steps_per_epoch = s->train.n / job->batch;
+    s->total_steps = o->steps > 0 ? o->steps : job->steps > 0 ? job->steps : job->epochs * s->steps_per_epoch;
+    int64_t ys = cascade_shape_numel(&s->train.y_shape), xs = cascade_shape_numel(&s->train.x_shape);
+    s->perm = malloc((size_t)s->train.n * sizeof(int64_t));
+    s->idx = malloc((size_t)mb * sizeof(int64_t));
+    s->ids = malloc((size_t)mb * sizeof(int64_t));
+    s->xb = cascade_alloc((size_t)mb * (size_t)xs * sizeof(float), "input batch");
+    s->yb = cascade_alloc((size_t)mb * (size_t)ys * sizeof(float), "target batch");
+    s->dout = cascade_alloc((size_t)mb * (size_t)s->out_numel * sizeof(float), "output gradient");
+    s->preds = cascade_alloc((size_t)(s->has_valid ? s->valid.n : 1) * (size_t)s->out_numel * sizeof(float),
+                             "validation outputs");
+    if (!s->perm || !s->idx || !s->ids || !s->xb || !s->yb || !s->dout || !s->preds) {
+        st = cascade_fail(CASCADE_EINTERNAL, "out of memory for batch buffers");
+        goto fail;
+    }
+    if (s->rank == 0) {
+        char path[CASCADE_PATH_MAX + 32];
+        if ((st = mkdir_p(s->rundir))) goto fail;
+        snprintf(path, sizeof path, "%s/job.ini", s->rundir);
+        if ((st = cascade_job_write(job, path))) goto fail;
+        snprintf(path, sizeof path, "%s/metrics.jsonl", s->rundir);
+        s->metrics = fopen(path, "a");
+        if (!s->metrics) {
+            st = cascade_fail(CASCADE_EIO, "cannot open %s: %s", path, strerror(errno));
+            goto fail;
+        }
+        char summary[8192];
+        cascade_net_summary(&s->net, summary, sizeof summary);
+        if (!o->quiet) cascade_log("%s", summary);
+        cascade_log("training %s: %lld samples, %lld steps of batch %ld (%lld per epoch), %d rank(s)\n", job->name,
+                    (long long)s->train.n, (long long)s->total_steps, job->batch, (long long)s->steps_per_epoch,
+                    s->size);
+    }
+    return CASCADE_OK;
+fail:
+    cascade_session_close(s);
+    return st;
+}
+
+void cascade_session_close(cascade_session *s) {
+    if (s->metrics) fclose(s->metrics);
+    cascade_data_free(&s->train);
+    cascade_data_free(&s->valid);
+    cascade_net_free(&s->net);
+    cascade_optimizer_free(&s->opt);
+    free(s->perm);
+    free(s->idx);
+    free(s->ids);
+    cascade_free(s->xb);
+    cascade_free(s->yb);
+    cascade_free(s->dout);
+    cascade_free(s->preds);
+    memset(s, 0, sizeof *s);
+}
+
+void cascade_session_shuffle(cascade_session *s) {
+    if (s->job->shuffle)
+        cascade_permutation((uint64_t)s->job->seed, CASCADE_RNG_SHUFFLE, (uint64_t)s->prog.epoch, s->train.n, s->perm);
+    else
+        for (int64_t i = 0; i < s->train.n; i++) s->perm[i] = i;
+    s->perm_valid = 1;
+}
+
+static void json_double(char *buf, size_t n, double v) {
+    if (isfinite(v))
+        snprintf(buf, n, "%.7g", v);
+    else
+        snprintf(buf, n, "null");
+}
+
+void cascade_session_log_train(cascade_session *s, double loss, double lr, double rate, double elapsed) {
+    if (s->rank != 0) return;
+    char l[32];
+    json_double(l, sizeof l, loss);
+    fprintf(s->metrics,
+            "{\"step\":%lld,\"epoch\":%lld,\"split\":\"train\",\"loss\":%s,\"lr\":%.7g,\"samples_per_s\":%.1f,"
+            "\"time_s\":%.3f}\n",
+            (long long)s->prog.step, (long long)s->prog.epoch, l, lr, rate, elapsed);
+    fflush(s->metrics);
+    if (!s->opts->quiet)
+        cascade_log("%sstep %lld/%lld  epoch %lld  loss %.5g  lr %.3g  %.0f samples/s%s", s->tty ? "\r" : "",
+                    (long long)s->prog.step, (long long)s->total_steps, (long long)s->prog.epoch, loss, lr, rate,
+                    s->tty ? "   " : "\n");
+}
+
+double cascade_predict_dataset(const cascade_job *job, cascade_net *net, const cascade_dataset *d, int chunk,
+                               float *xb, float *preds, int64_t classes) {
+    int64_t on = cascade_shape_numel(cascade_net_out_shape(net)), ys = cascade_shape_numel(&d->y_shape);
+    int64_t xs = cascade_shape_numel(&d->x_shape);
+    double sum = 0;
+    for (int64_t start = 0; start < d->n; start += chunk) {
+        int m = (int)(d->n - start < chunk ? d->n - start : chunk);
+        memcpy(xb, d->x + start * xs, (size_t)(m * xs) * sizeof(float));
+        cascade_run run = {.n = m, .training = 0, .update_stats = 0};
+        run.ext[0] = xb;
+        cascade_net_forward(net, &run);
+        memcpy(preds + start * on, cascade_net_output(net), (size_t)(m * on) * sizeof(float));
+        if (d->y) sum += cascade_loss(job->loss, m, on, classes, preds + start * on, d->y + start * ys, NULL, 1.0f);
+    }
+    return sum / (double)cascade_loss_terms(job->loss, (int)d->n, on, classes);
+}
+
+cascade_status cascade_session_validate(cascade_session *s, double elapsed) {
+    if (!s->has_valid || s->last_valid_step == s->prog.step) return CASCADE_OK;
+    s->last_valid_step = s->prog.step;
+    s->validated_at_end = s->prog.step == s->total_steps;
+    double loss = cascade_predict_dataset(s->job, &s->net, &s->valid, (int)s->job->micro_batch, s->xb, s->preds,
+                                          s->classes);
+    if (s->rank != 0) return CASCADE_OK;
+    char metrics[4096], l[32];
+    cascade_metrics_json(s->job, s->preds, s->valid.y, s->valid.n, s->out_numel,
+                         cascade_shape_numel(&s->valid.y_shape), metrics, sizeof metrics);
+    json_double(l, sizeof l, loss);
+    fprintf(s->metrics, "{\"step\":%lld,\"epoch\":%lld,\"split\":\"valid\",\"loss\":%s,\"time_s\":%.3f%s}\n",
+            (long long)s->prog.step, (long long)s->prog.epoch, l, elapsed, metrics);
+    fflush(s->metrics);
+    if (!s->opts->quiet) {
+        /* console: `,"key":value` members as `  key value` */
+        char pretty[4096];
+        size_t k = 0;
+        for (const char *p = metrics; *p && k + 3 < sizeof pretty; p++) {
+            if (*p == '"') continue;
+            if (*p == ',') pretty[k++] = ' ', pretty[k++] = ' ';
+            else pretty[k++] = *p == ':' ? ' ' : *p;
+        }
+        pretty[k] = 0;
+        cascade_log("%svalid  step %lld  loss %.5g%s\n", s->tty ? "\n" : "", (long long)s->prog.step, loss, pretty);
+    }
+    return CASCADE_OK;
+}
+
+cascade_status cascade_session_checkpoint(cascade_session *s) {
+    char name[64];
+    snprintf(name, sizeof name, "step-%08lld.h5", (long long)s->prog.step);
+    cascade_h5writer *w;
+    CASCADE_TRY(cascade_ckpt_begin(s->ckdir, name, s->comm, &w));
+    cascade_ckpt_meta meta = {.step = s->prog.step, .epoch = s->prog.epoch, .samples_seen = s->prog.samples_seen,
+                              .world_size = s->size, .seed = s->job->seed, .job = s->job->text};
+    cascade_status st = cascade_ckpt_write_meta(w, &meta);
+    if (!st) st = cascade_model_write(w, s->rank, s->job, &s->net, &s->opt, &s->norm, &s->train, &s->prog);
+    if (st) {
+        cascade_h5w_abort(w);
+        return st;
+    }
+    CASCADE_TRY(cascade_ckpt_finish(w));
+    return cascade_ckpt_keep_last(s->ckdir, (int)s->job->keep_checkpoints, s->comm);
+}

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Bad input never crashes: every case exits with the CONTRACT code and a message naming the
+# culprit (file:line and key, or file + data set + shape), and an existing run's checkpoints
+# are left byte-for-byte untouched.
+set -uo pipefail
+here=$(mktemp -d "${CASCADE_BUILD_DIR:-/tmp}/it-bad.XXXXXX")
+cd "$here" || exit 1
+py=${CASCADE_PYTHON:-/usr/bin/python3}
+cascade=${CASCADE_BIN:?}
+fail=0
+"$py" "$CASCADE_SOURCE_DIR/tools/toy_airshower.py" -n 200 -o good.h5 --seed 1 >/dev/null || exit 1
+
+job() { # job NAME [extra lines for sections] -> writes NAME.ini from a good template + edits
+  cat > "$1.ini" <<'INI'
+[job]
+name = bad
+[data]
+train = good.h5
+inputs = time, signal
+targets = logE
+[train]
+batch = 32
+micro_batch = 16
+steps = 4
+[model.c1]
+type = conv2d
+filters = 2
+kernel = 3
+[model.f]
+type = flatten
+[model.out]
+type = dense
+units = 1
+INI
+}
+
+expect() { # expect CODE "substring" "substring2" -- command...
+  local code=$1 a=$2 b=$3
+  shift 4
+  "$@" >out.txt 2>err.txt
+  local got=$?
+  if [ "$got" != "$code" ] || ! grep -qF -- "$a" err.txt || ! grep -qF -- "$b" err.txt; then
+    echo "FAIL: '$*' exited $got (want $code), stderr:"; cat err.txt
+    echo "  (wanted '$a' and '$b')"
+    fail=$((fail + 1))
+  else
+    echo "ok: exit $got: $(head -c 200 err.txt)"
+  fi
+}
+
+job j; sed -i 's/^\[train\]/[trian]/' j.ini
+expect 2 "j.ini:7" "trian" -- "$cascade" train j.ini --out r1
+job j; sed -i 's/^filters = 2/filters = 2\nfilter_size = 3/' j.ini
+expect 2 "j.ini:14" "filter_size" -- "$cascade" train j.ini --out r1
+job j; sed -i 's/^type = conv2d/type = conv9d/' j.ini
+expect 2 "j.ini:12" "conv9d" -- "$cascade" train j.ini --out r1
+job j; sed -i 's/^filters = 2/filters = two/' j.ini
+expect 2 "j.ini:13" "filters" -- "$cascade" train j.ini --out r1
+job j; sed -i 's/^micro_batch = 16/micro_batch = 10/' j.ini
+expect 2 "micro_batch" "32" -- "$cascade" train j.ini --out r1
+job j; sed -i 's/^\[model.f\]/[model.f]\ninput = ghost/' j.ini
+expect 2 "ghost" "j.ini" -- "$cascade" train j.ini --out r1
+job j; sed -i 's/^\[model.c1\]/[model.c1]\ninput = out/' j.ini
+expect 2 "cycle" "c1" -- "$cascade" train j.ini --out r1
+job j; sed -i 's/^kernel = 3/kernel = 12/' j.ini
+expect 2 "model.c1" "(2,9,9)" -- "$cascade" train j.ini --out r1
+job j
+expect 2 "train.nosuch" "" -- "$cascade" train j.ini --out r1 --set train.nosuch=1
+# data problems
+job j; sed -i 's/^train = good.h5/train = missing.h5/' j.ini
+expect 4 "missing.h5" "" -- "$cascade" train j.ini --out r1
+echo "not hdf5" > garbage.h5
+job j; sed -i 's/^train = good.h5/train = garbage.h5/' j.ini
+expect 4 "garbage.h5" "" -- "$cascade" train j.ini --out r1
+head -c 3000 good.h5 > truncated.h5
+job j; sed -i 's/^train = good.h5/train = truncated.h5/' j.ini
+expect 4 "truncated.h5" "" -- "$cascade" train j.ini --out r1
+job j; sed -i 's/^targets = logE/targets = energy/' j.ini
+expect 3 "good.h5" "energy" -- "$cascade" train j.ini --out r1
+"$py" - <<'PY'
+import h5py, numpy as np, shutil
+shutil.copy("good.h5", "nan.h5")
+with h5py.File("nan.h5", "a") as f:
+    s = f["signal"][:]; s[17, 3, 4] = np.nan; f["signal"][...] = s
+shutil.copy("good.h5", "short.h5")
+with h5py.File("short.h5", "a") as f:
+    y = f["logE"][:150]; del f["logE"]; f["logE"] = y
+PY
+job j; sed -i 's/^train = good.h5/train = nan.h5/' j.ini
+expect 3 "signal" "17" -- "$cascade" train j.ini --out r1
+job j; sed -i 's/^train = good.h5/train = short.h5/' j.ini
+expect 3 "logE" "150" -- "$cascade" train j.ini --out r1
+# an existing run is never overwritten, and a failing run does not touch it
+job j
+"$cascade" train j.ini --out run --quiet >/dev/null 2>&1 || { echo "FAIL: good run"; fail=$((fail + 1)); }
+before=$(cd run/checkpoints && md5sum * | md5sum)
+expect 2 "already holds checkpoints" "" -- "$cascade" train j.ini --out run
+sed -i 's/^train = good.h5/train = nan.h5/' j.ini
+expect 3 "signal" "" -- "$cascade" train j.ini --out run --resume auto
+job j; sed -i 's/^filters = 2/filters = 3/' j.ini
+expect 3 "c1" "weight" -- "$cascade" train j.ini --out run --resume auto
+after=$(cd run/checkpoints && md5sum * | md5sum)
+[ "$before" = "$after" ] || { echo "FAIL: checkpoints changed"; fail=$((fail + 1)); }
+echo "bad_inputs: $fail failed"
+[ $fail -eq 0 ] && rm -rf "$here"
+exit $fail
