@@ -37,9 +37,9 @@ typedef struct {
  * u [16, Cout, Cin]: the transformed weights G w G^T, from wino_weights. */
 void OPSYM(wino_weights)(const conv_geom *g, const real *w, real *u);
 /* Floats of scratch for a block of m samples: v [16, Cin, m*tiles], z [16, Cout, m*tiles], a
- * padded image plane and 16 rows of tiles. */
+ * padded image plane per sample (interleaved) and 16 rows of tiles. */
 static inline int64_t wino_slot(const conv_geom *g, int m) {
-    return 16 * (int64_t)(g->cin + g->cout) * m * g->tiles + (int64_t)g->pad_h * g->pad_w + 16 * g->tiles_w;
+    return 16 * (int64_t)(g->cin + g->cout) * m * g->tiles + (int64_t)g->pad_h * g->pad_w * m + 16 * g->tiles_w;
 }
 /* x (m, Cin, H, W) -> y (m, Cout, Ho, Wo) + bias (may be NULL). */
 void OPSYM(wino_forward_block)(const conv_geom *g, const real *x, real *y, const real *u, const real *bias,
