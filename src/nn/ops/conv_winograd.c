@@ -24,6 +24,66 @@
 #define A2(e0, e1, o0, o1, o2, o3) (o0 = (e0), o1 = (e0) + (e1), o2 = (e0) - (e1), o3 = -(e1))
 #define B4(e0, e1, e2, e3, o0, o1, o2, o3) (o0 = (e0), o1 = (e1) - (e2) + (e3), o2 = (e1) + (e2) - (e0), o3 = -(e3))
 
+/* One tile each, elements addressed by strides so that the loops below can run their vector
+ * lanes over the tiles of a row (one sample) or over the samples of a block (interleaved).
+ * Written out without loops and always inlined (they exceed the default inlining limits) so
+ * that the compiler vectorises the caller's loop. */
+#define TILE_FN static inline __attribute__((always_inline)) void
+
+/* o[xi * os] = (B^T d B)[xi] for the 4x4 tile d(i, j) = d[i * rs + j * cs]. */
+TILE_FN input_tile(const real *d, int64_t rs, int64_t cs, real *o, int64_t os) {
+    real t00, t10, t20, t30, t01, t11, t21, t31, t02, t12, t22, t32, t03, t13, t23, t33;
+    const real *d0 = d, *d1 = d + rs, *d2 = d + 2 * rs, *d3 = d + 3 * rs;
+    BT(d0[0], d1[0], d2[0], d3[0], t00, t10, t20, t30);
+    BT(d0[cs], d1[cs], d2[cs], d3[cs], t01, t11, t21, t31);
+    BT(d0[2 * cs], d1[2 * cs], d2[2 * cs], d3[2 * cs], t02, t12, t22, t32);
+    BT(d0[3 * cs], d1[3 * cs], d2[3 * cs], d3[3 * cs], t03, t13, t23, t33);
+    BT(t00, t01, t02, t03, o[0], o[os], o[2 * os], o[3 * os]);
+    BT(t10, t11, t12, t13, o[4 * os], o[5 * os], o[6 * os], o[7 * os]);
+    BT(t20, t21, t22, t23, o[8 * os], o[9 * os], o[10 * os], o[11 * os]);
+    BT(t30, t31, t32, t33, o[12 * os], o[13 * os], o[14 * os], o[15 * os]);
+}
+
+/* The 2x2 outputs q(i, j) = q[i * rs + j * cs] of A^T z A, z[xi] = z[xi * zs]. */
+TILE_FN output_tile(const real *z, int64_t zs, real *q, int64_t rs, int64_t cs) {
+    real a00, a10, a01, a11, a02, a12, a03, a13;
+    AT(z[0], z[4 * zs], z[8 * zs], z[12 * zs], a00, a10);
+    AT(z[zs], z[5 * zs], z[9 * zs], z[13 * zs], a01, a11);
+    AT(z[2 * zs], z[6 * zs], z[10 * zs], z[14 * zs], a02, a12);
+    AT(z[3 * zs], z[7 * zs], z[11 * zs], z[15 * zs], a03, a13);
+    AT(a00, a01, a02, a03, q[0], q[cs]);
+    AT(a10, a11, a12, a13, q[rs], q[rs + cs]);
+}
+
+/* o[xi * os] = (A e A^T)[xi] for the 2x2 gradient tile e(i, j) = e[i * rs + j * cs]. */
+TILE_FN grad_tile(const real *e, int64_t rs, int64_t cs, real *o, int64_t os) {
+    real t00, t10, t20, t30, t01, t11, t21, t31;
+    A2(e[0], e[rs], t00, t10, t20, t30);
+    A2(e[cs], e[rs + cs], t01, t11, t21, t31);
+    A2(t00, t01, o[0], o[os], o[2 * os], o[3 * os]);
+    A2(t10, t11, o[4 * os], o[5 * os], o[6 * os], o[7 * os]);
+    A2(t20, t21, o[8 * os], o[9 * os], o[10 * os], o[11 * os]);
+    A2(t30, t31, o[12 * os], o[13 * os], o[14 * os], o[15 * os]);
+}
+
+/* d(i, j) = d[i * rs + j * cs] += (B e B^T)(i, j) for e[xi] = e[xi * es]. */
+TILE_FN input_grad_tile(const real *e, int64_t es, real *d, int64_t rs, int64_t cs) {
+    real t00, t10, t20, t30, t01, t11, t21, t31, t02, t12, t22, t32, t03, t13, t23, t33, u0, u1, u2, u3;
+    B4(e[0], e[4 * es], e[8 * es], e[12 * es], t00, t10, t20, t30);
+    B4(e[es], e[5 * es], e[9 * es], e[13 * es], t01, t11, t21, t31);
+    B4(e[2 * es], e[6 * es], e[10 * es], e[14 * es], t02, t12, t22, t32);
+    B4(e[3 * es], e[7 * es], e[11 * es], e[15 * es], t03, t13, t23, t33);
+    real *d1 = d + rs, *d2 = d + 2 * rs, *d3 = d + 3 * rs;
+    B4(t00, t01, t02, t03, u0, u1, u2, u3);
+    d[0] += u0, d[cs] += u1, d[2 * cs] += u2, d[3 * cs] += u3;
+    B4(t10, t11, t12, t13, u0, u1, u2, u3);
+    d1[0] += u0, d1[cs] += u1, d1[2 * cs] += u2, d1[3 * cs] += u3;
+    B4(t20, t21, t22, t23, u0, u1, u2, u3);
+    d2[0] += u0, d2[cs] += u1, d2[2 * cs] += u2, d2[3 * cs] += u3;
+    B4(t30, t31, t32, t33, u0, u1, u2, u3);
+    d3[0] += u0, d3[cs] += u1, d3[2 * cs] += u2, d3[3 * cs] += u3;
+}
+
 /* Copies rows of w floats (short: no call to memcpy) from src (stride ss) to dst (stride ds). */
 static void copy_rows(real *dst, int64_t ds, const real *src, int64_t ss, int rows, int w) {
     for (int r = 0; r < rows; r++, dst += ds, src += ss)
@@ -83,21 +143,10 @@ static void input_transform(const conv_geom *g, const real *x, int m, real *v, r
         if (m == 1) { /* lanes: the tiles of a row */
             pad_plane(g, img, pd);
             for (int ty = 0; ty < g->tiles_h; ty++) {
-                const real *r0 = pd + 2 * ty * w, *r1 = r0 + w, *r2 = r1 + w, *r3 = r2 + w;
+                const real *r0 = pd + 2 * ty * w;
                 real *o = v + ci * nt + ty * tw;
 #pragma omp simd
-                for (int tx = 0; tx < tw; tx++) {
-                    int c = 2 * tx;
-                    real t00, t10, t20, t30, t01, t11, t21, t31, t02, t12, t22, t32, t03, t13, t23, t33;
-                    BT(r0[c], r1[c], r2[c], r3[c], t00, t10, t20, t30);
-                    BT(r0[c + 1], r1[c + 1], r2[c + 1], r3[c + 1], t01, t11, t21, t31);
-                    BT(r0[c + 2], r1[c + 2], r2[c + 2], r3[c + 2], t02, t12, t22, t32);
-                    BT(r0[c + 3], r1[c + 3], r2[c + 3], r3[c + 3], t03, t13, t23, t33);
-                    BT(t00, t01, t02, t03, o[tx], o[vs + tx], o[2 * vs + tx], o[3 * vs + tx]);
-                    BT(t10, t11, t12, t13, o[4 * vs + tx], o[5 * vs + tx], o[6 * vs + tx], o[7 * vs + tx]);
-                    BT(t20, t21, t22, t23, o[8 * vs + tx], o[9 * vs + tx], o[10 * vs + tx], o[11 * vs + tx]);
-                    BT(t30, t31, t32, t33, o[12 * vs + tx], o[13 * vs + tx], o[14 * vs + tx], o[15 * vs + tx]);
-                }
+                for (int tx = 0; tx < tw; tx++) input_tile(r0 + 2 * tx, w, 1, o + tx, vs);
             }
             continue;
         }
@@ -106,20 +155,8 @@ static void input_transform(const conv_geom *g, const real *x, int m, real *v, r
         for (int t = 0; t < g->tiles; t++) {
             const real *d = pd + (2 * (t / tw) * w + 2 * (t % tw)) * m;
             real *o = v + ci * nt + t * m;
-#define D(i, j) d[(i) * wm + (j) * m + s]
 #pragma omp simd
-            for (int s = 0; s < m; s++) {
-                real t00, t10, t20, t30, t01, t11, t21, t31, t02, t12, t22, t32, t03, t13, t23, t33;
-                BT(D(0, 0), D(1, 0), D(2, 0), D(3, 0), t00, t10, t20, t30);
-                BT(D(0, 1), D(1, 1), D(2, 1), D(3, 1), t01, t11, t21, t31);
-                BT(D(0, 2), D(1, 2), D(2, 2), D(3, 2), t02, t12, t22, t32);
-                BT(D(0, 3), D(1, 3), D(2, 3), D(3, 3), t03, t13, t23, t33);
-                BT(t00, t01, t02, t03, o[s], o[vs + s], o[2 * vs + s], o[3 * vs + s]);
-                BT(t10, t11, t12, t13, o[4 * vs + s], o[5 * vs + s], o[6 * vs + s], o[7 * vs + s]);
-                BT(t20, t21, t22, t23, o[8 * vs + s], o[9 * vs + s], o[10 * vs + s], o[11 * vs + s]);
-                BT(t30, t31, t32, t33, o[12 * vs + s], o[13 * vs + s], o[14 * vs + s], o[15 * vs + s]);
-            }
-#undef D
+            for (int s = 0; s < m; s++) input_tile(d + s, wm, m, o + s, vs);
         }
     }
 }
@@ -175,19 +212,11 @@ static void output_transform(const conv_geom *g, const real *z, int m, real *y, 
         real *o = y + co * g->out_px, b = bias ? bias[co] : 0;
         const real *zc = z + co * nt;
         if (m == 1) { /* lanes: the tiles of a row, two output rows at a time through pd */
-            real *row0 = pd, *row1 = pd + w;
+            real *row0 = pd, *row1 = pd + w; /* w = 2 * tiles_w */
             for (int ty = 0; ty < g->tiles_h; ty++) {
                 const real *zt = zc + ty * tw;
 #pragma omp simd
-                for (int tx = 0; tx < tw; tx++) {
-                    real a00, a10, a01, a11, a02, a12, a03, a13;
-                    AT(zt[tx], zt[4 * zs + tx], zt[8 * zs + tx], zt[12 * zs + tx], a00, a10);
-                    AT(zt[zs + tx], zt[5 * zs + tx], zt[9 * zs + tx], zt[13 * zs + tx], a01, a11);
-                    AT(zt[2 * zs + tx], zt[6 * zs + tx], zt[10 * zs + tx], zt[14 * zs + tx], a02, a12);
-                    AT(zt[3 * zs + tx], zt[7 * zs + tx], zt[11 * zs + tx], zt[15 * zs + tx], a03, a13);
-                    AT(a00, a01, a02, a03, row0[2 * tx], row0[2 * tx + 1]);
-                    AT(a10, a11, a12, a13, row1[2 * tx], row1[2 * tx + 1]);
-                }
+                for (int tx = 0; tx < tw; tx++) output_tile(zt + tx, zs, row0 + 2 * tx, w, 1);
                 real *y0 = o + (int64_t)2 * ty * wo;
 #pragma omp simd
                 for (int ox = 0; ox < wo; ox++) y0[ox] = row0[ox] + b;
@@ -202,15 +231,7 @@ static void output_transform(const conv_geom *g, const real *z, int m, real *y, 
             const real *zt = zc + t * m;
             real *q = pd + (2 * (t / tw) * w + 2 * (t % tw)) * m;
 #pragma omp simd
-            for (int s = 0; s < m; s++) {
-                real a00, a10, a01, a11, a02, a12, a03, a13;
-                AT(zt[s], zt[4 * zs + s], zt[8 * zs + s], zt[12 * zs + s], a00, a10);
-                AT(zt[zs + s], zt[5 * zs + s], zt[9 * zs + s], zt[13 * zs + s], a01, a11);
-                AT(zt[2 * zs + s], zt[6 * zs + s], zt[10 * zs + s], zt[14 * zs + s], a02, a12);
-                AT(zt[3 * zs + s], zt[7 * zs + s], zt[11 * zs + s], zt[15 * zs + s], a03, a13);
-                AT(a00, a01, a02, a03, q[s], q[m + s]);
-                AT(a10, a11, a12, a13, q[wm + s], q[wm + m + s]);
-            }
+            for (int s = 0; s < m; s++) output_tile(zt + s, zs, q + s, wm, m);
         }
         deinterleave(pd, w, 0, 0, m, ho, wo, o, g->cout * g->out_px, wo, b, 0);
     }
@@ -239,18 +260,10 @@ static void grad_transform(const conv_geom *g, const real *dy, int m, real *z, r
         if (m == 1) { /* lanes: the tiles of a row */
             copy_rows(pd, w, gy, wo, ho, wo);
             for (int ty = 0; ty < g->tiles_h; ty++) {
-                const real *e0 = pd + 2 * ty * w, *e1 = e0 + w;
+                const real *e0 = pd + 2 * ty * w;
                 real *o = zc + ty * tw;
 #pragma omp simd
-                for (int tx = 0; tx < tw; tx++) {
-                    real t00, t10, t20, t30, t01, t11, t21, t31;
-                    A2(e0[2 * tx], e1[2 * tx], t00, t10, t20, t30);
-                    A2(e0[2 * tx + 1], e1[2 * tx + 1], t01, t11, t21, t31);
-                    A2(t00, t01, o[tx], o[zs + tx], o[2 * zs + tx], o[3 * zs + tx]);
-                    A2(t10, t11, o[4 * zs + tx], o[5 * zs + tx], o[6 * zs + tx], o[7 * zs + tx]);
-                    A2(t20, t21, o[8 * zs + tx], o[9 * zs + tx], o[10 * zs + tx], o[11 * zs + tx]);
-                    A2(t30, t31, o[12 * zs + tx], o[13 * zs + tx], o[14 * zs + tx], o[15 * zs + tx]);
-                }
+                for (int tx = 0; tx < tw; tx++) grad_tile(e0 + 2 * tx, w, 1, o + tx, zs);
             }
             continue;
         }
@@ -260,15 +273,7 @@ static void grad_transform(const conv_geom *g, const real *dy, int m, real *z, r
             const real *e = pd + (2 * (t / tw) * w + 2 * (t % tw)) * m;
             real *o = zc + t * m;
 #pragma omp simd
-            for (int s = 0; s < m; s++) {
-                real t00, t10, t20, t30, t01, t11, t21, t31;
-                A2(e[s], e[wm + s], t00, t10, t20, t30);
-                A2(e[m + s], e[wm + m + s], t01, t11, t21, t31);
-                A2(t00, t01, o[s], o[zs + s], o[2 * zs + s], o[3 * zs + s]);
-                A2(t10, t11, o[4 * zs + s], o[5 * zs + s], o[6 * zs + s], o[7 * zs + s]);
-                A2(t20, t21, o[8 * zs + s], o[9 * zs + s], o[10 * zs + s], o[11 * zs + s]);
-                A2(t30, t31, o[12 * zs + s], o[13 * zs + s], o[14 * zs + s], o[15 * zs + s]);
-            }
+            for (int s = 0; s < m; s++) grad_tile(e + s, wm, m, o + s, zs);
         }
     }
 }
@@ -287,18 +292,9 @@ static void input_grad(const conv_geom *g, const real *dv, int m, real *dx, real
         if (m == 1) { /* lanes: the tiles of a row */
             for (int ty = 0; ty < g->tiles_h; ty++) {
                 const real *e = ec + ty * tw;
+                memset(q, 0, (size_t)16 * tw * sizeof(real));
 #pragma omp simd
-                for (int tx = 0; tx < tw; tx++) {
-                    real t00, t10, t20, t30, t01, t11, t21, t31, t02, t12, t22, t32, t03, t13, t23, t33;
-                    B4(e[tx], e[4 * vs + tx], e[8 * vs + tx], e[12 * vs + tx], t00, t10, t20, t30);
-                    B4(e[vs + tx], e[5 * vs + tx], e[9 * vs + tx], e[13 * vs + tx], t01, t11, t21, t31);
-                    B4(e[2 * vs + tx], e[6 * vs + tx], e[10 * vs + tx], e[14 * vs + tx], t02, t12, t22, t32);
-                    B4(e[3 * vs + tx], e[7 * vs + tx], e[11 * vs + tx], e[15 * vs + tx], t03, t13, t23, t33);
-                    B4(t00, t01, t02, t03, q[tx], q[tw + tx], q[2 * tw + tx], q[3 * tw + tx]);
-                    B4(t10, t11, t12, t13, q[4 * tw + tx], q[5 * tw + tx], q[6 * tw + tx], q[7 * tw + tx]);
-                    B4(t20, t21, t22, t23, q[8 * tw + tx], q[9 * tw + tx], q[10 * tw + tx], q[11 * tw + tx]);
-                    B4(t30, t31, t32, t33, q[12 * tw + tx], q[13 * tw + tx], q[14 * tw + tx], q[15 * tw + tx]);
-                }
+                for (int tx = 0; tx < tw; tx++) input_grad_tile(e + tx, vs, q + tx, 4 * tw, tw);
                 for (int i = 0; i < 4; i++) {
                     /* the right half of each tile lands on the next tile's left half */
                     real *r = pd + (int64_t)(2 * ty + i) * w;
@@ -318,25 +314,8 @@ static void input_grad(const conv_geom *g, const real *dv, int m, real *dx, real
             for (int t = 0; t < g->tiles; t++) {
                 const real *e = ec + t * m;
                 real *d = pd + (2 * (t / tw) * w + 2 * (t % tw)) * m;
-#define D(i, j) d[(i) * wm + (j) * m + s]
 #pragma omp simd
-                for (int s = 0; s < m; s++) {
-                    real t00, t10, t20, t30, t01, t11, t21, t31, t02, t12, t22, t32, t03, t13, t23, t33;
-                    real u0, u1, u2, u3;
-                    B4(e[s], e[4 * vs + s], e[8 * vs + s], e[12 * vs + s], t00, t10, t20, t30);
-                    B4(e[vs + s], e[5 * vs + s], e[9 * vs + s], e[13 * vs + s], t01, t11, t21, t31);
-                    B4(e[2 * vs + s], e[6 * vs + s], e[10 * vs + s], e[14 * vs + s], t02, t12, t22, t32);
-                    B4(e[3 * vs + s], e[7 * vs + s], e[11 * vs + s], e[15 * vs + s], t03, t13, t23, t33);
-                    B4(t00, t01, t02, t03, u0, u1, u2, u3);
-                    D(0, 0) += u0, D(0, 1) += u1, D(0, 2) += u2, D(0, 3) += u3;
-                    B4(t10, t11, t12, t13, u0, u1, u2, u3);
-                    D(1, 0) += u0, D(1, 1) += u1, D(1, 2) += u2, D(1, 3) += u3;
-                    B4(t20, t21, t22, t23, u0, u1, u2, u3);
-                    D(2, 0) += u0, D(2, 1) += u1, D(2, 2) += u2, D(2, 3) += u3;
-                    B4(t30, t31, t32, t33, u0, u1, u2, u3);
-                    D(3, 0) += u0, D(3, 1) += u1, D(3, 2) += u2, D(3, 3) += u3;
-                }
-#undef D
+                for (int s = 0; s < m; s++) input_grad_tile(e + s, vs, d + s, wm, m);
             }
         }
         deinterleave(pd, w, g->p[1], g->p[2], m, rows, cols, dx + ci * g->in_px, g->cin * g->in_px, g->in[2], 0, 1);
