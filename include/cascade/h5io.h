@@ -113,6 +113,13 @@ cascade_status cascade_h5w_create_rows(cascade_h5writer *w, const char *path,
 /* This rank's rows [start, start+count) (count may be 0). */
 cascade_status cascade_h5w_write_rows(cascade_h5writer *w, const char *path, int64_t start,
                                       int64_t count, const float *data);
+/* Element types for row data sets beyond float32 (labels). */
+typedef enum { CASCADE_H5_F32, CASCADE_H5_I32, CASCADE_H5_U8 } cascade_h5_elem;
+/* Rows of `type`, optionally compressed (shuffle + deflate 4; collective writes only). */
+cascade_status cascade_h5w_create_rows_typed(cascade_h5writer *w, const char *path, const cascade_shape *shape,
+                                             cascade_h5_elem type, int compress);
+cascade_status cascade_h5w_write_rows_typed(cascade_h5writer *w, const char *path, int64_t start, int64_t count,
+                                            const void *data, cascade_h5_elem type);
 /* Attributes on an existing object ("/" = root, a group or a data set); groups that do not
  * exist yet are created. Strings are variable-length UTF-8 (h5py reads them as str). */
 cascade_status cascade_h5w_attr_int(cascade_h5writer *w, const char *object, const char *name,

@@ -61,6 +61,9 @@ typedef struct {
     long checkpoint_every;                 /* [500] steps; 0 = only at the end */
     long keep_checkpoints;                 /* [3]; 0 = keep all */
     long log_every;                        /* [10] steps between progress lines */
+    long max_nonfinite;                    /* [5] NaN/Inf steps in a row before the run stops (exit 3) */
+    double bucket_mb;                      /* [25] gradient allreduce bucket size (fast mode) */
+    long zero;                             /* [0] 1: ZeRO-1, optimizer state sharded over ranks */
 
     /* [optimizer] and [optimizer.NET]: opt[i] is for nets[i] (defaults from [optimizer]) */
     cascade_opt_cfg opt[CASCADE_MAX_NETS];

@@ -71,6 +71,8 @@ const char *cascade_sched_kind_name(cascade_sched_kind kind);
 typedef struct {
     cascade_opt_cfg cfg;
     int64_t n;        /* parameters in the flat buffer */
+    int64_t offset;   /* ZeRO-1: the state covers flat parameters [offset, offset + n) (set by the caller) */
+    int sharded;      /* ZeRO-1: each rank holds a different shard (set by the caller) */
     int64_t step;     /* updates applied so far (torch's state['step']) */
     int n_states;     /* state buffers this optimizer keeps */
     const char *state_names[CASCADE_OPT_MAX_STATES]; /* torch names: exp_avg, exp_avg_sq, momentum_buffer, square_avg, grad_avg */

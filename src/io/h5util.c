@@ -192,6 +192,12 @@ cascade_status h5_select_flat(hid_t space, const cascade_shape *shape, int64_t o
 
 cascade_status h5_transfer(MPI_Comm comm, const char *file, const char *name, const cascade_shape *shape,
                            hid_t dset, hid_t fspace, int64_t n, int write, void *buf, cascade_status st) {
+    return h5_transfer_typed(comm, file, name, shape, dset, fspace, n, write, buf, H5T_NATIVE_FLOAT, st);
+}
+
+cascade_status h5_transfer_typed(MPI_Comm comm, const char *file, const char *name, const cascade_shape *shape,
+                                 hid_t dset, hid_t fspace, int64_t n, int write, void *buf, hid_t mem_type,
+                                 cascade_status st) {
     hid_t mspace = H5I_INVALID_HID, dxpl = H5I_INVALID_HID;
     if (st == CASCADE_OK && (mspace = h5_mem_space(n)) < 0)
         st = h5_fail(CASCADE_EINTERNAL, file, "cannot create a memory space of %lld floats", (long long)n);
@@ -200,8 +206,8 @@ cascade_status h5_transfer(MPI_Comm comm, const char *file, const char *name, co
     if (st == CASCADE_OK) {
         float none = 0; /* ranks with nothing selected still pass a buffer */
         void *data = n ? buf : &none;
-        herr_t rc = write ? H5Dwrite(dset, H5T_NATIVE_FLOAT, mspace, fspace, dxpl, data)
-                          : H5Dread(dset, H5T_NATIVE_FLOAT, mspace, fspace, dxpl, data);
+        herr_t rc = write ? H5Dwrite(dset, mem_type, mspace, fspace, dxpl, data)
+                          : H5Dread(dset, mem_type, mspace, fspace, dxpl, data);
         char sbuf[128];
         if (rc < 0)
             st = h5_fail(CASCADE_EIO, file, "cannot %s %lld values of '%s' of shape %s%s", write ? "write" : "read",

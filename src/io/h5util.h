@@ -56,6 +56,10 @@ cascade_status h5_select_flat(hid_t space, const cascade_shape *shape, int64_t o
  * this rank's status so far: when any rank failed, none transfers. Closes fspace and dset. */
 cascade_status h5_transfer(MPI_Comm comm, const char *file, const char *name, const cascade_shape *shape,
                            hid_t dset, hid_t fspace, int64_t n, int write, void *buf, cascade_status st);
+/* Same with an explicit memory type (int32, uint8 rows). */
+cascade_status h5_transfer_typed(MPI_Comm comm, const char *file, const char *name, const cascade_shape *shape,
+                                 hid_t dset, hid_t fspace, int64_t n, int write, void *buf, hid_t mem_type,
+                                 cascade_status st);
 /* A 1-D memory space of n elements (n may be 0: one element, nothing selected). */
 hid_t h5_mem_space(int64_t n);
 

@@ -59,7 +59,7 @@ static cascade_status check_shape(const cascade_h5writer *w, const char *path, c
 
 /* Checks a flat part [offset, offset+count) of `shape` before any collective step. */
 static cascade_status check_part(const cascade_h5writer *w, const char *path, const cascade_shape *shape,
-                                 int64_t offset, int64_t count, const float *data) {
+                                 int64_t offset, int64_t count, const void *data) {
     int64_t total = cascade_shape_numel(shape);
     char sbuf[128];
     if (offset < 0 || count < 0 || offset > total - count)
@@ -74,7 +74,7 @@ static cascade_status check_part(const cascade_h5writer *w, const char *path, co
 /* Creates a float32 data set (intermediate groups too); chunked with unlimited axis 0 when
  * chunk_rows > 0. Collective. */
 static cascade_status create_dataset(cascade_h5writer *w, const char *path, const cascade_shape *shape,
-                                     int64_t chunk_rows, hid_t *dset) {
+                                     int64_t chunk_rows, hid_t file_type, int compress, hid_t *dset) {
     *dset = H5I_INVALID_HID;
     if (h5_path_exists(w->id, path))
         return cascade_fail(CASCADE_EINTERNAL, "%s: '%s' is written twice", w->tmp, path);
@@ -98,9 +98,11 @@ static cascade_status create_dataset(cascade_h5writer *w, const char *path, cons
         space = H5Screate_simple(shape->ndim, dims, maxdims);
         if (space < 0 || H5Pset_chunk(dcpl, shape->ndim, chunk) < 0)
             st = h5_fail(CASCADE_EINTERNAL, w->tmp, "cannot set up chunks for '%s'", path);
+        if (st == CASCADE_OK && compress && (H5Pset_shuffle(dcpl) < 0 || H5Pset_deflate(dcpl, 4) < 0))
+            st = h5_fail(CASCADE_EINTERNAL, w->tmp, "cannot set up compression for '%s'", path);
     }
     if (st == CASCADE_OK) {
-        *dset = H5Dcreate2(w->id, path, H5T_IEEE_F32LE, space, lcpl, dcpl, H5P_DEFAULT);
+        *dset = H5Dcreate2(w->id, path, file_type, space, lcpl, dcpl, H5P_DEFAULT);
         if (*dset < 0) st = h5_fail(CASCADE_EIO, w->tmp, "cannot create data set '%s'", path);
     }
     if (space >= 0) H5Sclose(space);
@@ -112,12 +114,12 @@ static cascade_status create_dataset(cascade_h5writer *w, const char *path, cons
 /* This rank's flat part of an open data set, one collective H5Dwrite; closes dset. */
 static cascade_status write_part(cascade_h5writer *w, const char *path, hid_t dset, cascade_status st,
                                  const cascade_shape *shape, int64_t offset, int64_t count,
-                                 const float *data) {
+                                 const void *data, hid_t mem_type) {
     hid_t fspace = H5I_INVALID_HID;
     if (st == CASCADE_OK && (fspace = H5Dget_space(dset)) < 0)
         st = h5_fail(CASCADE_EIO, w->tmp, "cannot read the dataspace of '%s'", path);
     if (st == CASCADE_OK) st = h5_select_flat(fspace, shape, offset, count, w->tmp, path);
-    return h5_transfer(w->comm, w->tmp, path, shape, dset, fspace, count, 1, (void *)data, st);
+    return h5_transfer_typed(w->comm, w->tmp, path, shape, dset, fspace, count, 1, (void *)data, mem_type, st);
 }
 
 cascade_status cascade_h5w_write_floats(cascade_h5writer *w, const char *path,
@@ -128,30 +130,50 @@ cascade_status cascade_h5w_write_floats(cascade_h5writer *w, const char *path,
     if (st == CASCADE_OK) st = check_part(w, path, shape, offset, count, data);
     CASCADE_TRY(h5_agree(w->comm, st));
     hid_t dset;
-    st = h5_agree(w->comm, create_dataset(w, path, shape, 0, &dset));
-    return write_part(w, path, dset, st, shape, offset, count, data);
+    st = h5_agree(w->comm, create_dataset(w, path, shape, 0, H5T_IEEE_F32LE, 0, &dset));
+    return write_part(w, path, dset, st, shape, offset, count, data, H5T_NATIVE_FLOAT);
 }
 
-cascade_status cascade_h5w_create_rows(cascade_h5writer *w, const char *path, const cascade_shape *shape) {
+static hid_t file_type_of(cascade_h5_elem type) {
+    return type == CASCADE_H5_I32 ? H5T_STD_I32LE : type == CASCADE_H5_U8 ? H5T_STD_U8LE : H5T_IEEE_F32LE;
+}
+
+static hid_t mem_type_of(cascade_h5_elem type) {
+    return type == CASCADE_H5_I32 ? H5T_NATIVE_INT32 : type == CASCADE_H5_U8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT;
+}
+
+static int elem_bytes(cascade_h5_elem type) { return type == CASCADE_H5_I32 ? 4 : type == CASCADE_H5_U8 ? 1 : 4; }
+
+cascade_status cascade_h5w_create_rows_typed(cascade_h5writer *w, const char *path, const cascade_shape *shape,
+                                             cascade_h5_elem type, int compress) {
     h5_quiet();
     cascade_status st = check_shape(w, path, shape);
     if (st == CASCADE_OK && shape->ndim < 1)
         st = cascade_fail(CASCADE_EINTERNAL, "%s: '%s': rows need a shape (N, ...)", w->tmp, path);
     CASCADE_TRY(h5_agree(w->comm, st));
     /* Chunks of whole rows, about 1 MiB each. */
-    int64_t row_bytes = 4;
+    int64_t row_bytes = elem_bytes(type);
     for (int i = 1; i < shape->ndim; i++) row_bytes *= shape->d[i] > 0 ? shape->d[i] : 1;
     int64_t chunk_rows = (1 << 20) / row_bytes;
     if (chunk_rows > shape->d[0]) chunk_rows = shape->d[0];
     if (chunk_rows < 1) chunk_rows = 1;
     hid_t dset;
-    st = create_dataset(w, path, shape, chunk_rows, &dset);
+    st = create_dataset(w, path, shape, chunk_rows, file_type_of(type), compress, &dset);
     if (dset >= 0) H5Dclose(dset);
     return h5_agree(w->comm, st);
 }
 
+cascade_status cascade_h5w_create_rows(cascade_h5writer *w, const char *path, const cascade_shape *shape) {
+    return cascade_h5w_create_rows_typed(w, path, shape, CASCADE_H5_F32, 0);
+}
+
 cascade_status cascade_h5w_write_rows(cascade_h5writer *w, const char *path, int64_t start,
                                       int64_t count, const float *data) {
+    return cascade_h5w_write_rows_typed(w, path, start, count, data, CASCADE_H5_F32);
+}
+
+cascade_status cascade_h5w_write_rows_typed(cascade_h5writer *w, const char *path, int64_t start, int64_t count,
+                                            const void *data, cascade_h5_elem type) {
     h5_quiet();
     cascade_shape shape = {0};
     hid_t dset = h5_path_exists(w->id, path) ? H5Dopen2(w->id, path, H5P_DEFAULT) : H5I_INVALID_HID;
@@ -169,7 +191,7 @@ cascade_status cascade_h5w_write_rows(cascade_h5writer *w, const char *path, int
                           cascade_shape_str(&shape, sbuf, sizeof sbuf));
     }
     if (st == CASCADE_OK) st = check_part(w, path, &shape, start * row_numel, count * row_numel, data);
-    return write_part(w, path, dset, st, &shape, start * row_numel, count * row_numel, data);
+    return write_part(w, path, dset, st, &shape, start * row_numel, count * row_numel, data, mem_type_of(type));
 }
 
 /* Writes a scalar attribute on `object`, creating it as a group (with parents) if missing and

@@ -67,6 +67,7 @@ void cascade_net_forward(cascade_net *net, const cascade_run *run) {
         c.n = run->n;
         c.training = run->training;
         c.update_stats = run->update_stats;
+        c.stats = run->collect_stats && L->stat_count ? net->stats + net->stat_off[l] : NULL;
         for (int k = 0; k < L->n_in; k++) c.in[k] = node_value(net, run, net->inputs[l][k]);
         c.out = net->act[l];
         for (int p = 0; p < L->n_params; p++)
@@ -114,5 +115,17 @@ void cascade_net_backward(cascade_net *net, const cascade_run *run, const float 
         c.sample_ids = run->sample_ids;
         c.step = run->step;
         L->op->backward(L, &c);
+        if (run->after_backward) run->after_backward(run->hook_ctx, l);
+    }
+}
+
+void cascade_net_apply_stats(cascade_net *net, const double *mean_stats) {
+    for (int l = 0; l < net->n_layers; l++) {
+        const cascade_layer *L = &net->layers[l];
+        if (!L->stat_count || !L->op->apply_stats) continue;
+        float *param[CASCADE_MAX_PARAMS];
+        for (int p = 0; p < L->n_params; p++)
+            param[p] = (L->params[p].trainable ? net->params : net->buffers) + net->param_off[l][p];
+        L->op->apply_stats(L, param, mean_stats + net->stat_off[l]);
     }
 }

@@ -233,10 +233,20 @@ cascade_status cascade_net_build(cascade_net *net, const char *name, const casca
             }
         }
     }
+    net->stat_off = calloc((size_t)n_nodes, sizeof(int64_t));
+    if (!net->stat_off) {
+        st = cascade_fail(CASCADE_EINTERNAL, "out of memory building net %s", name);
+        goto done;
+    }
+    for (int l = 0; l < n_nodes; l++) {
+        net->stat_off[l] = net->n_stats;
+        net->n_stats += net->layers[l].stat_count;
+    }
+    net->stats = cascade_alloc((size_t)(net->n_stats + 1) * sizeof(double), "statistics");
     net->params = cascade_alloc((size_t)(net->n_params + 1) * sizeof(float), "parameters");
     net->grads = cascade_alloc((size_t)(net->n_params + 1) * sizeof(float), "gradients");
     net->buffers = cascade_alloc((size_t)(net->n_buffers + 1) * sizeof(float), "buffers");
-    if (!net->params || !net->grads || !net->buffers) st = CASCADE_EINTERNAL;
+    if (!net->params || !net->grads || !net->buffers || !net->stats) st = CASCADE_EINTERNAL;
     if (!st) cascade_net_init_params(net, seed);
 done:
     free(nodes);
@@ -252,6 +262,8 @@ void cascade_net_free(cascade_net *net) {
     free(net->layers);
     free(net->inputs);
     free(net->param_off);
+    free(net->stat_off);
+    cascade_free(net->stats);
     cascade_free(net->params);
     cascade_free(net->grads);
     cascade_free(net->buffers);

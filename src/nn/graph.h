@@ -25,6 +25,10 @@ typedef struct {
     int64_t n_params, n_buffers;
     float *params, *grads, *buffers;
     int64_t (*param_off)[CASCADE_MAX_PARAMS];
+    /* running-statistics exports of a training forward (collect_stats): layer l's at
+     * stats + stat_off[l], n_stats doubles in all */
+    int64_t n_stats, *stat_off;
+    double *stats;
 
     /* execution state for up to max_n samples */
     int max_n;
@@ -59,15 +63,23 @@ float *cascade_net_output(const cascade_net *net);
 typedef struct {
     int n;
     int training, update_stats;
+    int collect_stats; /* export running statistics to net->stats instead of updating */
     const float *ext[CASCADE_MAX_EXTERNAL];
     const int64_t *sample_ids;
     uint64_t step;
+    /* optional: called after each layer's backward with its index (decreasing), e.g. to
+     * start reducing gradients that are final */
+    void (*after_backward)(void *ctx, int layer);
+    void *hook_ctx;
 } cascade_run;
 
 void cascade_net_forward(cascade_net *net, const cascade_run *run);
 /* dout: gradient w.r.t. the net output (n, out_shape). Gradients ACCUMULATE into net->grads;
  * input gradients (if prepared with want_input_grads) are overwritten into net->dext. */
 void cascade_net_backward(cascade_net *net, const cascade_run *run, const float *dout);
+/* Applies the mean (over a step's forward calls) of collected statistics: mean_stats holds
+ * n_stats doubles laid out as net->stats. */
+void cascade_net_apply_stats(cascade_net *net, const double *mean_stats);
 /* Finds a layer by name (the user-visible name, not activation nodes); -1 if absent. */
 int cascade_net_find(const cascade_net *net, const char *layer);
 /* One-line-per-layer summary (name, type, output shape, parameter count) into buf. */

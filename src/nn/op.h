@@ -51,6 +51,9 @@ typedef struct cascade_layer {
      * per_sample * n + fixed */
     int64_t saved_per_sample, saved_fixed;
     int64_t work_per_sample, work_fixed;
+    /* running statistics (batchnorm): doubles a training forward exports per call when the
+     * caller collects them (c->stats), averaged over a step and applied with apply_stats */
+    int64_t stat_count;
     uint64_t seed;     /* job seed, for ops that draw random numbers (dropout) */
     uint32_t layer_id; /* distinct per layer within a job, for random streams */
 } cascade_layer;

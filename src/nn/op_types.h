@@ -4,7 +4,9 @@
 typedef struct OPT_SYM(cascade_fwd) {
     int n;
     int training;                       /* 1: training mode (BN batch stats, dropout on) */
-    int update_stats;                   /* 1: update running statistics (BN) */
+    int update_stats;                   /* 1: update running statistics (BN) in place */
+    double *stats;                      /* non-NULL (training): export L->stat_count statistics
+                                         * of this call instead of updating in place */
     const OPT_REAL *in[CASCADE_MAX_INPUTS]; /* (n, in_shape[k]) */
     OPT_REAL *out;                          /* (n, out_shape) */
     OPT_REAL *param[CASCADE_MAX_PARAMS];    /* as L->params; buffers may be written (running stats) */
@@ -43,6 +45,9 @@ typedef struct OPT_SYM(cascade_op) {
     cascade_status (*infer)(cascade_layer *L);
     void (*forward)(const cascade_layer *L, const OPT_SYM(cascade_fwd) *c);
     void (*backward)(const cascade_layer *L, const OPT_SYM(cascade_bwd) *c);
+    /* Optional (layers with stat_count > 0): updates the running statistics in param[] from
+     * the mean of the statistics exported by a step's forward calls. */
+    void (*apply_stats)(const cascade_layer *L, OPT_REAL *const *param, const double *mean_stats);
 } OPT_SYM(cascade_op);
 
 /* Registry (src/nn/ops/registry.c, generated from ops.def). NULL when unknown. */

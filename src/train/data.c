@@ -231,8 +231,9 @@ cascade_status cascade_norm_compute(const cascade_job *job, const cascade_datase
         double mean = sum / (double)cnt;
         FOR_STAT_ELEMENTS(d, k, { sq += (*v - mean) * (*v - mean); });
         double sd = sqrt(sq / (double)cnt);
-        s->mean[k] = mean;
-        s->std[k] = sd > 1e-12 ? sd : 1.0; /* constant channel: only shift it */
+        /* rounded to float as stored in checkpoints, so a resumed run normalises identically */
+        s->mean[k] = (float)mean;
+        s->std[k] = (float)(sd > 1e-12 ? sd : 1.0); /* constant channel: only shift it */
     }
     return CASCADE_OK;
 }
@@ -250,4 +251,28 @@ void cascade_data_gather(const cascade_dataset *d, const int64_t *idx, int m, fl
         memcpy(x + (int64_t)i * xs, d->x + idx[i] * xs, (size_t)xs * sizeof(float));
         if (y && d->y) memcpy(y + (int64_t)i * ys, d->y + idx[i] * ys, (size_t)ys * sizeof(float));
     }
+}
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+cascade_status cascade_data_split(const cascade_job *job, MPI_Comm comm, int64_t **rows, int64_t *n_train,
+                                  int64_t *n_valid) {
+    int64_t n;
+    CASCADE_TRY(cascade_data_count(job, job->train, 1, comm, &n));
+    int64_t nv = (int64_t)floor((double)n * job->valid_fraction);
+    if (nv < 1 || nv >= n)
+        return cascade_fail(CASCADE_EUSAGE, "valid_fraction = %g of %lld samples in %s leaves an empty split",
+                            job->valid_fraction, (long long)n, job->train);
+    int64_t *perm = malloc((size_t)n * sizeof(int64_t));
+    if (!perm) return cascade_fail(CASCADE_EINTERNAL, "out of memory");
+    cascade_permutation((uint64_t)job->seed, CASCADE_RNG_SPLIT, 0, n, perm);
+    qsort(perm, (size_t)(n - nv), sizeof(int64_t), cmp_i64);
+    qsort(perm + (n - nv), (size_t)nv, sizeof(int64_t), cmp_i64);
+    *rows = perm;
+    *n_train = n - nv;
+    *n_valid = nv;
+    return CASCADE_OK;
 }

@@ -37,6 +37,11 @@ void cascade_data_free(cascade_dataset *d);
  * have the same length. */
 cascade_status cascade_data_count(const cascade_job *job, const char *path, int want_targets,
                                   MPI_Comm comm, int64_t *n);
+/* valid_fraction split of the training file: a Philox permutation keyed by the job seed;
+ * *rows (malloc'd) holds the n_train training rows then the n_valid validation rows, each
+ * sorted. Rank-independent. */
+cascade_status cascade_data_split(const cascade_job *job, MPI_Comm comm, int64_t **rows, int64_t *n_train,
+                                  int64_t *n_valid);
 cascade_status cascade_norm_compute(const cascade_job *job, const cascade_dataset *d,
                                     cascade_norm_stats *s);
 void cascade_norm_apply(const cascade_job *job, const cascade_norm_stats *s, cascade_dataset *d);

@@ -27,8 +27,18 @@ cascade_status cascade_evaluate(const char *ckpt, const char *data, const char *
     cascade_status st = cascade_ckpt_read_meta(f, &meta);
     if (!st) st = cascade_job_parse(meta.job, ckpt, NULL, 0, &job);
     if (st) goto done;
-    if (!data) data = job.valid[0] ? job.valid : job.train;
-    if ((st = cascade_data_load(&job, data, 1, NULL, 0, comm, &d))) goto done;
+    if (!data && !job.valid[0] && job.valid_fraction > 0) {
+        /* the validation split the run held out of its training file */
+        int64_t *rows, n_train, n_valid;
+        if ((st = cascade_data_split(&job, comm, &rows, &n_train, &n_valid))) goto done;
+        data = job.train;
+        st = cascade_data_load(&job, data, 1, rows + n_train, n_valid, comm, &d);
+        free(rows);
+    } else {
+        if (!data) data = job.valid[0] ? job.valid : job.train;
+        st = cascade_data_load(&job, data, 1, NULL, 0, comm, &d);
+    }
+    if (st) goto done;
     if ((st = cascade_model_build(&job, job.nets[0], &d.x_shape, &net))) goto done;
     if ((st = cascade_model_check_targets(&job, &net, &d))) goto done;
     int64_t classes = cascade_model_classes(&job, &net);
@@ -45,7 +55,7 @@ cascade_status cascade_evaluate(const char *ckpt, const char *data, const char *
         st = CASCADE_EINTERNAL;
         goto done;
     }
-    double loss = cascade_predict_dataset(&job, &net, &d, chunk, xb, preds, classes);
+    double loss = cascade_predict_dataset(&job, &net, &d, chunk, xb, preds, classes, comm);
     if (rank == 0) {
         char metrics[8192];
         cascade_metrics_json(&job, preds, d.y, d.n, on, cascade_shape_numel(&d.y_shape), metrics, sizeof metrics);

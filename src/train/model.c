@@ -73,6 +73,16 @@ static void param_path(char *buf, size_t n, const char *root, const cascade_net 
     snprintf(buf, n, "/%s/%s/%s/%s", root, net->name, L->name, p->name);
 }
 
+/* The flat range [a, b) of parameter [off, off+cnt) whose optimizer state this rank holds:
+ * the intersection with its shard [opt->offset, opt->offset + opt->n). For writing an
+ * unsharded state (the shard is everything) only rank 0 writes (rank >= 0 given). */
+static void state_part(const cascade_optimizer *opt, int64_t off, int64_t cnt, int rank, int64_t *a, int64_t *b) {
+    int64_t lo = opt->offset, hi = opt->offset + opt->n;
+    *a = off > lo ? off : lo;
+    *b = off + cnt < hi ? off + cnt : hi;
+    if (*b <= *a || (!opt->sharded && rank > 0)) *a = *b = off; /* nothing here: an empty part */
+}
+
 static float *param_data(const cascade_net *net, int l, int p) {
     const cascade_param_desc *d = &net->layers[l].params[p];
     return (d->trainable ? net->params : net->buffers) + net->param_off[l][p];
@@ -90,12 +100,15 @@ cascade_status cascade_model_write(cascade_h5writer *w, int rank, const cascade_
             param_path(path, sizeof path, "params", net, L, pd);
             CASCADE_TRY(cascade_h5w_write_floats(w, path, &pd->shape, param_data(net, l, p), 0, rank == 0 ? cnt : 0));
             if (!opt || !pd->trainable) continue;
+            /* this rank's part of the state: its shard (ZeRO-1) or, unsharded, rank 0 all */
+            int64_t a, b;
+            state_part(opt, net->param_off[l][p], cnt, rank, &a, &b);
             for (int s = 0; s < opt->n_states; s++) {
                 char sp[600];
                 param_path(path, sizeof path, "optimizer", net, L, pd);
                 snprintf(sp, sizeof sp, "%s/%s", path, opt->state_names[s]);
-                CASCADE_TRY(cascade_h5w_write_floats(w, sp, &pd->shape, opt->state[s] + net->param_off[l][p], 0,
-                                                     rank == 0 ? cnt : 0));
+                CASCADE_TRY(cascade_h5w_write_floats(w, sp, &pd->shape, b > a ? opt->state[s] + (a - opt->offset) : NULL,
+                                                     a - net->param_off[l][p], b - a));
             }
             if (opt->n_states) CASCADE_TRY(cascade_h5w_attr_int(w, path, "step", opt->step));
         }
@@ -154,11 +167,14 @@ cascade_status cascade_model_read_state(cascade_h5file *f, const cascade_job *jo
             for (int p = 0; p < L->n_params; p++) {
                 const cascade_param_desc *pd = &L->params[p];
                 if (!pd->trainable) continue;
+                int64_t off = net->param_off[l][p], cnt = cascade_shape_numel(&pd->shape), a, b;
+                state_part(opt, off, cnt, -1, &a, &b);
                 for (int s = 0; s < opt->n_states; s++) {
                     char sp[600];
                     param_path(path, sizeof path, "optimizer", net, L, pd);
                     snprintf(sp, sizeof sp, "%s/%s", path, opt->state_names[s]);
-                    CASCADE_TRY(cascade_h5_read_floats(f, sp, &pd->shape, opt->state[s] + net->param_off[l][p]));
+                    CASCADE_TRY(cascade_h5_read_floats_part(f, sp, &pd->shape, a - off, b - a,
+                                                            b > a ? opt->state[s] + (a - opt->offset) : NULL));
                 }
             }
         }

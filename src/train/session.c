@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "eval/metrics.h"
+#include "cascade/xsum.h"
 #include "nn/loss.h"
 
 static cascade_status mkdir_p(const char *path) {
@@ -38,11 +39,6 @@ static int has_checkpoints(const char *ckdir) {
     return found;
 }
 
-static int cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* Training and validation sets: a separate file, or a Philox split of the training file. */
 static cascade_status load_data(cascade_session *s) {
     cascade_job *job = s->job;
@@ -53,21 +49,48 @@ static cascade_status load_data(cascade_session *s) {
         return CASCADE_OK;
     }
     if (job->valid_fraction <= 0) return cascade_data_load(job, job->train, 1, NULL, 0, s->comm, &s->train);
-    int64_t n;
-    CASCADE_TRY(cascade_data_count(job, job->train, 1, s->comm, &n));
-    int64_t nv = (int64_t)floor((double)n * job->valid_fraction);
-    if (nv < 1 || nv >= n)
-        return cascade_fail(CASCADE_EUSAGE, "valid_fraction = %g of %lld samples in %s leaves an empty split",
-                            job->valid_fraction, (long long)n, job->train);
-    int64_t *perm = malloc((size_t)n * sizeof(int64_t));
-    if (!perm) return cascade_fail(CASCADE_EINTERNAL, "out of memory");
-    cascade_permutation((uint64_t)job->seed, CASCADE_RNG_SPLIT, 0, n, perm);
-    qsort(perm, (size_t)(n - nv), sizeof(int64_t), cmp_i64);
-    qsort(perm + (n - nv), (size_t)nv, sizeof(int64_t), cmp_i64);
-    cascade_status st = cascade_data_load(job, job->train, 1, perm, n - nv, s->comm, &s->train);
-    if (!st) st = cascade_data_load(job, job->train, 1, perm + (n - nv), nv, s->comm, &s->valid);
+    int64_t *rows, n_train, n_valid;
+    CASCADE_TRY(cascade_data_split(job, s->comm, &rows, &n_train, &n_valid));
+    cascade_status st = cascade_data_load(job, job->train, 1, rows, n_train, s->comm, &s->train);
+    if (!st) st = cascade_data_load(job, job->train, 1, rows + n_train, n_valid, s->comm, &s->valid);
     s->has_valid = !st;
-    free(perm);
+    free(rows);
+    return st;
+}
+
+/* Buckets of about bucket_mb in reverse layer order (the order backward finishes them). */
+static cascade_status make_buckets(cascade_session *s) {
+    cascade_net *net = &s->net;
+    int L = net->n_layers, n = 0;
+    int64_t *lo = malloc((size_t)L * sizeof(int64_t)), *hi = malloc((size_t)L * sizeof(int64_t));
+    int *ready = malloc((size_t)L * sizeof(int));
+    if (!lo || !hi || !ready) {
+        free(lo), free(hi), free(ready);
+        return cascade_fail(CASCADE_EINTERNAL, "out of memory");
+    }
+    int64_t limit = (int64_t)(s->job->bucket_mb * 1048576.0 / sizeof(float));
+    if (limit < 1) limit = 1;
+    int64_t cur_hi = -1, cur_lo = -1;
+    for (int l = L - 1; l >= 0; l--) {
+        int64_t a = -1, b = -1; /* this layer's trainable range */
+        for (int p = 0; p < net->layers[l].n_params; p++) {
+            if (!net->layers[l].params[p].trainable) continue;
+            int64_t o = net->param_off[l][p], e = o + cascade_shape_numel(&net->layers[l].params[p].shape);
+            if (a < 0 || o < a) a = o;
+            if (e > b) b = e;
+        }
+        if (a < 0) continue;
+        if (cur_hi < 0) cur_hi = b;
+        cur_lo = a;
+        ready[n] = l;
+        if (cur_hi - cur_lo >= limit) {
+            lo[n] = cur_lo, hi[n] = cur_hi, n++;
+            cur_hi = -1;
+        }
+    }
+    if (cur_hi >= 0) lo[n] = cur_lo, hi[n] = cur_hi, n++;
+    cascade_status st = cascade_buckets_init(&s->buckets, n, lo, hi, ready, net->grads, s->comm);
+    free(lo), free(hi), free(ready);
     return st;
 }
 
@@ -149,7 +172,24 @@ cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const 
     }
     int mb = (int)job->micro_batch;
     if ((st = cascade_net_prepare(&s->net, mb, 0))) goto fail;
-    if ((st = cascade_optimizer_init(&s->opt, &job->opt[0], s->net.n_params))) goto fail;
+    /* ZeRO-1: rank r keeps the optimizer state of parameters [P r / R, P (r+1) / R) */
+    s->shard_lo = job->zero ? s->net.n_params * s->rank / s->size : 0;
+    s->shard_hi = job->zero ? s->net.n_params * (s->rank + 1) / s->size : s->net.n_params;
+    if ((st = cascade_optimizer_init(&s->opt, &job->opt[0], s->shard_hi - s->shard_lo))) goto fail;
+    s->opt.offset = s->shard_lo;
+    s->opt.sharded = job->zero != 0;
+    if (job->zero) {
+        s->shard_counts = malloc((size_t)s->size * sizeof(int));
+        s->shard_displs = malloc((size_t)s->size * sizeof(int));
+        if (!s->shard_counts || !s->shard_displs) {
+            st = cascade_fail(CASCADE_EINTERNAL, "out of memory");
+            goto fail;
+        }
+        for (int r = 0; r < s->size; r++) {
+            s->shard_displs[r] = (int)(s->net.n_params * r / s->size);
+            s->shard_counts[r] = (int)(s->net.n_params * (r + 1) / s->size) - s->shard_displs[r];
+        }
+    }
     s->out_numel = cascade_shape_numel(cascade_net_out_shape(&s->net));
     s->terms_per_sample = cascade_loss_terms(job->loss, 1, s->out_numel, s->classes);
     if (resume_from) {
@@ -158,6 +198,10 @@ cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const 
                     (long long)s->prog.epoch);
     } else if (o->init_path) {
         if ((st = load_checkpoint(s, o->init_path, 0))) goto fail;
+    }
+    if (!job->deterministic && s->size > 1) {
+        if ((st = make_buckets(s))) goto fail;
+        s->use_buckets = 1;
     }
     s->steps_per_epoch = s->train.n / job->batch;
     s->total_steps = o->steps > 0 ? o->steps : job->steps > 0 ? job->steps : job->epochs * s->steps_per_epoch;
@@ -170,7 +214,11 @@ cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const 
     s->dout = cascade_alloc((size_t)mb * (size_t)s->out_numel * sizeof(float), "output gradient");
     s->preds = cascade_alloc((size_t)(s->has_valid ? s->valid.n : 1) * (size_t)s->out_numel * sizeof(float),
                              "validation outputs");
-    if (!s->perm || !s->idx || !s->ids || !s->xb || !s->yb || !s->dout || !s->preds) {
+    int64_t nx = CASCADE_XSUM_DIGITS * (s->net.n_params + s->net.n_stats + 1) + 1;
+    s->xacc = job->deterministic ? cascade_alloc((size_t)nx * sizeof(int64_t), "exact reduction buffer") : NULL;
+    s->facc = cascade_alloc((size_t)(s->net.n_stats + 1) * sizeof(double), "statistics buffer");
+    if (!s->perm || !s->idx || !s->ids || !s->xb || !s->yb || !s->dout || !s->preds || !s->facc ||
+        (job->deterministic && !s->xacc)) {
         st = cascade_fail(CASCADE_EINTERNAL, "out of memory for batch buffers");
         goto fail;
     }
@@ -188,9 +236,13 @@ cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const 
         char summary[8192];
         cascade_net_summary(&s->net, summary, sizeof summary);
         if (!o->quiet) cascade_log("%s", summary);
-        cascade_log("training %s: %lld samples, %lld steps of batch %ld (%lld per epoch), %d rank(s)\n", job->name,
+        cascade_log("training %s: %lld samples, %lld steps of batch %ld (%lld per epoch), %d rank(s)%s\n", job->name,
                     (long long)s->train.n, (long long)s->total_steps, job->batch, (long long)s->steps_per_epoch,
-                    s->size);
+                    s->size, job->deterministic ? ", deterministic" : "");
+        if (!o->quiet)
+            cascade_log("optimizer state: %.2f MB per rank%s\n",
+                        (double)s->opt.n_states * (double)s->opt.n * sizeof(float) / 1048576.0,
+                        job->zero ? " (ZeRO-1: sharded)" : "");
     }
     return CASCADE_OK;
 fail:
@@ -211,6 +263,11 @@ void cascade_session_close(cascade_session *s) {
     cascade_free(s->yb);
     cascade_free(s->dout);
     cascade_free(s->preds);
+    cascade_free(s->xacc);
+    cascade_free(s->facc);
+    cascade_buckets_free(&s->buckets);
+    free(s->shard_counts);
+    free(s->shard_displs);
     memset(s, 0, sizeof *s);
 }
 
@@ -230,34 +287,62 @@ static void json_double(char *buf, size_t n, double v) {
 }
 
 void cascade_session_log_train(cascade_session *s, double loss, double lr, double rate, double elapsed) {
-    if (s->rank != 0) return;
+    if (s->rank != 0) {
+        s->t_input = s->t_compute = s->t_exact = s->t_comm = s->t_optim = 0;
+        return;
+    }
     char l[32];
     json_double(l, sizeof l, loss);
     fprintf(s->metrics,
             "{\"step\":%lld,\"epoch\":%lld,\"split\":\"train\",\"loss\":%s,\"lr\":%.7g,\"samples_per_s\":%.1f,"
-            "\"time_s\":%.3f}\n",
-            (long long)s->prog.step, (long long)s->prog.epoch, l, lr, rate, elapsed);
+            "\"time_s\":%.3f,\"input_s\":%.5f,\"compute_s\":%.5f,\"exact_sum_s\":%.5f,\"comm_wait_s\":%.5f,"
+            "\"optimizer_s\":%.5f}\n",
+            (long long)s->prog.step, (long long)s->prog.epoch, l, lr, rate, elapsed, s->t_input, s->t_compute,
+            s->t_exact, s->t_comm, s->t_optim);
     fflush(s->metrics);
     if (!s->opts->quiet)
         cascade_log("%sstep %lld/%lld  epoch %lld  loss %.5g  lr %.3g  %.0f samples/s%s", s->tty ? "\r" : "",
                     (long long)s->prog.step, (long long)s->total_steps, (long long)s->prog.epoch, loss, lr, rate,
                     s->tty ? "   " : "\n");
+    s->t_input = s->t_compute = s->t_exact = s->t_comm = s->t_optim = 0;
 }
 
 double cascade_predict_dataset(const cascade_job *job, cascade_net *net, const cascade_dataset *d, int chunk,
-                               float *xb, float *preds, int64_t classes) {
-    int64_t on = cascade_shape_numel(cascade_net_out_shape(net)), ys = cascade_shape_numel(&d->y_shape);
-    int64_t xs = cascade_shape_numel(&d->x_shape);
-    double sum = 0;
-    for (int64_t start = 0; start < d->n; start += chunk) {
+                               float *xb, float *preds, int64_t classes, MPI_Comm comm) {
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    int64_t on = cascade_shape_numel(cascade_net_out_shape(net)), xs = cascade_shape_numel(&d->x_shape);
+    /* chunks at global offsets, dealt to ranks in contiguous blocks: every sample is computed
+     * in the same chunk whatever the rank count */
+    int64_t n_chunks = (d->n + chunk - 1) / chunk;
+    int64_t c0 = n_chunks * rank / size, c1 = n_chunks * (rank + 1) / size;
+    for (int64_t c = c0; c < c1; c++) {
+        int64_t start = c * chunk;
         int m = (int)(d->n - start < chunk ? d->n - start : chunk);
         memcpy(xb, d->x + start * xs, (size_t)(m * xs) * sizeof(float));
         cascade_run run = {.n = m, .training = 0, .update_stats = 0};
         run.ext[0] = xb;
         cascade_net_forward(net, &run);
         memcpy(preds + start * on, cascade_net_output(net), (size_t)(m * on) * sizeof(float));
-        if (d->y) sum += cascade_loss(job->loss, m, on, classes, preds + start * on, d->y + start * ys, NULL, 1.0f);
     }
+    if (size > 1) { /* everyone gets every prediction (counts in floats; fits int for our sizes) */
+        int *counts = malloc((size_t)size * sizeof(int)), *displs = malloc((size_t)size * sizeof(int));
+        if (counts && displs) {
+            for (int r = 0; r < size; r++) {
+                int64_t a0 = n_chunks * r / size * chunk, a1 = n_chunks * (r + 1) / size * chunk;
+                if (a1 > d->n) a1 = d->n;
+                if (a0 > d->n) a0 = d->n;
+                counts[r] = (int)((a1 - a0) * on);
+                displs[r] = (int)(a0 * on);
+            }
+            MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, preds, counts, displs, MPI_FLOAT, comm);
+        }
+        free(counts);
+        free(displs);
+    }
+    if (!d->y) return NAN;
+    double sum = cascade_loss(job->loss, (int)d->n, on, classes, preds, d->y, NULL, 1.0f);
     return sum / (double)cascade_loss_terms(job->loss, (int)d->n, on, classes);
 }
 
@@ -266,7 +351,7 @@ cascade_status cascade_session_validate(cascade_session *s, double elapsed) {
     s->last_valid_step = s->prog.step;
     s->validated_at_end = s->prog.step == s->total_steps;
     double loss = cascade_predict_dataset(s->job, &s->net, &s->valid, (int)s->job->micro_batch, s->xb, s->preds,
-                                          s->classes);
+                                          s->classes, s->comm);
     if (s->rank != 0) return CASCADE_OK;
     char metrics[4096], l[32];
     cascade_metrics_json(s->job, s->preds, s->valid.y, s->valid.n, s->out_numel,
@@ -293,6 +378,7 @@ cascade_status cascade_session_validate(cascade_session *s, double elapsed) {
 cascade_status cascade_session_checkpoint(cascade_session *s) {
     char name[64];
     snprintf(name, sizeof name, "step-%08lld.h5", (long long)s->prog.step);
+    double t0 = cascade_now();
     cascade_h5writer *w;
     CASCADE_TRY(cascade_ckpt_begin(s->ckdir, name, s->comm, &w));
     cascade_ckpt_meta meta = {.step = s->prog.step, .epoch = s->prog.epoch, .samples_seen = s->prog.samples_seen,
@@ -304,5 +390,15 @@ cascade_status cascade_session_checkpoint(cascade_session *s) {
         return st;
     }
     CASCADE_TRY(cascade_ckpt_finish(w));
+    double dt = cascade_now() - t0;
+    if (s->rank == 0 && s->metrics) { /* the write rate, for bench/ */
+        char path[CASCADE_PATH_MAX + 96];
+        struct stat sb;
+        snprintf(path, sizeof path, "%s/%s", s->ckdir, name);
+        double mb = stat(path, &sb) == 0 ? (double)sb.st_size / 1048576.0 : 0;
+        fprintf(s->metrics, "{\"step\":%lld,\"epoch\":%lld,\"split\":\"checkpoint\",\"seconds\":%.4f,\"mb\":%.3f}\n",
+                (long long)s->prog.step, (long long)s->prog.epoch, dt, mb);
+        fflush(s->metrics);
+    }
     return cascade_ckpt_keep_last(s->ckdir, (int)s->job->keep_checkpoints, s->comm);
 }

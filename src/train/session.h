@@ -5,10 +5,10 @@
 
 #include <stdio.h>
 
+#include "dist/buckets.h"
 #include "train/model.h"
 #include "train/train.h"
 
-#define CASCADE_MAX_NONFINITE 5 /* NaN/Inf steps in a row before the run stops (exit 3) */
 
 typedef struct {
     cascade_job *job;
@@ -28,6 +28,17 @@ typedef struct {
     int64_t *perm, *idx, *ids;
     int perm_valid;
     float *xb, *yb, *dout, *preds;
+    /* step reduction buffers. deterministic: exact digits [grads | stats | loss | bad];
+     * fast: doubles [stats | loss] (gradients are reduced in place as floats) */
+    int64_t *xacc;
+    double *facc;
+    cascade_buckets buckets; /* fast mode on several ranks: overlapped gradient allreduce */
+    int use_buckets;
+    /* seconds since the last progress line: gathering input, forward/loss/backward,
+     * exact-sum conversions (deterministic), waiting for reductions, optimizer update */
+    double t_input, t_compute, t_exact, t_comm, t_optim;
+    int64_t shard_lo, shard_hi; /* parameters whose optimizer state this rank holds */
+    int *shard_counts, *shard_displs; /* ZeRO-1 allgather of parameters */
     int validated_at_end;
     int64_t last_valid_step;
     int tty;
@@ -41,8 +52,10 @@ void cascade_session_shuffle(cascade_session *s);
 void cascade_session_log_train(cascade_session *s, double loss, double lr, double rate, double elapsed);
 cascade_status cascade_session_validate(cascade_session *s, double elapsed);
 cascade_status cascade_session_checkpoint(cascade_session *s);
-/* Eval-mode outputs of `net` for all samples of d into preds (n, out); returns the mean loss. */
+/* Eval-mode outputs of `net` for all samples of d into preds (n, out) on every rank (each
+ * rank computes its block of chunks, then they are gathered); returns the mean loss (NaN
+ * without targets). */
 double cascade_predict_dataset(const cascade_job *job, cascade_net *net, const cascade_dataset *d, int chunk,
-                               float *xb, float *preds, int64_t classes);
+                               float *xb, float *preds, int64_t classes, MPI_Comm comm);
 
 #endif

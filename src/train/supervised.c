@@ -11,36 +11,97 @@
 #include <unistd.h>
 
 #include "cascade/h5io.h"
+#include "cascade/xsum.h"
 #include "eval/metrics.h"
 #include "nn/loss.h"
 #include "train/model.h"
 #include "train/session.h"
 #include "train/train.h"
 
-/* One step over the global batch starting at perm[cursor]: this rank's micro-batches.
- * Returns the loss sum of this rank's samples in *loss_sum (not yet reduced). */
-static void local_step(cascade_session *s, int64_t step, double *loss_sum) {
+static void bucket_hook(void *ctx, int layer) { cascade_buckets_progress(ctx, layer); }
+
+/* One step over the global batch starting at perm[cursor]: this rank's micro-batches, then
+ * the sum over all ranks of gradients, loss and batch-norm statistics. Deterministic mode sums
+ * every micro-batch's contribution exactly (cascade/xsum.h), so the result does not depend on
+ * how micro-batches are dealt to ranks; fast mode adds floats locally and with MPI_SUM.
+ * Leaves the summed gradients in net->grads, the mean statistics applied; returns the mean
+ * loss (NaN when any term was not finite). */
+static cascade_status global_step(cascade_session *s, int64_t step, double *loss_out) {
     cascade_job *job = s->job;
-    int mb = (int)job->micro_batch;
-    int64_t nmb = job->batch / job->micro_batch;
+    cascade_net *net = &s->net;
+    int mb = (int)job->micro_batch, det = job->deterministic;
+    int64_t nmb = job->batch / job->micro_batch, np = net->n_params, ns = net->n_stats;
     int64_t first = nmb * s->rank / s->size, last = nmb * (s->rank + 1) / s->size;
-    memset(s->net.grads, 0, (size_t)s->net.n_params * sizeof(float));
-    double sum = 0;
+    int64_t nx = CASCADE_XSUM_DIGITS * (np + ns + 1) + 1;
+    int64_t *g_acc = s->xacc, *s_acc = s->xacc + CASCADE_XSUM_DIGITS * np;
+    int64_t *l_acc = s_acc + CASCADE_XSUM_DIGITS * ns, *bad = s->xacc + nx - 1;
+    if (det) memset(s->xacc, 0, (size_t)nx * sizeof(int64_t));
+    memset(s->facc, 0, (size_t)(ns + 1) * sizeof(double));
+    memset(net->grads, 0, (size_t)np * sizeof(float));
     for (int64_t m = first; m < last; m++) {
         int64_t base = s->prog.cursor + m * mb;
         for (int i = 0; i < mb; i++) {
             s->idx[i] = s->perm[base + i];
             s->ids[i] = s->prog.epoch * s->train.n + base + i;
         }
+        double t0 = cascade_now();
         cascade_data_gather(&s->train, s->idx, mb, s->xb, s->yb);
-        cascade_run run = {.n = mb, .training = 1, .update_stats = 1, .sample_ids = s->ids, .step = (uint64_t)step};
+        double t1 = cascade_now();
+        s->t_input += t1 - t0;
+        cascade_run run = {.n = mb, .training = 1, .collect_stats = 1, .sample_ids = s->ids, .step = (uint64_t)step};
         run.ext[0] = s->xb;
-        cascade_net_forward(&s->net, &run);
-        sum += cascade_loss(job->loss, mb, s->out_numel, s->classes, cascade_net_output(&s->net), s->yb, s->dout,
-                            (float)(1.0 / (double)(job->batch * s->terms_per_sample)));
-        cascade_net_backward(&s->net, &run, s->dout);
+        if (s->use_buckets && m == last - 1) { /* the last local micro-batch finishes the gradients */
+            cascade_buckets_reset(&s->buckets);
+            run.after_backward = bucket_hook;
+            run.hook_ctx = &s->buckets;
+        }
+        if (det) memset(net->grads, 0, (size_t)np * sizeof(float));
+        cascade_net_forward(net, &run);
+        double loss = cascade_loss(job->loss, mb, s->out_numel, s->classes, cascade_net_output(net), s->yb, s->dout,
+                                   (float)(1.0 / (double)(job->batch * s->terms_per_sample)));
+        cascade_net_backward(net, &run, s->dout);
+        double t2 = cascade_now();
+        s->t_compute += t2 - t1;
+        if (det) {
+            *bad += cascade_xsum_add_floats(g_acc, net->grads, np);
+            *bad += cascade_xsum_add_doubles(s_acc, net->stats, ns);
+            *bad += cascade_xsum_add_doubles(l_acc, &loss, 1);
+            s->t_exact += cascade_now() - t2;
+        } else {
+            for (int64_t i = 0; i < ns; i++) s->facc[i] += net->stats[i];
+            s->facc[ns] += loss;
+        }
     }
-    *loss_sum = sum;
+    int rc = MPI_SUCCESS;
+    double loss_sum = NAN, tc = cascade_now();
+    if (det) {
+        if (s->size > 1) rc = MPI_Allreduce(MPI_IN_PLACE, s->xacc, (int)nx, MPI_INT64_T, MPI_SUM, s->comm);
+        double te = cascade_now();
+        s->t_comm += te - tc;
+        tc = te;
+        if (rc == MPI_SUCCESS) {
+            cascade_xsum_to_floats(g_acc, net->grads, np);
+            cascade_xsum_to_doubles(s_acc, s->facc, ns);
+            cascade_xsum_to_doubles(l_acc, &loss_sum, 1);
+            if (*bad) loss_sum = NAN;
+        }
+        s->t_exact += cascade_now() - tc;
+    } else if (s->size > 1) {
+        if (first == last) { /* no local micro-batch (not possible when ranks divide them) */
+            cascade_buckets_reset(&s->buckets);
+        }
+        if (cascade_buckets_finish(&s->buckets) != CASCADE_OK) rc = MPI_ERR_OTHER;
+        if (rc == MPI_SUCCESS) rc = MPI_Allreduce(MPI_IN_PLACE, s->facc, (int)(ns + 1), MPI_DOUBLE, MPI_SUM, s->comm);
+        s->t_comm += cascade_now() - tc;
+    }
+    if (rc != MPI_SUCCESS)
+        return cascade_fail(CASCADE_EINTERNAL, "rank %d: MPI_Allreduce of the step's gradients failed at step %lld",
+                            s->rank, (long long)step + 1);
+    if (!det) loss_sum = s->facc[ns];
+    for (int64_t i = 0; i < ns; i++) s->facc[i] /= (double)nmb;
+    *loss_out = loss_sum / (double)(job->batch * s->terms_per_sample);
+    if (isfinite(*loss_out)) cascade_net_apply_stats(net, s->facc);
+    return CASCADE_OK;
 }
 
 static int all_finite(const float *v, int64_t n) {
@@ -59,30 +120,31 @@ cascade_status cascade_train_supervised(cascade_job *job, const cascade_train_op
     while (!st && s.prog.step < s.total_steps) {
         if (s.prog.cursor == 0 || !s.perm_valid) cascade_session_shuffle(&s);
         int64_t step = s.prog.step;
-        double local, loss_sum;
-        local_step(&s, step, &local);
-        /* sum gradients and loss over ranks (fast mode: MPI's reduction order) */
-        if (s.size > 1) {
-            if (MPI_Allreduce(MPI_IN_PLACE, s.net.grads, (int)s.net.n_params, MPI_FLOAT, MPI_SUM, comm) != MPI_SUCCESS)
-                st = cascade_fail(CASCADE_EINTERNAL, "MPI_Allreduce of gradients failed at step %lld", (long long)step);
-        }
-        MPI_Allreduce(&local, &loss_sum, 1, MPI_DOUBLE, MPI_SUM, comm);
-        if (st) break;
-        double loss = loss_sum / (double)(B * s.terms_per_sample);
+        double loss = NAN;
+        if ((st = global_step(&s, step, &loss))) break;
         int ok = isfinite(loss) && all_finite(s.net.grads, s.net.n_params);
         double lr = cascade_lr_at(&job->opt[0], step, s.total_steps);
         if (ok) {
-            cascade_optimizer_update(&s.opt, s.net.params, s.net.grads, 0, s.net.n_params, lr);
+            /* own shard only with ZeRO-1 (the whole buffer otherwise), then share the result */
+            double to = cascade_now();
+            cascade_optimizer_update(&s.opt, s.net.params + s.shard_lo, s.net.grads + s.shard_lo, 0,
+                                     s.shard_hi - s.shard_lo, lr);
+            if (job->zero && s.size > 1 &&
+                MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, s.net.params, s.shard_counts, s.shard_displs,
+                               MPI_FLOAT, comm) != MPI_SUCCESS) {
+                st = cascade_fail(CASCADE_EINTERNAL, "rank %d: ZeRO-1 allgather of parameters failed", s.rank);
+                break;
+            }
+            s.t_optim += cascade_now() - to;
             nonfinite_run = 0;
-        } else if (++nonfinite_run >= CASCADE_MAX_NONFINITE) {
-            st = cascade_fail(CASCADE_EDATA, "loss or gradients were NaN/Inf in %d steps in a row (last at step %lld); "
-                              "stopping without writing a checkpoint", CASCADE_MAX_NONFINITE, (long long)step + 1);
+        } else if (++nonfinite_run >= job->max_nonfinite) {
+            st = cascade_fail(CASCADE_EDATA, "loss or gradients were NaN/Inf in %ld steps in a row (last at step %lld); "
+                              "stopping without writing a checkpoint (max_nonfinite = %ld)", job->max_nonfinite,
+                              (long long)step + 1, job->max_nonfinite);
             break;
         } else {
             cascade_log("\nstep %lld: loss or gradients NaN/Inf, step skipped\n", (long long)step + 1);
         }
-        /* running statistics: rank 0's buffers are the net's (as DDP's broadcast_buffers) */
-        if (s.size > 1 && s.net.n_buffers) MPI_Bcast(s.net.buffers, (int)s.net.n_buffers, MPI_FLOAT, 0, comm);
         s.prog.step++;
         s.prog.samples_seen += B;
         s.prog.cursor += B;

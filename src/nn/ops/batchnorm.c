@@ -55,6 +55,7 @@ static cascade_status bn_infer(cascade_layer *L) {
     bn_param(L, "bias", channels, 1, CASCADE_INIT_ZEROS);
     bn_param(L, "running_mean", channels, 0, CASCADE_INIT_ZEROS);
     bn_param(L, "running_var", channels, 0, CASCADE_INIT_ONES);
+    L->stat_count = 2 * channels; /* batch mean and unbiased variance per channel */
     L->saved_fixed = 4 * channels; /* mean (hi[C], lo[C]), invstd (hi[C], lo[C]) */
     return CASCADE_OK;
 }
@@ -110,7 +111,10 @@ static void bn_forward(const cascade_layer *L, const OPSYM(cascade_fwd) *c) {
         double mean, var;
         if (c->training) {
             bn_batch_stats(x, n, channels, spatial, ch, &mean, &var);
-            if (c->update_stats) {
+            if (c->stats) { /* exported: mean and unbiased variance per channel */
+                c->stats[ch] = mean;
+                c->stats[channels + ch] = count > 1 ? var * count / (count - 1) : var;
+            } else if (c->update_stats) {
                 double unbiased = count > 1 ? var * count / (count - 1) : var;
                 running_mean[ch] = (real)((1 - cfg->momentum) * (double)running_mean[ch] + cfg->momentum * mean);
                 running_var[ch] = (real)((1 - cfg->momentum) * (double)running_var[ch] + cfg->momentum * unbiased);
@@ -167,6 +171,19 @@ static void bn_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
     }
 }
 
+/* Running statistics from the mean over a step's forward calls of their batch mean and
+ * unbiased variance (stats[ch], stats[C + ch]), with torch's momentum rule. */
+static void bn_apply_stats(const cascade_layer *L, real *const *param, const double *stats) {
+    const bn_cfg *cfg = L->cfg;
+    int64_t channels, spatial;
+    bn_dims(L, &channels, &spatial);
+    real *running_mean = param[BN_RUNNING_MEAN], *running_var = param[BN_RUNNING_VAR];
+    for (int64_t ch = 0; ch < channels; ch++) {
+        running_mean[ch] = (real)((1 - cfg->momentum) * (double)running_mean[ch] + cfg->momentum * stats[ch]);
+        running_var[ch] = (real)((1 - cfg->momentum) * (double)running_var[ch] + cfg->momentum * stats[channels + ch]);
+    }
+}
+
 const OPSYM(cascade_op) OPSYM(cascade_op_batchnorm) = {
     .type = "batchnorm",
     .cfg_size = sizeof(bn_cfg),
@@ -176,4 +193,5 @@ const OPSYM(cascade_op) OPSYM(cascade_op_batchnorm) = {
     .infer = bn_infer,
     .forward = bn_forward,
     .backward = bn_backward,
+    .apply_stats = bn_apply_stats,
 };
