@@ -2,7 +2,8 @@
 
 Covers strides 1/2/3, padding valid/same/N and per-axis lists, dilation, groups and
 depthwise, odd sizes, batch 1, one channel, no bias, 1x1, the 9x9 physics shapes, several
-sample blocks (n > 16 on 9x9) and the per-sample regime (large images)."""
+sample blocks and one sample per block (large images), for the im2col path and the Winograd
+path (3x3, stride 1, one group, >= 8 input channels)."""
 import torch.nn.functional as F
 
 from refutil import RefFile, out_path
@@ -74,6 +75,17 @@ case(r, 2, 2, 2, (3, 3), 3, 2, padding=2)                    # padding wider tha
 case(r, 2, 2, 16, (30, 30), 8, 3, padding=1)                # per-sample regime
 case(r, 2, 2, 16, (64, 64), 8, 1)                            # per-sample, 1x1 direct
 case(r, 2, 2, 8, (40, 40), 6, 3, stride=2, groups=2)        # per-sample, groups, stride
+# conv2d 3x3, stride 1, one group, >= 8 input channels: Winograd F(2x2, 3x3)
+case(r, 2, 6, 8, (9, 9), 8, 3, padding="same")
+case(r, 2, 3, 16, (7, 5), 12, 3)                            # odd sizes, no padding
+case(r, 2, 2, 8, (8, 6), 4, 3, padding=2, bias=False)       # wide padding
+case(r, 2, 2, 8, (6, 9), 5, 3, padding="1,0")              # per-axis padding
+case(r, 2, 2, 8, (4, 4), 3, 3, padding=3)                    # padding wider than the kernel
+case(r, 2, 1, 8, (5, 5), 3, 3, padding="same")             # batch 1
+case(r, 2, 40, 8, (9, 9), 8, 3, padding="same")            # several sample blocks
+case(r, 2, 12, 8, (7, 5), 6, 3, padding="1,2")             # blocks of 3, tiles past the edge
+case(r, 2, 12, 9, (6, 9), 4, 3, bias=False)                 # blocks of 3, no padding
+case(r, 2, 2, 8, (40, 40), 4, 3, padding="same")           # large image, one sample per block
 # conv3d
 case(r, 3, 3, 2, (5, 4, 6), 3, 3, padding=1)
 case(r, 3, 2, 4, (6, 5, 7), 4, "3,2,3", stride="2,1,2", dilation="1,2,1", groups=2)

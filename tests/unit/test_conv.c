@@ -79,9 +79,9 @@ static void test_shapes(void) {
         CU_ASSERT(fabs(L.params[p].init_bound - 1 / sqrt(30.0)) < 1e-12);
         CU_ASSERT_EQUAL(L.params[p].trainable, 1);
     }
-    /* batched regime: nothing saved; work per sample = col + tmp + share of dW partials */
+    /* batched regime: nothing saved; scratch for at least one sample's col + tmp */
     CU_ASSERT_EQUAL(L.saved_per_sample + L.saved_fixed, 0);
-    CU_ASSERT(L.work_per_sample >= (4 * 15 + 6) * 35);
+    CU_ASSERT(L.work_fixed >= (4 * 15 + 6) * 35);
     cascade_layer_release(&L);
 
     CU_ASSERT_FATAL(setup(&L, "conv1d", "filters=3\nkernel=2\nbias=false", shp(2, 1, 7, 0, 0)));
@@ -89,14 +89,19 @@ static void test_shapes(void) {
     expect_shape(&L.params[0].shape, "(3,1,2)", "conv1d weight");
     cascade_layer_release(&L);
 
-    /* large images: per-sample regime, one sample's columns; 1x1 needs none */
-    CU_ASSERT_FATAL(setup(&L, "conv2d", "filters=8\nkernel=3\npadding=1", shp(3, 16, 64, 64, 0)));
-    CU_ASSERT_EQUAL(L.work_per_sample, 0);
-    CU_ASSERT_EQUAL(L.work_fixed, 16 * 9 * 64 * 64);
+    /* large images, one thread: blocks of one sample, scratch for one sample's columns (none
+     * for 1x1) and a weight gradient per sample plus 1 + MIN_BLOCKS (4) */
+    int keep = omp_get_max_threads();
+    omp_set_num_threads(1);
+    CU_ASSERT_FATAL(setup(&L, "conv2d", "filters=8\nkernel=5\npadding=2", shp(3, 16, 64, 64, 0)));
+    CU_ASSERT_EQUAL(L.work_per_sample, 8 * 16 * 25);
+    CU_ASSERT_EQUAL(L.work_fixed, 16 * 25 * 64 * 64 + 5 * 8 * 16 * 25);
     cascade_layer_release(&L);
     CU_ASSERT_FATAL(setup(&L, "conv2d", "filters=8\nkernel=1", shp(3, 16, 64, 64, 0)));
-    CU_ASSERT_EQUAL(L.work_per_sample + L.work_fixed, 0);
+    CU_ASSERT_EQUAL(L.work_per_sample, 8 * 16);
+    CU_ASSERT_EQUAL(L.work_fixed, 5 * 8 * 16);
     cascade_layer_release(&L);
+    omp_set_num_threads(keep);
 }
 
 static void test_shape_errors(void) {
@@ -151,12 +156,16 @@ typedef struct {
     float *out, *din, *dw, *db;
 } conv_result;
 
-/* Forward and backward of the float op on n samples with `threads` OpenMP threads; backward
- * runs `passes` times into the same gradients (they accumulate). */
-static conv_result run(const char *spec, cascade_shape in, int n, int threads, int passes) {
+/* Forward and backward of the float op on n samples, set up with `setup_threads` OpenMP
+ * threads (the layer sizes its scratch for them) and run with `threads`; backward runs
+ * `passes` times into the same gradients (they accumulate). */
+static conv_result run(const char *spec, cascade_shape in, int n, int setup_threads, int threads, int passes) {
     cascade_layer L;
     conv_result r = {0};
+    int keep = omp_get_max_threads();
+    omp_set_num_threads(setup_threads);
     CU_ASSERT_FATAL(setup(&L, "conv2d", spec, in));
+    omp_set_num_threads(threads);
     int64_t nin = n * cascade_shape_numel(&in), nout = n * cascade_shape_numel(&L.out_shape);
     int64_t nw = cascade_shape_numel(&L.params[0].shape), nb = cascade_shape_numel(&L.params[1].shape);
     int64_t nwork = L.work_per_sample * n + L.work_fixed;
@@ -174,13 +183,12 @@ static conv_result run(const char *spec, cascade_shape in, int n, int threads, i
     fill(w, nw, 2);
     fill(b, nb, 3);
     fill(dout, nout, 4);
-    int keep = omp_get_max_threads();
-    omp_set_num_threads(threads);
     cascade_fwd fw = {.n = n, .training = 1, .in = {x}, .out = r.out, .param = {w, b}, .work = work};
     L.op->forward(&L, &fw);
     cascade_bwd bw = {.n = n, .training = 1, .in = {x}, .out = r.out, .dout = dout, .din = {r.din},
                       .param = {w, b}, .dparam = {r.dw, r.db}, .work = work};
     for (int p = 0; p < passes; p++) L.op->backward(&L, &bw);
+    CU_ASSERT_EQUAL(omp_get_max_threads(), threads); /* the op restores the caller's setting */
     omp_set_num_threads(keep);
     cascade_free(x);
     cascade_free(w);
@@ -199,9 +207,12 @@ static void result_free(conv_result *r) {
 }
 
 static void expect_bitwise(const float *a, const float *b, int64_t n, const char *what) {
-    int same = memcmp(a, b, (size_t)n * sizeof(float)) == 0;
-    if (!same) printf("\n%s differs between 1 and 2 threads\n", what);
-    CU_ASSERT(same);
+    int64_t first = 0;
+    while (first < n && memcmp(&a[first], &b[first], sizeof(float)) == 0) first++;
+    if (first < n)
+        printf("\n%s differs between thread counts, first at %lld of %lld: %.9g vs %.9g\n", what,
+               (long long)first, (long long)n, a[first], b[first]);
+    CU_ASSERT(first == n);
 }
 
 /* twice == 2 * once, normwise within float rounding */
@@ -215,8 +226,9 @@ static int doubled(const float *twice, const float *once, int64_t n) {
     return err / scale < 1e-6;
 }
 
-/* Same n and shapes -> same bits, whatever the thread count: 9x9 in several blocks, one block,
- * large images sample by sample, grouped, and 1x1 on a large image (input used directly). */
+/* Same n and shapes -> same bits, whatever the thread count: 9x9 in blocks of 8 (Winograd) and
+ * of 1-2 samples (im2col), a lone sample (one thread), large images sample by sample (grouped
+ * im2col, 1x1 using the input directly, Winograd). */
 static void test_thread_independence(void) {
     const struct {
         const char *spec;
@@ -225,8 +237,10 @@ static void test_thread_independence(void) {
     } cases[] = {
         {"filters=32\nkernel=3\npadding=same", shp(3, 32, 9, 9, 0), 128},
         {"filters=32\nkernel=3\npadding=same", shp(3, 2, 9, 9, 0), 7},
+        {"filters=16\nkernel=3\npadding=same", shp(3, 16, 9, 9, 0), 1},
         {"filters=8\nkernel=3\npadding=1\ngroups=2", shp(3, 16, 40, 40, 0), 3},
         {"filters=8\nkernel=1", shp(3, 16, 64, 64, 0), 3},
+        {"filters=4\nkernel=3\npadding=same", shp(3, 8, 40, 40, 0), 3}, /* Winograd, one sample per block */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cascade_shape in = cases[i].in;
@@ -236,18 +250,24 @@ static void test_thread_independence(void) {
         int64_t nin = n * cascade_shape_numel(&in), nout = n * cascade_shape_numel(&L.out_shape);
         int64_t nw = cascade_shape_numel(&L.params[0].shape), nb = L.out_shape.d[0];
         cascade_layer_release(&L);
-        conv_result one = run(cases[i].spec, in, n, 1, 1), two = run(cases[i].spec, in, n, 2, 1);
-        expect_bitwise(one.out, two.out, nout, "out");
-        expect_bitwise(one.din, two.din, nin, "din");
-        expect_bitwise(one.dw, two.dw, nw, "dweight");
-        expect_bitwise(one.db, two.db, nb, "dbias");
+        conv_result one = run(cases[i].spec, in, n, 1, 1, 1), two = run(cases[i].spec, in, n, 2, 2, 1);
+        /* more threads at run time than at setup: fewer work on blocks, same bits */
+        conv_result more = run(cases[i].spec, in, n, 1, 2, 1);
+        const conv_result *other[2] = {&two, &more};
+        for (int k = 0; k < 2; k++) {
+            expect_bitwise(one.out, other[k]->out, nout, k ? "out (run with more threads)" : "out");
+            expect_bitwise(one.din, other[k]->din, nin, k ? "din (run with more threads)" : "din");
+            expect_bitwise(one.dw, other[k]->dw, nw, k ? "dweight (run with more threads)" : "dweight");
+            expect_bitwise(one.db, other[k]->db, nb, k ? "dbias (run with more threads)" : "dbias");
+        }
         /* gradients accumulate: a second backward doubles them */
-        conv_result twice = run(cases[i].spec, in, n, 2, 2);
+        conv_result twice = run(cases[i].spec, in, n, 2, 2, 2);
         CU_ASSERT(doubled(twice.dw, one.dw, nw));
         CU_ASSERT(doubled(twice.din, one.din, nin));
         CU_ASSERT(doubled(twice.db, one.db, nb));
         result_free(&one);
         result_free(&two);
+        result_free(&more);
         result_free(&twice);
     }
 }

@@ -3,29 +3,32 @@
  * bias [Cout]. One code path for 1 to 3 spatial axes: shapes are padded to 3 axes with leading
  * axes of size 1 (kernel 1, stride 1, no padding), so conv1d on (C, L) runs as (C, 1, 1, L).
  *
- * Compute: im2col + GEMM. For a block of m samples, col [Cin*kprod, m*P] (P = output pixels
- * per sample) has rows (c, kz, ky, kx) and columns (sample, pixel); per group g
+ * Compute: im2col + GEMM over blocks of samples. For a block of m samples, col [Cin*kprod, m*P]
+ * (P = output pixels per sample) has rows (c, kz, ky, kx) and columns (sample, pixel); per
+ * group g
  *   tmp_g [Cout/g, m*P] = W_g [Cout/g, Kg] col_g [Kg, m*P]        (Kg = Cin/groups * kprod)
  * and tmp is scattered to (m, Cout, P) with the bias. Backward: dout is gathered to
- * [Cout, m*P]; dW_g += dout_g col_g^T; dcol_g = W_g^T dout_g, then col2im adds into din.
+ * [Cout, m*P]; the block's weight gradient dW_g^T = col_g dout_g^T; dcol_g = W_g^T dout_g, then
+ * col2im adds into din. Blocks hold up to TARGET_COLS / P samples (one GEMM over 16 images of
+ * 9x9 runs at near-peak speed, one per image at half of it) and one sample for large images;
+ * a 1x1 convolution with stride 1 and no padding reads a lone sample's input directly.
+ * conv2d with a 3x3 kernel, stride 1, dilation 1, one group and >= 8 input channels takes the
+ * Winograd F(2x2, 3x3) path instead (conv_winograd.c: 16 GEMMs with 2.25x fewer products, same
+ * blocks and threads), measured faster for every such shape tried, from 8 channels up.
  *
- * Two regimes, chosen from the shapes alone:
- *  - batched (one sample's col + tmp <= BATCHED_MAX floats, i.e. small images): blocks of
- *    ~TARGET_COLS columns, because one GEMM over a block of samples runs far faster than one
- *    per 9x9 image. Blocks run in parallel (one thread each, BLAS single-threaded inside an
- *    OpenMP region), each in its own part of the work buffer (declared per sample); the
- *    weight gradient is one partial per block, summed in block order afterwards.
- *  - per sample (large images): samples one after another, im2col/col2im parallel over
- *    channels, multi-threaded BLAS, dW accumulated sample by sample (GEMM beta = 1).
- *    1x1 convolutions with stride 1 and no padding read the input directly (no im2col).
+ * Threads: blocks run in parallel, each thread in its own scratch slot (sized at setup for
+ * omp_get_max_threads(), reused block after block so it stays in cache), with single-threaded
+ * GEMMs inside the OpenMP region. Every GEMM is single-threaded because OpenBLAS 0.3.21 gives
+ * bitwise different sums for different thread counts (checked for these shapes; all shapes with
+ * its Haswell kernels). A lone block (n = 1) thus runs on one thread.
  *
- * Thread-count independence: the block partition depends only on n and the shapes. Each
- * output and gradient element is reduced in a fixed order: GEMM inner sums run inside one
- * BLAS call (OpenBLAS splits M and N between threads, never K), dW partials are added in block
- * order, the bias gradient per channel in sample order. tests/unit/test_conv.c checks that
- * 1 and 2 threads give bitwise identical results in both regimes.
- * Nothing is kept from forward (saved = 0): backward recomputes im2col, which costs little
- * next to the GEMMs and keeps memory at one block's columns per sample. */
+ * Thread-count independence: the block partition depends only on n and the shapes; every GEMM
+ * runs whole on one thread; the weight gradient is one partial per block, added in block
+ * order; the bias gradient per channel in sample order; col2im writes each image channel from
+ * one loop in a fixed order. tests/unit/test_conv.c checks 1 against 2 threads bitwise.
+ * Nothing is kept from forward (saved = 0): backward recomputes im2col (or the Winograd input
+ * transform), which keeps memory at one block's columns per thread; keeping the transformed
+ * input for backward was measured slower (forward then writes it to memory out of cache). */
 #include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
@@ -33,24 +36,10 @@
 #include <strings.h>
 #include <tgmath.h>
 
+#include <omp.h>
+
 #include "nn/op.h"
-
-#define CONV_AXES 3
-enum {
-    BATCHED_MAX = 65536, /* floats of col + tmp per sample up to which samples are batched */
-    TARGET_COLS = 1296   /* GEMM columns per block in the batched regime (16 samples of 9x9) */
-};
-
-/* Geometry derived by infer, shapes padded to CONV_AXES axes. */
-typedef struct {
-    int cin, cout, cin_g, cout_g;
-    int in[CONV_AXES], out[CONV_AXES], k[CONV_AXES], s[CONV_AXES], d[CONV_AXES], p[CONV_AXES];
-    int64_t in_px, out_px; /* pixels per channel */
-    int kprod, kg;         /* taps; GEMM inner size per group = cin_g * kprod */
-    int64_t rows;          /* col rows = cin * kprod */
-    int batched, block;    /* regime; nominal samples per block */
-    int pointwise;         /* 1x1, stride 1, no padding: col of one sample = its input */
-} conv_geom;
+#include "nn/ops/conv.h"
 
 typedef struct {
     int nsp; /* spatial axes */
@@ -152,6 +141,7 @@ static cascade_status conv_infer(cascade_layer *L) {
     memset(g, 0, sizeof *g);
     g->cin = (int)in->d[0];
     g->cout = (int)c->filters;
+    g->groups = (int)c->groups;
     g->cin_g = (int)(g->cin / c->groups);
     g->cout_g = (int)(g->cout / c->groups);
     g->in_px = g->out_px = 1;
@@ -199,77 +189,142 @@ static cascade_status conv_infer(cascade_layer *L) {
     add_param(L, "weight", 2 + c->nsp, wdims, bound);
     if (c->bias) add_param(L, "bias", 1, (int64_t[]){g->cout}, bound);
 
-    int64_t wsize = (int64_t)g->cout * g->kg;
-    g->batched = per_sample <= BATCHED_MAX;
-    L->saved_per_sample = L->saved_fixed = 0;
-    if (g->batched) {
-        g->block = g->out_px >= TARGET_COLS ? 1 : (int)(TARGET_COLS / g->out_px);
-        /* every sample's col + tmp, and one dW partial per block (<= n/block + 1 blocks) */
-        L->work_per_sample = per_sample + (wsize + g->block - 1) / g->block;
-        L->work_fixed = wsize;
+    /* Scratch: a slot per thread (col + tmp of one block, reused block after block so it stays
+     * in cache; one sample needs no tmp and a pointwise one no col either), and one weight
+     * gradient per block (at most n/block + 1 + MIN_BLOCKS blocks, see block_count). */
+    g->slots = omp_get_max_threads() < MAX_SLOTS ? omp_get_max_threads() : MAX_SLOTS;
+    g->wino = c->nsp == 2 && g->k[1] == 3 && g->k[2] == 3 && g->s[1] == 1 && g->s[2] == 1 && g->d[1] == 1 &&
+              g->d[2] == 1 && g->groups == 1 && g->cin >= WINO_MIN_CIN;
+    if (g->wino) {
+        g->tiles_h = (g->out[1] + 1) / 2;
+        g->tiles_w = (g->out[2] + 1) / 2;
+        g->tiles = (int64_t)g->tiles_h * g->tiles_w;
+        g->pad_h = 2 * g->tiles_h + 2;
+        g->pad_w = 2 * g->tiles_w + 2;
+        g->block = g->tiles >= WINO_COLS ? 1 : (int)(WINO_COLS / g->tiles);
+        g->slot = wino_slot(g, g->block);
+        g->part = g->fixed = 16 * (int64_t)g->cout * g->cin; /* gradient of u; u */
     } else {
-        g->block = 1;
-        L->work_per_sample = 0;
-        L->work_fixed = g->pointwise ? 0 : g->rows * g->out_px;
+        g->block = g->out_px >= TARGET_COLS ? 1 : (int)(TARGET_COLS / g->out_px);
+        g->slot = g->block > 1 ? g->block * per_sample : g->pointwise ? 0 : g->rows * g->out_px;
+        g->part = (int64_t)g->cout * g->kg;
     }
+    L->saved_per_sample = L->saved_fixed = 0;
+    L->work_per_sample = (g->part + g->block - 1) / g->block;
+    L->work_fixed = g->fixed + g->slots * g->slot + (1 + MIN_BLOCKS) * g->part;
     return CASCADE_OK;
 }
 
 /* ---------------------------------------------------------------- im2col / col2im */
 
-/* Between one channel of an image (in...) and its kprod rows of col (row stride ld, P
- * columns from `col`): to_img = 0 copies patches into the rows (zeros where the kernel reads
- * padding), to_img = 1 adds the rows back into the image (col2im). */
-static void patch_rows(const conv_geom *g, real *img, real *col, int64_t ld, int to_img) {
+/* Output indices o in [lo, hi) of one axis whose input index o*s - p + k*d is inside [0, in). */
+static inline void inside_range(int in, int out, int s, int d, int p, int k, int *lo, int *hi) {
+    int first = p - k * d, last = in - 1 + p - k * d;
+    if (s == 1) {
+        *lo = first <= 0 ? 0 : first;
+        *hi = last < 0 ? 0 : last + 1;
+    } else {
+        *lo = first <= 0 ? 0 : (first + s - 1) / s;
+        *hi = last < 0 ? 0 : last / s + 1;
+    }
+    if (*hi > out) *hi = out;
+    if (*lo > *hi) *lo = *hi;
+}
+
+static void zero(real *v, int64_t n) {
+    if (n > 0) memset(v, 0, (size_t)n * sizeof(real));
+}
+
+/* Zeroes columns [0, xlo) and [xhi, width) of rows [ylo, yhi) (strided: usually one column,
+ * where a call to memset per row would cost more than the store). */
+static void zero_columns(real *o, int width, int ylo, int yhi, int xlo, int xhi) {
+    for (int ox = 0; ox < width; ox++) {
+        if (ox == xlo) ox = xhi; /* skip the columns inside the image */
+        if (ox >= width) break;
+        for (int oy = ylo; oy < yhi; oy++) o[(int64_t)oy * width + ox] = 0;
+    }
+}
+
+/* One output plane of one tap: o [out[1], out[2]] <-> image plane `im`, where output (oy, ox)
+ * reads image index base + oy * s[1] * in[2] + ox * s[2] for oy in [ylo, yhi), ox in
+ * [xlo, xhi) and padding elsewhere. to_img = 0 copies into o (zeros for padding); to_img = 1
+ * adds o into the image (col2im; o is scratch and gets zeroed where it reads padding). */
+static void patch_plane(const conv_geom *g, real *o, real *im, int64_t base, int ylo, int yhi, int xlo,
+                        int xhi, int to_img) {
+    const int *in = g->in, *out = g->out, *s = g->s;
+    if (!to_img) {
+        zero(o, (int64_t)ylo * out[2]);
+        zero(o + (int64_t)yhi * out[2], (int64_t)(out[1] - yhi) * out[2]);
+    }
+    if (s[1] == 1 && s[2] == 1 && out[2] == in[2]) {
+        /* rows as wide as the image (padding `same`): outputs q in [q0, q1) read image base + q,
+         * one contiguous stretch; the columns outside [xlo, xhi) in between wrap around to the
+         * neighbouring row and are zeroed */
+        int64_t q0 = (int64_t)ylo * out[2] + xlo, q1 = (int64_t)(yhi - 1) * out[2] + xhi;
+        if (to_img) {
+            zero_columns(o, out[2], ylo, yhi, xlo, xhi);
+#pragma omp simd
+            for (int64_t q = q0; q < q1; q++) im[base + q] += o[q];
+        } else {
+#pragma omp simd
+            for (int64_t q = q0; q < q1; q++) o[q] = im[base + q];
+            zero_columns(o, out[2], ylo, yhi, xlo, xhi);
+        }
+        return;
+    }
+    for (int oy = ylo; oy < yhi; oy++) {
+        real *r = o + (int64_t)oy * out[2];
+        int64_t b = base + (int64_t)oy * s[1] * in[2];
+        if (to_img) {
+#pragma omp simd
+            for (int ox = xlo; ox < xhi; ox++) im[b + (int64_t)ox * s[2]] += r[ox];
+            continue;
+        }
+        zero(r, xlo);
+#pragma omp simd
+        for (int ox = xlo; ox < xhi; ox++) r[ox] = im[b + (int64_t)ox * s[2]];
+        zero(r + xhi, out[2] - xhi);
+    }
+}
+
+/* Between channel c of m images (the first at img, the next img_step further) and the kprod
+ * rows of col for c (row stride ld; sample s at column s*P): im2col (to_img = 0) or col2im
+ * (to_img = 1). Tap by tap, sample after sample: each row is written front to back. */
+static void patch_rows(const conv_geom *g, real *img, int64_t img_step, int m, real *col, int64_t ld,
+                       int to_img) {
     const int *in = g->in, *out = g->out, *s = g->s, *d = g->d, *p = g->p;
+    int64_t plane = (int64_t)out[1] * out[2];
     real *row = col;
-    for (int kz = 0; kz < g->k[0]; kz++)
-        for (int ky = 0; ky < g->k[1]; ky++)
+    int zlo, zhi, ylo, yhi, xlo, xhi;
+    for (int kz = 0; kz < g->k[0]; kz++) {
+        inside_range(in[0], out[0], s[0], d[0], p[0], kz, &zlo, &zhi);
+        for (int ky = 0; ky < g->k[1]; ky++) {
+            inside_range(in[1], out[1], s[1], d[1], p[1], ky, &ylo, &yhi);
             for (int kx = 0; kx < g->k[2]; kx++, row += ld) {
-                /* output columns [lo, hi) read input columns inside the image */
-                int first = p[2] - kx * d[2], last = in[2] - 1 + p[2] - kx * d[2];
-                int lo = first <= 0 ? 0 : (first + s[2] - 1) / s[2];
-                int hi = last < 0 ? 0 : last / s[2] + 1;
-                if (hi > out[2]) hi = out[2];
-                if (lo > hi) lo = hi;
-                for (int oz = 0; oz < out[0]; oz++) {
-                    int iz = oz * s[0] - p[0] + kz * d[0];
-                    for (int oy = 0; oy < out[1]; oy++) {
-                        int iy = oy * s[1] - p[1] + ky * d[1];
-                        real *o = row + ((int64_t)oz * out[1] + oy) * out[2];
-                        if (iz < 0 || iz >= in[0] || iy < 0 || iy >= in[1]) {
-                            if (!to_img) memset(o, 0, (size_t)out[2] * sizeof(real));
+                inside_range(in[2], out[2], s[2], d[2], p[2], kx, &xlo, &xhi);
+                int z1 = ylo == yhi || xlo == xhi ? zlo : zhi; /* planes [zlo, z1) read the image */
+                for (int smp = 0; smp < m; smp++) {
+                    for (int oz = 0; oz < out[0]; oz++) {
+                        real *o = row + smp * g->out_px + oz * plane;
+                        if (oz < zlo || oz >= z1) {
+                            if (!to_img) zero(o, plane);
                             continue;
                         }
-                        /* image index of output column ox: base + ox * s[2] */
-                        int64_t base = ((int64_t)iz * in[1] + iy) * in[2] - first;
-                        if (to_img) {
-                            if (s[2] == 1)
-                                for (int ox = lo; ox < hi; ox++) img[base + ox] += o[ox];
-                            else
-                                for (int ox = lo; ox < hi; ox++) img[base + (int64_t)ox * s[2]] += o[ox];
-                            continue;
-                        }
-                        for (int ox = 0; ox < lo; ox++) o[ox] = 0;
-                        if (s[2] == 1)
-                            memcpy(o + lo, img + base + lo, (size_t)(hi - lo) * sizeof(real));
-                        else
-                            for (int ox = lo; ox < hi; ox++) o[ox] = img[base + (int64_t)ox * s[2]];
-                        for (int ox = hi; ox < out[2]; ox++) o[ox] = 0;
+                        int64_t base = ((int64_t)(oz * s[0] - p[0] + kz * d[0]) * in[1] - p[1] + ky * d[1]) * in[2] -
+                                       p[2] + kx * d[2];
+                        patch_plane(g, o, img + smp * img_step, base, ylo, yhi, xlo, xhi, to_img);
                     }
                 }
             }
+        }
+    }
 }
 
-/* All (sample, channel) pairs of m samples: x (m, Cin, in...) <-> col [rows, m*P]. Each pair
- * touches only its own image channel, so col2im is race-free and its order fixed. */
-static void patches(const conv_geom *g, real *x, int m, real *col, int to_img, int par) {
-    int64_t ld = m * g->out_px, pairs = (int64_t)m * g->cin;
-#pragma omp parallel for schedule(static) if (par && pairs > 1)
-    for (int64_t t = 0; t < pairs; t++) {
-        int64_t sample = t / g->cin, ch = t % g->cin;
-        patch_rows(g, x + t * g->in_px, col + ch * g->kprod * ld + sample * g->out_px, ld, to_img);
-    }
+/* m samples: x (m, Cin, in...) <-> col [rows, m*P], channel by channel. */
+static void patches(const conv_geom *g, real *x, int m, real *col, int to_img) {
+    int64_t ld = m * g->out_px;
+    for (int ch = 0; ch < g->cin; ch++)
+        patch_rows(g, x + ch * g->in_px, g->cin * g->in_px, m, col + ch * g->kprod * ld, ld, to_img);
 }
 
 /* ---------------------------------------------------------------- blocks of samples */
@@ -277,19 +332,19 @@ static void patches(const conv_geom *g, real *x, int m, real *col, int to_img, i
 /* m samples: x (m, Cin, in...) -> y (m, Cout, out...). col [rows, m*P] and tmp [Cout, m*P]
  * are scratch; for m == 1 the GEMM writes y directly and tmp is unused. */
 static void forward_block(const conv_geom *g, const real *x, real *y, const real *w, const real *bias,
-                          int m, real *col, real *tmp, int par) {
+                          int m, real *col, real *tmp) {
     int64_t P = g->out_px;
     int ld = (int)(m * P);
     const real *cols = col;
     if (m == 1 && g->pointwise)
         cols = x;
     else
-        patches(g, (real *)x, m, col, 0, par); /* to_img = 0: x only read */
+        patches(g, (real *)x, m, col, 0); /* to_img = 0: x only read */
     real *dst = m == 1 ? y : tmp;
     if (m == 1 && bias)
         for (int co = 0; co < g->cout; co++)
             for (int64_t i = 0; i < P; i++) y[co * P + i] = bias[co];
-    for (int grp = 0; grp < g->cout / g->cout_g; grp++)
+    for (int grp = 0; grp < g->groups; grp++)
         OPSYM(op_gemm)(0, 0, g->cout_g, ld, g->kg, 1, w + (int64_t)grp * g->cout_g * g->kg, g->kg,
                        cols + (int64_t)grp * g->kg * ld, ld, m == 1 && bias ? 1 : 0,
                        dst + (int64_t)grp * g->cout_g * ld, ld);
@@ -297,48 +352,77 @@ static void forward_block(const conv_geom *g, const real *x, real *y, const real
     for (int s = 0; s < m; s++)
         for (int co = 0; co < g->cout; co++) {
             real b = bias ? bias[co] : 0, *o = y + ((int64_t)s * g->cout + co) * P;
-            const real *t = tmp + co * ld + s * P;
+            const real *t = tmp + (int64_t)co * ld + s * P;
+#pragma omp simd
             for (int64_t i = 0; i < P; i++) o[i] = t[i] + b;
         }
 }
 
-/* m samples: dW (dw_beta * dW + dout col^T) when dw, din += col2im(W^T dout) when dx. */
+/* m samples: dwt (when not NULL) = the block's weight gradient, per group transposed
+ * [Kg, Cout/g] (col dout^T: the faster GEMM shape for few filters); din += col2im(W^T dout)
+ * when dx. */
 static void backward_block(const conv_geom *g, const real *x, const real *dy, real *dx, const real *w,
-                           real *dw, real dw_beta, int m, real *col, real *tmp, int par) {
+                           real *dwt, int m, real *col, real *tmp) {
     int64_t P = g->out_px;
-    int ld = (int)(m * P), ngroups = g->cout / g->cout_g;
+    int ld = (int)(m * P);
     const real *dys = dy; /* [Cout, m*P] */
     if (m > 1) {
         for (int s = 0; s < m; s++)
             for (int co = 0; co < g->cout; co++)
-                memcpy(tmp + co * ld + s * P, dy + ((int64_t)s * g->cout + co) * P, (size_t)P * sizeof(real));
+                memcpy(tmp + (int64_t)co * ld + s * P, dy + ((int64_t)s * g->cout + co) * P, (size_t)P * sizeof(real));
         dys = tmp;
     }
     int direct = m == 1 && g->pointwise; /* col is x itself */
-    if (dw) {
+    if (dwt) {
         const real *cols = direct ? x : col;
-        if (!direct) patches(g, (real *)x, m, col, 0, par);
-        for (int grp = 0; grp < ngroups; grp++)
-            OPSYM(op_gemm)(0, 1, g->cout_g, g->kg, ld, 1, dys + (int64_t)grp * g->cout_g * ld, ld,
-                           cols + (int64_t)grp * g->kg * ld, ld, dw_beta,
-                           dw + (int64_t)grp * g->cout_g * g->kg, g->kg);
+        if (!direct) patches(g, (real *)x, m, col, 0);
+        for (int grp = 0; grp < g->groups; grp++)
+            OPSYM(op_gemm)(0, 1, g->kg, g->cout_g, ld, 1, cols + (int64_t)grp * g->kg * ld, ld,
+                           dys + (int64_t)grp * g->cout_g * ld, ld, 0,
+                           dwt + (int64_t)grp * g->cout_g * g->kg, g->cout_g);
     }
     if (!dx) return;
     real *dcol = direct ? dx : col; /* direct: accumulate into dx (beta 1) */
-    for (int grp = 0; grp < ngroups; grp++)
+    for (int grp = 0; grp < g->groups; grp++)
         OPSYM(op_gemm)(1, 0, g->kg, ld, g->cout_g, 1, w + (int64_t)grp * g->cout_g * g->kg, g->kg,
                        dys + (int64_t)grp * g->cout_g * ld, ld, direct ? 1 : 0,
                        dcol + (int64_t)grp * g->kg * ld, ld);
-    if (!direct) patches(g, dx, m, col, 1, par);
+    if (!direct) patches(g, dx, m, col, 1);
 }
 
-/* Block b of nblocks over n samples: samples [first, first + count). */
+/* The partition of n samples into blocks depends on n and the shapes only: at most g->block
+ * samples per block and at least MIN_BLOCKS blocks (when n allows), so small batches still
+ * spread over threads. Block b holds samples [first, first + count). */
+static int block_count(const conv_geom *g, int n) {
+    int nb = (n + g->block - 1) / g->block, least = n < MIN_BLOCKS ? n : MIN_BLOCKS;
+    return nb > least ? nb : least;
+}
+
 static void block_range(int n, int nblocks, int b, int *first, int *count) {
     *first = (int)((int64_t)b * n / nblocks);
     *count = (int)((int64_t)(b + 1) * n / nblocks) - *first;
 }
 
-static int block_count(const conv_geom *g, int n) { return (n + g->block - 1) / g->block; }
+/* Threads working on blocks at once: one per scratch slot at most. OpenBLAS's results depend
+ * on its thread count, so every GEMM must run single-threaded: inside the parallel region
+ * OpenBLAS sees omp_in_parallel(); with a team of one, the caller's thread count is lowered
+ * to 1 until block_team_end. */
+static int block_team(const conv_geom *g, int nblocks, int *restore) {
+    int t = omp_get_max_threads();
+    *restore = t;
+    if (t > g->slots) t = g->slots;
+    if (t > nblocks) t = nblocks;
+    if (t < 1) t = 1; /* n = 0 */
+    if (t == 1 && *restore > 1)
+        omp_set_num_threads(1);
+    else
+        *restore = 0;
+    return t;
+}
+
+static void block_team_end(int restore) {
+    if (restore) omp_set_num_threads(restore);
+}
 
 /* ---------------------------------------------------------------- forward / backward */
 
@@ -347,22 +431,26 @@ static void conv_forward(const cascade_layer *L, const OPSYM(cascade_fwd) *c) {
     const conv_geom *g = &cfg->g;
     const real *bias = cfg->bias ? c->param[1] : NULL;
     int64_t in_n = g->cin * g->in_px, out_n = g->cout * g->out_px;
-    if (!g->batched) {
-        for (int s = 0; s < c->n; s++)
-            forward_block(g, c->in[0] + s * in_n, c->out + s * out_n, c->param[0], bias, 1, c->work,
-                          NULL, 1);
-        return;
+    real *u = c->work; /* Winograd weights */
+    if (g->wino) OPSYM(wino_weights)(g, c->param[0], u);
+    int nblocks = block_count(g, c->n), restore, team = block_team(g, nblocks, &restore);
+#pragma omp parallel num_threads(team) if (team > 1)
+    {
+        real *col = c->work + g->fixed + omp_get_thread_num() * g->slot;
+        real *tmp = col + g->block * g->rows * g->out_px;
+#pragma omp for schedule(dynamic, 1)
+        for (int b = 0; b < nblocks; b++) {
+            int s0, m;
+            block_range(c->n, nblocks, b, &s0, &m);
+            const real *x = c->in[0] + s0 * in_n;
+            real *y = c->out + s0 * out_n;
+            if (g->wino)
+                OPSYM(wino_forward_block)(g, x, y, u, bias, m, col);
+            else
+                forward_block(g, x, y, c->param[0], bias, m, col, tmp);
+        }
     }
-    int nblocks = block_count(g, c->n);
-    int64_t region = (g->rows + g->cout) * g->out_px; /* per sample */
-#pragma omp parallel for schedule(dynamic, 1) if (nblocks > 1)
-    for (int b = 0; b < nblocks; b++) {
-        int s0, m;
-        block_range(c->n, nblocks, b, &s0, &m);
-        real *col = c->work + s0 * region;
-        forward_block(g, c->in[0] + s0 * in_n, c->out + s0 * out_n, c->param[0], bias, m, col,
-                      col + m * g->rows * g->out_px, nblocks == 1);
-    }
+    block_team_end(restore);
 }
 
 static void conv_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
@@ -371,43 +459,65 @@ static void conv_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
     int64_t in_n = g->cin * g->in_px, out_n = g->cout * g->out_px, P = g->out_px;
     real *dx = c->din[0], *dw = c->dparam[0], *db = cfg->bias ? c->dparam[1] : NULL;
     if (db) {
-        /* per channel in sample order, double accumulator */
-#pragma omp parallel for schedule(static) if ((int64_t)c->n * out_n > 65536)
-        for (int co = 0; co < g->cout; co++) {
-            double acc = 0;
-            for (int s = 0; s < c->n; s++) {
-                const real *gy = c->dout + s * out_n + co * P;
-                for (int64_t i = 0; i < P; i++) acc += gy[i];
-            }
-            db[co] += (real)acc;
+        /* per channel in sample order, in double (vector lanes: the order is fixed by the
+         * code, not by the thread count); channels in chunks, samples streamed through */
+        enum { CHUNK = 256 };
+#pragma omp parallel for schedule(static) if (g->cout > CHUNK && (int64_t)c->n * out_n > 65536)
+        for (int c0 = 0; c0 < g->cout; c0 += CHUNK) {
+            int c1 = c0 + CHUNK < g->cout ? c0 + CHUNK : g->cout;
+            double acc[CHUNK] = {0};
+            for (int s = 0; s < c->n; s++)
+                for (int co = c0; co < c1; co++) {
+                    const real *gy = c->dout + s * out_n + co * P;
+                    double sum = 0;
+#pragma omp simd reduction(+ : sum)
+                    for (int64_t i = 0; i < P; i++) sum += gy[i];
+                    acc[co - c0] += sum;
+                }
+            for (int co = c0; co < c1; co++) db[co] += (real)acc[co - c0];
         }
     }
     if (!dx && !dw) return;
-    if (!g->batched) {
-        for (int s = 0; s < c->n; s++)
-            backward_block(g, c->in[0] + s * in_n, c->dout + s * out_n, dx ? dx + s * in_n : NULL,
-                           c->param[0], dw, 1, 1, c->work, NULL, 1);
+    real *u = c->work; /* Winograd weights */
+    if (g->wino) OPSYM(wino_weights)(g, c->param[0], u);
+    int nblocks = block_count(g, c->n), restore, team = block_team(g, nblocks, &restore);
+    real *parts = c->work + g->fixed + g->slots * g->slot; /* one weight gradient per block */
+#pragma omp parallel num_threads(team) if (team > 1)
+    {
+        real *col = c->work + g->fixed + omp_get_thread_num() * g->slot, *tmp = col + g->block * g->rows * P;
+#pragma omp for schedule(dynamic, 1)
+        for (int b = 0; b < nblocks; b++) {
+            int s0, m;
+            block_range(c->n, nblocks, b, &s0, &m);
+            const real *x = c->in[0] + s0 * in_n, *gy = c->dout + s0 * out_n;
+            real *gx = dx ? dx + s0 * in_n : NULL, *part = dw ? parts + b * g->part : NULL;
+            if (g->wino)
+                OPSYM(wino_backward_block)(g, x, gy, gx, u, part, m, col);
+            else
+                backward_block(g, x, gy, gx, c->param[0], part, m, col, tmp);
+        }
+    }
+    block_team_end(restore);
+    if (!dw) return;
+    /* the blocks' gradients summed into the first, in block order */
+    enum { SPAN = 4096 };
+#pragma omp parallel for schedule(static) if (g->part * nblocks > 65536)
+    for (int64_t i0 = 0; i0 < g->part; i0 += SPAN) {
+        int64_t i1 = i0 + SPAN < g->part ? i0 + SPAN : g->part;
+        for (int b = 1; b < nblocks; b++) {
+            const real *pb = parts + b * g->part;
+#pragma omp simd
+            for (int64_t i = i0; i < i1; i++) parts[i] += pb[i];
+        }
+    }
+    if (g->wino) {
+        OPSYM(wino_weight_grad)(g, parts, dw);
         return;
     }
-    int nblocks = block_count(g, c->n);
-    int64_t region = (g->rows + g->cout) * P, wsize = (int64_t)g->cout * g->kg;
-    real *parts = c->work + c->n * region; /* one dW partial per block */
-#pragma omp parallel for schedule(dynamic, 1) if (nblocks > 1)
-    for (int b = 0; b < nblocks; b++) {
-        int s0, m;
-        block_range(c->n, nblocks, b, &s0, &m);
-        real *col = c->work + s0 * region;
-        backward_block(g, c->in[0] + s0 * in_n, c->dout + s0 * out_n, dx ? dx + s0 * in_n : NULL,
-                       c->param[0], dw ? parts + b * wsize : NULL, 0, m, col,
-                       col + m * g->rows * P, nblocks == 1);
-    }
-    if (!dw) return;
-#pragma omp parallel for schedule(static) if (wsize * nblocks > 65536)
-    for (int64_t i = 0; i < wsize; i++) {
-        real acc = parts[i];
-        for (int b = 1; b < nblocks; b++) acc += parts[b * wsize + i];
-        dw[i] += acc;
-    }
+    /* dW[grp, co, k] += part[grp, k, co] */
+    int64_t gsize = (int64_t)g->cout_g * g->kg;
+    for (int64_t i = 0; i < gsize * g->groups; i++)
+        dw[i] += parts[i / gsize * gsize + i % g->kg * g->cout_g + i % gsize / g->kg];
 }
 
 #define CONV_OP(nd)                                                                        \

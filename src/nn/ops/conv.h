@@ -1,0 +1,55 @@
+/* Internal to the convolution ops (conv.c, conv_winograd.c): geometry derived by infer and
+ * the Winograd block kernels. Compiled in both precisions like the ops (OPSYM names). */
+#ifndef CASCADE_NN_OPS_CONV_H
+#define CASCADE_NN_OPS_CONV_H
+
+#include "nn/op.h"
+
+#define CONV_AXES 3
+enum {
+    TARGET_COLS = 1296, /* GEMM columns per block of samples (16 samples of 9x9) */
+    WINO_COLS = 200,    /* Winograd tile columns per block (16 samples of 9x9) */
+    WINO_MIN_CIN = 8,   /* fewer input channels: too short GEMMs, im2col is faster */
+    MIN_BLOCKS = 4,     /* blocks per call at least (when n allows), for threads on small batches */
+    MAX_SLOTS = 256     /* threads on blocks at once */
+};
+
+/* Geometry derived by infer, shapes padded to CONV_AXES axes. */
+typedef struct {
+    int cin, cout, cin_g, cout_g;
+    int in[CONV_AXES], out[CONV_AXES], k[CONV_AXES], s[CONV_AXES], d[CONV_AXES], p[CONV_AXES];
+    int64_t in_px, out_px; /* pixels per channel */
+    int kprod, kg;         /* taps; GEMM inner size per group = cin_g * kprod */
+    int64_t rows;          /* col rows = cin * kprod */
+    int groups, block;     /* block: most samples per block */
+    int slots;             /* scratch slots = most threads working on blocks at once */
+    int64_t slot;          /* floats per slot */
+    int64_t part;          /* floats of one block's weight gradient */
+    int64_t fixed;         /* floats before the slots in the work buffer (Winograd weights) */
+    int pointwise;         /* 1x1, stride 1, no padding: col of one sample = its input */
+    /* Winograd F(2x2, 3x3) path (3x3, stride 1, dilation 1, one group): output tiles of 2x2 */
+    int wino, tiles_h, tiles_w;
+    int64_t tiles;         /* per sample */
+    int pad_h, pad_w;      /* padded image plane in a slot: (2 * tiles_h + 2, 2 * tiles_w + 2) */
+} conv_geom;
+
+/* Winograd F(2x2, 3x3), per block of m samples (see conv_winograd.c).
+ * u [16, Cout, Cin]: the transformed weights G w G^T, from wino_weights. */
+void OPSYM(wino_weights)(const conv_geom *g, const real *w, real *u);
+/* Floats of scratch for a block of m samples: v [16, Cin, m*tiles], z [16, Cout, m*tiles], a
+ * padded image plane per sample (interleaved) and 16 rows of tiles. */
+static inline int64_t wino_slot(const conv_geom *g, int m) {
+    return 16 * (int64_t)(g->cin + g->cout) * m * g->tiles + (int64_t)g->pad_h * g->pad_w * m + 16 * g->tiles_w;
+}
+/* x (m, Cin, H, W) -> y (m, Cout, Ho, Wo) + bias (may be NULL). */
+void OPSYM(wino_forward_block)(const conv_geom *g, const real *x, real *y, const real *u, const real *bias,
+                               int m, real *slot);
+/* du (when not NULL) = the block's gradient of u; dx (when not NULL) += input gradient. */
+void OPSYM(wino_backward_block)(const conv_geom *g, const real *x, const real *dy, real *dx, const real *u,
+                                real *du, int m, real *slot);
+/* dw [Cout, Cin, 3, 3] += G^T du G. */
+void OPSYM(wino_weight_grad)(const conv_geom *g, const real *du, real *dw);
+
+#endif
+
+
