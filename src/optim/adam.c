@@ -16,7 +16,7 @@ OPTIM_KERNEL void cascade_adam_update(const cascade_opt_cfg *cfg, int64_t step, 
     const float eps = (float)cfg->eps;
     const float l2 = decoupled ? 0.0f : (float)cfg->weight_decay;
     const float decay = (float)(1.0 - lr * cfg->weight_decay); /* AdamW only */
-#pragma omp parallel for schedule(static) if (hi - lo >= OPTIM_PARALLEL_MIN)
+#pragma omp parallel for simd schedule(static) if (hi - lo >= OPTIM_PARALLEL_MIN)
     for (int64_t i = lo; i < hi; i++) {
         float p = params[i], g = grads[i];
         if (decoupled) p = p * decay;

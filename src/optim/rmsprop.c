@@ -11,7 +11,7 @@ OPTIM_KERNEL void cascade_rmsprop_update(const cascade_opt_cfg *cfg, float *para
     const float eps = (float)cfg->eps;
     const float momentum = (float)cfg->momentum;
     const float neg_lr = (float)-lr;
-#pragma omp parallel for schedule(static) if (hi - lo >= OPTIM_PARALLEL_MIN)
+#pragma omp parallel for simd schedule(static) if (hi - lo >= OPTIM_PARALLEL_MIN)
     for (int64_t i = lo; i < hi; i++) {
         float g = grads[i];
         if (weight_decay != 0) g = fmaf(params[i], weight_decay, g);

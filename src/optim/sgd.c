@@ -11,7 +11,7 @@ OPTIM_KERNEL void cascade_sgd_update(const cascade_opt_cfg *cfg, int64_t step, f
     const int use_momentum = momentum_buffer != NULL && cfg->momentum != 0;
     const int first = step == 1;
     const int nesterov = cfg->nesterov;
-#pragma omp parallel for schedule(static) if (hi - lo >= OPTIM_PARALLEL_MIN)
+#pragma omp parallel for simd schedule(static) if (hi - lo >= OPTIM_PARALLEL_MIN)
     for (int64_t i = lo; i < hi; i++) {
         float d = grads[i];
         if (weight_decay != 0) d = fmaf(params[i], weight_decay, d);

@@ -25,7 +25,7 @@ static cascade_status act_infer(cascade_layer *L) {
 
 #define ACT_LOOP(body)                                                                     \
     int64_t total = (int64_t)c->n * op_numel(&L->out_shape);                               \
-    _Pragma("omp parallel for if (total > 65536)") for (int64_t i = 0; i < total; i++) { body; }
+    _Pragma("omp parallel for simd if (total > 65536)") for (int64_t i = 0; i < total; i++) { body; }
 
 static void relu_fwd(const cascade_layer *L, const OPSYM(cascade_fwd) *c) {
     const real *x = c->in[0];
