@@ -29,6 +29,12 @@ int cli_train(int argc, char **argv, MPI_Comm comm) {
     int n_sets = 0;
     cascade_train_opts o = {0};
     o.stop_flag = &stop_requested;
+    /* first thing: a SLURM warning signal during start-up must not kill the rank */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int more = i + 1 < argc;
@@ -76,11 +82,6 @@ int cli_train(int argc, char **argv, MPI_Comm comm) {
     cascade_job job;
     cascade_status st = cascade_job_load(job_path, sets, n_sets, &job);
     if (st) return cli_error(st);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGUSR1, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     if (job.kind != JOB_SUPERVISED) {
         cascade_fail(CASCADE_EUSAGE, "%s: kind = %s is not available in this version of cascade (supervised only)",
                      job_path, job.kind == JOB_AUTOENCODER ? "autoencoder" : "adversarial");

@@ -91,7 +91,7 @@ static cascade_status create_dataset(cascade_h5writer *w, const char *path, cons
     if (space < 0 || lcpl < 0 || dcpl < 0 || H5Pset_create_intermediate_group(lcpl, 1) < 0 ||
         H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) < 0)
         st = h5_fail(CASCADE_EINTERNAL, w->tmp, "cannot prepare data set '%s'", path);
-    if (st == CASCADE_OK && chunk_rows > 0) {
+    if (st == CASCADE_OK && chunk_rows > 0 && compress) { /* contiguous unless compressed: cheaper writes */
         maxdims[0] = H5S_UNLIMITED;
         chunk[0] = (hsize_t)chunk_rows;
         H5Sclose(space);
