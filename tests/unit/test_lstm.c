@@ -56,16 +56,23 @@ static void expect_param(const cascade_param_desc *p, const char *name, int ndim
     CU_ASSERT_DOUBLE_EQUAL(p->init_bound, 0.5, 1e-12); /* 1/sqrt(H), H = 4 */
 }
 
+/* The 4 parameters of layer l (H = 4): weight_ih [16, in_f], weight_hh [16, 4], biases [16]. */
+static void expect_layer_params(const cascade_layer *L, int l, const char *suffix, int64_t in_f) {
+    static const char *const base[4] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
+    for (int k = 0; k < 4; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "%s%s", base[k], suffix);
+        expect_param(&L->params[4 * l + k], name, k < 2 ? 2 : 1, 16, k == 0 ? in_f : 4);
+    }
+}
+
 static void test_infer(void) {
     cascade_layer L;
     CU_ASSERT_EQUAL_FATAL(setup(&L, "units=4", 2, (int64_t[]){7, 3}), CASCADE_OK);
     CU_ASSERT_EQUAL(L.out_shape.ndim, 1);
     CU_ASSERT_EQUAL(L.out_shape.d[0], 4);
     CU_ASSERT_EQUAL_FATAL(L.n_params, 4);
-    expect_param(&L.params[0], "weight_ih", 2, 16, 3);
-    expect_param(&L.params[1], "weight_hh", 2, 16, 4);
-    expect_param(&L.params[2], "bias_ih", 1, 16, 0);
-    expect_param(&L.params[3], "bias_hh", 1, 16, 0);
+    expect_layer_params(&L, 0, "", 3);
     CU_ASSERT_EQUAL(L.saved_per_sample, 7 * 6 * 4);
     cascade_layer_release(&L);
 
@@ -75,14 +82,8 @@ static void test_infer(void) {
     CU_ASSERT_EQUAL(L.out_shape.d[0], 7);
     CU_ASSERT_EQUAL(L.out_shape.d[1], 4);
     CU_ASSERT_EQUAL_FATAL(L.n_params, 8);
-    expect_param(&L.params[0], "weight_ih_l0", 2, 16, 3);
-    expect_param(&L.params[1], "weight_hh_l0", 2, 16, 4);
-    expect_param(&L.params[2], "bias_ih_l0", 1, 16, 0);
-    expect_param(&L.params[3], "bias_hh_l0", 1, 16, 0);
-    expect_param(&L.params[4], "weight_ih_l1", 2, 16, 4);
-    expect_param(&L.params[5], "weight_hh_l1", 2, 16, 4);
-    expect_param(&L.params[6], "bias_ih_l1", 1, 16, 0);
-    expect_param(&L.params[7], "bias_hh_l1", 1, 16, 0);
+    expect_layer_params(&L, 0, "_l0", 3);
+    expect_layer_params(&L, 1, "_l1", 4);
     CU_ASSERT_EQUAL(L.saved_per_sample, 2 * 7 * 6 * 4);
     cascade_layer_release(&L);
 }
