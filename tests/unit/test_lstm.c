@@ -35,7 +35,7 @@ static void test_keys(void) {
     expect_error("units=-4", 2, d, "units", NULL);
     expect_error("units=four", 2, d, "units", NULL);
     expect_error("units=4\nlayers=0", 2, d, "layers", NULL);
-    expect_error("units=4\nlayers=3", 2, d, "layers", NULL); /* 4 params per layer, at most 8 */
+    expect_error("units=4\nlayers=5", 2, d, "layers", NULL); /* 4 params per layer, at most CASCADE_MAX_PARAMS */
     expect_error("units=4\nreturn_sequences=maybe", 2, d, "return_sequences", NULL);
     expect_error("units=4\nbidirectional=true", 2, d, "bidirectional", "unknown");
 }
