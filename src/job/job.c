@@ -339,6 +339,7 @@ static cascade_status parse_job(const char *text, const char *const *overrides, 
         CASCADE_TRY(status);
     }
     CASCADE_TRY(default_name(job));
+    CASCADE_TRY(cascade_job_expand_blocks(job));
     CASCADE_TRY(cascade_job_validate(job));
     return make_text(job);
 }
