@@ -74,8 +74,8 @@ train() {
 }
 
 evaluate() {
-  echo "    $CASCADE evaluate $RUN --data data/demo-test.h5 --out $RUN/metrics-test.json"
-  "$CASCADE" evaluate "$RUN" --data data/demo-test.h5 --out "$RUN/metrics-test.json"
+  echo "    $CASCADE evaluate $RUN --data data/demo-test.h5 --out $RUN/metrics-test.json --plots $RUN/plots/evaluation"
+  "$CASCADE" evaluate "$RUN" --data data/demo-test.h5 --out "$RUN/metrics-test.json" --plots "$RUN/plots/evaluation"
   cat "$RUN/metrics-test.json"
   echo
 }

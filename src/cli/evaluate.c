@@ -1,20 +1,25 @@
 /* cascade evaluate RUNDIR|CKPT.h5 [--data FILE.h5] [--out METRICS.json] */
+#include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "cascade/cascade.h"
 #include "cli/cli.h"
+#include "cascade/h5io.h"
 #include "train/train.h"
 
 static const char help[] =
-    "usage: cascade evaluate RUNDIR|CKPT.h5 [--data FILE.h5] [--out METRICS.json]\n"
+    "usage: cascade evaluate RUNDIR|CKPT.h5 [--data FILE.h5] [--out METRICS.json] [--plots DIR]\n"
     "\n"
     "Runs the trained model on FILE.h5 (default: the job's validation data) and writes the loss\n"
     "and task metrics as JSON: per regression target bias, resolution (std of the residual) and\n"
-    "RMSE; for classification accuracy and ROC AUC.\n";
+    "RMSE; for classification accuracy and ROC AUC; for loss = angular the angle quantiles.\n"
+    "--plots DIR: also DIR/predictions.h5 and the plots for the task (tools/plot_evaluation.py,\n"
+    "run with $CASCADE_PYTHON or /usr/bin/python3; $CASCADE_TOOLS points at tools/ if moved).\n";
 
 int cli_evaluate(int argc, char **argv, MPI_Comm comm) {
-    const char *ckpt = NULL, *data = NULL, *out = NULL;
+    const char *ckpt = NULL, *data = NULL, *out = NULL, *plots = NULL;
     for (int i = 1; i < argc; i++) {
         int more = i + 1 < argc;
         if (cli_is_help(argv[i])) {
@@ -22,6 +27,8 @@ int cli_evaluate(int argc, char **argv, MPI_Comm comm) {
             return 0;
         } else if (strcmp(argv[i], "--data") == 0 && more) {
             data = argv[++i];
+        } else if (strcmp(argv[i], "--plots") == 0 && more) {
+            plots = argv[++i];
         } else if (strcmp(argv[i], "--out") == 0 && more) {
             out = argv[++i];
         } else if (argv[i][0] != '-' && !ckpt) {
@@ -35,8 +42,26 @@ int cli_evaluate(int argc, char **argv, MPI_Comm comm) {
         if (cascade_log_rank() == 0) fputs(help, stderr);
         return 2;
     }
+    char metrics[CASCADE_PATH_MAX + 32], preds[CASCADE_PATH_MAX + 32];
+    if (plots) { /* the plots need the metrics and predictions as files */
+        if (mkdir(plots, 0755) != 0 && errno != EEXIST)
+            return cascade_fail(CASCADE_EIO, "cannot create %s: %s", plots, strerror(errno)), cli_error(4);
+        snprintf(metrics, sizeof metrics, "%s/metrics.json", plots);
+        if (!out) out = metrics;
+    }
     cascade_status st = cascade_evaluate(ckpt, data, out, comm);
-    return st ? cli_error(st) : 0;
+    if (st) return cli_error(st);
+    if (!plots) return 0;
+    if (out != metrics && cascade_log_rank() == 0) { /* keep a copy beside the plots */
+        FILE *a = fopen(out, "r"), *b = fopen(metrics, "w");
+        int c;
+        while (a && b && (c = fgetc(a)) != EOF) fputc(c, b);
+        if (a) fclose(a);
+        if (b) fclose(b);
+    }
+    snprintf(preds, sizeof preds, "%s/predictions.h5", plots);
+    if ((st = cascade_predict(ckpt, data, preds, comm))) return cli_error(st);
+    return cli_run_plot_evaluation(ckpt, preds, metrics, plots);
 }
 
 /* cascade predict RUNDIR|CKPT.h5 --data FILE.h5 -o OUT.h5 */

@@ -48,7 +48,8 @@ INI
 mpirun --oversubscribe -n 2 "$CASCADE_BIN" train job.ini --out run --quiet --set train.epochs=6 --set optimizer.lr=0.1
 grep -q "^epochs = 6" run/job.ini
 grep -q "^lr = 0.1" run/job.ini
-"$CASCADE_BIN" evaluate run --out eval.json
+"$CASCADE_BIN" evaluate run --out eval.json --plots plots
+test -s plots/classification.png && test -s plots/predictions.h5 && test -s plots/metrics.json
 "$py" - <<'PY'
 import json
 m = json.load(open("eval.json"))

@@ -53,7 +53,8 @@ assert tr[-1] < tr[0], tr
 va = [r for r in rows if r["split"] == "valid"]
 assert "logE_resolution" in va[-1], va[-1]
 PY
-"$cascade" evaluate run --data valid.h5 --out eval.json
+"$cascade" evaluate run --data valid.h5 --out eval.json --plots plots
+test -s plots/regression_logE.png
 # metrics in physical units (logE spans 18.5..20, std ~0.43): a trained model resolves it better
 "$py" -c "import json; m=json.load(open('eval.json')); assert m['samples']==200 and m['step']==40 and m['loss']>0 and 0 < m['logE_resolution'] < 0.4, m"
 "$py" -c "

@@ -1,0 +1,61 @@
+/* Runs the Python plotting helpers of tools/ (Debian's python3 with matplotlib and h5py). */
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cascade/cascade.h"
+#include "cascade/h5io.h"
+#include "cli/cli.h"
+
+extern char **environ;
+
+static const char *const loss_names[] = {"mse", "mae", "huber", "bce", "ce", "angular"};
+
+/* tools/: $CASCADE_TOOLS, the source tree the binary was built from, or the installed copy. */
+static const char *tools_dir(void) {
+    const char *env = getenv("CASCADE_TOOLS");
+    if (env && *env) return env;
+    if (access(CASCADE_SOURCE_TOOLS "/plot_evaluation.py", R_OK) == 0) return CASCADE_SOURCE_TOOLS;
+    return CASCADE_INSTALL_TOOLS;
+}
+
+int cli_run_plot_evaluation(const char *ckpt, const char *preds, const char *metrics, const char *dir) {
+    if (cascade_log_rank() != 0) return 0;
+    /* the job the model was trained with: target names and loss */
+    cascade_h5file *f;
+    cascade_ckpt_meta meta = {0};
+    cascade_job job;
+    cascade_status st = cascade_ckpt_open(ckpt, MPI_COMM_SELF, &f);
+    if (st) return cli_error(st);
+    st = cascade_ckpt_read_meta(f, &meta);
+    if (!st) st = cascade_job_parse(meta.job, ckpt, NULL, 0, &job);
+    cascade_h5_close(f);
+    cascade_ckpt_meta_free(&meta);
+    if (st) return cli_error(st);
+    char targets[1024] = "", script[4096];
+    for (int i = 0; i < job.n_targets; i++)
+        snprintf(targets + strlen(targets), sizeof targets - strlen(targets), "%s%s", i ? "," : "", job.targets[i]);
+    const char *loss = loss_names[job.loss];
+    cascade_job_free(&job);
+    snprintf(script, sizeof script, "%s/plot_evaluation.py", tools_dir());
+    const char *python = getenv("CASCADE_PYTHON");
+    if (!python || !*python) python = "/usr/bin/python3";
+    char *argv[] = {(char *)python, script, (char *)preds, (char *)metrics, "-o", (char *)dir,
+                    "--targets", targets, "--loss", (char *)loss, NULL};
+    pid_t pid;
+    int status = 0;
+    if (posix_spawn(&pid, python, NULL, NULL, argv, environ) != 0 || waitpid(pid, &status, 0) < 0) {
+        cascade_fail(CASCADE_EINTERNAL, "cannot run %s %s (set CASCADE_PYTHON to a python3 with matplotlib and h5py)",
+                     python, script);
+        return cli_error(1);
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        cascade_fail(CASCADE_EINTERNAL, "%s %s failed (exit %d); the metrics and predictions are in %s", python,
+                     script, WIFEXITED(status) ? WEXITSTATUS(status) : -1, dir);
+        return cli_error(1);
+    }
+    return 0;
+}
