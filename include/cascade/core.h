@@ -89,6 +89,9 @@ void cascade_normal2(uint64_t seed, uint32_t purpose, uint64_t a, uint64_t b, do
 cascade_status cascade_permutation(uint64_t seed, uint32_t purpose, uint64_t round, int64_t n,
                                    int64_t *perm);
 
+/* mkdir -p; CASCADE_EIO naming the path that cannot be created. */
+cascade_status cascade_mkdir_p(const char *dir);
+
 /* ---- logging and timers ---- */
 void cascade_log_set_rank(int rank);
 int cascade_log_rank(void);

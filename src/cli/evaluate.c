@@ -1,7 +1,5 @@
 /* cascade evaluate RUNDIR|CKPT.h5 [--data FILE.h5] [--out METRICS.json] */
-#include <errno.h>
 #include <stdio.h>
-#include <sys/stat.h>
 #include <string.h>
 
 #include "cascade/cascade.h"
@@ -44,8 +42,7 @@ int cli_evaluate(int argc, char **argv, MPI_Comm comm) {
     }
     char metrics[CASCADE_PATH_MAX + 32], preds[CASCADE_PATH_MAX + 32];
     if (plots) { /* the plots need the metrics and predictions as files */
-        if (mkdir(plots, 0755) != 0 && errno != EEXIST)
-            return cascade_fail(CASCADE_EIO, "cannot create %s: %s", plots, strerror(errno)), cli_error(4);
+        if (cascade_mkdir_p(plots)) return cli_error(4);
         snprintf(metrics, sizeof metrics, "%s/metrics.json", plots);
         if (!out) out = metrics;
     }

@@ -27,7 +27,7 @@ cascade_status cascade_ckpt_begin(const char *dir, const char *name, MPI_Comm co
     char path[PATH_MAX];
     if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path - 4)
         return cascade_fail(CASCADE_EIO, "%.200s...: path too long", dir);
-    CASCADE_TRY(h5_agree(comm, rank == 0 ? fs_mkdir_p(dir) : CASCADE_OK));
+    CASCADE_TRY(h5_agree(comm, rank == 0 ? cascade_mkdir_p(dir) : CASCADE_OK));
     return cascade_h5w_create(path, comm, out);
 }
 

@@ -8,25 +8,6 @@
 
 #include "io/h5util.h"
 
-cascade_status fs_mkdir_p(const char *dir) {
-    char path[PATH_MAX];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        return cascade_fail(CASCADE_EIO, "%.200s...: path too long", dir);
-    for (char *p = path + 1;; p++) {
-        if (*p != '/' && *p != 0) continue;
-        char keep = *p;
-        *p = 0;
-        if (mkdir(path, 0777) != 0 && errno != EEXIST)
-            return cascade_fail(CASCADE_EIO, "%s: cannot create directory: %s", path, strerror(errno));
-        *p = keep;
-        if (keep == 0) break;
-    }
-    struct stat sb;
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return cascade_fail(CASCADE_EIO, "%s: not a directory", dir);
-    return CASCADE_OK;
-}
-
 cascade_status fs_fsync_file(const char *path) {
     int fd = open(path, O_RDONLY);
     if (fd < 0) return cascade_fail(CASCADE_EIO, "%s: cannot open to sync: %s", path, strerror(errno));

@@ -77,8 +77,6 @@ int h5_path_exists(hid_t file, const char *path);
 hid_t h5_vlen_string_type(void);
 
 /* ---- file system (fsops.c); messages name the path and the system error ---- */
-/* mkdir -p. */
-cascade_status fs_mkdir_p(const char *dir);
 /* fsync of a file / of a directory (after a rename in it; file systems that cannot sync a
  * directory are tolerated). */
 cascade_status fs_fsync_file(const char *path);

@@ -13,20 +13,6 @@
 #include "cascade/xsum.h"
 #include "nn/loss.h"
 
-static cascade_status mkdir_p(const char *path) {
-    char tmp[CASCADE_PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-            return cascade_fail(CASCADE_EIO, "cannot create directory %s: %s", tmp, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-        return cascade_fail(CASCADE_EIO, "cannot create directory %s: %s", tmp, strerror(errno));
-    return CASCADE_OK;
-}
 
 static int has_checkpoints(const char *ckdir) {
     char pat[CASCADE_PATH_MAX + 32];
@@ -262,7 +248,7 @@ cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const 
     }
     if (s->rank == 0) {
         char path[CASCADE_PATH_MAX + 32];
-        if ((st = mkdir_p(s->rundir))) goto fail;
+        if ((st = cascade_mkdir_p(s->rundir))) goto fail;
         snprintf(path, sizeof path, "%s/job.ini", s->rundir);
         if ((st = cascade_job_write(job, path))) goto fail;
         snprintf(path, sizeof path, "%s/metrics.jsonl", s->rundir);
