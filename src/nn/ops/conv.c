@@ -320,8 +320,8 @@ static void patch_rows(const conv_geom *g, real *img, int64_t img_step, int m, r
 
 /* m samples: x (m, Cin, in...) <-> col [rows, m*P], channel by channel. */
 static void patches(const conv_geom *g, real *x, int m, real *col, int to_img) {
-    if (g->gather) {
-        g->gather(g, x, m, col, to_img);
+    if (g->hex_radius) {
+        OPSYM(hex_patches)(g, x, m, col, to_img);
         return;
     }
     int64_t ld = m * g->out_px;

@@ -14,14 +14,9 @@ enum {
     MAX_SLOTS = 256     /* threads on blocks at once */
 };
 
-struct conv_geom;
-/* A custom im2col (to_img = 0) / col2im (to_img = 1) between m samples x (m, Cin, in_px) and
- * col [rows, m*out_px] (rows = Cin * kprod, row c*kprod + tap), replacing the rectangular one;
- * col2im adds into x. hexconv's hexagonal neighbourhoods. */
-typedef void (*conv_gather_fn)(const struct conv_geom *g, real *x, int m, real *col, int to_img);
-
-/* Geometry derived by infer, shapes padded to CONV_AXES axes. */
-typedef struct conv_geom {
+/* Geometry derived by infer, shapes padded to CONV_AXES axes. Precision-independent: a layer
+ * set up by the float op also runs the double one (finite-difference tests). */
+typedef struct {
     int cin, cout, cin_g, cout_g;
     int in[CONV_AXES], out[CONV_AXES], k[CONV_AXES], s[CONV_AXES], d[CONV_AXES], p[CONV_AXES];
     int64_t in_px, out_px; /* pixels per channel */
@@ -37,9 +32,12 @@ typedef struct conv_geom {
     int wino, tiles_h, tiles_w;
     int64_t tiles;         /* per sample */
     int pad_h, pad_w;      /* padded image plane in a slot: (2 * tiles_h + 2, 2 * tiles_w + 2) */
-    conv_gather_fn gather; /* NULL: rectangular im2col from in/out/k/s/d/p */
-    int hex_radius;        /* hexconv: kernel radius (the gather's), 0 otherwise */
+    int hex_radius;        /* > 0: hexconv's gather (hex_patches) replaces the rectangular im2col */
 } conv_geom;
+
+/* hexconv.c: im2col (to_img = 0) / col2im (to_img = 1, adds into x) between m samples
+ * x (m, Cin, H, W) and col [Cin * n_cells, m*H*W] over hexagonal neighbourhoods. */
+void OPSYM(hex_patches)(const conv_geom *g, real *x, int m, real *col, int to_img);
 
 /* A convolution's keys and geometry (conv.c's op cfg; separable2d holds two). */
 typedef struct {

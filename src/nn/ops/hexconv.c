@@ -18,9 +18,10 @@
  * (dq, dr) is (row + dr, col + dq + floor((row + dr)/2) - floor(row/2)).
  *
  * Compute: conv.c's blocks of samples, threads and GEMMs (conv_run_forward/backward) with
- * this file's gather as the im2col: col [Cin*n_cells, m*H*W], row (c, cell), column (sample,
- * pixel) holds x[c] at the cell's neighbour or 0 outside the grid; out = W col + bias with
- * W [filters, Cin*n_cells] = the weight as stored. */
+ * this file's gather (hex_patches, which conv.c calls for hex_radius > 0) as the im2col:
+ * col [Cin*n_cells, m*H*W], row (c, cell), column (sample, pixel) holds x[c] at the cell's
+ * neighbour or 0 outside the grid; out = W col + bias with W [filters, Cin*n_cells] = the
+ * weight as stored. Backward: conv.c's GEMMs, col2im = the same gather adding back. */
 #include <string.h>
 #include <tgmath.h>
 
@@ -56,8 +57,8 @@ static void hex_cells(int radius, int (*cell)[2]) {
     }
 }
 
-/* im2col (to_img = 0) / col2im (to_img = 1, adds into x) for m samples, see conv_gather_fn. */
-static void hex_gather(const conv_geom *g, real *x, int m, real *col, int to_img) {
+/* im2col (to_img = 0) / col2im (to_img = 1, adds into x) for m samples (conv.c's patches). */
+void OPSYM(hex_patches)(const conv_geom *g, real *x, int m, real *col, int to_img) {
     int cell[1 + 3 * HEX_MAX_RADIUS * (HEX_MAX_RADIUS + 1)][2];
     hex_cells(g->hex_radius, cell);
     int H = g->out[1], W = g->out[2];
@@ -126,7 +127,6 @@ static cascade_status hex_infer(cascade_layer *L) {
     g->kprod = ncells;
     g->kg = g->cin * ncells;
     g->rows = g->kg;
-    g->gather = hex_gather;
     g->hex_radius = (int)c->radius;
     L->out_shape = cascade_shape_make(3, (int64_t[]){c->filters, in->d[1], in->d[2]});
     double bound = 1.0 / sqrt((double)g->kg); /* torch conv init, fan_in = Cin * n_cells */
