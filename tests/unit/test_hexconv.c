@@ -1,10 +1,12 @@
 /* hexconv: the footprint of a single station against the physical station positions of
  * CONTRACT (x = c + (r mod 2)/2, y = r·√3/2 in spacings) — which cells, in which documented
- * order, by row parity; 60° rotation equivariance on the 9x9 grid; shapes, parameters, shape
- * errors and key validation. Numerical agreement with PyTorch: tests/torch/ref_hexconv.py. */
+ * order, by row parity; 60° rotation equivariance on the 9x9 grid; forward and backward
+ * bitwise identical for 1 and 2 threads; shapes, parameters, shape errors and key validation. Numerical agreement with PyTorch: tests/torch/ref_hexconv.py. */
 #include <CUnit/Basic.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "th.h"
@@ -171,6 +173,45 @@ static void test_rotation(void) {
     }
 }
 
+/* Forward output and all gradients of n samples (C=3 -> 4, radius 2, 9x9) with `threads`
+ * OpenMP threads (scratch sized for 2), concatenated into res. */
+static void run_threads(int threads, int n, float *res) {
+    cascade_layer L;
+    cascade_shape in = shp(3, 3, ROWS, COLS, 0);
+    int keep = omp_get_max_threads();
+    omp_set_num_threads(2);
+    CU_ASSERT_EQUAL_FATAL(th_layer(&L, "hexconv", "filters=4\nradius=2", 1, &in), CASCADE_OK);
+    omp_set_num_threads(threads);
+    int64_t nx = (int64_t)n * 3 * PX, ny = (int64_t)n * 4 * PX, nw = 4 * 3 * 19;
+    float *x = malloc(nx * sizeof(float)), *dy = malloc(ny * sizeof(float)), *w = malloc(nw * sizeof(float));
+    float *work = calloc(L.work_per_sample * n + L.work_fixed, sizeof(float)), b[4] = {0.1f, -0.2f, 0.3f, 0};
+    float *y = res, *dx = res + ny, *dw = dx + nx, *db = dw + nw;
+    CU_ASSERT_FATAL(x && dy && w && work);
+    for (int64_t i = 0; i < nx; i++) x[i] = (float)sin(0.37 * i);
+    for (int64_t i = 0; i < ny; i++) dy[i] = (float)cos(0.11 * i);
+    for (int64_t i = 0; i < nw; i++) w[i] = (float)sin(1.3 * i);
+    memset(dx, 0, (nx + nw + 4) * sizeof(float));
+    cascade_fwd fw = {.n = n, .in = {x}, .out = y, .param = {w, b}, .work = work};
+    L.op->forward(&L, &fw);
+    cascade_bwd bw = {.n = n, .in = {x}, .out = y, .dout = dy, .din = {dx}, .param = {w, b},
+                      .dparam = {dw, db}, .work = work};
+    L.op->backward(&L, &bw);
+    omp_set_num_threads(keep);
+    free(x), free(dy), free(w), free(work);
+    cascade_layer_release(&L);
+}
+
+static void test_threads(void) {
+    enum { N = 37 };
+    int64_t total = (int64_t)N * 7 * PX + 4 * 3 * 19 + 4;
+    float *one = malloc(total * sizeof(float)), *two = malloc(total * sizeof(float));
+    CU_ASSERT_FATAL(one && two);
+    run_threads(1, N, one);
+    run_threads(2, N, two);
+    CU_ASSERT(memcmp(one, two, total * sizeof(float)) == 0);
+    free(one), free(two);
+}
+
 /* Expects CASCADE_EUSAGE with a message containing every non-NULL needle. */
 static void expect_error(const char *type, const char *spec, cascade_shape in, const char *n1, const char *n2) {
     cascade_layer L;
@@ -238,6 +279,7 @@ int main(void) {
     CU_add_test(s, "footprint of one station by row parity, cell order", test_footprint);
     CU_add_test(s, "footprint at the grid edges", test_edges);
     CU_add_test(s, "60 degree rotation equivariance", test_rotation);
+    CU_add_test(s, "1 and 2 threads bitwise equal", test_threads);
     CU_add_test(s, "shapes, parameters, errors", test_shapes_and_keys);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
