@@ -28,7 +28,11 @@
  * one loop in a fixed order. tests/unit/test_conv.c checks 1 against 2 threads bitwise.
  * Nothing is kept from forward (saved = 0): backward recomputes im2col (or the Winograd input
  * transform), which keeps memory at one block's columns per thread; keeping the transformed
- * input for backward was measured slower (forward then writes it to memory out of cache). */
+ * input for backward was measured slower (forward then writes it to memory out of cache).
+ *
+ * separable2d and hexconv run through the same code via conv.h: conv_geometry (keys -> geom),
+ * conv_scratch (work sizes), conv_run_forward/backward (the blocked im2col + GEMM); hexconv
+ * sets geom.hex_radius and patches() then calls its gather (hex_patches) instead of im2col. */
 #include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
