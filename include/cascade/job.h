@@ -18,7 +18,7 @@ extern "C" {
 #define CASCADE_PATH_MAX 4096
 
 typedef enum { JOB_SUPERVISED, JOB_AUTOENCODER, JOB_GAN, JOB_WGAN, JOB_WGAN_GP, JOB_REFINER } cascade_job_kind;
-typedef enum { LOSS_MSE, LOSS_MAE, LOSS_HUBER, LOSS_BCE, LOSS_CE } cascade_loss_kind;
+typedef enum { LOSS_MSE, LOSS_MAE, LOSS_HUBER, LOSS_BCE, LOSS_CE, LOSS_ANGULAR } cascade_loss_kind;
 typedef enum { LAYOUT_CHANNELS, LAYOUT_FEATURES } cascade_layout;
 typedef enum { NORM_NONE, NORM_STANDARD } cascade_norm;
 

@@ -12,6 +12,7 @@ static const char usage[] =
     "  simulate KIND      simulate a data set (airshower, calorimeter, lartpc, skymap, radio)\n"
     "  train JOB.ini      train the job's model (see `cascade train --help`)\n"
     "  evaluate RUN|CKPT  loss and task metrics of a trained model on a data file\n"
+    "  predict RUN|CKPT   model outputs per sample into an HDF5 file\n"
     "  info FILE.h5       describe a data set or a checkpoint\n"
     "  --version          print the version\n";
 
@@ -51,6 +52,8 @@ int main(int argc, char **argv) {
         code = cli_evaluate(argc - 1, argv + 1, MPI_COMM_WORLD);
     else if (strcmp(argv[1], "simulate") == 0)
         code = cli_simulate(argc - 1, argv + 1, MPI_COMM_WORLD);
+    else if (strcmp(argv[1], "predict") == 0)
+        code = cli_predict(argc - 1, argv + 1, MPI_COMM_WORLD);
     else if (strcmp(argv[1], "info") == 0)
         code = cli_info(argc - 1, argv + 1, MPI_COMM_WORLD);
     else {

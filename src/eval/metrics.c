@@ -51,10 +51,47 @@ static void json_num(char *tmp, size_t n, double v) {
         snprintf(tmp, n, "null");
 }
 
+static int by_value(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Quantile q of sorted v[0..n) (linear interpolation). */
+static double quantile(const double *v, int64_t n, double q) {
+    double pos = q * (double)(n - 1);
+    int64_t i = (int64_t)pos;
+    return i + 1 < n ? v[i] + (pos - (double)i) * (v[i + 1] - v[i]) : v[n - 1];
+}
+
 size_t cascade_metrics_json(const cascade_job *job, const float *pred, const float *y, int64_t n,
                             int64_t out_numel, int64_t y_numel, char *buf, size_t cap) {
     size_t used = 0;
     char t1[32], t2[32], t3[32];
+    if (job->loss == LOSS_ANGULAR) {
+        /* direction targets: the angle between predicted and true direction, in degrees */
+        double *ang = malloc((size_t)(n ? n : 1) * sizeof(double));
+        if (!ang) return 0;
+        double sum = 0;
+        for (int64_t i = 0; i < n; i++) {
+            double pp = 0, tt = 0, chord = 0;
+            for (int64_t k = 0; k < y_numel; k++) pp += (double)pred[i * out_numel + k] * pred[i * out_numel + k],
+                                                  tt += (double)y[i * y_numel + k] * y[i * y_numel + k];
+            for (int64_t k = 0; k < y_numel; k++) {
+                double d = pred[i * out_numel + k] / sqrt(pp) - y[i * y_numel + k] / sqrt(tt);
+                chord += d * d;
+            }
+            double h = sqrt(chord) / 2;
+            ang[i] = 2 * asin(h < 1 ? h : 1) * 180.0 / M_PI;
+            sum += ang[i];
+        }
+        qsort(ang, (size_t)n, sizeof(double), by_value);
+        json_num(t1, sizeof t1, quantile(ang, n, 0.68));
+        json_num(t2, sizeof t2, quantile(ang, n, 0.5));
+        json_num(t3, sizeof t3, sum / (double)n);
+        PUT(",\"angle_68_deg\":%s,\"angle_median_deg\":%s,\"angle_mean_deg\":%s", t1, t2, t3);
+        free(ang);
+        return used;
+    }
     if (job->loss == LOSS_CE || job->loss == LOSS_BCE) {
         int64_t classes = job->loss == LOSS_CE ? out_numel / y_numel : 2;
         int64_t spatial = y_numel, correct = 0, total = n * spatial;

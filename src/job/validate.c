@@ -15,7 +15,7 @@
 /* Orders as the enums of job.h and optim.h. */
 static const char *const KIND_NAMES[] = {"supervised", "autoencoder", "gan", "wgan", "wgan-gp",
                                          "refiner", NULL};
-static const char *const LOSS_NAMES[] = {"mse", "mae", "huber", "bce", "ce", NULL};
+static const char *const LOSS_NAMES[] = {"mse", "mae", "huber", "bce", "ce", "angular", NULL};
 static const char *const LAYOUT_NAMES[] = {"channels", "features", NULL};
 static const char *const NORM_NAMES[] = {"none", "standard", NULL};
 static const char *const OPT_NAMES[] = {"sgd", "adam", "adamw", "rmsprop", NULL};

@@ -47,6 +47,36 @@ static double cross_entropy(const real *z, int64_t stride, int64_t classes, doub
     return valid ? lse - (double)z[label * stride] : NAN;
 }
 
+/* Angle (radians) between prediction p and target t (d components each, e.g. a shower axis);
+ * the prediction's length is free. theta = 2 asin(|p^ - t^| / 2) is accurate for small
+ * angles; d theta / d p = -(t^ - cos(theta) p^) / (|p| sin(theta)), taken as 0 when the two
+ * are (anti)parallel, where the direction is undefined. A zero vector gives NaN. */
+static double angular(const real *p, const real *t, int64_t d, real *grad, double scale) {
+    double pp = 0, tt = 0, pt = 0;
+    for (int64_t k = 0; k < d; k++) {
+        pp += (double)p[k] * p[k];
+        tt += (double)t[k] * t[k];
+        pt += (double)p[k] * t[k];
+    }
+    double np_ = sqrt(pp), nt = sqrt(tt);
+    if (np_ == 0 || nt == 0) {
+        for (int64_t k = 0; grad && k < d; k++) grad[k] = 0;
+        return NAN;
+    }
+    double c = pt / (np_ * nt), chord = 0;
+    for (int64_t k = 0; k < d; k++) {
+        double diff = (double)p[k] / np_ - (double)t[k] / nt;
+        chord += diff * diff;
+    }
+    double half = sqrt(chord) / 2;
+    double theta = 2 * asin(half < 1 ? half : 1), s = sin(theta);
+    for (int64_t k = 0; grad && k < d; k++) {
+        double u = (double)t[k] / nt - c * (double)p[k] / np_;
+        grad[k] = (real)(s > 1e-12 ? -scale * u / (np_ * s) : 0);
+    }
+    return theta;
+}
+
 double OPSYM(cascade_loss)(int kind, int n, int64_t elems, int64_t classes, const real *pred,
                            const real *target, real *dpred, real scale) {
     double sum = 0;
@@ -60,6 +90,12 @@ double OPSYM(cascade_loss)(int kind, int n, int64_t elems, int64_t classes, cons
             }
         return sum;
     }
+    if (kind == LOSS_ANGULAR) {
+        for (int i = 0; i < n; i++)
+            sum += angular(pred + (int64_t)i * elems, target + (int64_t)i * elems, elems,
+                           dpred ? dpred + (int64_t)i * elems : NULL, (double)scale);
+        return sum;
+    }
     int64_t total = (int64_t)n * elems;
     for (int64_t i = 0; i < total; i++) {
         double grad;
@@ -71,6 +107,7 @@ double OPSYM(cascade_loss)(int kind, int n, int64_t elems, int64_t classes, cons
 
 #ifndef CASCADE_REAL_DOUBLE
 int64_t cascade_loss_terms(int kind, int n, int64_t elems, int64_t classes) {
+    if (kind == LOSS_ANGULAR) return n; /* one angle per sample */
     return kind == LOSS_CE ? (int64_t)n * (elems / classes) : (int64_t)n * elems;
 }
 #endif

@@ -21,7 +21,7 @@ typedef float real;
 #endif
 
 #define CASCADE_MAX_INPUTS 8
-#define CASCADE_MAX_PARAMS 8
+#define CASCADE_MAX_PARAMS 16
 
 enum { CASCADE_INIT_ZEROS, CASCADE_INIT_ONES, CASCADE_INIT_UNIFORM };
 

@@ -1,90 +1,91 @@
-/* `cascade evaluate`: a trained model on a data file -> loss and task metrics as JSON. */
+/* `cascade evaluate` and `cascade predict`: a trained model applied to a data file. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cascade/h5io.h"
 #include "eval/metrics.h"
-#include "nn/loss.h"
-#include "train/session.h"
+#include "train/trained.h"
 #include "train/train.h"
 
 cascade_status cascade_evaluate(const char *ckpt, const char *data, const char *out_json, MPI_Comm comm) {
     int rank;
     MPI_Comm_rank(comm, &rank);
-    cascade_h5file *f;
-    CASCADE_TRY(cascade_ckpt_open(ckpt, comm, &f));
-    cascade_ckpt_meta meta = {0};
-    cascade_job job;
-    memset(&job, 0, sizeof job);
-    cascade_dataset d;
-    memset(&d, 0, sizeof d);
-    cascade_net net;
-    memset(&net, 0, sizeof net);
-    float *xb = NULL, *preds = NULL;
-    cascade_norm_stats norm = {0}, tnorm = {0};
-    cascade_status st = cascade_ckpt_read_meta(f, &meta);
-    if (!st) st = cascade_job_parse(meta.job, ckpt, NULL, 0, &job);
-    if (st) goto done;
-    if (!data && !job.valid[0] && job.valid_fraction > 0) {
-        /* the validation split the run held out of its training file */
-        int64_t *rows, n_train, n_valid;
-        if ((st = cascade_data_split(&job, comm, &rows, &n_train, &n_valid))) goto done;
-        data = job.train;
-        st = cascade_data_load(&job, data, 1, rows + n_train, n_valid, comm, &d);
-        free(rows);
-    } else {
-        if (!data) data = job.valid[0] ? job.valid : job.train;
-        st = cascade_data_load(&job, data, 1, NULL, 0, comm, &d);
-    }
-    if (st) goto done;
-    if ((st = cascade_model_build(&job, job.nets[0], &d.x_shape, &net))) goto done;
-    if ((st = cascade_model_check_targets(&job, &net, &d))) goto done;
-    int64_t classes = cascade_model_classes(&job, &net);
-    if ((st = cascade_model_check_labels(&job, &d, classes))) goto done;
-    if ((st = cascade_model_read_params(f, &net, 1))) goto done;
-    if ((st = cascade_model_read_state(f, &job, &net, NULL, &norm, &d, NULL))) goto done;
-    if (job.normalize == NORM_STANDARD) cascade_norm_apply(&job, &norm, &d);
-    if (job.normalize_targets == NORM_STANDARD) {
-        if ((st = cascade_model_read_tnorm(f, cascade_shape_numel(&d.y_shape), &tnorm))) goto done;
-        cascade_tnorm_apply(&tnorm, d.y, d.n, 0); /* the loss in training units */
-    }
-    int chunk = (int)job.micro_batch;
-    if ((st = cascade_net_prepare(&net, chunk, 0))) goto done;
-    int64_t on = cascade_shape_numel(cascade_net_out_shape(&net));
-    xb = cascade_alloc((size_t)chunk * (size_t)cascade_shape_numel(&d.x_shape) * sizeof(float), "input batch");
-    preds = cascade_alloc((size_t)d.n * (size_t)on * sizeof(float), "outputs");
-    if (!xb || !preds) {
-        st = CASCADE_EINTERNAL;
-        goto done;
-    }
-    double loss = cascade_predict_dataset(&job, &net, &d, chunk, xb, preds, classes, comm);
-    if (job.normalize_targets == NORM_STANDARD) { /* metrics in physical units */
-        cascade_tnorm_apply(&tnorm, preds, d.n, 1);
-        cascade_tnorm_apply(&tnorm, d.y, d.n, 1);
-    }
-    if (rank == 0) {
+    cascade_trained t;
+    cascade_status st = cascade_trained_open(&t, ckpt, data, 1, comm);
+    if (!st) st = cascade_trained_run(&t, comm);
+    if (!st && rank == 0) {
         char metrics[8192];
-        cascade_metrics_json(&job, preds, d.y, d.n, on, cascade_shape_numel(&d.y_shape), metrics, sizeof metrics);
+        cascade_metrics_json(&t.job, t.preds, t.d.y, t.d.n, t.out_numel, cascade_shape_numel(&t.d.y_shape), metrics,
+                             sizeof metrics);
         FILE *o = out_json ? fopen(out_json, "w") : stdout;
         if (!o) {
             st = cascade_fail(CASCADE_EIO, "cannot write %s: %s", out_json, strerror(errno));
-            goto done;
+        } else {
+            fprintf(o, "{\"checkpoint\":\"%s\",\"data\":\"%s\",\"samples\":%lld,\"step\":%lld,\"loss\":%.7g%s}\n", ckpt,
+                    t.d.file, (long long)t.d.n, (long long)t.meta.step, t.loss, metrics);
+            if (out_json && fclose(o) != 0) st = cascade_fail(CASCADE_EIO, "cannot write %s: %s", out_json, strerror(errno));
         }
-        fprintf(o, "{\"checkpoint\":\"%s\",\"data\":\"%s\",\"samples\":%lld,\"step\":%lld,\"loss\":%.7g%s}\n", ckpt,
-                data, (long long)d.n, (long long)meta.step, loss, metrics);
-        if (out_json && fclose(o) != 0) st = cascade_fail(CASCADE_EIO, "cannot write %s: %s", out_json, strerror(errno));
     }
-done:
-    cascade_free(xb);
-    cascade_free(preds);
-    cascade_net_free(&net);
-    cascade_norm_free(&norm);
-    cascade_norm_free(&tnorm);
-    cascade_data_free(&d);
-    if (job.text) cascade_job_free(&job);
-    cascade_ckpt_meta_free(&meta);
-    cascade_h5_close(f);
+    cascade_trained_close(&t);
+    return st;
+}
+
+/* Copies a data set of the input file (a label) into the output, as float32 or int32. */
+static cascade_status copy_dataset(cascade_h5file *in, cascade_h5writer *w, const char *name, int rank) {
+    cascade_h5_info info;
+    CASCADE_TRY(cascade_h5_info_of(in, name, &info));
+    int64_t n = info.shape.ndim ? info.shape.d[0] : 1, row = 1;
+    for (int i = 1; i < info.shape.ndim; i++) row *= info.shape.d[i];
+    float *buf = cascade_alloc((size_t)(n * row) * sizeof(float), "label copy");
+    if (!buf) return CASCADE_EINTERNAL;
+    cascade_status st = cascade_h5_read_rows(in, name, 0, n, buf);
+    int is_int = info.type_class == CASCADE_H5_INT || info.type_class == CASCADE_H5_UINT;
+    int32_t *ibuf = NULL;
+    if (!st && is_int) {
+        ibuf = cascade_alloc((size_t)(n * row) * sizeof(int32_t), "label copy");
+        if (!ibuf) st = CASCADE_EINTERNAL;
+        for (int64_t i = 0; !st && i < n * row; i++) ibuf[i] = (int32_t)buf[i];
+    }
+    cascade_h5_elem type = is_int ? CASCADE_H5_I32 : CASCADE_H5_F32;
+    if (!st) st = cascade_h5w_create_rows_typed(w, name, &info.shape, type, 0);
+    if (!st) st = cascade_h5w_write_rows_typed(w, name, 0, rank == 0 ? n : 0, is_int ? (void *)ibuf : (void *)buf, type);
+    cascade_free(buf);
+    cascade_free(ibuf);
+    return st;
+}
+
+cascade_status cascade_predict(const char *ckpt, const char *data, const char *out, MPI_Comm comm) {
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    cascade_trained t;
+    cascade_h5writer *w = NULL;
+    cascade_h5file *in = NULL;
+    cascade_status st = cascade_trained_open(&t, ckpt, data, 2, comm);
+    if (!st) st = cascade_trained_run(&t, comm);
+    if (!st) st = cascade_h5w_create(out, comm, &w);
+    if (!st) { /* outputs (N, output shape) in physical units */
+        const cascade_shape *o = cascade_net_out_shape(&t.net);
+        int64_t dims[CASCADE_MAX_DIMS] = {t.d.n};
+        for (int i = 0; i < o->ndim && i + 1 < CASCADE_MAX_DIMS; i++) dims[i + 1] = o->d[i];
+        cascade_shape sh = cascade_shape_make(o->ndim + 1, dims);
+        st = cascade_h5w_create_rows(w, "output", &sh);
+        if (!st) st = cascade_h5w_write_rows(w, "output", 0, rank == 0 ? t.d.n : 0, t.preds);
+    }
+    if (!st && t.has_targets) { /* the labels, to compare with */
+        st = cascade_h5_open(t.d.file, comm, &in);
+        for (int i = 0; !st && i < t.job.n_targets; i++) st = cascade_h5_info_of(in, t.job.targets[i], &(cascade_h5_info){0});
+        for (int i = 0; !st && i < t.job.n_targets; i++) st = copy_dataset(in, w, t.job.targets[i], rank);
+    }
+    if (!st) st = cascade_h5w_attr_string(w, "/", "generator", "cascade predict");
+    if (!st) st = cascade_h5w_attr_string(w, "/", "checkpoint", ckpt);
+    if (!st) st = cascade_h5w_attr_string(w, "/", "data", t.d.file);
+    if (!st) st = cascade_h5w_attr_int(w, "/", "step", t.meta.step);
+    if (!st)
+        st = cascade_h5w_commit(w);
+    else if (w)
+        cascade_h5w_abort(w);
+    cascade_h5_close(in);
+    cascade_trained_close(&t);
     return st;
 }

@@ -81,7 +81,9 @@ static cascade_status make_buckets(cascade_session *s) {
         free(lo), free(hi), free(ready);
         return cascade_fail(CASCADE_EINTERNAL, "out of memory");
     }
+    /* about bucket_mb each, but at least ~4 buckets so that small models overlap too */
     int64_t limit = (int64_t)(s->job->bucket_mb * 1048576.0 / sizeof(float));
+    if (limit > net->n_params / 4) limit = net->n_params / 4;
     if (limit < 1) limit = 1;
     int64_t cur_hi = -1, cur_lo = -1;
     for (int l = L - 1; l >= 0; l--) {

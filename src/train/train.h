@@ -25,4 +25,8 @@ cascade_status cascade_train_supervised(cascade_job *job, const cascade_train_op
  * validation data) and writes metrics JSON to out_json (NULL: stdout). */
 cascade_status cascade_evaluate(const char *ckpt, const char *data, const char *out_json, MPI_Comm comm);
 
+/* Writes OUT.h5 with `output` (N, output shape; physical units) and copies of the target
+ * data sets when the file has them. */
+cascade_status cascade_predict(const char *ckpt, const char *data, const char *out, MPI_Comm comm);
+
 #endif

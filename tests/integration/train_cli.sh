@@ -60,6 +60,23 @@ PY
 import h5py
 f = h5py.File('run/checkpoints/step-00000040.h5', 'r')
 assert f['normalization_targets/mean'][0] > 18 and f['normalization_targets/std'][0] > 0.2"
+# predict: outputs in physical units with the labels copied; the same on 2 ranks; unlabelled data
+"$cascade" predict run --data valid.h5 -o pred.h5
+OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -n 2 "$cascade" predict run --data valid.h5 -o pred2.h5
+h5diff pred.h5 pred2.h5 /output /output
+"$py" - <<'PY'
+import h5py, json, numpy as np, shutil
+m = json.load(open("eval.json"))
+with h5py.File("pred.h5", "r") as f:
+    r = f["output"][:, 0] - f["logE"][...]
+    assert f["output"].shape == (200, 1)
+    assert abs(np.std(r) - m["logE_resolution"]) < 1e-4 * m["logE_resolution"], (np.std(r), m)
+with h5py.File("valid.h5", "r") as src, h5py.File("unlabelled.h5", "w") as dst:
+    for k in ("time", "signal"):
+        dst[k] = src[k][...]
+PY
+"$cascade" predict run --data unlabelled.h5 -o pred3.h5
+"$py" -c "import h5py; f = h5py.File('pred3.h5', 'r'); assert list(f) == ['output'], list(f)"
 "$cascade" info run/checkpoints/step-00000040.h5 | grep -q "params/"
 "$cascade" info train.h5 | grep -q "signal"
 # refusing to overwrite

@@ -59,6 +59,16 @@ int opcase_load(hid_t f, const char *name, opcase *c) {
         }
     }
     c->out = th_read(g, "out", &full);
+    if (c->out) { /* the op's inferred output shape must be the reference's */
+        cascade_shape ref;
+        char a[128], b[128];
+        per_sample(&full, &ref);
+        if (full.d[0] != c->n || !cascade_shape_equal(&ref, &c->L.out_shape)) {
+            printf("%s: output shape %s per sample, the reference has %s\n", name,
+                   cascade_shape_str(&c->L.out_shape, a, sizeof a), cascade_shape_str(&ref, b, sizeof b));
+            goto done;
+        }
+    }
     c->dout = th_read(g, "dout", &full);
     c->saved_n = c->L.saved_per_sample * c->n + c->L.saved_fixed;
     c->work_n = c->L.work_per_sample * c->n + c->L.work_fixed;

@@ -28,6 +28,9 @@ LOSSES = {
     "huber": lambda p, t: F.huber_loss(p, t, delta=1.0),
     "bce": lambda p, t: F.binary_cross_entropy_with_logits(p, t),
     "ce": lambda p, t: F.cross_entropy(p, t.long()),
+    # angle between prediction and target direction, mean over samples
+    "angular": lambda p, t: (2 * torch.asin(torch.clamp(
+        (p / p.norm(dim=1, keepdim=True) - t / t.norm(dim=1, keepdim=True)).norm(dim=1) / 2, max=1))).mean(),
 }
 
 out = h5py.File(sys.argv[1], "w")
@@ -68,4 +71,8 @@ case("ce", rand(2, 3, 4, 5, low=-3, high=3), f32(rng.integers(0, 3, size=(2, 4, 
 case("ce", rand(1, 4, 7, low=-3, high=3), f32(rng.integers(0, 4, size=(1, 7))), classes=4)  # (n, C, L)
 case("ce", rand(3, 10, low=-300, high=300), f32(rng.integers(0, 10, size=3)), classes=10)
 case("ce", rand(3, 1), f32(np.zeros(3)), classes=1)  # one class: loss 0
+axis = rand(6, 3)
+case("angular", rand(6, 3, low=-2, high=2), f32(axis / np.linalg.norm(axis, axis=1, keepdims=True)))
+case("angular", f32(axis * 3.0 + rand(6, 3, low=-0.01, high=0.01)), f32(axis))  # small angles, longer p
+case("angular", rand(4, 2), rand(4, 2))  # 2-D directions
 out.close()

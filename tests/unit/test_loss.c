@@ -15,7 +15,7 @@
 #define TORCH_RTOL 1e-5
 #define FD_RTOL 1e-6 /* as op_fd_check; huber at |d| = 1 exactly gives h/4 = 2.5e-7 */
 
-static const char *const kind_names[] = {"mse", "mae", "huber", "bce", "ce"};
+static const char *const kind_names[] = {"mse", "mae", "huber", "bce", "ce", "angular"};
 
 static char ref_path[4096];
 
@@ -56,7 +56,7 @@ static int load_case(hid_t f, const char *name, loss_case *c) {
     th_attr_int(g, "classes", &c->classes);
     c->n = (int)n;
     c->kind = -1;
-    for (int k = 0; k < 5; k++)
+    for (int k = 0; k < 6; k++)
         if (strcmp(kind, kind_names[k]) == 0) c->kind = k;
     cascade_shape sh;
     c->pred = th_read(g, "pred", &sh);

@@ -70,12 +70,27 @@ static void test_classification(void) {
     CU_ASSERT_DOUBLE_EQUAL(member(buf, "auc"), 1.0, 1e-6);
 }
 
+static void test_angular(void) {
+    cascade_job job;
+    memset(&job, 0, sizeof job);
+    job.loss = LOSS_ANGULAR;
+    /* three samples: 0, 90 and 180 degrees (prediction length free) */
+    float pred[] = {0, 0, 2, 5, 0, 0, 0, 0, -1};
+    float y[] = {0, 0, 1, 0, 0, 1, 0, 0, 1};
+    char buf[1024];
+    cascade_metrics_json(&job, pred, y, 3, 3, 3, buf, sizeof buf);
+    CU_ASSERT_DOUBLE_EQUAL(member(buf, "angle_median_deg"), 90, 1e-4);
+    CU_ASSERT_DOUBLE_EQUAL(member(buf, "angle_mean_deg"), 90, 1e-4);
+    CU_ASSERT_DOUBLE_EQUAL(member(buf, "angle_68_deg"), 0.68 * 2 * 90, 1e-3); /* interpolated */
+}
+
 int main(void) {
     CU_initialize_registry();
     CU_pSuite s = CU_add_suite("metrics", NULL, NULL);
     CU_add_test(s, "auc", test_auc);
     CU_add_test(s, "regression", test_regression);
     CU_add_test(s, "classification", test_classification);
+    CU_add_test(s, "angular", test_angular);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     int failures = (int)CU_get_number_of_failures();

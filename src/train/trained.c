@@ -1,0 +1,82 @@
+/* A trained model bound to a data file (see trained.h). */
+#include "train/trained.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int has_all_targets(cascade_trained *t, const char *path, MPI_Comm comm) {
+    cascade_h5file *f;
+    if (cascade_h5_open(path, comm, &f) != CASCADE_OK) return 1; /* the load reports it */
+    int all = 1;
+    for (int i = 0; i < t->job.n_targets; i++) all &= cascade_h5_kind_of(f, t->job.targets[i]) == CASCADE_H5_DATASET;
+    cascade_h5_close(f);
+    return all;
+}
+
+cascade_status cascade_trained_open(cascade_trained *t, const char *ckpt, const char *data, int want_targets,
+                                    MPI_Comm comm) {
+    memset(t, 0, sizeof *t);
+    CASCADE_TRY(cascade_ckpt_open(ckpt, comm, &t->f));
+    cascade_status st = cascade_ckpt_read_meta(t->f, &t->meta);
+    if (!st) st = cascade_job_parse(t->meta.job, ckpt, NULL, 0, &t->job);
+    if (st) return st;
+    cascade_job *job = &t->job;
+    if (job->kind != JOB_SUPERVISED)
+        return cascade_fail(CASCADE_EUSAGE, "%s: a kind = supervised model is needed here", ckpt);
+    if (!data && !job->valid[0] && job->valid_fraction > 0) {
+        /* the validation split the run held out of its training file */
+        int64_t *rows, n_train, n_valid;
+        CASCADE_TRY(cascade_data_split(job, comm, &rows, &n_train, &n_valid));
+        t->has_targets = want_targets != 0;
+        st = cascade_data_load(job, job->train, t->has_targets, rows + n_train, n_valid, comm, &t->d);
+        free(rows);
+    } else {
+        if (!data) data = job->valid[0] ? job->valid : job->train;
+        t->has_targets = want_targets == 2 ? has_all_targets(t, data, comm) : want_targets;
+        st = cascade_data_load(job, data, t->has_targets, NULL, 0, comm, &t->d);
+    }
+    if (st) return st;
+    cascade_dataset *d = &t->d;
+    CASCADE_TRY(cascade_model_build(job, job->nets[0], &d->x_shape, &t->net));
+    t->classes = cascade_model_classes(job, &t->net);
+    t->out_numel = cascade_shape_numel(cascade_net_out_shape(&t->net));
+    if (t->has_targets) {
+        CASCADE_TRY(cascade_model_check_targets(job, &t->net, d));
+        CASCADE_TRY(cascade_model_check_labels(job, d, t->classes));
+    }
+    CASCADE_TRY(cascade_model_read_params(t->f, &t->net, 1));
+    CASCADE_TRY(cascade_model_read_state(t->f, job, &t->net, NULL, &t->norm, d, NULL));
+    if (job->normalize == NORM_STANDARD) cascade_norm_apply(job, &t->norm, d);
+    if (job->normalize_targets == NORM_STANDARD) {
+        CASCADE_TRY(cascade_model_read_tnorm(t->f, t->out_numel, &t->tnorm));
+        if (t->has_targets) cascade_tnorm_apply(&t->tnorm, d->y, d->n, 0); /* the loss in training units */
+    }
+    int chunk = (int)job->micro_batch;
+    CASCADE_TRY(cascade_net_prepare(&t->net, chunk, 0));
+    t->xb = cascade_alloc((size_t)chunk * (size_t)cascade_shape_numel(&d->x_shape) * sizeof(float), "input batch");
+    t->preds = cascade_alloc((size_t)d->n * (size_t)t->out_numel * sizeof(float), "outputs");
+    return t->xb && t->preds ? CASCADE_OK : CASCADE_EINTERNAL;
+}
+
+cascade_status cascade_trained_run(cascade_trained *t, MPI_Comm comm) {
+    t->loss = cascade_predict_dataset(&t->job, &t->net, &t->d, (int)t->job.micro_batch, t->xb, t->preds, t->classes,
+                                      comm);
+    if (t->job.normalize_targets == NORM_STANDARD) { /* back to physical units */
+        cascade_tnorm_apply(&t->tnorm, t->preds, t->d.n, 1);
+        if (t->has_targets) cascade_tnorm_apply(&t->tnorm, t->d.y, t->d.n, 1);
+    }
+    return CASCADE_OK;
+}
+
+void cascade_trained_close(cascade_trained *t) {
+    cascade_free(t->xb);
+    cascade_free(t->preds);
+    cascade_net_free(&t->net);
+    cascade_norm_free(&t->norm);
+    cascade_norm_free(&t->tnorm);
+    cascade_data_free(&t->d);
+    if (t->job.text) cascade_job_free(&t->job);
+    cascade_ckpt_meta_free(&t->meta);
+    cascade_h5_close(t->f);
+    memset(t, 0, sizeof *t);
+}

@@ -1,0 +1,32 @@
+/* A trained model read back from a checkpoint (or run directory) and bound to a data file:
+ * the job it was trained with, its net with parameters and statistics, the normalisation
+ * applied to the data. Shared by `evaluate` and `predict`. */
+#ifndef CASCADE_TRAIN_TRAINED_H
+#define CASCADE_TRAIN_TRAINED_H
+
+#include "train/session.h"
+
+typedef struct {
+    cascade_h5file *f;
+    cascade_ckpt_meta meta;
+    cascade_job job;
+    cascade_dataset d;         /* the data, normalised as in training */
+    cascade_net net;
+    cascade_norm_stats norm, tnorm;
+    int64_t classes, out_numel;
+    int has_targets;
+    float *xb, *preds;         /* preds (d.n, out) after cascade_trained_run */
+    double loss;               /* mean loss in training units (NaN without targets) */
+} cascade_trained;
+
+/* Opens the checkpoint, reads its job, loads `data` (NULL: the run's validation data; the
+ * held-out split for valid_fraction) with targets when want_targets (2: only if the file has
+ * them all), builds the net, reads parameters and normalisation. */
+cascade_status cascade_trained_open(cascade_trained *t, const char *ckpt, const char *data, int want_targets,
+                                    MPI_Comm comm);
+/* Runs the model over all samples (ranks share the work; everyone gets all outputs), then
+ * turns outputs and targets back into physical units (normalize_targets). */
+cascade_status cascade_trained_run(cascade_trained *t, MPI_Comm comm);
+void cascade_trained_close(cascade_trained *t);
+
+#endif
