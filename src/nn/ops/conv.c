@@ -28,7 +28,11 @@
  * one loop in a fixed order. tests/unit/test_conv.c checks 1 against 2 threads bitwise.
  * Nothing is kept from forward (saved = 0): backward recomputes im2col (or the Winograd input
  * transform), which keeps memory at one block's columns per thread; keeping the transformed
- * input for backward was measured slower (forward then writes it to memory out of cache). */
+ * input for backward was measured slower (forward then writes it to memory out of cache).
+ *
+ * separable2d and hexconv run through the same code via conv.h: conv_geometry (keys -> geom),
+ * conv_scratch (work sizes), conv_run_forward/backward (the blocked im2col + GEMM); hexconv
+ * sets geom.hex_radius and patches() then calls its gather (hex_patches) instead of im2col. */
 #include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
@@ -41,20 +45,10 @@
 #include "nn/op.h"
 #include "nn/ops/conv.h"
 
-typedef struct {
-    int nsp; /* spatial axes */
-    long filters, groups;
-    long kernel[CONV_AXES], stride[CONV_AXES], dilation[CONV_AXES];
-    long pad_lo[CONV_AXES], pad_hi[CONV_AXES]; /* per spatial axis (first nsp entries) */
-    int same, bias;
-    conv_geom g;
-} conv_cfg;
-
 /* ---------------------------------------------------------------- keys */
 
-/* `key` = one number for every spatial axis or a comma list of one per axis. */
-static cascade_status axes_key(cascade_section *spec, const char *key, int nsp, long dflt, long min,
-                               long *out) {
+cascade_status OPSYM(conv_axes_key)(cascade_section *spec, const char *key, int nsp, long dflt, long min,
+                                    long *out) {
     long v[16];
     int n;
     CASCADE_TRY(cascade_cfg_intlist(spec, key, 16, min, 1L << 20, v, &n));
@@ -66,9 +60,7 @@ static cascade_status axes_key(cascade_section *spec, const char *key, int nsp, 
     return CASCADE_OK;
 }
 
-/* padding = valid | same | N | N,N,...; `same` as torch: total dilation*(k-1), the odd extra
- * at the end, stride 1 only. */
-static cascade_status padding_key(cascade_section *spec, conv_cfg *c) {
+cascade_status OPSYM(conv_padding_key)(cascade_section *spec, conv_cfg *c) {
     const cascade_kv *kv = cascade_section_peek(spec, "padding");
     const char *v = kv ? kv->value : "valid";
     int same = strcasecmp(v, "same") == 0;
@@ -90,7 +82,7 @@ static cascade_status padding_key(cascade_section *spec, conv_cfg *c) {
         return cascade_cfg_error(spec, cascade_section_find(spec, "padding"),
                                  "expected valid, same, or one non-negative size or a comma list of "
                                  "%d (one per spatial axis)", c->nsp);
-    CASCADE_TRY(axes_key(spec, "padding", c->nsp, 0, 0, c->pad_lo));
+    CASCADE_TRY(OPSYM(conv_axes_key)(spec, "padding", c->nsp, 0, 0, c->pad_lo));
     memcpy(c->pad_hi, c->pad_lo, sizeof c->pad_hi);
     return CASCADE_OK;
 }
@@ -99,11 +91,11 @@ static cascade_status conv_configure(conv_cfg *c, cascade_section *spec, int nsp
     c->nsp = nsp;
     CASCADE_TRY(cascade_cfg_int(spec, "filters", 0, 1, 1L << 24, &c->filters));
     if (c->filters == 0) return cascade_cfg_error(spec, NULL, "conv%dd needs `filters`", nsp);
-    CASCADE_TRY(axes_key(spec, "kernel", nsp, 0, 1, c->kernel));
+    CASCADE_TRY(OPSYM(conv_axes_key)(spec, "kernel", nsp, 0, 1, c->kernel));
     if (c->kernel[0] == 0) return cascade_cfg_error(spec, NULL, "conv%dd needs `kernel`", nsp);
-    CASCADE_TRY(axes_key(spec, "stride", nsp, 1, 1, c->stride));
-    CASCADE_TRY(axes_key(spec, "dilation", nsp, 1, 1, c->dilation));
-    CASCADE_TRY(padding_key(spec, c));
+    CASCADE_TRY(OPSYM(conv_axes_key)(spec, "stride", nsp, 1, 1, c->stride));
+    CASCADE_TRY(OPSYM(conv_axes_key)(spec, "dilation", nsp, 1, 1, c->dilation));
+    CASCADE_TRY(OPSYM(conv_padding_key)(spec, c));
     CASCADE_TRY(cascade_cfg_int(spec, "groups", 1, 1, 1L << 24, &c->groups));
     if (c->filters % c->groups)
         return cascade_cfg_error(spec, cascade_section_find(spec, "groups"),
@@ -117,7 +109,7 @@ static cascade_status conv3d_configure(void *c, cascade_section *s) { return con
 
 /* ---------------------------------------------------------------- shapes */
 
-static void add_param(cascade_layer *L, const char *name, int ndim, const int64_t *dims, double bound) {
+void OPSYM(conv_add_param)(cascade_layer *L, const char *name, int ndim, const int64_t *dims, double bound) {
     cascade_param_desc *p = &L->params[L->n_params++];
     snprintf(p->name, sizeof p->name, "%s", name);
     p->shape = cascade_shape_make(ndim, dims);
@@ -126,15 +118,14 @@ static void add_param(cascade_layer *L, const char *name, int ndim, const int64_
     p->init_bound = bound;
 }
 
-static cascade_status conv_infer(cascade_layer *L) {
+cascade_status OPSYM(conv_geometry)(conv_cfg *c, const cascade_shape *in, const char *type,
+                                    cascade_shape *out_shape) {
     static const char *const axes_text[] = {"", "length", "height, width", "depth, height, width"};
-    conv_cfg *c = L->cfg;
     conv_geom *g = &c->g;
-    const cascade_shape *in = &L->in_shape[0];
     char buf[96];
     if (in->ndim != c->nsp + 1)
         return cascade_fail(CASCADE_EUSAGE, "%s expects a per-sample input (channels, %s), got %s",
-                            L->type, axes_text[c->nsp], cascade_shape_str(in, buf, sizeof buf));
+                            type, axes_text[c->nsp], cascade_shape_str(in, buf, sizeof buf));
     if (in->d[0] % c->groups)
         return cascade_fail(CASCADE_EUSAGE, "input channels %lld (input %s) are not divisible by groups = %ld",
                             (long long)in->d[0], cascade_shape_str(in, buf, sizeof buf), c->groups);
@@ -177,24 +168,37 @@ static cascade_status conv_infer(cascade_layer *L) {
     }
     g->kg = g->cin_g * g->kprod;
     g->rows = (int64_t)g->cin * g->kprod;
-    int64_t per_sample = (g->rows + g->cout) * g->out_px;
     if (g->rows > INT_MAX || g->out_px > INT_MAX / 2)
         return cascade_fail(CASCADE_EUSAGE, "convolution too large: %lld x %lld im2col matrix per sample",
                             (long long)g->rows, (long long)g->out_px);
-    L->out_shape = cascade_shape_make(1 + c->nsp, out_dims);
+    *out_shape = cascade_shape_make(1 + c->nsp, out_dims);
+    g->wino = c->nsp == 2 && g->k[1] == 3 && g->k[2] == 3 && g->s[1] == 1 && g->s[2] == 1 && g->d[1] == 1 &&
+              g->d[2] == 1 && g->groups == 1 && g->cin >= WINO_MIN_CIN;
+    return CASCADE_OK;
+}
+
+static cascade_status conv_infer(cascade_layer *L) {
+    conv_cfg *c = L->cfg;
+    conv_geom *g = &c->g;
+    CASCADE_TRY(OPSYM(conv_geometry)(c, &L->in_shape[0], L->type, &L->out_shape));
 
     int64_t wdims[2 + CONV_AXES] = {g->cout, g->cin_g};
     for (int i = 0; i < c->nsp; i++) wdims[2 + i] = c->kernel[i];
     double bound = 1.0 / sqrt((double)g->kg); /* torch: kaiming_uniform(a=sqrt(5)) */
-    add_param(L, "weight", 2 + c->nsp, wdims, bound);
-    if (c->bias) add_param(L, "bias", 1, (int64_t[]){g->cout}, bound);
+    OPSYM(conv_add_param)(L, "weight", 2 + c->nsp, wdims, bound);
+    if (c->bias) OPSYM(conv_add_param)(L, "bias", 1, (int64_t[]){g->cout}, bound);
 
+    L->saved_per_sample = L->saved_fixed = 0;
+    OPSYM(conv_scratch)(g, &L->work_per_sample, &L->work_fixed);
+    return CASCADE_OK;
+}
+
+void OPSYM(conv_scratch)(conv_geom *g, int64_t *work_per_sample, int64_t *work_fixed) {
+    int64_t per_sample = (g->rows + g->cout) * g->out_px;
     /* Scratch: a slot per thread (col + tmp of one block, reused block after block so it stays
      * in cache; one sample needs no tmp and a pointwise one no col either), and one weight
      * gradient per block (at most n/block + 1 + MIN_BLOCKS blocks, see block_count). */
     g->slots = omp_get_max_threads() < MAX_SLOTS ? omp_get_max_threads() : MAX_SLOTS;
-    g->wino = c->nsp == 2 && g->k[1] == 3 && g->k[2] == 3 && g->s[1] == 1 && g->s[2] == 1 && g->d[1] == 1 &&
-              g->d[2] == 1 && g->groups == 1 && g->cin >= WINO_MIN_CIN;
     if (g->wino) {
         g->tiles_h = (g->out[1] + 1) / 2;
         g->tiles_w = (g->out[2] + 1) / 2;
@@ -209,10 +213,8 @@ static cascade_status conv_infer(cascade_layer *L) {
         g->slot = g->block > 1 ? g->block * per_sample : g->pointwise ? 0 : g->rows * g->out_px;
         g->part = (int64_t)g->cout * g->kg;
     }
-    L->saved_per_sample = L->saved_fixed = 0;
-    L->work_per_sample = (g->part + g->block - 1) / g->block;
-    L->work_fixed = g->fixed + g->slots * g->slot + (1 + MIN_BLOCKS) * g->part;
-    return CASCADE_OK;
+    *work_per_sample = (g->part + g->block - 1) / g->block;
+    *work_fixed = g->fixed + g->slots * g->slot + (1 + MIN_BLOCKS) * g->part;
 }
 
 /* ---------------------------------------------------------------- im2col / col2im */
@@ -322,6 +324,10 @@ static void patch_rows(const conv_geom *g, real *img, int64_t img_step, int m, r
 
 /* m samples: x (m, Cin, in...) <-> col [rows, m*P], channel by channel. */
 static void patches(const conv_geom *g, real *x, int m, real *col, int to_img) {
+    if (g->hex_radius) {
+        OPSYM(hex_patches)(g, x, m, col, to_img);
+        return;
+    }
     int64_t ld = m * g->out_px;
     for (int ch = 0; ch < g->cin; ch++)
         patch_rows(g, x + ch * g->in_px, g->cin * g->in_px, m, col + ch * g->kprod * ld, ld, to_img);
@@ -426,49 +432,51 @@ static void block_team_end(int restore) {
 
 /* ---------------------------------------------------------------- forward / backward */
 
-static void conv_forward(const cascade_layer *L, const OPSYM(cascade_fwd) *c) {
-    const conv_cfg *cfg = L->cfg;
-    const conv_geom *g = &cfg->g;
-    const real *bias = cfg->bias ? c->param[1] : NULL;
+void OPSYM(conv_run_forward)(const conv_geom *g, int n, const real *in, real *out, const real *w,
+                             const real *bias, real *work) {
     int64_t in_n = g->cin * g->in_px, out_n = g->cout * g->out_px;
-    real *u = c->work; /* Winograd weights */
-    if (g->wino) OPSYM(wino_weights)(g, c->param[0], u);
-    int nblocks = block_count(g, c->n), restore, team = block_team(g, nblocks, &restore);
+    real *u = work; /* Winograd weights */
+    if (g->wino) OPSYM(wino_weights)(g, w, u);
+    int nblocks = block_count(g, n), restore, team = block_team(g, nblocks, &restore);
 #pragma omp parallel num_threads(team) if (team > 1)
     {
-        real *col = c->work + g->fixed + omp_get_thread_num() * g->slot;
+        real *col = work + g->fixed + omp_get_thread_num() * g->slot;
         real *tmp = col + g->block * g->rows * g->out_px;
 #pragma omp for schedule(dynamic, 1)
         for (int b = 0; b < nblocks; b++) {
             int s0, m;
-            block_range(c->n, nblocks, b, &s0, &m);
-            const real *x = c->in[0] + s0 * in_n;
-            real *y = c->out + s0 * out_n;
+            block_range(n, nblocks, b, &s0, &m);
+            const real *x = in + s0 * in_n;
+            real *y = out + s0 * out_n;
             if (g->wino)
                 OPSYM(wino_forward_block)(g, x, y, u, bias, m, col);
             else
-                forward_block(g, x, y, c->param[0], bias, m, col, tmp);
+                forward_block(g, x, y, w, bias, m, col, tmp);
         }
     }
     block_team_end(restore);
 }
 
-static void conv_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
+static void conv_forward(const cascade_layer *L, const OPSYM(cascade_fwd) *c) {
     const conv_cfg *cfg = L->cfg;
-    const conv_geom *g = &cfg->g;
+    OPSYM(conv_run_forward)(&cfg->g, c->n, c->in[0], c->out, c->param[0], cfg->bias ? c->param[1] : NULL,
+                            c->work);
+}
+
+void OPSYM(conv_run_backward)(const conv_geom *g, int n, const real *in, const real *dout, real *dx,
+                              const real *w, real *dw, real *db, real *work) {
     int64_t in_n = g->cin * g->in_px, out_n = g->cout * g->out_px, P = g->out_px;
-    real *dx = c->din[0], *dw = c->dparam[0], *db = cfg->bias ? c->dparam[1] : NULL;
     if (db) {
         /* per channel in sample order, in double (vector lanes: the order is fixed by the
          * code, not by the thread count); channels in chunks, samples streamed through */
         enum { CHUNK = 256 };
-#pragma omp parallel for schedule(static) if (g->cout > CHUNK && (int64_t)c->n * out_n > 65536)
+#pragma omp parallel for schedule(static) if (g->cout > CHUNK && (int64_t)n * out_n > 65536)
         for (int c0 = 0; c0 < g->cout; c0 += CHUNK) {
             int c1 = c0 + CHUNK < g->cout ? c0 + CHUNK : g->cout;
             double acc[CHUNK] = {0};
-            for (int s = 0; s < c->n; s++)
+            for (int s = 0; s < n; s++)
                 for (int co = c0; co < c1; co++) {
-                    const real *gy = c->dout + s * out_n + co * P;
+                    const real *gy = dout + s * out_n + co * P;
                     double sum = 0;
 #pragma omp simd reduction(+ : sum)
                     for (int64_t i = 0; i < P; i++) sum += gy[i];
@@ -478,23 +486,23 @@ static void conv_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
         }
     }
     if (!dx && !dw) return;
-    real *u = c->work; /* Winograd weights */
-    if (g->wino) OPSYM(wino_weights)(g, c->param[0], u);
-    int nblocks = block_count(g, c->n), restore, team = block_team(g, nblocks, &restore);
-    real *parts = c->work + g->fixed + g->slots * g->slot; /* one weight gradient per block */
+    real *u = work; /* Winograd weights */
+    if (g->wino) OPSYM(wino_weights)(g, w, u);
+    int nblocks = block_count(g, n), restore, team = block_team(g, nblocks, &restore);
+    real *parts = work + g->fixed + g->slots * g->slot; /* one weight gradient per block */
 #pragma omp parallel num_threads(team) if (team > 1)
     {
-        real *col = c->work + g->fixed + omp_get_thread_num() * g->slot, *tmp = col + g->block * g->rows * P;
+        real *col = work + g->fixed + omp_get_thread_num() * g->slot, *tmp = col + g->block * g->rows * P;
 #pragma omp for schedule(dynamic, 1)
         for (int b = 0; b < nblocks; b++) {
             int s0, m;
-            block_range(c->n, nblocks, b, &s0, &m);
-            const real *x = c->in[0] + s0 * in_n, *gy = c->dout + s0 * out_n;
+            block_range(n, nblocks, b, &s0, &m);
+            const real *x = in + s0 * in_n, *gy = dout + s0 * out_n;
             real *gx = dx ? dx + s0 * in_n : NULL, *part = dw ? parts + b * g->part : NULL;
             if (g->wino)
                 OPSYM(wino_backward_block)(g, x, gy, gx, u, part, m, col);
             else
-                backward_block(g, x, gy, gx, c->param[0], part, m, col, tmp);
+                backward_block(g, x, gy, gx, w, part, m, col, tmp);
         }
     }
     block_team_end(restore);
@@ -518,6 +526,12 @@ static void conv_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
     int64_t gsize = (int64_t)g->cout_g * g->kg;
     for (int64_t i = 0; i < gsize * g->groups; i++)
         dw[i] += parts[i / gsize * gsize + i % g->kg * g->cout_g + i % gsize / g->kg];
+}
+
+static void conv_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
+    const conv_cfg *cfg = L->cfg;
+    OPSYM(conv_run_backward)(&cfg->g, c->n, c->in[0], c->dout, c->din[0], c->param[0], c->dparam[0],
+                             cfg->bias ? c->dparam[1] : NULL, c->work);
 }
 
 #define CONV_OP(nd)                                                                        \

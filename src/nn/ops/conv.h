@@ -1,5 +1,5 @@
-/* Internal to the convolution ops (conv.c, conv_winograd.c): geometry derived by infer and
- * the Winograd block kernels. Compiled in both precisions like the ops (OPSYM names). */
+/* Internal to the convolution ops (conv.c, conv_winograd.c; separable2d.c and hexconv.c run
+ * their convolutions through conv.c): geometry derived by infer and the Winograd block kernels. Compiled in both precisions like the ops (OPSYM names). */
 #ifndef CASCADE_NN_OPS_CONV_H
 #define CASCADE_NN_OPS_CONV_H
 
@@ -14,7 +14,8 @@ enum {
     MAX_SLOTS = 256     /* threads on blocks at once */
 };
 
-/* Geometry derived by infer, shapes padded to CONV_AXES axes. */
+/* Geometry derived by infer, shapes padded to CONV_AXES axes. Precision-independent: a layer
+ * set up by the float op also runs the double one (finite-difference tests). */
 typedef struct {
     int cin, cout, cin_g, cout_g;
     int in[CONV_AXES], out[CONV_AXES], k[CONV_AXES], s[CONV_AXES], d[CONV_AXES], p[CONV_AXES];
@@ -31,7 +32,44 @@ typedef struct {
     int wino, tiles_h, tiles_w;
     int64_t tiles;         /* per sample */
     int pad_h, pad_w;      /* padded image plane in a slot: (2 * tiles_h + 2, 2 * tiles_w + 2) */
+    int hex_radius;        /* > 0: hexconv's gather (hex_patches) replaces the rectangular im2col */
 } conv_geom;
+
+/* hexconv.c: im2col (to_img = 0) / col2im (to_img = 1, adds into x) between m samples
+ * x (m, Cin, H, W) and col [Cin * n_cells, m*H*W] over hexagonal neighbourhoods. */
+void OPSYM(hex_patches)(const conv_geom *g, real *x, int m, real *col, int to_img);
+
+/* A convolution's keys and geometry (conv.c's op cfg; separable2d holds two). */
+typedef struct {
+    int nsp; /* spatial axes */
+    long filters, groups;
+    long kernel[CONV_AXES], stride[CONV_AXES], dilation[CONV_AXES];
+    long pad_lo[CONV_AXES], pad_hi[CONV_AXES]; /* per spatial axis (first nsp entries) */
+    int same, bias;
+    conv_geom g;
+} conv_cfg;
+
+/* Appends a trainable parameter initialised U(-bound, bound). */
+void OPSYM(conv_add_param)(cascade_layer *L, const char *name, int ndim, const int64_t *dims, double bound);
+/* `key` = one number for every spatial axis or a comma list of one per axis (absent: dflt). */
+cascade_status OPSYM(conv_axes_key)(cascade_section *spec, const char *key, int nsp, long dflt, long min,
+                                    long *out);
+/* padding = valid | same | N | N,N,... into c->pad_lo/pad_hi (needs c->nsp, kernel, stride,
+ * dilation); `same` as torch: total dilation*(k-1), the odd extra at the end, stride 1 only. */
+cascade_status OPSYM(conv_padding_key)(cascade_section *spec, conv_cfg *c);
+/* c->g from the keys in c and the per-sample input (C, spatial...); sets *out_shape. Errors
+ * (CASCADE_EUSAGE) name the shapes. Scratch sizes come from conv_scratch. */
+cascade_status OPSYM(conv_geometry)(conv_cfg *c, const cascade_shape *in, const char *type,
+                                    cascade_shape *out_shape);
+/* Blocks, slots and the work floats (per sample, fixed) that conv_run_* need, from the shape
+ * fields of g (cin, cout, groups, cin_g, cout_g, in/out_px, kprod, kg, rows, pointwise, wino). */
+void OPSYM(conv_scratch)(conv_geom *g, int64_t *work_per_sample, int64_t *work_fixed);
+/* n samples: out (n, Cout, out...) = conv(in (n, Cin, in...)) + bias (may be NULL). */
+void OPSYM(conv_run_forward)(const conv_geom *g, int n, const real *in, real *out, const real *w,
+                             const real *bias, real *work);
+/* Accumulates dx (input gradient), dw, db; each may be NULL. */
+void OPSYM(conv_run_backward)(const conv_geom *g, int n, const real *in, const real *dout, real *dx,
+                              const real *w, real *dw, real *db, real *work);
 
 /* Winograd F(2x2, 3x3), per block of m samples (see conv_winograd.c).
  * u [16, Cout, Cin]: the transformed weights G w G^T, from wino_weights. */
