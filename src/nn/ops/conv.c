@@ -52,9 +52,8 @@ typedef struct {
 
 /* ---------------------------------------------------------------- keys */
 
-/* `key` = one number for every spatial axis or a comma list of one per axis. */
-static cascade_status axes_key(cascade_section *spec, const char *key, int nsp, long dflt, long min,
-                               long *out) {
+cascade_status OPSYM(conv_axes_key)(cascade_section *spec, const char *key, int nsp, long dflt, long min,
+                                    long *out) {
     long v[16];
     int n;
     CASCADE_TRY(cascade_cfg_intlist(spec, key, 16, min, 1L << 20, v, &n));
@@ -90,7 +89,7 @@ static cascade_status padding_key(cascade_section *spec, conv_cfg *c) {
         return cascade_cfg_error(spec, cascade_section_find(spec, "padding"),
                                  "expected valid, same, or one non-negative size or a comma list of "
                                  "%d (one per spatial axis)", c->nsp);
-    CASCADE_TRY(axes_key(spec, "padding", c->nsp, 0, 0, c->pad_lo));
+    CASCADE_TRY(OPSYM(conv_axes_key)(spec, "padding", c->nsp, 0, 0, c->pad_lo));
     memcpy(c->pad_hi, c->pad_lo, sizeof c->pad_hi);
     return CASCADE_OK;
 }
@@ -99,10 +98,10 @@ static cascade_status conv_configure(conv_cfg *c, cascade_section *spec, int nsp
     c->nsp = nsp;
     CASCADE_TRY(cascade_cfg_int(spec, "filters", 0, 1, 1L << 24, &c->filters));
     if (c->filters == 0) return cascade_cfg_error(spec, NULL, "conv%dd needs `filters`", nsp);
-    CASCADE_TRY(axes_key(spec, "kernel", nsp, 0, 1, c->kernel));
+    CASCADE_TRY(OPSYM(conv_axes_key)(spec, "kernel", nsp, 0, 1, c->kernel));
     if (c->kernel[0] == 0) return cascade_cfg_error(spec, NULL, "conv%dd needs `kernel`", nsp);
-    CASCADE_TRY(axes_key(spec, "stride", nsp, 1, 1, c->stride));
-    CASCADE_TRY(axes_key(spec, "dilation", nsp, 1, 1, c->dilation));
+    CASCADE_TRY(OPSYM(conv_axes_key)(spec, "stride", nsp, 1, 1, c->stride));
+    CASCADE_TRY(OPSYM(conv_axes_key)(spec, "dilation", nsp, 1, 1, c->dilation));
     CASCADE_TRY(padding_key(spec, c));
     CASCADE_TRY(cascade_cfg_int(spec, "groups", 1, 1, 1L << 24, &c->groups));
     if (c->filters % c->groups)
@@ -117,7 +116,7 @@ static cascade_status conv3d_configure(void *c, cascade_section *s) { return con
 
 /* ---------------------------------------------------------------- shapes */
 
-static void add_param(cascade_layer *L, const char *name, int ndim, const int64_t *dims, double bound) {
+void OPSYM(conv_add_param)(cascade_layer *L, const char *name, int ndim, const int64_t *dims, double bound) {
     cascade_param_desc *p = &L->params[L->n_params++];
     snprintf(p->name, sizeof p->name, "%s", name);
     p->shape = cascade_shape_make(ndim, dims);
@@ -186,8 +185,8 @@ static cascade_status conv_infer(cascade_layer *L) {
     int64_t wdims[2 + CONV_AXES] = {g->cout, g->cin_g};
     for (int i = 0; i < c->nsp; i++) wdims[2 + i] = c->kernel[i];
     double bound = 1.0 / sqrt((double)g->kg); /* torch: kaiming_uniform(a=sqrt(5)) */
-    add_param(L, "weight", 2 + c->nsp, wdims, bound);
-    if (c->bias) add_param(L, "bias", 1, (int64_t[]){g->cout}, bound);
+    OPSYM(conv_add_param)(L, "weight", 2 + c->nsp, wdims, bound);
+    if (c->bias) OPSYM(conv_add_param)(L, "bias", 1, (int64_t[]){g->cout}, bound);
 
     /* Scratch: a slot per thread (col + tmp of one block, reused block after block so it stays
      * in cache; one sample needs no tmp and a pointwise one no col either), and one weight
@@ -320,8 +319,7 @@ static void patch_rows(const conv_geom *g, real *img, int64_t img_step, int m, r
     }
 }
 
-/* m samples: x (m, Cin, in...) <-> col [rows, m*P], channel by channel. */
-static void patches(const conv_geom *g, real *x, int m, real *col, int to_img) {
+void OPSYM(conv_patches)(const conv_geom *g, real *x, int m, real *col, int to_img) {
     int64_t ld = m * g->out_px;
     for (int ch = 0; ch < g->cin; ch++)
         patch_rows(g, x + ch * g->in_px, g->cin * g->in_px, m, col + ch * g->kprod * ld, ld, to_img);
@@ -339,7 +337,7 @@ static void forward_block(const conv_geom *g, const real *x, real *y, const real
     if (m == 1 && g->pointwise)
         cols = x;
     else
-        patches(g, (real *)x, m, col, 0); /* to_img = 0: x only read */
+        OPSYM(conv_patches)(g, (real *)x, m, col, 0); /* to_img = 0: x only read */
     real *dst = m == 1 ? y : tmp;
     if (m == 1 && bias)
         for (int co = 0; co < g->cout; co++)
@@ -375,7 +373,7 @@ static void backward_block(const conv_geom *g, const real *x, const real *dy, re
     int direct = m == 1 && g->pointwise; /* col is x itself */
     if (dwt) {
         const real *cols = direct ? x : col;
-        if (!direct) patches(g, (real *)x, m, col, 0);
+        if (!direct) OPSYM(conv_patches)(g, (real *)x, m, col, 0);
         for (int grp = 0; grp < g->groups; grp++)
             OPSYM(op_gemm)(0, 1, g->kg, g->cout_g, ld, 1, cols + (int64_t)grp * g->kg * ld, ld,
                            dys + (int64_t)grp * g->cout_g * ld, ld, 0,
@@ -387,41 +385,43 @@ static void backward_block(const conv_geom *g, const real *x, const real *dy, re
         OPSYM(op_gemm)(1, 0, g->kg, ld, g->cout_g, 1, w + (int64_t)grp * g->cout_g * g->kg, g->kg,
                        dys + (int64_t)grp * g->cout_g * ld, ld, direct ? 1 : 0,
                        dcol + (int64_t)grp * g->kg * ld, ld);
-    if (!direct) patches(g, dx, m, col, 1);
+    if (!direct) OPSYM(conv_patches)(g, dx, m, col, 1);
 }
 
-/* The partition of n samples into blocks depends on n and the shapes only: at most g->block
- * samples per block and at least MIN_BLOCKS blocks (when n allows), so small batches still
- * spread over threads. Block b holds samples [first, first + count). */
-static int block_count(const conv_geom *g, int n) {
-    int nb = (n + g->block - 1) / g->block, least = n < MIN_BLOCKS ? n : MIN_BLOCKS;
-    return nb > least ? nb : least;
+/* db[co] += sum of dout (n, channels, P) over samples and pixels: per channel in sample
+ * order, in double (vector lanes: the order is fixed by the code, not by the thread count);
+ * channels in chunks, samples streamed through. */
+void OPSYM(conv_bias_grad)(const real *dout, int n, int channels, int64_t P, real *db) {
+    enum { CHUNK = 256 };
+    int64_t out_n = channels * P;
+#pragma omp parallel for schedule(static) if (channels > CHUNK && (int64_t)n * out_n > 65536)
+    for (int c0 = 0; c0 < channels; c0 += CHUNK) {
+        int c1 = c0 + CHUNK < channels ? c0 + CHUNK : channels;
+        double acc[CHUNK] = {0};
+        for (int s = 0; s < n; s++)
+            for (int co = c0; co < c1; co++) {
+                const real *gy = dout + s * out_n + co * P;
+                double sum = 0;
+#pragma omp simd reduction(+ : sum)
+                for (int64_t i = 0; i < P; i++) sum += gy[i];
+                acc[co - c0] += sum;
+            }
+        for (int co = c0; co < c1; co++) db[co] += (real)acc[co - c0];
+    }
 }
 
-static void block_range(int n, int nblocks, int b, int *first, int *count) {
-    *first = (int)((int64_t)b * n / nblocks);
-    *count = (int)((int64_t)(b + 1) * n / nblocks) - *first;
-}
-
-/* Threads working on blocks at once: one per scratch slot at most. OpenBLAS's results depend
- * on its thread count, so every GEMM must run single-threaded: inside the parallel region
- * OpenBLAS sees omp_in_parallel(); with a team of one, the caller's thread count is lowered
- * to 1 until block_team_end. */
-static int block_team(const conv_geom *g, int nblocks, int *restore) {
-    int t = omp_get_max_threads();
-    *restore = t;
-    if (t > g->slots) t = g->slots;
-    if (t > nblocks) t = nblocks;
-    if (t < 1) t = 1; /* n = 0 */
-    if (t == 1 && *restore > 1)
-        omp_set_num_threads(1);
-    else
-        *restore = 0;
-    return t;
-}
-
-static void block_team_end(int restore) {
-    if (restore) omp_set_num_threads(restore);
+/* The blocks' gradients parts [nblocks, part] summed into the first, in block order. */
+void OPSYM(conv_sum_parts)(real *parts, int64_t part, int nblocks) {
+    enum { SPAN = 4096 };
+#pragma omp parallel for schedule(static) if (part * nblocks > 65536)
+    for (int64_t i0 = 0; i0 < part; i0 += SPAN) {
+        int64_t i1 = i0 + SPAN < part ? i0 + SPAN : part;
+        for (int b = 1; b < nblocks; b++) {
+            const real *pb = parts + b * part;
+#pragma omp simd
+            for (int64_t i = i0; i < i1; i++) parts[i] += pb[i];
+        }
+    }
 }
 
 /* ---------------------------------------------------------------- forward / backward */
@@ -458,25 +458,7 @@ static void conv_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
     const conv_geom *g = &cfg->g;
     int64_t in_n = g->cin * g->in_px, out_n = g->cout * g->out_px, P = g->out_px;
     real *dx = c->din[0], *dw = c->dparam[0], *db = cfg->bias ? c->dparam[1] : NULL;
-    if (db) {
-        /* per channel in sample order, in double (vector lanes: the order is fixed by the
-         * code, not by the thread count); channels in chunks, samples streamed through */
-        enum { CHUNK = 256 };
-#pragma omp parallel for schedule(static) if (g->cout > CHUNK && (int64_t)c->n * out_n > 65536)
-        for (int c0 = 0; c0 < g->cout; c0 += CHUNK) {
-            int c1 = c0 + CHUNK < g->cout ? c0 + CHUNK : g->cout;
-            double acc[CHUNK] = {0};
-            for (int s = 0; s < c->n; s++)
-                for (int co = c0; co < c1; co++) {
-                    const real *gy = c->dout + s * out_n + co * P;
-                    double sum = 0;
-#pragma omp simd reduction(+ : sum)
-                    for (int64_t i = 0; i < P; i++) sum += gy[i];
-                    acc[co - c0] += sum;
-                }
-            for (int co = c0; co < c1; co++) db[co] += (real)acc[co - c0];
-        }
-    }
+    if (db) OPSYM(conv_bias_grad)(c->dout, c->n, g->cout, P, db);
     if (!dx && !dw) return;
     real *u = c->work; /* Winograd weights */
     if (g->wino) OPSYM(wino_weights)(g, c->param[0], u);
@@ -499,17 +481,7 @@ static void conv_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
     }
     block_team_end(restore);
     if (!dw) return;
-    /* the blocks' gradients summed into the first, in block order */
-    enum { SPAN = 4096 };
-#pragma omp parallel for schedule(static) if (g->part * nblocks > 65536)
-    for (int64_t i0 = 0; i0 < g->part; i0 += SPAN) {
-        int64_t i1 = i0 + SPAN < g->part ? i0 + SPAN : g->part;
-        for (int b = 1; b < nblocks; b++) {
-            const real *pb = parts + b * g->part;
-#pragma omp simd
-            for (int64_t i = i0; i < i1; i++) parts[i] += pb[i];
-        }
-    }
+    OPSYM(conv_sum_parts)(parts, g->part, nblocks);
     if (g->wino) {
         OPSYM(wino_weight_grad)(g, parts, dw);
         return;
