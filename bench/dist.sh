@@ -18,9 +18,9 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS
 "$py" "$src/tools/toy_airshower.py" -n 4096 -o data.h5 --seed 11 >/dev/null
 sed -n "/^cat > job.ini <<INI/,/^INI/p" "$src/bench/vs_torch.sh" | sed '1d;$d' | sed 's/\$steps/60/' \
   | sed 's/^micro_batch = 128/micro_batch = 32/; s/^checkpoint_every = 0/checkpoint_every = 30/' > job.ini
-run() { # ranks det -> mean per-step seconds of each part over the logged intervals after the first
+run() { # ranks det [extra --set] -> mean per-step seconds of each part over the logged intervals after the first
   rm -rf r
-  mpirun --oversubscribe -n "$1" "$build/cascade" train job.ini --out r --quiet --set train.deterministic=$2 >/dev/null 2>&1
+  mpirun --oversubscribe -n "$1" "$build/cascade" train job.ini --out r --quiet --set train.deterministic=$2 ${3:+--set $3} >/dev/null 2>&1
   "$py" - <<'PY'
 import json
 rows = [json.loads(l) for l in open("r/metrics.jsonl")]
@@ -62,4 +62,22 @@ print("deterministic mode cost: %.2fx the fast step at 1 rank, %.2fx at 2 ranks"
 mb = f1["ckpt_mb"]
 print("checkpoint: %.1f MB in %.3f s = %.0f MB/s; raw write with fsync of %d MB: %.0f MB/s" %
       (mb, f1["ckpt_s"], mb / f1["ckpt_s"], max(1, math.ceil(mb)), max(1, math.ceil(mb)) / max(raw_s, 1e-3)))
+PY
+
+# input: streaming (each rank reads its samples every step) vs a raw sequential read of the
+# same data sets with h5py, same run
+stream=$(run 1 false data.memory_budget_mb=0.01)
+"$py" - "$stream" <<'PY'
+import json, sys, time
+import h5py
+r = json.loads(sys.argv[1])
+t = time.perf_counter()
+with h5py.File("data.h5", "r") as f:
+    n = f["time"].shape[0]
+    for name in ("time", "signal", "logE"):
+        f[name][...]
+raw = n / (time.perf_counter() - t)
+streamed = 128 / (r["input_s"] / 1e3)
+print("input: streaming %.0f samples/s (%.2f ms of a %.1f ms step); raw sequential h5py read %.0f samples/s"
+      % (streamed, r["input_s"], r["step_ms"], raw))
 PY

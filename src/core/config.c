@@ -196,15 +196,25 @@ static int split_list(const char *value, char items[][64], int maxn) {
     }
 }
 
+/* The comma-separated items of a key (up to 16); *cnt = 0 when the key is absent. */
+static cascade_status key_items(cascade_section *s, const char *key, int maxn, char items[][64], cascade_kv **kv,
+                                int *cnt) {
+    *kv = cascade_section_find(s, key);
+    *cnt = 0;
+    if (!*kv) return CASCADE_OK;
+    *cnt = split_list((*kv)->value, items, maxn < 16 ? maxn : 16);
+    if (*cnt == -2) return cascade_cfg_error(s, *kv, "at most %d values", maxn);
+    if (*cnt < 0) return cascade_cfg_error(s, *kv, "empty or overlong item in the list");
+    return CASCADE_OK;
+}
+
 cascade_status cascade_cfg_intlist(cascade_section *s, const char *key, int maxn, long min, long max,
                                    long *out, int *n) {
     char items[16][64];
-    cascade_kv *kv = cascade_section_find(s, key);
+    cascade_kv *kv;
+    int cnt;
     *n = 0;
-    if (!kv) return CASCADE_OK;
-    int cnt = split_list(kv->value, items, maxn < 16 ? maxn : 16);
-    if (cnt == -2) return cascade_cfg_error(s, kv, "at most %d values", maxn);
-    if (cnt < 0) return cascade_cfg_error(s, kv, "empty or overlong item in the list");
+    CASCADE_TRY(key_items(s, key, maxn, items, &kv, &cnt));
     for (int i = 0; i < cnt; i++) {
         if (!parse_long(items[i], &out[i]))
             return cascade_cfg_error(s, kv, "'%s' is not an integer", items[i]);
@@ -218,12 +228,10 @@ cascade_status cascade_cfg_intlist(cascade_section *s, const char *key, int maxn
 cascade_status cascade_cfg_doublelist(cascade_section *s, const char *key, int maxn, double *out,
                                       int *n) {
     char items[16][64];
-    cascade_kv *kv = cascade_section_find(s, key);
+    cascade_kv *kv;
+    int cnt;
     *n = 0;
-    if (!kv) return CASCADE_OK;
-    int cnt = split_list(kv->value, items, maxn < 16 ? maxn : 16);
-    if (cnt == -2) return cascade_cfg_error(s, kv, "at most %d values", maxn);
-    if (cnt < 0) return cascade_cfg_error(s, kv, "empty or overlong item in the list");
+    CASCADE_TRY(key_items(s, key, maxn, items, &kv, &cnt));
     for (int i = 0; i < cnt; i++)
         if (!parse_double(items[i], &out[i]))
             return cascade_cfg_error(s, kv, "'%s' is not a finite number", items[i]);

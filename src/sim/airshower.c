@@ -2,7 +2,7 @@
  * Per event: energy, direction, core, mass and Xmax from the event's Philox stream; per
  * station (own sub-stream): Poisson muons + Gaussian EM/detector fluctuations around the
  * lateral distribution, a trigger, and the first-particle arrival time on a curved front.
- * Every parametrisation with its source: datasets/airshower.md. */
+ * Every parametrisation with its source: datasets/README.md (airshower). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

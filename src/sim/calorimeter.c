@@ -9,7 +9,7 @@
  * profile, radius drawn by inverting the radial CDF r²/(r²+R²). π+ travel as a MIP to an
  * exponentially distributed first interaction, then split into π0 photon sub-showers (Gflash)
  * and a deeper, broader non-EM part (Bock et al. 1981 λ-component) seen with h/e < 1.
- * datasets/calorimeter.md documents every number here. */
+ * datasets/README.md (calorimeter) documents every number here. */
 #include <math.h>
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /* `cascade simulate lartpc`: MicroBooNE-like neutrino events as 64x64 wire x time images of
  * deposited charge with per-pixel labels (empty / track / shower), the event class
  * (nu_mu CC, nu_e CC, NC) and the neutrino energy. Event kinematics and detector effects
- * live here, the particle transport in lartpc_transport.c; datasets/lartpc.md documents
+ * live here, the particle transport in lartpc_transport.c; datasets/README.md (lartpc) documents
  * every parametrisation. */
 #include <math.h>
 #include <stdio.h>

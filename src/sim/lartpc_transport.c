@@ -1,7 +1,7 @@
 /* LArTPC particle transport: charge deposition by stepping along straight sub-pixel
  * steps, tracks with a Bragg peak and multiple scattering, and electromagnetic showers as a
  * branching process on a fixed-size stack (no allocation per event). Parametrisations and
- * their sources are listed in datasets/lartpc.md. */
+ * their sources are listed in datasets/README.md (lartpc). */
 #include <math.h>
 #include <string.h>
 

@@ -2,7 +2,7 @@
  * band-limited (30-80 MHz) air-shower pulse plus coloured (Galactic + thermal) noise.
  * Both are built in the frequency domain and brought to the time domain as analytic signals
  * with a complex inverse FFT (radix-2, written here): the real part is the trace, the modulus
- * its Hilbert envelope. Parametrisations: datasets/radio.md. */
+ * its Hilbert envelope. Parametrisations: datasets/README.md (radio). */
 #include <math.h>
 #include <string.h>
 

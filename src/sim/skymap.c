@@ -3,7 +3,7 @@
  * label 0: isotropic arrival directions; label 1: a fraction of the cosmic rays comes from a
  * few point sources, smeared by a von Mises-Fisher deflection of width ∝ 1/E. Optionally the
  * sky is seen through the exposure of a ground array (Sommers 2001, Auger's site).
- * Parametrisations and their sources: datasets/skymap.md. */
+ * Parametrisations and their sources: datasets/README.md (skymap). */
 #include <math.h>
 #include <string.h>
 

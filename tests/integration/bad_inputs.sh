@@ -94,6 +94,22 @@ job j; sed -i 's/^train = good.h5/train = nan.h5/' j.ini
 expect 3 "signal" "17" -- "$cascade" train j.ini --out r1
 job j; sed -i 's/^train = good.h5/train = short.h5/' j.ini
 expect 3 "logE" "150" -- "$cascade" train j.ini --out r1
+# divergence: NaN/Inf steps are skipped by every rank; after max_nonfinite in a row the run
+# stops with exit 3, and no checkpoint holds a non-finite value
+job j; sed -i 's/^steps = 4/steps = 40\ncheckpoint_every = 1\nmax_nonfinite = 3/' j.ini
+printf '[optimizer]\ntype = sgd\nlr = 1e30\n' >> j.ini
+OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+  expect 3 "NaN/Inf in 3 steps in a row" "max_nonfinite = 3" -- mpirun --oversubscribe -n 2 "$cascade" train j.ini --out nanrun
+"$py" - <<'PY' || { echo "FAIL: a checkpoint holds NaN/Inf"; fail=$((fail + 1)); }
+import glob, h5py, numpy as np
+files = glob.glob("nanrun/checkpoints/step-*.h5")
+assert files, "no checkpoint before the divergence"
+for name in files:
+    with h5py.File(name, "r") as f:
+        f.visititems(lambda k, o: isinstance(o, h5py.Dataset) and not np.all(np.isfinite(o[...])) and
+                     (_ for _ in ()).throw(AssertionError(name + ":" + k)))
+print("ok: %d checkpoints, all finite" % len(files))
+PY
 # an existing run is never overwritten, and a failing run does not touch it
 job j
 "$cascade" train j.ini --out run --quiet >/dev/null 2>&1 || { echo "FAIL: good run"; fail=$((fail + 1)); }

@@ -144,7 +144,7 @@ static void test_schema_and_zeros(void) {
 }
 
 /* Total signal ~ E: slope of log10(sum of signals) against lgE close to 1 (the EM part
- * grows slightly faster as Xmax deepens with energy; datasets/airshower.md). */
+ * grows slightly faster as Xmax deepens with energy; datasets/README.md (airshower)). */
 static void test_signal_tracks_energy(void) {
     sample s = simulate(NULL, 8000, 12);
     double *x = calloc((size_t)s.n, sizeof(double)), *y = calloc((size_t)s.n, sizeof(double));
