@@ -44,6 +44,7 @@ case(r, 1, 2, 2, (6,), 3, 4, stride=3, padding=2, output_padding=2)
 case(r, 1, 3, 2, (5,), 3, 2, stride=3)                        # kernel smaller than the stride
 case(r, 1, 1, 1, (7,), 1, 3, stride=2, bias=False)           # batch 1, one channel, no bias
 case(r, 1, 3, 5, (6,), 4, 1)                                   # 1x1
+case(r, 1, 2, 3, (8,), 2, 3, padding=1)                        # output as long as the input
 case(r, 1, 2, 4, (2000,), 3, 5, stride=2, padding=2)          # one sample per block
 # conv2d_transpose
 case(r, 2, 3, 2, (5, 5), 4, 3)
@@ -56,6 +57,8 @@ case(r, 2, 2, 2, (4, 3), 2, 2, stride=3)                       # gaps between th
 case(r, 2, 2, 2, (5, 5), 3, 5, padding=4)                      # padding wider than kernel - 1
 case(r, 2, 1, 1, (5, 7), 1, 3, stride=2, bias=False)          # batch 1, one channel, no bias
 case(r, 2, 3, 5, (7, 5), 4, 1)                                 # 1x1
+case(r, 2, 2, 3, (6, 5), 4, 3, padding=1)                      # output shaped as the input
+case(r, 2, 2, 3, (1, 1), 4, 3, stride=2)                       # 1x1 input
 case(r, 2, 3, 5, (4, 5), 4, 1, stride=2, output_padding=1)    # 1x1 strided
 case(r, 2, 40, 3, (7, 5), 4, 3, stride=2, padding=1)          # several sample blocks
 case(r, 2, 2, 4, (40, 40), 3, 3, stride=2, padding=1, output_padding=1)  # one sample per block

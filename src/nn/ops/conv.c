@@ -94,13 +94,19 @@ static cascade_status padding_key(cascade_section *spec, conv_cfg *c) {
     return CASCADE_OK;
 }
 
+cascade_status OPSYM(conv_size_keys)(cascade_section *spec, const char *type, int nsp, long *filters,
+                                     long *kernel, long *stride) {
+    CASCADE_TRY(cascade_cfg_int(spec, "filters", 0, 1, 1L << 24, filters));
+    if (*filters == 0) return cascade_cfg_error(spec, NULL, "%s needs `filters`", type);
+    CASCADE_TRY(OPSYM(conv_axes_key)(spec, "kernel", nsp, 0, 1, kernel));
+    if (kernel[0] == 0) return cascade_cfg_error(spec, NULL, "%s needs `kernel`", type);
+    return OPSYM(conv_axes_key)(spec, "stride", nsp, 1, 1, stride);
+}
+
 static cascade_status conv_configure(conv_cfg *c, cascade_section *spec, int nsp) {
+    static const char *const types[] = {"", "conv1d", "conv2d", "conv3d"};
     c->nsp = nsp;
-    CASCADE_TRY(cascade_cfg_int(spec, "filters", 0, 1, 1L << 24, &c->filters));
-    if (c->filters == 0) return cascade_cfg_error(spec, NULL, "conv%dd needs `filters`", nsp);
-    CASCADE_TRY(OPSYM(conv_axes_key)(spec, "kernel", nsp, 0, 1, c->kernel));
-    if (c->kernel[0] == 0) return cascade_cfg_error(spec, NULL, "conv%dd needs `kernel`", nsp);
-    CASCADE_TRY(OPSYM(conv_axes_key)(spec, "stride", nsp, 1, 1, c->stride));
+    CASCADE_TRY(OPSYM(conv_size_keys)(spec, types[nsp], nsp, &c->filters, c->kernel, c->stride));
     CASCADE_TRY(OPSYM(conv_axes_key)(spec, "dilation", nsp, 1, 1, c->dilation));
     CASCADE_TRY(padding_key(spec, c));
     CASCADE_TRY(cascade_cfg_int(spec, "groups", 1, 1, 1L << 24, &c->groups));
@@ -137,20 +143,12 @@ static cascade_status conv_infer(cascade_layer *L) {
     if (in->d[0] % c->groups)
         return cascade_fail(CASCADE_EUSAGE, "input channels %lld (input %s) are not divisible by groups = %ld",
                             (long long)in->d[0], cascade_shape_str(in, buf, sizeof buf), c->groups);
-    memset(g, 0, sizeof *g);
-    g->cin = (int)in->d[0];
-    g->cout = (int)c->filters;
-    g->groups = (int)c->groups;
-    g->cin_g = (int)(g->cin / c->groups);
-    g->cout_g = (int)(g->cout / c->groups);
-    g->in_px = g->out_px = 1;
-    g->kprod = 1;
-    g->pointwise = 1;
+    conv_geom_init(g, (int)in->d[0], (int)c->filters, (int)c->groups);
     int64_t out_dims[1 + CONV_AXES] = {g->cout};
     for (int a = 0; a < CONV_AXES; a++) {
         int i = a - (CONV_AXES - c->nsp); /* spatial axis of the layer, < 0: padding axis */
         if (i < 0) {
-            g->in[a] = g->out[a] = g->k[a] = g->s[a] = g->d[a] = 1;
+            conv_geom_axis(g, a, 1, 1, 1, 1, 1, 0);
             continue;
         }
         int64_t size = in->d[1 + i], padded = size + c->pad_lo[i] + c->pad_hi[i];
@@ -162,17 +160,10 @@ static cascade_status conv_infer(cascade_layer *L) {
                                 c->kernel[i], c->dilation[i], (long long)span, (long long)padded,
                                 (long long)size, c->pad_lo[i], c->pad_hi[i], i,
                                 cascade_shape_str(in, buf, sizeof buf));
-        g->in[a] = (int)size;
-        g->out[a] = (int)((padded - span) / c->stride[i] + 1);
-        g->k[a] = (int)c->kernel[i];
-        g->s[a] = (int)c->stride[i];
-        g->d[a] = (int)c->dilation[i];
-        g->p[a] = (int)c->pad_lo[i];
+        conv_geom_axis(g, a, (int)size, (int)((padded - span) / c->stride[i] + 1), (int)c->kernel[i],
+                       (int)c->stride[i], (int)c->dilation[i], (int)c->pad_lo[i]);
         g->pointwise &= g->k[a] == 1 && g->s[a] == 1 && c->pad_lo[i] == 0 && c->pad_hi[i] == 0;
         out_dims[1 + i] = g->out[a];
-        g->in_px *= g->in[a];
-        g->out_px *= g->out[a];
-        g->kprod *= g->k[a];
     }
     g->kg = g->cin_g * g->kprod;
     g->rows = (int64_t)g->cin * g->kprod;

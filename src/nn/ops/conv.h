@@ -4,6 +4,7 @@
 #define CASCADE_NN_OPS_CONV_H
 
 #include <omp.h>
+#include <string.h>
 
 #include "nn/op.h"
 
@@ -52,10 +53,39 @@ void OPSYM(wino_backward_block)(const conv_geom *g, const real *x, const real *d
 /* dw [Cout, Cin, 3, 3] += G^T du G. */
 void OPSYM(wino_weight_grad)(const conv_geom *g, const real *du, real *dw);
 
-/* Shared with conv_transpose.c (conv.c). */
+/* Shared with conv_transpose.c. */
+/* Starts a geometry: no axes yet (conv_geom_axis adds them). */
+static inline void conv_geom_init(conv_geom *g, int cin, int cout, int groups) {
+    memset(g, 0, sizeof *g);
+    g->cin = cin;
+    g->cout = cout;
+    g->groups = groups;
+    g->cin_g = cin / groups;
+    g->cout_g = cout / groups;
+    g->in_px = g->out_px = 1;
+    g->kprod = 1;
+    g->pointwise = 1;
+}
+
+/* Axis a: image size `in`, output size `out`, kernel, stride, dilation, leading padding. */
+static inline void conv_geom_axis(conv_geom *g, int a, int in, int out, int k, int s, int d, int p) {
+    g->in[a] = in;
+    g->out[a] = out;
+    g->k[a] = k;
+    g->s[a] = s;
+    g->d[a] = d;
+    g->p[a] = p;
+    g->in_px *= in;
+    g->out_px *= out;
+    g->kprod *= k;
+}
+
 /* `key` = one number for every spatial axis or a comma list of one per axis (absent: dflt). */
 cascade_status OPSYM(conv_axes_key)(cascade_section *spec, const char *key, int nsp, long dflt, long min,
                                     long *out);
+/* The keys filters and kernel (both required) and stride [1]; `type` for the messages. */
+cascade_status OPSYM(conv_size_keys)(cascade_section *spec, const char *type, int nsp, long *filters,
+                                     long *kernel, long *stride);
 /* Appends a trainable parameter initialised U(-bound, bound). */
 void OPSYM(conv_add_param)(cascade_layer *L, const char *name, int ndim, const int64_t *dims, double bound);
 /* m samples: x (m, Cin, in...) <-> col [rows, m*P], channel by channel: im2col (to_img = 0,

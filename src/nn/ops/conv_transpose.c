@@ -31,12 +31,9 @@ typedef struct {
 } tconv_cfg;
 
 static cascade_status tconv_configure(tconv_cfg *c, cascade_section *spec, int nsp) {
+    static const char *const types[] = {"", "conv1d_transpose", "conv2d_transpose"};
     c->nsp = nsp;
-    CASCADE_TRY(cascade_cfg_int(spec, "filters", 0, 1, 1L << 24, &c->filters));
-    if (c->filters == 0) return cascade_cfg_error(spec, NULL, "conv%dd_transpose needs `filters`", nsp);
-    CASCADE_TRY(OPSYM(conv_axes_key)(spec, "kernel", nsp, 0, 1, c->kernel));
-    if (c->kernel[0] == 0) return cascade_cfg_error(spec, NULL, "conv%dd_transpose needs `kernel`", nsp);
-    CASCADE_TRY(OPSYM(conv_axes_key)(spec, "stride", nsp, 1, 1, c->stride));
+    CASCADE_TRY(OPSYM(conv_size_keys)(spec, types[nsp], nsp, &c->filters, c->kernel, c->stride));
     CASCADE_TRY(OPSYM(conv_axes_key)(spec, "padding", nsp, 0, 0, c->pad));
     CASCADE_TRY(OPSYM(conv_axes_key)(spec, "output_padding", nsp, 0, 0, c->outpad));
     for (int i = 0; i < nsp; i++)
@@ -59,18 +56,13 @@ static cascade_status tconv_infer(cascade_layer *L) {
     if (in->ndim != c->nsp + 1)
         return cascade_fail(CASCADE_EUSAGE, "%s expects a per-sample input (channels, %s), got %s",
                             L->type, axes_text[c->nsp], cascade_shape_str(in, buf, sizeof buf));
-    memset(g, 0, sizeof *g);
-    g->cin = g->cin_g = (int)c->filters;
-    g->cout = g->cout_g = (int)in->d[0];
-    g->groups = 1;
-    g->in_px = g->out_px = 1;
-    g->kprod = 1;
-    g->pointwise = 1;
+    conv_geom_init(g, (int)c->filters, (int)in->d[0], 1);
+    g->pointwise = 0; /* unused here */
     int64_t out_dims[1 + CONV_AXES] = {c->filters};
     for (int a = 0; a < CONV_AXES; a++) {
         int i = a - (CONV_AXES - c->nsp); /* spatial axis of the layer, < 0: padding axis */
         if (i < 0) {
-            g->in[a] = g->out[a] = g->k[a] = g->s[a] = g->d[a] = 1;
+            conv_geom_axis(g, a, 1, 1, 1, 1, 1, 0);
             continue;
         }
         int64_t size = in->d[1 + i];
@@ -78,20 +70,13 @@ static cascade_status tconv_infer(cascade_layer *L) {
         if (out < 1 || out > INT_MAX / 2)
             return cascade_fail(CASCADE_EUSAGE,
                                 "output size (%lld - 1) * stride %ld - 2 * padding %ld + kernel %ld + "
-                                "output_padding %ld = %lld on spatial axis %d of input %s is not positive",
+                                "output_padding %ld = %lld on spatial axis %d of input %s is %s",
                                 (long long)size, c->stride[i], c->pad[i], c->kernel[i], c->outpad[i],
-                                (long long)out, i, cascade_shape_str(in, buf, sizeof buf));
-        g->in[a] = (int)out;
-        g->out[a] = (int)size;
-        g->k[a] = (int)c->kernel[i];
-        g->s[a] = (int)c->stride[i];
-        g->d[a] = 1;
-        g->p[a] = (int)c->pad[i];
-        g->pointwise &= g->k[a] == 1 && g->s[a] == 1 && g->p[a] == 0;
+                                (long long)out, i, cascade_shape_str(in, buf, sizeof buf),
+                                out < 1 ? "not positive" : "too large");
+        /* the adjoint convolution reads our output (its image) and writes our input */
+        conv_geom_axis(g, a, (int)out, (int)size, (int)c->kernel[i], (int)c->stride[i], 1, (int)c->pad[i]);
         out_dims[1 + i] = out;
-        g->in_px *= g->in[a];
-        g->out_px *= g->out[a];
-        g->kprod *= g->k[a];
     }
     g->kg = g->cin * g->kprod;
     g->rows = g->kg;
@@ -171,48 +156,45 @@ static void backward_block(const conv_geom *g, const real *x, const real *dy, re
         }
 }
 
-static void tconv_forward(const cascade_layer *L, const OPSYM(cascade_fwd) *c) {
-    const tconv_cfg *cfg = L->cfg;
-    const conv_geom *g = &cfg->g;
-    const real *bias = cfg->bias ? c->param[1] : NULL;
+/* Runs forward (dy == NULL: y = the output) or backward (y unused; dx, parts may be NULL) of
+ * n samples block by block, a thread per block with its own scratch slot. */
+static void tconv_blocks(const conv_geom *g, int n, const real *x, real *y, const real *dy, real *dx,
+                         const real *w, const real *bias, real *parts, real *work) {
     int64_t in_n = g->cout * g->out_px, out_n = g->cin * g->in_px;
-    int nblocks = block_count(g, c->n), restore, team = block_team(g, nblocks, &restore);
+    int nblocks = block_count(g, n), restore, team = block_team(g, nblocks, &restore);
 #pragma omp parallel num_threads(team) if (team > 1)
     {
-        real *col = c->work + omp_get_thread_num() * g->slot, *tmp = col + g->block * g->rows * g->out_px;
+        real *col = work + omp_get_thread_num() * g->slot, *tmp = col + g->block * g->rows * g->out_px;
 #pragma omp for schedule(dynamic, 1)
         for (int b = 0; b < nblocks; b++) {
             int s0, m;
-            block_range(c->n, nblocks, b, &s0, &m);
-            forward_block(g, c->in[0] + s0 * in_n, c->out + s0 * out_n, c->param[0], bias, m, col, tmp);
+            block_range(n, nblocks, b, &s0, &m);
+            if (!dy)
+                forward_block(g, x + s0 * in_n, y + s0 * out_n, w, bias, m, col, tmp);
+            else
+                backward_block(g, x + s0 * in_n, dy + s0 * out_n, dx ? dx + s0 * in_n : NULL, w,
+                               parts ? parts + b * g->part : NULL, m, col, tmp);
         }
     }
     block_team_end(restore);
 }
 
+static void tconv_forward(const cascade_layer *L, const OPSYM(cascade_fwd) *c) {
+    const tconv_cfg *cfg = L->cfg;
+    tconv_blocks(&cfg->g, c->n, c->in[0], c->out, NULL, NULL, c->param[0], cfg->bias ? c->param[1] : NULL,
+                 NULL, c->work);
+}
+
 static void tconv_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
     const tconv_cfg *cfg = L->cfg;
     const conv_geom *g = &cfg->g;
-    int64_t in_n = g->cout * g->out_px, out_n = g->cin * g->in_px;
     real *dx = c->din[0], *dw = c->dparam[0], *db = cfg->bias ? c->dparam[1] : NULL;
     if (db) OPSYM(conv_bias_grad)(c->dout, c->n, g->cin, g->in_px, db);
     if (!dx && !dw) return;
-    int nblocks = block_count(g, c->n), restore, team = block_team(g, nblocks, &restore);
-    real *parts = c->work + g->slots * g->slot; /* one weight gradient per block */
-#pragma omp parallel num_threads(team) if (team > 1)
-    {
-        real *col = c->work + omp_get_thread_num() * g->slot, *tmp = col + g->block * g->rows * g->out_px;
-#pragma omp for schedule(dynamic, 1)
-        for (int b = 0; b < nblocks; b++) {
-            int s0, m;
-            block_range(c->n, nblocks, b, &s0, &m);
-            backward_block(g, c->in[0] + s0 * in_n, c->dout + s0 * out_n, dx ? dx + s0 * in_n : NULL,
-                           c->param[0], dw ? parts + b * g->part : NULL, m, col, tmp);
-        }
-    }
-    block_team_end(restore);
+    real *parts = dw ? c->work + g->slots * g->slot : NULL; /* one weight gradient per block */
+    tconv_blocks(g, c->n, c->in[0], NULL, c->dout, dx, c->param[0], NULL, parts, c->work);
     if (!dw) return;
-    OPSYM(conv_sum_parts)(parts, g->part, nblocks);
+    OPSYM(conv_sum_parts)(parts, g->part, block_count(g, c->n));
     for (int64_t i = 0; i < g->part; i++) dw[i] += parts[i]; /* same layout [Cin, Cout*kprod] */
 }
 
