@@ -8,71 +8,29 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "th.h"
-
-static cascade_shape shp(int ndim, int64_t a, int64_t b, int64_t c, int64_t d) {
-    int64_t dims[4] = {a, b, c, d};
-    return cascade_shape_make(ndim, dims);
-}
-
-static void expect_shape(const cascade_shape *got, const char *want, const char *what) {
-    char buf[128];
-    cascade_shape_str(got, buf, sizeof buf);
-    if (strcmp(buf, want) != 0) printf("\n%s: %s, want %s\n", what, buf, want);
-    CU_ASSERT_STRING_EQUAL(buf, want);
-}
-
-static int setup(cascade_layer *L, const char *type, const char *spec, cascade_shape in) {
-    cascade_status st = th_layer(L, type, spec, 1, &in);
-    if (st != CASCADE_OK) printf("\n%s [%s]: %s\n", type, spec, cascade_errmsg());
-    return st == CASCADE_OK;
-}
-
-static void expect_out(const char *type, const char *spec, cascade_shape in, const char *want) {
-    cascade_layer L;
-    CU_ASSERT_FATAL(setup(&L, type, spec, in));
-    expect_shape(&L.out_shape, want, spec);
-    cascade_layer_release(&L);
-}
-
-/* Expects CASCADE_EUSAGE with a message containing every non-NULL needle. */
-static void expect_error(const char *type, const char *spec, cascade_shape in, const char *n1,
-                         const char *n2, const char *n3) {
-    cascade_layer L;
-    cascade_clear_error();
-    cascade_status st = th_layer(&L, type, spec, 1, &in);
-    const char *msg = cascade_errmsg();
-    CU_ASSERT_EQUAL(st, CASCADE_EUSAGE);
-    const char *needles[] = {n1, n2, n3};
-    for (int i = 0; i < 3; i++) {
-        if (!needles[i]) continue;
-        int found = msg && strstr(msg, needles[i]) != NULL;
-        if (!found) printf("\n%s [%s]: message '%s' lacks '%s'\n", type, spec, msg ? msg : "", needles[i]);
-        CU_ASSERT(found);
-    }
-    cascade_layer_release(&L);
-}
+#include "layercheck.h"
 
 static void test_tconv_shapes(void) {
     /* (L - 1) stride - 2 padding + kernel + output_padding */
-    expect_out("conv2d_transpose", "filters=8\nkernel=3", shp(3, 2, 9, 9, 0), "(8,11,11)");
-    expect_out("conv2d_transpose", "filters=4\nkernel=4\nstride=2\npadding=1", shp(3, 2, 9, 9, 0), "(4,18,18)");
-    expect_out("conv2d_transpose", "filters=4\nkernel=3\nstride=2\npadding=1\noutput_padding=1",
-               shp(3, 2, 4, 5, 0), "(4,8,10)");
-    expect_out("conv2d_transpose", "filters=2\nkernel=2,3\nstride=1,2\npadding=0,1\noutput_padding=0,1",
-               shp(3, 3, 5, 3, 0), "(2,6,6)");
-    expect_out("conv2d_transpose", "filters=3\nkernel=5\npadding=4", shp(3, 2, 5, 5, 0), "(3,1,1)");
-    expect_out("conv1d_transpose", "filters=5\nkernel=3\nstride=3\noutput_padding=2", shp(2, 3, 6, 0, 0), "(5,20)");
-    expect_out("conv1d_transpose", "filters=1\nkernel=1", shp(2, 1, 7, 0, 0), "(1,7)");
+    th_expect_out("conv2d_transpose", "filters=8\nkernel=3", th_shp(3, 2, 9, 9, 0), "(8,11,11)");
+    th_expect_out("conv2d_transpose", "filters=4\nkernel=4\nstride=2\npadding=1", th_shp(3, 2, 9, 9, 0), "(4,18,18)");
+    th_expect_out("conv2d_transpose", "filters=4\nkernel=3\nstride=2\npadding=1\noutput_padding=1",
+                  th_shp(3, 2, 4, 5, 0), "(4,8,10)");
+    th_expect_out("conv2d_transpose", "filters=2\nkernel=2,3\nstride=1,2\npadding=0,1\noutput_padding=0,1",
+                  th_shp(3, 3, 5, 3, 0), "(2,6,6)");
+    th_expect_out("conv2d_transpose", "filters=3\nkernel=5\npadding=4", th_shp(3, 2, 5, 5, 0), "(3,1,1)");
+    th_expect_out("conv1d_transpose", "filters=5\nkernel=3\nstride=3\noutput_padding=2", th_shp(2, 3, 6, 0, 0),
+                  "(5,20)");
+    th_expect_out("conv1d_transpose", "filters=1\nkernel=1", th_shp(2, 1, 7, 0, 0), "(1,7)");
 
     /* parameters: weight [in, out, k...]; torch's fan_in = weight.size(1) * prod(k) */
     cascade_layer L;
-    CU_ASSERT_FATAL(setup(&L, "conv2d_transpose", "filters=6\nkernel=3,5", shp(3, 4, 9, 9, 0)));
+    CU_ASSERT_FATAL(th_setup(&L, "conv2d_transpose", "filters=6\nkernel=3,5", th_shp(3, 4, 9, 9, 0)));
     CU_ASSERT_EQUAL_FATAL(L.n_params, 2);
     CU_ASSERT_STRING_EQUAL(L.params[0].name, "weight");
-    expect_shape(&L.params[0].shape, "(4,6,3,5)", "weight");
+    th_expect_shape(&L.params[0].shape, "(4,6,3,5)", "weight");
     CU_ASSERT_STRING_EQUAL(L.params[1].name, "bias");
-    expect_shape(&L.params[1].shape, "(6)", "bias");
+    th_expect_shape(&L.params[1].shape, "(6)", "bias");
     for (int p = 0; p < 2; p++) {
         CU_ASSERT_EQUAL(L.params[p].init, CASCADE_INIT_UNIFORM);
         CU_ASSERT(fabs(L.params[p].init_bound - 1 / sqrt(90.0)) < 1e-12);
@@ -80,81 +38,72 @@ static void test_tconv_shapes(void) {
     }
     CU_ASSERT_EQUAL(L.saved_per_sample + L.saved_fixed, 0);
     cascade_layer_release(&L);
-    CU_ASSERT_FATAL(setup(&L, "conv1d_transpose", "filters=3\nkernel=2\nbias=false", shp(2, 5, 7, 0, 0)));
+    CU_ASSERT_FATAL(th_setup(&L, "conv1d_transpose", "filters=3\nkernel=2\nbias=false", th_shp(2, 5, 7, 0, 0)));
     CU_ASSERT_EQUAL(L.n_params, 1);
-    expect_shape(&L.params[0].shape, "(5,3,2)", "conv1d_transpose weight");
+    th_expect_shape(&L.params[0].shape, "(5,3,2)", "conv1d_transpose weight");
     CU_ASSERT(fabs(L.params[0].init_bound - 1 / sqrt(6.0)) < 1e-12);
     cascade_layer_release(&L);
 }
 
 static void test_tconv_errors(void) {
-    cascade_shape in = shp(3, 4, 9, 9, 0);
-    expect_error("conv2d_transpose", "filters=4\nkernel=3", shp(2, 3, 9, 0, 0), "(3,9)",
-                 "(channels, height, width)", NULL);
-    expect_error("conv1d_transpose", "filters=4\nkernel=3", in, "(4,9,9)", "(channels, length)", NULL);
+    cascade_shape in = th_shp(3, 4, 9, 9, 0);
+    th_expect_error("conv2d_transpose", "filters=4\nkernel=3", th_shp(2, 3, 9, 0, 0), "(3,9)",
+                    "(channels, height, width)", NULL);
+    th_expect_error("conv1d_transpose", "filters=4\nkernel=3", in, "(4,9,9)", "(channels, length)", NULL);
     /* output size (1 - 1) * 1 - 2 * 1 + 1 + 0 = -1 */
-    expect_error("conv2d_transpose", "filters=4\nkernel=1\npadding=1", shp(3, 1, 1, 5, 0), "= -1",
-                 "spatial axis 0", "(1,1,5)");
-    expect_error("conv1d_transpose", "filters=4\nkernel=2\npadding=1", shp(2, 1, 1, 0, 0), "= 0", "(1,1)", NULL);
+    th_expect_error("conv2d_transpose", "filters=4\nkernel=1\npadding=1", th_shp(3, 1, 1, 5, 0), "= -1",
+                    "spatial axis 0", "(1,1,5)");
+    th_expect_error("conv1d_transpose", "filters=4\nkernel=2\npadding=1", th_shp(2, 1, 1, 0, 0), "= 0", "(1,1)", NULL);
     /* keys */
-    expect_error("conv2d_transpose", "filters=4\nkernel=3\nstride=2\noutput_padding=2", in, "<test>:",
-                 "output_padding = 2", "smaller than stride 2");
-    expect_error("conv2d_transpose", "filters=4\nkernel=3\noutput_padding=1", in, "output_padding = 1",
-                 "smaller than stride 1", NULL);
-    expect_error("conv2d_transpose", "filters=4\nkernel=3\nstride=2,1\noutput_padding=1", in,
-                 "output_padding = 1", "spatial axis 1", NULL);
-    expect_error("conv1d_transpose", "filters=4\nkernel=3\noutput_padding=-1", shp(2, 4, 9, 0, 0),
-                 "output_padding = -1", NULL, NULL);
-    expect_error("conv2d_transpose", "kernel=3", in, "needs `filters`", NULL, NULL);
-    expect_error("conv2d_transpose", "filters=4", in, "needs `kernel`", NULL, NULL);
-    expect_error("conv2d_transpose", "filters=0\nkernel=3", in, "filters = 0", NULL, NULL);
-    expect_error("conv2d_transpose", "filters=4\nkernel=3,3,3", in, "kernel = 3,3,3", "one per spatial axis", NULL);
-    expect_error("conv1d_transpose", "filters=4\nkernel=3,3", shp(2, 4, 9, 0, 0), "kernel = 3,3", NULL, NULL);
-    expect_error("conv2d_transpose", "filters=4\nkernel=3\nstride=0", in, "stride = 0", NULL, NULL);
-    expect_error("conv2d_transpose", "filters=4\nkernel=3\npadding=-1", in, "padding = -1", NULL, NULL);
-    expect_error("conv2d_transpose", "filters=4\nkernel=3\npadding=same", in, "padding = same", NULL, NULL);
-    expect_error("conv2d_transpose", "filters=4\nkernel=3\nbias=maybe", in, "bias = maybe", NULL, NULL);
-    expect_error("conv2d_transpose", "filters=4\nkernel=3\ndilation=2", in, "unknown key 'dilation'", NULL, NULL);
-    expect_error("conv2d_transpose", "filters=4\nkernel=3\ngroups=2", in, "unknown key 'groups'", NULL, NULL);
+    th_expect_error("conv2d_transpose", "filters=4\nkernel=3\nstride=2\noutput_padding=2", in, "<test>:",
+                    "output_padding = 2", "smaller than stride 2");
+    th_expect_error("conv2d_transpose", "filters=4\nkernel=3\noutput_padding=1", in, "output_padding = 1",
+                    "smaller than stride 1", NULL);
+    th_expect_error("conv2d_transpose", "filters=4\nkernel=3\nstride=2,1\noutput_padding=1", in,
+                    "output_padding = 1", "spatial axis 1", NULL);
+    th_expect_error("conv1d_transpose", "filters=4\nkernel=3\noutput_padding=-1", th_shp(2, 4, 9, 0, 0),
+                    "output_padding = -1", NULL, NULL);
+    th_expect_error("conv2d_transpose", "kernel=3", in, "needs `filters`", NULL, NULL);
+    th_expect_error("conv2d_transpose", "filters=4", in, "needs `kernel`", NULL, NULL);
+    th_expect_error("conv2d_transpose", "filters=0\nkernel=3", in, "filters = 0", NULL, NULL);
+    th_expect_error("conv2d_transpose", "filters=4\nkernel=3,3,3", in, "kernel = 3,3,3", "one per spatial axis", NULL);
+    th_expect_error("conv1d_transpose", "filters=4\nkernel=3,3", th_shp(2, 4, 9, 0, 0), "kernel = 3,3", NULL, NULL);
+    th_expect_error("conv2d_transpose", "filters=4\nkernel=3\nstride=0", in, "stride = 0", NULL, NULL);
+    th_expect_error("conv2d_transpose", "filters=4\nkernel=3\npadding=-1", in, "padding = -1", NULL, NULL);
+    th_expect_error("conv2d_transpose", "filters=4\nkernel=3\npadding=same", in, "padding = same", NULL, NULL);
+    th_expect_error("conv2d_transpose", "filters=4\nkernel=3\nbias=maybe", in, "bias = maybe", NULL, NULL);
+    th_expect_error("conv2d_transpose", "filters=4\nkernel=3\ndilation=2", in, "unknown key 'dilation'", NULL, NULL);
+    th_expect_error("conv2d_transpose", "filters=4\nkernel=3\ngroups=2", in, "unknown key 'groups'", NULL, NULL);
 }
 
 static void test_upsample_shapes(void) {
-    expect_out("upsample", "", shp(2, 3, 7, 0, 0), "(3,14)");
-    expect_out("upsample", "scale=3\nmode=bilinear", shp(3, 2, 4, 5, 0), "(2,12,15)");
-    expect_out("upsample", "scale=2,1", shp(3, 2, 4, 5, 0), "(2,8,5)");
-    expect_out("upsample", "scale=1", shp(3, 2, 4, 5, 0), "(2,4,5)");
-    expect_out("upsample", "scale=3,1,2\nmode=bilinear", shp(4, 1, 2, 3, 3), "(1,6,3,6)");
-    expect_out("upsample", "mode=nearest", shp(4, 1, 2, 3, 3), "(1,4,6,6)");
+    th_expect_out("upsample", "", th_shp(2, 3, 7, 0, 0), "(3,14)");
+    th_expect_out("upsample", "scale=3\nmode=bilinear", th_shp(3, 2, 4, 5, 0), "(2,12,15)");
+    th_expect_out("upsample", "scale=2,1", th_shp(3, 2, 4, 5, 0), "(2,8,5)");
+    th_expect_out("upsample", "scale=1", th_shp(3, 2, 4, 5, 0), "(2,4,5)");
+    th_expect_out("upsample", "scale=3,1,2\nmode=bilinear", th_shp(4, 1, 2, 3, 3), "(1,6,3,6)");
+    th_expect_out("upsample", "mode=nearest", th_shp(4, 1, 2, 3, 3), "(1,4,6,6)");
     cascade_layer L;
-    CU_ASSERT_FATAL(setup(&L, "upsample", "", shp(3, 2, 4, 5, 0)));
+    CU_ASSERT_FATAL(th_setup(&L, "upsample", "", th_shp(3, 2, 4, 5, 0)));
     CU_ASSERT_EQUAL(L.n_params, 0);
     CU_ASSERT_EQUAL(L.saved_per_sample + L.saved_fixed + L.work_per_sample + L.work_fixed, 0);
     cascade_layer_release(&L);
 }
 
 static void test_upsample_errors(void) {
-    cascade_shape in = shp(3, 2, 4, 5, 0);
-    expect_error("upsample", "scale=1.5", in, "<test>:", "scale = 1.5", NULL);
-    expect_error("upsample", "scale=0", in, "scale = 0", NULL, NULL);
-    expect_error("upsample", "scale=-2", in, "scale = -2", NULL, NULL);
-    expect_error("upsample", "scale=2,2,2,2", in, "scale = 2,2,2,2", NULL, NULL);
-    expect_error("upsample", "mode=area", in, "mode = area", NULL, NULL);
-    expect_error("upsample", "mode=linear", in, "mode = linear", NULL, NULL);
-    expect_error("upsample", "size=4", in, "unknown key 'size'", NULL, NULL);
-    expect_error("upsample", "scale=2,2,2", in, "`scale` has 3 values", "(2,4,5)", "2 spatial axes");
-    expect_error("upsample", "scale=2,2", shp(2, 3, 7, 0, 0), "`scale` has 2 values", "(3,7)", NULL);
-    expect_error("upsample", "", shp(1, 7, 0, 0, 0), "(7)", "(C, L)", NULL);
-    expect_error("upsample", "", (cascade_shape){5, {1, 4, 4, 4, 4}}, "(1,4,4,4,4)", NULL, NULL);
-    expect_error("upsample", "scale=65536", shp(3, 1, 300, 300, 0), "(1,300,300)", "2^31", NULL);
-}
-
-/* Deterministic pseudo-random values in [-1, 1). */
-static void fill(float *v, int64_t n, unsigned seed) {
-    uint32_t s = seed * 2654435761u + 1;
-    for (int64_t i = 0; i < n; i++) {
-        s = s * 1664525u + 1013904223u;
-        v[i] = (float)((s >> 8) * (2.0 / 16777216.0) - 1.0);
-    }
+    cascade_shape in = th_shp(3, 2, 4, 5, 0);
+    th_expect_error("upsample", "scale=1.5", in, "<test>:", "scale = 1.5", NULL);
+    th_expect_error("upsample", "scale=0", in, "scale = 0", NULL, NULL);
+    th_expect_error("upsample", "scale=-2", in, "scale = -2", NULL, NULL);
+    th_expect_error("upsample", "scale=2,2,2,2", in, "scale = 2,2,2,2", NULL, NULL);
+    th_expect_error("upsample", "mode=area", in, "mode = area", NULL, NULL);
+    th_expect_error("upsample", "mode=linear", in, "mode = linear", NULL, NULL);
+    th_expect_error("upsample", "size=4", in, "unknown key 'size'", NULL, NULL);
+    th_expect_error("upsample", "scale=2,2,2", in, "`scale` has 3 values", "(2,4,5)", "2 spatial axes");
+    th_expect_error("upsample", "scale=2,2", th_shp(2, 3, 7, 0, 0), "`scale` has 2 values", "(3,7)", NULL);
+    th_expect_error("upsample", "", th_shp(1, 7, 0, 0, 0), "(7)", "(C, L)", NULL);
+    th_expect_error("upsample", "", (cascade_shape){5, {1, 4, 4, 4, 4}}, "(1,4,4,4,4)", NULL, NULL);
+    th_expect_error("upsample", "scale=65536", th_shp(3, 1, 300, 300, 0), "(1,300,300)", "2^31", NULL);
 }
 
 enum { MAXP = 2 };
@@ -172,7 +121,7 @@ static result run(const char *type, const char *spec, cascade_shape in, int n, i
     result r = {0};
     int keep = omp_get_max_threads();
     omp_set_num_threads(setup_threads);
-    CU_ASSERT_FATAL(setup(&L, type, spec, in));
+    CU_ASSERT_FATAL(th_setup(&L, type, spec, in));
     omp_set_num_threads(threads);
     r.n_params = L.n_params;
     r.count[0] = n * cascade_shape_numel(&L.out_shape);
@@ -182,7 +131,7 @@ static result run(const char *type, const char *spec, cascade_shape in, int n, i
         r.count[2 + p] = cascade_shape_numel(&L.params[p].shape);
         param[p] = cascade_alloc((size_t)r.count[2 + p] * sizeof(float), "param");
         CU_ASSERT_FATAL(param[p] != NULL);
-        fill(param[p], r.count[2 + p], 2 + p);
+        th_fill(param[p], r.count[2 + p], 2 + p);
     }
     for (int k = 0; k < 2 + L.n_params; k++) {
         r.buf[k] = cascade_alloc((size_t)r.count[k] * sizeof(float), "result");
@@ -193,8 +142,8 @@ static result run(const char *type, const char *spec, cascade_shape in, int n, i
     float *dout = cascade_alloc((size_t)r.count[0] * sizeof(float), "dout");
     float *work = cascade_alloc((size_t)(nwork + 1) * sizeof(float), "work");
     CU_ASSERT_FATAL(x && dout && work);
-    fill(x, r.count[1], 1);
-    fill(dout, r.count[0], 9);
+    th_fill(x, r.count[1], 1);
+    th_fill(dout, r.count[0], 9);
     cascade_fwd fw = {.n = n, .training = 1, .in = {x}, .out = r.buf[0], .param = {param[0], param[1]},
                       .work = work};
     L.op->forward(&L, &fw);
@@ -251,14 +200,14 @@ static void test_threads_accumulate(void) {
         cascade_shape in;
         int n;
     } cases[] = {
-        {"conv2d_transpose", "filters=8\nkernel=4\nstride=2\npadding=1", shp(3, 16, 9, 9, 0), 64},
-        {"conv2d_transpose", "filters=3\nkernel=3\nstride=3\noutput_padding=1", shp(3, 2, 5, 4, 0), 7},
-        {"conv2d_transpose", "filters=4\nkernel=3\npadding=1\nbias=false", shp(3, 4, 6, 6, 0), 1},
-        {"conv2d_transpose", "filters=4\nkernel=3\nstride=2\npadding=1", shp(3, 4, 40, 40, 0), 3},
-        {"conv1d_transpose", "filters=4\nkernel=5\nstride=2\npadding=2\noutput_padding=1", shp(2, 3, 50, 0, 0), 9},
-        {"upsample", "mode=bilinear", shp(3, 4, 40, 40, 0), 3},
-        {"upsample", "scale=3,1,2\nmode=bilinear", shp(4, 2, 5, 4, 3), 5},
-        {"upsample", "scale=3", shp(3, 4, 9, 9, 0), 5},
+        {"conv2d_transpose", "filters=8\nkernel=4\nstride=2\npadding=1", th_shp(3, 16, 9, 9, 0), 64},
+        {"conv2d_transpose", "filters=3\nkernel=3\nstride=3\noutput_padding=1", th_shp(3, 2, 5, 4, 0), 7},
+        {"conv2d_transpose", "filters=4\nkernel=3\npadding=1\nbias=false", th_shp(3, 4, 6, 6, 0), 1},
+        {"conv2d_transpose", "filters=4\nkernel=3\nstride=2\npadding=1", th_shp(3, 4, 40, 40, 0), 3},
+        {"conv1d_transpose", "filters=4\nkernel=5\nstride=2\npadding=2\noutput_padding=1", th_shp(2, 3, 50, 0, 0), 9},
+        {"upsample", "mode=bilinear", th_shp(3, 4, 40, 40, 0), 3},
+        {"upsample", "scale=3,1,2\nmode=bilinear", th_shp(4, 2, 5, 4, 3), 5},
+        {"upsample", "scale=3", th_shp(3, 4, 9, 9, 0), 5},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *t = cases[i].type, *s = cases[i].spec;
