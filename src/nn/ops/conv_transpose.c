@@ -193,7 +193,7 @@ static void tconv_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c) 
     if (!dx && !dw) return;
     real *parts = dw ? c->work + g->slots * g->slot : NULL; /* one weight gradient per block */
     tconv_blocks(g, c->n, c->in[0], NULL, c->dout, dx, c->param[0], NULL, parts, c->work);
-    if (!dw) return;
+    if (!dw || c->n == 0) return; /* no blocks: no partial gradients */
     OPSYM(conv_sum_parts)(parts, g->part, block_count(g, c->n));
     for (int64_t i = 0; i < g->part; i++) dw[i] += parts[i]; /* same layout [Cin, Cout*kprod] */
 }
