@@ -8,72 +8,29 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "th.h"
-
-static cascade_shape shp(int ndim, int64_t a, int64_t b, int64_t c, int64_t d) {
-    int64_t dims[4] = {a, b, c, d};
-    return cascade_shape_make(ndim, dims);
-}
-
-static int setup(cascade_layer *L, const char *type, const char *spec, cascade_shape in) {
-    cascade_status st = th_layer(L, type, spec, 1, &in);
-    if (st != CASCADE_OK) printf("\n%s [%s]: %s\n", type, spec, cascade_errmsg());
-    return st == CASCADE_OK;
-}
-
-static void expect_shape(const cascade_shape *got, const char *want, const char *what) {
-    char buf[128];
-    cascade_shape_str(got, buf, sizeof buf);
-    if (strcmp(buf, want) != 0) printf("\n%s: %s, want %s\n", what, buf, want);
-    CU_ASSERT_STRING_EQUAL(buf, want);
-}
-
-static void expect_out(const char *type, const char *spec, cascade_shape in, const char *want) {
-    cascade_layer L;
-    CU_ASSERT_FATAL(setup(&L, type, spec, in));
-    expect_shape(&L.out_shape, want, spec);
-    cascade_layer_release(&L);
-}
-
-/* Expects CASCADE_EUSAGE with a message containing every non-NULL needle. */
-static void expect_error(const char *type, const char *spec, cascade_shape in, const char *n1,
-                         const char *n2, const char *n3) {
-    cascade_layer L;
-    cascade_clear_error();
-    cascade_status st = th_layer(&L, type, spec, 1, &in);
-    const char *msg = cascade_errmsg();
-    CU_ASSERT_EQUAL(st, CASCADE_EUSAGE);
-    const char *needles[] = {n1, n2, n3};
-    for (int i = 0; i < 3; i++) {
-        if (!needles[i]) continue;
-        int found = msg && strstr(msg, needles[i]) != NULL;
-        if (!found) printf("\n%s [%s]: message '%s' lacks '%s'\n", type, spec, msg ? msg : "", needles[i]);
-        CU_ASSERT(found);
-    }
-    cascade_layer_release(&L);
-}
+#include "layercheck.h"
 
 static void test_shapes(void) {
-    expect_out("conv2d", "filters=8\nkernel=3", shp(3, 2, 9, 9, 0), "(8,7,7)");
-    expect_out("conv2d", "filters=8\nkernel=3\npadding=same", shp(3, 2, 9, 9, 0), "(8,9,9)");
-    expect_out("conv2d", "filters=8\nkernel=4\npadding=SAME", shp(3, 2, 9, 8, 0), "(8,9,8)");
-    expect_out("conv2d", "filters=4\nkernel=3,5\nstride=2\npadding=1,2", shp(3, 2, 9, 9, 0), "(4,5,5)");
-    expect_out("conv2d", "filters=4\nkernel=3\nstride=3\npadding=1", shp(3, 2, 8, 7, 0), "(4,3,3)");
-    expect_out("conv2d", "filters=4\nkernel=3\ndilation=2,1", shp(3, 2, 9, 8, 0), "(4,5,6)");
-    expect_out("conv2d", "filters=4\nkernel=3\npadding=valid", shp(3, 2, 3, 3, 0), "(4,1,1)");
-    expect_out("conv1d", "filters=5\nkernel=3\nstride=2\npadding=1", shp(2, 3, 11, 0, 0), "(5,6)");
-    expect_out("conv1d", "filters=2\nkernel=3\ndilation=2\npadding=same", shp(2, 3, 9, 0, 0), "(2,9)");
-    expect_out("conv3d", "filters=3\nkernel=3,2,3\nstride=2,1,2\ndilation=1,2,1", shp(4, 4, 6, 5, 7),
-               "(3,2,3,3)");
+    th_expect_out("conv2d", "filters=8\nkernel=3", th_shp(3, 2, 9, 9, 0), "(8,7,7)");
+    th_expect_out("conv2d", "filters=8\nkernel=3\npadding=same", th_shp(3, 2, 9, 9, 0), "(8,9,9)");
+    th_expect_out("conv2d", "filters=8\nkernel=4\npadding=SAME", th_shp(3, 2, 9, 8, 0), "(8,9,8)");
+    th_expect_out("conv2d", "filters=4\nkernel=3,5\nstride=2\npadding=1,2", th_shp(3, 2, 9, 9, 0), "(4,5,5)");
+    th_expect_out("conv2d", "filters=4\nkernel=3\nstride=3\npadding=1", th_shp(3, 2, 8, 7, 0), "(4,3,3)");
+    th_expect_out("conv2d", "filters=4\nkernel=3\ndilation=2,1", th_shp(3, 2, 9, 8, 0), "(4,5,6)");
+    th_expect_out("conv2d", "filters=4\nkernel=3\npadding=valid", th_shp(3, 2, 3, 3, 0), "(4,1,1)");
+    th_expect_out("conv1d", "filters=5\nkernel=3\nstride=2\npadding=1", th_shp(2, 3, 11, 0, 0), "(5,6)");
+    th_expect_out("conv1d", "filters=2\nkernel=3\ndilation=2\npadding=same", th_shp(2, 3, 9, 0, 0), "(2,9)");
+    th_expect_out("conv3d", "filters=3\nkernel=3,2,3\nstride=2,1,2\ndilation=1,2,1", th_shp(4, 4, 6, 5, 7),
+                  "(3,2,3,3)");
 
     /* parameters: torch layout [out, in/groups, k...], bound 1/sqrt(fan_in) for both */
     cascade_layer L;
-    CU_ASSERT_FATAL(setup(&L, "conv2d", "filters=6\nkernel=3,5\ngroups=2", shp(3, 4, 9, 9, 0)));
+    CU_ASSERT_FATAL(th_setup(&L, "conv2d", "filters=6\nkernel=3,5\ngroups=2", th_shp(3, 4, 9, 9, 0)));
     CU_ASSERT_EQUAL_FATAL(L.n_params, 2);
     CU_ASSERT_STRING_EQUAL(L.params[0].name, "weight");
-    expect_shape(&L.params[0].shape, "(6,2,3,5)", "weight");
+    th_expect_shape(&L.params[0].shape, "(6,2,3,5)", "weight");
     CU_ASSERT_STRING_EQUAL(L.params[1].name, "bias");
-    expect_shape(&L.params[1].shape, "(6)", "bias");
+    th_expect_shape(&L.params[1].shape, "(6)", "bias");
     for (int p = 0; p < 2; p++) {
         CU_ASSERT_EQUAL(L.params[p].init, CASCADE_INIT_UNIFORM);
         CU_ASSERT(fabs(L.params[p].init_bound - 1 / sqrt(30.0)) < 1e-12);
@@ -84,20 +41,20 @@ static void test_shapes(void) {
     CU_ASSERT(L.work_fixed >= (4 * 15 + 6) * 35);
     cascade_layer_release(&L);
 
-    CU_ASSERT_FATAL(setup(&L, "conv1d", "filters=3\nkernel=2\nbias=false", shp(2, 1, 7, 0, 0)));
+    CU_ASSERT_FATAL(th_setup(&L, "conv1d", "filters=3\nkernel=2\nbias=false", th_shp(2, 1, 7, 0, 0)));
     CU_ASSERT_EQUAL(L.n_params, 1);
-    expect_shape(&L.params[0].shape, "(3,1,2)", "conv1d weight");
+    th_expect_shape(&L.params[0].shape, "(3,1,2)", "conv1d weight");
     cascade_layer_release(&L);
 
     /* large images, one thread: blocks of one sample, scratch for one sample's columns (none
      * for 1x1) and a weight gradient per sample plus 1 + MIN_BLOCKS (4) */
     int keep = omp_get_max_threads();
     omp_set_num_threads(1);
-    CU_ASSERT_FATAL(setup(&L, "conv2d", "filters=8\nkernel=5\npadding=2", shp(3, 16, 64, 64, 0)));
+    CU_ASSERT_FATAL(th_setup(&L, "conv2d", "filters=8\nkernel=5\npadding=2", th_shp(3, 16, 64, 64, 0)));
     CU_ASSERT_EQUAL(L.work_per_sample, 8 * 16 * 25);
     CU_ASSERT_EQUAL(L.work_fixed, 16 * 25 * 64 * 64 + 5 * 8 * 16 * 25);
     cascade_layer_release(&L);
-    CU_ASSERT_FATAL(setup(&L, "conv2d", "filters=8\nkernel=1", shp(3, 16, 64, 64, 0)));
+    CU_ASSERT_FATAL(th_setup(&L, "conv2d", "filters=8\nkernel=1", th_shp(3, 16, 64, 64, 0)));
     CU_ASSERT_EQUAL(L.work_per_sample, 8 * 16);
     CU_ASSERT_EQUAL(L.work_fixed, 5 * 8 * 16);
     cascade_layer_release(&L);
@@ -105,51 +62,44 @@ static void test_shapes(void) {
 }
 
 static void test_shape_errors(void) {
-    expect_error("conv2d", "filters=4\nkernel=3\ngroups=2", shp(3, 3, 9, 9, 0), "input channels 3",
-                 "(3,9,9)", "groups = 2");
-    expect_error("conv2d", "filters=4\nkernel=3", shp(2, 3, 9, 0, 0), "(3,9)", "(channels, height, width)", NULL);
-    expect_error("conv1d", "filters=4\nkernel=3", shp(3, 3, 9, 9, 0), "(3,9,9)", "(channels, length)", NULL);
-    expect_error("conv3d", "filters=4\nkernel=3", shp(3, 3, 9, 9, 0), "(3,9,9)", "depth, height, width", NULL);
-    expect_error("conv2d", "filters=4\nkernel=5", shp(3, 1, 3, 3, 0), "kernel 5", "padded input 3", "(1,3,3)");
-    expect_error("conv2d", "filters=4\nkernel=3\ndilation=3\npadding=0,1", shp(3, 1, 6, 6, 0),
-                 "spans 7", "padded input 6", "axis 0");
-    expect_error("conv2d", "filters=4\nkernel=1,5\npadding=0,1", shp(3, 1, 6, 2, 0), "padded input 4",
-                 "axis 1", "(1,6,2)");
+    th_expect_error("conv2d", "filters=4\nkernel=3\ngroups=2", th_shp(3, 3, 9, 9, 0), "input channels 3",
+                    "(3,9,9)", "groups = 2");
+    th_expect_error("conv2d", "filters=4\nkernel=3", th_shp(2, 3, 9, 0, 0), "(3,9)", "(channels, height, width)",
+                    NULL);
+    th_expect_error("conv1d", "filters=4\nkernel=3", th_shp(3, 3, 9, 9, 0), "(3,9,9)", "(channels, length)", NULL);
+    th_expect_error("conv3d", "filters=4\nkernel=3", th_shp(3, 3, 9, 9, 0), "(3,9,9)", "depth, height, width", NULL);
+    th_expect_error("conv2d", "filters=4\nkernel=5", th_shp(3, 1, 3, 3, 0), "kernel 5", "padded input 3", "(1,3,3)");
+    th_expect_error("conv2d", "filters=4\nkernel=3\ndilation=3\npadding=0,1", th_shp(3, 1, 6, 6, 0),
+                    "spans 7", "padded input 6", "axis 0");
+    th_expect_error("conv2d", "filters=4\nkernel=1,5\npadding=0,1", th_shp(3, 1, 6, 2, 0), "padded input 4",
+                    "axis 1", "(1,6,2)");
     /* the graph prefixes the layer name and the input shape */
-    expect_error("conv2d", "filters=4\nkernel=5", shp(3, 1, 3, 3, 0), "test.conv2d", "input shape (1,3,3)", NULL);
+    th_expect_error("conv2d", "filters=4\nkernel=5", th_shp(3, 1, 3, 3, 0), "test.conv2d", "input shape (1,3,3)",
+                    NULL);
 }
 
 static void test_keys(void) {
-    cascade_shape in = shp(3, 4, 9, 9, 0);
-    expect_error("conv2d", "filters=5\nkernel=3\ngroups=2", in, "<test>:", "groups = 2",
-                 "filters = 5 is not divisible");
-    expect_error("conv2d", "filters=4\nkernel=3\nstride=2\npadding=same", in, "padding = same",
-                 "needs stride 1", "stride is 2");
-    expect_error("conv1d", "filters=4\nkernel=3\nstride=2\npadding=same", shp(2, 4, 9, 0, 0),
-                 "padding = same", "stride", NULL);
-    expect_error("conv2d", "kernel=3", in, "needs `filters`", NULL, NULL);
-    expect_error("conv2d", "filters=4", in, "needs `kernel`", NULL, NULL);
-    expect_error("conv2d", "filters=0\nkernel=3", in, "filters = 0", NULL, NULL);
-    expect_error("conv2d", "filters=4\nkernel=0", in, "kernel = 0", NULL, NULL);
-    expect_error("conv2d", "filters=4\nkernel=3,3,3", in, "kernel = 3,3,3", "one per spatial axis", NULL);
-    expect_error("conv1d", "filters=4\nkernel=3,3", shp(2, 4, 9, 0, 0), "kernel = 3,3", "list of 1", NULL);
-    expect_error("conv2d", "filters=4\nkernel=3\nstride=0", in, "stride = 0", NULL, NULL);
-    expect_error("conv2d", "filters=4\nkernel=3\ndilation=1,0", in, "dilation = 1,0", NULL, NULL);
-    expect_error("conv2d", "filters=4\nkernel=3\npadding=-1", in, "padding = -1", NULL, NULL);
-    expect_error("conv2d", "filters=4\nkernel=3\npadding=full", in, "padding = full", "valid, same", NULL);
-    expect_error("conv2d", "filters=4\nkernel=3\npadding=1,2,3", in, "padding = 1,2,3", NULL, NULL);
-    expect_error("conv2d", "filters=4\nkernel=3\ngroups=0", in, "groups = 0", NULL, NULL);
-    expect_error("conv2d", "filters=4\nkernel=3\nbias=maybe", in, "bias = maybe", NULL, NULL);
-    expect_error("conv2d", "filters=4\nkernel=3\nsize=2", in, "unknown key 'size'", NULL, NULL);
-}
-
-/* Deterministic pseudo-random values in [-1, 1). */
-static void fill(float *v, int64_t n, unsigned seed) {
-    uint32_t s = seed * 2654435761u + 1;
-    for (int64_t i = 0; i < n; i++) {
-        s = s * 1664525u + 1013904223u;
-        v[i] = (float)((s >> 8) * (2.0 / 16777216.0) - 1.0);
-    }
+    cascade_shape in = th_shp(3, 4, 9, 9, 0);
+    th_expect_error("conv2d", "filters=5\nkernel=3\ngroups=2", in, "<test>:", "groups = 2",
+                    "filters = 5 is not divisible");
+    th_expect_error("conv2d", "filters=4\nkernel=3\nstride=2\npadding=same", in, "padding = same",
+                    "needs stride 1", "stride is 2");
+    th_expect_error("conv1d", "filters=4\nkernel=3\nstride=2\npadding=same", th_shp(2, 4, 9, 0, 0),
+                    "padding = same", "stride", NULL);
+    th_expect_error("conv2d", "kernel=3", in, "needs `filters`", NULL, NULL);
+    th_expect_error("conv2d", "filters=4", in, "needs `kernel`", NULL, NULL);
+    th_expect_error("conv2d", "filters=0\nkernel=3", in, "filters = 0", NULL, NULL);
+    th_expect_error("conv2d", "filters=4\nkernel=0", in, "kernel = 0", NULL, NULL);
+    th_expect_error("conv2d", "filters=4\nkernel=3,3,3", in, "kernel = 3,3,3", "one per spatial axis", NULL);
+    th_expect_error("conv1d", "filters=4\nkernel=3,3", th_shp(2, 4, 9, 0, 0), "kernel = 3,3", "list of 1", NULL);
+    th_expect_error("conv2d", "filters=4\nkernel=3\nstride=0", in, "stride = 0", NULL, NULL);
+    th_expect_error("conv2d", "filters=4\nkernel=3\ndilation=1,0", in, "dilation = 1,0", NULL, NULL);
+    th_expect_error("conv2d", "filters=4\nkernel=3\npadding=-1", in, "padding = -1", NULL, NULL);
+    th_expect_error("conv2d", "filters=4\nkernel=3\npadding=full", in, "padding = full", "valid, same", NULL);
+    th_expect_error("conv2d", "filters=4\nkernel=3\npadding=1,2,3", in, "padding = 1,2,3", NULL, NULL);
+    th_expect_error("conv2d", "filters=4\nkernel=3\ngroups=0", in, "groups = 0", NULL, NULL);
+    th_expect_error("conv2d", "filters=4\nkernel=3\nbias=maybe", in, "bias = maybe", NULL, NULL);
+    th_expect_error("conv2d", "filters=4\nkernel=3\nsize=2", in, "unknown key 'size'", NULL, NULL);
 }
 
 typedef struct {
@@ -164,7 +114,7 @@ static conv_result run(const char *spec, cascade_shape in, int n, int setup_thre
     conv_result r = {0};
     int keep = omp_get_max_threads();
     omp_set_num_threads(setup_threads);
-    CU_ASSERT_FATAL(setup(&L, "conv2d", spec, in));
+    CU_ASSERT_FATAL(th_setup(&L, "conv2d", spec, in));
     omp_set_num_threads(threads);
     int64_t nin = n * cascade_shape_numel(&in), nout = n * cascade_shape_numel(&L.out_shape);
     int64_t nw = cascade_shape_numel(&L.params[0].shape), nb = cascade_shape_numel(&L.params[1].shape);
@@ -179,10 +129,10 @@ static conv_result run(const char *spec, cascade_shape in, int n, int setup_thre
     r.dw = cascade_alloc((size_t)nw * sizeof(float), "dw");
     r.db = cascade_alloc((size_t)nb * sizeof(float), "db");
     CU_ASSERT_FATAL(x && w && b && dout && work && r.out && r.din && r.dw && r.db);
-    fill(x, nin, 1);
-    fill(w, nw, 2);
-    fill(b, nb, 3);
-    fill(dout, nout, 4);
+    th_fill(x, nin, 1);
+    th_fill(w, nw, 2);
+    th_fill(b, nb, 3);
+    th_fill(dout, nout, 4);
     cascade_fwd fw = {.n = n, .training = 1, .in = {x}, .out = r.out, .param = {w, b}, .work = work};
     L.op->forward(&L, &fw);
     cascade_bwd bw = {.n = n, .training = 1, .in = {x}, .out = r.out, .dout = dout, .din = {r.din},
@@ -235,18 +185,18 @@ static void test_thread_independence(void) {
         cascade_shape in;
         int n;
     } cases[] = {
-        {"filters=32\nkernel=3\npadding=same", shp(3, 32, 9, 9, 0), 128},
-        {"filters=32\nkernel=3\npadding=same", shp(3, 2, 9, 9, 0), 7},
-        {"filters=16\nkernel=3\npadding=same", shp(3, 16, 9, 9, 0), 1},
-        {"filters=8\nkernel=3\npadding=1\ngroups=2", shp(3, 16, 40, 40, 0), 3},
-        {"filters=8\nkernel=1", shp(3, 16, 64, 64, 0), 3},
-        {"filters=4\nkernel=3\npadding=same", shp(3, 8, 40, 40, 0), 3}, /* Winograd, one sample per block */
+        {"filters=32\nkernel=3\npadding=same", th_shp(3, 32, 9, 9, 0), 128},
+        {"filters=32\nkernel=3\npadding=same", th_shp(3, 2, 9, 9, 0), 7},
+        {"filters=16\nkernel=3\npadding=same", th_shp(3, 16, 9, 9, 0), 1},
+        {"filters=8\nkernel=3\npadding=1\ngroups=2", th_shp(3, 16, 40, 40, 0), 3},
+        {"filters=8\nkernel=1", th_shp(3, 16, 64, 64, 0), 3},
+        {"filters=4\nkernel=3\npadding=same", th_shp(3, 8, 40, 40, 0), 3}, /* Winograd, one sample per block */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cascade_shape in = cases[i].in;
         int n = cases[i].n;
         cascade_layer L;
-        CU_ASSERT_FATAL(setup(&L, "conv2d", cases[i].spec, in));
+        CU_ASSERT_FATAL(th_setup(&L, "conv2d", cases[i].spec, in));
         int64_t nin = n * cascade_shape_numel(&in), nout = n * cascade_shape_numel(&L.out_shape);
         int64_t nw = cascade_shape_numel(&L.params[0].shape), nb = L.out_shape.d[0];
         cascade_layer_release(&L);

@@ -6,62 +6,21 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "th.h"
-
-static cascade_shape shp(int ndim, int64_t a, int64_t b, int64_t c, int64_t d) {
-    int64_t dims[4] = {a, b, c, d};
-    return cascade_shape_make(ndim, dims);
-}
-
-/* Sets up `type` with spec and one input shape; expects success and the output shape. */
-static void expect_out(const char *type, const char *spec, cascade_shape in, const char *want) {
-    cascade_layer L;
-    char buf[128];
-    cascade_status st = th_layer(&L, type, spec, 1, &in);
-    if (st != CASCADE_OK) printf("\n%s [%s]: %s\n", type, spec, cascade_errmsg());
-    CU_ASSERT_EQUAL_FATAL(st, CASCADE_OK);
-    cascade_shape_str(&L.out_shape, buf, sizeof buf);
-    if (strcmp(buf, want) != 0) printf("\n%s [%s]: out %s, want %s\n", type, spec, buf, want);
-    CU_ASSERT_STRING_EQUAL(buf, want);
-    cascade_layer_release(&L);
-}
-
-/* Expects CASCADE_EUSAGE with a message containing every non-NULL needle. */
-static void expect_error_n(const char *type, const char *spec, int n_in, const cascade_shape *in,
-                           const char *n1, const char *n2, const char *n3) {
-    cascade_layer L;
-    cascade_clear_error();
-    cascade_status st = th_layer(&L, type, spec, n_in, in);
-    const char *msg = cascade_errmsg();
-    CU_ASSERT_EQUAL(st, CASCADE_EUSAGE);
-    const char *needles[] = {n1, n2, n3};
-    for (int i = 0; i < 3; i++) {
-        if (!needles[i]) continue;
-        int found = msg && strstr(msg, needles[i]) != NULL;
-        if (!found) printf("\n%s [%s]: message '%s' lacks '%s'\n", type, spec, msg ? msg : "", needles[i]);
-        CU_ASSERT(found);
-    }
-    cascade_layer_release(&L);
-}
-
-static void expect_error(const char *type, const char *spec, cascade_shape in, const char *n1,
-                         const char *n2, const char *n3) {
-    expect_error_n(type, spec, 1, &in, n1, n2, n3);
-}
+#include "layercheck.h"
 
 static void test_pool_shapes(void) {
-    expect_out("maxpool", "size=2", shp(3, 3, 7, 5, 0), "(3,3,2)");              /* floor */
-    expect_out("avgpool", "size=3\nstride=2\npadding=1", shp(2, 4, 11, 0, 0), "(4,6)");
-    expect_out("maxpool", "size=2\nstride=3", shp(2, 2, 9, 0, 0), "(2,3)");
-    expect_out("avgpool", "size=3,2\nstride=2,1\npadding=1,0", shp(3, 2, 9, 7, 0), "(2,5,6)");
-    expect_out("maxpool", "size=2", shp(4, 2, 4, 5, 6), "(2,2,2,3)");
-    expect_out("maxpool", "size=2,3,3\nstride=1,2,3\npadding=1,0,1", shp(4, 2, 5, 4, 7), "(2,6,1,3)");
-    expect_out("globalavgpool", "", shp(3, 4, 6, 5, 0), "(4)");
-    expect_out("globalmaxpool", "", shp(2, 5, 9, 0, 0), "(5)");
+    th_expect_out("maxpool", "size=2", th_shp(3, 3, 7, 5, 0), "(3,3,2)");              /* floor */
+                  th_expect_out("avgpool", "size=3\nstride=2\npadding=1", th_shp(2, 4, 11, 0, 0), "(4,6)");
+    th_expect_out("maxpool", "size=2\nstride=3", th_shp(2, 2, 9, 0, 0), "(2,3)");
+    th_expect_out("avgpool", "size=3,2\nstride=2,1\npadding=1,0", th_shp(3, 2, 9, 7, 0), "(2,5,6)");
+    th_expect_out("maxpool", "size=2", th_shp(4, 2, 4, 5, 6), "(2,2,2,3)");
+    th_expect_out("maxpool", "size=2,3,3\nstride=1,2,3\npadding=1,0,1", th_shp(4, 2, 5, 4, 7), "(2,6,1,3)");
+    th_expect_out("globalavgpool", "", th_shp(3, 4, 6, 5, 0), "(4)");
+    th_expect_out("globalmaxpool", "", th_shp(2, 5, 9, 0, 0), "(5)");
 
     /* maxpool keeps one argmax per output element for backward; avgpool keeps nothing */
     cascade_layer L;
-    cascade_shape in = shp(3, 3, 7, 5, 0);
+    cascade_shape in = th_shp(3, 3, 7, 5, 0);
     CU_ASSERT_EQUAL_FATAL(th_layer(&L, "maxpool", "size=2", 1, &in), CASCADE_OK);
     CU_ASSERT_EQUAL(L.saved_per_sample, 3 * 3 * 2);
     cascade_layer_release(&L);
@@ -71,84 +30,84 @@ static void test_pool_shapes(void) {
 }
 
 static void test_pool_shape_errors(void) {
-    expect_error("maxpool", "size=4", shp(3, 2, 3, 3, 0), "pool size 4", "(2,3,3)", NULL);
-    expect_error("avgpool", "size=3,5", shp(3, 2, 6, 4, 0), "pool size 5", "(2,6,4)", "axis 2");
-    expect_error("maxpool", "size=2", shp(1, 5, 0, 0, 0), "(5)", "(C, H, W)", NULL);
-    expect_error("maxpool", "size=2", (cascade_shape){5, {1, 4, 4, 4, 4}}, "(1,4,4,4,4)", "per sample", NULL);
-    expect_error("maxpool", "size=2,2", shp(2, 3, 8, 0, 0), "`size` has 2 values", "(3,8)", NULL);
-    expect_error("avgpool", "size=2\nstride=1,1,1", shp(3, 3, 8, 8, 0), "`stride` has 3 values",
-                 "(3,8,8)", NULL);
-    expect_error("maxpool", "size=2", shp(3, 1, 4097, 4097, 0), "(1,4097,4097)", "16785409", NULL);
-    expect_error("globalavgpool", "", shp(1, 7, 0, 0, 0), "(7)", NULL, NULL);
-    expect_error("globalmaxpool", "", shp(1, 7, 0, 0, 0), "(7)", NULL, NULL);
+    th_expect_error("maxpool", "size=4", th_shp(3, 2, 3, 3, 0), "pool size 4", "(2,3,3)", NULL);
+    th_expect_error("avgpool", "size=3,5", th_shp(3, 2, 6, 4, 0), "pool size 5", "(2,6,4)", "axis 2");
+    th_expect_error("maxpool", "size=2", th_shp(1, 5, 0, 0, 0), "(5)", "(C, H, W)", NULL);
+    th_expect_error("maxpool", "size=2", (cascade_shape){5, {1, 4, 4, 4, 4}}, "(1,4,4,4,4)", "per sample", NULL);
+    th_expect_error("maxpool", "size=2,2", th_shp(2, 3, 8, 0, 0), "`size` has 2 values", "(3,8)", NULL);
+    th_expect_error("avgpool", "size=2\nstride=1,1,1", th_shp(3, 3, 8, 8, 0), "`stride` has 3 values",
+                    "(3,8,8)", NULL);
+    th_expect_error("maxpool", "size=2", th_shp(3, 1, 4097, 4097, 0), "(1,4097,4097)", "16785409", NULL);
+    th_expect_error("globalavgpool", "", th_shp(1, 7, 0, 0, 0), "(7)", NULL, NULL);
+    th_expect_error("globalmaxpool", "", th_shp(1, 7, 0, 0, 0), "(7)", NULL, NULL);
 }
 
 static void test_pool_keys(void) {
-    cascade_shape in = shp(3, 2, 8, 8, 0);
+    cascade_shape in = th_shp(3, 2, 8, 8, 0);
     /* torch: padding at most half the pool size */
-    expect_error("maxpool", "size=3\npadding=2", in, "<test>:", "padding = 2", "half the pool size 3");
-    expect_error("avgpool", "size=4,2\npadding=1,2", in, "padding = 1,2", "half the pool size 2", NULL);
-    expect_error("maxpool", "stride=2", in, "needs `size`", NULL, NULL);
-    expect_error("maxpool", "size=0", in, "size = 0", NULL, NULL);
-    expect_error("maxpool", "size=two", in, "size = two", "not an integer", NULL);
-    expect_error("maxpool", "size=2,2,2,2", in, "size = 2,2,2,2", "at most 3", NULL);
-    expect_error("avgpool", "size=2\nstride=0", in, "stride = 0", NULL, NULL);
-    expect_error("avgpool", "size=2\npadding=-1", in, "padding = -1", NULL, NULL);
-    expect_error("avgpool", "size=2,2\nstride=1,1,1", in, "stride = 1,1,1", "size has 2", NULL);
-    expect_error("maxpool", "size=2\nkernel=3", in, "unknown key 'kernel'", NULL, NULL);
-    expect_error("globalmaxpool", "size=2", in, "unknown key 'size'", NULL, NULL);
-    expect_error("flatten", "axis=1", in, "unknown key 'axis'", NULL, NULL);
+    th_expect_error("maxpool", "size=3\npadding=2", in, "<test>:", "padding = 2", "half the pool size 3");
+    th_expect_error("avgpool", "size=4,2\npadding=1,2", in, "padding = 1,2", "half the pool size 2", NULL);
+    th_expect_error("maxpool", "stride=2", in, "needs `size`", NULL, NULL);
+    th_expect_error("maxpool", "size=0", in, "size = 0", NULL, NULL);
+    th_expect_error("maxpool", "size=two", in, "size = two", "not an integer", NULL);
+    th_expect_error("maxpool", "size=2,2,2,2", in, "size = 2,2,2,2", "at most 3", NULL);
+    th_expect_error("avgpool", "size=2\nstride=0", in, "stride = 0", NULL, NULL);
+    th_expect_error("avgpool", "size=2\npadding=-1", in, "padding = -1", NULL, NULL);
+    th_expect_error("avgpool", "size=2,2\nstride=1,1,1", in, "stride = 1,1,1", "size has 2", NULL);
+    th_expect_error("maxpool", "size=2\nkernel=3", in, "unknown key 'kernel'", NULL, NULL);
+    th_expect_error("globalmaxpool", "size=2", in, "unknown key 'size'", NULL, NULL);
+    th_expect_error("flatten", "axis=1", in, "unknown key 'axis'", NULL, NULL);
 }
 
 static void test_shape_ops(void) {
-    expect_out("flatten", "", shp(3, 2, 3, 4, 0), "(24)");
-    expect_out("flatten", "", shp(1, 7, 0, 0, 0), "(7)");
-    expect_out("reshape", "shape=6,-1", shp(2, 4, 6, 0, 0), "(6,4)");
-    expect_out("reshape", "shape=-1", shp(3, 2, 3, 4, 0), "(24)");
-    expect_out("reshape", "shape=3,2,2", shp(1, 12, 0, 0, 0), "(3,2,2)");
+    th_expect_out("flatten", "", th_shp(3, 2, 3, 4, 0), "(24)");
+    th_expect_out("flatten", "", th_shp(1, 7, 0, 0, 0), "(7)");
+    th_expect_out("reshape", "shape=6,-1", th_shp(2, 4, 6, 0, 0), "(6,4)");
+    th_expect_out("reshape", "shape=-1", th_shp(3, 2, 3, 4, 0), "(24)");
+    th_expect_out("reshape", "shape=3,2,2", th_shp(1, 12, 0, 0, 0), "(3,2,2)");
 
     cascade_layer L;
-    cascade_shape two[2] = {shp(3, 2, 3, 4, 0), shp(3, 5, 3, 4, 0)};
+    cascade_shape two[2] = {th_shp(3, 2, 3, 4, 0), th_shp(3, 5, 3, 4, 0)};
     CU_ASSERT_EQUAL_FATAL(th_layer(&L, "concat", "", 2, two), CASCADE_OK);
     CU_ASSERT_TRUE(cascade_shape_equal(&L.out_shape, &(cascade_shape){3, {7, 3, 4}}));
     cascade_layer_release(&L);
-    cascade_shape last[3] = {shp(2, 3, 4, 0, 0), shp(2, 3, 1, 0, 0), shp(2, 3, 2, 0, 0)};
+    cascade_shape last[3] = {th_shp(2, 3, 4, 0, 0), th_shp(2, 3, 1, 0, 0), th_shp(2, 3, 2, 0, 0)};
     CU_ASSERT_EQUAL_FATAL(th_layer(&L, "concat", "axis=-1", 3, last), CASCADE_OK);
     CU_ASSERT_TRUE(cascade_shape_equal(&L.out_shape, &(cascade_shape){2, {3, 7}}));
     cascade_layer_release(&L);
-    cascade_shape same[3] = {shp(2, 3, 4, 0, 0), shp(2, 3, 4, 0, 0), shp(2, 3, 4, 0, 0)};
+    cascade_shape same[3] = {th_shp(2, 3, 4, 0, 0), th_shp(2, 3, 4, 0, 0), th_shp(2, 3, 4, 0, 0)};
     CU_ASSERT_EQUAL_FATAL(th_layer(&L, "add", "", 3, same), CASCADE_OK);
     CU_ASSERT_TRUE(cascade_shape_equal(&L.out_shape, &same[0]));
     cascade_layer_release(&L);
 }
 
 static void test_shape_op_errors(void) {
-    expect_error("reshape", "shape=5,-1", shp(2, 3, 4, 0, 0), "(3,4)", "(5,-1)", "12 elements");
-    expect_error("reshape", "shape=5,2", shp(2, 3, 4, 0, 0), "(3,4)", "(5,2)", "10 elements");
-    expect_error("reshape", "shape=-1,-1", shp(2, 3, 4, 0, 0), "shape = -1,-1", "one size may be -1", NULL);
-    expect_error("reshape", "shape=3,0", shp(2, 3, 4, 0, 0), "shape = 3,0", "positive", NULL);
-    expect_error("reshape", "shape=3,-2", shp(2, 3, 4, 0, 0), "shape = 3,-2", NULL, NULL);
-    expect_error("reshape", "", shp(2, 3, 4, 0, 0), "needs `shape`", NULL, NULL);
-    expect_error("reshape", "shape=1,1,1,1,1,12", shp(2, 3, 4, 0, 0), "at most 5", NULL, NULL);
+    th_expect_error("reshape", "shape=5,-1", th_shp(2, 3, 4, 0, 0), "(3,4)", "(5,-1)", "12 elements");
+    th_expect_error("reshape", "shape=5,2", th_shp(2, 3, 4, 0, 0), "(3,4)", "(5,2)", "10 elements");
+    th_expect_error("reshape", "shape=-1,-1", th_shp(2, 3, 4, 0, 0), "shape = -1,-1", "one size may be -1", NULL);
+    th_expect_error("reshape", "shape=3,0", th_shp(2, 3, 4, 0, 0), "shape = 3,0", "positive", NULL);
+    th_expect_error("reshape", "shape=3,-2", th_shp(2, 3, 4, 0, 0), "shape = 3,-2", NULL, NULL);
+    th_expect_error("reshape", "", th_shp(2, 3, 4, 0, 0), "needs `shape`", NULL, NULL);
+    th_expect_error("reshape", "shape=1,1,1,1,1,12", th_shp(2, 3, 4, 0, 0), "at most 5", NULL, NULL);
 
-    cascade_shape add_in[3] = {shp(2, 3, 4, 0, 0), shp(2, 3, 4, 0, 0), shp(2, 3, 5, 0, 0)};
-    expect_error_n("add", "", 3, add_in, "identical shape", "input 3 is (3,5)", "input 1 is (3,4)");
-    cascade_shape add_rank[2] = {shp(2, 3, 4, 0, 0), shp(1, 12, 0, 0, 0)};
-    expect_error_n("add", "", 2, add_rank, "(12)", "(3,4)", NULL);
-    expect_error_n("add", "", 1, add_in, "2 to 8 inputs", "got 1", NULL);
+    cascade_shape add_in[3] = {th_shp(2, 3, 4, 0, 0), th_shp(2, 3, 4, 0, 0), th_shp(2, 3, 5, 0, 0)};
+    th_expect_error_n("add", "", 3, add_in, "identical shape", "input 3 is (3,5)", "input 1 is (3,4)");
+    cascade_shape add_rank[2] = {th_shp(2, 3, 4, 0, 0), th_shp(1, 12, 0, 0, 0)};
+    th_expect_error_n("add", "", 2, add_rank, "(12)", "(3,4)", NULL);
+    th_expect_error_n("add", "", 1, add_in, "2 to 8 inputs", "got 1", NULL);
     cascade_shape nine[9];
     for (int i = 0; i < 9; i++) nine[i] = add_in[0];
-    expect_error_n("concat", "", 9, nine, "2 to 8 inputs", "got 9", NULL);
+    th_expect_error_n("concat", "", 9, nine, "2 to 8 inputs", "got 9", NULL);
 
-    cascade_shape cat_in[2] = {shp(3, 2, 3, 4, 0), shp(3, 2, 5, 4, 0)};
-    expect_error_n("concat", "axis=1", 2, cat_in, "other axes to match", "(2,5,4)", "(2,3,4)");
-    expect_error_n("concat", "axis=3", 2, cat_in, "axis 3", "(2,5,4)", "(2,3,4)");
-    cascade_shape cat_rank[2] = {shp(3, 2, 3, 4, 0), shp(2, 2, 3, 0, 0)};
-    expect_error_n("concat", "axis=1", 2, cat_rank, "(2,3)", "(2,3,4)", NULL);
-    expect_error_n("concat", "axis=4", 2, cat_in, "axis 4 is out of range", "(2,3,4)", NULL);
-    expect_error_n("concat", "axis=-4", 2, cat_in, "axis -4 is the batch axis", "(2,3,4)", NULL);
-    expect_error_n("concat", "axis=0", 2, cat_in, "axis = 0", "batch axis", NULL);
-    expect_error_n("concat", "axis=x", 2, cat_in, "axis = x", "not an integer", NULL);
+    cascade_shape cat_in[2] = {th_shp(3, 2, 3, 4, 0), th_shp(3, 2, 5, 4, 0)};
+    th_expect_error_n("concat", "axis=1", 2, cat_in, "other axes to match", "(2,5,4)", "(2,3,4)");
+    th_expect_error_n("concat", "axis=3", 2, cat_in, "axis 3", "(2,5,4)", "(2,3,4)");
+    cascade_shape cat_rank[2] = {th_shp(3, 2, 3, 4, 0), th_shp(2, 2, 3, 0, 0)};
+    th_expect_error_n("concat", "axis=1", 2, cat_rank, "(2,3)", "(2,3,4)", NULL);
+    th_expect_error_n("concat", "axis=4", 2, cat_in, "axis 4 is out of range", "(2,3,4)", NULL);
+    th_expect_error_n("concat", "axis=-4", 2, cat_in, "axis -4 is the batch axis", "(2,3,4)", NULL);
+    th_expect_error_n("concat", "axis=0", 2, cat_in, "axis = 0", "batch axis", NULL);
+    th_expect_error_n("concat", "axis=x", 2, cat_in, "axis = x", "not an integer", NULL);
 }
 
 /* Runs the float op forward and backward with dout = 1 and returns out and din. */
@@ -181,28 +140,28 @@ static void expect_floats(const float *got, const float *want, int n, const char
 static void test_max_ties(void) {
     float out[64], din[64] = {0};
     const float ones[8] = {1, 1, 1, 1, 1, 1, 1, 1};
-    run("maxpool", "size=2", shp(3, 1, 2, 4, 0), ones, out, din);
+    run("maxpool", "size=2", th_shp(3, 1, 2, 4, 0), ones, out, din);
     expect_floats(din, (const float[]){1, 0, 1, 0, 0, 0, 0, 0}, 8, "2d ties din");
 
     memset(din, 0, sizeof din);
-    run("maxpool", "size=2\nstride=1", shp(2, 1, 5, 0, 0), (const float[]){3, 3, 2, 5, 5}, out, din);
+    run("maxpool", "size=2\nstride=1", th_shp(2, 1, 5, 0, 0), (const float[]){3, 3, 2, 5, 5}, out, din);
     expect_floats(out, (const float[]){3, 3, 5, 5}, 4, "1d overlap out");
     expect_floats(din, (const float[]){1, 1, 0, 2, 0}, 5, "1d overlap din");
 
     memset(din, 0, sizeof din);
     const float with_nan[6] = {1, 3, 3, NAN, 2, NAN};
-    run("maxpool", "size=6", shp(2, 1, 6, 0, 0), with_nan, out, din);
+    run("maxpool", "size=6", th_shp(2, 1, 6, 0, 0), with_nan, out, din);
     CU_ASSERT(isnan(out[0]));
     expect_floats(din, (const float[]){0, 0, 0, 0, 0, 1}, 6, "NaN din");
 
     memset(din, 0, sizeof din);
     const float ninf[3] = {-INFINITY, -INFINITY, -INFINITY};
-    run("maxpool", "size=3\nstride=1\npadding=1", shp(2, 1, 3, 0, 0), ninf, out, din);
+    run("maxpool", "size=3\nstride=1\npadding=1", th_shp(2, 1, 3, 0, 0), ninf, out, din);
     expect_floats(out, ninf, 3, "-inf out");
     expect_floats(din, (const float[]){2, 1, 0}, 3, "-inf din");
 
     memset(din, 0, sizeof din);
-    run("globalmaxpool", "", shp(3, 2, 2, 2, 0), (const float[]){4, 1, 4, 4, -1, 2, 7, 7}, out, din);
+    run("globalmaxpool", "", th_shp(3, 2, 2, 2, 0), (const float[]){4, 1, 4, 4, -1, 2, 7, 7}, out, din);
     expect_floats(out, (const float[]){4, 7}, 2, "global ties out");
     expect_floats(din, (const float[]){1, 0, 0, 0, 0, 0, 1, 0}, 8, "global ties din");
 }
@@ -210,7 +169,7 @@ static void test_max_ties(void) {
 /* count_include_pad: padded zeros count in the divisor, as torch's default */
 static void test_avg_padding(void) {
     float out[64], din[64] = {0};
-    run("avgpool", "size=3\nstride=2\npadding=1", shp(2, 1, 4, 0, 0), (const float[]){3, 6, 9, 12},
+    run("avgpool", "size=3\nstride=2\npadding=1", th_shp(2, 1, 4, 0, 0), (const float[]){3, 6, 9, 12},
         out, din);
     expect_floats(out, (const float[]){3, 9}, 2, "avg out");
     expect_floats(din, (const float[]){1.0f / 3, 2.0f / 3, 1.0f / 3, 1.0f / 3}, 4, "avg din");

@@ -87,13 +87,19 @@ cascade_status OPSYM(conv_padding_key)(cascade_section *spec, conv_cfg *c) {
     return CASCADE_OK;
 }
 
+cascade_status OPSYM(conv_size_keys)(cascade_section *spec, const char *type, int nsp, long *filters,
+                                     long *kernel, long *stride) {
+    CASCADE_TRY(cascade_cfg_int(spec, "filters", 0, 1, 1L << 24, filters));
+    if (*filters == 0) return cascade_cfg_error(spec, NULL, "%s needs `filters`", type);
+    CASCADE_TRY(OPSYM(conv_axes_key)(spec, "kernel", nsp, 0, 1, kernel));
+    if (kernel[0] == 0) return cascade_cfg_error(spec, NULL, "%s needs `kernel`", type);
+    return OPSYM(conv_axes_key)(spec, "stride", nsp, 1, 1, stride);
+}
+
 static cascade_status conv_configure(conv_cfg *c, cascade_section *spec, int nsp) {
+    static const char *const types[] = {"", "conv1d", "conv2d", "conv3d"};
     c->nsp = nsp;
-    CASCADE_TRY(cascade_cfg_int(spec, "filters", 0, 1, 1L << 24, &c->filters));
-    if (c->filters == 0) return cascade_cfg_error(spec, NULL, "conv%dd needs `filters`", nsp);
-    CASCADE_TRY(OPSYM(conv_axes_key)(spec, "kernel", nsp, 0, 1, c->kernel));
-    if (c->kernel[0] == 0) return cascade_cfg_error(spec, NULL, "conv%dd needs `kernel`", nsp);
-    CASCADE_TRY(OPSYM(conv_axes_key)(spec, "stride", nsp, 1, 1, c->stride));
+    CASCADE_TRY(OPSYM(conv_size_keys)(spec, types[nsp], nsp, &c->filters, c->kernel, c->stride));
     CASCADE_TRY(OPSYM(conv_axes_key)(spec, "dilation", nsp, 1, 1, c->dilation));
     CASCADE_TRY(OPSYM(conv_padding_key)(spec, c));
     CASCADE_TRY(cascade_cfg_int(spec, "groups", 1, 1, 1L << 24, &c->groups));
@@ -129,20 +135,12 @@ cascade_status OPSYM(conv_geometry)(conv_cfg *c, const cascade_shape *in, const 
     if (in->d[0] % c->groups)
         return cascade_fail(CASCADE_EUSAGE, "input channels %lld (input %s) are not divisible by groups = %ld",
                             (long long)in->d[0], cascade_shape_str(in, buf, sizeof buf), c->groups);
-    memset(g, 0, sizeof *g);
-    g->cin = (int)in->d[0];
-    g->cout = (int)c->filters;
-    g->groups = (int)c->groups;
-    g->cin_g = (int)(g->cin / c->groups);
-    g->cout_g = (int)(g->cout / c->groups);
-    g->in_px = g->out_px = 1;
-    g->kprod = 1;
-    g->pointwise = 1;
+    conv_geom_init(g, (int)in->d[0], (int)c->filters, (int)c->groups);
     int64_t out_dims[1 + CONV_AXES] = {g->cout};
     for (int a = 0; a < CONV_AXES; a++) {
         int i = a - (CONV_AXES - c->nsp); /* spatial axis of the layer, < 0: padding axis */
         if (i < 0) {
-            g->in[a] = g->out[a] = g->k[a] = g->s[a] = g->d[a] = 1;
+            conv_geom_axis(g, a, 1, 1, 1, 1, 1, 0);
             continue;
         }
         int64_t size = in->d[1 + i], padded = size + c->pad_lo[i] + c->pad_hi[i];
@@ -154,17 +152,10 @@ cascade_status OPSYM(conv_geometry)(conv_cfg *c, const cascade_shape *in, const 
                                 c->kernel[i], c->dilation[i], (long long)span, (long long)padded,
                                 (long long)size, c->pad_lo[i], c->pad_hi[i], i,
                                 cascade_shape_str(in, buf, sizeof buf));
-        g->in[a] = (int)size;
-        g->out[a] = (int)((padded - span) / c->stride[i] + 1);
-        g->k[a] = (int)c->kernel[i];
-        g->s[a] = (int)c->stride[i];
-        g->d[a] = (int)c->dilation[i];
-        g->p[a] = (int)c->pad_lo[i];
+        conv_geom_axis(g, a, (int)size, (int)((padded - span) / c->stride[i] + 1), (int)c->kernel[i],
+                       (int)c->stride[i], (int)c->dilation[i], (int)c->pad_lo[i]);
         g->pointwise &= g->k[a] == 1 && g->s[a] == 1 && c->pad_lo[i] == 0 && c->pad_hi[i] == 0;
         out_dims[1 + i] = g->out[a];
-        g->in_px *= g->in[a];
-        g->out_px *= g->out[a];
-        g->kprod *= g->k[a];
     }
     g->kg = g->cin_g * g->kprod;
     g->rows = (int64_t)g->cin * g->kprod;
@@ -322,8 +313,8 @@ static void patch_rows(const conv_geom *g, real *img, int64_t img_step, int m, r
     }
 }
 
-/* m samples: x (m, Cin, in...) <-> col [rows, m*P], channel by channel. */
-static void patches(const conv_geom *g, real *x, int m, real *col, int to_img) {
+/* m samples: x (m, Cin, in...) <-> col [rows, m*P], channel by channel (hexconv: its gather). */
+void OPSYM(conv_patches)(const conv_geom *g, real *x, int m, real *col, int to_img) {
     if (g->hex_radius) {
         OPSYM(hex_patches)(g, x, m, col, to_img);
         return;
@@ -345,7 +336,7 @@ static void forward_block(const conv_geom *g, const real *x, real *y, const real
     if (m == 1 && g->pointwise)
         cols = x;
     else
-        patches(g, (real *)x, m, col, 0); /* to_img = 0: x only read */
+        OPSYM(conv_patches)(g, (real *)x, m, col, 0); /* to_img = 0: x only read */
     real *dst = m == 1 ? y : tmp;
     if (m == 1 && bias)
         for (int co = 0; co < g->cout; co++)
@@ -381,7 +372,7 @@ static void backward_block(const conv_geom *g, const real *x, const real *dy, re
     int direct = m == 1 && g->pointwise; /* col is x itself */
     if (dwt) {
         const real *cols = direct ? x : col;
-        if (!direct) patches(g, (real *)x, m, col, 0);
+        if (!direct) OPSYM(conv_patches)(g, (real *)x, m, col, 0);
         for (int grp = 0; grp < g->groups; grp++)
             OPSYM(op_gemm)(0, 1, g->kg, g->cout_g, ld, 1, cols + (int64_t)grp * g->kg * ld, ld,
                            dys + (int64_t)grp * g->cout_g * ld, ld, 0,
@@ -393,41 +384,43 @@ static void backward_block(const conv_geom *g, const real *x, const real *dy, re
         OPSYM(op_gemm)(1, 0, g->kg, ld, g->cout_g, 1, w + (int64_t)grp * g->cout_g * g->kg, g->kg,
                        dys + (int64_t)grp * g->cout_g * ld, ld, direct ? 1 : 0,
                        dcol + (int64_t)grp * g->kg * ld, ld);
-    if (!direct) patches(g, dx, m, col, 1);
+    if (!direct) OPSYM(conv_patches)(g, dx, m, col, 1);
 }
 
-/* The partition of n samples into blocks depends on n and the shapes only: at most g->block
- * samples per block and at least MIN_BLOCKS blocks (when n allows), so small batches still
- * spread over threads. Block b holds samples [first, first + count). */
-static int block_count(const conv_geom *g, int n) {
-    int nb = (n + g->block - 1) / g->block, least = n < MIN_BLOCKS ? n : MIN_BLOCKS;
-    return nb > least ? nb : least;
+/* db[co] += sum of dout (n, channels, P) over samples and pixels: per channel in sample
+ * order, in double (vector lanes: the order is fixed by the code, not by the thread count);
+ * channels in chunks, samples streamed through. */
+void OPSYM(conv_bias_grad)(const real *dout, int n, int channels, int64_t P, real *db) {
+    enum { CHUNK = 256 };
+    int64_t out_n = channels * P;
+#pragma omp parallel for schedule(static) if (channels > CHUNK && (int64_t)n * out_n > 65536)
+    for (int c0 = 0; c0 < channels; c0 += CHUNK) {
+        int c1 = c0 + CHUNK < channels ? c0 + CHUNK : channels;
+        double acc[CHUNK] = {0};
+        for (int s = 0; s < n; s++)
+            for (int co = c0; co < c1; co++) {
+                const real *gy = dout + s * out_n + co * P;
+                double sum = 0;
+#pragma omp simd reduction(+ : sum)
+                for (int64_t i = 0; i < P; i++) sum += gy[i];
+                acc[co - c0] += sum;
+            }
+        for (int co = c0; co < c1; co++) db[co] += (real)acc[co - c0];
+    }
 }
 
-static void block_range(int n, int nblocks, int b, int *first, int *count) {
-    *first = (int)((int64_t)b * n / nblocks);
-    *count = (int)((int64_t)(b + 1) * n / nblocks) - *first;
-}
-
-/* Threads working on blocks at once: one per scratch slot at most. OpenBLAS's results depend
- * on its thread count, so every GEMM must run single-threaded: inside the parallel region
- * OpenBLAS sees omp_in_parallel(); with a team of one, the caller's thread count is lowered
- * to 1 until block_team_end. */
-static int block_team(const conv_geom *g, int nblocks, int *restore) {
-    int t = omp_get_max_threads();
-    *restore = t;
-    if (t > g->slots) t = g->slots;
-    if (t > nblocks) t = nblocks;
-    if (t < 1) t = 1; /* n = 0 */
-    if (t == 1 && *restore > 1)
-        omp_set_num_threads(1);
-    else
-        *restore = 0;
-    return t;
-}
-
-static void block_team_end(int restore) {
-    if (restore) omp_set_num_threads(restore);
+/* The blocks' gradients parts [nblocks, part] summed into the first, in block order. */
+void OPSYM(conv_sum_parts)(real *parts, int64_t part, int nblocks) {
+    enum { SPAN = 4096 };
+#pragma omp parallel for schedule(static) if (part * nblocks > 65536)
+    for (int64_t i0 = 0; i0 < part; i0 += SPAN) {
+        int64_t i1 = i0 + SPAN < part ? i0 + SPAN : part;
+        for (int b = 1; b < nblocks; b++) {
+            const real *pb = parts + b * part;
+#pragma omp simd
+            for (int64_t i = i0; i < i1; i++) parts[i] += pb[i];
+        }
+    }
 }
 
 /* ---------------------------------------------------------------- forward / backward */
@@ -466,25 +459,7 @@ static void conv_forward(const cascade_layer *L, const OPSYM(cascade_fwd) *c) {
 void OPSYM(conv_run_backward)(const conv_geom *g, int n, const real *in, const real *dout, real *dx,
                               const real *w, real *dw, real *db, real *work) {
     int64_t in_n = g->cin * g->in_px, out_n = g->cout * g->out_px, P = g->out_px;
-    if (db) {
-        /* per channel in sample order, in double (vector lanes: the order is fixed by the
-         * code, not by the thread count); channels in chunks, samples streamed through */
-        enum { CHUNK = 256 };
-#pragma omp parallel for schedule(static) if (g->cout > CHUNK && (int64_t)n * out_n > 65536)
-        for (int c0 = 0; c0 < g->cout; c0 += CHUNK) {
-            int c1 = c0 + CHUNK < g->cout ? c0 + CHUNK : g->cout;
-            double acc[CHUNK] = {0};
-            for (int s = 0; s < n; s++)
-                for (int co = c0; co < c1; co++) {
-                    const real *gy = dout + s * out_n + co * P;
-                    double sum = 0;
-#pragma omp simd reduction(+ : sum)
-                    for (int64_t i = 0; i < P; i++) sum += gy[i];
-                    acc[co - c0] += sum;
-                }
-            for (int co = c0; co < c1; co++) db[co] += (real)acc[co - c0];
-        }
-    }
+    if (db) OPSYM(conv_bias_grad)(dout, n, g->cout, P, db);
     if (!dx && !dw) return;
     real *u = work; /* Winograd weights */
     if (g->wino) OPSYM(wino_weights)(g, w, u);
@@ -507,17 +482,7 @@ void OPSYM(conv_run_backward)(const conv_geom *g, int n, const real *in, const r
     }
     block_team_end(restore);
     if (!dw) return;
-    /* the blocks' gradients summed into the first, in block order */
-    enum { SPAN = 4096 };
-#pragma omp parallel for schedule(static) if (g->part * nblocks > 65536)
-    for (int64_t i0 = 0; i0 < g->part; i0 += SPAN) {
-        int64_t i1 = i0 + SPAN < g->part ? i0 + SPAN : g->part;
-        for (int b = 1; b < nblocks; b++) {
-            const real *pb = parts + b * g->part;
-#pragma omp simd
-            for (int64_t i = i0; i < i1; i++) parts[i] += pb[i];
-        }
-    }
+    OPSYM(conv_sum_parts)(parts, g->part, nblocks);
     if (g->wino) {
         OPSYM(wino_weight_grad)(g, parts, dw);
         return;

@@ -1,7 +1,11 @@
-/* Internal to the convolution ops (conv.c, conv_winograd.c; separable2d.c and hexconv.c run
- * their convolutions through conv.c): geometry derived by infer and the Winograd block kernels. Compiled in both precisions like the ops (OPSYM names). */
+/* Internal to the convolution ops (conv.c, conv_winograd.c, conv_transpose.c; separable2d.c
+ * and hexconv.c run their convolutions through conv.c): geometry derived by infer and the
+ * Winograd block kernels. Compiled in both precisions like the ops (OPSYM names). */
 #ifndef CASCADE_NN_OPS_CONV_H
 #define CASCADE_NN_OPS_CONV_H
+
+#include <omp.h>
+#include <string.h>
 
 #include "nn/op.h"
 
@@ -88,6 +92,81 @@ void OPSYM(wino_backward_block)(const conv_geom *g, const real *x, const real *d
 /* dw [Cout, Cin, 3, 3] += G^T du G. */
 void OPSYM(wino_weight_grad)(const conv_geom *g, const real *du, real *dw);
 
+/* Shared with conv_transpose.c. */
+/* Starts a geometry: no axes yet (conv_geom_axis adds them). */
+static inline void conv_geom_init(conv_geom *g, int cin, int cout, int groups) {
+    memset(g, 0, sizeof *g);
+    g->cin = cin;
+    g->cout = cout;
+    g->groups = groups;
+    g->cin_g = cin / groups;
+    g->cout_g = cout / groups;
+    g->in_px = g->out_px = 1;
+    g->kprod = 1;
+    g->pointwise = 1;
+}
+
+/* Axis a: image size `in`, output size `out`, kernel, stride, dilation, leading padding. */
+static inline void conv_geom_axis(conv_geom *g, int a, int in, int out, int k, int s, int d, int p) {
+    g->in[a] = in;
+    g->out[a] = out;
+    g->k[a] = k;
+    g->s[a] = s;
+    g->d[a] = d;
+    g->p[a] = p;
+    g->in_px *= in;
+    g->out_px *= out;
+    g->kprod *= k;
+}
+
+/* `key` = one number for every spatial axis or a comma list of one per axis (absent: dflt). */
+cascade_status OPSYM(conv_axes_key)(cascade_section *spec, const char *key, int nsp, long dflt, long min,
+                                    long *out);
+/* The keys filters and kernel (both required) and stride [1]; `type` for the messages. */
+cascade_status OPSYM(conv_size_keys)(cascade_section *spec, const char *type, int nsp, long *filters,
+                                     long *kernel, long *stride);
+/* Appends a trainable parameter initialised U(-bound, bound). */
+void OPSYM(conv_add_param)(cascade_layer *L, const char *name, int ndim, const int64_t *dims, double bound);
+/* m samples: x (m, Cin, in...) <-> col [rows, m*P], channel by channel: im2col (to_img = 0,
+ * x only read) or col2im (to_img = 1: adds col into x; col is scratch and gets clobbered). */
+void OPSYM(conv_patches)(const conv_geom *g, real *x, int m, real *col, int to_img);
+/* db[c] += sum of dout (n, channels, P) over samples and pixels, thread-count independent. */
+void OPSYM(conv_bias_grad)(const real *dout, int n, int channels, int64_t P, real *db);
+/* parts [nblocks, part]: the blocks' weight gradients summed into the first, in block order. */
+void OPSYM(conv_sum_parts)(real *parts, int64_t part, int nblocks);
+
+/* The partition of n samples into blocks depends on n and the shapes only: at most g->block
+ * samples per block and at least MIN_BLOCKS blocks (when n allows), so small batches still
+ * spread over threads. Block b holds samples [first, first + count). */
+static inline int block_count(const conv_geom *g, int n) {
+    int nb = (n + g->block - 1) / g->block, least = n < MIN_BLOCKS ? n : MIN_BLOCKS;
+    return nb > least ? nb : least;
+}
+
+static inline void block_range(int n, int nblocks, int b, int *first, int *count) {
+    *first = (int)((int64_t)b * n / nblocks);
+    *count = (int)((int64_t)(b + 1) * n / nblocks) - *first;
+}
+
+/* Threads working on blocks at once: one per scratch slot at most. OpenBLAS's results depend
+ * on its thread count, so every GEMM must run single-threaded: inside the parallel region
+ * OpenBLAS sees omp_in_parallel(); with a team of one, the caller's thread count is lowered
+ * to 1 until block_team_end. */
+static inline int block_team(const conv_geom *g, int nblocks, int *restore) {
+    int t = omp_get_max_threads();
+    *restore = t;
+    if (t > g->slots) t = g->slots;
+    if (t > nblocks) t = nblocks;
+    if (t < 1) t = 1; /* n = 0 */
+    if (t == 1 && *restore > 1)
+        omp_set_num_threads(1);
+    else
+        *restore = 0;
+    return t;
+}
+
+static inline void block_team_end(int restore) {
+    if (restore) omp_set_num_threads(restore);
+}
+
 #endif
-
-
