@@ -8,6 +8,7 @@ PREDICTIONS.h5 is what `cascade predict` writes: `output` (N, ...) and the targe
 Regression: predicted vs true, residual distribution, resolution and bias vs the true value
 (vs energy for logE). Classification: ROC curve(s) and confusion matrix. Direction targets
 (loss = angular): the distribution of the angle between predicted and true direction.
+Autoencoders (--kind autoencoder): the distribution of the anomaly score.
 """
 import argparse
 import json
@@ -133,11 +134,22 @@ def main():
     a.add_argument("-o", "--out", required=True)
     a.add_argument("--targets", default="")
     a.add_argument("--loss", default="mse")
+    a.add_argument("--kind", default="supervised")
     args = a.parse_args()
     os.makedirs(args.out, exist_ok=True)
     metrics = json.load(open(args.metrics))
     names = [n for n in args.targets.split(",") if n]
     written = []
+    if args.kind == "autoencoder":
+        with h5py.File(args.predictions, "r") as f:
+            score = f["anomaly_score"][...]
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.hist(np.log10(np.maximum(score, 1e-12)), bins=80, histtype="step")
+        ax.set_xlabel("log10 anomaly score (reconstruction error per element)")
+        ax.set_ylabel("samples")
+        save(fig, args.out, "anomaly_score.png", written)
+        print("plot_evaluation.py: -> anomaly_score.png")
+        return
     with h5py.File(args.predictions, "r") as f:
         pred = f["output"][...]
         if any(n not in f for n in names):

@@ -32,6 +32,7 @@ typedef struct {
     char name[128];                        /* [job file name without .ini] */
     cascade_job_kind kind;
     long seed;                             /* [1] */
+    char latent_layer[64];                 /* autoencoder: the layer whose output is the latent code ("" = none) */
     int n_nets;
     char nets[CASCADE_MAX_NETS][64];       /* [model]; gan kinds [generator, critic]; refiner
                                               [refiner, critic]: nets[0] generates, nets[1] judges */

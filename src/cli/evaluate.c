@@ -9,15 +9,18 @@
 
 static const char help[] =
     "usage: cascade evaluate RUNDIR|CKPT.h5 [--data FILE.h5] [--out METRICS.json] [--plots DIR]\n"
+    "                        [--anomaly-label NAME]\n"
     "\n"
     "Runs the trained model on FILE.h5 (default: the job's validation data) and writes the loss\n"
     "and task metrics as JSON: per regression target bias, resolution (std of the residual) and\n"
     "RMSE; for classification accuracy and ROC AUC; for loss = angular the angle quantiles.\n"
+    "Autoencoders: reconstruction_mse/mae; --anomaly-label NAME (a 0/1 data set of FILE.h5): ROC AUC\n"
+    "of the anomaly score (the per-sample reconstruction error, mean over its elements).\n"
     "--plots DIR: also DIR/predictions.h5 and the plots for the task (tools/plot_evaluation.py,\n"
     "run with $CASCADE_PYTHON or /usr/bin/python3; $CASCADE_TOOLS points at tools/ if moved).\n";
 
 int cli_evaluate(int argc, char **argv, MPI_Comm comm) {
-    const char *ckpt = NULL, *data = NULL, *out = NULL, *plots = NULL;
+    const char *ckpt = NULL, *data = NULL, *out = NULL, *plots = NULL, *anomaly = NULL;
     for (int i = 1; i < argc; i++) {
         int more = i + 1 < argc;
         if (cli_is_help(argv[i])) {
@@ -27,6 +30,8 @@ int cli_evaluate(int argc, char **argv, MPI_Comm comm) {
             data = argv[++i];
         } else if (strcmp(argv[i], "--plots") == 0 && more) {
             plots = argv[++i];
+        } else if (strcmp(argv[i], "--anomaly-label") == 0 && more) {
+            anomaly = argv[++i];
         } else if (strcmp(argv[i], "--out") == 0 && more) {
             out = argv[++i];
         } else if (argv[i][0] != '-' && !ckpt) {
@@ -46,7 +51,7 @@ int cli_evaluate(int argc, char **argv, MPI_Comm comm) {
         snprintf(metrics, sizeof metrics, "%s/metrics.json", plots);
         if (!out) out = metrics;
     }
-    cascade_status st = cascade_evaluate(ckpt, data, out, comm);
+    cascade_status st = cascade_evaluate(ckpt, data, out, anomaly, comm);
     if (st) return cli_error(st);
     if (!plots) return 0;
     if (out != metrics && cascade_log_rank() == 0) { /* keep a copy beside the plots */

@@ -39,12 +39,13 @@ int cli_run_plot_evaluation(const char *ckpt, const char *preds, const char *met
     for (int i = 0; i < job.n_targets; i++)
         snprintf(targets + strlen(targets), sizeof targets - strlen(targets), "%s%s", i ? "," : "", job.targets[i]);
     const char *loss = loss_names[job.loss];
+    const char *kind = job.kind == JOB_AUTOENCODER ? "autoencoder" : "supervised";
     cascade_job_free(&job);
     snprintf(script, sizeof script, "%s/plot_evaluation.py", tools_dir());
     const char *python = getenv("CASCADE_PYTHON");
     if (!python || !*python) python = "/usr/bin/python3";
     char *argv[] = {(char *)python, script, (char *)preds, (char *)metrics, "-o", (char *)dir,
-                    "--targets", targets, "--loss", (char *)loss, NULL};
+                    "--targets", targets, "--loss", (char *)loss, "--kind", (char *)kind, NULL};
     pid_t pid;
     int status = 0;
     if (posix_spawn(&pid, python, NULL, NULL, argv, environ) != 0 || waitpid(pid, &status, 0) < 0) {

@@ -82,9 +82,9 @@ int cli_train(int argc, char **argv, MPI_Comm comm) {
     cascade_job job;
     cascade_status st = cascade_job_load(job_path, sets, n_sets, &job);
     if (st) return cli_error(st);
-    if (job.kind != JOB_SUPERVISED) {
-        cascade_fail(CASCADE_EUSAGE, "%s: kind = %s is not available in this version of cascade (supervised only)",
-                     job_path, job.kind == JOB_AUTOENCODER ? "autoencoder" : "adversarial");
+    if (job.kind != JOB_SUPERVISED && job.kind != JOB_AUTOENCODER) {
+        cascade_fail(CASCADE_EUSAGE, "%s: adversarial kinds (gan, wgan, wgan-gp, refiner) are not available in this "
+                     "version of cascade (supervised and autoencoder only)", job_path);
         st = CASCADE_EUSAGE;
     } else {
         st = cascade_train_supervised(&job, &o, comm);

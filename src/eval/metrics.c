@@ -67,6 +67,18 @@ size_t cascade_metrics_json(const cascade_job *job, const float *pred, const flo
                             int64_t out_numel, int64_t y_numel, char *buf, size_t cap) {
     size_t used = 0;
     char t1[32], t2[32], t3[32];
+    if (job->kind == JOB_AUTOENCODER) { /* reconstruction errors over all elements */
+        double se = 0, ae = 0;
+        for (int64_t i = 0; i < n * y_numel; i++) {
+            double d = (double)pred[i] - y[i];
+            se += d * d;
+            ae += fabs(d);
+        }
+        json_num(t1, sizeof t1, se / (double)(n * y_numel));
+        json_num(t2, sizeof t2, ae / (double)(n * y_numel));
+        PUT(",\"reconstruction_mse\":%s,\"reconstruction_mae\":%s", t1, t2);
+        return used;
+    }
     if (job->loss == LOSS_ANGULAR) {
         /* direction targets: the angle between predicted and true direction, in degrees */
         double *ang = malloc((size_t)(n ? n : 1) * sizeof(double));

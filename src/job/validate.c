@@ -137,6 +137,13 @@ static cascade_status parse_job_section(cascade_job *job) {
     CASCADE_TRY(cascade_cfg_enum(s, "kind", KIND_NAMES, JOB_SUPERVISED, &kind));
     job->kind = (cascade_job_kind)kind;
     CASCADE_TRY(cascade_cfg_int(s, "seed", 1, 0, LONG_MAX, &job->seed));
+    const char *latent_layer;
+    CASCADE_TRY(cascade_cfg_string(s, "latent_layer", "", &latent_layer));
+    if (*latent_layer && job->kind != JOB_AUTOENCODER)
+        return cascade_cfg_error(s, cascade_section_peek(s, "latent_layer"), "latent_layer is for kind = autoencoder");
+    if (strlen(latent_layer) >= sizeof job->latent_layer)
+        return cascade_cfg_error(s, cascade_section_peek(s, "latent_layer"), "name too long");
+    strcpy(job->latent_layer, latent_layer);
 
     static const char *const default_nets[][2] = {{"model", NULL}, {"generator", "critic"},
                                                   {"refiner", "critic"}};
@@ -317,6 +324,9 @@ static cascade_status parse_train(cascade_job *job) {
         CASCADE_TRY(forbid(s, "loss", msg));
     } else {
         CASCADE_TRY(cascade_cfg_enum(s, "loss", LOSS_NAMES, LOSS_MSE, &loss));
+        if (job->kind == JOB_AUTOENCODER && (loss == LOSS_CE || loss == LOSS_ANGULAR))
+            return cascade_cfg_error(s, cascade_section_peek(s, "loss"),
+                                     "an autoencoder reconstructs its inputs: use mse, mae, huber or bce");
     }
     job->loss = (cascade_loss_kind)loss;
     CASCADE_TRY(cascade_cfg_bool(s, "deterministic", 0, &job->deterministic));

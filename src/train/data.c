@@ -122,8 +122,9 @@ cascade_status cascade_source_open(const cascade_job *job, const char *path, int
     cascade_dataset *d = &src->shape;
     snprintf(d->file, sizeof d->file, "%s", path);
     CASCADE_TRY(cascade_h5_open(path, comm, &src->f));
-    src->want_targets = want_targets;
-    cascade_status st = info_all(job, src->f, want_targets, src->in, src->tg);
+    /* an autoencoder's targets are its inputs: no target data sets to read */
+    src->want_targets = want_targets && job->kind == JOB_SUPERVISED;
+    cascade_status st = info_all(job, src->f, src->want_targets, src->in, src->tg);
     if (!st) st = stacked_shape(job, path, src->in, d);
     if (st) {
         cascade_source_close(src);
@@ -136,7 +137,8 @@ cascade_status cascade_source_open(const cascade_job *job, const char *path, int
         d->in_numel[i] = cascade_shape_numel(&si);
         if (d->in_numel[i] > src->max_numel) src->max_numel = d->in_numel[i];
     }
-    if (want_targets) {
+    if (job->kind == JOB_AUTOENCODER) d->y_shape = d->x_shape;
+    if (src->want_targets) {
         /* targets: one data set keeps its per-sample shape ((1) for scalars); several are
          * flattened and concatenated */
         int64_t ys = 0;
@@ -206,11 +208,12 @@ cascade_status cascade_data_load(const cascade_job *job, const char *path, int w
         st = cascade_fail(CASCADE_EDATA, "%s: no samples in '%s'", path, src.in[0].name);
         goto done;
     }
-    int64_t xs = cascade_shape_numel(&d->x_shape), ys = want_targets ? cascade_shape_numel(&d->y_shape) : 0;
+    int has_y = src.want_targets;
+    int64_t xs = cascade_shape_numel(&d->x_shape), ys = has_y ? cascade_shape_numel(&d->y_shape) : 0;
     d->x = cascade_alloc((size_t)(d->n * xs) * sizeof(float), "input data");
-    d->y = want_targets ? cascade_alloc((size_t)(d->n * ys) * sizeof(float), "target data") : NULL;
+    d->y = has_y ? cascade_alloc((size_t)(d->n * ys) * sizeof(float), "target data") : NULL;
     tmp = cascade_alloc((size_t)(d->n * src.max_numel) * sizeof(float), "data set buffer");
-    if (!d->x || !tmp || (want_targets && !d->y)) {
+    if (!d->x || !tmp || (has_y && !d->y)) {
         st = CASCADE_EINTERNAL;
         goto done;
     }

@@ -1,23 +1,65 @@
 /* `cascade evaluate` and `cascade predict`: a trained model applied to a data file. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "eval/metrics.h"
+#include "cascade/h5io.h"
 #include "train/trained.h"
 #include "train/train.h"
 
-cascade_status cascade_evaluate(const char *ckpt, const char *data, const char *out_json, MPI_Comm comm) {
+/* ROC AUC of the per-sample anomaly score against a 0/1 data set of the data file. */
+static cascade_status anomaly_auc(const cascade_trained *t, const char *label, MPI_Comm comm, double *auc) {
+    cascade_h5file *f;
+    CASCADE_TRY(cascade_h5_open(t->d.file, comm, &f));
+    cascade_h5_info info;
+    cascade_status st = cascade_h5_info_of(f, label, &info);
+    if (!st && (info.shape.ndim != 1 || info.shape.d[0] != t->d.n))
+        st = cascade_fail(CASCADE_EDATA, "%s: --anomaly-label '%s' must be one 0/1 value per sample (%lld), not %lld values",
+                          t->d.file, label, (long long)t->d.n, (long long)cascade_shape_numel(&info.shape));
+    float *lab = st ? NULL : cascade_alloc((size_t)t->d.n * sizeof(float), "labels");
+    float *score = st ? NULL : cascade_alloc((size_t)t->d.n * sizeof(float), "scores");
+    double *sc = st ? NULL : malloc((size_t)t->d.n * sizeof(double));
+    int *lb = st ? NULL : malloc((size_t)t->d.n * sizeof(int));
+    if (!st && (!lab || !score || !sc || !lb)) st = cascade_fail(CASCADE_EINTERNAL, "out of memory");
+    if (!st) st = cascade_h5_read_rows(f, label, 0, t->d.n, lab);
+    if (!st) {
+        cascade_trained_scores(t, score);
+        for (int64_t i = 0; i < t->d.n && !st; i++) {
+            if (lab[i] != 0 && lab[i] != 1)
+                st = cascade_fail(CASCADE_EDATA, "%s: --anomaly-label '%s' row %lld holds %g, not 0 or 1", t->d.file,
+                                  label, (long long)i, (double)lab[i]);
+            sc[i] = score[i];
+            lb[i] = lab[i] != 0;
+        }
+        if (!st) *auc = cascade_auc(sc, lb, t->d.n);
+    }
+    cascade_free(lab);
+    cascade_free(score);
+    free(sc);
+    free(lb);
+    cascade_h5_close(f);
+    return st;
+}
+
+cascade_status cascade_evaluate(const char *ckpt, const char *data, const char *out_json, const char *anomaly_label,
+                                MPI_Comm comm) {
     int rank;
     MPI_Comm_rank(comm, &rank);
     cascade_trained t;
+    double auc = NAN;
     cascade_status st = cascade_trained_open(&t, ckpt, data, 1, comm);
     if (!st) st = cascade_trained_run(&t, comm);
+    if (!st && anomaly_label) st = anomaly_auc(&t, anomaly_label, comm, &auc);
     if (!st && rank == 0) {
         char metrics[8192];
-        cascade_metrics_json(&t.job, t.preds, t.d.y, t.d.n, t.out_numel, cascade_shape_numel(&t.d.y_shape), metrics,
-                             sizeof metrics);
+        size_t used = cascade_metrics_json(&t.job, t.preds, cascade_trained_targets(&t), t.d.n, t.out_numel,
+                                           cascade_shape_numel(&t.d.y_shape), metrics, sizeof metrics);
+        if (anomaly_label && used < sizeof metrics)
+            snprintf(metrics + used, sizeof metrics - used, ",\"anomaly_label\":\"%s\",\"anomaly_auc\":%.7g",
+                     anomaly_label, auc);
         FILE *o = out_json ? fopen(out_json, "w") : stdout;
         if (!o) {
             st = cascade_fail(CASCADE_EIO, "cannot write %s: %s", out_json, strerror(errno));
@@ -55,6 +97,16 @@ static cascade_status copy_dataset(cascade_h5file *in, cascade_h5writer *w, cons
     return st;
 }
 
+/* A float32 data set of n rows of per-sample shape `shape`, written by rank 0. */
+static cascade_status write_rows(cascade_h5writer *w, const char *name, const cascade_shape *shape, int64_t n,
+                                 const float *data, int rank) {
+    int64_t dims[CASCADE_MAX_DIMS] = {n};
+    for (int i = 0; i < shape->ndim && i + 1 < CASCADE_MAX_DIMS; i++) dims[i + 1] = shape->d[i];
+    cascade_shape sh = cascade_shape_make(shape->ndim + 1, dims);
+    CASCADE_TRY(cascade_h5w_create_rows(w, name, &sh));
+    return cascade_h5w_write_rows(w, name, 0, rank == 0 ? n : 0, data);
+}
+
 cascade_status cascade_predict(const char *ckpt, const char *data, const char *out, MPI_Comm comm) {
     int rank;
     MPI_Comm_rank(comm, &rank);
@@ -64,15 +116,29 @@ cascade_status cascade_predict(const char *ckpt, const char *data, const char *o
     cascade_status st = cascade_trained_open(&t, ckpt, data, 2, comm);
     if (!st) st = cascade_trained_run(&t, comm);
     if (!st) st = cascade_h5w_create(out, comm, &w);
-    if (!st) { /* outputs (N, output shape) in physical units */
-        const cascade_shape *o = cascade_net_out_shape(&t.net);
-        int64_t dims[CASCADE_MAX_DIMS] = {t.d.n};
-        for (int i = 0; i < o->ndim && i + 1 < CASCADE_MAX_DIMS; i++) dims[i + 1] = o->d[i];
-        cascade_shape sh = cascade_shape_make(o->ndim + 1, dims);
-        st = cascade_h5w_create_rows(w, "output", &sh);
-        if (!st) st = cascade_h5w_write_rows(w, "output", 0, rank == 0 ? t.d.n : 0, t.preds);
+    int ae = t.job.kind == JOB_AUTOENCODER;
+    if (!st) /* outputs (N, output shape) in physical units; an autoencoder's reconstruction */
+        st = write_rows(w, ae ? "reconstruction" : "output", cascade_net_out_shape(&t.net), t.d.n, t.preds, rank);
+    if (!st && ae) { /* per-sample reconstruction error, and the latent code */
+        float *score = cascade_alloc((size_t)t.d.n * sizeof(float), "anomaly scores");
+        if (!score) st = CASCADE_EINTERNAL;
+        if (!st) cascade_trained_scores(&t, score);
+        if (!st) st = write_rows(w, "anomaly_score", &(cascade_shape){0}, t.d.n, score, rank);
+        cascade_free(score);
+        int l = t.job.latent_layer[0] ? cascade_net_find(&t.net, t.job.latent_layer) : -1;
+        if (!st && t.job.latent_layer[0] && l < 0)
+            st = cascade_fail(CASCADE_EUSAGE, "latent_layer = %s: no such layer in net %s", t.job.latent_layer,
+                              t.net.name);
+        if (!st && l >= 0) {
+            const cascade_shape *ls = &t.net.layers[l].out_shape;
+            float *code = cascade_alloc((size_t)(t.d.n * cascade_shape_numel(ls)) * sizeof(float), "latent codes");
+            if (!code) st = CASCADE_EINTERNAL;
+            if (!st) cascade_run_dataset(&t.net, &t.d, (int)t.job.micro_batch, t.xb, l, code, comm);
+            if (!st) st = write_rows(w, "latent", ls, t.d.n, code, rank);
+            cascade_free(code);
+        }
     }
-    if (!st && t.has_targets) { /* the labels, to compare with */
+    if (!st && t.has_targets && !ae) { /* the labels, to compare with */
         st = cascade_h5_open(t.d.file, comm, &in);
         for (int i = 0; !st && i < t.job.n_targets; i++) st = cascade_h5_info_of(in, t.job.targets[i], &(cascade_h5_info){0});
         for (int i = 0; !st && i < t.job.n_targets; i++) st = copy_dataset(in, w, t.job.targets[i], rank);

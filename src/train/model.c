@@ -45,6 +45,10 @@ cascade_status cascade_model_check_targets(const cascade_job *job, const cascade
                                 cascade_shape_str(&d->y_shape, b, sizeof b), d->file);
         return CASCADE_OK;
     }
+    if (on != yn && job->kind == JOB_AUTOENCODER)
+        return cascade_fail(CASCADE_EUSAGE, "an autoencoder must reproduce its input: the output of net %s has "
+                            "shape %s, the input x %s", net->name, cascade_shape_str(o, a, sizeof a),
+                            cascade_shape_str(&d->x_shape, b, sizeof b));
     if (on != yn)
         return cascade_fail(CASCADE_EUSAGE, "the output of net %s has shape %s but the targets (%s) have %s in %s",
                             net->name, cascade_shape_str(o, a, sizeof a), job->targets[0],
@@ -53,7 +57,7 @@ cascade_status cascade_model_check_targets(const cascade_job *job, const cascade
 }
 
 cascade_status cascade_model_check_labels(const cascade_job *job, const cascade_dataset *d, int64_t classes) {
-    if (job->loss != LOSS_CE && job->loss != LOSS_BCE) return CASCADE_OK;
+    if ((job->loss != LOSS_CE && job->loss != LOSS_BCE) || !d->y) return CASCADE_OK;
     int64_t yn = cascade_shape_numel(&d->y_shape);
     for (int64_t i = 0; i < d->n * yn; i++) {
         float v = d->y[i];

@@ -339,12 +339,13 @@ void cascade_session_log_train(cascade_session *s, double loss, double lr, doubl
     s->t_input = s->t_compute = s->t_exact = s->t_comm = s->t_optim = 0;
 }
 
-double cascade_predict_dataset(const cascade_job *job, cascade_net *net, const cascade_dataset *d, int chunk,
-                               float *xb, float *preds, int64_t classes, MPI_Comm comm) {
+void cascade_run_dataset(cascade_net *net, const cascade_dataset *d, int chunk, float *xb, int layer, float *out,
+                         MPI_Comm comm) {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    int64_t on = cascade_shape_numel(cascade_net_out_shape(net)), xs = cascade_shape_numel(&d->x_shape);
+    if (layer < 0) layer = net->output;
+    int64_t on = cascade_shape_numel(&net->layers[layer].out_shape), xs = cascade_shape_numel(&d->x_shape);
     /* chunks at global offsets, dealt to ranks in contiguous blocks: every sample is computed
      * in the same chunk whatever the rank count */
     int64_t n_chunks = (d->n + chunk - 1) / chunk;
@@ -356,9 +357,9 @@ double cascade_predict_dataset(const cascade_job *job, cascade_net *net, const c
         cascade_run run = {.n = m, .training = 0, .update_stats = 0};
         run.ext[0] = xb;
         cascade_net_forward(net, &run);
-        memcpy(preds + start * on, cascade_net_output(net), (size_t)(m * on) * sizeof(float));
+        memcpy(out + start * on, net->act[layer], (size_t)(m * on) * sizeof(float));
     }
-    if (size > 1) { /* everyone gets every prediction (counts in floats; fits int for our sizes) */
+    if (size > 1) { /* everyone gets every output (counts in floats; fits int for our sizes) */
         int *counts = malloc((size_t)size * sizeof(int)), *displs = malloc((size_t)size * sizeof(int));
         if (counts && displs) {
             for (int r = 0; r < size; r++) {
@@ -368,13 +369,20 @@ double cascade_predict_dataset(const cascade_job *job, cascade_net *net, const c
                 counts[r] = (int)((a1 - a0) * on);
                 displs[r] = (int)(a0 * on);
             }
-            MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, preds, counts, displs, MPI_FLOAT, comm);
+            MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, out, counts, displs, MPI_FLOAT, comm);
         }
         free(counts);
         free(displs);
     }
-    if (!d->y) return NAN;
-    double sum = cascade_loss(job->loss, (int)d->n, on, classes, preds, d->y, NULL, 1.0f);
+}
+
+double cascade_predict_dataset(const cascade_job *job, cascade_net *net, const cascade_dataset *d, int chunk,
+                               float *xb, float *preds, int64_t classes, MPI_Comm comm) {
+    cascade_run_dataset(net, d, chunk, xb, -1, preds, comm);
+    int64_t on = cascade_shape_numel(cascade_net_out_shape(net));
+    const float *y = job->kind == JOB_AUTOENCODER ? d->x : d->y; /* an autoencoder reconstructs x */
+    if (!y) return NAN;
+    double sum = cascade_loss(job->loss, (int)d->n, on, classes, preds, y, NULL, 1.0f);
     return sum / (double)cascade_loss_terms(job->loss, (int)d->n, on, classes);
 }
 
@@ -386,7 +394,7 @@ cascade_status cascade_session_validate(cascade_session *s, double elapsed) {
                                           s->classes, s->comm);
     if (s->rank != 0) return CASCADE_OK;
     char metrics[4096], l[32];
-    const float *preds = s->preds, *y = s->valid.y;
+    const float *preds = s->preds, *y = s->job->kind == JOB_AUTOENCODER ? s->valid.x : s->valid.y;
     if (s->phys_preds) { /* metrics in physical units */
         int64_t ys = cascade_shape_numel(&s->valid.y_shape);
         memcpy(s->phys_preds, s->preds, (size_t)(s->valid.n * s->out_numel) * sizeof(float));

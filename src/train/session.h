@@ -73,6 +73,10 @@ cascade_status cascade_session_checkpoint(cascade_session *s);
 /* Eval-mode outputs of `net` for all samples of d into preds (n, out) on every rank (each
  * rank computes its block of chunks, then they are gathered); returns the mean loss (NaN
  * without targets). */
+/* Eval-mode outputs of layer `layer` (-1: the net output) for all samples of d into out on
+ * every rank (each rank computes its block of chunks, then they are gathered). */
+void cascade_run_dataset(cascade_net *net, const cascade_dataset *d, int chunk, float *xb, int layer, float *out,
+                         MPI_Comm comm);
 double cascade_predict_dataset(const cascade_job *job, cascade_net *net, const cascade_dataset *d, int chunk,
                                float *xb, float *preds, int64_t classes, MPI_Comm comm);
 

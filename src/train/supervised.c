@@ -74,7 +74,8 @@ static cascade_status global_step(cascade_session *s, int64_t step, double *loss
         }
         if (det) memset(net->grads, 0, (size_t)np * sizeof(float));
         cascade_net_forward(net, &run);
-        double loss = cascade_loss(job->loss, mb, s->out_numel, s->classes, cascade_net_output(net), s->yb, s->dout,
+        const float *target = job->kind == JOB_AUTOENCODER ? s->xb : s->yb; /* reconstruct the input */
+        double loss = cascade_loss(job->loss, mb, s->out_numel, s->classes, cascade_net_output(net), target, s->dout,
                                    (float)(1.0 / (double)(job->batch * s->terms_per_sample)));
         cascade_net_backward(net, &run, s->dout);
         double t2 = cascade_now();

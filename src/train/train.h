@@ -22,8 +22,10 @@ typedef struct {
 cascade_status cascade_train_supervised(cascade_job *job, const cascade_train_opts *o, MPI_Comm comm);
 
 /* Evaluates a trained model (checkpoint or run directory) on `data` (NULL: the job's
- * validation data) and writes metrics JSON to out_json (NULL: stdout). */
-cascade_status cascade_evaluate(const char *ckpt, const char *data, const char *out_json, MPI_Comm comm);
+ * validation data) and writes metrics JSON to out_json (NULL: stdout). anomaly_label: a 0/1
+ * data set of `data` against which the autoencoder's anomaly score gives a ROC AUC. */
+cascade_status cascade_evaluate(const char *ckpt, const char *data, const char *out_json, const char *anomaly_label,
+                                MPI_Comm comm);
 
 /* Writes OUT.h5 with `output` (N, output shape; physical units) and copies of the target
  * data sets when the file has them. */

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/loss.h"
+
 static int has_all_targets(cascade_trained *t, const char *path, MPI_Comm comm) {
     cascade_h5file *f;
     if (cascade_h5_open(path, comm, &f) != CASCADE_OK) return 1; /* the load reports it */
@@ -21,8 +23,8 @@ cascade_status cascade_trained_open(cascade_trained *t, const char *ckpt, const 
     if (!st) st = cascade_job_parse(t->meta.job, ckpt, NULL, 0, &t->job);
     if (st) return st;
     cascade_job *job = &t->job;
-    if (job->kind != JOB_SUPERVISED)
-        return cascade_fail(CASCADE_EUSAGE, "%s: a kind = supervised model is needed here", ckpt);
+    if (job->kind != JOB_SUPERVISED && job->kind != JOB_AUTOENCODER)
+        return cascade_fail(CASCADE_EUSAGE, "%s: a kind = supervised or autoencoder model is needed here", ckpt);
     if (!data && !job->valid[0] && job->valid_fraction > 0) {
         /* the validation split the run held out of its training file */
         int64_t *rows, n_train, n_valid;
@@ -40,6 +42,7 @@ cascade_status cascade_trained_open(cascade_trained *t, const char *ckpt, const 
     CASCADE_TRY(cascade_model_build(job, job->nets[0], &d->x_shape, &t->net));
     t->classes = cascade_model_classes(job, &t->net);
     t->out_numel = cascade_shape_numel(cascade_net_out_shape(&t->net));
+    if (job->kind == JOB_AUTOENCODER) t->has_targets = 1; /* its targets are its inputs */
     if (t->has_targets) {
         CASCADE_TRY(cascade_model_check_targets(job, &t->net, d));
         CASCADE_TRY(cascade_model_check_labels(job, d, t->classes));
@@ -79,4 +82,16 @@ void cascade_trained_close(cascade_trained *t) {
     cascade_ckpt_meta_free(&t->meta);
     cascade_h5_close(t->f);
     memset(t, 0, sizeof *t);
+}
+
+const float *cascade_trained_targets(const cascade_trained *t) {
+    return t->job.kind == JOB_AUTOENCODER ? t->d.x : t->d.y;
+}
+
+void cascade_trained_scores(const cascade_trained *t, float *score) {
+    const float *y = cascade_trained_targets(t);
+    for (int64_t i = 0; i < t->d.n; i++)
+        score[i] = (float)(cascade_loss(t->job.loss, 1, t->out_numel, t->classes, t->preds + i * t->out_numel,
+                                        y + i * t->out_numel, NULL, 1.0f) /
+                           (double)cascade_loss_terms(t->job.loss, 1, t->out_numel, t->classes));
 }

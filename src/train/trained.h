@@ -28,5 +28,10 @@ cascade_status cascade_trained_open(cascade_trained *t, const char *ckpt, const 
  * turns outputs and targets back into physical units (normalize_targets). */
 cascade_status cascade_trained_run(cascade_trained *t, MPI_Comm comm);
 void cascade_trained_close(cascade_trained *t);
+/* What the outputs are compared with: the targets, or x for an autoencoder. */
+const float *cascade_trained_targets(const cascade_trained *t);
+/* Per-sample loss (mean over the sample's terms, the job's loss): the anomaly score of an
+ * autoencoder (reconstruction error). score holds d.n floats. Needs cascade_trained_run. */
+void cascade_trained_scores(const cascade_trained *t, float *score);
 
 #endif
