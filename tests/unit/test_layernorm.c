@@ -8,54 +8,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "th.h"
+#include "layercheck.h"
 
-/* Sets up a layernorm with spec on one per-sample input shape; returns the status. */
-static cascade_status setup(cascade_layer *L, const char *spec, int ndim, const int64_t *dims) {
-    cascade_shape s = cascade_shape_make(ndim, dims);
-    return th_layer(L, "layernorm", spec, 1, &s);
-}
-
-/* Expects setup to fail with CASCADE_EUSAGE and a message containing each needle. */
-static void expect_error(const char *spec, int ndim, const int64_t *dims, const char *needle1,
-                         const char *needle2) {
-    cascade_layer L;
-    cascade_status st = setup(&L, spec, ndim, dims);
-    CU_ASSERT_EQUAL(st, CASCADE_EUSAGE);
-    CU_ASSERT_PTR_NOT_NULL(strstr(cascade_errmsg(), needle1));
-    if (needle2) CU_ASSERT_PTR_NOT_NULL(strstr(cascade_errmsg(), needle2));
-    if (st == CASCADE_OK || !strstr(cascade_errmsg(), needle1))
-        printf("\n  layernorm [%s]: unexpected: %s\n", spec, cascade_errmsg());
-    cascade_layer_release(&L);
-}
-
-static void fill(float *x, int64_t n, uint64_t seed, float lo, float hi) {
-    for (int64_t i = 0; i < n; i++) {
-        uint32_t r[4];
-        cascade_philox(seed, 99, 0, (uint64_t)i, r);
-        x[i] = lo + (hi - lo) * cascade_u01f(r[0]);
-    }
+/* x = lo + (hi - lo) * u with u deterministic in [0, 1). */
+static void fill(float *x, int64_t n, unsigned seed, float lo, float hi) {
+    th_fill(x, n, seed);
+    for (int64_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * 0.5f * (x[i] + 1);
 }
 
 static void test_keys(void) {
-    int64_t d[] = {3, 4};
-    expect_error("eps=0", 2, d, "eps", "positive");
-    expect_error("eps=-1e-5", 2, d, "eps", "<test>:");
-    expect_error("eps=2", 2, d, "eps", NULL);
-    expect_error("eps=small", 2, d, "eps", NULL);
-    expect_error("affine=maybe", 2, d, "affine", "<test>:");
-    expect_error("momentum=0.1", 2, d, "momentum", NULL);
+    cascade_shape s = th_shp(2, 3, 4, 0, 0);
+    th_expect_error("layernorm", "eps=0", s, "eps", "positive", "<test>:");
+    th_expect_error("layernorm", "eps=-1e-5", s, "eps", "<test>:", NULL);
+    th_expect_error("layernorm", "eps=2", s, "eps", NULL, NULL);
+    th_expect_error("layernorm", "eps=small", s, "eps", NULL, NULL);
+    th_expect_error("layernorm", "affine=maybe", s, "affine", "<test>:", NULL);
+    th_expect_error("layernorm", "momentum=0.1", s, "momentum", NULL, NULL);
 }
 
 static void test_shapes(void) {
-    int64_t d[] = {2};
-    expect_error("", 0, d, "layernorm", "axes");
+    th_expect_error("layernorm", "", th_shp(0, 0, 0, 0, 0), "layernorm", "axes", NULL);
 }
 
 static void test_params(void) {
-    int64_t d[] = {6, 5, 4};
     cascade_layer L;
-    CU_ASSERT_EQUAL_FATAL(setup(&L, "eps=1e-3", 3, d), CASCADE_OK);
+    CU_ASSERT_FATAL(th_setup(&L, "layernorm", "eps=1e-3", th_shp(3, 6, 5, 4, 0)));
     CU_ASSERT(cascade_shape_equal(&L.out_shape, &L.in_shape[0]));
     CU_ASSERT_EQUAL(L.saved_per_sample, 4);
     CU_ASSERT_EQUAL(L.stat_count, 0);
@@ -70,8 +47,7 @@ static void test_params(void) {
     }
     cascade_layer_release(&L);
 
-    int64_t f[] = {9};
-    CU_ASSERT_EQUAL_FATAL(setup(&L, "affine=false", 1, f), CASCADE_OK);
+    CU_ASSERT_FATAL(th_setup(&L, "layernorm", "affine=false", th_shp(1, 9, 0, 0, 0)));
     CU_ASSERT_EQUAL(L.n_params, 0);
     CU_ASSERT_EQUAL(L.out_shape.ndim, 1);
     CU_ASSERT_EQUAL(L.out_shape.d[0], 9);
@@ -86,9 +62,9 @@ typedef struct {
     float *x, *y, *g, *dx, *weight, *bias, *dweight, *dbias, *saved;
 } ln_run;
 
-static int ln_open(ln_run *r, int n, int ndim, const int64_t *dims) {
+static int ln_open(ln_run *r, int n, cascade_shape shape) {
     memset(r, 0, sizeof *r);
-    if (setup(&r->L, "", ndim, dims) != CASCADE_OK) return 0;
+    if (!th_setup(&r->L, "layernorm", "", shape)) return 0;
     r->n = n;
     r->m = cascade_shape_numel(&r->L.in_shape[0]);
     size_t numel = (size_t)(n * r->m), m = (size_t)r->m;
@@ -140,9 +116,9 @@ static int same(const float *a, const float *b, int64_t n) { return memcmp(a, b,
 
 /* One value per sample: variance 0, so the output is the bias and the input gradient 0. */
 static void test_single_value(void) {
-    int64_t d[] = {1};
+    cascade_shape shape = th_shp(1, 1, 0, 0, 0);
     ln_run r;
-    CU_ASSERT_FATAL(ln_open(&r, 3, 1, d));
+    CU_ASSERT_FATAL(ln_open(&r, 3, shape));
     ln_call(&r, 0, 3, 1);
     for (int i = 0; i < 3; i++) {
         CU_ASSERT_DOUBLE_EQUAL(r.y[i], r.bias[0], 1e-6);
@@ -156,11 +132,11 @@ static void test_single_value(void) {
 /* The whole batch at once, then each sample alone: outputs and input gradients bitwise equal,
  * parameter gradients equal up to rounding (summed in a different order). */
 static void test_batch_independent(void) {
-    int64_t d[] = {3, 5, 4};
+    cascade_shape shape = th_shp(3, 3, 5, 4, 0);
     enum { N = 5 };
     ln_run all, one;
-    CU_ASSERT_FATAL(ln_open(&all, N, 3, d));
-    CU_ASSERT_FATAL(ln_open(&one, N, 3, d));
+    CU_ASSERT_FATAL(ln_open(&all, N, shape));
+    CU_ASSERT_FATAL(ln_open(&one, N, shape));
     ln_call(&all, 0, N, 1);
     for (int i = 0; i < N; i++) ln_call(&one, i, 1, 1);
     CU_ASSERT(same(all.y, one.y, N * all.m));
@@ -176,12 +152,12 @@ static void test_batch_independent(void) {
 /* Changing the other samples (scale and shift) leaves sample 0 bitwise unchanged, in training
  * and eval mode alike. */
 static void test_other_samples_irrelevant(void) {
-    int64_t d[] = {2, 7};
+    cascade_shape shape = th_shp(2, 2, 7, 0, 0);
     enum { N = 4 };
     for (int training = 0; training < 2; training++) {
         ln_run a, b;
-        CU_ASSERT_FATAL(ln_open(&a, N, 2, d));
-        CU_ASSERT_FATAL(ln_open(&b, N, 2, d));
+        CU_ASSERT_FATAL(ln_open(&a, N, shape));
+        CU_ASSERT_FATAL(ln_open(&b, N, shape));
         for (int64_t k = b.m; k < N * b.m; k++) b.x[k] = 50 * b.x[k] + 1000;
         ln_call(&a, 0, N, training);
         ln_call(&b, 0, N, training);
@@ -195,11 +171,11 @@ static void test_other_samples_irrelevant(void) {
 
 /* Same results bitwise with 1 and 2 threads (large enough to run the parallel loops). */
 static void test_threads(void) {
-    int64_t d[] = {16, 32, 32};
+    cascade_shape shape = th_shp(3, 16, 32, 32, 0);
     int n = 8;
     ln_run r[2];
     for (int t = 0; t < 2; t++) {
-        CU_ASSERT_FATAL(ln_open(&r[t], n, 3, d));
+        CU_ASSERT_FATAL(ln_open(&r[t], n, shape));
         omp_set_num_threads(t + 1);
         ln_call(&r[t], 0, n, 1);
     }
