@@ -10,6 +10,7 @@ int cli_evaluate(int argc, char **argv, MPI_Comm comm);
 int cli_predict(int argc, char **argv, MPI_Comm comm);
 int cli_info(int argc, char **argv, MPI_Comm comm);
 int cli_simulate(int argc, char **argv, MPI_Comm comm);
+int cli_bench(int argc, char **argv, MPI_Comm comm);
 /* Prints the current error (prefixed with the rank when not 0) and returns its code. */
 int cli_error(int code);
 int cli_is_help(const char *arg);

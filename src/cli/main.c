@@ -14,6 +14,7 @@ static const char usage[] =
     "  evaluate RUN|CKPT  loss and task metrics of a trained model on a data file\n"
     "  predict RUN|CKPT   model outputs per sample into an HDF5 file\n"
     "  info FILE.h5       describe a data set or a checkpoint\n"
+    "  bench NAME         run a benchmark (see bench/README.md)\n"
     "  --version          print the version\n";
 
 int cli_is_help(const char *arg) { return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0; }
@@ -54,6 +55,8 @@ int main(int argc, char **argv) {
         code = cli_simulate(argc - 1, argv + 1, MPI_COMM_WORLD);
     else if (strcmp(argv[1], "predict") == 0)
         code = cli_predict(argc - 1, argv + 1, MPI_COMM_WORLD);
+    else if (strcmp(argv[1], "bench") == 0)
+        code = cli_bench(argc - 1, argv + 1, MPI_COMM_WORLD);
     else if (strcmp(argv[1], "info") == 0)
         code = cli_info(argc - 1, argv + 1, MPI_COMM_WORLD);
     else {

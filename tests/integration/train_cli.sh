@@ -88,5 +88,11 @@ test $code -eq 2 && grep -q "already holds checkpoints" err.txt
 # resume to 60 steps
 "$cascade" train job.ini --out run --resume auto --steps 60 --quiet
 test "$(cat run/checkpoints/LATEST)" = "step-00000060.h5"
+# cascade bench runs the benchmarks of this build (the C one is quick)
+"$cascade" bench ops_gflops | grep -q "of peak"
+set +e
+"$cascade" bench nosuch 2> err.txt; code=$?
+set -e
+test $code -eq 2 && grep -q "no benchmark 'nosuch'" err.txt
 echo "train_cli: ok"
 rm -rf "$here"
