@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "layercheck.h"
+#include "nn/graph.h"
 
 void edgeconv_knn(const float *coords, int gstride, int P, int G, int k, float *nbr, float *scratch);
 
@@ -176,6 +177,83 @@ static void test_backward(void) {
     cascade_layer_release(&L);
 }
 
+/* The book's model through the graph builder: two EdgeConv layers on the fixed sky
+ * coordinates (features 0..2 of x, `input = <layer>, x`), then points to the last axis
+ * (permute), pooled over the points and a dense head. Whole-net float finite differences
+ * on the parameters agree with backward. */
+static cascade_status build_net(cascade_net *net, const char *const *texts, int n, cascade_section *secs) {
+    static const char *names[] = {"ec1", "ec2", "perm", "pool", "out"};
+    cascade_layer_ref refs[5];
+    for (int i = 0; i < n; i++) {
+        char full[64];
+        snprintf(full, sizeof full, "model.%s", names[i]);
+        CASCADE_TRY(th_section(&secs[i], full, texts[i]));
+        refs[i].section = &secs[i];
+        refs[i].name = names[i];
+    }
+    const char *ext[] = {"x"};
+    cascade_shape x = th_shp(2, 12, 5, 0, 0);
+    return cascade_net_build(net, "model", refs, n, 1, ext, &x, 7);
+}
+
+static double net_objective(cascade_net *net, const cascade_run *run, const float *r, int n) {
+    cascade_net_forward(net, run);
+    const float *y = cascade_net_output(net);
+    double j = 0;
+    for (int i = 0; i < n; i++) j += (double)r[i] * y[i];
+    return j;
+}
+
+static void test_net(void) {
+    const char *texts[] = {"type=edgeconv\ninput=x, x\nunits=4,4\nk=3\ngraph=x:0:3\nedge_activation=tanh",
+                           "type=edgeconv\ninput=ec1, x\nunits=3\nk=4\ngraph=x:0:3\naggregation=mean\n"
+                           "edge_activation=tanh\nactivation=tanh",
+                           "type=permute\norder=0,2,1", "type=globalavgpool", "type=dense\nunits=2"};
+    cascade_section secs[5] = {0};
+    cascade_net net;
+    cascade_status st = build_net(&net, texts, 5, secs);
+    if (st) printf("\n%s\n", cascade_errmsg());
+    CU_ASSERT_EQUAL_FATAL(st, CASCADE_OK);
+    CU_ASSERT_EQUAL(cascade_net_out_shape(&net)->d[0], 2);
+    enum { N = 2 };
+    CU_ASSERT_EQUAL_FATAL(cascade_net_prepare(&net, N, 0), CASCADE_OK);
+    float x[N * 12 * 5], r[N * 2] = {0.7f, -1.1f, 0.4f, 0.9f};
+    th_fill(x, N * 12 * 5, 5);
+    cascade_run run = {.n = N, .training = 1};
+    run.ext[0] = x;
+    net_objective(&net, &run, r, N * 2);
+    memset(net.grads, 0, (size_t)net.n_params * sizeof(float));
+    cascade_net_backward(&net, &run, r);
+    double worst = 0;
+    for (int64_t i = 0; i < net.n_params; i += 3) {
+        float keep = net.params[i];
+        const float h = 1e-2f;
+        net.params[i] = keep + h;
+        double jp = net_objective(&net, &run, r, N * 2);
+        net.params[i] = keep - h;
+        double jm = net_objective(&net, &run, r, N * 2);
+        net.params[i] = keep;
+        double num = (jp - jm) / (2 * h), e = fabs(num - net.grads[i]) / (fabs(num) + 1e-2);
+        if (e > worst) worst = e;
+    }
+    printf("\nedgeconv net: float finite-difference worst relative error %.2e\n", worst);
+    CU_ASSERT(worst < 2e-2);
+    cascade_net_free(&net);
+    for (int i = 0; i < 5; i++) cascade_section_free(&secs[i]);
+
+    /* a fixed graph on x without x as the second input */
+    const char *wrong[] = {"type=edgeconv\ninput=x\nunits=4\ngraph=x:0:3", "type=edgeconv\nunits=4\ngraph=x:0:3"};
+    for (int w = 0; w < 2; w++) {
+        cascade_section one[1] = {0};
+        cascade_clear_error();
+        CU_ASSERT_EQUAL(build_net(&net, &wrong[w], 1, one), CASCADE_EUSAGE);
+        const char *want = w ? "takes 2 input(s), got 1" : "`input = <layer>, x`";
+        if (!strstr(cascade_errmsg(), want)) printf("\nmessage lacks '%s': %s\n", want, cascade_errmsg());
+        CU_ASSERT(strstr(cascade_errmsg(), want) != NULL);
+        cascade_section_free(&one[0]);
+    }
+}
+
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
     CU_pSuite s = CU_add_suite("edgeconv", NULL, NULL);
@@ -184,6 +262,7 @@ int main(void) {
     CU_add_test(s, "shapes and parameters", test_shapes);
     CU_add_test(s, "shape and key errors", test_errors);
     CU_add_test(s, "backward accumulates, NULL gradients", test_backward);
+    CU_add_test(s, "two fixed-graph layers in a net", test_net);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failures = CU_get_number_of_failures();
