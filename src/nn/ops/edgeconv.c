@@ -18,6 +18,10 @@
  * features 0..2 of x with `layout = features`):
  *   [model.ec1] type = edgeconv, input = x, x,   units = 32, 32, k = 8, graph = x:0:3
  *   [model.ec2] type = edgeconv, input = ec1, x, units = 32, 32, k = 8, graph = x:0:3
+ *   [model.t]   type = permute, order = 0, 2, 1   ; (N, P, U) -> (N, U, P): points last
+ *   [model.g]   type = globalmaxpool              ; over the points -> (N, U)
+ *   [model.out] type = dense, units = 1
+ * (trained end to end on `cascade simulate skymap` maps, inputs = events, layout = features).
  *
  * Parameters (torch.nn.Linear layouts and init U(+-1/sqrt(fan_in))):
  *   weight_l0 [u0, 2F], bias_l0 [u0], weight_l1 [u1, u0], bias_l1 [u1], ...
