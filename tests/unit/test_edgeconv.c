@@ -1,0 +1,271 @@
+/* edgeconv and permute: the kNN selection on hand-made points with distance ties (the
+ * smaller index wins, the point itself never), shapes, parameters and scratch sizes, shape
+ * and key errors, backward accumulating and honouring NULL gradients. Numerical agreement
+ * with PyTorch: tests/torch/ref_edgeconv.py and ref_permute.py. */
+#include <CUnit/Basic.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layercheck.h"
+#include "nn/graph.h"
+
+void edgeconv_knn(const float *coords, int gstride, int P, int G, int k, float *nbr, float *scratch);
+
+/* Six points in the plane (small integers: every distance is exact in float). Point 0 has
+ * four neighbours at distance 1 (1..4), point 1 two at squared distance 2 (2 and 4). */
+static const float plane[6][2] = {{0, 0}, {1, 0}, {0, 1}, {-1, 0}, {0, -1}, {2, 2}};
+
+static void expect_neighbours(const float *nbr, int k, int point, const int *want) {
+    for (int t = 0; t < k; t++) {
+        if ((int)nbr[point * k + t] != want[t])
+            printf("\npoint %d neighbour %d: %d, want %d\n", point, t, (int)nbr[point * k + t], want[t]);
+        CU_ASSERT_EQUAL(nbr[point * k + t], (float)want[t]);
+    }
+}
+
+static void test_knn_ties(void) {
+    float nbr[6 * 5], scratch[6 + 6 * 6];
+    edgeconv_knn(&plane[0][0], 2, 6, 2, 2, nbr, scratch);
+    expect_neighbours(nbr, 2, 0, (int[]){1, 2}); /* 3 and 4 tie with them but come later */
+    expect_neighbours(nbr, 2, 1, (int[]){0, 2});
+    expect_neighbours(nbr, 2, 5, (int[]){1, 2}); /* squared distance 5 each; 0 is at 8 */
+    edgeconv_knn(&plane[0][0], 2, 6, 2, 3, nbr, scratch);
+    expect_neighbours(nbr, 3, 1, (int[]){0, 2, 4});
+    expect_neighbours(nbr, 3, 3, (int[]){0, 2, 4});
+    edgeconv_knn(&plane[0][0], 2, 6, 2, 5, nbr, scratch); /* k = P - 1: everything but itself */
+    expect_neighbours(nbr, 5, 0, (int[]){1, 2, 3, 4, 5});
+    expect_neighbours(nbr, 5, 5, (int[]){1, 2, 0, 3, 4});
+    /* the same points as features 1..2 of rows of 4 (graph = x:1:3): strided coordinates */
+    float rows[6][4];
+    for (int p = 0; p < 6; p++) {
+        rows[p][0] = 100.0f * (float)p; /* must be ignored */
+        rows[p][1] = plane[p][0];
+        rows[p][2] = plane[p][1];
+        rows[p][3] = -50.0f * (float)p;
+    }
+    edgeconv_knn(&rows[0][1], 4, 6, 2, 3, nbr, scratch);
+    expect_neighbours(nbr, 3, 0, (int[]){1, 2, 3});
+    expect_neighbours(nbr, 3, 1, (int[]){0, 2, 4});
+}
+
+/* The op end to end on the plane with the identity-like MLP: units = 2, weight picks
+ * x_j - x_i, no bias, edge_activation none, max: out_i = max over neighbours of x_j - x_i. */
+static void test_forward_by_hand(void) {
+    cascade_layer L;
+    cascade_shape in = th_shp(2, 6, 2, 0, 0);
+    CU_ASSERT_FATAL(th_setup(&L, "edgeconv", "units=2\nk=2\nedge_activation=none", in));
+    float w[2 * 4] = {0, 0, 1, 0, 0, 0, 0, 1}, b[2] = {0, 0}, out[12];
+    float *saved = calloc(L.saved_per_sample + L.saved_fixed, sizeof(float));
+    float *work = calloc(L.work_per_sample + L.work_fixed, sizeof(float));
+    cascade_fwd fw = {.n = 1, .in = {&plane[0][0]}, .out = out, .param = {w, b}, .saved = saved, .work = work};
+    L.op->forward(&L, &fw);
+    /* point 0: neighbours 1 (1,0), 2 (0,1) -> max (1, 1); point 1: 0 (-1,0), 2 (-1,1) -> (-1, 1) */
+    CU_ASSERT_EQUAL(out[0], 1);
+    CU_ASSERT_EQUAL(out[1], 1);
+    CU_ASSERT_EQUAL(out[2], -1);
+    CU_ASSERT_EQUAL(out[3], 1);
+    free(saved), free(work);
+    cascade_layer_release(&L);
+}
+
+static void test_shapes(void) {
+    cascade_layer L;
+    CU_ASSERT_FATAL(th_setup(&L, "edgeconv", "units=8,4\nk=3", th_shp(2, 10, 3, 0, 0)));
+    th_expect_shape(&L.out_shape, "(10,4)", "edgeconv out");
+    CU_ASSERT_EQUAL_FATAL(L.n_params, 4);
+    const char *names[4] = {"weight_l0", "bias_l0", "weight_l1", "bias_l1"};
+    const char *shapes[4] = {"(8,6)", "(8)", "(4,8)", "(4)"};
+    for (int p = 0; p < 4; p++) {
+        CU_ASSERT_STRING_EQUAL(L.params[p].name, names[p]);
+        th_expect_shape(&L.params[p].shape, shapes[p], names[p]);
+        CU_ASSERT(fabs(L.params[p].init_bound - 1 / sqrt(p < 2 ? 6.0 : 8.0)) < 1e-12);
+    }
+    CU_ASSERT_EQUAL(L.saved_per_sample, 10 * 3 * (1 + 8 + 4));
+    cascade_layer_release(&L);
+    cascade_shape two[2] = {th_shp(2, 10, 3, 0, 0), th_shp(2, 10, 5, 0, 0)};
+    CU_ASSERT_EQUAL_FATAL(th_layer(&L, "edgeconv", "units=2\ngraph=x:2:5\naggregation=mean", 2, two), CASCADE_OK);
+    th_expect_shape(&L.out_shape, "(10,2)", "edgeconv x:2:5");
+    cascade_layer_release(&L);
+    CU_ASSERT_EQUAL_FATAL(th_layer(&L, "edgeconv", "units=2\ngraph=input", 2, two), CASCADE_OK);
+    cascade_layer_release(&L);
+    th_expect_out("permute", "order=0,2,1", th_shp(2, 5, 4, 0, 0), "(4,5)");
+    th_expect_out("permute", "order=0,3,1,2", th_shp(3, 2, 3, 4, 0), "(4,2,3)");
+}
+
+static void test_errors(void) {
+    cascade_shape pf = th_shp(2, 10, 3, 0, 0);
+    th_expect_error("edgeconv", "units=4", th_shp(1, 10, 0, 0, 0), "(10)", "(P, F)", NULL);
+    th_expect_error("edgeconv", "units=4\nk=10", pf, "k = 10", "(10,3)", "at least 11 points");
+    th_expect_error("edgeconv", "k=3", pf, "needs `units`", NULL, NULL);
+    th_expect_error("edgeconv", "units=4,0", pf, "units = 4,0", NULL, NULL);
+    th_expect_error("edgeconv", "units=4\nbatchnorm=true", pf, "batchnorm", "not available yet", NULL);
+    th_expect_error("edgeconv", "units=4\naggregation=sum", pf, "aggregation = sum", NULL, NULL);
+    th_expect_error("edgeconv", "units=4\nedge_activation=gelu", pf, "edge_activation = gelu", NULL, NULL);
+    th_expect_error("edgeconv", "units=4\nactivation_edge=relu", pf, "unknown key 'activation_edge'", NULL, NULL);
+    th_expect_error("edgeconv", "units=4\ngraph=x:3:1", pf, "graph = x:3:1", "0 <= A < B", NULL);
+    th_expect_error("edgeconv", "units=4\ngraph=knn", pf, "graph = knn", "dynamic", NULL);
+    th_expect_error("edgeconv", "units=4\ngraph=x:0:3", pf, "x:A:B", "takes 2 input(s), got 1", NULL);
+    th_expect_error("edgeconv", "units=4\ngraph=x:0:3\ninput=a, b", pf, "input = a, b", "`input = <layer>, x`",
+                    NULL);
+    cascade_shape two[2] = {pf, th_shp(2, 10, 4, 0, 0)};
+    th_expect_error_n("edgeconv", "units=4", 2, two, "graph = dynamic", "takes 1 input(s), got 2", NULL);
+    th_expect_error_n("edgeconv", "units=4\ngraph=x:2:5", 2, two, "x:2:5 needs 5 features", "(10,4)", NULL);
+    cascade_shape short_coords[2] = {pf, th_shp(2, 9, 3, 0, 0)};
+    th_expect_error_n("edgeconv", "units=4\ngraph=input", 2, short_coords, "(9,3)", "P = 10", NULL);
+
+    th_expect_error("permute", "order=1,0,2", pf, "order = 1,0,2", "start with 0", NULL);
+    th_expect_error("permute", "order=0,1,1", pf, "order = 0,1,1", "permutation of 0..2", NULL);
+    th_expect_error("permute", "order=0,3,1", pf, "order = 0,3,1", "permutation", NULL);
+    th_expect_error("permute", "", pf, "needs `order`", NULL, NULL);
+    th_expect_error("permute", "order=0,2,3,1", pf, "(10,3)", "4 axes", NULL);
+}
+
+/* Backward accumulates: two calls give twice one call; NULL din and weight gradients are
+ * skipped without changing the others. Graph on a second input, which gets no gradient. */
+static void test_backward(void) {
+    enum { N = 2, P = 12, F = 3, G = 2, K = 4, U0 = 5, U1 = 3 };
+    cascade_layer L;
+    cascade_shape in[2] = {th_shp(2, P, F, 0, 0), th_shp(2, P, G, 0, 0)};
+    CU_ASSERT_EQUAL_FATAL(th_layer(&L, "edgeconv", "units=5,3\nk=4\ngraph=input\nedge_activation=tanh", 2, in),
+                          CASCADE_OK);
+    float x[N * P * F], coords[N * P * G], y[N * P * U1], dy[N * P * U1], dx1[N * P * F] = {0},
+        dx2[N * P * F] = {0};
+    int64_t np[4];
+    float *param[4], *g1[4], *g2[4];
+    for (int p = 0; p < 4; p++) {
+        np[p] = cascade_shape_numel(&L.params[p].shape);
+        param[p] = malloc(np[p] * sizeof(float));
+        g1[p] = calloc(np[p], sizeof(float));
+        g2[p] = calloc(np[p], sizeof(float));
+        th_fill(param[p], np[p], 10 + p);
+    }
+    th_fill(x, N * P * F, 1);
+    th_fill(coords, N * P * G, 2);
+    th_fill(dy, N * P * U1, 3);
+    float *saved = calloc(L.saved_per_sample * N + L.saved_fixed, sizeof(float));
+    float *work = calloc(L.work_per_sample * N + L.work_fixed, sizeof(float));
+    cascade_fwd fw = {.n = N, .training = 1, .in = {x, coords}, .out = y, .param = {param[0], param[1], param[2], param[3]},
+                      .saved = saved, .work = work};
+    L.op->forward(&L, &fw);
+    cascade_bwd bw = {.n = N, .training = 1, .in = {x, coords}, .out = y, .dout = dy, .din = {dx1},
+                      .param = {param[0], param[1], param[2], param[3]}, .dparam = {g1[0], g1[1], g1[2], g1[3]},
+                      .saved = saved, .work = work};
+    L.op->backward(&L, &bw);
+    bw.din[0] = dx2;
+    for (int p = 0; p < 4; p++) bw.dparam[p] = g2[p];
+    L.op->backward(&L, &bw);
+    L.op->backward(&L, &bw);
+    int nonzero = 0;
+    for (int i = 0; i < N * P * F; i++) {
+        CU_ASSERT(fabsf(dx2[i] - 2 * dx1[i]) <= 1e-5f * (1 + fabsf(dx1[i])));
+        nonzero += dx1[i] != 0;
+    }
+    CU_ASSERT(nonzero > N * P * F / 2);
+    for (int p = 0; p < 4; p++)
+        for (int64_t i = 0; i < np[p]; i++) CU_ASSERT(fabsf(g2[p][i] - 2 * g1[p][i]) <= 1e-5f * (1 + fabsf(g1[p][i])));
+    /* only the biases */
+    for (int p = 0; p < 4; p++) memset(g2[p], 0, np[p] * sizeof(float));
+    bw.din[0] = NULL;
+    bw.dparam[0] = bw.dparam[2] = NULL;
+    L.op->backward(&L, &bw);
+    for (int p = 1; p < 4; p += 2)
+        for (int64_t i = 0; i < np[p]; i++) CU_ASSERT_EQUAL(g2[p][i], g1[p][i]);
+    for (int p = 0; p < 4; p++) free(param[p]), free(g1[p]), free(g2[p]);
+    free(saved), free(work);
+    cascade_layer_release(&L);
+}
+
+/* The book's model through the graph builder: two EdgeConv layers on the fixed sky
+ * coordinates (features 0..2 of x, `input = <layer>, x`), then points to the last axis
+ * (permute), pooled over the points and a dense head. Whole-net float finite differences
+ * on the parameters agree with backward. */
+static cascade_status build_net(cascade_net *net, const char *const *texts, int n, cascade_section *secs) {
+    static const char *names[] = {"ec1", "ec2", "perm", "pool", "out"};
+    cascade_layer_ref refs[5];
+    for (int i = 0; i < n; i++) {
+        char full[64];
+        snprintf(full, sizeof full, "model.%s", names[i]);
+        CASCADE_TRY(th_section(&secs[i], full, texts[i]));
+        refs[i].section = &secs[i];
+        refs[i].name = names[i];
+    }
+    const char *ext[] = {"x"};
+    cascade_shape x = th_shp(2, 12, 5, 0, 0);
+    return cascade_net_build(net, "model", refs, n, 1, ext, &x, 7);
+}
+
+static double net_objective(cascade_net *net, const cascade_run *run, const float *r, int n) {
+    cascade_net_forward(net, run);
+    const float *y = cascade_net_output(net);
+    double j = 0;
+    for (int i = 0; i < n; i++) j += (double)r[i] * y[i];
+    return j;
+}
+
+static void test_net(void) {
+    const char *texts[] = {"type=edgeconv\ninput=x, x\nunits=4,4\nk=3\ngraph=x:0:3\nedge_activation=tanh",
+                           "type=edgeconv\ninput=ec1, x\nunits=3\nk=4\ngraph=x:0:3\naggregation=mean\n"
+                           "edge_activation=tanh\nactivation=tanh",
+                           "type=permute\norder=0,2,1", "type=globalavgpool", "type=dense\nunits=2"};
+    cascade_section secs[5] = {0};
+    cascade_net net;
+    cascade_status st = build_net(&net, texts, 5, secs);
+    if (st) printf("\n%s\n", cascade_errmsg());
+    CU_ASSERT_EQUAL_FATAL(st, CASCADE_OK);
+    CU_ASSERT_EQUAL(cascade_net_out_shape(&net)->d[0], 2);
+    enum { N = 2 };
+    CU_ASSERT_EQUAL_FATAL(cascade_net_prepare(&net, N, 0), CASCADE_OK);
+    float x[N * 12 * 5], r[N * 2] = {0.7f, -1.1f, 0.4f, 0.9f};
+    th_fill(x, N * 12 * 5, 5);
+    cascade_run run = {.n = N, .training = 1};
+    run.ext[0] = x;
+    net_objective(&net, &run, r, N * 2);
+    memset(net.grads, 0, (size_t)net.n_params * sizeof(float));
+    cascade_net_backward(&net, &run, r);
+    double worst = 0;
+    for (int64_t i = 0; i < net.n_params; i += 3) {
+        float keep = net.params[i];
+        const float h = 1e-2f;
+        net.params[i] = keep + h;
+        double jp = net_objective(&net, &run, r, N * 2);
+        net.params[i] = keep - h;
+        double jm = net_objective(&net, &run, r, N * 2);
+        net.params[i] = keep;
+        double num = (jp - jm) / (2 * h), e = fabs(num - net.grads[i]) / (fabs(num) + 1e-2);
+        if (e > worst) worst = e;
+    }
+    printf("\nedgeconv net: float finite-difference worst relative error %.2e\n", worst);
+    CU_ASSERT(worst < 2e-2);
+    cascade_net_free(&net);
+    for (int i = 0; i < 5; i++) cascade_section_free(&secs[i]);
+
+    /* a fixed graph on x without x as the second input */
+    const char *wrong[] = {"type=edgeconv\ninput=x\nunits=4\ngraph=x:0:3", "type=edgeconv\nunits=4\ngraph=x:0:3"};
+    for (int w = 0; w < 2; w++) {
+        cascade_section one[1] = {0};
+        cascade_clear_error();
+        CU_ASSERT_EQUAL(build_net(&net, &wrong[w], 1, one), CASCADE_EUSAGE);
+        const char *want = w ? "takes 2 input(s), got 1" : "`input = <layer>, x`";
+        if (!strstr(cascade_errmsg(), want)) printf("\nmessage lacks '%s': %s\n", want, cascade_errmsg());
+        CU_ASSERT(strstr(cascade_errmsg(), want) != NULL);
+        cascade_section_free(&one[0]);
+    }
+}
+
+int main(void) {
+    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
+    CU_pSuite s = CU_add_suite("edgeconv", NULL, NULL);
+    CU_add_test(s, "kNN and tie-breaking", test_knn_ties);
+    CU_add_test(s, "forward by hand", test_forward_by_hand);
+    CU_add_test(s, "shapes and parameters", test_shapes);
+    CU_add_test(s, "shape and key errors", test_errors);
+    CU_add_test(s, "backward accumulates, NULL gradients", test_backward);
+    CU_add_test(s, "two fixed-graph layers in a net", test_net);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failures = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return failures != 0;
+}
