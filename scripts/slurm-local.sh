@@ -107,7 +107,7 @@ stepd_pids() {
     [[ $(cat "$f" 2>/dev/null) == slurmstepd ]] || continue
     pid=${f#/proc/}
     pid=${pid%/comm}
-    if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF "SLURM_CONF=$state/slurm.conf"; then
+    if { tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null | grep -qxF "SLURM_CONF=$state/slurm.conf"; then
       echo "$pid"
     fi
   done
@@ -169,6 +169,11 @@ SlurmdDebug=info
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
 PartitionName=debug Default=YES Nodes=localhost MaxTime=INFINITE State=UP
 EOF
+  # PMIx client directories (spmix_appdir_UID_JOB.STEP) in the private state: job ids restart at
+  # 1 with every private cluster, and directories left in /tmp by an earlier run would clash
+  mkdir -p "$state/pmix"
+  rm -rf "${state:?}/pmix/"*
+  printf 'PMIxCliTmpDirBase=%s\n' "$state/pmix" >"$state/mpi.conf"
 }
 
 # start_daemon NAME COMMAND...: runs COMMAND (a daemon in the foreground) in its own session,
