@@ -63,6 +63,8 @@ typedef struct {
     long micro_batch;                      /* [= batch]; batch % micro_batch == 0 checked */
     long epochs;                           /* exactly one of epochs/steps (both or none: error); */
     long steps;                            /* the other is 0 */
+    int n_class_weights;                   /* loss = ce: [train] class_weights (0 = unweighted) */
+    double class_weights[256];
     cascade_loss_kind loss;                /* [mse]; adversarial kinds: not settable */
     int deterministic;                     /* [false] */
     long checkpoint_every;                 /* [500] steps; 0 = only at the end */

@@ -329,6 +329,12 @@ static cascade_status parse_train(cascade_job *job) {
                                      "an autoencoder reconstructs its inputs: use mse, mae, huber or bce");
     }
     job->loss = (cascade_loss_kind)loss;
+    CASCADE_TRY(cascade_cfg_doublelist(s, "class_weights", 16, job->class_weights, &job->n_class_weights));
+    if (job->n_class_weights && job->loss != LOSS_CE)
+        return cascade_cfg_error(s, cascade_section_peek(s, "class_weights"), "class_weights go with loss = ce");
+    for (int i = 0; i < job->n_class_weights; i++)
+        if (job->class_weights[i] < 0)
+            return cascade_cfg_error(s, cascade_section_peek(s, "class_weights"), "weights must be >= 0");
     CASCADE_TRY(cascade_cfg_bool(s, "deterministic", 0, &job->deterministic));
     CASCADE_TRY(cfg_count(s, "checkpoint_every", 500, 0, &job->checkpoint_every));
     CASCADE_TRY(cfg_count(s, "keep_checkpoints", 3, 0, &job->keep_checkpoints));

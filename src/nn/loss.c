@@ -33,7 +33,7 @@ static double elementwise(int kind, double p, double t, double *grad) {
 
 /* Cross entropy of the logits at one position: z[k * stride], k < classes. */
 static double cross_entropy(const real *z, int64_t stride, int64_t classes, double label_value,
-                            real *grad, double scale) {
+                            real *grad, double scale, const double *weights) {
     double mx = -INFINITY;
     for (int64_t k = 0; k < classes; k++) mx = (double)z[k * stride] > mx ? (double)z[k * stride] : mx;
     double sum = 0;
@@ -41,10 +41,11 @@ static double cross_entropy(const real *z, int64_t stride, int64_t classes, doub
     double lse = mx + log(sum);
     int valid = label_value >= 0 && label_value < (double)classes && label_value == floor(label_value);
     int64_t label = valid ? (int64_t)label_value : -1;
+    double w = valid && weights ? weights[label] : 1;
     if (grad)
         for (int64_t k = 0; k < classes; k++)
-            grad[k * stride] = (real)(scale * (exp((double)z[k * stride] - lse) - (k == label ? 1 : 0)));
-    return valid ? lse - (double)z[label * stride] : NAN;
+            grad[k * stride] = (real)(scale * w * (exp((double)z[k * stride] - lse) - (k == label ? 1 : 0)));
+    return valid ? w * (lse - (double)z[label * stride]) : NAN;
 }
 
 /* Angle (radians) between prediction p and target t (d components each, e.g. a shower axis);
@@ -79,6 +80,11 @@ static double angular(const real *p, const real *t, int64_t d, real *grad, doubl
 
 double OPSYM(cascade_loss)(int kind, int n, int64_t elems, int64_t classes, const real *pred,
                            const real *target, real *dpred, real scale) {
+    return OPSYM(cascade_loss_weighted)(kind, n, elems, classes, pred, target, NULL, dpred, scale);
+}
+
+double OPSYM(cascade_loss_weighted)(int kind, int n, int64_t elems, int64_t classes, const real *pred,
+                                    const real *target, const double *class_weights, real *dpred, real scale) {
     double sum = 0;
     if (kind == LOSS_CE) {
         int64_t spatial = elems / classes;
@@ -86,7 +92,7 @@ double OPSYM(cascade_loss)(int kind, int n, int64_t elems, int64_t classes, cons
             for (int64_t s = 0; s < spatial; s++) {
                 int64_t off = (int64_t)i * elems + s;
                 sum += cross_entropy(pred + off, spatial, classes, (double)target[(int64_t)i * spatial + s],
-                                     dpred ? dpred + off : NULL, (double)scale);
+                                     dpred ? dpred + off : NULL, (double)scale, class_weights);
             }
         return sum;
     }
@@ -106,6 +112,15 @@ double OPSYM(cascade_loss)(int kind, int n, int64_t elems, int64_t classes, cons
 }
 
 #ifndef CASCADE_REAL_DOUBLE
+void cascade_ce_label_weights(int n, int64_t spatial, const float *target, const double *class_weights,
+                              int64_t classes, double *w) {
+    for (int64_t i = 0; i < (int64_t)n * spatial; i++) {
+        double t = target[i];
+        int valid = t >= 0 && t < (double)classes && t == floor(t);
+        w[i] = valid ? class_weights[(int64_t)t] : 0;
+    }
+}
+
 int64_t cascade_loss_terms(int kind, int n, int64_t elems, int64_t classes) {
     if (kind == LOSS_ANGULAR) return n; /* one angle per sample */
     return kind == LOSS_CE ? (int64_t)n * (elems / classes) : (int64_t)n * elems;

@@ -22,8 +22,15 @@
  *          (not an integer in [0, classes)) makes the result NaN, never an out-of-range read. */
 double OPSYM(cascade_loss)(int kind, int n, int64_t elems, int64_t classes, const real *pred,
                            const real *target, real *dpred, real scale);
+/* The same with class weights for ce (NULL: unweighted): each position's term is multiplied by
+ * the weight of its label, as torch's CrossEntropyLoss(weight=...); its mean divides by the
+ * sum of those weights (cascade_ce_weight_sum), not by the number of terms. */
+double OPSYM(cascade_loss_weighted)(int kind, int n, int64_t elems, int64_t classes, const real *pred,
+                                    const real *target, const double *class_weights, real *dpred, real scale);
 
 #if defined(CASCADE_OP_BOTH_PRECISIONS) && !defined(CASCADE_REAL_DOUBLE)
+double cascade_loss_weighted_f64(int kind, int n, int64_t elems, int64_t classes, const double *pred,
+                                 const double *target, const double *class_weights, double *dpred, double scale);
 double cascade_loss_f64(int kind, int n, int64_t elems, int64_t classes, const double *pred,
                         const double *target, double *dpred, double scale);
 #endif
@@ -31,5 +38,9 @@ double cascade_loss_f64(int kind, int n, int64_t elems, int64_t classes, const d
 /* Number of terms the mean divides by: n*elems (mse, mae, huber, bce) or n*spatial (ce,
  * spatial = elems / classes), as torch's default reduction = 'mean'. */
 int64_t cascade_loss_terms(int kind, int n, int64_t elems, int64_t classes);
+/* Per position of n samples (spatial positions each): the class weight of its label (0 for an
+ * invalid label), into w[n * spatial] (for exact sums by the caller). */
+void cascade_ce_label_weights(int n, int64_t spatial, const float *target, const double *class_weights,
+                              int64_t classes, double *w);
 
 #endif

@@ -208,6 +208,13 @@ cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const 
     }
     s->out_numel = cascade_shape_numel(cascade_net_out_shape(&s->net));
     s->terms_per_sample = cascade_loss_terms(job->loss, 1, s->out_numel, s->classes);
+    if (job->n_class_weights && job->n_class_weights != s->classes) {
+        cascade_section *ts = cascade_job_section(job, "train");
+        st = cascade_cfg_error(ts, ts ? cascade_section_peek(ts, "class_weights") : NULL,
+                               "%d class weights for %lld classes (the output of net %s)", job->n_class_weights,
+                               (long long)s->classes, s->net.name);
+        goto fail;
+    }
     if (resume_from) {
         if ((st = load_checkpoint(s, resume_from, 1))) goto fail;
         cascade_log("resuming %s at step %lld (epoch %lld)\n", s->rundir, (long long)s->prog.step,
@@ -241,7 +248,8 @@ cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const 
     int64_t nx = CASCADE_XSUM_DIGITS * (s->net.n_params + s->net.n_stats + 1) + 1;
     s->xacc = job->deterministic ? cascade_alloc((size_t)nx * sizeof(int64_t), "exact reduction buffer") : NULL;
     s->facc = cascade_alloc((size_t)(s->net.n_stats + 1) * sizeof(double), "statistics buffer");
-    if (!s->perm || !s->idx || !s->ids || !s->xb || !s->yb || !s->dout || !s->preds || !s->facc ||
+    s->label_w = cascade_alloc((size_t)(ys + 1) * sizeof(double), "label weights");
+    if (!s->perm || !s->idx || !s->ids || !s->xb || !s->yb || !s->dout || !s->preds || !s->facc || !s->label_w ||
         (job->deterministic && !s->xacc)) {
         st = cascade_fail(CASCADE_EINTERNAL, "out of memory for batch buffers");
         goto fail;
@@ -292,6 +300,7 @@ void cascade_session_close(cascade_session *s) {
     cascade_free(s->preds);
     cascade_free(s->xacc);
     cascade_free(s->facc);
+    cascade_free(s->label_w);
     cascade_buckets_free(&s->buckets);
     cascade_stream_close(s);
     cascade_norm_free(&s->norm);
@@ -382,8 +391,16 @@ double cascade_predict_dataset(const cascade_job *job, cascade_net *net, const c
     int64_t on = cascade_shape_numel(cascade_net_out_shape(net));
     const float *y = job->kind == JOB_AUTOENCODER ? d->x : d->y; /* an autoencoder reconstructs x */
     if (!y) return NAN;
-    double sum = cascade_loss(job->loss, (int)d->n, on, classes, preds, y, NULL, 1.0f);
-    return sum / (double)cascade_loss_terms(job->loss, (int)d->n, on, classes);
+    const double *cw = job->n_class_weights ? job->class_weights : NULL;
+    double sum = cascade_loss_weighted(job->loss, (int)d->n, on, classes, preds, y, cw, NULL, 1.0f);
+    if (!cw) return sum / (double)cascade_loss_terms(job->loss, (int)d->n, on, classes);
+    double wsum = 0, w; /* weighted mean: divided by the labels' weights */
+    int64_t spatial = cascade_shape_numel(&d->y_shape);
+    for (int64_t i = 0; i < d->n * spatial; i++) {
+        cascade_ce_label_weights(1, 1, y + i, cw, classes, &w);
+        wsum += w;
+    }
+    return sum / wsum;
 }
 
 cascade_status cascade_session_validate(cascade_session *s, double elapsed) {

@@ -34,6 +34,7 @@ typedef struct {
      * fast: doubles [stats | loss] (gradients are reduced in place as floats) */
     int64_t *xacc;
     double *facc;
+    double *label_w;  /* class weights of one sample's labels (class_weights) */
     cascade_buckets buckets; /* fast mode on several ranks: overlapped gradient allreduce */
     int use_buckets;
     /* seconds since the last progress line: gathering input, forward/loss/backward,

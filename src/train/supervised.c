@@ -20,6 +20,24 @@
 
 static void bucket_hook(void *ctx, int layer) { cascade_buckets_progress(ctx, layer); }
 
+/* Sum over the global batch of its labels' class weights, exact and the same on every rank
+ * for any rank count (each rank adds its micro-batches' labels). */
+static cascade_status class_weight_sum(cascade_session *s, int64_t first, int64_t last, double *out) {
+    cascade_job *job = s->job;
+    int64_t mb = job->micro_batch, ys = cascade_shape_numel(&s->train.y_shape);
+    int64_t acc[CASCADE_XSUM_DIGITS] = {0};
+    for (int64_t q = 0; q < (last - first) * mb; q++) {
+        const float *labels = s->streaming ? s->yloc + q * ys : s->train.y + s->perm[s->prog.cursor + first * mb + q] * ys;
+        cascade_ce_label_weights(1, ys, labels, job->class_weights, s->classes, s->label_w);
+        for (int64_t e = 0; e < ys; e++) cascade_xsum_add_doubles(acc, s->label_w + e, 1); /* one sum */
+    }
+    if (s->size > 1 && MPI_Allreduce(MPI_IN_PLACE, acc, CASCADE_XSUM_DIGITS, MPI_INT64_T, MPI_SUM, s->comm) != MPI_SUCCESS)
+        return cascade_fail(CASCADE_EINTERNAL, "rank %d: MPI_Allreduce of class weights failed", s->rank);
+    cascade_xsum_to_doubles(acc, out, 1);
+    if (!(*out > 0)) *out = 1; /* a batch of zero-weight labels: no gradient */
+    return CASCADE_OK;
+}
+
 /* One step over the global batch starting at perm[cursor]: this rank's micro-batches, then
  * the sum over all ranks of gradients, loss and batch-norm statistics. Deterministic mode sums
  * every micro-batch's contribution exactly (cascade/xsum.h), so the result does not depend on
@@ -49,6 +67,9 @@ static cascade_status global_step(cascade_session *s, int64_t step, double *loss
                                        (long long)step + 1);
         s->t_input += cascade_now() - t0;
     }
+    /* the loss divides by the global batch's terms, or by its labels' weights (class_weights) */
+    double denom = (double)(job->batch * s->terms_per_sample);
+    if (job->n_class_weights) CASCADE_TRY(class_weight_sum(s, first, last, &denom));
     for (int64_t m = first; m < last; m++) {
         int64_t base = s->prog.cursor + m * mb;
         for (int i = 0; i < mb; i++) {
@@ -75,8 +96,9 @@ static cascade_status global_step(cascade_session *s, int64_t step, double *loss
         if (det) memset(net->grads, 0, (size_t)np * sizeof(float));
         cascade_net_forward(net, &run);
         const float *target = job->kind == JOB_AUTOENCODER ? s->xb : s->yb; /* reconstruct the input */
-        double loss = cascade_loss(job->loss, mb, s->out_numel, s->classes, cascade_net_output(net), target, s->dout,
-                                   (float)(1.0 / (double)(job->batch * s->terms_per_sample)));
+        double loss = cascade_loss_weighted(job->loss, mb, s->out_numel, s->classes, cascade_net_output(net), target,
+                                            job->n_class_weights ? job->class_weights : NULL, s->dout,
+                                            (float)(1.0 / denom));
         cascade_net_backward(net, &run, s->dout);
         double t2 = cascade_now();
         s->t_compute += t2 - t1;
@@ -117,7 +139,7 @@ static cascade_status global_step(cascade_session *s, int64_t step, double *loss
                             s->rank, (long long)step + 1);
     if (!det) loss_sum = s->facc[ns];
     for (int64_t i = 0; i < ns; i++) s->facc[i] /= (double)nmb;
-    *loss_out = loss_sum / (double)(job->batch * s->terms_per_sample);
+    *loss_out = loss_sum / denom;
     if (isfinite(*loss_out)) cascade_net_apply_stats(net, s->facc);
     return CASCADE_OK;
 }

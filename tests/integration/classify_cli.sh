@@ -60,4 +60,14 @@ assert m["samples"] == 300, m          # 25% of 1200 held out
 assert m["accuracy"] > 0.75 and m["auc"] > 0.85, m
 print("classify_cli: accuracy %.3f auc %.3f" % (m["accuracy"], m["auc"]))
 PY
+# class weights (torch's weighted mean): deterministic runs on 1 and 2 ranks are bitwise equal,
+# and the number of weights must match the classes
+"$CASCADE_BIN" train job.ini --out w1 --quiet --set train.class_weights=1,3 --set train.deterministic=true --steps 20
+mpirun --oversubscribe -n 2 "$CASCADE_BIN" train job.ini --out w2 --quiet --set train.class_weights=1,3 \
+  --set train.deterministic=true --steps 20
+h5diff w1/checkpoints/step-00000020.h5 w2/checkpoints/step-00000020.h5 /params /params
+set +e
+"$CASCADE_BIN" train job.ini --out w3 --quiet --set train.class_weights=1,2,3 2> err.txt; code=$?
+set -e
+test $code -eq 2 && grep -q "3 class weights for 2 classes" err.txt
 rm -rf "$here"

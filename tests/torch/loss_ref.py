@@ -37,12 +37,16 @@ out = h5py.File(sys.argv[1], "w")
 count = 0
 
 
-def case(kind, pred, target, classes=1):
+def case(kind, pred, target, classes=1, weights=None):
     global count
     g = out.create_group("case%03d" % count)
     count += 1
     p = torch.tensor(pred, requires_grad=True)
-    loss = LOSSES[kind](p, torch.tensor(target))
+    if weights is not None:  # torch's weighted mean: divided by the labels' weights
+        loss = F.cross_entropy(p, torch.tensor(target).long(), weight=torch.tensor(weights))
+        g["weights"] = weights
+    else:
+        loss = LOSSES[kind](p, torch.tensor(target))
     (grad,) = torch.autograd.grad(loss, p)
     g.attrs["kind"] = kind
     g.attrs["n"] = pred.shape[0]
@@ -71,6 +75,10 @@ case("ce", rand(2, 3, 4, 5, low=-3, high=3), f32(rng.integers(0, 3, size=(2, 4, 
 case("ce", rand(1, 4, 7, low=-3, high=3), f32(rng.integers(0, 4, size=(1, 7))), classes=4)  # (n, C, L)
 case("ce", rand(3, 10, low=-300, high=300), f32(rng.integers(0, 10, size=3)), classes=10)
 case("ce", rand(3, 1), f32(np.zeros(3)), classes=1)  # one class: loss 0
+case("ce", rand(8, 3, low=-3, high=3), f32(rng.integers(0, 3, size=8)), classes=3,
+     weights=np.array([0.2, 1.0, 5.0]))
+case("ce", rand(2, 3, 4, 5, low=-3, high=3), f32(rng.integers(0, 3, size=(2, 4, 5))), classes=3,
+     weights=np.array([1.0, 0.5, 2.0]))  # segmentation with class weights
 axis = rand(6, 3)
 case("angular", rand(6, 3, low=-2, high=2), f32(axis / np.linalg.norm(axis, axis=1, keepdims=True)))
 case("angular", f32(axis * 3.0 + rand(6, 3, low=-0.01, high=0.01)), f32(axis))  # small angles, longer p

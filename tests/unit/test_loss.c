@@ -41,6 +41,7 @@ typedef struct {
     int kind, n;
     long elems, classes;
     double *pred, *target, *grad, loss;
+    double *weights; /* ce class weights or NULL */
     int64_t total; /* n * elems */
 } loss_case;
 
@@ -62,6 +63,7 @@ static int load_case(hid_t f, const char *name, loss_case *c) {
     c->pred = th_read(g, "pred", &sh);
     c->target = th_read(g, "target", &sh);
     c->grad = th_read(g, "grad", &sh);
+    c->weights = th_read(g, "weights", &sh);
     double *loss = th_read(g, "loss", &sh);
     if (loss) c->loss = *loss;
     free(loss);
@@ -74,6 +76,7 @@ static void free_case(loss_case *c) {
     free(c->pred);
     free(c->target);
     free(c->grad);
+    free(c->weights);
 }
 
 static float *to_float(const double *d, int64_t n) {
@@ -89,8 +92,17 @@ static int check_torch(const char *name, const loss_case *c) {
     float *pred = to_float(c->pred, c->total), *target = to_float(c->target, target_n);
     float *dpred = malloc((size_t)c->total * sizeof(float));
     if (!pred || !target || !dpred) return 1;
-    double sum = cascade_loss(c->kind, c->n, c->elems, c->classes, pred, target, dpred, 1.0f / (float)terms);
-    double mean = sum / (double)terms;
+    double denom = (double)terms;
+    if (c->weights) { /* weighted mean divides by the labels' weights, as torch */
+        double *w = malloc((size_t)target_n * sizeof(double));
+        cascade_ce_label_weights(1, target_n, target, c->weights, c->classes, w);
+        denom = 0;
+        for (int64_t i = 0; i < target_n; i++) denom += w[i];
+        free(w);
+    }
+    double sum = cascade_loss_weighted(c->kind, c->n, c->elems, c->classes, pred, target, c->weights, dpred,
+                                       (float)(1.0 / denom));
+    double mean = sum / denom;
     double loss_err = fabs(mean - c->loss) / (fabs(c->loss) > 1e-30 ? fabs(c->loss) : 1);
     double grad_err = th_relerr_f(dpred, c->grad, c->total);
     int bad = !(loss_err <= TORCH_RTOL) || !(grad_err <= TORCH_RTOL);
@@ -108,14 +120,14 @@ static int check_fd(const char *name, const loss_case *c) {
     double *dpred = malloc((size_t)c->total * sizeof(double)), *p = malloc((size_t)c->total * sizeof(double));
     if (!dpred || !p) return 1;
     memcpy(p, c->pred, (size_t)c->total * sizeof(double));
-    cascade_loss_f64(c->kind, c->n, c->elems, c->classes, p, c->target, dpred, 1.0);
+    cascade_loss_weighted_f64(c->kind, c->n, c->elems, c->classes, p, c->target, c->weights, dpred, 1.0);
     double err = 0, scale = 1e-3;
     for (int64_t i = 0; i < c->total; i++) {
         double keep = p[i];
         p[i] = keep + h;
-        double up = cascade_loss_f64(c->kind, c->n, c->elems, c->classes, p, c->target, NULL, 1.0);
+        double up = cascade_loss_weighted_f64(c->kind, c->n, c->elems, c->classes, p, c->target, c->weights, NULL, 1.0);
         p[i] = keep - h;
-        double down = cascade_loss_f64(c->kind, c->n, c->elems, c->classes, p, c->target, NULL, 1.0);
+        double down = cascade_loss_weighted_f64(c->kind, c->n, c->elems, c->classes, p, c->target, c->weights, NULL, 1.0);
         p[i] = keep;
         double e = fabs((up - down) / (2 * h) - dpred[i]);
         if (!(e <= err)) err = e;
