@@ -139,7 +139,22 @@ typedef struct {
     cascade_trained t;
     int64_t first, n, *indices;
     int rank;
+    int hex; /* the data are on the air-shower array's hexagonal grid (root attr kind = airshower) */
 } explain_ctx;
+
+/* Whether `file` is an air-shower data set (its pictures are drawn as hexagons). Collective. */
+static cascade_status is_airshower(const char *file, MPI_Comm comm, int *hex) {
+    cascade_h5file *f;
+    char *kind = NULL;
+    *hex = 0;
+    CASCADE_TRY(cascade_h5_open(file, comm, &f));
+    cascade_status st = CASCADE_OK;
+    if (cascade_h5_attr_exists(f, "/", "kind")) st = cascade_h5_attr_string(f, "/", "kind", &kind);
+    if (!st && kind) *hex = strcmp(kind, "airshower") == 0;
+    cascade_free(kind);
+    cascade_h5_close(f);
+    return st;
+}
 
 static cascade_status run_activations(explain_ctx *c, cascade_h5writer *w) {
     cascade_net *net = &c->t.net;
@@ -270,10 +285,13 @@ static cascade_status draw_attribution(explain_ctx *c, const float *attr) {
         for (int64_t ch = 0; ch < C; ch++) {
             char path[CASCADE_PATH_MAX + 64];
             snprintf(path, sizeof path, "%s/attribution_%" PRId64 "_%" PRId64 ".png", c->o->out_dir, c->indices[i], ch);
-            CASCADE_TRY(cascade_explain_png(path, attr + (i * C + ch) * H * W, H, W, scale));
+            const float *map = attr + (i * C + ch) * H * W;
+            CASCADE_TRY(c->hex ? cascade_explain_png_hex(path, map, H, W, scale)
+                               : cascade_explain_png(path, map, H, W, scale));
         }
-    cascade_log("explain: %lld pictures %s/attribution_SAMPLE_CHANNEL.png (blue < 0 < red, scaled to max |value|)\n",
-                (long long)(c->n * C), c->o->out_dir);
+    cascade_log("explain: %lld pictures %s/attribution_SAMPLE_CHANNEL.png (%s; blue < 0 < red, scaled to max "
+                "|value|)\n",
+                (long long)(c->n * C), c->o->out_dir, c->hex ? "hexagonal air-shower grid, north up" : "square grid");
     return CASCADE_OK;
 }
 
@@ -294,6 +312,7 @@ static cascade_status explain_run(explain_ctx *c, MPI_Comm comm) {
     CASCADE_TRY(cascade_explain_parse_method(o->method, &c->method));
     CASCADE_TRY(cascade_trained_open(&c->t, o->ckpt, o->data, 0, comm));
     CASCADE_TRY(cascade_explain_parse_index(o->index ? o->index : "0", c->t.d.n, c->t.d.file, &c->first, &c->n));
+    CASCADE_TRY(is_airshower(c->t.d.file, comm, &c->hex));
     c->indices = cascade_alloc((size_t)c->n * sizeof(int64_t), "sample indices");
     if (!c->indices) return CASCADE_EINTERNAL;
     for (int64_t i = 0; i < c->n; i++) c->indices[i] = c->first + i;

@@ -61,5 +61,9 @@ cascade_status cascade_explain_integrated(cascade_net *net, const float *x, int6
 /* Writes a (h, w) map as a PNG heatmap: diverging blue-white-red scaled to max |value|
  * (white = 0), each cell drawn as a square of `scale` pixels. */
 cascade_status cascade_explain_png(const char *path, const float *map, int64_t h, int64_t w, int scale);
+/* The same on the air-shower array's offset hexagonal grid (CONTRACT: station [r][c] at
+ * x = c + (r mod 2)/2, y = r·√3/2 spacings): hexagonal cells, north (row h−1) at the top, grey
+ * outside the array; `scale` pixels per station spacing. */
+cascade_status cascade_explain_png_hex(const char *path, const float *map, int64_t h, int64_t w, int scale);
 
 #endif

@@ -40,21 +40,54 @@ static int write_rows(FILE *fp, png_bytep *rows, png_uint_32 width, png_uint_32 
     return 0;
 }
 
-cascade_status cascade_explain_png(const char *path, const float *map, int64_t h, int64_t w, int scale) {
-    if (scale < 1) scale = 1;
-    int64_t width = w * scale, height = h * scale;
-    if (h < 1 || w < 1 || width > 1 << 16 || height > 1 << 16)
-        return cascade_fail(CASCADE_EINTERNAL, "%s: cannot draw a %lld x %lld map", path, (long long)h, (long long)w);
-    double peak = 0;
-    for (int64_t i = 0; i < h * w; i++)
-        if (fabs(map[i]) > peak) peak = fabs(map[i]);
+/* Colours of the picture: pixel (px, py) of a width x height image, each drawn by `cell`. */
+typedef struct {
+    const float *map;
+    int64_t h, w;
+    double peak;  /* max |value|: full colour */
+    double scale; /* pixels per cell (square) or per station spacing (hexagonal) */
+    double u0, v0; /* hexagonal: lattice coordinates of the top-left corner */
+} picture;
+
+static void square_cell(const picture *p, int64_t px, int64_t py, png_byte rgb[3]) {
+    int64_t r = (int64_t)(py / p->scale), c = (int64_t)(px / p->scale);
+    diverging(p->peak > 0 ? p->map[r * p->w + c] / p->peak : 0, rgb);
+}
+
+/* Offset hexagonal grid (the air-shower array): station [r][c] at u = c + (r mod 2)/2,
+ * v = r·√3/2 in units of the spacing, north (larger r) up. A pixel takes the colour of the
+ * nearest lattice point — its hexagonal (Voronoi) cell — or grey outside the array. */
+static void hex_cell(const picture *p, int64_t px, int64_t py, png_byte rgb[3]) {
+    const double row_step = sqrt(3) / 2;
+    double u = p->u0 + (px + 0.5) / p->scale, v = p->v0 - (py + 0.5) / p->scale;
+    int64_t r0 = (int64_t)floor(v / row_step + 0.5), best_r = 0, best_c = 0;
+    double best = HUGE_VAL;
+    for (int64_t r = r0 - 1; r <= r0 + 1; r++) {
+        double shift = (r & 1) ? 0.5 : 0;
+        int64_t c0 = (int64_t)floor(u - shift + 0.5);
+        for (int64_t c = c0 - 1; c <= c0 + 1; c++) {
+            double du = u - (c + shift), dv = v - r * row_step, d = du * du + dv * dv;
+            if (d < best) best = d, best_r = r, best_c = c;
+        }
+    }
+    if (best_r < 0 || best_r >= p->h || best_c < 0 || best_c >= p->w) {
+        rgb[0] = rgb[1] = rgb[2] = 224;
+        return;
+    }
+    diverging(p->peak > 0 ? p->map[best_r * p->w + best_c] / p->peak : 0, rgb);
+}
+
+static cascade_status draw(const char *path, const picture *p, int64_t width, int64_t height,
+                           void (*cell)(const picture *, int64_t, int64_t, png_byte[3])) {
+    if (width < 1 || height < 1 || width > 1 << 16 || height > 1 << 16)
+        return cascade_fail(CASCADE_EINTERNAL, "%s: cannot draw a %lld x %lld map", path, (long long)p->h,
+                            (long long)p->w);
     png_bytep pixels = cascade_alloc((size_t)(width * height * 3), "picture");
     png_bytep *rows = cascade_alloc((size_t)height * sizeof(png_bytep), "picture rows");
     cascade_status st = pixels && rows ? CASCADE_OK : CASCADE_EINTERNAL;
     for (int64_t y = 0; !st && y < height; y++) {
         rows[y] = pixels + y * width * 3;
-        for (int64_t x = 0; x < width; x++)
-            diverging(peak > 0 ? map[(y / scale) * w + x / scale] / peak : 0, rows[y] + x * 3);
+        for (int64_t x = 0; x < width; x++) cell(p, x, y, rows[y] + x * 3);
     }
     FILE *fp = st ? NULL : fopen(path, "wb");
     if (!st && !fp) st = cascade_fail(CASCADE_EIO, "cannot write %s: %s", path, strerror(errno));
@@ -65,4 +98,26 @@ cascade_status cascade_explain_png(const char *path, const float *map, int64_t h
     cascade_free(rows);
     cascade_free(pixels);
     return st;
+}
+
+static double peak_of(const float *map, int64_t n) {
+    double peak = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (fabs(map[i]) > peak) peak = fabs(map[i]);
+    return peak;
+}
+
+cascade_status cascade_explain_png(const char *path, const float *map, int64_t h, int64_t w, int scale) {
+    if (scale < 1) scale = 1;
+    picture p = {map, h, w, peak_of(map, h * w), scale, 0, 0};
+    return draw(path, &p, w * scale, h * scale, square_cell);
+}
+
+cascade_status cascade_explain_png_hex(const char *path, const float *map, int64_t h, int64_t w, int scale) {
+    if (scale < 1) scale = 1;
+    const double half_height = 1 / sqrt(3); /* a cell's circumradius at unit spacing */
+    double v_top = (h - 1) * sqrt(3) / 2 + half_height;
+    picture p = {map, h, w, peak_of(map, h * w), scale, -0.5, v_top};
+    int64_t width = (int64_t)ceil((w + 0.5) * scale), height = (int64_t)ceil((v_top + half_height) * scale);
+    return draw(path, &p, width, height, hex_cell);
 }

@@ -158,6 +158,24 @@ static void test_png(void) {
     CU_ASSERT(p11[0] == 128 && p11[1] == 128 && p11[2] == 255); /* -1: half blue (row 1, col 1) */
     CU_ASSERT(p12[0] == 255 && p12[1] == 191 && p12[2] == 191); /* 0.5: quarter red (row 1, col 2) */
     remove(path);
+    /* hexagonal: 2 x 2 stations, 20 px per spacing, north up; centre of [r][c] at
+     * ((c + r/2 + 0.5) * 20, (v_top - r * sqrt(3)/2) * 20), v_top = sqrt(3)/2 + 1/sqrt(3) */
+    const float hex[4] = {-1, 0, 0, 1}; /* [0][0] blue, [1][1] red */
+    CU_ASSERT_EQUAL_FATAL(cascade_explain_png_hex(path, hex, 2, 2, 20), CASCADE_OK);
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    CU_ASSERT_FATAL(png_image_begin_read_from_file(&img, path) != 0);
+    CU_ASSERT(img.width == 50 && img.height == (png_uint_32)ceil((sqrt(3) / 2 + 2 / sqrt(3)) * 20));
+    img.format = PNG_FORMAT_RGB;
+    png_byte hp[50 * 60 * 3];
+    CU_ASSERT_FATAL(img.height <= 60 && png_image_finish_read(&img, NULL, hp, 0, NULL) != 0);
+    double v_top = sqrt(3) / 2 + 1 / sqrt(3);
+    const png_byte *c00 = hp + ((int)((v_top - 0) * 20) * 50 + 10) * 3;
+    const png_byte *c11 = hp + ((int)((v_top - sqrt(3) / 2) * 20) * 50 + 40) * 3;
+    CU_ASSERT(c00[0] == 0 && c00[1] == 0 && c00[2] == 255);  /* south-west station, bottom left */
+    CU_ASSERT(c11[0] == 255 && c11[1] == 0 && c11[2] == 0);  /* north row shifted east by half */
+    CU_ASSERT(hp[0] == 224 && hp[1] == 224 && hp[2] == 224); /* top-left corner: outside the array */
+    remove(path);
     expect_error(cascade_explain_png("/nonexistent-dir/x.png", map, 2, 3, 1), CASCADE_EIO, "/nonexistent-dir/x.png", NULL);
 }
 
