@@ -89,6 +89,68 @@ assert h5py.File("sal/explain.h5").attrs["method"] == "saliency"
 assert h5py.File("ixg/explain.h5").attrs["method"] == "inputxgrad"
 PY
 
+# two ranks write the same file
+OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -n 2 "$CASCADE_BIN" explain relu \
+    --method saliency --data data.h5 --index 3:9 --target 2 --out sal2
+"$py" -c "import h5py, numpy as np; a, b = (h5py.File(d + '/explain.h5')['attribution'][...] for d in ('sal', 'sal2')); assert np.array_equal(a, b)"
+test -s sal2/attribution_8_1.png
+
+# eval mode: batch norm with its running statistics, dropout off
+cat > bn.ini <<'INI'
+[job]
+name = bn
+seed = 4
+[data]
+train = data.h5
+inputs = a, b
+targets = label
+normalize = none
+[train]
+batch = 8
+micro_batch = 4
+steps = 3
+checkpoint_every = 0
+loss = ce
+[optimizer]
+type = sgd
+lr = 0.1
+[model.conv]
+type = conv2d
+filters = 3
+kernel = 3
+[model.bn]
+type = batchnorm
+activation = relu
+[model.drop]
+type = dropout
+rate = 0.5
+[model.flat]
+type = flatten
+[model.out]
+type = dense
+units = 3
+INI
+"$CASCADE_BIN" train bn.ini --out bn --quiet
+"$CASCADE_BIN" explain bn --method saliency --data data.h5 --index 0:5 --target 1 --out salbn --no-pictures
+"$py" - <<'PY'
+import h5py, numpy as np, torch
+torch.set_default_dtype(torch.float64)
+p = h5py.File("bn/checkpoints/step-00000003.h5", "r")["params/model"]
+W = lambda l, k: torch.tensor(p[l][k][...].astype(np.float64))
+assert np.abs(p["bn/running_mean"][...]).max() > 0   # the statistics moved: eval mode is visible
+d = h5py.File("data.h5")
+x = torch.tensor(np.stack([d["a"][0:5], d["b"][0:5]], 1).astype(np.float64), requires_grad=True)
+h = torch.nn.functional.conv2d(x, W("conv", "weight"), W("conv", "bias"))
+h = torch.nn.functional.batch_norm(h, W("bn", "running_mean"), W("bn", "running_var"), W("bn", "weight"),
+                                   W("bn", "bias"), training=False, eps=1e-5)
+out = torch.relu(h).flatten(1) @ W("out", "weight").T + W("out", "bias")
+out[:, 1].sum().backward()
+g, a = x.grad.numpy(), h5py.File("salbn/explain.h5")["attribution"][...]
+err = np.abs(a - g).max() / np.abs(g).max()
+print("batchnorm + dropout net: saliency relative error vs torch (eval mode) %.2e" % err)
+assert err <= 1e-5, err
+PY
+
 # (2) Integrated Gradients: completeness and convergence in the number of steps
 for s in 16 64 256; do
     "$CASCADE_BIN" explain smooth --method integrated --data data.h5 --index 0:5 --target 1 --steps $s \
