@@ -16,8 +16,8 @@ with h5py.File("data.h5", "w") as f:
     f["a"], f["b"] = x[:, 0], x[:, 1]
     f["label"] = rng.integers(0, 3, size=40).astype(np.int32)
 PY
-job() { # job NAME CONV_ACTIVATION
-cat > "$1.ini" <<INI
+job() { # job NAME STEPS: trains NAME.ini = the common sections + the [model.*] on stdin
+{ cat <<INI
 [job]
 name = $1
 seed = 3
@@ -26,22 +26,27 @@ train = data.h5
 inputs = a, b
 targets = label
 normalize = none
-shuffle = false
 [train]
 batch = 8
 micro_batch = 4
-steps = 1
+steps = $2
 checkpoint_every = 0
 loss = ce
 [optimizer]
 type = sgd
 lr = 0.1
+INI
+cat; } > "$1.ini"
+"$CASCADE_BIN" train "$1.ini" --out "$1" --quiet
+}
+for act in relu tanh; do
+job $act 1 <<INI
 [model.conv]
 type = conv2d
 filters = 3
 kernel = 3
 padding = same
-activation = $2
+activation = $act
 [model.flat]
 type = flatten
 [model.fc]
@@ -52,10 +57,7 @@ activation = tanh
 type = dense
 units = 3
 INI
-"$CASCADE_BIN" train "$1.ini" --out "$1" --quiet
-}
-job relu relu
-job smooth tanh
+done
 
 # (1) saliency and input x gradient against torch (6 samples: chunks of 4 + 2)
 "$CASCADE_BIN" explain relu --method saliency --data data.h5 --index 3:9 --target 2 --out sal
@@ -96,24 +98,7 @@ OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe
 test -s sal2/attribution_8_1.png
 
 # eval mode: batch norm with its running statistics, dropout off
-cat > bn.ini <<'INI'
-[job]
-name = bn
-seed = 4
-[data]
-train = data.h5
-inputs = a, b
-targets = label
-normalize = none
-[train]
-batch = 8
-micro_batch = 4
-steps = 3
-checkpoint_every = 0
-loss = ce
-[optimizer]
-type = sgd
-lr = 0.1
+job bn 3 <<'INI'
 [model.conv]
 type = conv2d
 filters = 3
@@ -130,7 +115,6 @@ type = flatten
 type = dense
 units = 3
 INI
-"$CASCADE_BIN" train bn.ini --out bn --quiet
 "$CASCADE_BIN" explain bn --method saliency --data data.h5 --index 0:5 --target 1 --out salbn --no-pictures
 "$py" - <<'PY'
 import h5py, numpy as np, torch
@@ -153,10 +137,10 @@ PY
 
 # (2) Integrated Gradients: completeness and convergence in the number of steps
 for s in 16 64 256; do
-    "$CASCADE_BIN" explain smooth --method integrated --data data.h5 --index 0:5 --target 1 --steps $s \
+    "$CASCADE_BIN" explain tanh --method integrated --data data.h5 --index 0:5 --target 1 --steps $s \
         --out ig$s --no-pictures
 done
-"$CASCADE_BIN" explain smooth --method integrated --data data.h5 --index 0:5 --target 0 --baseline mean --out igmean \
+"$CASCADE_BIN" explain tanh --method integrated --data data.h5 --index 0:5 --target 0 --baseline mean --out igmean \
     --no-pictures
 "$py" - <<'PY'
 import h5py, numpy as np
