@@ -86,11 +86,8 @@ static cascade_status find_layer(const cascade_net *net, const char *name, int *
 
 /* The node holding a layer's output as later layers see it: its `activation =` node if any. */
 static int output_node(const cascade_net *net, int l) {
-    size_t len = strlen(net->layers[l].name);
     for (int j = 0; j < net->n_layers; j++)
-        if (j != l && strncmp(net->layers[j].name, net->layers[l].name, len) == 0 && net->layers[j].name[len] == '/' &&
-            net->inputs[j][0] == l)
-            return j;
+        if (!is_user_layer(&net->layers[j]) && net->layers[j].n_in == 1 && net->inputs[j][0] == l) return j;
     return l;
 }
 

@@ -91,6 +91,15 @@ assert h5py.File("sal/explain.h5").attrs["method"] == "saliency"
 assert h5py.File("ixg/explain.h5").attrs["method"] == "inputxgrad"
 PY
 
+# air-shower data (root attr kind) are drawn as hexagons; --help
+cp data.h5 hex.h5
+"$py" -c "import h5py; h5py.File('hex.h5', 'a').attrs['kind'] = 'airshower'"
+"$CASCADE_BIN" explain relu --method saliency --data hex.h5 --index 0 --out hex 2>hex.log
+grep -q "hexagonal air-shower grid" hex.log
+test -s hex/attribution_0_1.png
+"$CASCADE_BIN" explain --help >help.txt
+grep -q "integrated" help.txt
+
 # two ranks write the same file
 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -n 2 "$CASCADE_BIN" explain relu \
     --method saliency --data data.h5 --index 3:9 --target 2 --out sal2
