@@ -128,6 +128,9 @@ cascade_status cascade_h5w_attr_double(cascade_h5writer *w, const char *object, 
                                        double value);
 cascade_status cascade_h5w_attr_string(cascade_h5writer *w, const char *object, const char *name,
                                        const char *value);
+/* A 1-D int64 array attribute of `count` values (h5py reads a numpy array). */
+cascade_status cascade_h5w_attr_ints(cascade_h5writer *w, const char *object, const char *name,
+                                     const int64_t *values, int64_t count);
 /* Flushes and closes, fsyncs, renames PATH.tmp -> PATH (rank 0), frees w (also on error). */
 cascade_status cascade_h5w_commit(cascade_h5writer *w);
 /* Closes and removes PATH.tmp, frees w. For error paths; NULL is ignored. */

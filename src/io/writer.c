@@ -194,10 +194,11 @@ cascade_status cascade_h5w_write_rows_typed(cascade_h5writer *w, const char *pat
     return write_part(w, path, dset, st, &shape, start * row_numel, count * row_numel, data, mem_type_of(type));
 }
 
-/* Writes a scalar attribute on `object`, creating it as a group (with parents) if missing and
- * replacing an attribute of the same name. Collective; every rank passes the same value. */
+/* Writes an attribute on `object` (a scalar when count < 0, else a 1-D array of count values),
+ * creating it as a group (with parents) if missing and replacing an attribute of the same name.
+ * Collective; every rank passes the same value. */
 static cascade_status write_attr(cascade_h5writer *w, const char *object, const char *name, hid_t file_type,
-                                 hid_t mem_type, const void *value) {
+                                 hid_t mem_type, int64_t count, const void *value) {
     h5_quiet();
     cascade_status st = CASCADE_OK;
     if (!h5_path_exists(w->id, object)) {
@@ -214,8 +215,9 @@ static cascade_status write_attr(cascade_h5writer *w, const char *object, const 
         st = h5_fail(CASCADE_EIO, w->tmp, "cannot open '%s'", object);
     if (st == CASCADE_OK && H5Aexists(obj, name) > 0 && H5Adelete(obj, name) < 0)
         st = h5_fail(CASCADE_EIO, w->tmp, "cannot replace attribute '%s' of '%s'", name, object);
-    if (st == CASCADE_OK && (space = H5Screate(H5S_SCALAR)) < 0)
-        st = h5_fail(CASCADE_EINTERNAL, w->tmp, "cannot create a scalar dataspace");
+    hsize_t dims[1] = {(hsize_t)(count > 0 ? count : 0)};
+    if (st == CASCADE_OK && (space = count < 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, dims, NULL)) < 0)
+        st = h5_fail(CASCADE_EINTERNAL, w->tmp, "cannot create a dataspace for attribute '%s'", name);
     if (st == CASCADE_OK && (attr = H5Acreate2(obj, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT)) < 0)
         st = h5_fail(CASCADE_EIO, w->tmp, "cannot create attribute '%s' of '%s'", name, object);
     if (st == CASCADE_OK && H5Awrite(attr, mem_type, value) < 0)
@@ -228,12 +230,17 @@ static cascade_status write_attr(cascade_h5writer *w, const char *object, const 
 
 cascade_status cascade_h5w_attr_int(cascade_h5writer *w, const char *object, const char *name,
                                     int64_t value) {
-    return write_attr(w, object, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &value);
+    return write_attr(w, object, name, H5T_STD_I64LE, H5T_NATIVE_INT64, -1, &value);
 }
 
 cascade_status cascade_h5w_attr_double(cascade_h5writer *w, const char *object, const char *name,
                                        double value) {
-    return write_attr(w, object, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value);
+    return write_attr(w, object, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, -1, &value);
+}
+
+cascade_status cascade_h5w_attr_ints(cascade_h5writer *w, const char *object, const char *name,
+                                     const int64_t *values, int64_t count) {
+    return write_attr(w, object, name, H5T_STD_I64LE, H5T_NATIVE_INT64, count, values);
 }
 
 cascade_status cascade_h5w_attr_string(cascade_h5writer *w, const char *object, const char *name,
@@ -241,7 +248,7 @@ cascade_status cascade_h5w_attr_string(cascade_h5writer *w, const char *object, 
     hid_t type = h5_vlen_string_type();
     if (type < 0) return h5_agree(w->comm, h5_fail(CASCADE_EINTERNAL, w->tmp, "cannot create a string type"));
     const char *text = value ? value : "";
-    cascade_status st = write_attr(w, object, name, type, type, &text);
+    cascade_status st = write_attr(w, object, name, type, type, -1, &text);
     H5Tclose(type);
     return st;
 }

@@ -1,0 +1,352 @@
+/* `cascade explain`: the model and data from cascade_trained_open, the chosen samples, one
+ * method, and DIR/explain.h5 + pictures. Every rank computes the same (small) result; rank 0
+ * writes the rows and the pictures. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cascade/h5io.h"
+#include "explain/explain.h"
+#include "train/trained.h"
+
+static const char *const method_names[] = {"activations", "filters", "saliency", "inputxgrad", "integrated"};
+#define N_METHODS ((int)(sizeof method_names / sizeof method_names[0]))
+const char cascade_explain_methods[] = "activations, filters, saliency, inputxgrad, integrated";
+/* In the CONTRACT, not implemented yet. */
+static const char *const later_methods[] = {"deconvnet", "guided", "cam", "gradcam", "guided-gradcam", "actmax", "lrp"};
+
+cascade_status cascade_explain_parse_method(const char *name, cascade_explain_method *out) {
+    for (int m = 0; m < N_METHODS; m++)
+        if (strcmp(name, method_names[m]) == 0) {
+            *out = (cascade_explain_method)m;
+            return CASCADE_OK;
+        }
+    for (size_t m = 0; m < sizeof later_methods / sizeof later_methods[0]; m++)
+        if (strcmp(name, later_methods[m]) == 0)
+            return cascade_fail(CASCADE_EUSAGE, "explain: --method %s is not available yet (available: %s)", name,
+                                cascade_explain_methods);
+    return cascade_fail(CASCADE_EUSAGE, "explain: unknown --method '%s' (known: %s)", name, cascade_explain_methods);
+}
+
+static int parse_int64(const char *s, int64_t *v) {
+    char *end;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    if (errno || end == s || *end) return -1;
+    *v = x;
+    return 0;
+}
+
+cascade_status cascade_explain_parse_index(const char *text, int64_t n, const char *file, int64_t *first,
+                                           int64_t *count) {
+    char a[32] = "", b[32] = "";
+    const char *colon = strchr(text, ':');
+    int64_t lo, hi;
+    if (colon) {
+        snprintf(a, sizeof a, "%.*s", (int)(colon - text < 31 ? colon - text : 31), text);
+        snprintf(b, sizeof b, "%s", colon + 1);
+    }
+    int bad = colon ? parse_int64(a, &lo) || parse_int64(b, &hi) : parse_int64(text, &lo);
+    if (!colon) hi = lo + 1;
+    if (bad) return cascade_fail(CASCADE_EUSAGE, "explain: --index '%s' is not I or A:B", text);
+    if (lo < 0 || hi > n || lo >= hi)
+        return cascade_fail(CASCADE_EUSAGE,
+                            "explain: --index %s is out of range: %s has %lld samples (valid: 0 to %lld, or A:B with "
+                            "0 <= A < B <= %lld)",
+                            text, file, (long long)n, (long long)n - 1, (long long)n);
+    *first = lo;
+    *count = hi - lo;
+    return CASCADE_OK;
+}
+
+/* ---- layers ---- */
+
+/* User-visible layers are the nodes whose name has no '/' (activation nodes are "conv1/relu"). */
+static int is_user_layer(const cascade_layer *L) { return strchr(L->name, '/') == NULL; }
+
+static void layer_list(const cascade_net *net, char *buf, size_t size) {
+    size_t used = 0;
+    buf[0] = 0;
+    for (int l = 0; l < net->n_layers && used < size; l++)
+        if (is_user_layer(&net->layers[l]))
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "", net->layers[l].name);
+}
+
+static cascade_status find_layer(const cascade_net *net, const char *name, int *out) {
+    *out = cascade_net_find(net, name);
+    if (*out >= 0 && is_user_layer(&net->layers[*out])) return CASCADE_OK;
+    char names[2048];
+    layer_list(net, names, sizeof names);
+    return cascade_fail(CASCADE_EUSAGE, "explain: --layer '%s' is not a layer of net %s (layers: %s)", name, net->name,
+                        names);
+}
+
+/* The node holding a layer's output as later layers see it: its `activation =` node if any. */
+static int output_node(const cascade_net *net, int l) {
+    for (int j = 0; j < net->n_layers; j++)
+        if (!is_user_layer(&net->layers[j]) && net->layers[j].n_in == 1 && net->inputs[j][0] == l) return j;
+    return l;
+}
+
+/* The weight a layer's filters are: "weight", or the spatial "depthwise_weight". -1: none. */
+static int filter_param(const cascade_layer *L) {
+    for (int p = 0; p < L->n_params; p++)
+        if (strcmp(L->params[p].name, "weight") == 0 || strcmp(L->params[p].name, "depthwise_weight") == 0) return p;
+    return -1;
+}
+
+static int is_conv_or_dense(const cascade_layer *L) {
+    return strcmp(L->type, "dense") == 0 || strncmp(L->type, "conv", 4) == 0 || strcmp(L->type, "hexconv") == 0 ||
+           strcmp(L->type, "separable2d") == 0;
+}
+
+/* ---- writing ---- */
+
+static cascade_shape with_rows(int64_t n, const cascade_shape *per_sample) {
+    int64_t dims[CASCADE_MAX_DIMS] = {n};
+    for (int i = 0; i < per_sample->ndim && i + 1 < CASCADE_MAX_DIMS; i++) dims[i + 1] = per_sample->d[i];
+    return cascade_shape_make(per_sample->ndim + 1, dims);
+}
+
+static cascade_status write_rows(cascade_h5writer *w, const char *path, int64_t n, const cascade_shape *per_sample,
+                                 const float *data, int rank) {
+    cascade_shape sh = with_rows(n, per_sample);
+    CASCADE_TRY(cascade_h5w_create_rows(w, path, &sh));
+    return cascade_h5w_write_rows(w, path, 0, rank == 0 ? n : 0, data);
+}
+
+static cascade_status write_values(cascade_h5writer *w, const char *path, int64_t n, const double *v, int rank) {
+    float *f = cascade_alloc((size_t)n * sizeof(float), "output values");
+    if (!f) return CASCADE_EINTERNAL;
+    for (int64_t i = 0; i < n; i++) f[i] = (float)v[i];
+    cascade_shape one = cascade_shape_make(0, NULL);
+    cascade_status st = write_rows(w, path, n, &one, f, rank);
+    cascade_free(f);
+    return st;
+}
+
+/* ---- methods ---- */
+
+typedef struct {
+    const cascade_explain_opts *o;
+    cascade_explain_method method;
+    cascade_trained t;
+    int64_t first, n, *indices;
+    int rank;
+    int hex; /* the data are on the air-shower array's hexagonal grid (root attr kind = airshower) */
+} explain_ctx;
+
+/* Whether `file` is an air-shower data set (its pictures are drawn as hexagons). Collective. */
+static cascade_status is_airshower(const char *file, MPI_Comm comm, int *hex) {
+    cascade_h5file *f;
+    char *kind = NULL;
+    *hex = 0;
+    CASCADE_TRY(cascade_h5_open(file, comm, &f));
+    cascade_status st = CASCADE_OK;
+    if (cascade_h5_attr_exists(f, "/", "kind")) st = cascade_h5_attr_string(f, "/", "kind", &kind);
+    if (!st && kind) *hex = strcmp(kind, "airshower") == 0;
+    cascade_free(kind);
+    cascade_h5_close(f);
+    return st;
+}
+
+static cascade_status run_activations(explain_ctx *c, cascade_h5writer *w) {
+    cascade_net *net = &c->t.net;
+    int only = -1;
+    if (c->o->layer) CASCADE_TRY(find_layer(net, c->o->layer, &only));
+    int64_t xn = cascade_shape_numel(&c->t.d.x_shape);
+    cascade_status st = CASCADE_OK;
+    for (int l = 0; !st && l < net->n_layers; l++) {
+        if (!is_user_layer(&net->layers[l]) || (only >= 0 && l != only)) continue;
+        int node = output_node(net, l);
+        const cascade_shape *sh = &net->layers[node].out_shape;
+        int64_t numel = cascade_shape_numel(sh);
+        float *acts = cascade_alloc((size_t)(c->n * numel) * sizeof(float), "activations");
+        if (!acts) return CASCADE_EINTERNAL;
+        for (int64_t s = 0; s < c->n; s += net->max_n) { /* one forward per layer: memory stays per layer */
+            int m = (int)(c->n - s < net->max_n ? c->n - s : net->max_n);
+            cascade_run run = {.n = m};
+            run.ext[0] = c->t.d.x + (c->first + s) * xn;
+            cascade_net_forward(net, &run);
+            memcpy(acts + s * numel, net->act[node], (size_t)(m * numel) * sizeof(float));
+        }
+        char path[160];
+        snprintf(path, sizeof path, "activations/%s", net->layers[l].name);
+        st = write_rows(w, path, c->n, sh, acts, c->rank);
+        if (!st) st = cascade_h5w_attr_string(w, path, "node", net->layers[node].name);
+        cascade_free(acts);
+    }
+    return st;
+}
+
+static cascade_status run_filters(explain_ctx *c, cascade_h5writer *w) {
+    cascade_net *net = &c->t.net;
+    int l = -1;
+    if (c->o->layer) {
+        CASCADE_TRY(find_layer(net, c->o->layer, &l));
+        if (filter_param(&net->layers[l]) < 0)
+            return cascade_fail(CASCADE_EUSAGE, "explain: layer %s (%s) has no weights; filters are shown for dense "
+                                                "and convolution layers",
+                                c->o->layer, net->layers[l].type);
+    } else {
+        for (int j = 0; j < net->n_layers && l < 0; j++)
+            if (is_conv_or_dense(&net->layers[j]) && filter_param(&net->layers[j]) >= 0) l = j;
+        if (l < 0) return cascade_fail(CASCADE_EUSAGE, "explain: net %s has no dense or convolution layer", net->name);
+    }
+    const cascade_layer *L = &net->layers[l];
+    int p = filter_param(L);
+    const cascade_param_desc *d = &L->params[p];
+    const float *wt = (d->trainable ? net->params : net->buffers) + net->param_off[l][p];
+    int64_t numel = cascade_shape_numel(&d->shape);
+    char path[160];
+    snprintf(path, sizeof path, "filters/%s", L->name);
+    CASCADE_TRY(cascade_h5w_write_floats(w, path, &d->shape, wt, 0, c->rank == 0 ? numel : 0));
+    CASCADE_TRY(cascade_h5w_attr_string(w, path, "param", d->name));
+    return cascade_h5w_attr_string(w, path, "type", L->type);
+}
+
+/* attribution (n, x shape) for the gradient methods; pictures after. */
+static cascade_status run_attribution(explain_ctx *c, cascade_h5writer *w, float *attr) {
+    cascade_net *net = &c->t.net;
+    const cascade_shape *xs = &c->t.d.x_shape;
+    int64_t xn = cascade_shape_numel(xs), out_numel = cascade_shape_numel(cascade_net_out_shape(net));
+    const float *x = c->t.d.x + c->first * xn;
+    if (c->o->target < 0 || c->o->target >= out_numel) {
+        char sh[64];
+        return cascade_fail(CASCADE_EUSAGE, "explain: --target %lld is out of range: the model output has %lld "
+                                            "elements (shape %s; valid 0 to %lld)",
+                            (long long)c->o->target, (long long)out_numel,
+                            cascade_shape_str(cascade_net_out_shape(net), sh, sizeof sh), (long long)out_numel - 1);
+    }
+    CASCADE_TRY(cascade_net_prepare(net, (int)c->t.job.micro_batch, 1));
+    double *value = cascade_alloc((size_t)c->n * 2 * sizeof(double), "output values");
+    float *baseline = cascade_alloc((size_t)xn * sizeof(float), "baseline");
+    if (!value || !baseline) {
+        cascade_free(value), cascade_free(baseline);
+        return CASCADE_EINTERNAL;
+    }
+    cascade_status st;
+    if (c->method == EXPLAIN_INTEGRATED) {
+        if (c->o->baseline_mean)
+            for (int64_t j = 0; j < xn; j++) {
+                double s = 0;
+                for (int64_t i = 0; i < c->n; i++) s += x[i * xn + j];
+                baseline[j] = (float)(s / (double)c->n);
+            }
+        st = cascade_explain_integrated(net, x, c->n, baseline, c->o->target, c->o->steps, attr, value,
+                                        value + c->n);
+        if (!st) {
+            double worst = 0;
+            for (int64_t i = 0; i < c->n; i++) {
+                double sum = 0, gap = value[i] - value[c->n + i];
+                for (int64_t j = 0; j < xn; j++) sum += attr[i * xn + j];
+                double rel = fabs(sum - gap) / (fabs(gap) > 1e-12 ? fabs(gap) : 1e-12);
+                if (rel > worst) worst = rel;
+            }
+            cascade_log("explain: integrated gradients, %d steps: completeness |sum(attr) - (S(x) - S(baseline))| "
+                        "<= %.3g of S(x) - S(baseline)\n",
+                        c->o->steps, worst);
+        }
+        if (!st) st = cascade_h5w_write_floats(w, "baseline", xs, baseline, 0, c->rank == 0 ? xn : 0);
+        if (!st) st = write_values(w, "baseline_output", c->n, value + c->n, c->rank);
+        if (!st) st = cascade_h5w_attr_int(w, "/", "steps", c->o->steps);
+        if (!st) st = cascade_h5w_attr_string(w, "/", "baseline", c->o->baseline_mean ? "mean" : "zero");
+        if (!st) st = cascade_h5w_attr_string(w, "/", "integration", "midpoint");
+    } else {
+        st = cascade_explain_gradient(net, x, c->n, c->o->target, attr, value);
+        if (!st && c->method == EXPLAIN_INPUTXGRAD)
+            for (int64_t j = 0; j < c->n * xn; j++) attr[j] *= x[j];
+    }
+    if (!st) st = write_rows(w, "attribution", c->n, xs, attr, c->rank);
+    if (!st) st = write_values(w, "output", c->n, value, c->rank);
+    cascade_free(value);
+    cascade_free(baseline);
+    return st;
+}
+
+/* One PNG per sample and channel for (C, H, W) inputs: DIR/attribution_SAMPLE_CHANNEL.png. */
+static cascade_status draw_attribution(explain_ctx *c, const float *attr) {
+    const cascade_shape *xs = &c->t.d.x_shape;
+    char sh[64];
+    if (xs->ndim != 3) {
+        cascade_log("explain: no pictures: the input x has shape %s per sample; pictures are drawn for (C, H, W)\n",
+                    cascade_shape_str(xs, sh, sizeof sh));
+        return CASCADE_OK;
+    }
+    int64_t C = xs->d[0], H = xs->d[1], W = xs->d[2], big = H > W ? H : W;
+    int scale = big >= 256 ? 1 : (int)(256 / big);
+    for (int64_t i = 0; i < c->n; i++)
+        for (int64_t ch = 0; ch < C; ch++) {
+            char path[CASCADE_PATH_MAX + 64];
+            snprintf(path, sizeof path, "%s/attribution_%" PRId64 "_%" PRId64 ".png", c->o->out_dir, c->indices[i], ch);
+            const float *map = attr + (i * C + ch) * H * W;
+            CASCADE_TRY(c->hex ? cascade_explain_png_hex(path, map, H, W, scale)
+                               : cascade_explain_png(path, map, H, W, scale));
+        }
+    cascade_log("explain: %lld pictures %s/attribution_SAMPLE_CHANNEL.png (%s; blue < 0 < red, scaled to max "
+                "|value|)\n",
+                (long long)(c->n * C), c->o->out_dir, c->hex ? "hexagonal air-shower grid, north up" : "square grid");
+    return CASCADE_OK;
+}
+
+static cascade_status write_root_attrs(explain_ctx *c, cascade_h5writer *w) {
+    int gradient = c->method >= EXPLAIN_SALIENCY;
+    CASCADE_TRY(cascade_h5w_attr_string(w, "/", "generator", "cascade explain"));
+    CASCADE_TRY(cascade_h5w_attr_string(w, "/", "method", method_names[c->method]));
+    CASCADE_TRY(cascade_h5w_attr_int(w, "/", "target", gradient ? c->o->target : -1));
+    CASCADE_TRY(cascade_h5w_attr_string(w, "/", "rule", ""));
+    CASCADE_TRY(cascade_h5w_attr_ints(w, "/", "indices", c->indices, c->n));
+    CASCADE_TRY(cascade_h5w_attr_string(w, "/", "checkpoint", c->o->ckpt));
+    CASCADE_TRY(cascade_h5w_attr_string(w, "/", "data", c->t.d.file));
+    return cascade_h5w_attr_int(w, "/", "step", c->t.meta.step);
+}
+
+static cascade_status explain_run(explain_ctx *c, MPI_Comm comm) {
+    const cascade_explain_opts *o = c->o;
+    CASCADE_TRY(cascade_explain_parse_method(o->method, &c->method));
+    CASCADE_TRY(cascade_trained_open(&c->t, o->ckpt, o->data, 0, comm));
+    CASCADE_TRY(cascade_explain_parse_index(o->index ? o->index : "0", c->t.d.n, c->t.d.file, &c->first, &c->n));
+    CASCADE_TRY(is_airshower(c->t.d.file, comm, &c->hex));
+    c->indices = cascade_alloc((size_t)c->n * sizeof(int64_t), "sample indices");
+    if (!c->indices) return CASCADE_EINTERNAL;
+    for (int64_t i = 0; i < c->n; i++) c->indices[i] = c->first + i;
+    CASCADE_TRY(cascade_mkdir_p(o->out_dir));
+    char path[CASCADE_PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/explain.h5", o->out_dir);
+    cascade_h5writer *w;
+    CASCADE_TRY(cascade_h5w_create(path, comm, &w));
+    float *attr = NULL;
+    cascade_status st = write_root_attrs(c, w);
+    if (!st && c->method == EXPLAIN_ACTIVATIONS) st = run_activations(c, w);
+    if (!st && c->method == EXPLAIN_FILTERS) st = run_filters(c, w);
+    if (!st && c->method >= EXPLAIN_SALIENCY) {
+        attr = cascade_alloc((size_t)(c->n * cascade_shape_numel(&c->t.d.x_shape)) * sizeof(float), "attribution");
+        st = attr ? run_attribution(c, w, attr) : CASCADE_EINTERNAL;
+    }
+    if (st) {
+        cascade_h5w_abort(w);
+        cascade_free(attr);
+        return st;
+    }
+    st = cascade_h5w_commit(w);
+    if (!st && c->method == EXPLAIN_FILTERS)
+        cascade_log("explain: filters -> %s\n", path);
+    else if (!st)
+        cascade_log("explain: %s of %lld sample(s) -> %s\n", method_names[c->method], (long long)c->n, path);
+    /* pictures after the file: a rank-0-only step must not sit between collective writes */
+    if (!st && attr && o->pictures && c->rank == 0) st = draw_attribution(c, attr);
+    cascade_free(attr);
+    return st;
+}
+
+cascade_status cascade_explain(const cascade_explain_opts *o, MPI_Comm comm) {
+    explain_ctx c = {.o = o};
+    MPI_Comm_rank(comm, &c.rank);
+    cascade_status st = explain_run(&c, comm);
+    cascade_free(c.indices);
+    if (c.t.f) cascade_trained_close(&c.t);
+    return st;
+}

@@ -1,0 +1,69 @@
+/* `cascade explain`: what a trained supervised model looks at. Layer activations, filters and
+ * input-space attributions (saliency, input x gradient, integrated gradients) for chosen samples
+ * of a data file, written to DIR/explain.h5 (CONTRACT "Explanations") with PNG heatmaps. */
+#ifndef CASCADE_EXPLAIN_EXPLAIN_H
+#define CASCADE_EXPLAIN_EXPLAIN_H
+
+#include <mpi.h>
+
+#include "cascade/core.h"
+#include "nn/graph.h"
+
+typedef enum {
+    EXPLAIN_ACTIVATIONS,
+    EXPLAIN_FILTERS,
+    EXPLAIN_SALIENCY,
+    EXPLAIN_INPUTXGRAD,
+    EXPLAIN_INTEGRATED
+} cascade_explain_method;
+
+typedef struct {
+    const char *ckpt;     /* checkpoint or run directory */
+    const char *data;     /* data file (NULL: the run's validation data) */
+    const char *out_dir;  /* DIR: DIR/explain.h5 and pictures */
+    const char *method;   /* name as on the command line */
+    const char *index;    /* "I" or "A:B" (half-open, as Python); NULL: "0" */
+    int64_t target;       /* output element whose gradient is explained */
+    const char *layer;    /* activations/filters: one layer (NULL: all / the first conv or dense) */
+    int steps;            /* integrated: Riemann steps */
+    int baseline_mean;    /* integrated: 1 = mean over the chosen samples, 0 = zeros */
+    int pictures;         /* write PNG heatmaps */
+} cascade_explain_opts;
+
+/* Method names accepted now, for help texts: "activations, filters, saliency, ...". */
+extern const char cascade_explain_methods[];
+
+/* Parses a method name. Methods of the CONTRACT not implemented yet, and unknown names, are
+ * CASCADE_EUSAGE errors (the latter list the known ones). */
+cascade_status cascade_explain_parse_method(const char *name, cascade_explain_method *out);
+
+/* Parses "--index": "I" or "A:B" (A <= I < B) against n samples of `file`. */
+cascade_status cascade_explain_parse_index(const char *text, int64_t n, const char *file, int64_t *first,
+                                           int64_t *count);
+
+/* Runs the whole command: opens the model and data, computes, writes DIR/explain.h5 and pictures. */
+cascade_status cascade_explain(const cascade_explain_opts *o, MPI_Comm comm);
+
+/* ---- computations (explain/attribution.c); x is the net input as the net sees it ---- */
+
+/* Gradient of output element `target` w.r.t. the input for n samples x (n, x shape), in chunks
+ * of net->max_n (the net must be prepared with input gradients): grad (n, x shape), and the
+ * output element's values in value (n) when not NULL. Eval mode. */
+cascade_status cascade_explain_gradient(cascade_net *net, const float *x, int64_t n, int64_t target, float *grad,
+                                        double *value);
+
+/* Integrated Gradients with the midpoint Riemann sum over `steps` points α = (k + ½)/steps:
+ * attr = (x − baseline) ⊙ mean_k ∂S/∂x(baseline + α_k (x − baseline)). baseline: one sample
+ * (x shape) used for all. value / base_value (n, optional): S at x and at the baseline. */
+cascade_status cascade_explain_integrated(cascade_net *net, const float *x, int64_t n, const float *baseline,
+                                          int64_t target, int steps, float *attr, double *value, double *base_value);
+
+/* Writes a (h, w) map as a PNG heatmap: diverging blue-white-red scaled to max |value|
+ * (white = 0), each cell drawn as a square of `scale` pixels. */
+cascade_status cascade_explain_png(const char *path, const float *map, int64_t h, int64_t w, int scale);
+/* The same on the air-shower array's offset hexagonal grid (CONTRACT: station [r][c] at
+ * x = c + (r mod 2)/2, y = r·√3/2 spacings): hexagonal cells, north (row h−1) at the top, grey
+ * outside the array; `scale` pixels per station spacing. */
+cascade_status cascade_explain_png_hex(const char *path, const float *map, int64_t h, int64_t w, int scale);
+
+#endif
