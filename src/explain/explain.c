@@ -12,11 +12,12 @@
 #include "explain/explain.h"
 #include "train/trained.h"
 
-static const char *const method_names[] = {"activations", "filters", "saliency", "inputxgrad", "integrated"};
+static const char *const method_names[] = {"activations", "filters", "saliency", "inputxgrad", "integrated",
+                                           "cam",         "gradcam"};
 #define N_METHODS ((int)(sizeof method_names / sizeof method_names[0]))
-const char cascade_explain_methods[] = "activations, filters, saliency, inputxgrad, integrated";
+const char cascade_explain_methods[] = "activations, filters, saliency, inputxgrad, integrated, cam, gradcam";
 /* In the CONTRACT, not implemented yet. */
-static const char *const later_methods[] = {"deconvnet", "guided", "cam", "gradcam", "guided-gradcam", "actmax", "lrp"};
+static const char *const later_methods[] = {"deconvnet", "guided", "guided-gradcam", "actmax", "lrp"};
 
 cascade_status cascade_explain_parse_method(const char *name, cascade_explain_method *out) {
     for (int m = 0; m < N_METHODS; m++)
@@ -208,6 +209,78 @@ static cascade_status run_filters(explain_ctx *c, cascade_h5writer *w) {
     return cascade_h5w_attr_string(w, path, "type", L->type);
 }
 
+/* The layer a class activation map is taken at, and for CAM the final dense layer:
+ * CAM needs ... -> A -> globalavgpool -> dense (the output); Grad-CAM takes --layer or the last
+ * layer before the output whose output has the input's rank (a convolution's (K, h, w)). */
+static cascade_status cam_layers(explain_ctx *c, int *node, int *dense) {
+    cascade_net *net = &c->t.net;
+    int out = net->output;
+    if (!is_user_layer(&net->layers[out])) out = net->inputs[out][0]; /* under its activation */
+    *dense = out;
+    if (c->method == EXPLAIN_CAM) {
+        const cascade_layer *D = &net->layers[out];
+        int pool = net->inputs[out][0];
+        if (strcmp(D->type, "dense") != 0 || pool < 0 || strcmp(net->layers[pool].type, "globalavgpool") != 0)
+            return cascade_fail(CASCADE_EUSAGE, "explain: CAM needs a net ending in globalavgpool -> dense, but the "
+                                "output layer %s (%s) reads %s; use gradcam (any convolution layer)", D->name, D->type,
+                                pool < 0 ? "the input" : net->layers[pool].name);
+        *node = net->inputs[pool][0];
+        if (*node < 0) return cascade_fail(CASCADE_EUSAGE, "explain: CAM: globalavgpool reads the net input directly");
+        return CASCADE_OK;
+    }
+    if (c->o->layer) {
+        int l;
+        CASCADE_TRY(find_layer(net, c->o->layer, &l));
+        *node = output_node(net, l);
+        return CASCADE_OK;
+    }
+    *node = -1;
+    for (int l = 0; l < net->n_layers; l++)
+        if (l != out && is_user_layer(&net->layers[l]) &&
+            net->layers[output_node(net, l)].out_shape.ndim == c->t.d.x_shape.ndim)
+            *node = output_node(net, l);
+    if (*node < 0)
+        return cascade_fail(CASCADE_EUSAGE, "explain: gradcam: no layer with a (channels, spatial...) output; name one "
+                            "with --layer");
+    return CASCADE_OK;
+}
+
+/* CAM / Grad-CAM: `map` (n, layer spatial) and, upsampled (bilinear) to the input grid and
+ * repeated for every input channel, `attribution` shaped as x. */
+static cascade_status run_cam(explain_ctx *c, cascade_h5writer *w, const float *x, float *attr, double *value) {
+    cascade_net *net = &c->t.net;
+    const cascade_shape *xs = &c->t.d.x_shape;
+    int node = -1, dense = -1;
+    CASCADE_TRY(cam_layers(c, &node, &dense));
+    const cascade_shape *as = &net->layers[node].out_shape;
+    char a[64], b[64];
+    if (xs->ndim != 3 || as->ndim != 3)
+        return cascade_fail(CASCADE_EUSAGE, "explain: class activation maps are drawn for 2-D images: input %s, layer "
+                            "%s output %s", cascade_shape_str(xs, a, sizeof a), net->layers[node].name,
+                            cascade_shape_str(as, b, sizeof b));
+    int64_t h = as->d[1], wd = as->d[2], H = xs->d[1], W = xs->d[2], C = xs->d[0];
+    float *map = cascade_alloc((size_t)(c->n * h * wd) * sizeof(float), "class activation maps");
+    float *up = cascade_alloc((size_t)(H * W) * sizeof(float), "upsampled map");
+    if (!map || !up) {
+        cascade_free(map), cascade_free(up);
+        return CASCADE_EINTERNAL;
+    }
+    cascade_status st = c->method == EXPLAIN_CAM
+                            ? cascade_explain_cam(net, node, dense, x, c->n, c->o->target, map, value)
+                            : cascade_explain_gradcam(net, node, x, c->n, c->o->target, map, value);
+    for (int64_t i = 0; !st && i < c->n; i++) {
+        cascade_explain_upsample(map + i * h * wd, h, wd, H, W, up);
+        for (int64_t ch = 0; ch < C; ch++) memcpy(attr + (i * C + ch) * H * W, up, (size_t)(H * W) * sizeof(float));
+    }
+    cascade_shape ms = cascade_shape_make(2, (int64_t[]){h, wd});
+    if (!st) st = write_rows(w, "map", c->n, &ms, map, c->rank);
+    if (!st) st = cascade_h5w_attr_string(w, "map", "layer", net->layers[node].name);
+    if (!st && c->method == EXPLAIN_CAM) st = cascade_h5w_attr_string(w, "map", "includes", "bias: mean = logit");
+    cascade_free(map);
+    cascade_free(up);
+    return st;
+}
+
 /* attribution (n, x shape) for the gradient methods; pictures after. */
 static cascade_status run_attribution(explain_ctx *c, cascade_h5writer *w, float *attr) {
     cascade_net *net = &c->t.net;
@@ -229,7 +302,9 @@ static cascade_status run_attribution(explain_ctx *c, cascade_h5writer *w, float
         return CASCADE_EINTERNAL;
     }
     cascade_status st;
-    if (c->method == EXPLAIN_INTEGRATED) {
+    if (c->method == EXPLAIN_CAM || c->method == EXPLAIN_GRADCAM) {
+        st = run_cam(c, w, x, attr, value);
+    } else if (c->method == EXPLAIN_INTEGRATED) {
         if (c->o->baseline_mean)
             for (int64_t j = 0; j < xn; j++) {
                 double s = 0;

@@ -14,7 +14,9 @@ typedef enum {
     EXPLAIN_FILTERS,
     EXPLAIN_SALIENCY,
     EXPLAIN_INPUTXGRAD,
-    EXPLAIN_INTEGRATED
+    EXPLAIN_INTEGRATED,
+    EXPLAIN_CAM,
+    EXPLAIN_GRADCAM
 } cascade_explain_method;
 
 typedef struct {
@@ -65,5 +67,17 @@ cascade_status cascade_explain_png(const char *path, const float *map, int64_t h
  * x = c + (r mod 2)/2, y = r·√3/2 spacings): hexagonal cells, north (row h−1) at the top, grey
  * outside the array; `scale` pixels per station spacing. */
 cascade_status cascade_explain_png_hex(const char *path, const float *map, int64_t h, int64_t w, int scale);
+
+/* ---- class activation maps (explain/cam.c); maps are (n, spatial of the layer) ---- */
+
+/* Grad-CAM of layer node `node` ((K, spatial...) output): ReLU(sum_k alpha_k A_k) with alpha_k
+ * the spatial mean of dS/dA_k. The net must be prepared for backward. */
+cascade_status cascade_explain_gradcam(cascade_net *net, int node, const float *x, int64_t n, int64_t target,
+                                       float *map, double *value);
+/* CAM for a net ending in node -> globalavgpool -> dense (layer index `dense`):
+ * sum_k W[target,k] A_k + b_target, whose spatial mean is the logit (value). */
+cascade_status cascade_explain_cam(cascade_net *net, int node, int dense, const float *x, int64_t n, int64_t target,
+                                   float *map, double *value);
+void cascade_explain_upsample(const float *in, int64_t h, int64_t w, int64_t H, int64_t W, float *out);
 
 #endif
