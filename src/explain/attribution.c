@@ -7,10 +7,10 @@
 
 /* One chunk (m <= net->max_n): forward, one-hot dout at target, backward; grad (m, x shape). */
 static void gradient_chunk(cascade_net *net, const float *x, int m, int64_t target, float *dout, float *grad,
-                           double *value) {
+                           double *value, int relu_rule) {
     int64_t out_numel = cascade_shape_numel(cascade_net_out_shape(net));
     int64_t xn = cascade_shape_numel(&net->ext_shapes[0]);
-    cascade_run run = {.n = m};
+    cascade_run run = {.n = m, .relu_rule = relu_rule};
     run.ext[0] = x;
     cascade_net_forward(net, &run);
     const float *out = cascade_net_output(net);
@@ -37,6 +37,11 @@ static cascade_status check_net(const cascade_net *net, int64_t target) {
 
 cascade_status cascade_explain_gradient(cascade_net *net, const float *x, int64_t n, int64_t target, float *grad,
                                         double *value) {
+    return cascade_explain_gradient_rule(net, x, n, target, CASCADE_RELU_GRADIENT, grad, value);
+}
+
+cascade_status cascade_explain_gradient_rule(cascade_net *net, const float *x, int64_t n, int64_t target,
+                                             int relu_rule, float *grad, double *value) {
     CASCADE_TRY(check_net(net, target));
     int64_t out_numel = cascade_shape_numel(cascade_net_out_shape(net));
     int64_t xn = cascade_shape_numel(&net->ext_shapes[0]);
@@ -44,7 +49,7 @@ cascade_status cascade_explain_gradient(cascade_net *net, const float *x, int64_
     if (!dout) return CASCADE_EINTERNAL;
     for (int64_t s = 0; s < n; s += net->max_n) {
         int m = (int)(n - s < net->max_n ? n - s : net->max_n);
-        gradient_chunk(net, x + s * xn, m, target, dout, grad + s * xn, value ? value + s : NULL);
+        gradient_chunk(net, x + s * xn, m, target, dout, grad + s * xn, value ? value + s : NULL, relu_rule);
     }
     cascade_free(dout);
     return CASCADE_OK;
@@ -74,17 +79,17 @@ cascade_status cascade_explain_integrated(cascade_net *net, const float *x, int6
             for (int i = 0; i < m; i++)
                 for (int64_t j = 0; j < xn; j++)
                     path[i * xn + j] = (float)(baseline[j] + alpha * ((double)xs[i * xn + j] - baseline[j]));
-            gradient_chunk(net, path, m, target, dout, grad, NULL);
+            gradient_chunk(net, path, m, target, dout, grad, NULL, CASCADE_RELU_GRADIENT);
             for (int64_t j = 0; j < (int64_t)m * xn; j++) sum[j] += grad[j];
         }
         for (int i = 0; i < m; i++)
             for (int64_t j = 0; j < xn; j++)
                 attr[(s + i) * xn + j] = (float)(((double)xs[i * xn + j] - baseline[j]) * sum[i * xn + j] / steps);
         /* the outputs at both ends, for the completeness check Σ attr ≈ S(x) − S(baseline) */
-        if (value) gradient_chunk(net, xs, m, target, dout, grad, value + s);
+        if (value) gradient_chunk(net, xs, m, target, dout, grad, value + s, CASCADE_RELU_GRADIENT);
         if (base_value) {
             for (int i = 0; i < m; i++) memcpy(path + i * xn, baseline, (size_t)xn * sizeof(float));
-            gradient_chunk(net, path, m, target, dout, grad, base_value + s);
+            gradient_chunk(net, path, m, target, dout, grad, base_value + s, CASCADE_RELU_GRADIENT);
         }
     }
     cascade_free(dout), cascade_free(path), cascade_free(grad), cascade_free(sum);

@@ -12,12 +12,13 @@
 #include "explain/explain.h"
 #include "train/trained.h"
 
-static const char *const method_names[] = {"activations", "filters", "saliency", "inputxgrad", "integrated",
-                                           "cam",         "gradcam"};
+static const char *const method_names[] = {"activations", "filters",   "saliency", "inputxgrad",    "integrated",
+                                           "cam",         "gradcam",   "deconvnet", "guided",       "guided-gradcam"};
 #define N_METHODS ((int)(sizeof method_names / sizeof method_names[0]))
-const char cascade_explain_methods[] = "activations, filters, saliency, inputxgrad, integrated, cam, gradcam";
+const char cascade_explain_methods[] =
+    "activations, filters, saliency, inputxgrad, integrated, cam, gradcam, deconvnet, guided, guided-gradcam";
 /* In the CONTRACT, not implemented yet. */
-static const char *const later_methods[] = {"deconvnet", "guided", "guided-gradcam", "actmax", "lrp"};
+static const char *const later_methods[] = {"actmax", "lrp"};
 
 cascade_status cascade_explain_parse_method(const char *name, cascade_explain_method *out) {
     for (int m = 0; m < N_METHODS; m++)
@@ -304,6 +305,21 @@ static cascade_status run_attribution(explain_ctx *c, cascade_h5writer *w, float
     cascade_status st;
     if (c->method == EXPLAIN_CAM || c->method == EXPLAIN_GRADCAM) {
         st = run_cam(c, w, x, attr, value);
+    } else if (c->method == EXPLAIN_DECONVNET || c->method == EXPLAIN_GUIDED) {
+        st = cascade_explain_gradient_rule(net, x, c->n, c->o->target,
+                                           c->method == EXPLAIN_GUIDED ? CASCADE_RELU_GUIDED : CASCADE_RELU_DECONVNET,
+                                           attr, value);
+    } else if (c->method == EXPLAIN_GUIDED_GRADCAM) { /* guided backprop x the upsampled Grad-CAM */
+        float *cam = cascade_alloc((size_t)(c->n * xn) * sizeof(float), "Grad-CAM");
+        st = cam ? CASCADE_OK : CASCADE_EINTERNAL;
+        if (!st) {
+            c->method = EXPLAIN_GRADCAM;
+            st = run_cam(c, w, x, cam, value);
+            c->method = EXPLAIN_GUIDED_GRADCAM;
+        }
+        if (!st) st = cascade_explain_gradient_rule(net, x, c->n, c->o->target, CASCADE_RELU_GUIDED, attr, value);
+        for (int64_t j = 0; !st && j < c->n * xn; j++) attr[j] *= cam[j];
+        cascade_free(cam);
     } else if (c->method == EXPLAIN_INTEGRATED) {
         if (c->o->baseline_mean)
             for (int64_t j = 0; j < xn; j++) {

@@ -16,7 +16,10 @@ typedef enum {
     EXPLAIN_INPUTXGRAD,
     EXPLAIN_INTEGRATED,
     EXPLAIN_CAM,
-    EXPLAIN_GRADCAM
+    EXPLAIN_GRADCAM,
+    EXPLAIN_DECONVNET,
+    EXPLAIN_GUIDED,
+    EXPLAIN_GUIDED_GRADCAM
 } cascade_explain_method;
 
 typedef struct {
@@ -53,6 +56,10 @@ cascade_status cascade_explain(const cascade_explain_opts *o, MPI_Comm comm);
  * output element's values in value (n) when not NULL. Eval mode. */
 cascade_status cascade_explain_gradient(cascade_net *net, const float *x, int64_t n, int64_t target, float *grad,
                                         double *value);
+
+/* The same with relu's backward replaced by a rule (CASCADE_RELU_DECONVNET, _GUIDED). */
+cascade_status cascade_explain_gradient_rule(cascade_net *net, const float *x, int64_t n, int64_t target,
+                                             int relu_rule, float *grad, double *value);
 
 /* Integrated Gradients with the midpoint Riemann sum over `steps` points α = (k + ½)/steps:
  * attr = (x − baseline) ⊙ mean_k ∂S/∂x(baseline + α_k (x − baseline)). baseline: one sample

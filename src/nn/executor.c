@@ -114,6 +114,7 @@ void cascade_net_backward(cascade_net *net, const cascade_run *run, const float 
         c.work = net->work;
         c.sample_ids = run->sample_ids;
         c.step = run->step;
+        c.relu_rule = run->relu_rule;
         L->op->backward(L, &c);
         if (run->after_backward) run->after_backward(run->hook_ctx, l);
     }

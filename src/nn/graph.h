@@ -71,6 +71,7 @@ typedef struct {
      * start reducing gradients that are final */
     void (*after_backward)(void *ctx, int layer);
     void *hook_ctx;
+    int relu_rule; /* CASCADE_RELU_*: backward through relu for introspection */
 } cascade_run;
 
 void cascade_net_forward(cascade_net *net, const cascade_run *run);

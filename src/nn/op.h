@@ -25,6 +25,10 @@ typedef float real;
 
 enum { CASCADE_INIT_ZEROS, CASCADE_INIT_ONES, CASCADE_INIT_UNIFORM };
 
+/* How relu's backward passes a gradient: the true derivative; DeconvNet (only where the
+ * gradient is positive); guided backpropagation (where the gradient and the input are positive). */
+enum { CASCADE_RELU_GRADIENT = 0, CASCADE_RELU_DECONVNET = 1, CASCADE_RELU_GUIDED = 2 };
+
 /* A parameter or buffer of a layer, in PyTorch's layout and name. */
 typedef struct {
     char name[32];        /* weight, bias, running_mean, ... */

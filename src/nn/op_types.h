@@ -31,6 +31,7 @@ typedef struct OPT_SYM(cascade_bwd) {
     OPT_REAL *work;
     const int64_t *sample_ids;
     uint64_t step;
+    int relu_rule; /* introspection: CASCADE_RELU_* (how relu passes gradients back) */
 } OPT_SYM(cascade_bwd);
 
 typedef struct OPT_SYM(cascade_op) {

@@ -201,7 +201,7 @@ fails() { # fails PATTERN ARGS...: exit code 2 and PATTERN in stderr
     fi
 }
 fails "known: activations, filters, saliency, inputxgrad, integrated" relu --method nope --data data.h5 --out e
-fails "guided is not available yet" relu --method guided --data data.h5 --out e
+fails "actmax is not available yet" relu --method actmax --data data.h5 --out e
 fails "lrp is not available yet" relu --method lrp --data data.h5 --out e
 fails "data.h5 has 40 samples" relu --method saliency --data data.h5 --index 40 --out e
 fails "data.h5 has 40 samples" relu --method saliency --data data.h5 --index 38:41 --out e

@@ -41,6 +41,9 @@ INI
 "$CASCADE_BIN" explain run --data d.h5 --method cam --target 1 --index 0:5 --out cam --no-pictures
 "$CASCADE_BIN" explain run --data d.h5 --method gradcam --layer c1 --target 1 --index 0:5 --out gc
 "$CASCADE_BIN" predict run --data d.h5 -o pred.h5
+for m in deconvnet guided guided-gradcam; do
+  "$CASCADE_BIN" explain run --data d.h5 --method $m --target 1 --index 0:5 --out $m --no-pictures
+done
 "$py" - <<'PY'
 import glob, h5py, numpy as np, torch
 import torch.nn.functional as F
@@ -71,6 +74,34 @@ tmap = F.relu((alpha * A).sum(dim=1)).detach().numpy()
 err = np.abs(gmap - tmap).max() / np.abs(tmap).max()
 assert err < 1e-5, ("gradcam vs torch", err)
 assert gattr.shape == (5, 2, 6, 6) and np.allclose(gattr[:, 0], gmap) and np.allclose(gattr[:, 1], gmap)
+# DeconvNet and guided backpropagation: relu passes only positive gradients (and, guided, only
+# where its input was positive); guided Grad-CAM = guided x Grad-CAM
+class Guided(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, z, guided):
+        ctx.save_for_backward(z)
+        ctx.guided = guided
+        return z.clamp(min=0)
+
+    @staticmethod
+    def backward(ctx, g):
+        (z,) = ctx.saved_tensors
+        g = g.clamp(min=0)
+        return (g * (z > 0) if ctx.guided else g), None
+
+def rule_grad(guided):
+    xi = x.clone().requires_grad_(True)
+    A2 = Guided.apply(F.conv2d(xi, W["c1/weight"], W["c1/bias"], padding=1), guided)
+    S2 = F.linear(A2.mean(dim=(2, 3)), W["out/weight"], W["out/bias"])[:, 1].sum()
+    (g,) = torch.autograd.grad(S2, xi)
+    return g.numpy()
+
+for name, ref in (("deconvnet", rule_grad(False)), ("guided", rule_grad(True)),
+                  ("guided-gradcam", rule_grad(True) * tmap[:, None])):
+    got = h5py.File(name + "/explain.h5")["attribution"][...]
+    e = np.abs(got - ref).max() / np.abs(ref).max()
+    assert e < 1e-5, (name, e)
+    print("explain_cam: %s vs PyTorch %.1e" % (name, e))
 print("explain_cam: CAM mean = logit, Grad-CAM = ReLU(CAM)/Z and = PyTorch (max rel err %.1e)" % err)
 PY
 ls gc/attribution_0_0.png >/dev/null

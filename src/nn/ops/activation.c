@@ -36,7 +36,13 @@ static void relu_bwd(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
     if (!c->din[0]) return;
     const real *x = c->in[0], *g = c->dout;
     real *d = c->din[0];
-    ACT_LOOP(d[i] += x[i] > 0 ? g[i] : 0)
+    if (c->relu_rule == CASCADE_RELU_DECONVNET) { /* introspection rules (cascade explain) */
+        ACT_LOOP(d[i] += g[i] > 0 ? g[i] : 0)
+    } else if (c->relu_rule == CASCADE_RELU_GUIDED) {
+        ACT_LOOP(d[i] += x[i] > 0 && g[i] > 0 ? g[i] : 0)
+    } else {
+        ACT_LOOP(d[i] += x[i] > 0 ? g[i] : 0)
+    }
 }
 
 static void leaky_fwd(const cascade_layer *L, const OPSYM(cascade_fwd) *c) {
