@@ -17,6 +17,15 @@ static void print_help(FILE *out) {
             sim_kinds());
 }
 
+/* The word after --key is its value unless it is another option (-o, --flag); negative
+ * numbers are values. */
+static int is_value(const char *w) {
+    if (w[0] != '-') return 1;
+    char *end;
+    strtod(w, &end);
+    return end != w && *end == 0;
+}
+
 int cli_simulate(int argc, char **argv, MPI_Comm comm) {
     int root = cascade_log_rank() == 0;
     if (argc < 2 || cli_is_help(argv[1])) {
@@ -56,7 +65,7 @@ int cli_simulate(int argc, char **argv, MPI_Comm comm) {
         } else if (strncmp(a, "--", 2) == 0 && a[2]) {
             if (opts.n == SIM_MAX_OPTIONS) return cascade_fail(CASCADE_EUSAGE, "too many options"), cli_error(2);
             opts.opt[opts.n].key = a + 2;
-            opts.opt[opts.n].value = more && strncmp(argv[i + 1], "--", 2) != 0 ? argv[++i] : NULL;
+            opts.opt[opts.n].value = more && is_value(argv[i + 1]) ? argv[++i] : NULL;
             opts.n++;
         } else {
             return cascade_fail(CASCADE_EUSAGE, "simulate: unexpected argument '%s'", a), cli_error(2);

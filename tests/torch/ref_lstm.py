@@ -43,4 +43,31 @@ for steps, features, hidden, layers, return_sequences, batch in itertools.produc
         spec["return_sequences"] = "true"
     r.case("lstm", spec, lstm_fn(features, hidden, layers, return_sequences),
            [r.rand(batch, steps, features, low=-2.0, high=2.0)], params)
+# leading axes are positions with one sequence each (e.g. one trace per station), shared weights
+def per_position(fn, lead):
+    def g(xs, ps):
+        x = xs[0]
+        n = x.shape[0]
+        y = fn([x.reshape(-1, *x.shape[-2:])], ps)
+        return y.reshape(n, *lead, *y.shape[1:])
+    return g
+
+
+for lead, return_sequences, layers in (((3,), False, 1), ((2, 3), True, 1), ((4,), False, 2)):
+    features, hidden, steps = 2, 3, 6
+    params = {}
+    for l in range(layers):
+        suffix = "_l%d" % l if layers > 1 else ""
+        in_f = features if l == 0 else hidden
+        params["weight_ih" + suffix] = r.rand(4 * hidden, in_f)
+        params["weight_hh" + suffix] = r.rand(4 * hidden, hidden)
+        params["bias_ih" + suffix] = r.rand(4 * hidden)
+        params["bias_hh" + suffix] = r.rand(4 * hidden)
+    spec = {"units": hidden}
+    if layers != 1:
+        spec["layers"] = layers
+    if return_sequences:
+        spec["return_sequences"] = "true"
+    r.case("lstm", spec, per_position(lstm_fn(features, hidden, layers, return_sequences), lead),
+           [r.rand(2, *lead, steps, features, low=-2.0, high=2.0)], params)
 r.close()

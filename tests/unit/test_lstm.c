@@ -42,8 +42,6 @@ static void test_keys(void) {
 
 static void test_shapes(void) {
     expect_error("units=4", 1, (int64_t[]){5}, "(5)", "(T, F)");
-    expect_error("units=4", 3, (int64_t[]){2, 5, 3}, "(2,5,3)", "(T, F)");
-    expect_error("units=4\nreturn_sequences=true", 3, (int64_t[]){1, 1, 1}, "(1,1,1)", "lstm");
 }
 
 static void expect_param(const cascade_param_desc *p, const char *name, int ndim, int64_t d0, int64_t d1) {

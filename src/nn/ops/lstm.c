@@ -57,19 +57,25 @@ static cascade_status lstm_infer(cascade_layer *L) {
     const lstm_cfg *c = L->cfg;
     const cascade_shape *in = &L->in_shape[0];
     char buf[128];
-    if (in->ndim != 2 || in->d[0] < 1 || in->d[1] < 1)
+    if (in->ndim < 2 || in->d[in->ndim - 2] < 1 || in->d[in->ndim - 1] < 1)
         return cascade_fail(CASCADE_EUSAGE,
-                            "lstm needs a per-sample input (T, F) (data layout = features), got %s",
+                            "lstm needs a per-sample input (T, F) (data layout = features), or (P..., T, F) for one "
+                            "sequence per position, got %s",
                             cascade_shape_str(in, buf, sizeof buf));
-    int64_t steps = in->d[0], features = in->d[1], hidden = c->units;
+    /* leading axes are positions (e.g. stations), each with its own sequence, shared weights */
+    int64_t positions = cascade_shape_numel(in) / (in->d[in->ndim - 2] * in->d[in->ndim - 1]);
+    int64_t steps = in->d[in->ndim - 2], features = in->d[in->ndim - 1], hidden = c->units;
     /* GEMM sizes are int: keep one sample's largest buffer far below INT_MAX */
     if (steps * 4 * hidden > (1L << 28) || features > (1L << 28))
         return cascade_fail(CASCADE_EUSAGE, "lstm input %s with units = %lld is too large",
                             cascade_shape_str(in, buf, sizeof buf), (long long)hidden);
-    if (c->return_sequences)
-        L->out_shape = cascade_shape_make(2, (int64_t[]){steps, hidden});
-    else
-        L->out_shape = cascade_shape_make(1, (int64_t[]){hidden});
+    L->out_shape = *in; /* (P..., T, H) or (P..., H) */
+    if (c->return_sequences) {
+        L->out_shape.d[in->ndim - 1] = hidden;
+    } else {
+        L->out_shape.ndim = in->ndim - 1;
+        L->out_shape.d[in->ndim - 2] = hidden;
+    }
     double bound = 1.0 / sqrt((double)hidden);
     for (long l = 0; l < c->layers; l++) {
         int64_t in_f = l == 0 ? features : hidden;
@@ -78,9 +84,9 @@ static cascade_status lstm_infer(cascade_layer *L) {
         lstm_add_param(L, "bias_ih", c->layers, l, cascade_shape_make(1, (int64_t[]){4 * hidden}), bound);
         lstm_add_param(L, "bias_hh", c->layers, l, cascade_shape_make(1, (int64_t[]){4 * hidden}), bound);
     }
-    L->saved_per_sample = c->layers * steps * 6 * hidden;
+    L->saved_per_sample = positions * c->layers * steps * 6 * hidden;
     L->saved_fixed = 0;
-    L->work_per_sample = steps * 6 * hidden + hidden;
+    L->work_per_sample = positions * (steps * 6 * hidden + hidden);
     L->work_fixed = 0;
     return CASCADE_OK;
 }
@@ -91,14 +97,18 @@ typedef struct {
     int64_t rows; /* n * steps */
 } lstm_dims;
 
+/* Every position of every sample is one sequence: n here counts sequences. */
 static lstm_dims lstm_get_dims(const cascade_layer *L, int n) {
     const lstm_cfg *c = L->cfg;
-    lstm_dims d = {.n = n,
-                   .steps = (int)L->in_shape[0].d[0],
-                   .features = (int)L->in_shape[0].d[1],
+    const cascade_shape *in = &L->in_shape[0];
+    int64_t steps = in->d[in->ndim - 2], features = in->d[in->ndim - 1];
+    int64_t positions = cascade_shape_numel(in) / (steps * features);
+    lstm_dims d = {.n = (int)(n * positions),
+                   .steps = (int)steps,
+                   .features = (int)features,
                    .hidden = (int)c->units,
                    .layers = (int)c->layers};
-    d.rows = (int64_t)n * d.steps;
+    d.rows = (int64_t)d.n * d.steps;
     return d;
 }
 
