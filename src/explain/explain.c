@@ -17,7 +17,7 @@ static const char *const method_names[] = {"activations", "filters",   "saliency
 #define N_METHODS ((int)(sizeof method_names / sizeof method_names[0]))
 const char cascade_explain_methods[] =
     "activations, filters, saliency, inputxgrad, integrated, cam, gradcam, deconvnet, guided, guided-gradcam";
-/* In the CONTRACT, not implemented yet. */
+/* Methods of the CONTRACT still to come: a clear "not available yet". */
 static const char *const later_methods[] = {"actmax", "lrp"};
 
 cascade_status cascade_explain_parse_method(const char *name, cascade_explain_method *out) {

@@ -38,7 +38,7 @@ typedef struct {
 /* Method names accepted now, for help texts: "activations, filters, saliency, ...". */
 extern const char cascade_explain_methods[];
 
-/* Parses a method name. Methods of the CONTRACT not implemented yet, and unknown names, are
+/* Parses a method name. Methods of the CONTRACT still to come, and unknown names, are
  * CASCADE_EUSAGE errors (the latter list the known ones). */
 cascade_status cascade_explain_parse_method(const char *name, cascade_explain_method *out);
 

@@ -25,8 +25,7 @@ def lstm_fn(features, hidden, layers, return_sequences):
     return fn
 
 
-for steps, features, hidden, layers, return_sequences, batch in itertools.product(
-        (1, 5, 13), (1, 3), (2, 8), (1, 2), (False, True), (1, 4)):
+def params_and_spec(features, hidden, layers, return_sequences):
     params = {}
     for l in range(layers):
         suffix = "_l%d" % l if layers > 1 else ""
@@ -41,6 +40,12 @@ for steps, features, hidden, layers, return_sequences, batch in itertools.produc
         spec["layers"] = layers
     if return_sequences:
         spec["return_sequences"] = "true"
+    return params, spec
+
+
+for steps, features, hidden, layers, return_sequences, batch in itertools.product(
+        (1, 5, 13), (1, 3), (2, 8), (1, 2), (False, True), (1, 4)):
+    params, spec = params_and_spec(features, hidden, layers, return_sequences)
     r.case("lstm", spec, lstm_fn(features, hidden, layers, return_sequences),
            [r.rand(batch, steps, features, low=-2.0, high=2.0)], params)
 # leading axes are positions with one sequence each (e.g. one trace per station), shared weights
@@ -55,19 +60,7 @@ def per_position(fn, lead):
 
 for lead, return_sequences, layers in (((3,), False, 1), ((2, 3), True, 1), ((4,), False, 2)):
     features, hidden, steps = 2, 3, 6
-    params = {}
-    for l in range(layers):
-        suffix = "_l%d" % l if layers > 1 else ""
-        in_f = features if l == 0 else hidden
-        params["weight_ih" + suffix] = r.rand(4 * hidden, in_f)
-        params["weight_hh" + suffix] = r.rand(4 * hidden, hidden)
-        params["bias_ih" + suffix] = r.rand(4 * hidden)
-        params["bias_hh" + suffix] = r.rand(4 * hidden)
-    spec = {"units": hidden}
-    if layers != 1:
-        spec["layers"] = layers
-    if return_sequences:
-        spec["return_sequences"] = "true"
+    params, spec = params_and_spec(features, hidden, layers, return_sequences)
     r.case("lstm", spec, per_position(lstm_fn(features, hidden, layers, return_sequences), lead),
            [r.rand(2, *lead, steps, features, low=-2.0, high=2.0)], params)
 r.close()
