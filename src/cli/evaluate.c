@@ -49,9 +49,10 @@ int cli_evaluate(int argc, char **argv, MPI_Comm comm) {
     if (plots) { /* the plots need the metrics and predictions as files */
         if (cascade_mkdir_p(plots)) return cli_error(4);
         snprintf(metrics, sizeof metrics, "%s/metrics.json", plots);
+        snprintf(preds, sizeof preds, "%s/predictions.h5", plots);
         if (!out) out = metrics;
     }
-    cascade_status st = cascade_evaluate(ckpt, data, out, anomaly, comm);
+    cascade_status st = cascade_evaluate(ckpt, data, out, anomaly, plots ? preds : NULL, comm);
     if (st) return cli_error(st);
     if (!plots) return 0;
     if (out != metrics && cascade_log_rank() == 0) { /* keep a copy beside the plots */
@@ -61,8 +62,6 @@ int cli_evaluate(int argc, char **argv, MPI_Comm comm) {
         if (a) fclose(a);
         if (b) fclose(b);
     }
-    snprintf(preds, sizeof preds, "%s/predictions.h5", plots);
-    if ((st = cascade_predict(ckpt, data, preds, comm))) return cli_error(st);
     return cli_run_plot_evaluation(ckpt, preds, metrics, plots);
 }
 

@@ -44,8 +44,10 @@ static cascade_status anomaly_auc(const cascade_trained *t, const char *label, M
     return st;
 }
 
+static cascade_status write_predictions(cascade_trained *t, const char *ckpt, const char *out, MPI_Comm comm);
+
 cascade_status cascade_evaluate(const char *ckpt, const char *data, const char *out_json, const char *anomaly_label,
-                                MPI_Comm comm) {
+                                const char *preds_out, MPI_Comm comm) {
     int rank;
     MPI_Comm_rank(comm, &rank);
     cascade_trained t;
@@ -69,6 +71,7 @@ cascade_status cascade_evaluate(const char *ckpt, const char *data, const char *
             if (out_json && fclose(o) != 0) st = cascade_fail(CASCADE_EIO, "cannot write %s: %s", out_json, strerror(errno));
         }
     }
+    if (!st && preds_out) st = write_predictions(&t, ckpt, preds_out, comm); /* the same run's outputs */
     cascade_trained_close(&t);
     return st;
 }
@@ -107,51 +110,57 @@ static cascade_status write_rows(cascade_h5writer *w, const char *name, const ca
     return cascade_h5w_write_rows(w, name, 0, rank == 0 ? n : 0, data);
 }
 
-cascade_status cascade_predict(const char *ckpt, const char *data, const char *out, MPI_Comm comm) {
+/* Writes OUT.h5 from a run model: outputs (physical units; an autoencoder's reconstruction,
+ * anomaly score and latent code) and copies of the target data sets. */
+static cascade_status write_predictions(cascade_trained *t, const char *ckpt, const char *out, MPI_Comm comm) {
     int rank;
     MPI_Comm_rank(comm, &rank);
-    cascade_trained t;
     cascade_h5writer *w = NULL;
     cascade_h5file *in = NULL;
-    cascade_status st = cascade_trained_open(&t, ckpt, data, 2, comm);
-    if (!st) st = cascade_trained_run(&t, comm);
-    if (!st) st = cascade_h5w_create(out, comm, &w);
-    int ae = t.job.kind == JOB_AUTOENCODER;
+    cascade_status st = cascade_h5w_create(out, comm, &w);
+    int ae = t->job.kind == JOB_AUTOENCODER;
     if (!st) /* outputs (N, output shape) in physical units; an autoencoder's reconstruction */
-        st = write_rows(w, ae ? "reconstruction" : "output", cascade_net_out_shape(&t.net), t.d.n, t.preds, rank);
+        st = write_rows(w, ae ? "reconstruction" : "output", cascade_net_out_shape(&t->net), t->d.n, t->preds, rank);
     if (!st && ae) { /* per-sample reconstruction error, and the latent code */
-        float *score = cascade_alloc((size_t)t.d.n * sizeof(float), "anomaly scores");
+        float *score = cascade_alloc((size_t)t->d.n * sizeof(float), "anomaly scores");
         if (!score) st = CASCADE_EINTERNAL;
-        if (!st) cascade_trained_scores(&t, score);
-        if (!st) st = write_rows(w, "anomaly_score", &(cascade_shape){0}, t.d.n, score, rank);
+        if (!st) cascade_trained_scores(t, score);
+        if (!st) st = write_rows(w, "anomaly_score", &(cascade_shape){0}, t->d.n, score, rank);
         cascade_free(score);
-        int l = t.job.latent_layer[0] ? cascade_net_find(&t.net, t.job.latent_layer) : -1;
-        if (!st && t.job.latent_layer[0] && l < 0)
-            st = cascade_fail(CASCADE_EUSAGE, "latent_layer = %s: no such layer in net %s", t.job.latent_layer,
-                              t.net.name);
+        int l = t->job.latent_layer[0] ? cascade_net_find(&t->net, t->job.latent_layer) : -1;
+        if (!st && t->job.latent_layer[0] && l < 0)
+            st = cascade_fail(CASCADE_EUSAGE, "latent_layer = %s: no such layer in net %s", t->job.latent_layer,
+                              t->net.name);
         if (!st && l >= 0) {
-            const cascade_shape *ls = &t.net.layers[l].out_shape;
-            float *code = cascade_alloc((size_t)(t.d.n * cascade_shape_numel(ls)) * sizeof(float), "latent codes");
+            const cascade_shape *ls = &t->net.layers[l].out_shape;
+            float *code = cascade_alloc((size_t)(t->d.n * cascade_shape_numel(ls)) * sizeof(float), "latent codes");
             if (!code) st = CASCADE_EINTERNAL;
-            if (!st) cascade_run_dataset(&t.net, &t.d, (int)t.job.micro_batch, t.xb, l, code, comm);
-            if (!st) st = write_rows(w, "latent", ls, t.d.n, code, rank);
+            if (!st) cascade_run_dataset(&t->net, &t->d, (int)t->job.micro_batch, t->xb, l, code, comm);
+            if (!st) st = write_rows(w, "latent", ls, t->d.n, code, rank);
             cascade_free(code);
         }
     }
-    if (!st && t.has_targets && !ae) { /* the labels, to compare with */
-        st = cascade_h5_open(t.d.file, comm, &in);
-        for (int i = 0; !st && i < t.job.n_targets; i++) st = cascade_h5_info_of(in, t.job.targets[i], &(cascade_h5_info){0});
-        for (int i = 0; !st && i < t.job.n_targets; i++) st = copy_dataset(in, w, t.job.targets[i], rank);
+    if (!st && t->has_targets && !ae) { /* the labels, to compare with */
+        st = cascade_h5_open(t->d.file, comm, &in);
+        for (int i = 0; !st && i < t->job.n_targets; i++) st = copy_dataset(in, w, t->job.targets[i], rank);
     }
     if (!st) st = cascade_h5w_attr_string(w, "/", "generator", "cascade predict");
     if (!st) st = cascade_h5w_attr_string(w, "/", "checkpoint", ckpt);
-    if (!st) st = cascade_h5w_attr_string(w, "/", "data", t.d.file);
-    if (!st) st = cascade_h5w_attr_int(w, "/", "step", t.meta.step);
+    if (!st) st = cascade_h5w_attr_string(w, "/", "data", t->d.file);
+    if (!st) st = cascade_h5w_attr_int(w, "/", "step", t->meta.step);
     if (!st)
         st = cascade_h5w_commit(w);
     else if (w)
         cascade_h5w_abort(w);
     cascade_h5_close(in);
+    return st;
+}
+
+cascade_status cascade_predict(const char *ckpt, const char *data, const char *out, MPI_Comm comm) {
+    cascade_trained t;
+    cascade_status st = cascade_trained_open(&t, ckpt, data, 2, comm);
+    if (!st) st = cascade_trained_run(&t, comm);
+    if (!st) st = write_predictions(&t, ckpt, out, comm);
     cascade_trained_close(&t);
     return st;
 }
