@@ -110,18 +110,22 @@ static cascade_status load_checkpoint(cascade_session *s, const char *from, int 
     }
     if (!st) st = cascade_model_read_params(f, &s->net, full);
     if (!st && full)
-        st = cascade_model_read_state(f, s->job, &s->net, &s->opt, &s->norm, &s->train, &s->prog);
+        st = cascade_model_read_state(f, s->job, &s->net, &s->opt, NULL, &s->train, &s->prog); /* norm: read_data_stats */
     if (st) cascade_error_context("%s %s: ", full ? "resuming from" : "--init from", from);
     cascade_h5_close(f);
     return st;
 }
 
-/* Normalisation statistics: from the checkpoint when resuming (read before the data are
- * normalised), else from the training set. */
-static cascade_status read_norm_only(cascade_session *s, const char *from) {
+/* Resuming: the input and target normalisation of the checkpoint (read before the data are
+ * normalised; a fresh run computes them from the training set). */
+static cascade_status read_data_stats(cascade_session *s, const char *from) {
     cascade_h5file *f;
     CASCADE_TRY(cascade_ckpt_open(from, s->comm, &f));
-    cascade_status st = cascade_model_read_state(f, s->job, &s->net, NULL, &s->norm, &s->train, NULL);
+    cascade_status st = CASCADE_OK;
+    if (s->job->normalize == NORM_STANDARD)
+        st = cascade_model_read_state(f, s->job, &s->net, NULL, &s->norm, &s->train, NULL);
+    if (!st && s->job->normalize_targets == NORM_STANDARD)
+        st = cascade_model_read_tnorm(f, cascade_shape_numel(&s->train.y_shape), &s->tnorm);
     cascade_h5_close(f);
     return st;
 }
@@ -165,23 +169,17 @@ cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const 
     s->classes = cascade_model_classes(job, &s->net);
     if (!s->streaming && (st = cascade_model_check_labels(job, &s->train, s->classes))) goto fail;
     if (s->has_valid && (st = cascade_model_check_labels(job, &s->valid, s->classes))) goto fail;
+    if (resume_from && (st = read_data_stats(s, resume_from))) goto fail;
     if (job->normalize == NORM_STANDARD) {
-        st = resume_from ? read_norm_only(s, resume_from)
-             : s->streaming ? cascade_stream_norm(s)
-                            : cascade_norm_compute(job, &s->train, &s->norm);
+        if (!resume_from)
+            st = s->streaming ? cascade_stream_norm(s) : cascade_norm_compute(job, &s->train, &s->norm);
         if (st) goto fail;
         if (!s->streaming) cascade_norm_apply(job, &s->norm, &s->train);
         if (s->has_valid) cascade_norm_apply(job, &s->norm, &s->valid);
     }
     if (job->normalize_targets == NORM_STANDARD) {
-        if (resume_from) {
-            cascade_h5file *f;
-            if ((st = cascade_ckpt_open(resume_from, s->comm, &f))) goto fail;
-            st = cascade_model_read_tnorm(f, cascade_shape_numel(&s->train.y_shape), &s->tnorm);
-            cascade_h5_close(f);
-        } else {
+        if (!resume_from)
             st = s->streaming ? cascade_stream_tnorm(s) : cascade_tnorm_compute(&s->train, &s->tnorm);
-        }
         if (st) goto fail;
         if (!s->streaming) cascade_tnorm_apply(&s->tnorm, s->train.y, s->train.n, 0);
         if (s->has_valid) cascade_tnorm_apply(&s->tnorm, s->valid.y, s->valid.n, 0);
