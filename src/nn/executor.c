@@ -12,18 +12,26 @@ cascade_status cascade_net_prepare(cascade_net *net, int max_n, int want_input_g
     free(net->act);
     free(net->dact);
     free(net->saved);
+    free(net->tangent);
+    free(net->hess);
+    net->tangent = net->hess = NULL;
     cascade_arena_free(&net->arena);
     int L = net->n_layers;
+    int dbl = want_input_grads >= 2;
     net->act = calloc((size_t)L, sizeof(float *));
     net->dact = calloc((size_t)L, sizeof(float *));
     net->saved = calloc((size_t)L, sizeof(float *));
-    if (!net->act || !net->dact || !net->saved)
+    if (dbl) {
+        net->tangent = calloc((size_t)L, sizeof(float *));
+        net->hess = calloc((size_t)L, sizeof(float *));
+    }
+    if (!net->act || !net->dact || !net->saved || (dbl && (!net->tangent || !net->hess)))
         return cascade_fail(CASCADE_EINTERNAL, "out of memory preparing net %s", net->name);
     size_t bytes = 0, work = 0;
     for (int l = 0; l < L; l++) {
         const cascade_layer *ly = &net->layers[l];
         size_t out = (size_t)max_n * (size_t)cascade_shape_numel(&ly->out_shape);
-        bytes += 2 * ((out * sizeof(float) + 63) / 64 * 64);
+        bytes += (dbl ? 4 : 2) * ((out * sizeof(float) + 63) / 64 * 64);
         bytes += ((size_t)per_call(ly->saved_per_sample, ly->saved_fixed, max_n) * sizeof(float) + 127) / 64 * 64;
         size_t w = (size_t)per_call(ly->work_per_sample, ly->work_fixed, max_n);
         if (w > work) work = w;
@@ -41,6 +49,11 @@ cascade_status cascade_net_prepare(cascade_net *net, int max_n, int want_input_g
         net->saved[l] = cascade_arena_alloc(
             &net->arena, (size_t)per_call(ly->saved_per_sample, ly->saved_fixed, max_n) * sizeof(float) + 64);
         if (!net->act[l] || !net->dact[l] || !net->saved[l]) return CASCADE_EINTERNAL;
+        if (dbl) {
+            net->tangent[l] = cascade_arena_alloc(&net->arena, out * sizeof(float));
+            net->hess[l] = cascade_arena_alloc(&net->arena, out * sizeof(float));
+            if (!net->tangent[l] || !net->hess[l]) return CASCADE_EINTERNAL;
+        }
     }
     net->work = cascade_arena_alloc(&net->arena, work * sizeof(float) + 64);
     if (!net->work) return CASCADE_EINTERNAL;
@@ -80,16 +93,17 @@ void cascade_net_forward(cascade_net *net, const cascade_run *run) {
     }
 }
 
-void cascade_net_backward(cascade_net *net, const cascade_run *run, const float *dout) {
+static size_t act_bytes(const cascade_net *net, int l, int n) {
+    return (size_t)n * (size_t)cascade_shape_numel(&net->layers[l].out_shape) * sizeof(float);
+}
+
+/* The reverse sweep from the gradients already in net->dact (from the output layer down). */
+static void backward_sweep(cascade_net *net, const cascade_run *run, int top) {
     int n = run->n;
-    for (int l = 0; l < net->n_layers; l++)
-        memset(net->dact[l], 0, (size_t)n * (size_t)cascade_shape_numel(&net->layers[l].out_shape) * sizeof(float));
     if (net->want_dext)
         for (int e = 0; e < net->n_ext; e++)
             memset(net->dext[e], 0, (size_t)n * (size_t)cascade_shape_numel(&net->ext_shapes[e]) * sizeof(float));
-    memcpy(net->dact[net->output], dout,
-           (size_t)n * (size_t)cascade_shape_numel(&net->layers[net->output].out_shape) * sizeof(float));
-    for (int l = net->output; l >= 0; l--) {
+    for (int l = top; l >= 0; l--) {
         const cascade_layer *L = &net->layers[l];
         cascade_bwd c = {0};
         c.n = n;
@@ -105,7 +119,7 @@ void cascade_net_backward(cascade_net *net, const cascade_run *run, const float 
             int64_t off = net->param_off[l][p];
             if (L->params[p].trainable) {
                 c.param[p] = net->params + off;
-                c.dparam[p] = net->grads + off;
+                c.dparam[p] = run->no_param_grads ? NULL : net->grads + off;
             } else {
                 c.param[p] = net->buffers + off;
             }
@@ -118,6 +132,69 @@ void cascade_net_backward(cascade_net *net, const cascade_run *run, const float 
         L->op->backward(L, &c);
         if (run->after_backward) run->after_backward(run->hook_ctx, l);
     }
+}
+
+void cascade_net_backward(cascade_net *net, const cascade_run *run, const float *dout) {
+    for (int l = 0; l < net->n_layers; l++) memset(net->dact[l], 0, act_bytes(net, l, run->n));
+    memcpy(net->dact[net->output], dout, act_bytes(net, net->output, run->n));
+    backward_sweep(net, run, net->output);
+}
+
+cascade_status cascade_net_check_backward2(const cascade_net *net, const char *what) {
+    for (int l = 0; l < net->n_layers; l++) {
+        const cascade_layer *L = &net->layers[l];
+        if (L->op->backward2) continue;
+        return cascade_fail(CASCADE_EUSAGE, "%s: layer %s (type %s) cannot be in %s: %s", net->name, L->full, L->type,
+                            what, L->op->no_backward2_reason ? L->op->no_backward2_reason
+                                                             : "it has no double backward (the exact gradient "
+                                                               "penalty differentiates every layer's backward pass)");
+    }
+    return CASCADE_OK;
+}
+
+void cascade_net_backward2(cascade_net *net, const cascade_run *run, int ext, const float *v) {
+    int n = run->n;
+    for (int l = 0; l < net->n_layers; l++) {
+        memset(net->tangent[l], 0, act_bytes(net, l, n));
+        memset(net->hess[l], 0, act_bytes(net, l, n));
+    }
+    /* tangents in forward order: a layer's tangent is final once its inputs' are */
+    for (int l = 0; l <= net->output; l++) {
+        const cascade_layer *L = &net->layers[l];
+        cascade_bwd2 c = {0};
+        c.n = n;
+        for (int k = 0; k < L->n_in; k++) {
+            int r = net->inputs[l][k];
+            c.in[k] = node_value(net, run, r);
+            c.uin[k] = r >= 0 ? net->tangent[r] : (-r - 1 == ext ? v : NULL);
+            c.hin[k] = r >= 0 ? net->hess[r] : NULL;
+        }
+        c.out = net->act[l];
+        c.dout = net->dact[l];
+        for (int p = 0; p < L->n_params; p++) {
+            int64_t off = net->param_off[l][p];
+            if (L->params[p].trainable) {
+                c.param[p] = net->params + off;
+                c.dparam[p] = net->grads + off;
+            } else {
+                c.param[p] = net->buffers + off;
+            }
+        }
+        c.saved = net->saved[l];
+        c.work = net->work;
+        c.uout = net->tangent[l];
+        c.hout = net->hess[l];
+        L->op->backward2(L, &c);
+    }
+    /* the second-order adjoints flow back through the forward graph: an ordinary backward
+     * seeded at every layer (the first backward's gradients are no longer needed) */
+    float **first = net->dact;
+    net->dact = net->hess;
+    net->hess = first;
+    cascade_run seeded = *run;
+    seeded.no_param_grads = 0;
+    seeded.relu_rule = CASCADE_RELU_GRADIENT;
+    backward_sweep(net, &seeded, net->output);
 }
 
 void cascade_net_apply_stats(cascade_net *net, const double *mean_stats) {

@@ -270,6 +270,8 @@ void cascade_net_free(cascade_net *net) {
     free(net->act);
     free(net->dact);
     free(net->saved);
+    free(net->tangent);
+    free(net->hess);
     cascade_arena_free(&net->arena);
     memset(net, 0, sizeof *net);
 }

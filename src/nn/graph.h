@@ -34,6 +34,8 @@ typedef struct {
     int max_n;
     cascade_arena arena;
     float **act, **dact, **saved; /* per layer */
+    float **tangent, **hess;      /* per layer, double backward only (want_input_grads = 2):
+                                   * dR/d(dact) and the second-order adjoints dR/d(act) */
     float *work;
     float *dext[CASCADE_MAX_EXTERNAL]; /* gradient w.r.t. external inputs, when requested */
     int want_dext;
@@ -55,7 +57,9 @@ cascade_status cascade_net_build(cascade_net *net, const char *name, const casca
 void cascade_net_free(cascade_net *net);
 /* PyTorch-default initialisation from Philox streams keyed by (seed, layer index). */
 void cascade_net_init_params(cascade_net *net, uint64_t seed);
-/* Allocates activations for micro-batches of up to max_n samples (once). */
+/* Allocates activations for micro-batches of up to max_n samples (once). want_input_grads:
+ * 0 none, 1 gradients w.r.t. the external inputs (net->dext), 2 also the buffers of the
+ * double backward (cascade_net_backward2). */
 cascade_status cascade_net_prepare(cascade_net *net, int max_n, int want_input_grads);
 const cascade_shape *cascade_net_out_shape(const cascade_net *net);
 float *cascade_net_output(const cascade_net *net);
@@ -72,12 +76,23 @@ typedef struct {
     void (*after_backward)(void *ctx, int layer);
     void *hook_ctx;
     int relu_rule; /* CASCADE_RELU_*: backward through relu for introspection */
+    int no_param_grads; /* backward: input gradients only, net->grads untouched */
 } cascade_run;
 
 void cascade_net_forward(cascade_net *net, const cascade_run *run);
 /* dout: gradient w.r.t. the net output (n, out_shape). Gradients ACCUMULATE into net->grads;
  * input gradients (if prepared with want_input_grads) are overwritten into net->dext. */
 void cascade_net_backward(cascade_net *net, const cascade_run *run, const float *dout);
+/* Double backward, for a penalty R on the input gradient dext[ext] of the last backward
+ * (run on the same samples after cascade_net_forward; typically with no_param_grads): given
+ * v = dR/d(dext[ext]) (n, ext shape), ACCUMULATES dR/dparams into net->grads, exactly —
+ * through every layer's backward2 and then an ordinary backward of the second-order
+ * adjoints. Other external inputs get zero tangents. Needs want_input_grads = 2 and
+ * cascade_net_check_backward2. Leaves net->dact holding those adjoints. */
+void cascade_net_backward2(cascade_net *net, const cascade_run *run, int ext, const float *v);
+/* OK when every layer has a double backward; else a usage error naming the first layer
+ * that has none and why (e.g. batch norm). `what` says who needs it ("a wgan-gp critic"). */
+cascade_status cascade_net_check_backward2(const cascade_net *net, const char *what);
 /* Applies the mean (over a step's forward calls) of collected statistics: mean_stats holds
  * n_stats doubles laid out as net->stats. */
 void cascade_net_apply_stats(cascade_net *net, const double *mean_stats);

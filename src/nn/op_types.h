@@ -34,6 +34,32 @@ typedef struct OPT_SYM(cascade_bwd) {
     int relu_rule; /* introspection: CASCADE_RELU_* (how relu passes gradients back) */
 } OPT_SYM(cascade_bwd);
 
+/* Double backward (the exact WGAN-GP gradient penalty). An op's backward is linear in dout:
+ *   din[k] = B_k(dout; in, param).
+ * For a scalar R of the input gradients with tangents uin[k] = dR/d(din[k]), an op's
+ * backward2 ACCUMULATES (+=) the derivatives of R through B:
+ *   uout    += dR/d(dout)  = J uin, the Jacobian-vector product of forward (no bias term)
+ *   dparam  += dR/d(param) through B (NULL: not wanted)
+ *   hin[k]  += dR/d(in[k]) through B — second-order terms, zero for ops linear in their
+ *              input (NULL: not wanted)
+ *   hout    += dR/d(out) through B, for backwards that read the forward output (tanh, ...)
+ * uin[k] NULL means a zero tangent (an input that is not differentiated, e.g. a condition).
+ * Forward and backward have run on the same samples (in, out, saved, dout are theirs). */
+typedef struct OPT_SYM(cascade_bwd2) {
+    int n;
+    const OPT_REAL *in[CASCADE_MAX_INPUTS];
+    const OPT_REAL *out;
+    const OPT_REAL *dout;                    /* the upstream gradient of the first backward */
+    const OPT_REAL *param[CASCADE_MAX_PARAMS];
+    const OPT_REAL *saved;
+    OPT_REAL *work;
+    const OPT_REAL *uin[CASCADE_MAX_INPUTS]; /* (n, in_shape[k]) or NULL */
+    OPT_REAL *uout;                          /* (n, out_shape) */
+    OPT_REAL *dparam[CASCADE_MAX_PARAMS];
+    OPT_REAL *hin[CASCADE_MAX_INPUTS];
+    OPT_REAL *hout;
+} OPT_SYM(cascade_bwd2);
+
 typedef struct OPT_SYM(cascade_op) {
     const char *type;           /* job-file `type =` */
     size_t cfg_size;
@@ -49,6 +75,11 @@ typedef struct OPT_SYM(cascade_op) {
     /* Optional (layers with stat_count > 0): updates the running statistics in param[] from
      * the mean of the statistics exported by a step's forward calls. */
     void (*apply_stats)(const cascade_layer *L, OPT_REAL *const *param, const double *mean_stats);
+    /* Optional: double backward (above); ops without it cannot be in a WGAN-GP critic.
+     * work is the op's work size, as for backward. */
+    void (*backward2)(const cascade_layer *L, const OPT_SYM(cascade_bwd2) *c);
+    /* Why an op has no backward2, for the error naming the layer (NULL: the generic text). */
+    const char *no_backward2_reason;
 } OPT_SYM(cascade_op);
 
 /* Registry (src/nn/ops/registry.c, generated from ops.def). NULL when unknown. */

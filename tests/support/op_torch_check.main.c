@@ -20,6 +20,71 @@ static int report(const opcase *c, const char *what, double err, double tol) {
     return bad;
 }
 
+/* Double backward vs torch: after forward and backward (dout), backward2 with the tangents
+ * w_k gives dR/d(dout) and the direct terms; the second-order adjoint of the output then goes
+ * through backward too, as the executor's seeded backward does. */
+static int check_double(hid_t g, opcase *c, cascade_fwd *fw, cascade_bwd *bw) {
+    cascade_layer *L = &c->L;
+    int failures = 0;
+    if (!L->op->backward2) {
+        printf("%s: %s has no backward2 but the reference has double-backward data\n", c->group, c->type);
+        return 1;
+    }
+    int64_t out_n = c->n * cascade_shape_numel(&L->out_shape);
+    cascade_bwd2 b2 = {0};
+    float *w[CASCADE_MAX_INPUTS] = {0}, *hin[CASCADE_MAX_INPUTS] = {0}, *dpar[CASCADE_MAX_PARAMS] = {0};
+    float *uout = to_float(NULL, out_n), *hout = to_float(NULL, out_n);
+    b2.n = c->n;
+    b2.out = fw->out;
+    b2.dout = bw->dout;
+    b2.saved = fw->saved;
+    b2.work = fw->work;
+    b2.uout = uout;
+    b2.hout = hout;
+    for (int k = 0; k < L->n_in; k++) {
+        int64_t n = c->n * cascade_shape_numel(&L->in_shape[k]);
+        b2.in[k] = fw->in[k];
+        w[k] = c->w[k] ? to_float(c->w[k], n) : NULL;
+        hin[k] = c->has_din[k] ? to_float(NULL, n) : NULL;
+        b2.uin[k] = w[k];
+        b2.hin[k] = hin[k];
+    }
+    for (int p = 0; p < L->n_params; p++) {
+        b2.param[p] = fw->param[p];
+        dpar[p] = L->params[p].trainable ? to_float(NULL, cascade_shape_numel(&L->params[p].shape)) : NULL;
+        b2.dparam[p] = dpar[p];
+    }
+    L->op->backward2(L, &b2);
+    cascade_bwd hb = *bw; /* hout through the op's own backward, into hin and dpar */
+    hb.dout = hout;
+    for (int k = 0; k < L->n_in; k++) hb.din[k] = hin[k];
+    for (int p = 0; p < L->n_params; p++) hb.dparam[p] = dpar[p];
+    L->op->backward(L, &hb);
+    cascade_shape sh;
+    double *ref = th_read(g, "dd_dout", &sh);
+    if (ref) failures += report(c, "dd_dout", th_relerr_f(uout, ref, out_n), c->rtol);
+    free(ref);
+    for (int k = 0; k < L->n_in; k++) {
+        char nm[16];
+        snprintf(nm, sizeof nm, "dd_in%d", k);
+        ref = th_read(g, nm, &sh);
+        if (ref && hin[k]) failures += report(c, nm, th_relerr_f(hin[k], ref, cascade_shape_numel(&sh)), c->rtol);
+        free(ref);
+    }
+    for (int p = 0; p < L->n_params; p++) {
+        char nm[64];
+        snprintf(nm, sizeof nm, "dd_grad/%s", L->params[p].name);
+        ref = th_read(g, nm, &sh);
+        if (ref && dpar[p]) failures += report(c, nm, th_relerr_f(dpar[p], ref, cascade_shape_numel(&sh)), c->rtol);
+        free(ref);
+    }
+    for (int k = 0; k < L->n_in; k++) cascade_free(w[k]), cascade_free(hin[k]);
+    for (int p = 0; p < L->n_params; p++) cascade_free(dpar[p]);
+    cascade_free(uout);
+    cascade_free(hout);
+    return failures;
+}
+
 static int check_case(hid_t f, opcase *c) {
     cascade_layer *L = &c->L;
     int64_t out_n = c->n * cascade_shape_numel(&L->out_shape);
@@ -88,6 +153,7 @@ static int check_case(hid_t f, opcase *c) {
                 failures += report(c, nm, th_relerr_f(dparam[p], ref, cascade_shape_numel(&sh)), c->rtol);
             free(ref);
         }
+        if (c->has_double) failures += check_double(g, c, &fw, &bw);
     }
     H5Gclose(g);
     for (int k = 0; k < L->n_in; k++) cascade_free(in[k]), cascade_free(din[k]);

@@ -70,6 +70,12 @@ int opcase_load(hid_t f, const char *name, opcase *c) {
         }
     }
     c->dout = th_read(g, "dout", &full);
+    for (int k = 0; k < n_in; k++) {
+        char nm[16];
+        snprintf(nm, sizeof nm, "w%d", k);
+        c->w[k] = th_read(g, nm, &full);
+        c->has_double |= c->w[k] != NULL;
+    }
     c->saved_n = c->L.saved_per_sample * c->n + c->L.saved_fixed;
     c->work_n = c->L.work_per_sample * c->n + c->L.work_fixed;
     c->sample_ids = calloc((size_t)c->n + 1, sizeof(int64_t));
@@ -82,7 +88,7 @@ done:
 }
 
 void opcase_free(opcase *c) {
-    for (int i = 0; i < CASCADE_MAX_INPUTS; i++) free(c->in[i]);
+    for (int i = 0; i < CASCADE_MAX_INPUTS; i++) free(c->in[i]), free(c->w[i]);
     for (int i = 0; i < CASCADE_MAX_PARAMS; i++) free(c->param[i]);
     free(c->out);
     free(c->dout);

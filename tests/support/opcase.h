@@ -20,6 +20,9 @@ typedef struct {
     double rtol, fd_rtol;
     int64_t saved_n, work_n;
     int64_t *sample_ids;
+    /* double backward cases (refutil double=True): R = sum_k <w_k, din_k>; NULL otherwise */
+    double *w[CASCADE_MAX_INPUTS];
+    int has_double;
 } opcase;
 
 /* Loads group `name` of file f and sets up the layer; returns 0 on failure (message printed). */

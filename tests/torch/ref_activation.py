@@ -13,4 +13,9 @@ r.case("elu", {}, lambda xs, ps: F.elu(xs[0]), [x()])
 r.case("elu", {"alpha": 0.5}, lambda xs, ps: F.elu(xs[0], 0.5), [x()])
 r.case("tanh", {}, lambda xs, ps: torch.tanh(xs[0]), [x()])
 r.case("sigmoid", {}, lambda xs, ps: torch.sigmoid(xs[0]), [r.rand(2, 50, low=-40, high=40)])
+# double backward (WGAN-GP critics): d/d(x, dout) of <w, din>
+for t, spec, f in [("relu", {}, F.relu), ("leaky_relu", {"slope": 0.2}, lambda v: F.leaky_relu(v, 0.2)),
+                   ("elu", {"alpha": 0.7}, lambda v: F.elu(v, 0.7)), ("tanh", {}, torch.tanh),
+                   ("sigmoid", {}, torch.sigmoid)]:
+    r.case(t, spec, lambda xs, ps, f=f: f(xs[0]), [x()], double=True)
 r.close()

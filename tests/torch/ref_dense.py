@@ -13,4 +13,12 @@ for n, shape, units, bias in [(4, (7,), 5, True), (3, (1,), 1, True), (5, (6,), 
     r.case("dense", {"units": units, "bias": str(bias).lower()},
            lambda xs, ps: F.linear(xs[0], ps["weight"], ps.get("bias")),
            [r.rand(n, *shape)], params)
+# double backward (WGAN-GP critics)
+for n, shape, units, bias in [(4, (7,), 5, True), (2, (3, 6), 4, False)]:
+    params = {"weight": r.rand(units, shape[-1])}
+    if bias:
+        params["bias"] = r.rand(units)
+    r.case("dense", {"units": units, "bias": str(bias).lower()},
+           lambda xs, ps: F.linear(xs[0], ps["weight"], ps.get("bias")),
+           [r.rand(n, *shape)], params, double=True)
 r.close()

@@ -98,13 +98,54 @@ static void sigmoid_bwd(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
     ACT_LOOP(d[i] += g[i] * y[i] * (1 - y[i]))
 }
 
-#define ACT_OP(id, cfgfn, f, b)                                                            \
+/* Double backward (op_types.h): backward is din = g * f'(x), so for R = sum(u * din)
+ * uout = u * f'(x) and the second-order term u * g * f''(x) goes to hout where f' is written
+ * with the output y (tanh, sigmoid, elu), its chain through y then gives f''(x). relu and
+ * leaky_relu are piecewise linear: no second-order term. */
+#define ACT2_LOOP(body)                                                                    \
+    if (!c->uin[0]) return;                                                                \
+    const real *u = c->uin[0];                                                             \
+    real *uo = c->uout;                                                                    \
+    ACT_LOOP(body)
+
+static void relu_bwd2(const cascade_layer *L, const OPSYM(cascade_bwd2) *c) {
+    const real *x = c->in[0];
+    ACT2_LOOP(uo[i] += x[i] > 0 ? u[i] : 0)
+}
+static void leaky_bwd2(const cascade_layer *L, const OPSYM(cascade_bwd2) *c) {
+    const real *x = c->in[0];
+    real s = (real)((const act_cfg *)L->cfg)->slope;
+    ACT2_LOOP(uo[i] += x[i] > 0 ? u[i] : s * u[i])
+}
+/* f' = 1 (x > 0), y + alpha (x <= 0): d/dy (u g (y + alpha)) = u g */
+static void elu_bwd2(const cascade_layer *L, const OPSYM(cascade_bwd2) *c) {
+    const real *x = c->in[0], *y = c->out, *g = c->dout;
+    real a = (real)((const act_cfg *)L->cfg)->alpha, *h = c->hout;
+    ACT2_LOOP(if (x[i] > 0) uo[i] += u[i]; else {
+        uo[i] += u[i] * (y[i] + a);
+        h[i] += u[i] * g[i];
+    })
+}
+/* f' = 1 - y^2: d/dy = -2 y u g */
+static void tanh_bwd2(const cascade_layer *L, const OPSYM(cascade_bwd2) *c) {
+    const real *y = c->out, *g = c->dout;
+    real *h = c->hout;
+    ACT2_LOOP(uo[i] += u[i] * (1 - y[i] * y[i]); h[i] -= 2 * y[i] * u[i] * g[i])
+}
+/* f' = y (1 - y): d/dy = (1 - 2y) u g */
+static void sigmoid_bwd2(const cascade_layer *L, const OPSYM(cascade_bwd2) *c) {
+    const real *y = c->out, *g = c->dout;
+    real *h = c->hout;
+    ACT2_LOOP(uo[i] += u[i] * y[i] * (1 - y[i]); h[i] += (1 - 2 * y[i]) * u[i] * g[i])
+}
+
+#define ACT_OP(id, cfgfn, f, b, b2)                                                        \
     const OPSYM(cascade_op) OPSYM(cascade_op_##id) = {                                     \
         .type = #id, .cfg_size = sizeof(act_cfg), .min_inputs = 1, .max_inputs = 1,        \
-        .configure = cfgfn, .infer = act_infer, .forward = f, .backward = b};
+        .configure = cfgfn, .infer = act_infer, .forward = f, .backward = b, .backward2 = b2};
 
-ACT_OP(relu, NULL, relu_fwd, relu_bwd)
-ACT_OP(leaky_relu, leaky_configure, leaky_fwd, leaky_bwd)
-ACT_OP(elu, elu_configure, elu_fwd, elu_bwd)
-ACT_OP(tanh, NULL, tanh_fwd, tanh_bwd)
-ACT_OP(sigmoid, NULL, sigmoid_fwd, sigmoid_bwd)
+ACT_OP(relu, NULL, relu_fwd, relu_bwd, relu_bwd2)
+ACT_OP(leaky_relu, leaky_configure, leaky_fwd, leaky_bwd, leaky_bwd2)
+ACT_OP(elu, elu_configure, elu_fwd, elu_bwd, elu_bwd2)
+ACT_OP(tanh, NULL, tanh_fwd, tanh_bwd, tanh_bwd2)
+ACT_OP(sigmoid, NULL, sigmoid_fwd, sigmoid_bwd, sigmoid_bwd2)

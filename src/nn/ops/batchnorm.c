@@ -194,4 +194,7 @@ const OPSYM(cascade_op) OPSYM(cascade_op_batchnorm) = {
     .forward = bn_forward,
     .backward = bn_backward,
     .apply_stats = bn_apply_stats,
+    .no_backward2_reason = "batch norm couples the samples of a batch, so the critic's gradient with respect "
+                           "to one sample — and the per-sample gradient penalty — is not defined "
+                           "(Gulrajani et al. 2017); use layernorm instead",
 };

@@ -80,6 +80,16 @@ static void dense_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c) 
     }
 }
 
+/* Double backward: din = dout W, so for R = sum(u * din): uout += u W^T (the forward
+ * without bias) and dW += dout^T u; the bias does not enter the backward. */
+static void dense_backward2(const cascade_layer *L, const OPSYM(cascade_bwd2) *c) {
+    int rows, nin, nout;
+    dense_dims(L, c->n, &rows, &nin, &nout);
+    if (!c->uin[0]) return;
+    OPSYM(op_gemm)(0, 1, rows, nout, nin, 1, c->uin[0], nin, c->param[0], nin, 1, c->uout, nout);
+    if (c->dparam[0]) OPSYM(op_gemm)(1, 0, nout, nin, rows, 1, c->dout, nout, c->uin[0], nin, 1, c->dparam[0], nin);
+}
+
 const OPSYM(cascade_op) OPSYM(cascade_op_dense) = {
     .type = "dense",
     .cfg_size = sizeof(dense_cfg),
@@ -89,4 +99,5 @@ const OPSYM(cascade_op) OPSYM(cascade_op_dense) = {
     .infer = dense_infer,
     .forward = dense_forward,
     .backward = dense_backward,
+    .backward2 = dense_backward2,
 };
