@@ -387,13 +387,21 @@ static cascade_status opt_source(cascade_section *own, cascade_section *base, co
     return CASCADE_OK;
 }
 
-static cascade_status parse_optimizer(cascade_section *own, cascade_section *base, cascade_opt_cfg *c) {
+/* adversarial: kinds gan/wgan/wgan-gp/refiner default to Adam(lr 1e-4, betas (0.5, 0.9)) as
+ * Gulrajani et al. 2017, instead of torch.optim's defaults. */
+static cascade_status parse_optimizer(cascade_section *own, cascade_section *base, int adversarial,
+                                      cascade_opt_cfg *c) {
     cascade_section *src;
     int type = OPT_ADAM, schedule = SCHED_CONSTANT;
     char why[96];
     CASCADE_TRY(opt_source(own, base, "type", 1, "", &src));
     if (src) CASCADE_TRY(cascade_cfg_enum(src, "type", OPT_NAMES, OPT_ADAM, &type));
     cascade_opt_defaults(c, (cascade_opt_kind)type); /* torch.optim's */
+    if (adversarial && (type == OPT_ADAM || type == OPT_ADAMW)) {
+        c->lr = 1e-4;
+        c->beta1 = 0.5;
+        c->beta2 = 0.9;
+    }
     CASCADE_TRY(opt_source(own, base, "schedule", 1, "", &src));
     if (src) CASCADE_TRY(cascade_cfg_enum(src, "schedule", SCHED_NAMES, SCHED_CONSTANT, &schedule));
     c->schedule = (cascade_sched_kind)schedule;
@@ -445,13 +453,13 @@ static cascade_status parse_optimizers(cascade_job *job) {
     char name[80];
     if (base) { /* checked as a whole, against its own type */
         cascade_opt_cfg unused;
-        CASCADE_TRY(parse_optimizer(base, NULL, &unused));
+        CASCADE_TRY(parse_optimizer(base, NULL, is_adversarial(job->kind), &unused));
         CASCADE_TRY(cascade_cfg_check_unused(base));
     }
     for (int i = 0; i < job->n_nets; i++) {
         snprintf(name, sizeof name, "optimizer.%s", job->nets[i]);
         cascade_section *own = cascade_job_section(job, name);
-        CASCADE_TRY(parse_optimizer(own, base, &job->opt[i]));
+        CASCADE_TRY(parse_optimizer(own, base, is_adversarial(job->kind), &job->opt[i]));
         strcpy(job->opt[i].net, job->nets[i]);
         if (own) CASCADE_TRY(cascade_cfg_check_unused(own));
     }

@@ -123,7 +123,7 @@ cascade_status cascade_source_open(const cascade_job *job, const char *path, int
     snprintf(d->file, sizeof d->file, "%s", path);
     CASCADE_TRY(cascade_h5_open(path, comm, &src->f));
     /* an autoencoder's targets are its inputs: no target data sets to read */
-    src->want_targets = want_targets && job->kind == JOB_SUPERVISED;
+    src->want_targets = want_targets && job->kind != JOB_AUTOENCODER; /* (gan conditions come as targets) */
     cascade_status st = info_all(job, src->f, src->want_targets, src->in, src->tg);
     if (!st) st = stacked_shape(job, path, src->in, d);
     if (st) {

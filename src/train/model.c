@@ -8,6 +8,12 @@
 
 cascade_status cascade_model_build(cascade_job *job, const char *net_name, const cascade_shape *x_shape,
                                    cascade_net *net) {
+    const char *ext[] = {"x"};
+    return cascade_model_build_ext(job, net_name, 1, ext, x_shape, net);
+}
+
+cascade_status cascade_model_build_ext(cascade_job *job, const char *net_name, int n_ext, const char *const *ext,
+                                       const cascade_shape *ext_shapes, cascade_net *net) {
     cascade_layer_ref refs[256];
     char names[256][64];
     int n = 0;
@@ -22,8 +28,7 @@ cascade_status cascade_model_build(cascade_job *job, const char *net_name, const
         refs[n].name = names[n];
         n++;
     }
-    const char *ext[] = {"x"};
-    return cascade_net_build(net, net_name, refs, n, 1, ext, x_shape, (uint64_t)job->seed);
+    return cascade_net_build(net, net_name, refs, n, n_ext, ext, ext_shapes, (uint64_t)job->seed);
 }
 
 int64_t cascade_model_classes(const cascade_job *job, const cascade_net *net) {

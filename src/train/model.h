@@ -14,6 +14,10 @@
 /* Builds net `net_name` of the job with external input x of per-sample shape x_shape. */
 cascade_status cascade_model_build(cascade_job *job, const char *net_name, const cascade_shape *x_shape,
                                    cascade_net *net);
+/* Same with named external inputs (gan: generator z, c; critic x, c); the first is the
+ * default input of the net's first layer. */
+cascade_status cascade_model_build_ext(cascade_job *job, const char *net_name, int n_ext, const char *const *ext,
+                                       const cascade_shape *ext_shapes, cascade_net *net);
 /* Checks that the net output fits the targets under the job's loss; error names both shapes. */
 cascade_status cascade_model_check_targets(const cascade_job *job, const cascade_net *net,
                                            const cascade_dataset *d);

@@ -14,7 +14,7 @@
 #include "nn/loss.h"
 
 
-static int has_checkpoints(const char *ckdir) {
+int cascade_session_has_checkpoints(const char *ckdir) {
     char pat[CASCADE_PATH_MAX + 32];
     snprintf(pat, sizeof pat, "%s/LATEST", ckdir);
     if (access(pat, F_OK) == 0) return 1;
@@ -154,8 +154,8 @@ cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const 
     /* never overwrite: a run directory with checkpoints needs --resume */
     const char *resume_from = NULL;
     if (o->resume == 2) resume_from = o->resume_path;
-    if (o->resume == 1 && has_checkpoints(s->ckdir)) resume_from = s->rundir;
-    if (o->resume == 0 && has_checkpoints(s->ckdir))
+    if (o->resume == 1 && cascade_session_has_checkpoints(s->ckdir)) resume_from = s->rundir;
+    if (o->resume == 0 && cascade_session_has_checkpoints(s->ckdir))
         return cascade_fail(CASCADE_EUSAGE, "%s already holds checkpoints; continue it with --resume auto or choose "
                             "another --out (nothing was overwritten)", s->ckdir);
     if ((st = load_data(s))) goto fail;
@@ -318,7 +318,7 @@ void cascade_session_shuffle(cascade_session *s) {
     s->perm_valid = 1;
 }
 
-static void json_double(char *buf, size_t n, double v) {
+void cascade_json_double(char *buf, size_t n, double v) {
     if (isfinite(v))
         snprintf(buf, n, "%.7g", v);
     else
@@ -331,7 +331,7 @@ void cascade_session_log_train(cascade_session *s, double loss, double lr, doubl
         return;
     }
     char l[32];
-    json_double(l, sizeof l, loss);
+    cascade_json_double(l, sizeof l, loss);
     fprintf(s->metrics,
             "{\"step\":%lld,\"epoch\":%lld,\"split\":\"train\",\"loss\":%s,\"lr\":%.7g,\"samples_per_s\":%.1f,"
             "\"time_s\":%.3f,\"input_s\":%.5f,\"compute_s\":%.5f,\"exact_sum_s\":%.5f,\"comm_wait_s\":%.5f,"
@@ -421,7 +421,7 @@ cascade_status cascade_session_validate(cascade_session *s, double elapsed) {
     }
     cascade_metrics_json(s->job, preds, y, s->valid.n, s->out_numel, cascade_shape_numel(&s->valid.y_shape),
                          metrics, sizeof metrics);
-    json_double(l, sizeof l, loss);
+    cascade_json_double(l, sizeof l, loss);
     fprintf(s->metrics, "{\"step\":%lld,\"epoch\":%lld,\"split\":\"valid\",\"loss\":%s,\"time_s\":%.3f%s}\n",
             (long long)s->prog.step, (long long)s->prog.epoch, l, elapsed, metrics);
     fflush(s->metrics);

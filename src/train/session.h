@@ -63,6 +63,11 @@ cascade_status cascade_stream_tnorm(cascade_session *s);
 cascade_status cascade_stream_fetch(cascade_session *s, int64_t first, int64_t last);
 void cascade_stream_close(cascade_session *s);
 
+/* 1 when ckdir holds LATEST or step-*.h5 (a run that must be resumed, not overwritten). */
+int cascade_session_has_checkpoints(const char *ckdir);
+/* A JSON number, or null when not finite. */
+void cascade_json_double(char *buf, size_t n, double v);
+
 cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const cascade_train_opts *o,
                                     MPI_Comm comm);
 void cascade_session_close(cascade_session *s);

@@ -21,6 +21,9 @@ typedef struct {
  * checkpoint. */
 cascade_status cascade_train_supervised(cascade_job *job, const cascade_train_opts *o, MPI_Comm comm);
 
+/* Runs an adversarial job (kind = gan, wgan, wgan-gp; src/train/gan.c). */
+cascade_status cascade_train_gan(cascade_job *job, const cascade_train_opts *o, MPI_Comm comm);
+
 /* Evaluates a trained model (checkpoint or run directory) on `data` (NULL: the job's
  * validation data) and writes metrics JSON to out_json (NULL: stdout). anomaly_label: a 0/1
  * data set of `data` against which the autoencoder's anomaly score gives a ROC AUC. preds_out:

@@ -1,0 +1,28 @@
+/* Adversarial jobs (kind = gan | wgan | wgan-gp): training (gan.c) and sampling (generate.c). */
+#ifndef CASCADE_TRAIN_GAN_H
+#define CASCADE_TRAIN_GAN_H
+
+#include "train/model.h"
+#include "train/train.h"
+
+/* Builds the generator (external inputs z (latent), c) and the critic (x, c) of a gan job
+ * for samples x of per-sample shape x_shape and conditions c_shape (NULL: none); checks that
+ * the generator produces x's shape, the critic one score, and (wgan-gp) that every critic
+ * layer has a double backward. Errors name the net, the layer and the shapes. */
+cascade_status cascade_gan_build(cascade_job *job, const cascade_shape *x_shape, const cascade_shape *c_shape,
+                                 cascade_net *gen, cascade_net *critic);
+/* z ~ N(0, 1) for global-batch positions [first, first + m): Philox (seed, CASCADE_RNG_GAN_Z)
+ * at counter (counter, position << 24 | pair), so the draws never depend on the rank. */
+void cascade_gan_noise(uint64_t seed, uint64_t counter, int64_t first, int m, int64_t zs, float *z);
+/* /gan in a checkpoint: how x splits into the job's inputs (per-input features along the
+ * last axis for layout = features; one channel each for channels), for `cascade generate`. */
+cascade_status cascade_gan_write_layout(cascade_h5writer *w, int rank, const cascade_job *job,
+                                        const cascade_dataset *d);
+
+/* cascade generate: n samples from a trained gan run (checkpoint or run directory) in physical
+ * units under the inputs' data-set names, with the conditions of cond_file (its first n rows)
+ * copied; z from `seed` and the sample index. Rank-count invariant. */
+cascade_status cascade_generate(const char *ckpt, int64_t n, uint64_t seed, int seed_given, const char *cond_file,
+                                const char *out, MPI_Comm comm);
+
+#endif

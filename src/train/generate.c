@@ -1,0 +1,232 @@
+/* cascade generate: samples from a trained gan/wgan/wgan-gp generator, in physical units,
+ * under the training inputs' data-set names (see gan.h). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/gan.h"
+
+/* z counter of `generate` (training uses update << 8 | phase with phases below 256) */
+#define GENERATE_COUNTER UINT64_MAX
+
+cascade_status cascade_gan_write_layout(cascade_h5writer *w, int rank, const cascade_job *job,
+                                        const cascade_dataset *d) {
+    float widths[CASCADE_MAX_NAMES], dims[CASCADE_MAX_DIMS];
+    for (int i = 0; i < job->n_inputs; i++) widths[i] = (float)(d->stat_start[i + 1] - d->stat_start[i]);
+    for (int k = 0; k < d->x_shape.ndim; k++) dims[k] = (float)d->x_shape.d[k];
+    int64_t ni = job->n_inputs, nd = d->x_shape.ndim;
+    cascade_shape a = cascade_shape_make(1, &ni), b = cascade_shape_make(1, &nd);
+    CASCADE_TRY(cascade_h5w_write_floats(w, "/gan/input_widths", &a, widths, 0, rank == 0 ? ni : 0));
+    return cascade_h5w_write_floats(w, "/gan/x_shape", &b, dims, 0, rank == 0 ? nd : 0);
+}
+
+/* The layout written above, as a sample-less data set description (x_shape, stat_start). */
+static cascade_status read_layout(cascade_h5file *f, const cascade_job *job, cascade_dataset *d) {
+    cascade_h5_info wi, xi;
+    CASCADE_TRY(cascade_h5_info_of(f, "/gan/input_widths", &wi));
+    CASCADE_TRY(cascade_h5_info_of(f, "/gan/x_shape", &xi));
+    int64_t ni = cascade_shape_numel(&wi.shape), nd = cascade_shape_numel(&xi.shape);
+    if (ni != job->n_inputs || nd < 1 || nd > CASCADE_MAX_DIMS)
+        return cascade_fail(CASCADE_EDATA, "%s: /gan describes %lld inputs in %lld dimensions; the job has %d inputs",
+                            cascade_h5_filename(f), (long long)ni, (long long)nd, job->n_inputs);
+    float widths[CASCADE_MAX_NAMES], dims[CASCADE_MAX_DIMS];
+    CASCADE_TRY(cascade_h5_read_floats(f, "/gan/input_widths", &wi.shape, widths));
+    CASCADE_TRY(cascade_h5_read_floats(f, "/gan/x_shape", &xi.shape, dims));
+    memset(d, 0, sizeof *d);
+    int64_t dd[CASCADE_MAX_DIMS];
+    for (int k = 0; k < nd; k++) dd[k] = (int64_t)dims[k];
+    d->x_shape = cascade_shape_make((int)nd, dd);
+    d->n_inputs = job->n_inputs;
+    for (int i = 0; i < job->n_inputs; i++) d->stat_start[i + 1] = d->stat_start[i] + (int64_t)widths[i];
+    d->n_stats = d->stat_start[job->n_inputs];
+    return CASCADE_OK;
+}
+
+/* The first n rows of the job's condition data sets in `path`, flattened and concatenated per
+ * sample as in training (where they are loaded as the data's targets). */
+static cascade_status load_conditions(cascade_job *job, const char *path, int64_t n, MPI_Comm comm,
+                                      cascade_dataset *c) {
+    cascade_job view = *job; /* inputs: any one data set of the file (unused); targets: conditions */
+    view.n_inputs = 1;
+    snprintf(view.inputs[0], sizeof view.inputs[0], "%s", job->conditions[0]);
+    view.n_targets = job->n_conditions;
+    memcpy(view.targets, job->conditions, sizeof view.targets);
+    view.n_log_inputs = 0;
+    view.normalize = NORM_NONE;
+    CASCADE_TRY(cascade_data_load(&view, path, 1, NULL, 0, comm, c));
+    if (c->n < n)
+        return cascade_fail(CASCADE_EUSAGE, "%s holds %lld samples of the conditions (%s ...); -n %lld asks for more",
+                            path, (long long)c->n, job->conditions[0], (long long)n);
+    return CASCADE_OK;
+}
+
+/* x (n, x_shape) from training units back to the data's: normalisation, then log_inputs. */
+static void to_physical(const cascade_job *job, const cascade_dataset *d, const cascade_norm_stats *norm, float *x,
+                        int64_t n) {
+    int64_t xs = cascade_shape_numel(&d->x_shape), W = d->x_shape.d[d->x_shape.ndim - 1];
+    int chan = job->layout == LAYOUT_CHANNELS;
+    int64_t blk = chan ? xs / d->x_shape.d[0] : 1;
+    for (int64_t s = 0; s < n; s++)
+        for (int64_t e = 0; e < xs; e++) {
+            int64_t k = chan ? e / blk : e % W; /* statistic (channel or feature) of element e */
+            int input = 0;
+            while (input + 1 < job->n_inputs && k >= d->stat_start[input + 1]) input++;
+            double v = x[s * xs + e];
+            if (job->normalize == NORM_STANDARD && norm->n > k) v = v * norm->std[k] + norm->mean[k];
+            for (int l = 0; l < job->n_log_inputs; l++)
+                if (strcmp(job->log_inputs[l], job->inputs[input]) == 0) v = pow(10.0, v) - 1.0;
+            x[s * xs + e] = (float)v;
+        }
+}
+
+/* Writes input i of x (n, x_shape) as its own data set (n, input shape). */
+static cascade_status write_input(cascade_h5writer *w, const cascade_job *job, const cascade_dataset *d, int i,
+                                  const float *x, int64_t n, int rank) {
+    int64_t xs = cascade_shape_numel(&d->x_shape), W = d->x_shape.d[d->x_shape.ndim - 1];
+    int chan = job->layout == LAYOUT_CHANNELS;
+    int64_t dims[CASCADE_MAX_DIMS + 1] = {n}, ndim = 1;
+    if (chan) {
+        for (int k = 1; k < d->x_shape.ndim; k++) dims[ndim++] = d->x_shape.d[k];
+    } else {
+        for (int k = 0; k < d->x_shape.ndim - 1; k++) dims[ndim++] = d->x_shape.d[k];
+        dims[ndim++] = d->stat_start[i + 1] - d->stat_start[i];
+    }
+    cascade_shape sh = cascade_shape_make((int)ndim, dims);
+    int64_t per = cascade_shape_numel(&sh) / (n ? n : 1), width = d->stat_start[i + 1] - d->stat_start[i];
+    float *buf = cascade_alloc((size_t)(n * per + 1) * sizeof(float), "generated data set");
+    if (!buf) return CASCADE_EINTERNAL;
+    for (int64_t s = 0; s < n; s++)
+        for (int64_t e = 0; e < per; e++)
+            buf[s * per + e] = chan ? x[s * xs + i * per + e]
+                                    : x[s * xs + (e / width) * W + d->stat_start[i] + e % width];
+    cascade_status st = cascade_h5w_create_rows(w, job->inputs[i], &sh);
+    if (!st) st = cascade_h5w_write_rows(w, job->inputs[i], 0, rank == 0 ? n : 0, buf);
+    cascade_free(buf);
+    return st;
+}
+
+static cascade_status copy_conditions(cascade_h5writer *w, const cascade_job *job, const char *path, int64_t n,
+                                      MPI_Comm comm, int rank) {
+    cascade_h5file *in;
+    CASCADE_TRY(cascade_h5_open(path, comm, &in));
+    cascade_status st = CASCADE_OK;
+    for (int i = 0; !st && i < job->n_conditions; i++) {
+        cascade_h5_info info;
+        st = cascade_h5_info_of(in, job->conditions[i], &info);
+        if (st) break;
+        info.shape.d[0] = n;
+        float *buf = cascade_alloc((size_t)(cascade_shape_numel(&info.shape) + 1) * sizeof(float), "condition copy");
+        if (!buf) st = CASCADE_EINTERNAL;
+        if (!st) st = cascade_h5_read_rows(in, job->conditions[i], 0, n, buf);
+        if (!st) st = cascade_h5w_create_rows(w, job->conditions[i], &info.shape);
+        if (!st) st = cascade_h5w_write_rows(w, job->conditions[i], 0, rank == 0 ? n : 0, buf);
+        cascade_free(buf);
+    }
+    cascade_h5_close(in);
+    return st;
+}
+
+cascade_status cascade_generate(const char *ckpt, int64_t n, uint64_t seed, int seed_given, const char *cond_file,
+                                const char *out, MPI_Comm comm) {
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    cascade_h5file *f = NULL;
+    cascade_ckpt_meta meta = {0};
+    cascade_job job;
+    memset(&job, 0, sizeof job);
+    cascade_dataset layout, cond;
+    memset(&layout, 0, sizeof layout);
+    memset(&cond, 0, sizeof cond);
+    cascade_norm_stats norm = {0};
+    cascade_net gen, critic;
+    memset(&gen, 0, sizeof gen);
+    memset(&critic, 0, sizeof critic);
+    float *x = NULL, *zb = NULL, *cb = NULL;
+    cascade_h5writer *w = NULL;
+    cascade_status st = cascade_ckpt_open(ckpt, comm, &f);
+    if (!st) st = cascade_ckpt_read_meta(f, &meta);
+    if (!st) st = cascade_job_parse(meta.job, ckpt, NULL, 0, &job);
+    if (st) goto done;
+    if (job.kind != JOB_GAN && job.kind != JOB_WGAN && job.kind != JOB_WGAN_GP) {
+        st = cascade_fail(CASCADE_EUSAGE, "%s: generate needs a kind = gan, wgan or wgan-gp run (this one is %s)", ckpt,
+                          job.kind == JOB_REFINER ? "a refiner: use cascade refine" : "not adversarial");
+        goto done;
+    }
+    if (job.n_conditions && !cond_file) {
+        st = cascade_fail(CASCADE_EUSAGE, "%s: the generator is conditional (condition = %s%s): give --condition "
+                          "FILE.h5 with those data sets", ckpt, job.conditions[0], job.n_conditions > 1 ? ", ..." : "");
+        goto done;
+    }
+    if ((st = read_layout(f, &job, &layout))) goto done;
+    if (job.n_conditions && (st = load_conditions(&job, cond_file, n, comm, &cond))) goto done;
+    if ((st = cascade_gan_build(&job, &layout.x_shape, job.n_conditions ? &cond.y_shape : NULL, &gen, &critic)))
+        goto done;
+    if ((st = cascade_model_read_params(f, &gen, 1))) goto done;
+    if ((st = cascade_model_read_state(f, &job, &gen, NULL, &norm, &layout, NULL))) goto done;
+    int chunk = (int)job.micro_batch;
+    int64_t xs = cascade_shape_numel(&layout.x_shape), cs = job.n_conditions ? cascade_shape_numel(&cond.y_shape) : 0;
+    if ((st = cascade_net_prepare(&gen, chunk, 0))) goto done;
+    x = cascade_alloc((size_t)(n * xs + 1) * sizeof(float), "generated samples");
+    zb = cascade_alloc((size_t)(chunk * job.latent) * sizeof(float), "noise");
+    cb = cascade_alloc((size_t)(chunk * (cs ? cs : 1)) * sizeof(float), "conditions");
+    if (!x || !zb || !cb) {
+        st = CASCADE_EINTERNAL;
+        goto done;
+    }
+    /* chunks at global offsets, dealt to ranks in contiguous blocks, then gathered */
+    uint64_t zseed = seed_given ? seed : (uint64_t)job.seed;
+    int64_t n_chunks = (n + chunk - 1) / chunk, c0 = n_chunks * rank / size, c1 = n_chunks * (rank + 1) / size;
+    for (int64_t c = c0; c < c1; c++) {
+        int64_t start = c * chunk;
+        int m = (int)(n - start < chunk ? n - start : chunk);
+        cascade_gan_noise(zseed, GENERATE_COUNTER, start, m, job.latent, zb);
+        if (cs) memcpy(cb, cond.y + start * cs, (size_t)(m * cs) * sizeof(float));
+        cascade_run run = {.n = m, .training = 0};
+        run.ext[0] = zb;
+        run.ext[1] = cb;
+        cascade_net_forward(&gen, &run);
+        memcpy(x + start * xs, cascade_net_output(&gen), (size_t)(m * xs) * sizeof(float));
+    }
+    if (size > 1) {
+        int *counts = malloc((size_t)size * sizeof(int)), *displs = malloc((size_t)size * sizeof(int));
+        int rc = counts && displs ? MPI_SUCCESS : MPI_ERR_NO_MEM;
+        for (int r = 0; rc == MPI_SUCCESS && r < size; r++) {
+            int64_t a0 = n_chunks * r / size * chunk, a1 = n_chunks * (r + 1) / size * chunk;
+            counts[r] = (int)(((a1 < n ? a1 : n) - (a0 < n ? a0 : n)) * xs);
+            displs[r] = (int)((a0 < n ? a0 : n) * xs);
+        }
+        if (rc == MPI_SUCCESS) rc = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, x, counts, displs, MPI_FLOAT, comm);
+        free(counts);
+        free(displs);
+        if (rc != MPI_SUCCESS) {
+            st = cascade_fail(CASCADE_EINTERNAL, "rank %d: gathering the generated samples failed", rank);
+            goto done;
+        }
+    }
+    to_physical(&job, &layout, &norm, x, n);
+    if ((st = cascade_h5w_create(out, comm, &w))) goto done;
+    for (int i = 0; !st && i < job.n_inputs; i++) st = write_input(w, &job, &layout, i, x, n, rank);
+    if (!st && job.n_conditions) st = copy_conditions(w, &job, cond_file, n, comm, rank);
+    if (!st) st = cascade_h5w_attr_string(w, "/", "generator", "cascade generate");
+    if (!st) st = cascade_h5w_attr_string(w, "/", "checkpoint", ckpt);
+    if (!st) st = cascade_h5w_attr_int(w, "/", "step", meta.step);
+    if (!st) st = cascade_h5w_attr_int(w, "/", "seed", (int64_t)zseed);
+    if (!st) st = cascade_h5w_commit(w);
+    else cascade_h5w_abort(w);
+    w = NULL;
+done:
+    if (w) cascade_h5w_abort(w);
+    cascade_free(x);
+    cascade_free(zb);
+    cascade_free(cb);
+    cascade_net_free(&gen);
+    cascade_net_free(&critic);
+    cascade_norm_free(&norm);
+    cascade_data_free(&cond);
+    cascade_ckpt_meta_free(&meta);
+    if (job.sections) cascade_job_free(&job);
+    cascade_h5_close(f);
+    return st;
+}

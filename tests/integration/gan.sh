@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Adversarial training (kind = gan | wgan | wgan-gp):
+#  - a few updates from --init weights equal PyTorch (float64, z and alpha drawn as cascade
+#    draws them, the penalty through autograd.grad(create_graph=True)) within 1e-4 of the
+#    parameters' change, for every kind and a conditional wgan-gp;
+#  - deterministic = true: both nets and both optimizers bitwise identical for 1, 2 and 3 ranks
+#    and after a resume on another rank count; the fast mode on 2 ranks agrees with 1 rank;
+#  - cascade generate: shapes and names of the inputs, physical units, rank-count invariance,
+#    seeds; errors (exit 2) that name what is wrong.
+set -euo pipefail
+here=$(mktemp -d "${CASCADE_BUILD_DIR:-/tmp}/it-gan.XXXXXX")
+cd "$here"
+py=${CASCADE_PYTHON:-/usr/bin/python3}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
+ref="$CASCADE_SOURCE_DIR/tests/torch"
+"$py" "$ref/philox.py"
+
+# ---- PyTorch references ----
+for kind in gan wgan wgan-gp wgan-gp-cond; do
+  mkdir -p "t-$kind"
+  "$py" "$ref/gan_ref.py" "$kind" "t-$kind"
+  "$CASCADE_BIN" train "t-$kind/job.ini" --init "t-$kind/init.h5" --out "t-$kind/run" --quiet
+  echo "== $kind vs torch"
+  "$py" "$ref/compare_params.py" "t-$kind/ref.h5" "t-$kind/run/checkpoints/step-00000004.h5" 1e-4 "t-$kind/init.h5" |
+    tail -1
+done
+
+# ---- rank invariance and resume (deterministic), fast mode ----
+cp t-wgan-gp-cond/data.h5 d.h5
+cat > job.ini <<'INI'
+[job]
+name = gan-det
+kind = wgan-gp
+seed = 3
+[data]
+train = d.h5
+inputs = a, b
+layout = features
+condition = e
+normalize = standard
+[train]
+batch = 24
+micro_batch = 4
+steps = 6
+deterministic = true
+checkpoint_every = 3
+[gan]
+latent = 5
+critic_steps = 2
+[generator.zc]
+type = concat
+input = z, c
+[generator.d1]
+type = dense
+units = 12
+activation = elu
+[generator.out]
+type = dense
+units = 5
+[critic.xc]
+type = concat
+input = x, c
+[critic.d1]
+type = dense
+units = 12
+activation = tanh
+[critic.d2]
+type = dense
+units = 6
+activation = leaky_relu
+[critic.out]
+type = dense
+units = 1
+INI
+strip() { sed -E 's/"(samples_per_s|time_s|compute_s|comm_wait_s|optimizer_s|exact_sum_s|input_s)":[^,}]*,?//g' "$1"; }
+last=checkpoints/step-00000006.h5
+for n in 1 2 3; do
+  mpirun --oversubscribe -n $n "$CASCADE_BIN" train job.ini --out r$n --quiet
+done
+for n in 2 3; do
+  h5diff r1/$last r$n/$last /params /params
+  h5diff r1/$last r$n/$last /optimizer /optimizer
+  cmp <(strip r1/metrics.jsonl) <(strip r$n/metrics.jsonl)
+done
+echo "deterministic: 1, 2, 3 ranks bitwise equal"
+mpirun --oversubscribe -n 3 "$CASCADE_BIN" train job.ini --out rr --quiet --steps 3
+mpirun --oversubscribe -n 2 "$CASCADE_BIN" train job.ini --out rr --quiet --resume auto
+h5diff r1/$last rr/$last /params /params
+h5diff r1/$last rr/$last /optimizer /optimizer
+echo "resume 3 -> 2 ranks: bitwise equal"
+"$CASCADE_BIN" train job.ini --out f1 --quiet --set train.deterministic=false
+mpirun --oversubscribe -n 2 "$CASCADE_BIN" train job.ini --out f2 --quiet --set train.deterministic=false
+"$py" "$ref/compare_params.py" f1/$last f2/$last 1e-4 | tail -1
+# without a signal or --resume, a run directory with checkpoints is never overwritten
+if "$CASCADE_BIN" train job.ini --out r1 --quiet 2> over.log; then exit 1; fi
+grep -q "already holds checkpoints" over.log
+
+# ---- generate ----
+"$CASCADE_BIN" generate r1 -n 50 -o g1.h5 --condition d.h5
+mpirun --oversubscribe -n 3 "$CASCADE_BIN" generate r1 -n 50 -o g3.h5 --condition d.h5
+h5diff g1.h5 g3.h5
+"$CASCADE_BIN" generate r1 -n 50 -o g7.h5 --condition d.h5 --seed 7
+if h5diff -q g1.h5 g7.h5 /a /a; then echo "another seed gave the same samples"; exit 1; fi
+"$py" - <<'PY'
+import h5py, numpy as np
+g, d = h5py.File("g1.h5", "r"), h5py.File("d.h5", "r")
+assert g["a"].shape == (50, 2) and g["b"].shape == (50, 3) and g["e"].shape == (50, 1), list(g)
+assert np.array_equal(g["e"][:], d["e"][:50])
+# physical units: the normalisation is undone (the data's a has mean ~3, b ~ -0.5)
+assert abs(g["a"][:].mean() - d["a"][:].mean()) < 3 * d["a"][:].std(), (g["a"][:].mean(), d["a"][:].mean())
+assert g.attrs["generator"] == "cascade generate"
+print("generate ok: a mean %.3f (data %.3f)" % (g["a"][:].mean(), d["a"][:].mean()))
+PY
+
+# ---- errors ----
+expect() { # expect CODE TEXT -- command...
+  local code=$1 text=$2
+  shift 3
+  set +e
+  "$@" > err.out 2> err.log
+  local rc=$?
+  set -e
+  if [[ $rc != "$code" ]] || ! grep -qF -- "$text" err.log; then
+    echo "expected exit $code and '$text' from: $*"; cat err.log; exit 1
+  fi
+}
+sed 's/^\[critic.d1\]/[critic.bn]\ntype = batchnorm\n[critic.d1]/' job.ini > bn.ini
+expect 2 "critic.bn (type batchnorm) cannot be in a wgan-gp critic: batch norm couples the samples" -- \
+  "$CASCADE_BIN" train bn.ini --out e1 --quiet
+sed 's/^units = 5$/units = 4/' job.ini > shape.ini
+expect 2 "the generator (net generator) must produce samples shaped like x: its output is (4), x is (5)" -- \
+  "$CASCADE_BIN" train shape.ini --out e2 --quiet
+awk '/^\[critic.out\]/{o=1} o&&/^units = 1$/{print "units = 2"; next} {print}' job.ini > score.ini
+expect 2 "the critic (net critic) must give one score per sample: its output is (2)" -- \
+  "$CASCADE_BIN" train score.ini --out e3 --quiet
+expect 2 "give --condition FILE.h5" -- "$CASCADE_BIN" generate r1 -n 5 -o x.h5
+expect 2 "-n 500 asks for more" -- "$CASCADE_BIN" generate r1 -n 500 -o x.h5 --condition d.h5
+expect 2 "expected a positive integer" -- "$CASCADE_BIN" generate r1 -n 0 -o x.h5
+test ! -e x.h5
+echo "gan: all checks passed"
