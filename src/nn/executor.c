@@ -163,6 +163,9 @@ void cascade_net_backward2(cascade_net *net, const cascade_run *run, int ext, co
         const cascade_layer *L = &net->layers[l];
         cascade_bwd2 c = {0};
         c.n = n;
+        c.training = run->training;
+        c.sample_ids = run->sample_ids;
+        c.step = run->step;
         for (int k = 0; k < L->n_in; k++) {
             int r = net->inputs[l][k];
             c.in[k] = node_value(net, run, r);

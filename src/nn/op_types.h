@@ -47,6 +47,7 @@ typedef struct OPT_SYM(cascade_bwd) {
  * Forward and backward have run on the same samples (in, out, saved, dout are theirs). */
 typedef struct OPT_SYM(cascade_bwd2) {
     int n;
+    int training;                            /* as forward's: dropout's mask */
     const OPT_REAL *in[CASCADE_MAX_INPUTS];
     const OPT_REAL *out;
     const OPT_REAL *dout;                    /* the upstream gradient of the first backward */
@@ -58,6 +59,8 @@ typedef struct OPT_SYM(cascade_bwd2) {
     OPT_REAL *dparam[CASCADE_MAX_PARAMS];
     OPT_REAL *hin[CASCADE_MAX_INPUTS];
     OPT_REAL *hout;
+    const int64_t *sample_ids;               /* as forward's (random streams) */
+    uint64_t step;
 } OPT_SYM(cascade_bwd2);
 
 typedef struct OPT_SYM(cascade_op) {

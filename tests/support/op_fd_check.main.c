@@ -116,6 +116,9 @@ static int check_double(fd_ctx *x) {
     objective(x); /* forward state for the analytic terms */
     cascade_bwd2_f64 b2 = {0};
     b2.n = c->n;
+    b2.training = c->training;
+    b2.sample_ids = c->sample_ids;
+    b2.step = (uint64_t)c->step;
     b2.out = x->out;
     b2.dout = x->dout;
     b2.saved = x->saved;

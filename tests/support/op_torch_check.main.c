@@ -35,6 +35,9 @@ static int check_double(hid_t g, opcase *c, cascade_fwd *fw, cascade_bwd *bw) {
     float *w[CASCADE_MAX_INPUTS] = {0}, *hin[CASCADE_MAX_INPUTS] = {0}, *dpar[CASCADE_MAX_PARAMS] = {0};
     float *uout = to_float(NULL, out_n), *hout = to_float(NULL, out_n);
     b2.n = c->n;
+    b2.training = bw->training;
+    b2.sample_ids = bw->sample_ids;
+    b2.step = bw->step;
     b2.out = fw->out;
     b2.dout = bw->dout;
     b2.saved = fw->saved;

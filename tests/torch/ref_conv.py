@@ -18,7 +18,7 @@ def axes(v, nsp):
 
 
 def case(r, nsp, n, cin, size, filters, kernel, stride=1, padding="valid", dilation=1, groups=1,
-         bias=True):
+         bias=True, double=False):
     spec = {"filters": filters, "kernel": kernel}
     if stride != 1:
         spec["stride"] = stride
@@ -40,7 +40,7 @@ def case(r, nsp, n, cin, size, filters, kernel, stride=1, padding="valid", dilat
     r.case("conv%dd" % nsp, spec,
            lambda xs, ps: fn(xs[0], ps["weight"], ps.get("bias"), stride=axes(stride, nsp),
                              padding=pad, dilation=axes(dilation, nsp), groups=groups),
-           [r.rand(n, cin, *size)], params)
+           [r.rand(n, cin, *size)], params, double=double)
 
 
 r = RefFile(out_path(), seed=3)
@@ -90,4 +90,33 @@ case(r, 2, 2, 8, (40, 40), 4, 3, padding="same")           # large image, one sa
 case(r, 3, 3, 2, (5, 4, 6), 3, 3, padding=1)
 case(r, 3, 2, 4, (6, 5, 7), 4, "3,2,3", stride="2,1,2", dilation="1,2,1", groups=2)
 case(r, 3, 2, 2, (5, 5, 4), 3, 2, padding="same")
+# double backward (WGAN-GP critics): the tangent is the forward on w without bias and the
+# weight term the weight gradient of (w, dout), through the same paths as above
+D = dict(double=True)
+case(r, 1, 4, 3, (11,), 5, 3, **D)
+case(r, 1, 3, 3, (11,), 4, 3, stride=2, padding=1, **D)
+case(r, 1, 2, 2, (13,), 3, 4, stride=3, padding=2, dilation=2, **D)
+case(r, 1, 3, 4, (8,), 6, 3, groups=2, **D)
+case(r, 1, 2, 3, (8,), 6, 3, groups=3, padding=1, bias=False, **D)  # depthwise
+case(r, 1, 3, 5, (6,), 4, 1, **D)                                     # 1x1, one block per sample
+case(r, 1, 2, 8, (3000,), 8, 5, padding=2, **D)                      # per-sample regime
+case(r, 2, 6, 2, (9, 9), 8, 3, padding="same", **D)
+case(r, 2, 40, 2, (9, 9), 4, 3, padding="same", **D)                 # several sample blocks
+case(r, 2, 3, 2, (7, 5), 3, "3,5", padding="1,2", **D)
+case(r, 2, 3, 3, (7, 5), 4, 3, stride=2, **D)
+case(r, 2, 2, 2, (8, 7), 3, 3, stride=3, padding=1, **D)
+case(r, 2, 2, 2, (9, 9), 3, 3, padding="same", dilation=2, **D)
+case(r, 2, 3, 4, (6, 7), 6, 3, groups=2, padding=1, **D)
+case(r, 2, 3, 3, (7, 5), 3, 3, groups=3, padding="same", **D)       # depthwise
+case(r, 2, 1, 1, (7, 5), 1, 3, bias=False, **D)
+case(r, 2, 3, 5, (7, 5), 4, 1, **D)                                  # 1x1 direct
+case(r, 2, 2, 16, (64, 64), 8, 1, **D)                               # per-sample, 1x1 direct
+case(r, 2, 2, 8, (40, 40), 6, 3, stride=2, groups=2, **D)           # per-sample, groups, stride
+case(r, 2, 6, 8, (9, 9), 8, 3, padding="same", **D)                # Winograd, blocks of samples
+case(r, 2, 3, 16, (7, 5), 12, 3, **D)                               # Winograd, odd sizes
+case(r, 2, 12, 8, (7, 5), 6, 3, padding="1,2", **D)                # Winograd, tiles past the edge
+case(r, 2, 2, 8, (40, 40), 4, 3, padding="same", **D)              # Winograd, one sample per block
+case(r, 3, 3, 2, (5, 4, 6), 3, 3, padding=1, **D)
+case(r, 3, 2, 4, (6, 5, 7), 4, "3,2,3", stride="2,1,2", dilation="1,2,1", groups=2, **D)
+case(r, 3, 2, 2, (5, 5, 4), 3, 2, padding="same", bias=False, **D)
 r.close()

@@ -50,7 +50,7 @@ def hexconv(x, w, b, radius):
     return torch.where(is_odd, odd, even)
 
 
-def case(r, n, cin, size, filters, radius=1, bias=True):
+def case(r, n, cin, size, filters, radius=1, bias=True, double=False):
     spec = {"filters": filters}
     if radius != 1:
         spec["radius"] = radius
@@ -61,7 +61,7 @@ def case(r, n, cin, size, filters, radius=1, bias=True):
     if bias:
         params["bias"] = r.rand(filters)
     r.case("hexconv", spec, lambda xs, ps: hexconv(xs[0], ps["weight"], ps.get("bias"), radius),
-           [r.rand(n, cin, *size)], params)
+           [r.rand(n, cin, *size)], params, double=double)
 
 
 assert len(hex_cells(1)) == 7 and len(hex_cells(2)) == 19
@@ -80,4 +80,9 @@ case(r, 2, 1, (1, 1), 2)                          # a lone station
 case(r, 2, 3, (6, 4), 5, radius=3)                # radius 3 (37 cells)
 case(r, 40, 2, (9, 9), 4)                         # several sample blocks
 case(r, 2, 16, (9, 9), 8, radius=2)               # many channels
+# double backward (WGAN-GP critics)
+case(r, 4, 2, (9, 9), 8, double=True)
+case(r, 3, 5, (9, 9), 4, radius=2, double=True)
+case(r, 2, 2, (5, 7), 3, radius=2, bias=False, double=True)
+case(r, 40, 2, (9, 9), 4, double=True)
 r.close()

@@ -14,7 +14,7 @@ def ln(shape, eps):
     return lambda xs, ps: F.layer_norm(xs[0], shape, ps.get("weight"), ps.get("bias"), eps)
 
 
-def case(n, shape, affine=True, eps=None, offset=0.0, scale=1.0, training=True):
+def case(n, shape, affine=True, eps=None, offset=0.0, scale=1.0, training=True, double=False, **tol):
     spec = {}
     if eps is not None:
         spec["eps"] = eps
@@ -25,7 +25,7 @@ def case(n, shape, affine=True, eps=None, offset=0.0, scale=1.0, training=True):
         params = {"weight": r.rand(*shape, low=0.5, high=1.5), "bias": r.rand(*shape)}
     x = (r.rand(n, *shape) * scale + offset).astype(np.float32).astype(np.float64)  # as stored
     r.case("layernorm", spec, ln(shape, 1e-5 if eps is None else eps), [x], params,
-           training=training)
+           training=training, double=double, **tol)
 
 
 case(4, (7,))                                   # (F)
@@ -44,4 +44,19 @@ case(3, (2, 8), offset=-1000.0, scale=0.01)     # |mean| >> std, harder
 case(4, (3, 7), eps=1e-3)
 case(3, (5,), eps=0.5, affine=False)            # eps comparable to the variance
 case(4, (3, 7), training=False)                 # eval: the same op
+# double backward (WGAN-GP critics): the second-order term in x is nonzero
+D = dict(double=True)
+case(4, (7,), **D)
+case(3, (4, 9), **D)
+case(2, (3, 5, 6), **D)
+case(2, (2, 3, 4, 5), **D)
+case(5, (6,), affine=False, **D)
+case(2, (3, 5, 4), affine=False, **D)
+case(1, (3, 5, 6), **D)
+case(3, (1, 9), **D)
+case(2, (2,), **D)
+case(3, (300,), **D)                            # more than one parameter-gradient block
+case(4, (3, 6), offset=100.0, scale=0.5, **D)   # |mean| >> std
+case(4, (3, 7), eps=1e-3, **D)
+case(3, (5,), eps=0.5, affine=False, **D)
 r.close()

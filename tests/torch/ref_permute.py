@@ -8,6 +8,7 @@ for n, shape, order in [(3, (5, 4), (0, 2, 1)),          # (N, P, F) -> (N, F, P
                         (2, (2, 3, 4), (0, 2, 3, 1)),
                         (2, (1, 3, 2, 5), (0, 4, 2, 1, 3)),
                         (2, (7,), (0, 1))]:
-    r.case("permute", {"order": ",".join(map(str, order))},
-           lambda xs, ps, o=order: xs[0].permute(*o), [r.rand(n, *shape)])
+    for double in (False, True):  # double backward (WGAN-GP critics) on every configuration
+        r.case("permute", {"order": ",".join(map(str, order))},
+               lambda xs, ps, o=order: xs[0].permute(*o), [r.rand(n, *shape)], double=double)
 r.close()

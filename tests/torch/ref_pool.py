@@ -37,12 +37,16 @@ for n, shape, keys in cases:
     k = as_tuple(keys["size"], axes)
     s = as_tuple(keys.get("stride", keys["size"]), axes)
     p = as_tuple(keys.get("padding", 0), axes)
-    r.case("maxpool", keys, lambda xs, ps, a=axes, k=k, s=s, p=p: MAX[a](xs[0], k, s, p),
-           [r.rand(n, *shape)])
-    r.case("avgpool", keys, lambda xs, ps, a=axes, k=k, s=s, p=p: AVG[a](xs[0], k, s, p),
-           [r.rand(n, *shape)])
+    for double in (False, True):  # double backward (WGAN-GP critics) on every configuration
+        r.case("maxpool", keys, lambda xs, ps, a=axes, k=k, s=s, p=p: MAX[a](xs[0], k, s, p),
+               [r.rand(n, *shape)], double=double)
+        r.case("avgpool", keys, lambda xs, ps, a=axes, k=k, s=s, p=p: AVG[a](xs[0], k, s, p),
+               [r.rand(n, *shape)], double=double)
 
 for n, shape in [(3, (4, 6, 5)), (2, (5, 9)), (1, (1, 7)), (2, (2, 3, 4, 5)), (2, (16, 64, 64))]:
-    r.case("globalavgpool", {}, lambda xs, ps: xs[0].flatten(2).mean(2), [r.rand(n, *shape)])
-    r.case("globalmaxpool", {}, lambda xs, ps: xs[0].flatten(2).max(2).values, [r.rand(n, *shape)])
+    for double in (False, True):
+        r.case("globalavgpool", {}, lambda xs, ps: xs[0].flatten(2).mean(2), [r.rand(n, *shape)],
+               double=double)
+        r.case("globalmaxpool", {}, lambda xs, ps: xs[0].flatten(2).max(2).values, [r.rand(n, *shape)],
+               double=double)
 r.close()

@@ -15,7 +15,8 @@ def axes(v):
     return items[0] if len(items) == 1 else tuple(items)
 
 
-def case(r, n, cin, size, filters, kernel, multiplier=1, stride=1, padding="valid", bias=True):
+def case(r, n, cin, size, filters, kernel, multiplier=1, stride=1, padding="valid", bias=True,
+         double=False):
     spec = {"filters": filters, "kernel": kernel}
     if multiplier != 1:
         spec["depth_multiplier"] = multiplier
@@ -37,7 +38,7 @@ def case(r, n, cin, size, filters, kernel, multiplier=1, stride=1, padding="vali
         y = F.conv2d(xs[0], ps["depthwise_weight"], None, stride=axes(stride), padding=pad, groups=cin)
         return F.conv2d(y, ps["pointwise_weight"], ps.get("bias"))
 
-    r.case("separable2d", spec, fn, [r.rand(n, cin, *size)], params)
+    r.case("separable2d", spec, fn, [r.rand(n, cin, *size)], params, double=double)
 
 
 r = RefFile(out_path(), seed=11)
@@ -53,4 +54,11 @@ case(r, 1, 4, (5, 5), 2, 3, multiplier=2, padding="same", bias=False)
 case(r, 2, 2, (3, 3), 3, 2, padding=2)                       # padding wider than the kernel
 case(r, 40, 3, (9, 9), 4, 3, padding="same")                # several sample blocks
 case(r, 2, 8, (20, 20), 6, 5, stride=2, padding=2)          # larger image
+# double backward (WGAN-GP critics)
+D = dict(double=True)
+case(r, 4, 3, (9, 9), 8, 3, padding="same", **D)
+case(r, 2, 3, (7, 5), 4, 3, multiplier=3, **D)
+case(r, 2, 3, (8, 7), 4, 3, stride=2, padding=1, **D)
+case(r, 1, 4, (5, 5), 2, 3, multiplier=2, padding="same", bias=False, **D)
+case(r, 40, 3, (9, 9), 4, 3, padding="same", **D)
 r.close()

@@ -16,7 +16,8 @@ def axes(v, nsp):
     return tuple(items) if len(items) == nsp else (items[0],) * nsp
 
 
-def case(r, nsp, n, cin, size, filters, kernel, stride=1, padding=0, output_padding=0, bias=True):
+def case(r, nsp, n, cin, size, filters, kernel, stride=1, padding=0, output_padding=0, bias=True,
+         double=False):
     spec = {"filters": filters, "kernel": kernel}
     if stride != 1:
         spec["stride"] = stride
@@ -33,7 +34,7 @@ def case(r, nsp, n, cin, size, filters, kernel, stride=1, padding=0, output_padd
     r.case("conv%dd_transpose" % nsp, spec,
            lambda xs, ps: fn(xs[0], ps["weight"], ps.get("bias"), stride=axes(stride, nsp),
                              padding=axes(padding, nsp), output_padding=axes(output_padding, nsp)),
-           [r.rand(n, cin, *size)], params)
+           [r.rand(n, cin, *size)], params, double=double)
 
 
 r = RefFile(out_path(), seed=5)
@@ -62,4 +63,16 @@ case(r, 2, 2, 3, (1, 1), 4, 3, stride=2)                       # 1x1 input
 case(r, 2, 3, 5, (4, 5), 4, 1, stride=2, output_padding=1)    # 1x1 strided
 case(r, 2, 40, 3, (7, 5), 4, 3, stride=2, padding=1)          # several sample blocks
 case(r, 2, 2, 4, (40, 40), 3, 3, stride=2, padding=1, output_padding=1)  # one sample per block
+# double backward (WGAN-GP critics): the tangent is the forward on w without bias, the weight
+# term the weight gradient of (w, dout)
+D = dict(double=True)
+case(r, 1, 4, 3, (11,), 5, 3, **D)
+case(r, 1, 3, 3, (7,), 4, 3, stride=2, padding=1, output_padding=1, **D)
+case(r, 1, 1, 1, (7,), 1, 3, stride=2, bias=False, **D)
+case(r, 1, 2, 4, (2000,), 3, 5, stride=2, padding=2, **D)      # one sample per block
+case(r, 2, 6, 8, (9, 9), 8, 4, stride=2, padding=1, **D)
+case(r, 2, 2, 3, (5, 3), 2, "2,3", stride="1,2", padding="0,1", output_padding="0,1", **D)
+case(r, 2, 2, 2, (4, 3), 2, 2, stride=3, **D)                  # gaps between the patches
+case(r, 2, 3, 5, (7, 5), 4, 1, **D)                            # 1x1
+case(r, 2, 40, 3, (7, 5), 4, 3, stride=2, padding=1, **D)     # several sample blocks
 r.close()

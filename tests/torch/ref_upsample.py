@@ -8,7 +8,7 @@ from refutil import RefFile, out_path
 LINEAR = {1: "linear", 2: "bilinear", 3: "trilinear"}
 
 
-def case(r, n, c, size, scale=None, mode=None):
+def case(r, n, c, size, scale=None, mode=None, double=False):
     nsp = len(size)
     spec = {}
     if scale is not None:
@@ -21,7 +21,7 @@ def case(r, n, c, size, scale=None, mode=None):
     extra = {"align_corners": False} if mode == "bilinear" else {}
     r.case("upsample", spec,
            lambda xs, ps: F.interpolate(xs[0], scale_factor=factor, mode=torch_mode, **extra),
-           [r.rand(n, c, *size)])
+           [r.rand(n, c, *size)], double=double)
 
 
 r = RefFile(out_path(), seed=7)
@@ -42,4 +42,10 @@ for mode in (None, "nearest", "bilinear"):
     case(r, 2, 2, (2, 3, 3), scale="3,1,2", mode=mode)
     case(r, 1, 1, (3, 1, 2), scale=3, mode=mode)
 case(r, 2, 4, (40, 40), scale=2, mode="bilinear")            # large enough for threads
+# double backward (WGAN-GP critics): the tangent is the forward on w
+for mode in ("nearest", "bilinear"):
+    case(r, 3, 2, (7,), mode=mode, double=True)
+    case(r, 2, 2, (3, 5), scale="2,3", mode=mode, double=True)
+    case(r, 2, 3, (4, 3), scale=3, mode=mode, double=True)
+    case(r, 2, 2, (2, 3, 3), scale="3,1,2", mode=mode, double=True)
 r.close()

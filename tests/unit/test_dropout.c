@@ -1,8 +1,8 @@
 /* dropout in training mode, which torch cannot reproduce (our mask comes from Philox):
  * dropped fraction within binomial bounds, kept values scaled exactly, eval = identity, the
  * mask of a sample depends on (seed, layer, step, global sample id, element) only, backward
- * = dout * mask / (1 - rate), and the `rate` key checks. ref_dropout.py covers eval and
- * rate 0 against torch and by finite differences. */
+ * = dout * mask / (1 - rate), backward2's tangent u * mask / (1 - rate), and the `rate` key
+ * checks. ref_dropout.py covers eval and rate 0 against torch and by finite differences. */
 #include <CUnit/Basic.h>
 #include <math.h>
 #include <stdlib.h>
@@ -175,6 +175,35 @@ static void test_backward(void) {
     drop_close(&r);
 }
 
+/* backward2: uout += u * mask / (1 - rate) with the forward's mask (step, sample ids). */
+static void test_backward2(void) {
+    drop_run r;
+    double rate = 0.3;
+    CU_ASSERT_FATAL(drop_open(&r, rate, 4, 37));
+    int64_t ids[4] = {11, 5, 900, 6}, total = 4 * 37;
+    drop_forward(&r, ids, 3, 1);
+    float *u = malloc((size_t)total * sizeof(float)), *uout = malloc((size_t)total * sizeof(float));
+    CU_ASSERT_FATAL(u && uout);
+    for (int64_t i = 0; i < total; i++) u[i] = (float)(i % 9) - 4.25f, uout[i] = -0.5f;
+    cascade_bwd2 b2 = {.n = 4, .training = 1, .out = r.y, .uout = uout, .sample_ids = ids, .step = 3};
+    b2.in[0] = r.x;
+    b2.uin[0] = u;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r.L.op->backward2);
+    r.L.op->backward2(&r.L, &b2);
+    float scale = (float)(1.0 / (1.0 - rate));
+    int64_t wrong = 0, kept = 0;
+    for (int64_t i = 0; i < total; i++) {
+        float expect = -0.5f + (r.y[i] != 0 ? u[i] * scale : 0.0f);
+        wrong += uout[i] != expect;
+        kept += r.y[i] != 0;
+    }
+    CU_ASSERT_EQUAL(wrong, 0);
+    CU_ASSERT(kept > 0 && kept < total);
+    free(u);
+    free(uout);
+    drop_close(&r);
+}
+
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
     CU_pSuite s = CU_add_suite("dropout", NULL, NULL);
@@ -184,6 +213,7 @@ int main(void) {
     CU_add_test(s, "mask from global sample id, step, layer", test_reproducible);
     CU_add_test(s, "large samples", test_large_sample);
     CU_add_test(s, "backward", test_backward);
+    CU_add_test(s, "backward2", test_backward2);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();

@@ -40,6 +40,19 @@ static void add_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
     }
 }
 
+/* Double backward (op_types.h): linear, so the tangent is the sum of the inputs' tangents
+ * (NULL ones are zero); no second-order term. */
+static void add_backward2(const cascade_layer *L, const OPSYM(cascade_bwd2) *c) {
+    int64_t total = (int64_t)c->n * op_numel(&L->out_shape);
+    real *uo = c->uout;
+    for (int k = 0; k < L->n_in; k++) {
+        const real *u = c->uin[k];
+        if (!u) continue;
+#pragma omp parallel for if (total > 65536)
+        for (int64_t i = 0; i < total; i++) uo[i] += u[i];
+    }
+}
+
 const OPSYM(cascade_op) OPSYM(cascade_op_add) = {
     .type = "add",
     .cfg_size = 0,
@@ -49,4 +62,5 @@ const OPSYM(cascade_op) OPSYM(cascade_op_add) = {
     .infer = add_infer,
     .forward = add_forward,
     .backward = add_backward,
+    .backward2 = add_backward2,
 };

@@ -84,6 +84,25 @@ static void concat_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c)
     }
 }
 
+/* Double backward (op_types.h): linear, so the tangent is the concatenation of the inputs'
+ * tangents (NULL ones are zero: their chunks of uout get nothing); no second-order term. */
+static void concat_backward2(const cascade_layer *L, const OPSYM(cascade_bwd2) *c) {
+    int64_t rows = concat_rows(L, c->n), out_row = op_numel(&L->out_shape) * c->n / rows;
+    int64_t offset = 0;
+    for (int k = 0; k < L->n_in; k++) {
+        int64_t chunk = op_numel(&L->in_shape[k]) * c->n / rows;
+        const real *u = c->uin[k];
+        if (u) {
+#pragma omp parallel for if (rows * chunk > 65536)
+            for (int64_t r = 0; r < rows; r++) {
+                real *uo = c->uout + r * out_row + offset;
+                for (int64_t i = 0; i < chunk; i++) uo[i] += u[r * chunk + i];
+            }
+        }
+        offset += chunk;
+    }
+}
+
 const OPSYM(cascade_op) OPSYM(cascade_op_concat) = {
     .type = "concat",
     .cfg_size = sizeof(concat_cfg),
@@ -93,4 +112,5 @@ const OPSYM(cascade_op) OPSYM(cascade_op_concat) = {
     .infer = concat_infer,
     .forward = concat_forward,
     .backward = concat_backward,
+    .backward2 = concat_backward2,
 };

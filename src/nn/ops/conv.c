@@ -326,10 +326,11 @@ void OPSYM(conv_patches)(const conv_geom *g, real *x, int m, real *col, int to_i
 
 /* ---------------------------------------------------------------- blocks of samples */
 
-/* m samples: x (m, Cin, in...) -> y (m, Cout, out...). col [rows, m*P] and tmp [Cout, m*P]
- * are scratch; for m == 1 the GEMM writes y directly and tmp is unused. */
+/* m samples: x (m, Cin, in...) -> y (m, Cout, out...), or y += (add, then bias is NULL: the
+ * tangent of the double backward). col [rows, m*P] and tmp [Cout, m*P] are scratch; for
+ * m == 1 the GEMM writes y directly and tmp is unused. */
 static void forward_block(const conv_geom *g, const real *x, real *y, const real *w, const real *bias,
-                          int m, real *col, real *tmp) {
+                          int add, int m, real *col, real *tmp) {
     int64_t P = g->out_px;
     int ld = (int)(m * P);
     const real *cols = col;
@@ -343,13 +344,18 @@ static void forward_block(const conv_geom *g, const real *x, real *y, const real
             for (int64_t i = 0; i < P; i++) y[co * P + i] = bias[co];
     for (int grp = 0; grp < g->groups; grp++)
         OPSYM(op_gemm)(0, 0, g->cout_g, ld, g->kg, 1, w + (int64_t)grp * g->cout_g * g->kg, g->kg,
-                       cols + (int64_t)grp * g->kg * ld, ld, m == 1 && bias ? 1 : 0,
+                       cols + (int64_t)grp * g->kg * ld, ld, m == 1 && (bias || add) ? 1 : 0,
                        dst + (int64_t)grp * g->cout_g * ld, ld);
     if (m == 1) return;
     for (int s = 0; s < m; s++)
         for (int co = 0; co < g->cout; co++) {
             real b = bias ? bias[co] : 0, *o = y + ((int64_t)s * g->cout + co) * P;
             const real *t = tmp + (int64_t)co * ld + s * P;
+            if (add) {
+#pragma omp simd
+                for (int64_t i = 0; i < P; i++) o[i] += t[i];
+                continue;
+            }
 #pragma omp simd
             for (int64_t i = 0; i < P; i++) o[i] = t[i] + b;
         }
@@ -425,8 +431,9 @@ void OPSYM(conv_sum_parts)(real *parts, int64_t part, int nblocks) {
 
 /* ---------------------------------------------------------------- forward / backward */
 
-void OPSYM(conv_run_forward)(const conv_geom *g, int n, const real *in, real *out, const real *w,
-                             const real *bias, real *work) {
+/* out = conv(in) + bias, or out += conv(in) (add; bias NULL). */
+static void run_forward(const conv_geom *g, int n, const real *in, real *out, const real *w, const real *bias,
+                        int add, real *work) {
     int64_t in_n = g->cin * g->in_px, out_n = g->cout * g->out_px;
     real *u = work; /* Winograd weights */
     if (g->wino) OPSYM(wino_weights)(g, w, u);
@@ -442,12 +449,22 @@ void OPSYM(conv_run_forward)(const conv_geom *g, int n, const real *in, real *ou
             const real *x = in + s0 * in_n;
             real *y = out + s0 * out_n;
             if (g->wino)
-                OPSYM(wino_forward_block)(g, x, y, u, bias, m, col);
+                OPSYM(wino_forward_block)(g, x, y, u, bias, add, m, col);
             else
-                forward_block(g, x, y, w, bias, m, col, tmp);
+                forward_block(g, x, y, w, bias, add, m, col, tmp);
         }
     }
     block_team_end(restore);
+}
+
+void OPSYM(conv_run_forward)(const conv_geom *g, int n, const real *in, real *out, const real *w,
+                             const real *bias, real *work) {
+    run_forward(g, n, in, out, w, bias, 0, work);
+}
+
+void OPSYM(conv_run_forward_add)(const conv_geom *g, int n, const real *in, real *out, const real *w,
+                                 real *work) {
+    run_forward(g, n, in, out, w, NULL, 1, work);
 }
 
 static void conv_forward(const cascade_layer *L, const OPSYM(cascade_fwd) *c) {
@@ -499,11 +516,26 @@ static void conv_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
                              cfg->bias ? c->dparam[1] : NULL, c->work);
 }
 
+/* Double backward (op_types.h): the backward is linear in dout and in the input, din =
+ * W^T-conv(dout), so for R = sum(u * din) the tangent is the forward on u without bias,
+ * dW += the weight gradient of (in = u, dout), and there is no second-order term in the input. */
+void OPSYM(conv_run_backward2)(const conv_geom *g, int n, const real *u, const real *dout, real *uout,
+                               const real *w, real *dw, real *work) {
+    if (!u) return; /* zero tangent */
+    OPSYM(conv_run_forward_add)(g, n, u, uout, w, work);
+    if (dw) OPSYM(conv_run_backward)(g, n, u, dout, NULL, w, dw, NULL, work);
+}
+
+static void conv_backward2(const cascade_layer *L, const OPSYM(cascade_bwd2) *c) {
+    const conv_cfg *cfg = L->cfg;
+    OPSYM(conv_run_backward2)(&cfg->g, c->n, c->uin[0], c->dout, c->uout, c->param[0], c->dparam[0], c->work);
+}
+
 #define CONV_OP(nd)                                                                        \
     const OPSYM(cascade_op) OPSYM(cascade_op_conv##nd##d) = {                              \
         .type = "conv" #nd "d", .cfg_size = sizeof(conv_cfg), .min_inputs = 1,            \
         .max_inputs = 1, .configure = conv##nd##d_configure, .infer = conv_infer,          \
-        .forward = conv_forward, .backward = conv_backward};
+        .forward = conv_forward, .backward = conv_backward, .backward2 = conv_backward2};
 
 CONV_OP(1)
 CONV_OP(2)

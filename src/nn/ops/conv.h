@@ -71,9 +71,16 @@ void OPSYM(conv_scratch)(conv_geom *g, int64_t *work_per_sample, int64_t *work_f
 /* n samples: out (n, Cout, out...) = conv(in (n, Cin, in...)) + bias (may be NULL). */
 void OPSYM(conv_run_forward)(const conv_geom *g, int n, const real *in, real *out, const real *w,
                              const real *bias, real *work);
+/* out += conv(in), no bias: the tangent (Jacobian-vector product) of the double backward. */
+void OPSYM(conv_run_forward_add)(const conv_geom *g, int n, const real *in, real *out, const real *w,
+                                 real *work);
 /* Accumulates dx (input gradient), dw, db; each may be NULL. */
 void OPSYM(conv_run_backward)(const conv_geom *g, int n, const real *in, const real *dout, real *dx,
                               const real *w, real *dw, real *db, real *work);
+/* Double backward (op_types.h) with tangent u (NULL: zero): uout += conv(u) without bias,
+ * dw (may be NULL) += the weight gradient of (in = u, dout). Linear in the input: no hin. */
+void OPSYM(conv_run_backward2)(const conv_geom *g, int n, const real *u, const real *dout, real *uout,
+                               const real *w, real *dw, real *work);
 
 /* Winograd F(2x2, 3x3), per block of m samples (see conv_winograd.c).
  * u [16, Cout, Cin]: the transformed weights G w G^T, from wino_weights. */
@@ -83,9 +90,9 @@ void OPSYM(wino_weights)(const conv_geom *g, const real *w, real *u);
 static inline int64_t wino_slot(const conv_geom *g, int m) {
     return 16 * (int64_t)(g->cin + g->cout) * m * g->tiles + (int64_t)g->pad_h * g->pad_w * m + 16 * g->tiles_w;
 }
-/* x (m, Cin, H, W) -> y (m, Cout, Ho, Wo) + bias (may be NULL). */
+/* x (m, Cin, H, W) -> y (m, Cout, Ho, Wo) + bias (may be NULL); add: y += (bias NULL). */
 void OPSYM(wino_forward_block)(const conv_geom *g, const real *x, real *y, const real *u, const real *bias,
-                               int m, real *slot);
+                               int add, int m, real *slot);
 /* du (when not NULL) = the block's gradient of u; dx (when not NULL) += input gradient. */
 void OPSYM(wino_backward_block)(const conv_geom *g, const real *x, const real *dy, real *dx, const real *u,
                                 real *du, int m, real *slot);

@@ -115,14 +115,15 @@ static const real *gather(const real *x, int m, int channels, int64_t P, real *t
     return tmp;
 }
 
-/* m samples: x (m, Cin, L...) -> y (m, Cout, O...). */
+/* m samples: x (m, Cin, L...) -> y (m, Cout, O...), or y += without bias (add: the tangent
+ * of the double backward). */
 static void forward_block(const conv_geom *g, const real *x, real *y, const real *w, const real *bias,
-                          int m, real *col, real *tmp) {
+                          int add, int m, real *col, real *tmp) {
     int64_t P = g->out_px, Q = g->in_px;
     int ld = (int)(m * P);
     const real *xs = gather(x, m, g->cout, P, tmp);
     OPSYM(op_gemm)(1, 0, (int)g->rows, ld, g->cout, 1, w, (int)g->rows, xs, ld, 0, col, ld);
-    for (int s = 0; s < m; s++)
+    for (int s = 0; s < m && !add; s++)
         for (int co = 0; co < g->cin; co++) {
             real b = bias ? bias[co] : 0, *o = y + ((int64_t)s * g->cin + co) * Q;
             for (int64_t i = 0; i < Q; i++) o[i] = b;
@@ -156,10 +157,11 @@ static void backward_block(const conv_geom *g, const real *x, const real *dy, re
         }
 }
 
-/* Runs forward (dy == NULL: y = the output) or backward (y unused; dx, parts may be NULL) of
- * n samples block by block, a thread per block with its own scratch slot. */
+/* Runs forward (dy == NULL: y = the output, or y += without bias when add) or backward (y
+ * unused; dx, parts may be NULL) of n samples block by block, a thread per block with its own
+ * scratch slot. */
 static void tconv_blocks(const conv_geom *g, int n, const real *x, real *y, const real *dy, real *dx,
-                         const real *w, const real *bias, real *parts, real *work) {
+                         const real *w, const real *bias, int add, real *parts, real *work) {
     int64_t in_n = g->cout * g->out_px, out_n = g->cin * g->in_px;
     int nblocks = block_count(g, n), restore, team = block_team(g, nblocks, &restore);
 #pragma omp parallel num_threads(team) if (team > 1)
@@ -170,7 +172,7 @@ static void tconv_blocks(const conv_geom *g, int n, const real *x, real *y, cons
             int s0, m;
             block_range(n, nblocks, b, &s0, &m);
             if (!dy)
-                forward_block(g, x + s0 * in_n, y + s0 * out_n, w, bias, m, col, tmp);
+                forward_block(g, x + s0 * in_n, y + s0 * out_n, w, bias, add, m, col, tmp);
             else
                 backward_block(g, x + s0 * in_n, dy + s0 * out_n, dx ? dx + s0 * in_n : NULL, w,
                                parts ? parts + b * g->part : NULL, m, col, tmp);
@@ -181,7 +183,7 @@ static void tconv_blocks(const conv_geom *g, int n, const real *x, real *y, cons
 
 static void tconv_forward(const cascade_layer *L, const OPSYM(cascade_fwd) *c) {
     const tconv_cfg *cfg = L->cfg;
-    tconv_blocks(&cfg->g, c->n, c->in[0], c->out, NULL, NULL, c->param[0], cfg->bias ? c->param[1] : NULL,
+    tconv_blocks(&cfg->g, c->n, c->in[0], c->out, NULL, NULL, c->param[0], cfg->bias ? c->param[1] : NULL, 0,
                  NULL, c->work);
 }
 
@@ -192,17 +194,33 @@ static void tconv_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c) 
     if (db) OPSYM(conv_bias_grad)(c->dout, c->n, g->cin, g->in_px, db);
     if (!dx && !dw) return;
     real *parts = dw ? c->work + g->slots * g->slot : NULL; /* one weight gradient per block */
-    tconv_blocks(g, c->n, c->in[0], NULL, c->dout, dx, c->param[0], NULL, parts, c->work);
+    tconv_blocks(g, c->n, c->in[0], NULL, c->dout, dx, c->param[0], NULL, 0, parts, c->work);
     if (!dw || c->n == 0) return; /* no blocks: no partial gradients */
     OPSYM(conv_sum_parts)(parts, g->part, block_count(g, c->n));
     for (int64_t i = 0; i < g->part; i++) dw[i] += parts[i]; /* same layout [Cin, Cout*kprod] */
+}
+
+/* Double backward (op_types.h): linear in the input and in dout, bilinear with the weight, so
+ * for R = sum(u * din) the tangent is the forward on u without bias, dW += the weight
+ * gradient of (in = u, dout), and there is no second-order term in the input. */
+static void tconv_backward2(const cascade_layer *L, const OPSYM(cascade_bwd2) *c) {
+    const tconv_cfg *cfg = L->cfg;
+    const conv_geom *g = &cfg->g;
+    if (!c->uin[0]) return;
+    tconv_blocks(g, c->n, c->uin[0], c->uout, NULL, NULL, c->param[0], NULL, 1, NULL, c->work);
+    real *dw = c->dparam[0];
+    if (!dw || c->n == 0) return;
+    real *parts = c->work + g->slots * g->slot;
+    tconv_blocks(g, c->n, c->uin[0], NULL, c->dout, NULL, c->param[0], NULL, 0, parts, c->work);
+    OPSYM(conv_sum_parts)(parts, g->part, block_count(g, c->n));
+    for (int64_t i = 0; i < g->part; i++) dw[i] += parts[i];
 }
 
 #define TCONV_OP(nd)                                                                       \
     const OPSYM(cascade_op) OPSYM(cascade_op_conv##nd##d_transpose) = {                    \
         .type = "conv" #nd "d_transpose", .cfg_size = sizeof(tconv_cfg), .min_inputs = 1,  \
         .max_inputs = 1, .configure = tconv##nd##d_configure, .infer = tconv_infer,        \
-        .forward = tconv_forward, .backward = tconv_backward};
+        .forward = tconv_forward, .backward = tconv_backward, .backward2 = tconv_backward2};
 
 TCONV_OP(1)
 TCONV_OP(2)

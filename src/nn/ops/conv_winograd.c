@@ -204,8 +204,10 @@ void OPSYM(wino_weight_grad)(const conv_geom *g, const real *du, real *dw) {
         }
 }
 
-/* y (m, Cout, Ho, Wo) = A^T z A per tile + bias, through pd (4 * tiles * m floats). */
-static void output_transform(const conv_geom *g, const real *z, int m, real *y, const real *bias, real *pd) {
+/* y (m, Cout, Ho, Wo) = A^T z A per tile + bias, or y += A^T z A (add), through pd
+ * (4 * tiles * m floats). */
+static void output_transform(const conv_geom *g, const real *z, int m, real *y, const real *bias, int add,
+                             real *pd) {
     int64_t nt = m * g->tiles, zs = g->cout * nt, w = 2 * g->tiles_w, wm = w * m;
     int ho = g->out[1], wo = g->out[2], tw = g->tiles_w;
     for (int co = 0; co < g->cout; co++) {
@@ -218,11 +220,17 @@ static void output_transform(const conv_geom *g, const real *z, int m, real *y, 
 #pragma omp simd
                 for (int tx = 0; tx < tw; tx++) output_tile(zt + tx, zs, row0 + 2 * tx, w, 1);
                 real *y0 = o + (int64_t)2 * ty * wo;
+                int rows = 2 * ty + 1 < ho ? 2 : 1;
+                for (int r = 0; r < rows; r++) {
+                    real *yr = y0 + r * wo;
+                    const real *src = r ? row1 : row0;
+                    if (add)
 #pragma omp simd
-                for (int ox = 0; ox < wo; ox++) y0[ox] = row0[ox] + b;
-                if (2 * ty + 1 < ho)
+                        for (int ox = 0; ox < wo; ox++) yr[ox] += src[ox];
+                    else
 #pragma omp simd
-                    for (int ox = 0; ox < wo; ox++) y0[wo + ox] = row1[ox] + b;
+                        for (int ox = 0; ox < wo; ox++) yr[ox] = src[ox] + b;
+                }
             }
             continue;
         }
@@ -233,19 +241,19 @@ static void output_transform(const conv_geom *g, const real *z, int m, real *y, 
 #pragma omp simd
             for (int s = 0; s < m; s++) output_tile(zt + s, zs, q + s, wm, m);
         }
-        deinterleave(pd, w, 0, 0, m, ho, wo, o, g->cout * g->out_px, wo, b, 0);
+        deinterleave(pd, w, 0, 0, m, ho, wo, o, g->cout * g->out_px, wo, b, add);
     }
 }
 
 void OPSYM(wino_forward_block)(const conv_geom *g, const real *x, real *y, const real *u, const real *bias,
-                               int m, real *slot) {
+                               int add, int m, real *slot) {
     int64_t nt = m * g->tiles, zs = g->cout * nt;
     real *v = slot, *z = v + 16 * g->cin * nt, *pd = z + 16 * zs;
     input_transform(g, x, m, v, pd);
     for (int xi = 0; xi < 16; xi++)
         OPSYM(op_gemm)(0, 0, g->cout, (int)nt, g->cin, 1, u + (int64_t)xi * g->cout * g->cin, g->cin,
                        v + xi * g->cin * nt, (int)nt, 0, z + xi * zs, (int)nt);
-    output_transform(g, z, m, y, bias, pd);
+    output_transform(g, z, m, y, bias, add, pd);
 }
 
 /* z [16, Cout, NT] = A dy A^T per tile, dy zero past the output: copied into pd, a plane of

@@ -52,7 +52,8 @@ static void dropout_sample(const cascade_layer *L, uint64_t step, int64_t sample
     }
 }
 
-/* forward: y = mask(x); backward: din += mask(dout) (the mask is linear). */
+/* forward: y = mask(x); backward: din += mask(dout); backward2: uout += mask(u) (the mask is
+ * linear). */
 static void dropout_apply(const cascade_layer *L, int n, int training, const int64_t *sample_ids,
                           uint64_t step, const real *x, real *y, int accumulate) {
     int64_t elems = op_numel(&L->out_shape);
@@ -78,6 +79,13 @@ static void dropout_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c
     dropout_apply(L, c->n, c->training, c->sample_ids, c->step, c->dout, c->din[0], 1);
 }
 
+/* Double backward (op_types.h): linear given the mask, so the tangent is the mask applied to
+ * u (recomputed from the same counters as forward); no second-order term. */
+static void dropout_backward2(const cascade_layer *L, const OPSYM(cascade_bwd2) *c) {
+    if (!c->uin[0]) return;
+    dropout_apply(L, c->n, c->training, c->sample_ids, c->step, c->uin[0], c->uout, 1);
+}
+
 const OPSYM(cascade_op) OPSYM(cascade_op_dropout) = {
     .type = "dropout",
     .cfg_size = sizeof(dropout_cfg),
@@ -87,4 +95,5 @@ const OPSYM(cascade_op) OPSYM(cascade_op_dropout) = {
     .infer = dropout_infer,
     .forward = dropout_forward,
     .backward = dropout_backward,
+    .backward2 = dropout_backward2,
 };

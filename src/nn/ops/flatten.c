@@ -1,10 +1,11 @@
 /* flatten: each sample to one axis (torch.flatten(x, start_dim=1)).
  *   in (n, d1, ..., dk) -> out (n, d1*...*dk)
- * A reshape with a fixed target: forward and backward are reshape's (reshape.c). */
+ * A reshape with a fixed target: forward, backward and backward2 are reshape's (reshape.c). */
 #include "nn/op.h"
 
 void OPSYM(reshape_forward)(const cascade_layer *L, const OPSYM(cascade_fwd) *c);
 void OPSYM(reshape_backward)(const cascade_layer *L, const OPSYM(cascade_bwd) *c);
+void OPSYM(reshape_backward2)(const cascade_layer *L, const OPSYM(cascade_bwd2) *c);
 
 static cascade_status flatten_infer(cascade_layer *L) {
     L->out_shape = cascade_shape_make(1, (int64_t[]){op_numel(&L->in_shape[0])});
@@ -20,4 +21,5 @@ const OPSYM(cascade_op) OPSYM(cascade_op_flatten) = {
     .infer = flatten_infer,
     .forward = OPSYM(reshape_forward),
     .backward = OPSYM(reshape_backward),
+    .backward2 = OPSYM(reshape_backward2),
 };

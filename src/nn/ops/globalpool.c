@@ -73,10 +73,30 @@ static void globalmaxpool_backward(const cascade_layer *L, const OPSYM(cascade_b
     for (int64_t r = 0; r < rows; r++) c->din[0][r * plane + (int64_t)c->saved[r]] += c->dout[r];
 }
 
+/* Double backward (op_types.h): linear in the input (given the argmax), so the tangent is
+ * the forward on u — globalmaxpool: u at the saved argmax — and there is no second-order term. */
+static void globalavgpool_backward2(const cascade_layer *L, const OPSYM(cascade_bwd2) *c) {
+    if (!c->uin[0]) return;
+    GLOBALPOOL_ROWS(L, c->n) {
+        const real *u = c->uin[0] + r * plane;
+        double sum = 0;
+        for (int64_t i = 0; i < plane; i++) sum += u[i];
+        c->uout[r] += (real)(sum / (double)plane);
+    }
+}
+
+static void globalmaxpool_backward2(const cascade_layer *L, const OPSYM(cascade_bwd2) *c) {
+    if (!c->uin[0]) return;
+    const int64_t rows = (int64_t)c->n * L->in_shape[0].d[0];
+    const int64_t plane = op_numel(&L->in_shape[0]) / L->in_shape[0].d[0];
+    for (int64_t r = 0; r < rows; r++) c->uout[r] += c->uin[0][r * plane + (int64_t)c->saved[r]];
+}
+
 #define GLOBALPOOL_OP(kind)                                                                \
     const OPSYM(cascade_op) OPSYM(cascade_op_##kind) = {                                   \
         .type = #kind, .cfg_size = 0, .min_inputs = 1, .max_inputs = 1, .configure = NULL, \
-        .infer = globalpool_infer, .forward = kind##_forward, .backward = kind##_backward};
+        .infer = globalpool_infer, .forward = kind##_forward, .backward = kind##_backward, \
+        .backward2 = kind##_backward2};
 
 GLOBALPOOL_OP(globalavgpool)
 GLOBALPOOL_OP(globalmaxpool)

@@ -149,6 +149,12 @@ static void hex_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
                              cfg->bias ? c->dparam[1] : NULL, c->work);
 }
 
+/* Double backward (op_types.h): as conv.c's, the gather only changes the patches. */
+static void hex_backward2(const cascade_layer *L, const OPSYM(cascade_bwd2) *c) {
+    const hex_cfg *cfg = L->cfg;
+    OPSYM(conv_run_backward2)(&cfg->g, c->n, c->uin[0], c->dout, c->uout, c->param[0], c->dparam[0], c->work);
+}
+
 const OPSYM(cascade_op) OPSYM(cascade_op_hexconv) = {
     .type = "hexconv",
     .cfg_size = sizeof(hex_cfg),
@@ -158,4 +164,5 @@ const OPSYM(cascade_op) OPSYM(cascade_op_hexconv) = {
     .infer = hex_infer,
     .forward = hex_forward,
     .backward = hex_backward,
+    .backward2 = hex_backward2,
 };

@@ -59,6 +59,7 @@ static cascade_status ln_infer(cascade_layer *L) {
         ln_param(L, "bias", in, CASCADE_INIT_ZEROS);
     }
     L->saved_per_sample = LN_SAVED_PER_SAMPLE;
+    L->work_per_sample = LN_SAVED_PER_SAMPLE; /* backward2: m(u), m(u xhat) per sample, hi + lo */
     return CASCADE_OK;
 }
 
@@ -169,6 +170,72 @@ static void ln_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
         ln_param_grads(c, m, c->dparam[LN_WEIGHT], c->dparam[LN_BIAS]);
 }
 
+/* Double backward (op_types.h). Per sample, with xhat = (x - mean) * invstd, h = weight * g
+ * (g = dout; h = g without affine), m() the mean over its M values and the centring
+ *   N(v) = v - m(v) - xhat m(v xhat)        (symmetric: <u, N(v)> = <N(u), v>),
+ * the backward is dx = invstd N(h), so R = <u, dx> = invstd M Q(u, h) with
+ *   Q = m(u h) - m(u) m(h) - m(u xhat) m(h xhat).
+ * Hence uout = dR/dg = weight * invstd N(u) (the forward's Jacobian on u), dweight = sum over
+ * samples of g * invstd N(u), dbias = 0, and, through invstd (d sigma / dx = xhat / M) and
+ * xhat (d xhat_j / dx_k = invstd (delta_jk - 1/M - xhat_j xhat_k / M)), the second-order term
+ *   dR/dx = -invstd^2 (xhat Q + m(h xhat) N(u) + m(u xhat) N(h)).
+ * The backward does not read the output: no hout. Sums in double, per sample in a fixed order;
+ * dweight per block of elements over the samples in order (as ln_param_grads), from the
+ * per-sample m(u), m(u xhat) kept in work as hi + lo pairs. */
+static void ln_backward2(const cascade_layer *L, const OPSYM(cascade_bwd2) *c) {
+    const ln_cfg *cfg = L->cfg;
+    if (!c->uin[0]) return;
+    int64_t m = op_numel(&L->in_shape[0]);
+    const real *weight = cfg->affine ? c->param[LN_WEIGHT] : NULL;
+    real *hin = c->hin[0];
+    int n = c->n;
+    double dm = (double)m;
+#pragma omp parallel for if ((double)n * (double)m > 65536)
+    for (int i = 0; i < n; i++) {
+        int64_t off = (int64_t)i * m;
+        const real *x = c->in[0] + off, *g = c->dout + off, *u = c->uin[0] + off;
+        double mean = ln_load(c->saved, i, 0), invstd = ln_load(c->saved, i, 1);
+        double su = 0, sh = 0, sux = 0, shx = 0, suh = 0;
+        for (int64_t j = 0; j < m; j++) {
+            double xh = ((double)x[j] - mean) * invstd, h = weight ? (double)g[j] * (double)weight[j] : (double)g[j];
+            su += (double)u[j];
+            sh += h;
+            sux += (double)u[j] * xh;
+            shx += h * xh;
+            suh += (double)u[j] * h;
+        }
+        double mu = su / dm, mh = sh / dm, mux = sux / dm, mhx = shx / dm;
+        double q = suh / dm - mu * mh - mux * mhx, inv2 = invstd * invstd;
+        ln_save(c->work, i, 0, mu);
+        ln_save(c->work, i, 1, mux);
+        for (int64_t j = 0; j < m; j++) {
+            double xh = ((double)x[j] - mean) * invstd, h = weight ? (double)g[j] * (double)weight[j] : (double)g[j];
+            double nu = (double)u[j] - mu - xh * mux, nh = h - mh - xh * mhx;
+            c->uout[off + j] += (real)((weight ? (double)weight[j] : 1.0) * invstd * nu);
+            if (hin) hin[off + j] -= (real)(inv2 * (xh * q + mhx * nu + mux * nh));
+        }
+    }
+    real *dweight = cfg->affine ? c->dparam[LN_WEIGHT] : NULL;
+    if (!dweight) return;
+    int64_t blocks = (m + LN_BLOCK - 1) / LN_BLOCK;
+#pragma omp parallel for if ((double)n * (double)m > 65536)
+    for (int64_t b = 0; b < blocks; b++) {
+        int64_t j0 = b * LN_BLOCK, len = m - j0 < LN_BLOCK ? m - j0 : LN_BLOCK;
+        double acc[LN_BLOCK] = {0};
+        for (int i = 0; i < n; i++) {
+            double mean = ln_load(c->saved, i, 0), invstd = ln_load(c->saved, i, 1);
+            double mu = ln_load(c->work, i, 0), mux = ln_load(c->work, i, 1);
+            int64_t off = (int64_t)i * m + j0;
+            const real *x = c->in[0] + off, *g = c->dout + off, *u = c->uin[0] + off;
+            for (int64_t j = 0; j < len; j++) {
+                double xh = ((double)x[j] - mean) * invstd;
+                acc[j] += (double)g[j] * invstd * ((double)u[j] - mu - xh * mux);
+            }
+        }
+        for (int64_t j = 0; j < len; j++) dweight[j0 + j] += (real)acc[j];
+    }
+}
+
 const OPSYM(cascade_op) OPSYM(cascade_op_layernorm) = {
     .type = "layernorm",
     .cfg_size = sizeof(ln_cfg),
@@ -178,4 +245,5 @@ const OPSYM(cascade_op) OPSYM(cascade_op_layernorm) = {
     .infer = ln_infer,
     .forward = ln_forward,
     .backward = ln_backward,
+    .backward2 = ln_backward2,
 };

@@ -59,16 +59,20 @@ static void permute_strides(const cascade_layer *L, int64_t *stride_of_out_axis)
     for (int a = 0; a < in->ndim; a++) stride_of_out_axis[a] = in_stride[c->order[a + 1] - 1];
 }
 
+enum { PERMUTE_FORWARD, PERMUTE_BACKWARD, PERMUTE_TANGENT };
+
 /* Walks the output of one sample in row-major order with the matching input offset;
- * forward: out[o] = in[i]; backward: din[i] += dout[o]. */
+ * forward: out[o] = in[i]; backward: din[i] += dout[o]; tangent: uout[o] += u[i]. */
 static void permute_sample(const cascade_layer *L, const int64_t *stride, const real *src, real *dst,
-                           int backward) {
+                           int mode) {
     const cascade_shape *os = &L->out_shape;
     int nd = os->ndim;
     int64_t idx[CASCADE_MAX_DIMS] = {0}, total = op_numel(os), off = 0;
     for (int64_t o = 0; o < total; o++) {
-        if (backward)
+        if (mode == PERMUTE_BACKWARD)
             dst[off] += src[o];
+        else if (mode == PERMUTE_TANGENT)
+            dst[o] += src[off];
         else
             dst[o] = src[off];
         for (int a = nd - 1; a >= 0; a--) { /* odometer increment, keeping off in step */
@@ -84,7 +88,7 @@ static void permute_forward(const cascade_layer *L, const OPSYM(cascade_fwd) *c)
     int64_t stride[CASCADE_MAX_DIMS], per = op_numel(&L->out_shape);
     permute_strides(L, stride);
 #pragma omp parallel for if ((int64_t)c->n * per > 65536)
-    for (int s = 0; s < c->n; s++) permute_sample(L, stride, c->in[0] + s * per, c->out + s * per, 0);
+    for (int s = 0; s < c->n; s++) permute_sample(L, stride, c->in[0] + s * per, c->out + s * per, PERMUTE_FORWARD);
 }
 
 static void permute_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
@@ -92,7 +96,19 @@ static void permute_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c
     int64_t stride[CASCADE_MAX_DIMS], per = op_numel(&L->out_shape);
     permute_strides(L, stride);
 #pragma omp parallel for if ((int64_t)c->n * per > 65536)
-    for (int s = 0; s < c->n; s++) permute_sample(L, stride, c->dout + s * per, c->din[0] + s * per, 1);
+    for (int s = 0; s < c->n; s++)
+        permute_sample(L, stride, c->dout + s * per, c->din[0] + s * per, PERMUTE_BACKWARD);
+}
+
+/* Double backward (op_types.h): linear, so the tangent is the forward on u; no second-order
+ * term. */
+static void permute_backward2(const cascade_layer *L, const OPSYM(cascade_bwd2) *c) {
+    if (!c->uin[0]) return;
+    int64_t stride[CASCADE_MAX_DIMS], per = op_numel(&L->out_shape);
+    permute_strides(L, stride);
+#pragma omp parallel for if ((int64_t)c->n * per > 65536)
+    for (int s = 0; s < c->n; s++)
+        permute_sample(L, stride, c->uin[0] + s * per, c->uout + s * per, PERMUTE_TANGENT);
 }
 
 const OPSYM(cascade_op) OPSYM(cascade_op_permute) = {
@@ -104,4 +120,5 @@ const OPSYM(cascade_op) OPSYM(cascade_op_permute) = {
     .infer = permute_infer,
     .forward = permute_forward,
     .backward = permute_backward,
+    .backward2 = permute_backward2,
 };

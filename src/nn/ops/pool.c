@@ -206,11 +206,40 @@ static void avgpool_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c
     }
 }
 
+/* Double backward (op_types.h): both pools are linear in the input given the argmax, so for
+ * R = sum(u * din) the tangent is the forward on u (maxpool: u at the forward's saved argmax,
+ * the element its backward routes to) and there is no second-order term. */
+static void maxpool_backward2(const cascade_layer *L, const OPSYM(cascade_bwd2) *c) {
+    if (!c->uin[0]) return;
+    const pool_geom *g = &((const pool_cfg *)L->cfg)->g;
+    POOL_PLANES_LOOP(c->n) {
+        const real *u = c->uin[0] + q * g->in_plane, *arg = c->saved + q * g->out_plane;
+        real *uo = c->uout + q * g->out_plane;
+        for (int64_t t = 0; t < g->out_plane; t++) uo[t] += u[(int64_t)arg[t]];
+    }
+}
+
+static void avgpool_backward2(const cascade_layer *L, const OPSYM(cascade_bwd2) *c) {
+    if (!c->uin[0]) return;
+    const pool_geom *g = &((const pool_cfg *)L->cfg)->g;
+    POOL_PLANES_LOOP(c->n) {
+        const real *u = c->uin[0] + q * g->in_plane;
+        real *uo = c->uout + q * g->out_plane;
+        for (int64_t t = 0; t < g->out_plane; t++) {
+            int64_t lo[POOL_AXES], hi[POOL_AXES];
+            pool_window(g, t, lo, hi);
+            double sum = 0;
+            POOL_WINDOW_LOOP(g, lo, hi, sum += u[idx])
+            uo[t] += (real)(sum / (double)g->window);
+        }
+    }
+}
+
 #define POOL_OP(kind)                                                                      \
     const OPSYM(cascade_op) OPSYM(cascade_op_##kind) = {                                   \
         .type = #kind, .cfg_size = sizeof(pool_cfg), .min_inputs = 1, .max_inputs = 1,     \
         .configure = pool_configure, .infer = pool_infer, .forward = kind##_forward,       \
-        .backward = kind##_backward};
+        .backward = kind##_backward, .backward2 = kind##_backward2};
 
 POOL_OP(maxpool)
 POOL_OP(avgpool)

@@ -74,6 +74,17 @@ void OPSYM(reshape_backward)(const cascade_layer *L, const OPSYM(cascade_bwd) *c
     for (int64_t i = 0; i < total; i++) dx[i] += c->dout[i];
 }
 
+/* Double backward (op_types.h): linear, so the tangent is the forward on u (the same data);
+ * no parameters, no second-order term. */
+void OPSYM(reshape_backward2)(const cascade_layer *L, const OPSYM(cascade_bwd2) *c) {
+    if (!c->uin[0]) return;
+    int64_t total = (int64_t)c->n * op_numel(&L->out_shape);
+    const real *u = c->uin[0];
+    real *uo = c->uout;
+#pragma omp parallel for if (total > 65536)
+    for (int64_t i = 0; i < total; i++) uo[i] += u[i];
+}
+
 const OPSYM(cascade_op) OPSYM(cascade_op_reshape) = {
     .type = "reshape",
     .cfg_size = sizeof(reshape_cfg),
@@ -83,4 +94,5 @@ const OPSYM(cascade_op) OPSYM(cascade_op_reshape) = {
     .infer = reshape_infer,
     .forward = OPSYM(reshape_forward),
     .backward = OPSYM(reshape_backward),
+    .backward2 = OPSYM(reshape_backward2),
 };

@@ -87,6 +87,27 @@ static void separable_backward(const cascade_layer *L, const OPSYM(cascade_bwd) 
     if (need_mid) OPSYM(conv_run_backward)(dw, c->n, c->in[0], dmid, c->din[0], c->param[0], c->dparam[0], NULL, scratch);
 }
 
+/* Double backward (op_types.h). With D the depthwise and P the pointwise convolution (linear
+ * in their inputs), din = D^T(P^T dout), so for R = sum(u * din) = <P D u, dout>:
+ *   uout += P(D(u)) (no bias), dpointwise += the weight gradient of (D(u), dout),
+ *   ddepthwise += the weight gradient of (u, d(mid) = P^T dout); no second-order term.
+ * One mid-sized buffer at the front of work: d(mid) first, then D(u). */
+static void separable_backward2(const cascade_layer *L, const OPSYM(cascade_bwd2) *c) {
+    const separable_cfg *cfg = L->cfg;
+    const conv_geom *dw = &cfg->dw.g, *pw = &cfg->pw.g;
+    const real *u = c->uin[0];
+    if (!u) return;
+    int64_t mid_n = (int64_t)c->n * pw->cin * pw->in_px;
+    real *mid = c->work, *scratch = c->work + mid_n;
+    if (c->dparam[0]) {
+        memset(mid, 0, (size_t)mid_n * sizeof(real));
+        OPSYM(conv_run_backward)(pw, c->n, c->saved, c->dout, mid, c->param[1], NULL, NULL, scratch);
+        OPSYM(conv_run_backward)(dw, c->n, u, mid, NULL, c->param[0], c->dparam[0], NULL, scratch);
+    }
+    OPSYM(conv_run_forward)(dw, c->n, u, mid, c->param[0], NULL, scratch);
+    OPSYM(conv_run_backward2)(pw, c->n, mid, c->dout, c->uout, c->param[1], c->dparam[1], scratch);
+}
+
 const OPSYM(cascade_op) OPSYM(cascade_op_separable2d) = {
     .type = "separable2d",
     .cfg_size = sizeof(separable_cfg),
@@ -96,4 +117,5 @@ const OPSYM(cascade_op) OPSYM(cascade_op_separable2d) = {
     .infer = separable_infer,
     .forward = separable_forward,
     .backward = separable_backward,
+    .backward2 = separable_backward2,
 };

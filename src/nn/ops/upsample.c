@@ -83,9 +83,13 @@ static int up_taps(const up_cfg *c, int a, int64_t o, int64_t idx[2], real w[2])
     return 2;
 }
 
-/* One channel plane: y [out...] = taps of x [in...] (adjoint = 0), or x += adjoint scatter of
- * y (adjoint = 1). */
-static void up_plane(const up_cfg *c, real *x, real *y, int adjoint) {
+enum { UP_GATHER, UP_SCATTER, UP_GATHER_ADD };
+
+/* One channel plane: y [out...] = taps of x [in...] (UP_GATHER), y += taps of x
+ * (UP_GATHER_ADD, the tangent of the double backward), or x += adjoint scatter of y
+ * (UP_SCATTER). */
+static void up_plane(const up_cfg *c, real *x, real *y, int mode) {
+    int adjoint = mode == UP_SCATTER;
     int64_t iz[2], iy[2], ix[2];
     real wz[2], wy[2], wx[2];
     real *o = y;
@@ -107,7 +111,10 @@ static void up_plane(const up_cfg *c, real *x, real *y, int adjoint) {
                                 sum += wzy * wx[d] * row[ix[d]];
                         }
                     }
-                if (!adjoint) *o = sum;
+                if (mode == UP_GATHER)
+                    *o = sum;
+                else if (mode == UP_GATHER_ADD)
+                    *o += sum;
             }
         }
     }
@@ -118,7 +125,7 @@ static void up_forward(const cascade_layer *L, const OPSYM(cascade_fwd) *c) {
     int64_t planes = c->n * u->channels;
 #pragma omp parallel for schedule(static) if (planes * u->out_plane > 32768)
     for (int64_t p = 0; p < planes; p++)
-        up_plane(u, (real *)c->in[0] + p * u->in_plane, c->out + p * u->out_plane, 0); /* x only read */
+        up_plane(u, (real *)c->in[0] + p * u->in_plane, c->out + p * u->out_plane, UP_GATHER); /* x only read */
 }
 
 static void up_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
@@ -127,9 +134,21 @@ static void up_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
     int64_t planes = c->n * u->channels;
 #pragma omp parallel for schedule(static) if (planes * u->out_plane > 32768)
     for (int64_t p = 0; p < planes; p++)
-        up_plane(u, c->din[0] + p * u->in_plane, (real *)c->dout + p * u->out_plane, 1); /* dout only read */
+        up_plane(u, c->din[0] + p * u->in_plane, (real *)c->dout + p * u->out_plane, UP_SCATTER); /* dout read */
+}
+
+/* Double backward (op_types.h): linear, so the tangent is the forward on u; no second-order
+ * term. */
+static void up_backward2(const cascade_layer *L, const OPSYM(cascade_bwd2) *c) {
+    const up_cfg *u = L->cfg;
+    if (!c->uin[0]) return;
+    int64_t planes = c->n * u->channels;
+#pragma omp parallel for schedule(static) if (planes * u->out_plane > 32768)
+    for (int64_t p = 0; p < planes; p++)
+        up_plane(u, (real *)c->uin[0] + p * u->in_plane, c->uout + p * u->out_plane, UP_GATHER_ADD); /* u read */
 }
 
 const OPSYM(cascade_op) OPSYM(cascade_op_upsample) = {
     .type = "upsample", .cfg_size = sizeof(up_cfg), .min_inputs = 1, .max_inputs = 1,
-    .configure = up_configure, .infer = up_infer, .forward = up_forward, .backward = up_backward};
+    .configure = up_configure, .infer = up_infer, .forward = up_forward, .backward = up_backward,
+    .backward2 = up_backward2};
