@@ -71,6 +71,10 @@ activation = leaky_relu
 [critic.out]
 type = dense
 units = 1
+; a Wasserstein critic's output bias has an identically zero gradient (it cancels between
+; real and generated scores): Adam would turn the rounding noise of the fast-mode sum into
+; full steps, so leave it out
+bias = false
 INI
 strip() { sed -E 's/"(samples_per_s|time_s|compute_s|comm_wait_s|optimizer_s|exact_sum_s|input_s)":[^,}]*,?//g' "$1"; }
 last=checkpoints/step-00000006.h5
