@@ -18,5 +18,7 @@ int cli_error(int code);
 int cli_is_help(const char *arg);
 /* `evaluate --plots`: runs tools/plot_evaluation.py on the predictions and metrics (rank 0). */
 int cli_run_plot_evaluation(const char *ckpt, const char *preds, const char *metrics, const char *dir);
+/* tools/plot_gan_evaluation.py on DIR/observables.h5 and DIR/metrics.json (rank 0). */
+int cli_run_plot_gan(const char *dir);
 
 #endif

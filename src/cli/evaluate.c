@@ -1,10 +1,13 @@
 /* cascade evaluate RUNDIR|CKPT.h5 [--data FILE.h5] [--out METRICS.json] */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cascade/cascade.h"
 #include "cli/cli.h"
 #include "cascade/h5io.h"
+#include "train/gan_eval.h"
 #include "train/train.h"
 
 static const char help[] =
@@ -17,15 +20,66 @@ static const char help[] =
     "Autoencoders: reconstruction_mse/mae; --anomaly-label NAME (a 0/1 data set of FILE.h5): ROC AUC\n"
     "of the anomaly score (the per-sample reconstruction error, mean over its elements).\n"
     "--plots DIR: also DIR/predictions.h5 and the plots for the task (tools/plot_evaluation.py,\n"
-    "run with $CASCADE_PYTHON or /usr/bin/python3; $CASCADE_TOOLS points at tools/ if moved).\n";
+    "run with $CASCADE_PYTHON or /usr/bin/python3; $CASCADE_TOOLS points at tools/ if moved).\n"
+    "\n"
+    "GAN runs (kind = gan, wgan, wgan-gp; docs/gan-evaluation.md): generates as many samples as the\n"
+    "held-out data (FILE.h5, else the run's valid file or valid_fraction split) holds, with its\n"
+    "conditions, and compares them with it: per observable (per input: sum, non-zero cells, mean,\n"
+    "std; calorimeter: energies, ratios, centroids, widths, sparsity, depth; air showers: total\n"
+    "signal, triggered stations, largest signal, barycentre, lateral profile) the separation\n"
+    "power of the histograms, and their median. Options:\n"
+    "  --samples GEN.h5       compare GEN.h5's samples instead of generating\n"
+    "  --seed S               seed of the generated samples (default: the job's)\n"
+    "  --bins N               histogram bins per observable (50)\n"
+    "  --cell-threshold T     a cell counts as hit above T (default: trigger_vem for air showers, else 0)\n"
+    "  --classifier-test      also train a DNN (2 x 512) to tell generated from real, on the cells and\n"
+    "                         on the high-level observables, and report its test ROC AUC\n"
+    "  --classifier-epochs E  its epochs (20)\n"
+    "--plots DIR keeps DIR/real.h5, generated.h5, observables.h5 (and classifier/) and draws the\n"
+    "histograms (tools/plot_gan_evaluation.py).\n";
+
+static int parse_num(const char *flag, const char *v, double lo, double *out) {
+    char *end;
+    double x = strtod(v, &end);
+    if (*end || !(x >= lo)) {
+        cascade_fail(CASCADE_EUSAGE, "evaluate %s %s: expected a number >= %g", flag, v, lo);
+        return 0;
+    }
+    *out = x;
+    return 1;
+}
 
 int cli_evaluate(int argc, char **argv, MPI_Comm comm) {
-    const char *ckpt = NULL, *data = NULL, *out = NULL, *plots = NULL, *anomaly = NULL;
+    const char *ckpt = NULL, *data = NULL, *out = NULL, *plots = NULL, *anomaly = NULL, *gan_flag = NULL;
+    cascade_gan_eval_opts g = {.nbins = 50, .classifier_epochs = 20};
     for (int i = 1; i < argc; i++) {
         int more = i + 1 < argc;
+        double x;
         if (cli_is_help(argv[i])) {
             if (cascade_log_rank() == 0) fputs(help, stdout);
             return 0;
+        } else if (strcmp(argv[i], "--samples") == 0 && more) {
+            gan_flag = argv[i];
+            g.samples = argv[++i];
+        } else if (strcmp(argv[i], "--seed") == 0 && more) {
+            gan_flag = argv[i];
+            if (!parse_num(argv[i], argv[i + 1], 0, &x) || x != floor(x)) return cli_error(2);
+            g.seed = (uint64_t)x, g.seed_given = 1, i++;
+        } else if (strcmp(argv[i], "--bins") == 0 && more) {
+            gan_flag = argv[i];
+            if (!parse_num(argv[i], argv[i + 1], 1, &x) || x != floor(x) || x > 100000) return cli_error(2);
+            g.nbins = (int)x, i++;
+        } else if (strcmp(argv[i], "--cell-threshold") == 0 && more) {
+            gan_flag = argv[i];
+            if (!parse_num(argv[i], argv[i + 1], 0, &x)) return cli_error(2);
+            g.threshold = x, g.threshold_given = 1, i++;
+        } else if (strcmp(argv[i], "--classifier-test") == 0) {
+            gan_flag = argv[i];
+            g.classifier = 1;
+        } else if (strcmp(argv[i], "--classifier-epochs") == 0 && more) {
+            gan_flag = argv[i];
+            if (!parse_num(argv[i], argv[i + 1], 1, &x) || x != floor(x) || x > 100000) return cli_error(2);
+            g.classifier_epochs = (int)x, i++;
         } else if (strcmp(argv[i], "--data") == 0 && more) {
             data = argv[++i];
         } else if (strcmp(argv[i], "--plots") == 0 && more) {
@@ -46,6 +100,32 @@ int cli_evaluate(int argc, char **argv, MPI_Comm comm) {
         return 2;
     }
     char metrics[CASCADE_PATH_MAX + 32], preds[CASCADE_PATH_MAX + 32];
+    if (cascade_ckpt_is_gan(ckpt, comm)) {
+        if (anomaly)
+            return cascade_fail(CASCADE_EUSAGE, "evaluate --anomaly-label is for autoencoders; %s is a GAN run", ckpt),
+                   cli_error(2);
+        g.ckpt = ckpt, g.data = data, g.out_json = out, g.workdir = plots;
+        if (plots) {
+            if (cascade_mkdir_p(plots)) return cli_error(4);
+            snprintf(metrics, sizeof metrics, "%s/metrics.json", plots);
+            if (!g.out_json) g.out_json = metrics;
+        }
+        cascade_status st = cascade_gan_evaluate(&g, comm);
+        if (st) return cli_error(st);
+        if (!plots) return 0;
+        if (g.out_json != metrics && cascade_log_rank() == 0) { /* keep a copy beside the plots */
+            FILE *a = fopen(g.out_json, "r"), *b = fopen(metrics, "w");
+            int c;
+            while (a && b && (c = fgetc(a)) != EOF) fputc(c, b);
+            if (a) fclose(a);
+            if (b) fclose(b);
+        }
+        return cli_run_plot_gan(plots);
+    }
+    if (gan_flag)
+        return cascade_fail(CASCADE_EUSAGE, "evaluate %s is for GAN runs (kind = gan, wgan, wgan-gp); %s is not one",
+                            gan_flag, ckpt),
+               cli_error(2);
     if (plots) { /* the plots need the metrics and predictions as files */
         if (cascade_mkdir_p(plots)) return cli_error(4);
         snprintf(metrics, sizeof metrics, "%s/metrics.json", plots);

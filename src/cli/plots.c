@@ -60,3 +60,27 @@ int cli_run_plot_evaluation(const char *ckpt, const char *preds, const char *met
     }
     return 0;
 }
+
+int cli_run_plot_gan(const char *dir) {
+    if (cascade_log_rank() != 0) return 0;
+    char script[4096], obs[CASCADE_PATH_MAX + 32], metrics[CASCADE_PATH_MAX + 32];
+    snprintf(script, sizeof script, "%s/plot_gan_evaluation.py", tools_dir());
+    snprintf(obs, sizeof obs, "%s/observables.h5", dir);
+    snprintf(metrics, sizeof metrics, "%s/metrics.json", dir);
+    const char *python = getenv("CASCADE_PYTHON");
+    if (!python || !*python) python = "/usr/bin/python3";
+    char *argv[] = {(char *)python, script, obs, metrics, "-o", (char *)dir, NULL};
+    pid_t pid;
+    int status = 0;
+    if (posix_spawn(&pid, python, NULL, NULL, argv, environ) != 0 || waitpid(pid, &status, 0) < 0) {
+        cascade_fail(CASCADE_EINTERNAL, "cannot run %s %s (set CASCADE_PYTHON to a python3 with matplotlib and h5py)",
+                     python, script);
+        return cli_error(1);
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        cascade_fail(CASCADE_EINTERNAL, "%s %s failed (exit %d); the metrics and observables are in %s", python, script,
+                     WIFEXITED(status) ? WEXITSTATUS(status) : -1, dir);
+        return cli_error(1);
+    }
+    return 0;
+}

@@ -143,15 +143,18 @@ cascade_status cascade_obs_generic(cascade_obs_set *s, const char *name, const f
     if (!sd) return CASCADE_EINTERNAL;
     for (int64_t i = 0; i < s->n; i++) {
         const float *r = x + i * cells;
-        double t = 0, q = 0;
+        double t = 0, th = 0, q = 0;
         int64_t k = 0;
         for (int64_t e = 0; e < cells; e++) {
+            int hit = fabs((double)r[e]) > threshold;
             t += r[e];
-            k += fabs((double)r[e]) > threshold;
+            k += hit;
+            if (hit) th += r[e];
         }
-        double m = cells ? t / (double)cells : 0;
-        for (int64_t e = 0; e < cells; e++) q += ((double)r[e] - m) * ((double)r[e] - m);
-        sum[i] = t, nz[i] = (double)k, mean[i] = m, sd[i] = cells ? sqrt(q / (double)cells) : 0;
+        double m = k ? th / (double)k : 0;
+        for (int64_t e = 0; e < cells; e++)
+            if (fabs((double)r[e]) > threshold) q += ((double)r[e] - m) * ((double)r[e] - m);
+        sum[i] = t, nz[i] = (double)k, mean[i] = m, sd[i] = k ? sqrt(q / (double)k) : 0;
     }
     return CASCADE_OK;
 }
@@ -178,8 +181,8 @@ cascade_status cascade_obs_calorimeter(cascade_obs_set *s, const float *const la
         if (!(sp[l] = cascade_obs_add(s, n[5], "", OBS_LINEAR, 1))) return CASCADE_EINTERNAL;
     }
     if (!present) return cascade_fail(CASCADE_EDATA, "calorimeter observables: no layer_0/1/2 data set to compute them on");
-    double *tot = cascade_obs_add(s, "E_total", "MeV", OBS_LOG, 1);
-    if (!tot) return CASCADE_EINTERNAL;
+    double *tot = NULL; /* with one layer, E_total would repeat E_layer_l */
+    if (present >= 2 && !(tot = cascade_obs_add(s, "E_total", "MeV", OBS_LOG, 1))) return CASCADE_EINTERNAL;
     double *ratio = NULL, *frac[3] = {0}, *depth = NULL;
     if (e_inc && !(ratio = cascade_obs_add(s, "Etot_over_Einc", "", OBS_LINEAR, 1))) return CASCADE_EINTERNAL;
     if (present >= 2) {
@@ -214,7 +217,7 @@ cascade_status cascade_obs_calorimeter(cascade_obs_set *s, const float *const la
             sp[l][i] = (double)empty / ((double)R * C);
             t += e, lw += l * e;
         }
-        tot[i] = t;
+        if (tot) tot[i] = t;
         if (ratio) ratio[i] = t / (1000.0 * e_inc[i]);
         if (depth) {
             for (int l = 0; l < 3; l++)

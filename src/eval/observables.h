@@ -64,8 +64,8 @@ double *cascade_obs_add(cascade_obs_set *s, const char *name, const char *unit, 
 int cascade_obs_find(const cascade_obs_set *s, const char *name);
 
 /* Generic observables of a data set x (n samples of `cells` values each):
- * NAME.sum (sum of the cells), NAME.nonzero (cells with |v| > threshold), NAME.mean and
- * NAME.std (mean and population std of the sample's cells). */
+ * NAME.sum (sum of the cells), NAME.nonzero (hit cells: |v| > threshold), NAME.mean and
+ * NAME.std (mean and population std of the sample's hit cells; 0 without any). */
 cascade_status cascade_obs_generic(cascade_obs_set *s, const char *name, const float *x, int64_t cells,
                                    double threshold);
 
@@ -74,8 +74,8 @@ cascade_status cascade_obs_generic(cascade_obs_set *s, const char *name, const f
  * incident energy per sample in GeV, or NULL. Cells count as hit above `threshold` MeV.
  * Per present layer l: E_l [MeV], eta_l and phi_l (energy-weighted centroid, cell units from
  * the layer's centre), width_eta_l and width_phi_l (energy-weighted std, cell units),
- * sparsity_l (share of cells not hit). Then E_total (sum of the present layers),
- * Etot_over_Einc (with e_inc) and, with two or more layers, frac_l = E_l / E_total and
+ * sparsity_l (share of cells not hit). Then Etot_over_Einc (with e_inc; E_tot = sum of the
+ * present layers) and, with two or more layers, E_total, frac_l = E_l / E_total and
  * shower_depth = sum_l l E_l / E_total (layer index 0..2). Negative cell values count as 0
  * in the energy weights of centroids and widths. */
 cascade_status cascade_obs_calorimeter(cascade_obs_set *s, const float *const layers[3], const int rows[3],

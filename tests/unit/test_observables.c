@@ -73,13 +73,24 @@ static void test_generic(void) {
     CU_ASSERT_EQUAL(s.count, 4);
     double *sum = s.o[cascade_obs_find(&s, "a.sum")].v, *nz = s.o[cascade_obs_find(&s, "a.nonzero")].v;
     double *mean = s.o[cascade_obs_find(&s, "a.mean")].v, *sd = s.o[cascade_obs_find(&s, "a.std")].v;
+    /* sample 0: hit cells 1, 2, 3: mean 2, std sqrt(2/3) */
     CU_ASSERT_DOUBLE_EQUAL(sum[0], 6, 0);
     CU_ASSERT_DOUBLE_EQUAL(nz[0], 3, 0);
-    CU_ASSERT_DOUBLE_EQUAL(mean[0], 1.5, 1e-15);
-    CU_ASSERT_DOUBLE_EQUAL(sd[0], sqrt(1.25), 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(mean[0], 2, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(sd[0], sqrt(2.0 / 3), 1e-15);
+    /* sample 1: hit cells -1 and 1 (|-1| counts): mean 0, std 1 */
     CU_ASSERT_DOUBLE_EQUAL(sum[1], 0, 0);
-    CU_ASSERT_DOUBLE_EQUAL(nz[1], 2, 0); /* |-1| counts */
-    CU_ASSERT_DOUBLE_EQUAL(sd[1], sqrt(0.5), 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(nz[1], 2, 0);
+    CU_ASSERT_DOUBLE_EQUAL(mean[1], 0, 0);
+    CU_ASSERT_DOUBLE_EQUAL(sd[1], 1, 1e-15);
+    cascade_obs_free(&s);
+    /* a threshold: only the cells above 1.5 are hit */
+    cascade_obs_init(&s, 2);
+    CU_ASSERT_EQUAL(cascade_obs_generic(&s, "a", x, 4, 1.5), CASCADE_OK);
+    CU_ASSERT_DOUBLE_EQUAL(s.o[cascade_obs_find(&s, "a.nonzero")].v[0], 2, 0);
+    CU_ASSERT_DOUBLE_EQUAL(s.o[cascade_obs_find(&s, "a.mean")].v[0], 2.5, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(s.o[cascade_obs_find(&s, "a.nonzero")].v[1], 0, 0);
+    CU_ASSERT_DOUBLE_EQUAL(s.o[cascade_obs_find(&s, "a.std")].v[1], 0, 0);
     cascade_obs_free(&s);
 }
 
@@ -126,6 +137,7 @@ static void test_calorimeter(void) {
     CU_ASSERT_EQUAL_FATAL(cascade_obs_calorimeter(&s, only1, rows, cols, NULL, 15), CASCADE_OK);
     CU_ASSERT_EQUAL(cascade_obs_find(&s, "shower_depth"), -1);
     CU_ASSERT_EQUAL(cascade_obs_find(&s, "Etot_over_Einc"), -1);
+    CU_ASSERT_EQUAL(cascade_obs_find(&s, "E_total"), -1);
     CU_ASSERT_DOUBLE_EQUAL(val(&s, "sparsity_layer_1"), 143.0 / 144, 1e-12);
     cascade_obs_free(&s);
     const float *none[3] = {NULL, NULL, NULL};
