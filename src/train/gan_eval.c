@@ -242,18 +242,30 @@ static double mean_of(const double *v, int64_t n) {
  * high level = every observable (log-scaled ones likewise). */
 static float slog(double v) { return (float)(v >= 0 ? log10(1 + v) : -log10(1 - v)); }
 
-static cascade_status low_level(const cascade_job *job, const sample_side *s, float **out, int64_t *F) {
-    int64_t f = 0;
-    for (int i = 0; i < s->n_sets; i++) f += cascade_shape_numel(&s->shape[i]) / s->n;
-    (void)job;
+/* The job's inputs of side s, then its conditions (from s, else from the real side `cond`:
+ * the generated samples were drawn with the real samples' conditions). */
+static cascade_status low_level(const cascade_job *job, const sample_side *s, const sample_side *cond, float **out,
+                                int64_t *F) {
+    const float *src[2 * CASCADE_MAX_NAMES];
+    int64_t per[2 * CASCADE_MAX_NAMES], f = 0;
+    int m = 0;
+    for (int i = 0; i < job->n_inputs + job->n_conditions; i++) {
+        const char *name = i < job->n_inputs ? job->inputs[i] : job->conditions[i - job->n_inputs];
+        const sample_side *from = s;
+        int k = side_find(s, name);
+        if (k < 0 && i >= job->n_inputs) from = cond, k = side_find(cond, name);
+        if (k < 0)
+            return cascade_fail(CASCADE_EDATA, "%s: no data set %s for the classifier test", s->file, name);
+        src[m] = from->v[k];
+        per[m] = cascade_shape_numel(&from->shape[k]) / from->n;
+        f += per[m++];
+    }
     float *x = cascade_alloc((size_t)(s->n * f + 1) * sizeof(float), "classifier features");
     if (!x) return CASCADE_EINTERNAL;
     for (int64_t r = 0; r < s->n; r++) {
         int64_t k = 0;
-        for (int i = 0; i < s->n_sets; i++) {
-            int64_t per = cascade_shape_numel(&s->shape[i]) / s->n;
-            for (int64_t e = 0; e < per; e++) x[r * f + k++] = slog(s->v[i][r * per + e]);
-        }
+        for (int i = 0; i < m; i++)
+            for (int64_t e = 0; e < per[i]; e++) x[r * f + k++] = slog(src[i][r * per[i] + e]);
     }
     *out = x, *F = f;
     return CASCADE_OK;
@@ -451,8 +463,8 @@ cascade_status cascade_gan_evaluate(const cascade_gan_eval_opts *o, MPI_Comm com
         uint64_t cseed = (uint64_t)job.seed;
         for (int k = 0; k < 2 && !st; k++) {
             snprintf(path, sizeof path, "%s/classifier/%s", work, k ? "highlevel" : "cells");
-            st = k ? high_level(&ore, &fr, &F) : low_level(&job, &real, &fr, &F);
-            if (!st) st = k ? high_level(&oge, &fg, &F) : low_level(&job, &gen, &fg, &F);
+            st = k ? high_level(&ore, &fr, &F) : low_level(&job, &real, &real, &fr, &F);
+            if (!st) st = k ? high_level(&oge, &fg, &F) : low_level(&job, &gen, &real, &fg, &F);
             if (!st) st = cascade_classifier_test(path, fr, fg, n, F, o->classifier_epochs, cseed, comm, &cls[k]);
             cascade_free(fr), cascade_free(fg);
             fr = fg = NULL;
