@@ -219,6 +219,16 @@ static double halves_sep(const cascade_obs *o, int64_t n, const cascade_binning 
     return cascade_separation_power(h1, h2, b->nbins + 2);
 }
 
+/* All values positive and spanning more than two decades: binned in log10. */
+static int wide_positive(const double *v, int64_t n) {
+    double lo = INFINITY, hi = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (!(v[i] > 0)) return 0;
+        lo = fmin(lo, v[i]), hi = fmax(hi, v[i]);
+    }
+    return n > 0 && hi > 100 * lo;
+}
+
 typedef struct {
     double sep, floor, real_mean, gen_mean;
     cascade_binning bin;
@@ -428,6 +438,8 @@ cascade_status cascade_gan_evaluate(const cascade_gan_eval_opts *o, MPI_Comm com
     int nb = o->nbins > 0 ? o->nbins : 50;
     for (int j = 0; j < ore.count; j++) {
         obs_result *r = &res[j];
+        if (!ore.o[j].highlevel && ore.o[j].scale == OBS_LINEAR && wide_positive(ore.o[j].v, n)) /* generic sums spanning decades */
+            ore.o[j].scale = oge.o[j].scale = OBS_LOG;
         r->bin = cascade_binning_from(ore.o[j].v, n, nb, ore.o[j].scale);
         r->hr = malloc((size_t)(r->bin.nbins + 2) * sizeof(double));
         r->hg = malloc((size_t)(r->bin.nbins + 2) * sizeof(double));
