@@ -32,6 +32,7 @@ static const char help[] =
     "  --seed S               seed of the generated samples (default: the job's)\n"
     "  --bins N               histogram bins per observable (50)\n"
     "  --cell-threshold T     a cell counts as hit above T (default: trigger_vem for air showers, else 0)\n"
+    "  --apply-threshold      first set cells at or below it to 0 on both sides (as the detector reads them)\n"
     "  --classifier-test      also train a DNN (2 x 512) to tell generated from real, on the cells and\n"
     "                         on the high-level observables, and report its test ROC AUC\n"
     "  --classifier-epochs E  its epochs (20)\n"
@@ -73,6 +74,9 @@ int cli_evaluate(int argc, char **argv, MPI_Comm comm) {
             gan_flag = argv[i];
             if (!parse_num(argv[i], argv[i + 1], 0, &x)) return cli_error(2);
             g.threshold = x, g.threshold_given = 1, i++;
+        } else if (strcmp(argv[i], "--apply-threshold") == 0) {
+            gan_flag = argv[i];
+            g.apply_threshold = 1;
         } else if (strcmp(argv[i], "--classifier-test") == 0) {
             gan_flag = argv[i];
             g.classifier = 1;

@@ -425,6 +425,14 @@ cascade_status cascade_gan_evaluate(const cascade_gan_eval_opts *o, MPI_Comm com
         gpath = gbuf;
     }
     if ((st = read_side(&job, gpath, NULL, n, 2, &real, comm, &gen))) goto done;
+    if (o->apply_threshold) /* cells at or below the threshold read as 0, on both sides */
+        for (int i = 0; i < job.n_inputs; i++) {
+            int64_t m = cascade_shape_numel(&real.shape[i]);
+            for (int64_t e = 0; e < m; e++) {
+                if (!(fabsf(real.v[i][e]) > thr)) real.v[i][e] = 0;
+                if (!(fabsf(gen.v[i][e]) > thr)) gen.v[i][e] = 0;
+            }
+        }
     /* the incident energy of generated showers: theirs, else the conditions' (the same rows) */
     const float *e_real = real.energy, *e_gen = gen.energy ? gen.energy : job.n_conditions ? real.energy : NULL;
     if (!e_gen) e_real = NULL; /* compare the same observables on both sides */
@@ -499,9 +507,9 @@ cascade_status cascade_gan_evaluate(const cascade_gan_eval_opts *o, MPI_Comm com
             if (ore.o[j].highlevel) fh[nh] = res[j].floor, hl[nh++] = res[j].sep;
         }
         fprintf(out, "{\"checkpoint\":\"%s\",\"step\":%lld,\"kind\":\"%s\",\"data\":\"%s\",\"data_kind\":\"%s\","
-                "\"samples\":%lld,\"generated\":\"%s\",\"cell_threshold\":", o->ckpt, (long long)meta.step,
+                "\"samples\":%lld,\"generated\":\"%s\",\"threshold_applied\":%s,\"cell_threshold\":", o->ckpt, (long long)meta.step,
                 job.kind == JOB_GAN ? "gan" : job.kind == JOB_WGAN ? "wgan" : "wgan-gp", data, kind, (long long)n,
-                o->samples ? o->samples : "cascade generate");
+                o->samples ? o->samples : "cascade generate", o->apply_threshold ? "true" : "false");
         json_num(out, thr);
         fprintf(out, ",\"bins\":%d,\"median_separation_power\":", nb);
         json_num(out, all ? cascade_median(all, na) : NAN);

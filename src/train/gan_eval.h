@@ -22,6 +22,8 @@ typedef struct {
     double threshold;     /* a cell is hit above it; default (threshold_given = 0): the air-shower
                            * file's trigger_vem, else 0 */
     int threshold_given;
+    int apply_threshold;  /* 1: cells with |v| <= threshold set to 0 on both sides first (as a
+                           * detector reads them; CaloChallenge's minimum cell energy) */
     int nbins;            /* histogram bins per observable (plus under/overflow) */
     int classifier;       /* 1: run the classifier test */
     int classifier_epochs;
