@@ -82,7 +82,12 @@ typedef struct {
     long critic_steps;                     /* [5] */
     double gp_lambda;                      /* [10] */
     double clip;                           /* [0.01] */
-    double self_regularization;            /* [0.1] */
+    double self_regularization;            /* [0.1] refiner: weight of mean |R(x) - x| */
+    int one_sided;                         /* [false] wgan-gp/refiner: penalty max(0, |g| - 1)^2 */
+    int critic_bce;                        /* refiner critic_loss: 0 wgan-gp [default], 1 bce (patch critic) */
+    long history;                          /* refiner: [0] samples in the history buffer of refined
+                                              samples feeding half of each critic batch (0 = off) */
+    long pretrain_steps;                   /* refiner: [0] first updates on self_regularization alone */
 
     /* Every section in file order (including layer sections); layers index into it. */
     int n_sections;

@@ -504,6 +504,25 @@ static cascade_status parse_adversarial(cascade_job *job) {
         CASCADE_TRY(cfg_real(s, "self_regularization", 0.1, NONNEGATIVE, &job->self_regularization));
     else
         CASCADE_TRY(forbid(s, "self_regularization", "self_regularization is for kind = refiner"));
+    if (job->kind == JOB_WGAN_GP || job->kind == JOB_REFINER)
+        CASCADE_TRY(cascade_cfg_bool(s, "one_sided", 0, &job->one_sided));
+    else
+        CASCADE_TRY(forbid(s, "one_sided", "the one-sided gradient penalty is for kind = wgan-gp and refiner"));
+    if (job->kind == JOB_REFINER) {
+        static const char *const CRITIC_LOSSES[] = {"wgan-gp", "bce", NULL};
+        CASCADE_TRY(cascade_cfg_enum(s, "critic_loss", CRITIC_LOSSES, 0, &job->critic_bce));
+        CASCADE_TRY(cfg_count(s, "history", 0, 0, &job->history));
+        CASCADE_TRY(cfg_count(s, "pretrain_steps", 0, 0, &job->pretrain_steps));
+        if (job->n_conditions)
+            return cascade_cfg_error(cascade_job_section(job, "data"),
+                                     cascade_section_peek(cascade_job_section(job, "data"), "condition"),
+                                     "kind = refiner takes no condition: the refiner maps each simulated sample "
+                                     "on its own");
+    } else {
+        CASCADE_TRY(forbid(s, "critic_loss", "critic_loss is for kind = refiner (gan kinds are named by kind)"));
+        CASCADE_TRY(forbid(s, "history", "the history buffer is for kind = refiner"));
+        CASCADE_TRY(forbid(s, "pretrain_steps", "pretrain_steps is for kind = refiner"));
+    }
     return cascade_cfg_check_unused(s);
 }
 

@@ -21,33 +21,7 @@
 
 #include "cascade/h5io.h"
 #include "cascade/xsum.h"
-#include "train/gan.h"
-#include "train/session.h"
-
-#define GAN_GEN_PHASE 255 /* counter phase of the generator update (critic updates: 0..254) */
-#define GAN_MAX_CRITIC_STEPS 254
-
-typedef struct {
-    cascade_job *job;
-    const cascade_train_opts *o;
-    MPI_Comm comm;
-    int rank, size, tty;
-    char rundir[CASCADE_PATH_MAX], ckdir[CASCADE_PATH_MAX + 16];
-    FILE *metrics;
-    cascade_dataset train;  /* x: real samples (normalised); y: the conditions, or NULL */
-    cascade_norm_stats norm;
-    int64_t xs, cs, zs;     /* per-sample sizes of x, c and z */
-    cascade_net gen, critic;
-    cascade_optimizer gopt, copt;
-    cascade_progress prog;  /* step = generator updates; cursor/epoch over the real samples */
-    int64_t total_steps, steps_per_epoch, last_base;
-    int64_t *perm, *ids;
-    int perm_valid;
-    float *xb, *cb, *zb, *hat, *dout, *v;
-    int64_t *xacc;          /* deterministic: exact digits [grads | doubles | bad] */
-    double *facc, *dvals;   /* the step's doubles (fast mode sums), one micro-batch's */
-    double t_compute, t_comm, t_optim;
-} gan_session;
+#include "train/adversarial.h"
 
 /* ---- set-up ---- */
 
@@ -62,16 +36,26 @@ static cascade_status load_train(gan_session *s) {
     memcpy(view.targets, job->conditions, sizeof view.targets);
     cascade_status st = cascade_data_load(&view, job->train, job->n_conditions > 0, rows, n_train, s->comm, &s->train);
     free(rows);
+    if (!st && s->refiner) st = cascade_refiner_load_target(s);
     return st;
 }
+
+/* The critic is trained with the gradient penalty (wgan-gp, and a refiner's default critic). */
+static int uses_penalty(const cascade_job *job) {
+    return job->kind == JOB_WGAN_GP || (job->kind == JOB_REFINER && !job->critic_bce);
+}
+
+/* Logistic (BCE on logits) losses: gan, and a refiner's bce (patch) critic; else Wasserstein. */
+static int uses_bce(const cascade_job *job) { return job->kind == JOB_GAN || (job->kind == JOB_REFINER && job->critic_bce); }
 
 cascade_status cascade_gan_build(cascade_job *job, const cascade_shape *x_shape, const cascade_shape *c_shape,
                                  cascade_net *gen, cascade_net *critic) {
     /* c: the conditions flattened and concatenated per sample, a vector (C) */
     int64_t latent = job->latent, cn = c_shape ? cascade_shape_numel(c_shape) : 0;
     cascade_shape zsh = cascade_shape_make(1, &latent), csh = cascade_shape_make(1, &cn);
-    const char *gext[] = {"z", "c"}, *cext[] = {"x", "c"};
-    cascade_shape gsh[] = {zsh, csh}, dsh[] = {*x_shape, csh};
+    int refiner = job->kind == JOB_REFINER;
+    const char *gext[] = {refiner ? "x" : "z", "c"}, *cext[] = {"x", "c"};
+    cascade_shape gsh[] = {refiner ? *x_shape : zsh, csh}, dsh[] = {*x_shape, csh};
     int n_ext = job->n_conditions ? 2 : 1;
     CASCADE_TRY(cascade_model_build_ext(job, job->nets[0], n_ext, gext, gsh, gen));
     cascade_status st = cascade_model_build_ext(job, job->nets[1], n_ext, cext, dsh, critic);
@@ -81,13 +65,15 @@ cascade_status cascade_gan_build(cascade_job *job, const cascade_shape *x_shape,
     char a[128], b[128];
     const cascade_shape *go = cascade_net_out_shape(gen), *co = cascade_net_out_shape(critic);
     if (!cascade_shape_equal(go, x_shape))
-        return cascade_fail(CASCADE_EUSAGE, "the generator (net %s) must produce samples shaped like x: its output is "
-                            "%s, x is %s (the job's inputs)", gen->name, cascade_shape_str(go, a, sizeof a),
-                            cascade_shape_str(x_shape, b, sizeof b));
-    if (cascade_shape_numel(co) != 1)
-        return cascade_fail(CASCADE_EUSAGE, "the critic (net %s) must give one score per sample: its output is %s",
-                            critic->name, cascade_shape_str(co, a, sizeof a));
-    if (job->kind == JOB_WGAN_GP) CASCADE_TRY(cascade_net_check_backward2(critic, "a wgan-gp critic"));
+        return cascade_fail(CASCADE_EUSAGE, "the %s (net %s) must produce samples shaped like x: its output is "
+                            "%s, x is %s (the job's inputs)", refiner ? "refiner" : "generator", gen->name,
+                            cascade_shape_str(go, a, sizeof a), cascade_shape_str(x_shape, b, sizeof b));
+    if (cascade_shape_numel(co) != 1 && !(refiner && job->critic_bce))
+        return cascade_fail(CASCADE_EUSAGE, "the critic (net %s) must give one score per sample: its output is %s%s",
+                            critic->name, cascade_shape_str(co, a, sizeof a),
+                            refiner ? " (a patch critic with one logit per patch needs critic_loss = bce)" : "");
+    if (uses_penalty(job))
+        CASCADE_TRY(cascade_net_check_backward2(critic, refiner ? "a refiner's wgan-gp critic" : "a wgan-gp critic"));
     return CASCADE_OK;
 }
 
@@ -105,6 +91,7 @@ static cascade_status read_checkpoint(gan_session *s, const char *from, int full
     if (!st) st = cascade_model_read_params(f, &s->critic, full);
     if (!st && full) st = cascade_model_read_state(f, s->job, &s->gen, &s->gopt, NULL, &s->train, &s->prog);
     if (!st && full) st = cascade_model_read_state(f, s->job, &s->critic, &s->copt, NULL, &s->train, NULL);
+    if (!st && full) st = cascade_refiner_read(f, s);
     if (st) cascade_error_context("%s %s: ", full ? "resuming from" : "--init from", from);
     cascade_h5_close(f);
     return st;
@@ -121,6 +108,8 @@ static cascade_status read_norm(gan_session *s, const char *from) {
 static void session_close(gan_session *s) {
     if (s->metrics) fclose(s->metrics);
     cascade_data_free(&s->train);
+    cascade_data_free(&s->target);
+    cascade_refiner_free(s);
     cascade_norm_free(&s->norm);
     cascade_net_free(&s->gen);
     cascade_net_free(&s->critic);
@@ -147,6 +136,7 @@ static cascade_status session_open(gan_session *s, cascade_job *job, const casca
     MPI_Comm_rank(comm, &s->rank);
     MPI_Comm_size(comm, &s->size);
     s->tty = isatty(2);
+    s->refiner = job->kind == JOB_REFINER;
     snprintf(s->rundir, sizeof s->rundir, "%s", o->out_dir ? o->out_dir : "");
     if (!o->out_dir) snprintf(s->rundir, sizeof s->rundir, "runs/%s", job->name);
     snprintf(s->ckdir, sizeof s->ckdir, "%s/checkpoints", s->rundir);
@@ -178,12 +168,15 @@ static cascade_status session_open(gan_session *s, cascade_job *job, const casca
         st = resume_from ? read_norm(s, resume_from) : cascade_norm_compute(job, &s->train, &s->norm);
         if (st) goto fail;
         cascade_norm_apply(job, &s->norm, &s->train);
+        if (s->refiner) cascade_norm_apply(job, &s->norm, &s->target); /* one space for both domains */
     }
+    s->scores = cascade_shape_numel(cascade_net_out_shape(&s->critic));
     int mb = (int)job->micro_batch;
     if ((st = cascade_net_prepare(&s->gen, mb, 0))) goto fail;
-    if ((st = cascade_net_prepare(&s->critic, mb, job->kind == JOB_WGAN_GP ? 2 : 1))) goto fail;
+    if ((st = cascade_net_prepare(&s->critic, mb, uses_penalty(job) ? 2 : 1))) goto fail;
     if ((st = cascade_optimizer_init(&s->gopt, &job->opt[0], s->gen.n_params))) goto fail;
     if ((st = cascade_optimizer_init(&s->copt, &job->opt[1], s->critic.n_params))) goto fail;
+    if (s->refiner && (st = cascade_refiner_alloc(s))) goto fail;
     if (resume_from) {
         if ((st = read_checkpoint(s, resume_from, 1))) goto fail;
         cascade_log("resuming %s at step %lld (epoch %lld)\n", s->rundir, (long long)s->prog.step,
@@ -203,7 +196,7 @@ static cascade_status session_open(gan_session *s, cascade_job *job, const casca
     s->zb = cascade_alloc((size_t)(mb * s->zs) * sizeof(float), "noise batch");
     s->hat = cascade_alloc((size_t)(mb * s->xs) * sizeof(float), "interpolated batch");
     s->v = cascade_alloc((size_t)(mb * s->xs) * sizeof(float), "penalty tangent");
-    s->dout = cascade_alloc((size_t)mb * sizeof(float), "score gradient");
+    s->dout = cascade_alloc((size_t)(mb * s->scores) * sizeof(float), "score gradient");
     s->facc = cascade_alloc((size_t)nd * sizeof(double), "step sums");
     s->dvals = cascade_alloc((size_t)nd * sizeof(double), "micro-batch sums");
     s->xacc = job->deterministic ? cascade_alloc((size_t)(CASCADE_XSUM_DIGITS * (np + nd) + 1) * sizeof(int64_t),
@@ -231,11 +224,19 @@ static cascade_status session_open(gan_session *s, cascade_job *job, const casca
             cascade_net_summary(&s->critic, summary, sizeof summary);
             cascade_log("%s", summary);
         }
-        cascade_log("training %s (kind %s): %lld real samples, %lld steps of %ld critic update(s) on batches of %ld "
-                    "then one generator update, %d rank(s)%s\n",
-                    job->name, job->kind == JOB_GAN ? "gan" : job->kind == JOB_WGAN ? "wgan" : "wgan-gp",
-                    (long long)s->train.n, (long long)s->total_steps, job->critic_steps, job->batch, s->size,
-                    job->deterministic ? ", deterministic" : "");
+        if (s->refiner)
+            cascade_log("training %s (kind refiner, %s critic): %lld simulated and %lld target samples, %lld steps of "
+                        "%ld critic update(s) on batches of %ld then one refiner update (the first %ld on the "
+                        "self-regularization alone), history %ld, %d rank(s)%s\n",
+                        job->name, job->critic_bce ? "bce" : "wgan-gp", (long long)s->train.n,
+                        (long long)s->target.n, (long long)s->total_steps, job->critic_steps, job->batch,
+                        job->pretrain_steps, job->history, s->size, job->deterministic ? ", deterministic" : "");
+        else
+            cascade_log("training %s (kind %s): %lld real samples, %lld steps of %ld critic update(s) on batches of "
+                        "%ld then one generator update, %d rank(s)%s\n",
+                        job->name, job->kind == JOB_GAN ? "gan" : job->kind == JOB_WGAN ? "wgan" : "wgan-gp",
+                        (long long)s->train.n, (long long)s->total_steps, job->critic_steps, job->batch, s->size,
+                        job->deterministic ? ", deterministic" : "");
     }
     return CASCADE_OK;
 fail:
@@ -309,11 +310,12 @@ static double sigmoid(double x) { return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (
 
 /* The generator's samples for global-batch positions [first, first + m), from z drawn for
  * update counter `ctr` (and the conditions in cb): left in the generator's output. */
+/* A refiner refines the simulated micro-batch in sb instead. */
 static const float *generate_batch(gan_session *s, uint64_t ctr, int64_t first, int m, int collect) {
-    cascade_gan_noise((uint64_t)s->job->seed, ctr, first, m, s->zs, s->zb);
+    if (!s->refiner) cascade_gan_noise((uint64_t)s->job->seed, ctr, first, m, s->zs, s->zb);
     for (int i = 0; i < m; i++) s->ids[i] = (int64_t)(ctr * (uint64_t)s->job->batch) + first + i;
     cascade_run run = {.n = m, .training = 1, .collect_stats = collect, .sample_ids = s->ids, .step = ctr};
-    run.ext[0] = s->zb;
+    run.ext[0] = s->refiner ? s->sb : s->zb;
     run.ext[1] = s->cb;
     cascade_net_forward(&s->gen, &run);
     return cascade_net_output(&s->gen);
@@ -361,6 +363,7 @@ static double penalty(gan_session *s, const float *fake, uint64_t ctr, int64_t f
         double sq = 0;
         for (int64_t e = 0; e < xs; e++) sq += (double)g[i * xs + e] * g[i * xs + e];
         double norm = sqrt(sq), d = norm - 1;
+        if (s->job->one_sided && d < 0) d = 0; /* max(0, |g| - 1)^2 */
         sum += d * d;
         /* dR/dg = scale * 2 (|g| - 1) g / |g|; no direction at g = 0 */
         double f = norm > 0 ? scale * 2 * d / norm : 0;
@@ -371,46 +374,88 @@ static double penalty(gan_session *s, const float *fake, uint64_t ctr, int64_t f
     return sum;
 }
 
-/* One critic update on the global batch at perm[cursor]. sums: loss, D(real), D(fake), penalty. */
+/* Adds the critic's loss terms for scores d (m samples, `scores` each) judged as real or
+ * generated, with their gradient (divided by the global batch's terms) into dout; returns the
+ * loss sum. Logistic: softplus(-d) real, softplus(d) fake; Wasserstein: -d real, d fake. */
+static double score_loss(gan_session *s, const float *d, int m, int real, double norm) {
+    double loss = 0;
+    for (int64_t i = 0; i < m * s->scores; i++) {
+        if (uses_bce(s->job)) {
+            loss += real ? softplus(-(double)d[i]) : softplus(d[i]);
+            s->dout[i] = (float)((sigmoid(d[i]) - (real ? 1 : 0)) / norm);
+        } else {
+            loss += real ? -d[i] : d[i];
+            s->dout[i] = (float)((real ? -1 : 1) / norm);
+        }
+    }
+    return loss;
+}
+
+static double score_sum(const float *d, int64_t n) {
+    double sum = 0;
+    for (int64_t i = 0; i < n; i++) sum += d[i];
+    return sum;
+}
+
+/* The real micro-batch into xb: gan: the training samples at perm[cursor + pos]; refiner:
+ * the target samples in their fixed permutation, cycling, at the critic update's offset. */
+static void real_batch(gan_session *s, int64_t pos, int m) {
+    if (!s->refiner) {
+        cascade_data_gather(&s->train, s->perm + s->prog.cursor + pos, m, s->xb, s->cs ? s->cb : NULL);
+        return;
+    }
+    int64_t idx[1024], base = s->critic_updates * s->job->batch + pos;
+    for (int i = 0; i < m; i += 1024) {
+        int k = m - i < 1024 ? m - i : 1024;
+        for (int j = 0; j < k; j++) idx[j] = s->perm_t[(base + i + j) % s->target.n];
+        cascade_data_gather(&s->target, idx, k, s->xb + (int64_t)i * s->xs, NULL);
+    }
+}
+
+/* A refiner's critic judges the refined global batch, mixed with its history: refine this
+ * rank's micro-batches first and share them with every rank. */
+static cascade_status refine_all(gan_session *s, uint64_t ctr, int64_t first, int64_t last) {
+    int mb = (int)s->job->micro_batch;
+    for (int64_t m = first; m < last; m++) {
+        int64_t pos = m * mb;
+        cascade_data_gather(&s->train, s->perm + s->prog.cursor + pos, mb, s->sb, NULL);
+        memcpy(s->fake_all + pos * s->xs, generate_batch(s, ctr, pos, mb, 0), (size_t)(mb * s->xs) * sizeof(float));
+    }
+    return cascade_refiner_share_batch(s);
+}
+
+/* One critic update on the global batch at perm[cursor]. sums: loss, D(real), D(fake), penalty
+ * (the scores' means over the batch). */
 static cascade_status critic_update(gan_session *s, uint64_t ctr, double sums[4]) {
     cascade_job *job = s->job;
     int mb = (int)job->micro_batch, K = 4;
-    double B = (double)job->batch;
+    double B = (double)job->batch, terms = B * (double)s->scores;
     int64_t nmb = job->batch / job->micro_batch;
     int64_t first = nmb * s->rank / s->size, last = nmb * (s->rank + 1) / s->size;
     step_begin(s, &s->critic, K);
     double t0 = cascade_now();
+    if (s->refiner) CASCADE_TRY(refine_all(s, ctr, first, last));
     for (int64_t m = first; m < last; m++) {
-        int64_t pos = m * mb, base = s->prog.cursor + pos;
-        cascade_data_gather(&s->train, s->perm + base, mb, s->xb, s->cs ? s->cb : NULL);
+        int64_t pos = m * mb;
+        real_batch(s, pos, mb);
         mb_begin(s, &s->critic);
-        const float *fake = generate_batch(s, ctr, pos, mb, 0);
-        double real_sum = 0, fake_sum = 0, loss = 0, gp = 0;
-        const float *d = critic_forward(s, s->xb, mb, ctr);
-        for (int i = 0; i < mb; i++) {
-            real_sum += d[i];
-            if (job->kind == JOB_GAN) {
-                loss += softplus(-(double)d[i]);
-                s->dout[i] = (float)((sigmoid(d[i]) - 1) / B);
-            } else {
-                loss -= d[i];
-                s->dout[i] = (float)(-1 / B);
-            }
+        const float *fake;
+        if (s->refiner) {
+            cascade_refiner_fake_batch(s, ctr, pos, mb);
+            fake = s->fake_mb;
+        } else {
+            fake = generate_batch(s, ctr, pos, mb, 0);
         }
+        double loss = 0, gp = 0;
+        const float *d = critic_forward(s, s->xb, mb, ctr);
+        double real_sum = score_sum(d, mb * s->scores);
+        loss += score_loss(s, d, mb, 1, terms);
         critic_backward(s, s->xb, mb, ctr, 0);
         d = critic_forward(s, fake, mb, ctr);
-        for (int i = 0; i < mb; i++) {
-            fake_sum += d[i];
-            if (job->kind == JOB_GAN) {
-                loss += softplus(d[i]);
-                s->dout[i] = (float)(sigmoid(d[i]) / B);
-            } else {
-                loss += d[i];
-                s->dout[i] = (float)(1 / B);
-            }
-        }
+        double fake_sum = score_sum(d, mb * s->scores);
+        loss += score_loss(s, d, mb, 0, terms);
         critic_backward(s, fake, mb, ctr, 0);
-        if (job->kind == JOB_WGAN_GP) {
+        if (uses_penalty(job)) { /* (one score per sample: terms = B) */
             gp = penalty(s, fake, ctr, pos, mb, job->gp_lambda / B);
             loss += job->gp_lambda * gp;
         }
@@ -420,49 +465,61 @@ static cascade_status critic_update(gan_session *s, uint64_t ctr, double sums[4]
     s->t_compute += cascade_now() - t0;
     s->last_base = s->prog.cursor;
     CASCADE_TRY(step_reduce(s, &s->critic, K));
-    for (int i = 0; i < K; i++) sums[i] = s->facc[i] / B;
+    for (int i = 0; i < K; i++) sums[i] = s->facc[i] / terms;
+    if (s->refiner) cascade_refiner_remember(s, ctr);
+    s->critic_updates++;
     return CASCADE_OK;
 }
 
 /* One generator update: z for every position of the global batch, the conditions of the last
- * critic batch. Returns the generator loss (NaN if not finite). */
-static cascade_status generator_update(gan_session *s, uint64_t ctr, double *loss_out) {
+ * critic batch; a refiner refines the last critic batch's simulated samples, its loss the
+ * adversarial term (left out while pretraining: adversarial = 0) plus self_regularization *
+ * mean |R(x) - x| (torch's l1_loss). loss_out: the loss, and the self-regularization term
+ * (NaN if not finite). */
+static cascade_status generator_update(gan_session *s, uint64_t ctr, int adversarial, double loss_out[2]) {
     cascade_job *job = s->job;
-    int mb = (int)job->micro_batch, ns = (int)s->gen.n_stats, K = ns + 1;
-    double B = (double)job->batch;
-    int64_t nmb = job->batch / job->micro_batch;
+    int mb = (int)job->micro_batch, ns = (int)s->gen.n_stats, K = ns + 2;
+    double B = (double)job->batch, lambda = job->self_regularization;
+    int64_t nmb = job->batch / job->micro_batch, xs = s->xs;
     int64_t first = nmb * s->rank / s->size, last = nmb * (s->rank + 1) / s->size;
     step_begin(s, &s->gen, K);
     double t0 = cascade_now();
     for (int64_t m = first; m < last; m++) {
         int64_t pos = m * mb;
-        if (s->cs) cascade_data_gather(&s->train, s->perm + s->last_base + pos, mb, s->xb, s->cb);
+        if (s->refiner) cascade_data_gather(&s->train, s->perm + s->last_base + pos, mb, s->sb, NULL);
+        else if (s->cs) cascade_data_gather(&s->train, s->perm + s->last_base + pos, mb, s->xb, s->cb);
         mb_begin(s, &s->gen);
         const float *fake = generate_batch(s, ctr, pos, mb, 1);
-        const float *d = critic_forward(s, fake, mb, ctr);
-        double loss = 0;
-        for (int i = 0; i < mb; i++) {
-            if (job->kind == JOB_GAN) { /* non-saturating: -log sigmoid(D) */
-                loss += softplus(-(double)d[i]);
-                s->dout[i] = (float)((sigmoid(d[i]) - 1) / B);
-            } else {
-                loss -= d[i];
-                s->dout[i] = (float)(-1 / B);
-            }
+        double adv = 0, l1 = 0;
+        float *dfake = s->v; /* d loss / d generated samples (mb, xs) */
+        if (adversarial) {
+            /* gan / bce critic: non-saturating -log sigmoid(D); Wasserstein: -D */
+            adv = score_loss(s, critic_forward(s, fake, mb, ctr), mb, 1, B * (double)s->scores);
+            critic_backward(s, fake, mb, ctr, 1); /* only the gradient with respect to the samples */
+            dfake = s->critic.dext[0];
+        } else {
+            memset(dfake, 0, (size_t)(mb * xs) * sizeof(float));
         }
-        critic_backward(s, fake, mb, ctr, 1); /* only the gradient with respect to the samples */
+        if (s->refiner && lambda > 0)
+            for (int64_t e = 0; e < mb * xs; e++) {
+                double diff = (double)fake[e] - s->sb[e];
+                l1 += fabs(diff);
+                dfake[e] += (float)(lambda * (diff > 0 ? 1 : diff < 0 ? -1 : 0) / (B * (double)xs));
+            }
         cascade_run grun = {.n = mb, .training = 1, .sample_ids = s->ids, .step = ctr};
-        grun.ext[0] = s->zb;
+        grun.ext[0] = s->refiner ? s->sb : s->zb;
         grun.ext[1] = s->cb;
-        cascade_net_backward(&s->gen, &grun, s->critic.dext[0]);
+        cascade_net_backward(&s->gen, &grun, dfake);
         if (ns) memcpy(s->dvals, s->gen.stats, (size_t)ns * sizeof(double));
-        s->dvals[ns] = loss;
+        s->dvals[ns] = adv;
+        s->dvals[ns + 1] = l1;
         mb_end(s, &s->gen, K);
     }
     s->t_compute += cascade_now() - t0;
     CASCADE_TRY(step_reduce(s, &s->gen, K));
-    *loss_out = s->facc[ns] / B;
-    if (isfinite(*loss_out)) {
+    loss_out[1] = s->facc[ns + 1] / (B * (double)xs);
+    loss_out[0] = s->facc[ns] / (B * (double)s->scores) + lambda * loss_out[1];
+    if (isfinite(loss_out[0])) {
         for (int i = 0; i < ns; i++) s->facc[i] /= (double)nmb;
         cascade_net_apply_stats(&s->gen, s->facc);
     }
@@ -482,6 +539,7 @@ static cascade_status gan_checkpoint(gan_session *s) {
     if (!st) st = cascade_model_write(w, s->rank, s->job, &s->gen, &s->gopt, &s->norm, &s->train, &s->prog);
     if (!st) st = cascade_model_write(w, s->rank, s->job, &s->critic, &s->copt, NULL, NULL, NULL);
     if (!st) st = cascade_gan_write_layout(w, s->rank, s->job, &s->train);
+    if (!st && s->refiner) st = cascade_refiner_write(w, s);
     if (st) {
         cascade_h5w_abort(w);
         return st;
@@ -491,14 +549,19 @@ static cascade_status gan_checkpoint(gan_session *s) {
 }
 
 typedef struct {
-    double critic, gen, wass, gp;
+    double critic, gen, wass, gp, selfreg;
     int64_t n;
 } gan_means;
 
 static void log_progress(gan_session *s, const gan_means *m, double lr_g, double lr_c, double rate, double elapsed) {
     if (s->rank != 0) return;
     double n = m->n ? (double)m->n : NAN;
-    char c[32], g[32], w[32], p[32];
+    char c[32], g[32], w[32], p[32], r[64] = "";
+    if (s->refiner) {
+        char v[32];
+        cascade_json_double(v, sizeof v, m->selfreg / n);
+        snprintf(r, sizeof r, ",\"self_regularization\":%s", v);
+    }
     cascade_json_double(c, sizeof c, m->critic / n);
     cascade_json_double(g, sizeof g, m->gen / n);
     cascade_json_double(w, sizeof w, m->wass / n);
@@ -506,15 +569,17 @@ static void log_progress(gan_session *s, const gan_means *m, double lr_g, double
     fprintf(s->metrics,
             "{\"step\":%lld,\"epoch\":%lld,\"split\":\"train\",\"loss\":%s,\"loss_critic\":%s,\"loss_generator\":%s,"
             "\"wasserstein\":%s,\"gradient_penalty\":%s,\"lr\":%.7g,\"lr_critic\":%.7g,\"samples_per_s\":%.1f,"
-            "\"time_s\":%.3f,\"compute_s\":%.5f,\"comm_wait_s\":%.5f,\"optimizer_s\":%.5f}\n",
+            "\"time_s\":%.3f,\"compute_s\":%.5f,\"comm_wait_s\":%.5f,\"optimizer_s\":%.5f%s}\n",
             (long long)s->prog.step, (long long)s->prog.epoch, c, c, g, w, p, lr_g, lr_c, rate, elapsed, s->t_compute,
-            s->t_comm, s->t_optim);
+            s->t_comm, s->t_optim, r);
     fflush(s->metrics);
     if (!s->o->quiet)
-        cascade_log("%sstep %lld/%lld  epoch %lld  critic %.5g  generator %.5g  W %.4g%s%.4g  %.0f samples/s%s",
+        cascade_log("%sstep %lld/%lld  epoch %lld  critic %.5g  %s %.5g  %s %.4g%s%.4g  %.0f samples/s%s",
                     s->tty ? "\r" : "", (long long)s->prog.step, (long long)s->total_steps, (long long)s->prog.epoch,
-                    m->critic / n, m->gen / n, m->wass / n, s->job->kind == JOB_WGAN_GP ? "  gp " : "",
-                    s->job->kind == JOB_WGAN_GP ? m->gp / n : 0.0, rate, s->tty ? "   " : "\n");
+                    m->critic / n, s->refiner ? "refiner" : "generator", m->gen / n,
+                    s->refiner ? "L1" : "W", s->refiner ? m->selfreg / n : m->wass / n,
+                    uses_penalty(s->job) ? "  gp " : "", uses_penalty(s->job) ? m->gp / n : 0.0, rate,
+                    s->tty ? "   " : "\n");
     s->t_compute = s->t_comm = s->t_optim = 0;
 }
 
@@ -557,9 +622,15 @@ cascade_status cascade_train_gan(cascade_job *job, const cascade_train_opts *o, 
         int64_t step = s.prog.step;
         double lr_c = cascade_lr_at(&job->opt[1], s.copt.step, s.total_steps * K);
         double lr_g = cascade_lr_at(&job->opt[0], step, s.total_steps);
-        double sums[4] = {0}, gloss = NAN;
-        int ok = 1;
-        for (int64_t t = 0; !st && t < K; t++) {
+        double sums[4] = {0}, gloss[2] = {NAN, NAN};
+        int ok = 1, pretraining = s.refiner && step < job->pretrain_steps;
+        if (pretraining) { /* the refiner alone, on the next simulated batch */
+            next_batch(&s);
+            s.last_base = s.prog.cursor;
+            s.prog.cursor += B;
+            s.prog.samples_seen += B;
+        }
+        for (int64_t t = 0; !st && !pretraining && t < K; t++) {
             next_batch(&s);
             uint64_t ctr = ((uint64_t)step << 8) | (uint64_t)t;
             if ((st = critic_update(&s, ctr, sums))) break;
@@ -576,8 +647,8 @@ cascade_status cascade_train_gan(cascade_job *job, const cascade_train_opts *o, 
             ok &= fine;
         }
         if (st) break;
-        if ((st = generator_update(&s, ((uint64_t)step << 8) | GAN_GEN_PHASE, &gloss))) break;
-        int gfine = isfinite(gloss) && all_finite(s.gen.grads, s.gen.n_params);
+        if ((st = generator_update(&s, ((uint64_t)step << 8) | GAN_GEN_PHASE, !pretraining, gloss))) break;
+        int gfine = isfinite(gloss[0]) && all_finite(s.gen.grads, s.gen.n_params);
         if (gfine) {
             double to = cascade_now();
             cascade_optimizer_update(&s.gopt, s.gen.params, s.gen.grads, 0, s.gen.n_params, lr_g);
@@ -586,7 +657,8 @@ cascade_status cascade_train_gan(cascade_job *job, const cascade_train_opts *o, 
         ok &= gfine;
         if (ok) {
             nonfinite_run = 0;
-            acc.critic += sums[0], acc.gen += gloss, acc.wass += sums[1] - sums[2], acc.gp += sums[3], acc.n++;
+            acc.critic += sums[0], acc.gen += gloss[0], acc.wass += sums[1] - sums[2], acc.gp += sums[3];
+            acc.selfreg += gloss[1], acc.n++;
         } else if (++nonfinite_run >= job->max_nonfinite) {
             st = cascade_fail(CASCADE_EDATA, "losses or gradients were NaN/Inf in %ld steps in a row (last at step "
                               "%lld); stopping without writing a checkpoint (max_nonfinite = %ld)", job->max_nonfinite,
@@ -598,7 +670,7 @@ cascade_status cascade_train_gan(cascade_job *job, const cascade_train_opts *o, 
         s.prog.step++;
         if (s.prog.step % job->log_every == 0 || s.prog.step == s.total_steps) {
             double now = cascade_now();
-            double rate = (double)(acc.n * B * K) / (now - t_log > 1e-9 ? now - t_log : 1e-9);
+            double rate = (double)(acc.n * B * (pretraining ? 1 : K)) / (now - t_log > 1e-9 ? now - t_log : 1e-9);
             log_progress(&s, &acc, lr_g, lr_c, rate, now - t0);
             memset(&acc, 0, sizeof acc);
             t_log = now;

@@ -19,6 +19,20 @@ void cascade_gan_noise(uint64_t seed, uint64_t counter, int64_t first, int m, in
 cascade_status cascade_gan_write_layout(cascade_h5writer *w, int rank, const cascade_job *job,
                                         const cascade_dataset *d);
 
+/* Reads /gan back as a sample-less data set description (x_shape, stat_start). */
+cascade_status cascade_gan_read_layout(cascade_h5file *f, const cascade_job *job, cascade_dataset *d);
+/* x (n, x_shape) from training units back to the data's: normalisation, then log_inputs. */
+void cascade_gan_to_physical(const cascade_job *job, const cascade_dataset *layout, const cascade_norm_stats *norm,
+                             float *x, int64_t n);
+/* Input i of x (n, x_shape) as its own data set (n, input shape), named as the input. */
+cascade_status cascade_gan_write_input(cascade_h5writer *w, const cascade_job *job, const cascade_dataset *layout,
+                                       int i, const float *x, int64_t n, int rank);
+
+/* cascade refine: the refiner of a kind = refiner run applied to every sample of sim_file;
+ * OUT.h5 holds the refined inputs (physical units) and a copy of every other data set and of
+ * the root attributes (domain = "refined"). Rank-count invariant. */
+cascade_status cascade_refine(const char *ckpt, const char *sim_file, const char *out, MPI_Comm comm);
+
 /* cascade generate: n samples from a trained gan run (checkpoint or run directory) in physical
  * units under the inputs' data-set names, with the conditions of cond_file (its first n rows)
  * copied; z from `seed` and the sample index. Rank-count invariant. */

@@ -22,7 +22,7 @@ cascade_status cascade_gan_write_layout(cascade_h5writer *w, int rank, const cas
 }
 
 /* The layout written above, as a sample-less data set description (x_shape, stat_start). */
-static cascade_status read_layout(cascade_h5file *f, const cascade_job *job, cascade_dataset *d) {
+cascade_status cascade_gan_read_layout(cascade_h5file *f, const cascade_job *job, cascade_dataset *d) {
     cascade_h5_info wi, xi;
     CASCADE_TRY(cascade_h5_info_of(f, "/gan/input_widths", &wi));
     CASCADE_TRY(cascade_h5_info_of(f, "/gan/x_shape", &xi));
@@ -62,7 +62,7 @@ static cascade_status load_conditions(cascade_job *job, const char *path, int64_
 }
 
 /* x (n, x_shape) from training units back to the data's: normalisation, then log_inputs. */
-static void to_physical(const cascade_job *job, const cascade_dataset *d, const cascade_norm_stats *norm, float *x,
+void cascade_gan_to_physical(const cascade_job *job, const cascade_dataset *d, const cascade_norm_stats *norm, float *x,
                         int64_t n) {
     int64_t xs = cascade_shape_numel(&d->x_shape), W = d->x_shape.d[d->x_shape.ndim - 1];
     int chan = job->layout == LAYOUT_CHANNELS;
@@ -81,7 +81,7 @@ static void to_physical(const cascade_job *job, const cascade_dataset *d, const 
 }
 
 /* Writes input i of x (n, x_shape) as its own data set (n, input shape). */
-static cascade_status write_input(cascade_h5writer *w, const cascade_job *job, const cascade_dataset *d, int i,
+cascade_status cascade_gan_write_input(cascade_h5writer *w, const cascade_job *job, const cascade_dataset *d, int i,
                                   const float *x, int64_t n, int rank) {
     int64_t xs = cascade_shape_numel(&d->x_shape), W = d->x_shape.d[d->x_shape.ndim - 1];
     int chan = job->layout == LAYOUT_CHANNELS;
@@ -159,7 +159,7 @@ cascade_status cascade_generate(const char *ckpt, int64_t n, uint64_t seed, int 
                           "FILE.h5 with those data sets", ckpt, job.conditions[0], job.n_conditions > 1 ? ", ..." : "");
         goto done;
     }
-    if ((st = read_layout(f, &job, &layout))) goto done;
+    if ((st = cascade_gan_read_layout(f, &job, &layout))) goto done;
     if (job.n_conditions && (st = load_conditions(&job, cond_file, n, comm, &cond))) goto done;
     if ((st = cascade_gan_build(&job, &layout.x_shape, job.n_conditions ? &cond.y_shape : NULL, &gen, &critic)))
         goto done;
@@ -205,9 +205,9 @@ cascade_status cascade_generate(const char *ckpt, int64_t n, uint64_t seed, int 
             goto done;
         }
     }
-    to_physical(&job, &layout, &norm, x, n);
+    cascade_gan_to_physical(&job, &layout, &norm, x, n);
     if ((st = cascade_h5w_create(out, comm, &w))) goto done;
-    for (int i = 0; !st && i < job.n_inputs; i++) st = write_input(w, &job, &layout, i, x, n, rank);
+    for (int i = 0; !st && i < job.n_inputs; i++) st = cascade_gan_write_input(w, &job, &layout, i, x, n, rank);
     if (!st && job.n_conditions) st = copy_conditions(w, &job, cond_file, n, comm, rank);
     if (!st) st = cascade_h5w_attr_string(w, "/", "generator", "cascade generate");
     if (!st) st = cascade_h5w_attr_string(w, "/", "checkpoint", ckpt);

@@ -140,5 +140,7 @@ expect 2 "the critic (net critic) must give one score per sample: its output is 
 expect 2 "give --condition FILE.h5" -- "$CASCADE_BIN" generate r1 -n 5 -o x.h5
 expect 2 "-n 500 asks for more" -- "$CASCADE_BIN" generate r1 -n 500 -o x.h5 --condition d.h5
 expect 2 "expected a positive integer" -- "$CASCADE_BIN" generate r1 -n 0 -o x.h5
+expect 2 "refine needs a kind = refiner run (a gan samples with cascade generate)" -- \
+  "$CASCADE_BIN" refine r1 --data d.h5 -o x.h5
 test ! -e x.h5
 echo "gan: all checks passed"
