@@ -186,10 +186,11 @@ static cascade_status edgeconv_infer(cascade_layer *L) {
     L->saved_per_sample = edges * (1 + sum_units);
     L->saved_fixed = 0;
     /* fixed: squared norms + one block of distances; per sample: the edge features and two
-     * gradient buffers for backward, four more for backward2 (tangents and primal adjoints) */
+     * gradient buffers for backward; backward2 needs four more (tangents, primal adjoints) */
     int64_t block = P < EC_ROW_BLOCK ? P : EC_ROW_BLOCK;
     L->work_fixed = P + block * P;
-    L->work_per_sample = edges * (2 * F + 6 * maxw);
+    L->work_per_sample = edges * (2 * F + 2 * maxw);
+    L->work2_per_sample = edges * 4 * maxw;
     return CASCADE_OK;
 }
 
@@ -478,7 +479,7 @@ static void edgeconv_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *
  *   db_l += sum P_l,  a_{l-1} = a_l act'(z_l) W_l,  p_{l-1} = P_l W_l,  hin += E^T(p_{-1}).
  * act' and act'' are written with the saved output h_l. The tangents are recomputed from E(u)
  * for every layer of the sweep (layers are few; it saves keeping all of them). Work: the edge
- * buffer then six of the widest rows per edge (tangents, a, p, each twice). */
+ * buffer then six of the widest rows per edge (tangents, a, p, each twice; four in work2). */
 
 /* f1 = act'(z), f2 = act''(z), from h = act(z). */
 static inline void act_derivs(int act, real h, real *f1, real *f2) {
