@@ -34,6 +34,7 @@ cascade_status cascade_net_prepare(cascade_net *net, int max_n, int want_input_g
         bytes += (dbl ? 4 : 2) * ((out * sizeof(float) + 63) / 64 * 64);
         bytes += ((size_t)per_call(ly->saved_per_sample, ly->saved_fixed, max_n) * sizeof(float) + 127) / 64 * 64;
         size_t w = (size_t)per_call(ly->work_per_sample, ly->work_fixed, max_n);
+        if (dbl) w += (size_t)per_call(ly->work2_per_sample, ly->work2_fixed, max_n);
         if (w > work) work = w;
     }
     bytes += (work * sizeof(float) + 127) / 64 * 64;
