@@ -88,6 +88,11 @@ typedef struct {
     long history;                          /* refiner: [0] samples in the history buffer of refined
                                               samples feeding half of each critic batch (0 = off) */
     long pretrain_steps;                   /* refiner: [0] first updates on self_regularization alone */
+    char constrainer[CASCADE_PATH_MAX];    /* gan kinds with conditions: a trained supervised run (or
+                                              checkpoint) whose prediction on generated samples must
+                                              match the condition ("" = none) */
+    double constrainer_weight;             /* [1] its mse term's weight in the generator loss */
+    long sample_every;                     /* [0] a PNG of generated (refined) samples every N steps */
 
     /* Every section in file order (including layer sections); layers index into it. */
     int n_sections;

@@ -508,6 +508,19 @@ static cascade_status parse_adversarial(cascade_job *job) {
         CASCADE_TRY(cascade_cfg_bool(s, "one_sided", 0, &job->one_sided));
     else
         CASCADE_TRY(forbid(s, "one_sided", "the one-sided gradient penalty is for kind = wgan-gp and refiner"));
+    CASCADE_TRY(cfg_count(s, "sample_every", 0, 0, &job->sample_every));
+    job->constrainer_weight = 1;
+    if (job->kind != JOB_REFINER) {
+        CASCADE_TRY(cfg_path(s, "constrainer", job->constrainer));
+        CASCADE_TRY(cfg_real(s, "constrainer_weight", 1, NONNEGATIVE, &job->constrainer_weight));
+        if (job->constrainer[0] && !job->n_conditions)
+            return cascade_cfg_error(s, cascade_section_peek(s, "constrainer"),
+                                     "a constrainer predicts the condition of generated samples: give [data] "
+                                     "condition = DATASET, ...");
+    } else {
+        CASCADE_TRY(forbid(s, "constrainer", "the constrainer is for gan kinds with a condition"));
+        CASCADE_TRY(forbid(s, "constrainer_weight", "the constrainer is for gan kinds with a condition"));
+    }
     if (job->kind == JOB_REFINER) {
         static const char *const CRITIC_LOSSES[] = {"wgan-gp", "bce", NULL};
         CASCADE_TRY(cascade_cfg_enum(s, "critic_loss", CRITIC_LOSSES, 0, &job->critic_bce));

@@ -5,6 +5,17 @@
 #include "train/gan.h"
 #include "train/session.h"
 
+/* A frozen regression model on the generated samples (constrainer.c). */
+typedef struct {
+    int open;
+    cascade_job job;
+    cascade_net net;
+    cascade_norm_stats tnorm;   /* its normalize_targets, or n = 0 */
+    double *scale, *shift;      /* per element of x: the GAN's normalised x -> the constrainer's */
+    float *w, *dout;
+    int64_t xs, outs;
+} cascade_constrainer;
+
 #define GAN_GEN_PHASE 255 /* counter phase of the generator update (critic updates: 0..254) */
 #define GAN_MAX_CRITIC_STEPS 254
 
@@ -35,6 +46,7 @@ typedef struct {
     float *sb, *fake_all, *fake_mb, *hist;
     int64_t hist_n, hist_cap, critic_updates;
     int64_t *perm_t;
+    cascade_constrainer constrainer; /* gan kinds with `constrainer` */
     int64_t *xacc;          /* deterministic: exact digits [grads | doubles | bad] */
     double *facc, *dvals;   /* the step's doubles (fast mode sums), one micro-batch's */
     double t_compute, t_comm, t_optim;
@@ -58,5 +70,15 @@ void cascade_refiner_remember(gan_session *s, uint64_t ctr);
 /* History and counters in/out of checkpoints (/refiner). */
 cascade_status cascade_refiner_write(cascade_h5writer *w, gan_session *s);
 cascade_status cascade_refiner_read(cascade_h5file *f, gan_session *s);
+
+/* constrainer.c: loads job->constrainer for samples like train's (conditions in train.y);
+ * errors name the run and what does not fit. */
+cascade_status cascade_constrainer_open(cascade_constrainer *k, const cascade_job *gan, const cascade_dataset *train,
+                                        const cascade_norm_stats *gnorm, int mb, MPI_Comm comm);
+/* For m generated samples x (the GAN's normalised space) and their conditions c: adds the
+ * gradient of weight * sum (C(x) - c)^2 / norm to dx; returns the sum of squared errors. */
+double cascade_constrainer_apply(cascade_constrainer *k, const float *x, const float *c, int m, double norm,
+                                 double weight, float *dx);
+void cascade_constrainer_close(cascade_constrainer *k);
 
 #endif

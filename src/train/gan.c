@@ -110,6 +110,7 @@ static void session_close(gan_session *s) {
     cascade_data_free(&s->train);
     cascade_data_free(&s->target);
     cascade_refiner_free(s);
+    cascade_constrainer_close(&s->constrainer);
     cascade_norm_free(&s->norm);
     cascade_net_free(&s->gen);
     cascade_net_free(&s->critic);
@@ -177,6 +178,8 @@ static cascade_status session_open(gan_session *s, cascade_job *job, const casca
     if ((st = cascade_optimizer_init(&s->gopt, &job->opt[0], s->gen.n_params))) goto fail;
     if ((st = cascade_optimizer_init(&s->copt, &job->opt[1], s->critic.n_params))) goto fail;
     if (s->refiner && (st = cascade_refiner_alloc(s))) goto fail;
+    if (job->constrainer[0] && (st = cascade_constrainer_open(&s->constrainer, job, &s->train, &s->norm, mb, comm)))
+        goto fail;
     if (resume_from) {
         if ((st = read_checkpoint(s, resume_from, 1))) goto fail;
         cascade_log("resuming %s at step %lld (epoch %lld)\n", s->rundir, (long long)s->prog.step,
@@ -472,14 +475,16 @@ static cascade_status critic_update(gan_session *s, uint64_t ctr, double sums[4]
 }
 
 /* One generator update: z for every position of the global batch, the conditions of the last
- * critic batch; a refiner refines the last critic batch's simulated samples, its loss the
- * adversarial term (left out while pretraining: adversarial = 0) plus self_regularization *
- * mean |R(x) - x| (torch's l1_loss). loss_out: the loss, and the self-regularization term
- * (NaN if not finite). */
+ * critic batch, plus constrainer_weight * mean (C(G(z, c)) - c)^2 with a constrainer; a
+ * refiner refines the last critic batch's simulated samples, its loss the adversarial term
+ * (left out while pretraining: adversarial = 0) plus self_regularization * mean |R(x) - x|
+ * (torch's l1_loss). loss_out: the loss, and the self-regularization (refiner) or constrainer
+ * mean squared error (NaN if not finite). */
 static cascade_status generator_update(gan_session *s, uint64_t ctr, int adversarial, double loss_out[2]) {
     cascade_job *job = s->job;
-    int mb = (int)job->micro_batch, ns = (int)s->gen.n_stats, K = ns + 2;
+    int mb = (int)job->micro_batch, ns = (int)s->gen.n_stats, K = ns + 3;
     double B = (double)job->batch, lambda = job->self_regularization;
+    int constrained = s->constrainer.open;
     int64_t nmb = job->batch / job->micro_batch, xs = s->xs;
     int64_t first = nmb * s->rank / s->size, last = nmb * (s->rank + 1) / s->size;
     step_begin(s, &s->gen, K);
@@ -490,7 +495,7 @@ static cascade_status generator_update(gan_session *s, uint64_t ctr, int adversa
         else if (s->cs) cascade_data_gather(&s->train, s->perm + s->last_base + pos, mb, s->xb, s->cb);
         mb_begin(s, &s->gen);
         const float *fake = generate_batch(s, ctr, pos, mb, 1);
-        double adv = 0, l1 = 0;
+        double adv = 0, l1 = 0, csq = 0;
         float *dfake = s->v; /* d loss / d generated samples (mb, xs) */
         if (adversarial) {
             /* gan / bce critic: non-saturating -log sigmoid(D); Wasserstein: -D */
@@ -506,6 +511,9 @@ static cascade_status generator_update(gan_session *s, uint64_t ctr, int adversa
                 l1 += fabs(diff);
                 dfake[e] += (float)(lambda * (diff > 0 ? 1 : diff < 0 ? -1 : 0) / (B * (double)xs));
             }
+        if (constrained)
+            csq = cascade_constrainer_apply(&s->constrainer, fake, s->cb, mb, B * (double)s->cs,
+                                            job->constrainer_weight, dfake);
         cascade_run grun = {.n = mb, .training = 1, .sample_ids = s->ids, .step = ctr};
         grun.ext[0] = s->refiner ? s->sb : s->zb;
         grun.ext[1] = s->cb;
@@ -513,12 +521,14 @@ static cascade_status generator_update(gan_session *s, uint64_t ctr, int adversa
         if (ns) memcpy(s->dvals, s->gen.stats, (size_t)ns * sizeof(double));
         s->dvals[ns] = adv;
         s->dvals[ns + 1] = l1;
+        s->dvals[ns + 2] = csq;
         mb_end(s, &s->gen, K);
     }
     s->t_compute += cascade_now() - t0;
     CASCADE_TRY(step_reduce(s, &s->gen, K));
-    loss_out[1] = s->facc[ns + 1] / (B * (double)xs);
-    loss_out[0] = s->facc[ns] / (B * (double)s->scores) + lambda * loss_out[1];
+    loss_out[1] = s->refiner ? s->facc[ns + 1] / (B * (double)xs) : s->facc[ns + 2] / (B * (double)(s->cs ? s->cs : 1));
+    loss_out[0] = s->facc[ns] / (B * (double)s->scores) +
+                  (s->refiner ? lambda : constrained ? job->constrainer_weight : 0) * loss_out[1];
     if (isfinite(loss_out[0])) {
         for (int i = 0; i < ns; i++) s->facc[i] /= (double)nmb;
         cascade_net_apply_stats(&s->gen, s->facc);
@@ -557,10 +567,10 @@ static void log_progress(gan_session *s, const gan_means *m, double lr_g, double
     if (s->rank != 0) return;
     double n = m->n ? (double)m->n : NAN;
     char c[32], g[32], w[32], p[32], r[64] = "";
-    if (s->refiner) {
+    if (s->refiner || s->constrainer.open) {
         char v[32];
         cascade_json_double(v, sizeof v, m->selfreg / n);
-        snprintf(r, sizeof r, ",\"self_regularization\":%s", v);
+        snprintf(r, sizeof r, ",\"%s\":%s", s->refiner ? "self_regularization" : "constrainer_mse", v);
     }
     cascade_json_double(c, sizeof c, m->critic / n);
     cascade_json_double(g, sizeof g, m->gen / n);

@@ -2,7 +2,7 @@
 # Adversarial training (kind = gan | wgan | wgan-gp):
 #  - a few updates from --init weights equal PyTorch (float64, z and alpha drawn as cascade
 #    draws them, the penalty through autograd.grad(create_graph=True)) within 1e-4 of the
-#    parameters' change, for every kind and a conditional wgan-gp;
+#    parameters' change, for every kind, a conditional wgan-gp and one with a constrainer;
 #  - deterministic = true: both nets and both optimizers bitwise identical for 1, 2 and 3 ranks
 #    and after a resume on another rank count; the fast mode on 2 ranks agrees with 1 rank;
 #  - cascade generate: shapes and names of the inputs, physical units, rank-count invariance,
@@ -16,7 +16,7 @@ ref="$CASCADE_SOURCE_DIR/tests/torch"
 "$py" "$ref/philox.py"
 
 # ---- PyTorch references ----
-for kind in gan wgan wgan-gp wgan-gp-cond; do
+for kind in gan wgan wgan-gp wgan-gp-cond wgan-gp-cond-constr; do
   mkdir -p "t-$kind"
   "$py" "$ref/gan_ref.py" "$kind" "t-$kind"
   "$CASCADE_BIN" train "t-$kind/job.ini" --init "t-$kind/init.h5" --out "t-$kind/run" --quiet
@@ -137,6 +137,11 @@ expect 2 "the generator (net generator) must produce samples shaped like x: its 
 awk '/^\[critic.out\]/{o=1} o&&/^units = 1$/{print "units = 2"; next} {print}' job.ini > score.ini
 expect 2 "the critic (net critic) must give one score per sample: its output is (2)" -- \
   "$CASCADE_BIN" train score.ini --out e3 --quiet
+expect 2 "a kind = supervised regression model is needed" -- \
+  "$CASCADE_BIN" train job.ini --out e4 --quiet --set gan.constrainer=r1
+# a constrainer in the normalised job: its own (un-normalised) input space is mapped
+"$CASCADE_BIN" train job.ini --out c1 --quiet --set gan.constrainer=t-wgan-gp-cond-constr/constr.h5 --steps 2
+grep -q constrainer_mse c1/metrics.jsonl
 expect 2 "give --condition FILE.h5" -- "$CASCADE_BIN" generate r1 -n 5 -o x.h5
 expect 2 "-n 500 asks for more" -- "$CASCADE_BIN" generate r1 -n 500 -o x.h5 --condition d.h5
 expect 2 "expected a positive integer" -- "$CASCADE_BIN" generate r1 -n 0 -o x.h5
