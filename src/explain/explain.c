@@ -13,12 +13,13 @@
 #include "train/trained.h"
 
 static const char *const method_names[] = {"activations", "filters",   "saliency", "inputxgrad",    "integrated",
-                                           "cam",         "gradcam",   "deconvnet", "guided",       "guided-gradcam"};
+                                           "cam",         "gradcam",   "deconvnet", "guided",       "guided-gradcam",
+                                           "actmax"};
 #define N_METHODS ((int)(sizeof method_names / sizeof method_names[0]))
 const char cascade_explain_methods[] =
-    "activations, filters, saliency, inputxgrad, integrated, cam, gradcam, deconvnet, guided, guided-gradcam";
+    "activations, filters, saliency, inputxgrad, integrated, cam, gradcam, deconvnet, guided, guided-gradcam, actmax";
 /* Methods of the CONTRACT still to come: a clear "not available yet". */
-static const char *const later_methods[] = {"actmax", "lrp"};
+static const char *const later_methods[] = {"lrp"};
 
 cascade_status cascade_explain_parse_method(const char *name, cascade_explain_method *out) {
     for (int m = 0; m < N_METHODS; m++)
@@ -139,6 +140,9 @@ typedef struct {
     int64_t first, n, *indices;
     int rank;
     int hex; /* the data are on the air-shower array's hexagonal grid (root attr kind = airshower) */
+    /* pictures: rows of the drawn array and their labels in the file names (sample indices;
+     * actmax: the objective targets) */
+    int64_t n_pictures, *labels, *own_labels;
 } explain_ctx;
 
 /* Whether `file` is an air-shower data set (its pictures are drawn as hexagons). Collective. */
@@ -358,8 +362,84 @@ static cascade_status run_attribution(explain_ctx *c, cascade_h5writer *w, float
     return st;
 }
 
-/* One PNG per sample and channel for (C, H, W) inputs: DIR/attribution_SAMPLE_CHANNEL.png. */
-static cascade_status draw_attribution(explain_ctx *c, const float *attr) {
+/* actmax: `actmax` (objectives, x shape) and `objective` (objectives, steps + 1). The maximised
+ * node is --layer's output node (after its activation), default the net output. */
+static cascade_status run_actmax(explain_ctx *c, cascade_h5writer *w, float **result) {
+    cascade_net *net = &c->t.net;
+    const cascade_explain_opts *o = c->o;
+    cascade_actmax_opts a = {.node = net->output, .objective = o->objective, .steps = o->steps,
+                             .step_size = o->step_size, .l2 = o->l2, .blur = o->blur, .noise = o->noise,
+                             .jitter = o->jitter, .seed = o->seed};
+    int layer = net->output;
+    if (o->layer) {
+        CASCADE_TRY(find_layer(net, o->layer, &layer));
+        a.node = output_node(net, layer);
+    } else if (!is_user_layer(&net->layers[layer])) {
+        layer = net->inputs[layer][0]; /* the output layer under its activation */
+    }
+    int64_t n_obj = o->objective == ACTMAX_LAYER ? 1 : (o->target_count > 0 ? o->target_count : 1);
+    if (o->objective == ACTMAX_LAYER && (o->target != 0 || o->target_count > 1))
+        return cascade_fail(CASCADE_EUSAGE, "explain: --objective layer maximises the mean of the whole layer; "
+                            "--target does not apply");
+    int64_t *targets = cascade_alloc((size_t)n_obj * sizeof(int64_t), "actmax targets");
+    if (!targets) return CASCADE_EINTERNAL;
+    for (int64_t r = 0; r < n_obj; r++) targets[r] = o->target + r;
+    const cascade_shape *xs = &c->t.d.x_shape;
+    int64_t xn = cascade_shape_numel(xs);
+    cascade_status st = cascade_explain_actmax_check(net, &a, targets, n_obj);
+    if (!st) st = cascade_net_prepare(net, (int)c->t.job.micro_batch, 1);
+    float *x = st ? NULL : cascade_alloc((size_t)(n_obj * xn) * sizeof(float), "actmax inputs");
+    double *hist = st ? NULL : cascade_alloc((size_t)(n_obj * (o->steps + 1)) * sizeof(double), "objective history");
+    if (!st && (!x || !hist)) st = CASCADE_EINTERNAL;
+    if (!st) st = cascade_explain_actmax(net, &a, targets, n_obj, x, hist);
+    if (!st) {
+        double worst = INFINITY, best = -INFINITY;
+        int64_t dead = 0;
+        for (int64_t r = 0; r < n_obj; r++) {
+            double gain = hist[r * (o->steps + 1) + o->steps] - hist[r * (o->steps + 1)];
+            worst = gain < worst ? gain : worst;
+            best = gain > best ? gain : best;
+            dead += gain == 0;
+        }
+        if (dead)
+            cascade_log("explain: actmax: %lld objective(s) did not move (zero gradient: the unit is inactive at the "
+                        "noise start); try a larger --noise or another --seed\n", (long long)dead);
+        cascade_log("explain: actmax of %s (%s, %lld objective(s)), %d steps: objective gain %.4g to %.4g\n",
+                    net->layers[a.node].name, cascade_actmax_objective_names[a.objective], (long long)n_obj,
+                    o->steps, worst, best);
+    }
+    if (!st) st = write_rows(w, "actmax", n_obj, xs, x, c->rank);
+    cascade_shape hs = cascade_shape_make(1, (int64_t[]){o->steps + 1});
+    float *hf = st ? NULL : cascade_alloc((size_t)(n_obj * (o->steps + 1)) * sizeof(float), "objective history");
+    if (!st && !hf) st = CASCADE_EINTERNAL;
+    for (int64_t j = 0; !st && j < n_obj * (o->steps + 1); j++) hf[j] = (float)hist[j];
+    if (!st) st = write_rows(w, "objective", n_obj, &hs, hf, c->rank);
+    if (!st) st = cascade_h5w_attr_ints(w, "actmax", "targets", targets, n_obj);
+    if (!st) st = cascade_h5w_attr_string(w, "actmax", "layer", net->layers[layer].name);
+    if (!st) st = cascade_h5w_attr_string(w, "actmax", "node", net->layers[a.node].name);
+    if (!st) st = cascade_h5w_attr_string(w, "/", "objective", cascade_actmax_objective_names[a.objective]);
+    if (!st) st = cascade_h5w_attr_int(w, "/", "steps", o->steps);
+    if (!st) st = cascade_h5w_attr_double(w, "/", "step_size", o->step_size);
+    if (!st) st = cascade_h5w_attr_double(w, "/", "l2", o->l2);
+    if (!st) st = cascade_h5w_attr_double(w, "/", "blur", o->blur);
+    if (!st) st = cascade_h5w_attr_int(w, "/", "jitter", o->jitter);
+    if (!st) st = cascade_h5w_attr_double(w, "/", "noise", o->noise);
+    if (!st) st = cascade_h5w_attr_int(w, "/", "seed", (int64_t)o->seed);
+    cascade_free(hf);
+    cascade_free(hist);
+    if (st) {
+        cascade_free(x);
+        cascade_free(targets);
+        return st;
+    }
+    *result = x;
+    c->n_pictures = n_obj;
+    c->labels = c->own_labels = targets;
+    return CASCADE_OK;
+}
+
+/* One PNG per row and channel for (C, H, W) inputs: DIR/PREFIX_LABEL_CHANNEL.png. */
+static cascade_status draw_maps(explain_ctx *c, const char *prefix, const float *attr) {
     const cascade_shape *xs = &c->t.d.x_shape;
     char sh[64];
     if (xs->ndim != 3) {
@@ -369,17 +449,17 @@ static cascade_status draw_attribution(explain_ctx *c, const float *attr) {
     }
     int64_t C = xs->d[0], H = xs->d[1], W = xs->d[2], big = H > W ? H : W;
     int scale = big >= 256 ? 1 : (int)(256 / big);
-    for (int64_t i = 0; i < c->n; i++)
+    for (int64_t i = 0; i < c->n_pictures; i++)
         for (int64_t ch = 0; ch < C; ch++) {
             char path[CASCADE_PATH_MAX + 64];
-            snprintf(path, sizeof path, "%s/attribution_%" PRId64 "_%" PRId64 ".png", c->o->out_dir, c->indices[i], ch);
+            snprintf(path, sizeof path, "%s/%s_%" PRId64 "_%" PRId64 ".png", c->o->out_dir, prefix, c->labels[i], ch);
             const float *map = attr + (i * C + ch) * H * W;
             CASCADE_TRY(c->hex ? cascade_explain_png_hex(path, map, H, W, scale)
                                : cascade_explain_png(path, map, H, W, scale));
         }
-    cascade_log("explain: %lld pictures %s/attribution_SAMPLE_CHANNEL.png (%s; blue < 0 < red, scaled to max "
-                "|value|)\n",
-                (long long)(c->n * C), c->o->out_dir, c->hex ? "hexagonal air-shower grid, north up" : "square grid");
+    cascade_log("explain: %lld pictures %s/%s_%s_CHANNEL.png (%s; blue < 0 < red, scaled to max |value|)\n",
+                (long long)(c->n_pictures * C), c->o->out_dir, prefix, c->labels == c->indices ? "SAMPLE" : "TARGET",
+                c->hex ? "hexagonal air-shower grid, north up" : "square grid");
     return CASCADE_OK;
 }
 
@@ -389,7 +469,8 @@ static cascade_status write_root_attrs(explain_ctx *c, cascade_h5writer *w) {
     CASCADE_TRY(cascade_h5w_attr_string(w, "/", "method", method_names[c->method]));
     CASCADE_TRY(cascade_h5w_attr_int(w, "/", "target", gradient ? c->o->target : -1));
     CASCADE_TRY(cascade_h5w_attr_string(w, "/", "rule", ""));
-    CASCADE_TRY(cascade_h5w_attr_ints(w, "/", "indices", c->indices, c->n));
+    /* actmax starts from noise, not from samples: no indices */
+    CASCADE_TRY(cascade_h5w_attr_ints(w, "/", "indices", c->indices, c->method == EXPLAIN_ACTMAX ? 0 : c->n));
     CASCADE_TRY(cascade_h5w_attr_string(w, "/", "checkpoint", c->o->ckpt));
     CASCADE_TRY(cascade_h5w_attr_string(w, "/", "data", c->t.d.file));
     return cascade_h5w_attr_int(w, "/", "step", c->t.meta.step);
@@ -413,7 +494,11 @@ static cascade_status explain_run(explain_ctx *c, MPI_Comm comm) {
     cascade_status st = write_root_attrs(c, w);
     if (!st && c->method == EXPLAIN_ACTIVATIONS) st = run_activations(c, w);
     if (!st && c->method == EXPLAIN_FILTERS) st = run_filters(c, w);
-    if (!st && c->method >= EXPLAIN_SALIENCY) {
+    c->n_pictures = c->n;
+    c->labels = c->indices;
+    if (!st && c->method == EXPLAIN_ACTMAX) {
+        st = run_actmax(c, w, &attr);
+    } else if (!st && c->method >= EXPLAIN_SALIENCY) {
         attr = cascade_alloc((size_t)(c->n * cascade_shape_numel(&c->t.d.x_shape)) * sizeof(float), "attribution");
         st = attr ? run_attribution(c, w, attr) : CASCADE_EINTERNAL;
     }
@@ -425,10 +510,13 @@ static cascade_status explain_run(explain_ctx *c, MPI_Comm comm) {
     st = cascade_h5w_commit(w);
     if (!st && c->method == EXPLAIN_FILTERS)
         cascade_log("explain: filters -> %s\n", path);
+    else if (!st && c->method == EXPLAIN_ACTMAX)
+        cascade_log("explain: actmax of %lld objective(s) -> %s\n", (long long)c->n_pictures, path);
     else if (!st)
         cascade_log("explain: %s of %lld sample(s) -> %s\n", method_names[c->method], (long long)c->n, path);
     /* pictures after the file: a rank-0-only step must not sit between collective writes */
-    if (!st && attr && o->pictures && c->rank == 0) st = draw_attribution(c, attr);
+    if (!st && attr && o->pictures && c->rank == 0)
+        st = draw_maps(c, c->method == EXPLAIN_ACTMAX ? "actmax" : "attribution", attr);
     cascade_free(attr);
     return st;
 }
@@ -438,6 +526,7 @@ cascade_status cascade_explain(const cascade_explain_opts *o, MPI_Comm comm) {
     MPI_Comm_rank(comm, &c.rank);
     cascade_status st = explain_run(&c, comm);
     cascade_free(c.indices);
+    cascade_free(c.own_labels);
     if (c.t.f) cascade_trained_close(&c.t);
     return st;
 }

@@ -19,8 +19,14 @@ typedef enum {
     EXPLAIN_GRADCAM,
     EXPLAIN_DECONVNET,
     EXPLAIN_GUIDED,
-    EXPLAIN_GUIDED_GRADCAM
+    EXPLAIN_GUIDED_GRADCAM,
+    EXPLAIN_ACTMAX,
+    EXPLAIN_LRP
 } cascade_explain_method;
+
+/* actmax objectives (cascade_actmax_objective_names: "neuron", "channel", "layer") */
+enum { ACTMAX_NEURON, ACTMAX_CHANNEL, ACTMAX_LAYER };
+extern const char *const cascade_actmax_objective_names[];
 
 typedef struct {
     const char *ckpt;     /* checkpoint or run directory */
@@ -28,11 +34,20 @@ typedef struct {
     const char *out_dir;  /* DIR: DIR/explain.h5 and pictures */
     const char *method;   /* name as on the command line */
     const char *index;    /* "I" or "A:B" (half-open, as Python); NULL: "0" */
-    int64_t target;       /* output element whose gradient is explained */
+    int64_t target;       /* output element whose gradient is explained; actmax: the first unit/channel */
+    int64_t target_count; /* actmax: objectives target .. target + count - 1 (--target A:B); else 1 */
     const char *layer;    /* activations/filters: one layer (NULL: all / the first conv or dense) */
     int steps;            /* integrated: Riemann steps */
     int baseline_mean;    /* integrated: 1 = mean over the chosen samples, 0 = zeros */
     int pictures;         /* write PNG heatmaps */
+    /* actmax */
+    int objective;        /* ACTMAX_* */
+    double step_size, l2, blur, noise;
+    int jitter;
+    uint64_t seed;
+    /* lrp */
+    const char *rule;     /* NULL: composite */
+    double epsilon, alpha, beta;
 } cascade_explain_opts;
 
 /* Method names accepted now, for help texts: "activations, filters, saliency, ...". */
@@ -74,6 +89,28 @@ cascade_status cascade_explain_png(const char *path, const float *map, int64_t h
  * x = c + (r mod 2)/2, y = r·√3/2 spacings): hexagonal cells, north (row h−1) at the top, grey
  * outside the array; `scale` pixels per station spacing. */
 cascade_status cascade_explain_png_hex(const char *path, const float *map, int64_t h, int64_t w, int scale);
+
+/* ---- activation maximisation (explain/actmax.c) ---- */
+
+typedef struct {
+    int node;            /* graph node whose output is maximised (a layer's output node) */
+    int objective;       /* ACTMAX_NEURON (a[target]), _CHANNEL (mean of channel target), _LAYER (mean) */
+    int steps;           /* gradient-ascent steps */
+    double step_size;    /* x += step_size * g / rms(g) */
+    double l2;           /* after each step x *= 1 - l2 */
+    double blur;         /* > 0: Gaussian blur of this width (cells) over the spatial axes after each step */
+    double noise;        /* start: noise * N(0, 1) from Philox (seed, objective target) */
+    int jitter;          /* > 0: the gradient is taken at x rolled by up to ±jitter cells per spatial axis */
+    uint64_t seed;
+} cascade_actmax_opts;
+
+/* Checks the options against the net (node shape, targets in range); errors name the flag. */
+cascade_status cascade_explain_actmax_check(const cascade_net *net, const cascade_actmax_opts *o,
+                                            const int64_t *targets, int64_t n_obj);
+/* One row per objective (targets[r]): x (n_obj, x shape) the maximiser, history (n_obj, steps + 1)
+ * the objective before each step and at the end. The net must be prepared for input gradients. */
+cascade_status cascade_explain_actmax(cascade_net *net, const cascade_actmax_opts *o, const int64_t *targets,
+                                      int64_t n_obj, float *x, double *history);
 
 /* ---- class activation maps (explain/cam.c); maps are (n, spatial of the layer) ---- */
 
