@@ -13,7 +13,7 @@ static const char help[] =
     "usage: cascade explain RUNDIR|CKPT.h5 --method METHOD --data FILE.h5 [--index I|A:B] [--target K|A:B]\n"
     "                       [--layer NAME] [--steps N] [--baseline zero|mean] [--no-pictures] --out DIR\n"
     "                       [actmax: --objective neuron|channel|layer --step-size S --l2 L --blur W\n"
-    "                        --jitter J --noise S --seed S]\n"
+    "                        --jitter J --noise S --seed S] [lrp: --rule RULE --epsilon E --alpha A --beta B]\n"
     "\n"
     "Explains a trained supervised model on samples of FILE.h5; writes DIR/explain.h5 and pictures.\n"
     "  activations  every layer's output (after its activation), or --layer's: activations/LAYER\n"
@@ -30,6 +30,10 @@ static const char help[] =
     "               feature map K] or layer [mean]; --target K or A:B (one input per unit/channel);\n"
     "               --steps [50] of --step-size [1] along g / rms(g); regularisers --l2 [0] (x *= 1-L),\n"
     "               --blur W [0] (Gaussian, W cells), --jitter J [0] (random roll by up to J cells)\n"
+    "  lrp          layer-wise relevance propagation of S to x; --rule z | epsilon (--epsilon [1e-6]) |\n"
+    "               zplus | alphabeta (--alpha [1] --beta [0], alpha - beta = 1) | w2 | flat | composite\n"
+    "               [default: epsilon on dense, alpha1-beta0 on convolutions, flat on layers reading x];\n"
+    "               batch norm folded into the layer before; root attr conservation_error\n"
     "x is the input as the network sees it (normalised, inputs stacked as channels).\n"
     "--index I or A:B (samples A..B-1) [0]; --target K [0]. Pictures: one heatmap per sample and\n"
     "channel, DIR/attribution_SAMPLE_CHANNEL.png (actmax: DIR/actmax_TARGET_CHANNEL.png), for (C, H, W)\n"
@@ -82,7 +86,7 @@ int cli_explain(int argc, char **argv, MPI_Comm comm) {
     cascade_explain_opts o = {.steps = 50, .pictures = 1, .step_size = 1, .noise = 1, .seed = 1,
                               .epsilon = 1e-6, .alpha = 1, .beta = 0};
     long target = 0, target_count = 1, steps = 50, jitter = 0, seed = 1;
-    const char *objective = NULL;
+    const char *objective = NULL, *lrp_flag = NULL;
     for (int i = 1; i < argc; i++) {
         int more = i + 1 < argc;
         const char *a = argv[i];
@@ -127,8 +131,16 @@ int cli_explain(int argc, char **argv, MPI_Comm comm) {
         } else if (strcmp(a, "--seed") == 0 && more) {
             if (parse_count(a, argv[++i], 0, &seed)) return cli_error(2);
         } else if (strcmp(a, "--rule") == 0 && more) {
-            cascade_fail(CASCADE_EUSAGE, "explain: --rule is for --method lrp, which is not available yet");
-            return cli_error(2);
+            o.rule = argv[++i];
+        } else if (strcmp(a, "--epsilon") == 0 && more) {
+            if (parse_real(a, argv[++i], &o.epsilon)) return cli_error(2);
+            lrp_flag = a;
+        } else if (strcmp(a, "--alpha") == 0 && more) {
+            if (parse_real(a, argv[++i], &o.alpha)) return cli_error(2);
+            lrp_flag = a;
+        } else if (strcmp(a, "--beta") == 0 && more) {
+            if (parse_real(a, argv[++i], &o.beta)) return cli_error(2);
+            lrp_flag = a;
         } else if (a[0] != '-' && !o.ckpt) {
             o.ckpt = a;
         } else {
@@ -151,6 +163,14 @@ int cli_explain(int argc, char **argv, MPI_Comm comm) {
             cascade_fail(CASCADE_EUSAGE, "explain: %s is for --method actmax, not %s", only, o.method);
             return cli_error(2);
         }
+    }
+    if (m != EXPLAIN_LRP && (o.rule || lrp_flag)) {
+        cascade_fail(CASCADE_EUSAGE, "explain: %s is for --method lrp, not %s", o.rule ? "--rule" : lrp_flag, o.method);
+        return cli_error(2);
+    }
+    if (o.rule) {
+        int rule;
+        if (cascade_lrp_parse_rule(o.rule, &rule)) return cli_error(2);
     }
     o.objective = ACTMAX_NEURON;
     if (objective) {

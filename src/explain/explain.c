@@ -14,12 +14,10 @@
 
 static const char *const method_names[] = {"activations", "filters",   "saliency", "inputxgrad",    "integrated",
                                            "cam",         "gradcam",   "deconvnet", "guided",       "guided-gradcam",
-                                           "actmax"};
+                                           "actmax",      "lrp"};
 #define N_METHODS ((int)(sizeof method_names / sizeof method_names[0]))
-const char cascade_explain_methods[] =
-    "activations, filters, saliency, inputxgrad, integrated, cam, gradcam, deconvnet, guided, guided-gradcam, actmax";
-/* Methods of the CONTRACT still to come: a clear "not available yet". */
-static const char *const later_methods[] = {"lrp"};
+const char cascade_explain_methods[] = "activations, filters, saliency, inputxgrad, integrated, cam, gradcam, "
+                                       "deconvnet, guided, guided-gradcam, actmax, lrp";
 
 cascade_status cascade_explain_parse_method(const char *name, cascade_explain_method *out) {
     for (int m = 0; m < N_METHODS; m++)
@@ -27,10 +25,6 @@ cascade_status cascade_explain_parse_method(const char *name, cascade_explain_me
             *out = (cascade_explain_method)m;
             return CASCADE_OK;
         }
-    for (size_t m = 0; m < sizeof later_methods / sizeof later_methods[0]; m++)
-        if (strcmp(name, later_methods[m]) == 0)
-            return cascade_fail(CASCADE_EUSAGE, "explain: --method %s is not available yet (available: %s)", name,
-                                cascade_explain_methods);
     return cascade_fail(CASCADE_EUSAGE, "explain: unknown --method '%s' (known: %s)", name, cascade_explain_methods);
 }
 
@@ -286,6 +280,40 @@ static cascade_status run_cam(explain_ctx *c, cascade_h5writer *w, const float *
     return st;
 }
 
+/* LRP: attribution = the input relevance; `relevance_sum` (n) = its sum per sample and root attr
+ * `conservation_error` = max over samples of |sum - S| / |S| (0 for a conserving rule and no
+ * biases; biases and epsilon absorb relevance). */
+static cascade_status run_lrp(explain_ctx *c, cascade_h5writer *w, const float *x, float *attr, double *value) {
+    cascade_net *net = &c->t.net;
+    const cascade_explain_opts *o = c->o;
+    cascade_lrp_opts lo = {.rule = LRP_COMPOSITE, .epsilon = o->epsilon, .alpha = o->alpha, .beta = o->beta};
+    if (o->rule) CASCADE_TRY(cascade_lrp_parse_rule(o->rule, &lo.rule));
+    CASCADE_TRY(cascade_explain_lrp(net, &lo, x, c->n, o->target, attr, value, NULL, NULL));
+    int64_t xn = cascade_shape_numel(&c->t.d.x_shape);
+    double *sum = cascade_alloc((size_t)c->n * sizeof(double), "relevance sums"), worst = 0;
+    if (!sum) return CASCADE_EINTERNAL;
+    for (int64_t i = 0; i < c->n; i++) {
+        sum[i] = 0;
+        for (int64_t j = 0; j < xn; j++) sum[i] += attr[i * xn + j];
+        double rel = fabs(sum[i] - value[i]) / (fabs(value[i]) > 1e-30 ? fabs(value[i]) : 1e-30);
+        worst = rel > worst ? rel : worst;
+    }
+    /* where the rest goes: z/epsilon give biases (and epsilon) a share; the other rules leave
+     * biases out but lose an output's relevance when it has no positive (negative) contribution */
+    int zlike = lo.rule == LRP_Z || lo.rule == LRP_EPSILON;
+    cascade_log("explain: lrp rule %s: conservation |sum(R) - S| <= %.3g of |S|%s\n", cascade_lrp_rule_names[lo.rule],
+                worst, worst <= 1e-4 ? "" : zlike ? " (biases and epsilon absorb the rest)"
+                                                   : " (biases and epsilon absorb relevance; zplus/alphabeta lose it "
+                                                     "at outputs without positive/negative contributions, e.g. S < 0)");
+    cascade_status st = write_values(w, "relevance_sum", c->n, sum, c->rank);
+    cascade_free(sum);
+    if (!st) st = cascade_h5w_attr_double(w, "/", "conservation_error", worst);
+    if (!st) st = cascade_h5w_attr_double(w, "/", "epsilon", lo.epsilon);
+    if (!st) st = cascade_h5w_attr_double(w, "/", "alpha", lo.rule == LRP_ALPHABETA ? lo.alpha : 1);
+    if (!st) st = cascade_h5w_attr_double(w, "/", "beta", lo.rule == LRP_ALPHABETA ? lo.beta : 0);
+    return st;
+}
+
 /* attribution (n, x shape) for the gradient methods; pictures after. */
 static cascade_status run_attribution(explain_ctx *c, cascade_h5writer *w, float *attr) {
     cascade_net *net = &c->t.net;
@@ -324,6 +352,8 @@ static cascade_status run_attribution(explain_ctx *c, cascade_h5writer *w, float
         if (!st) st = cascade_explain_gradient_rule(net, x, c->n, c->o->target, CASCADE_RELU_GUIDED, attr, value);
         for (int64_t j = 0; !st && j < c->n * xn; j++) attr[j] *= cam[j];
         cascade_free(cam);
+    } else if (c->method == EXPLAIN_LRP) {
+        st = run_lrp(c, w, x, attr, value);
     } else if (c->method == EXPLAIN_INTEGRATED) {
         if (c->o->baseline_mean)
             for (int64_t j = 0; j < xn; j++) {
@@ -468,7 +498,7 @@ static cascade_status write_root_attrs(explain_ctx *c, cascade_h5writer *w) {
     CASCADE_TRY(cascade_h5w_attr_string(w, "/", "generator", "cascade explain"));
     CASCADE_TRY(cascade_h5w_attr_string(w, "/", "method", method_names[c->method]));
     CASCADE_TRY(cascade_h5w_attr_int(w, "/", "target", gradient ? c->o->target : -1));
-    CASCADE_TRY(cascade_h5w_attr_string(w, "/", "rule", ""));
+    CASCADE_TRY(cascade_h5w_attr_string(w, "/", "rule", c->method == EXPLAIN_LRP ? (c->o->rule ? c->o->rule : "composite") : ""));
     /* actmax starts from noise, not from samples: no indices */
     CASCADE_TRY(cascade_h5w_attr_ints(w, "/", "indices", c->indices, c->method == EXPLAIN_ACTMAX ? 0 : c->n));
     CASCADE_TRY(cascade_h5w_attr_string(w, "/", "checkpoint", c->o->ckpt));

@@ -112,6 +112,28 @@ cascade_status cascade_explain_actmax_check(const cascade_net *net, const cascad
 cascade_status cascade_explain_actmax(cascade_net *net, const cascade_actmax_opts *o, const int64_t *targets,
                                       int64_t n_obj, float *x, double *history);
 
+/* ---- layer-wise relevance propagation (explain/lrp.c) ---- */
+
+/* Rules (cascade_lrp_rule_names): z, epsilon, zplus (= alphabeta 1, 0), alphabeta, w2, flat,
+ * composite (flat on layers reading x, epsilon on dense, alpha1-beta0 on convolutions). */
+enum { LRP_Z, LRP_EPSILON, LRP_ZPLUS, LRP_ALPHABETA, LRP_W2, LRP_FLAT, LRP_COMPOSITE };
+extern const char *const cascade_lrp_rule_names[];
+typedef struct {
+    int rule;                    /* LRP_* */
+    double epsilon, alpha, beta; /* epsilon rule (and composite's dense layers); alphabeta */
+} cascade_lrp_opts;
+
+cascade_status cascade_lrp_parse_rule(const char *name, int *rule);
+/* Every layer up to the output has a rule under o (errors name the layer and why). */
+cascade_status cascade_explain_lrp_check(const cascade_net *net, const cascade_lrp_opts *o);
+/* Relevance of output element `target`, S = output[target], redistributed to the input: rel
+ * (n, x shape); value (n, optional) = S. sent / received (net->n_layers each, optional): per
+ * layer, the relevance it passed to its inputs and the relevance that reached its output,
+ * summed over the samples (a linear layer folded into its batchnorm reports 0, the batchnorm
+ * both). The net must be prepared (cascade_net_prepare). */
+cascade_status cascade_explain_lrp(cascade_net *net, const cascade_lrp_opts *o, const float *x, int64_t n,
+                                   int64_t target, float *rel, double *value, double *sent, double *received);
+
 /* ---- class activation maps (explain/cam.c); maps are (n, spatial of the layer) ---- */
 
 /* Grad-CAM of layer node `node` ((K, spatial...) output): ReLU(sum_k alpha_k A_k) with alpha_k
