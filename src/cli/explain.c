@@ -164,6 +164,11 @@ int cli_explain(int argc, char **argv, MPI_Comm comm) {
             return cli_error(2);
         }
     }
+    if (m == EXPLAIN_ACTMAX && o.index) {
+        cascade_fail(CASCADE_EUSAGE, "explain: --index does not apply to --method actmax (it starts from noise; "
+                     "--target chooses the objectives)");
+        return cli_error(2);
+    }
     if (m != EXPLAIN_LRP && (o.rule || lrp_flag)) {
         cascade_fail(CASCADE_EUSAGE, "explain: %s is for --method lrp, not %s", o.rule ? "--rule" : lrp_flag, o.method);
         return cli_error(2);

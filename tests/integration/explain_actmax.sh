@@ -96,6 +96,7 @@ fails "--step-size must be > 0" run --method actmax --step-size 0 --out e
 fails "--l2 must be in" run --method actmax --l2 1.5 --out e
 fails "--blur 'x' is not a number" run --method actmax --blur x --out e
 fails "--target 2:2 is an empty range" run --method actmax --target 2:2 --out e
+fails "--index does not apply to --method actmax" run --method actmax --index 0:2 --out e
 fails "layers: c1, pool, flat, out" run --method actmax --layer nope --out e
 test ! -e e/explain.h5
 rm -rf "$here"
