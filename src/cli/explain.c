@@ -1,5 +1,7 @@
-/* cascade explain RUNDIR|CKPT.h5 --method METHOD --data FILE.h5 [--index I|A:B] [--target K]
- *                 [--layer NAME] [--steps N] [--baseline zero|mean] --out DIR */
+/* cascade explain RUNDIR|CKPT.h5 --method METHOD --data FILE.h5 [--index I|A:B] [--target K|A:B]
+ *                 [--layer NAME] [--steps N] [--baseline zero|mean] --out DIR
+ *                 [actmax: --objective --step-size --l2 --blur --jitter --noise --seed]
+ *                 [lrp: --rule --epsilon --alpha --beta] */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,8 @@
-/* `cascade explain`: what a trained supervised model looks at. Layer activations, filters and
- * input-space attributions (saliency, input x gradient, integrated gradients) for chosen samples
- * of a data file, written to DIR/explain.h5 (CONTRACT "Explanations") with PNG heatmaps. */
+/* `cascade explain`: what a trained supervised model looks at. Layer activations, filters,
+ * input-space attributions (saliency, input x gradient, integrated gradients, DeconvNet, guided
+ * backprop, class activation maps, LRP) for chosen samples of a data file, and inputs that
+ * maximise a unit (actmax), written to DIR/explain.h5 (CONTRACT "Explanations") with PNG
+ * heatmaps. */
 #ifndef CASCADE_EXPLAIN_EXPLAIN_H
 #define CASCADE_EXPLAIN_EXPLAIN_H
 
