@@ -153,7 +153,7 @@ cascade_status cascade_explain_actmax(cascade_net *net, const cascade_actmax_opt
     for (int64_t s0 = 0; s0 < n_obj; s0 += net->max_n) {
         int m = (int)(n_obj - s0 < net->max_n ? n_obj - s0 : net->max_n);
         float *xs0 = x + s0 * xn;
-        cascade_run run = {.n = m};
+        cascade_run run = {.n = m, .no_param_grads = 1};
         for (int t = 0; t <= T; t++) {
             const float *in = xs0;
             if (o->jitter > 0) { /* the history holds J at x itself, not at the jittered copy */
@@ -180,7 +180,6 @@ cascade_status cascade_explain_actmax(cascade_net *net, const cascade_actmax_opt
                 for (int i = 0; i < m; i++) history[(s0 + i) * (T + 1) + t] = J[i];
             if (t == T) break; /* the last entry: J at the final x */
             cascade_net_backward_from(net, &run, o->node, d);
-            memset(net->grads, 0, (size_t)net->n_params * sizeof(float)); /* unused parameter gradients */
             if (o->jitter > 0)
                 roll(xs, net->dext[0], m, shift, -1, g);
             else
