@@ -141,6 +141,12 @@ void cascade_net_backward(cascade_net *net, const cascade_run *run, const float 
     backward_sweep(net, run, net->output);
 }
 
+void cascade_net_backward_from(cascade_net *net, const cascade_run *run, int node, const float *dnode) {
+    for (int l = 0; l < net->n_layers; l++) memset(net->dact[l], 0, act_bytes(net, l, run->n));
+    memcpy(net->dact[node], dnode, act_bytes(net, node, run->n));
+    backward_sweep(net, run, node); /* layers after `node` in topological order cannot influence it */
+}
+
 cascade_status cascade_net_check_backward2(const cascade_net *net, const char *what) {
     for (int l = 0; l < net->n_layers; l++) {
         const cascade_layer *L = &net->layers[l];

@@ -83,6 +83,9 @@ void cascade_net_forward(cascade_net *net, const cascade_run *run);
 /* dout: gradient w.r.t. the net output (n, out_shape). Gradients ACCUMULATE into net->grads;
  * input gradients (if prepared with want_input_grads) are overwritten into net->dext. */
 void cascade_net_backward(cascade_net *net, const cascade_run *run, const float *dout);
+/* The same from an inner node: dnode (n, node's out_shape) is the gradient w.r.t. layer
+ * `node`'s output (activation maximisation); only layers up to `node` run backward. */
+void cascade_net_backward_from(cascade_net *net, const cascade_run *run, int node, const float *dnode);
 /* Double backward, for a penalty R on the input gradient dext[ext] of the last backward
  * (run on the same samples after cascade_net_forward; typically with no_param_grads): given
  * v = dR/d(dext[ext]) (n, ext shape), ACCUMULATES dR/dparams into net->grads, exactly —
