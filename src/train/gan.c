@@ -21,6 +21,7 @@
 
 #include "cascade/h5io.h"
 #include "cascade/xsum.h"
+#include "explain/explain.h"
 #include "train/adversarial.h"
 
 /* ---- set-up ---- */
@@ -593,6 +594,61 @@ static void log_progress(gan_session *s, const gan_means *m, double lr_g, double
     s->t_compute = s->t_comm = s->t_optim = 0;
 }
 
+/* sample_every: RUNDIR/samples/step-N.png (rank 0), the first input's map of up to 8 samples
+ * side by side in physical units — generated from the same z every time (generate's draws,
+ * the first training conditions), or a refiner's first simulated samples above their refined
+ * versions — so the pictures show the training's progress. Inputs that are not 2-D maps per
+ * channel (C, H, W) get no pictures (one log line). */
+static cascade_status write_samples(gan_session *s) {
+    const cascade_shape *xs_shape = &s->train.x_shape;
+    if (s->rank != 0) return CASCADE_OK;
+    if (s->job->layout != LAYOUT_CHANNELS || xs_shape->ndim != 3) {
+        if (s->prog.step == s->job->sample_every)
+            cascade_log("\nsample_every: no pictures for samples of this shape (2-D maps per channel only)\n");
+        return CASCADE_OK;
+    }
+    int m = (int)(s->job->micro_batch < 8 ? s->job->micro_batch : 8), rows = s->refiner ? 2 : 1;
+    if (m > s->train.n) m = (int)s->train.n;
+    int64_t H = xs_shape->d[1], W = xs_shape->d[2], xs = s->xs;
+    float *x = cascade_alloc((size_t)(rows * m * xs) * sizeof(float), "sample pictures");
+    float *map = cascade_alloc((size_t)(rows * (H + 1) * m * (W + 1)) * sizeof(float), "sample pictures");
+    if (!x || !map) {
+        cascade_free(x);
+        cascade_free(map);
+        return CASCADE_EINTERNAL;
+    }
+    cascade_run run = {.n = m, .training = 0};
+    if (s->refiner) {
+        memcpy(s->sb, s->train.x, (size_t)(m * xs) * sizeof(float));
+        memcpy(x, s->sb, (size_t)(m * xs) * sizeof(float));
+        run.ext[0] = s->sb;
+    } else {
+        cascade_gan_noise((uint64_t)s->job->seed, UINT64_MAX, 0, m, s->zs, s->zb);
+        if (s->cs) memcpy(s->cb, s->train.y, (size_t)(m * s->cs) * sizeof(float));
+        run.ext[0] = s->zb;
+        run.ext[1] = s->cb;
+    }
+    cascade_net_forward(&s->gen, &run);
+    memcpy(x + (rows - 1) * m * xs, cascade_net_output(&s->gen), (size_t)(m * xs) * sizeof(float));
+    cascade_gan_to_physical(s->job, &s->train, &s->norm, x, rows * m);
+    int64_t mw = m * (W + 1);
+    memset(map, 0, (size_t)(rows * (H + 1) * mw) * sizeof(float));
+    for (int r = 0; r < rows; r++)
+        for (int i = 0; i < m; i++)
+            for (int64_t y = 0; y < H; y++)
+                for (int64_t c = 0; c < W; c++)
+                    map[(r * (H + 1) + y) * mw + i * (W + 1) + c] = x[(int64_t)(r * m + i) * xs + y * W + c];
+    char dir[CASCADE_PATH_MAX + 16], path[CASCADE_PATH_MAX + 48];
+    snprintf(dir, sizeof dir, "%s/samples", s->rundir);
+    snprintf(path, sizeof path, "%s/step-%08lld.png", dir, (long long)s->prog.step);
+    int scale = (int)(512 / (mw > 1 ? mw : 1));
+    cascade_status st = cascade_mkdir_p(dir);
+    if (!st) st = cascade_explain_png(path, map, rows * (H + 1) - 1, mw - 1, scale < 4 ? 4 : scale);
+    cascade_free(x);
+    cascade_free(map);
+    return st;
+}
+
 static void clip_weights(cascade_net *net, double clip) {
     float c = (float)clip;
     for (int64_t i = 0; i < net->n_params; i++) net->params[i] = fminf(fmaxf(net->params[i], -c), c);
@@ -687,6 +743,7 @@ cascade_status cascade_train_gan(cascade_job *job, const cascade_train_opts *o, 
         }
         int stop = o->stop_flag ? (int)*o->stop_flag : 0, any_stop = 0;
         MPI_Allreduce(&stop, &any_stop, 1, MPI_INT, MPI_MAX, comm);
+        if (!st && job->sample_every > 0 && s.prog.step % job->sample_every == 0) st = write_samples(&s);
         int due = job->checkpoint_every > 0 && s.prog.step % job->checkpoint_every == 0;
         if (!st && (due || any_stop || s.prog.step == s.total_steps)) st = gan_checkpoint(&s);
         if (!st && any_stop) {

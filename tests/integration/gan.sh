@@ -116,6 +116,58 @@ assert g.attrs["generator"] == "cascade generate"
 print("generate ok: a mean %.3f (data %.3f)" % (g["a"][:].mean(), d["a"][:].mean()))
 PY
 
+# ---- sample_every: pictures of 2-D samples (a conv critic with layernorm) ----
+"$py" -c "
+import h5py, numpy as np
+r = np.random.default_rng(1)
+with h5py.File('maps.h5', 'w') as f: f['img'] = r.gamma(2.0, 1.0, size=(64, 4, 6)).astype(np.float32)"
+cat > maps.ini <<'INI'
+[job]
+name = maps
+kind = wgan-gp
+[data]
+train = maps.h5
+inputs = img
+normalize = standard
+[train]
+batch = 16
+steps = 4
+[gan]
+latent = 4
+critic_steps = 1
+sample_every = 2
+[generator.d1]
+type = dense
+units = 24
+[generator.img]
+type = reshape
+shape = 1, 4, 6
+[critic.c1]
+type = conv2d
+input = x
+filters = 3
+kernel = 3
+padding = same
+activation = leaky_relu
+[critic.ln]
+type = layernorm
+[critic.flat]
+type = flatten
+[critic.out]
+type = dense
+units = 1
+INI
+"$CASCADE_BIN" train maps.ini --out maps --quiet
+"$py" - <<'PY'
+import struct
+for step in (2, 4):
+    head = open("maps/samples/step-%08d.png" % step, "rb").read(24)
+    assert head[:8] == b"\x89PNG\r\n\x1a\n", head
+    w, h = struct.unpack(">II", head[16:24])
+    assert w > h > 0 and abs(w / h - (8 * 7 - 1) / 4) < 0.5, (w, h)  # 8 samples of 4x6 side by side
+print("sample pictures ok")
+PY
+
 # ---- errors ----
 expect() { # expect CODE TEXT -- command...
   local code=$1 text=$2
