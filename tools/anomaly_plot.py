@@ -67,11 +67,12 @@ def main(argv=None):
     fig, (h, r) = plt.subplots(1, 2, figsize=(11, 4.2))
     lo, hi = max(score.min(), 1e-6), score.max()
     bins = np.geomspace(lo, hi * 1.01, 80)
-    h.hist(bkg, bins=bins, histtype="step", density=True, lw=1.5, label=names[0])
-    h.hist(sig, bins=bins, histtype="step", density=True, lw=1.5, label=names[1])
+    for v, name in ((bkg, names[0]), (sig, names[1])):  # share of the class per logarithmic bin
+        h.hist(v, bins=bins, histtype="step", weights=np.full(v.size, 1.0 / v.size), lw=1.5, label=name)
     h.set_xscale("log")
+    h.set_yscale("log")
     h.set_xlabel("anomaly score (reconstruction MSE, normalised inputs)")
-    h.set_ylabel("density")
+    h.set_ylabel("fraction of the class per bin")
     h.legend()
     thr = np.unique(score)[::max(1, len(np.unique(score)) // 2000)]
     tpr = [(sig >= t).mean() for t in thr]

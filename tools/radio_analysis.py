@@ -23,6 +23,9 @@ Denoising (output = the clean trace): per signal event
   clean trace (each with its own peak);
 - pulse-energy (fluence) resolution: sqrt(P_den / P_clean) - 1, the amplitude-scale error of
   the reconstructed pulse against the true one;
+- the same with the denoiser only locating the pulse: the noisy trace's power in the window
+  around the denoised peak minus the expected noise power there ((2W+1) x noise_rms_uV^2,
+  the file's noise level), an unbiased power estimate (P_sub, "located");
 - primary energy: log10 E = a + b log10 P, fitted on the calibration file's signal events with
   SNR > 3 (separately for the denoised, noisy and clean traces), applied to TEST: resolution
   (standard deviation and 68 % half-width of E_rec/E - 1) and bias (median), per SNR bin. The
@@ -158,8 +161,9 @@ def denoise_quantities(data_path, pred_path, half):
         n = f["noisy"].shape[0]
         if "output" not in p or p["output"].shape[0] != n:
             sys.exit("radio_analysis: %s is no `cascade predict` output for %s" % (pred_path, data_path))
-        q = {k: np.empty(n) for k in ("p_den", "p_noisy", "p_clean", "rms_noise", "rms_res", "peak_clean",
+        q = {k: np.empty(n) for k in ("p_den", "p_noisy", "p_clean", "p_sub", "rms_noise", "rms_res", "peak_clean",
                                        "dt_peak")}
+        sigma2 = float(f.attrs["noise_rms_uV"]) ** 2
         for a in range(0, n, CHUNK):
             b = min(n, a + CHUNK)
             noisy = f["noisy"][a:b].astype(np.float64)
@@ -167,6 +171,8 @@ def denoise_quantities(data_path, pred_path, half):
             den = p["output"][a:b].reshape(b - a, -1).astype(np.float64)
             q["p_den"][a:b], pk_den = window_power(den, half)
             q["p_noisy"][a:b], _ = window_power(noisy, half)
+            idx = (pk_den[:, None] + np.arange(-half, half + 1)[None, :]) % noisy.shape[1]
+            q["p_sub"][a:b] = np.take_along_axis(noisy * noisy, idx, axis=-1).sum(-1) - (2 * half + 1) * sigma2
             q["p_clean"][a:b], pk_clean = window_power(clean, half)
             q["rms_noise"][a:b] = np.sqrt(((noisy - clean) ** 2).mean(-1))
             q["rms_res"][a:b] = np.sqrt(((den - clean) ** 2).mean(-1))
@@ -297,6 +303,7 @@ def analyse_denoise(test_path, calib_path, den_test, den_calib, test, calib, hal
     e = test["energy"]
     fluence = np.sqrt(qt["p_den"] / np.maximum(qt["p_clean"], 1e-30)) - 1
     noisy_fluence = np.sqrt(qt["p_noisy"] / np.maximum(qt["p_clean"], 1e-30)) - 1
+    located_fluence = np.sqrt(np.maximum(qt["p_sub"], 0) / np.maximum(qt["p_clean"], 1e-30)) - 1
     gain = qt["rms_noise"] / np.maximum(qt["rms_res"], 1e-30)
     for name, sel in (("snr_gt3", sig & (test["snr"] > 3)), ("snr_gt5", sig & (test["snr"] > 5)),
                       ("snr_gt10", sig & (test["snr"] > 10))):
@@ -304,6 +311,7 @@ def analyse_denoise(test_path, calib_path, den_test, den_calib, test, calib, hal
             events=int(sel.sum()),
             pulse_amplitude_denoised=spread(fluence[sel]),
             pulse_amplitude_noisy=spread(noisy_fluence[sel]),
+            pulse_amplitude_located=spread(located_fluence[sel]),
             energy_denoised=spread(erec["den"][sel] / e[sel] - 1),
             energy_noisy=spread(erec["noisy"][sel] / e[sel] - 1),
             energy_clean=spread(erec["clean"][sel] / e[sel] - 1),
@@ -317,6 +325,7 @@ def analyse_denoise(test_path, calib_path, den_test, den_calib, test, calib, hal
             continue
         rows.append(dict(snr_lo=lo, snr_hi=hi, n=int(sel.sum()),
                          pulse_amplitude_denoised=spread(fluence[sel]), pulse_amplitude_noisy=spread(noisy_fluence[sel]),
+                         pulse_amplitude_located=spread(located_fluence[sel]),
                          energy_denoised=spread(erec["den"][sel] / e[sel] - 1),
                          energy_clean=spread(erec["clean"][sel] / e[sel] - 1),
                          snr_gain=[float(v) for v in np.percentile(gain[sel], [15.865, 50, 84.135])],
@@ -387,7 +396,8 @@ def plots(outdir, test, det, den, arrays, test_path, den_pred, mf=None):
         a.set_ylabel("residual / pulse peak")
         a.legend(fontsize=8)
         a = axes[1, 0]
-        for key, c, lab in (("pulse_amplitude_denoised", "C0", "denoised"), ("pulse_amplitude_noisy", "C3", "noisy")):
+        for key, c, lab in (("pulse_amplitude_denoised", "C0", "denoised"), ("pulse_amplitude_noisy", "C3", "noisy"),
+                            ("pulse_amplitude_located", "C2", "noisy at denoised peak, noise subtracted")):
             med = np.array([r[key]["median"] for r in rows])
             hw = np.array([r[key]["hw68"] for r in rows])
             a.errorbar(x, med, yerr=hw, fmt="o-", color=c, capsize=2, label=lab + ": median ± 68 % half-width")
@@ -495,9 +505,11 @@ def main(argv=None):
                                                            e3["eff"], e3["k"], e3["n"], det_["auc"]), file=sys.stderr)
     if den:
         s = den["snr_gt3"]
-        print("denoising, SNR>3 (%d events): pulse amplitude median %+.3f, 68%% half-width %.3f; energy (calibrated) "
+        print("denoising, SNR>3 (%d events): pulse amplitude median %+.3f, 68%% half-width %.3f (located: %+.3f, %.3f); "
+              "energy (calibrated) "
               "median %+.3f, std %.3f, hw68 %.3f (clean-trace floor hw68 %.3f); SNR gain median %.2f" % (
                   s["events"], s["pulse_amplitude_denoised"]["median"], s["pulse_amplitude_denoised"]["hw68"],
+                  s["pulse_amplitude_located"]["median"], s["pulse_amplitude_located"]["hw68"],
                   s["energy_denoised"]["median"], s["energy_denoised"]["std"], s["energy_denoised"]["hw68"],
                   s["energy_clean"]["hw68"], s["snr_gain_median"]), file=sys.stderr)
 
