@@ -38,5 +38,9 @@ assert mf["efficiency_snr_gt5"]["eff"] > 0.8, mf["efficiency_snr_gt5"]
 n = a["denoising"]
 assert n["calibration"]["fits"]["clean"]["b"] > 0.15, n["calibration"]  # energy grows with pulse power
 assert n["snr_gt3"]["events"] > 20 and n["vs_snr"]
+# the 512-sample target gets one pooled entry per valid line, and every line is valid JSON
+rows = [json.loads(l) for l in open("run-radio-denoise/metrics.jsonl")]
+va = [r for r in rows if r["split"] == "valid"]
+assert va and "clean_resolution" in va[-1] and not any(k.startswith("clean_0") for k in va[-1]), va[-1].keys()
 print("job_radio: ok, matched-filter efficiency SNR>5 %.2f" % mf["efficiency_snr_gt5"]["eff"])
 PY
