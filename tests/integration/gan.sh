@@ -95,6 +95,30 @@ echo "resume 3 -> 2 ranks: bitwise equal"
 "$CASCADE_BIN" train job.ini --out f1 --quiet --set train.deterministic=false
 mpirun --oversubscribe -n 2 "$CASCADE_BIN" train job.ini --out f2 --quiet --set train.deterministic=false
 "$py" "$ref/compare_params.py" f1/$last f2/$last 1e-4 | tail -1
+# SIGUSR1 on 2 ranks: checkpoint at the end of the step, exit 75; --resume auto finishes bitwise
+mpirun --oversubscribe -n 2 "$CASCADE_BIN" train job.ini --out sig --quiet --set train.steps=1000000 \
+  --set train.checkpoint_every=0 2> sig.log &
+launcher=$!
+for _ in $(seq 100); do
+  sleep 0.1
+  grep -q "training gan-det" sig.log 2>/dev/null && break
+done
+sleep 0.5
+pkill -USR1 -f "cascade train job.ini --out sig" || true
+set +e
+wait $launcher
+rc=$?
+set -e
+[[ $rc == 75 ]] || { echo "expected exit 75 after SIGUSR1, got $rc"; cat sig.log; exit 1; }
+stopped=$(cat sig/checkpoints/LATEST)
+echo "SIGUSR1: exit 75 at $stopped"
+# the uninterrupted reference for the same number of steps
+n=$(sed 's/step-0*\([0-9]*\).h5/\1/' <<<"$stopped")
+mpirun --oversubscribe -n 1 "$CASCADE_BIN" train job.ini --out sigref --quiet --steps "$n" \
+  --set train.checkpoint_every=0
+h5diff "sig/checkpoints/$stopped" "sigref/checkpoints/$stopped" /params /params
+h5diff "sig/checkpoints/$stopped" "sigref/checkpoints/$stopped" /optimizer /optimizer
+echo "SIGUSR1 checkpoint bitwise equal to an uninterrupted run of $n steps"
 # without a signal or --resume, a run directory with checkpoints is never overwritten
 if "$CASCADE_BIN" train job.ini --out r1 --quiet 2> over.log; then exit 1; fi
 grep -q "already holds checkpoints" over.log
