@@ -47,6 +47,10 @@ typedef struct {
     int64_t hist_n, hist_cap, critic_updates;
     int64_t *perm_t;
     cascade_constrainer constrainer; /* gan kinds with `constrainer` */
+    /* fast mode on several ranks: each net's gradients reduced in buckets, started as the last
+     * local micro-batch's final backward finishes them (overlapping the rest of it) */
+    int use_buckets;
+    cascade_buckets gen_buckets, critic_buckets;
     int64_t *xacc;          /* deterministic: exact digits [grads | doubles | bad] */
     double *facc, *dvals;   /* the step's doubles (fast mode sums), one micro-batch's */
     double t_compute, t_comm, t_optim;

@@ -112,6 +112,8 @@ static void session_close(gan_session *s) {
     cascade_data_free(&s->target);
     cascade_refiner_free(s);
     cascade_constrainer_close(&s->constrainer);
+    cascade_buckets_free(&s->gen_buckets);
+    cascade_buckets_free(&s->critic_buckets);
     cascade_norm_free(&s->norm);
     cascade_net_free(&s->gen);
     cascade_net_free(&s->critic);
@@ -181,6 +183,11 @@ static cascade_status session_open(gan_session *s, cascade_job *job, const casca
     if (s->refiner && (st = cascade_refiner_alloc(s))) goto fail;
     if (job->constrainer[0] && (st = cascade_constrainer_open(&s->constrainer, job, &s->train, &s->norm, mb, comm)))
         goto fail;
+    if (!job->deterministic && s->size > 1) {
+        if ((st = cascade_net_buckets(&s->gen, job->bucket_mb, comm, &s->gen_buckets))) goto fail;
+        if ((st = cascade_net_buckets(&s->critic, job->bucket_mb, comm, &s->critic_buckets))) goto fail;
+        s->use_buckets = 1;
+    }
     if (resume_from) {
         if ((st = read_checkpoint(s, resume_from, 1))) goto fail;
         cascade_log("resuming %s at step %lld (epoch %lld)\n", s->rundir, (long long)s->prog.step,
@@ -299,7 +306,11 @@ static cascade_status step_reduce(gan_session *s, cascade_net *net, int nd) {
                 for (int i = 0; i < nd; i++) s->facc[i] = NAN;
         }
     } else if (s->size > 1) {
-        rc = MPI_Allreduce(MPI_IN_PLACE, net->grads, (int)np, MPI_FLOAT, MPI_SUM, s->comm);
+        if (s->use_buckets) /* started during the last backward */
+            rc = cascade_buckets_finish(net == &s->gen ? &s->gen_buckets : &s->critic_buckets) == CASCADE_OK
+                     ? MPI_SUCCESS : MPI_ERR_OTHER;
+        else
+            rc = MPI_Allreduce(MPI_IN_PLACE, net->grads, (int)np, MPI_FLOAT, MPI_SUM, s->comm);
         if (rc == MPI_SUCCESS) rc = MPI_Allreduce(MPI_IN_PLACE, s->facc, nd, MPI_DOUBLE, MPI_SUM, s->comm);
     }
     s->t_comm += cascade_now() - t0;
@@ -307,6 +318,16 @@ static cascade_status step_reduce(gan_session *s, cascade_net *net, int nd) {
         return cascade_fail(CASCADE_EINTERNAL, "rank %d: MPI_Allreduce of net %s's gradients failed at step %lld",
                             s->rank, net->name, (long long)s->prog.step + 1);
     return CASCADE_OK;
+}
+
+static void bucket_hook(void *ctx, int layer) { cascade_buckets_progress(ctx, layer); }
+
+/* The hook for a net's final backward of the step (the last local micro-batch), or none. */
+static void hook_on(gan_session *s, cascade_run *run, cascade_buckets *bk, int final) {
+    if (!s->use_buckets || !final) return;
+    cascade_buckets_reset(bk);
+    run->after_backward = bucket_hook;
+    run->hook_ctx = bk;
 }
 
 static double softplus(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
@@ -335,16 +356,18 @@ static const float *critic_forward(gan_session *s, const float *x, int m, uint64
 }
 
 /* Critic backward of s->dout after critic_forward on the same x. */
-static void critic_backward(gan_session *s, const float *x, int m, uint64_t ctr, int no_param_grads) {
+static void critic_backward(gan_session *s, const float *x, int m, uint64_t ctr, int no_param_grads, int final) {
     cascade_run run = {.n = m, .training = 1, .sample_ids = s->ids, .step = ctr, .no_param_grads = no_param_grads};
     run.ext[0] = x;
     run.ext[1] = s->cb;
+    hook_on(s, &run, &s->critic_buckets, final && !no_param_grads);
     cascade_net_backward(&s->critic, &run, s->dout);
 }
 
 /* Gradient penalty of micro-batch positions [first, first + m): x^ between the real xb and
  * the fake batch; adds its exact parameter gradient; returns the sum of (|g| - 1)^2. */
-static double penalty(gan_session *s, const float *fake, uint64_t ctr, int64_t first, int m, double scale) {
+static double penalty(gan_session *s, const float *fake, uint64_t ctr, int64_t first, int m, double scale,
+                      int final) {
     int64_t xs = s->xs;
     for (int i = 0; i < m; i++) {
         uint32_t r[4];
@@ -374,6 +397,7 @@ static double penalty(gan_session *s, const float *fake, uint64_t ctr, int64_t f
         for (int64_t e = 0; e < xs; e++) s->v[i * xs + e] = (float)(f * g[i * xs + e]);
     }
     run.no_param_grads = 0;
+    hook_on(s, &run, &s->critic_buckets, final); /* the seeded sweep finishes the gradients */
     cascade_net_backward2(&s->critic, &run, 0, s->v);
     return sum;
 }
@@ -454,13 +478,13 @@ static cascade_status critic_update(gan_session *s, uint64_t ctr, double sums[4]
         const float *d = critic_forward(s, s->xb, mb, ctr);
         double real_sum = score_sum(d, mb * s->scores);
         loss += score_loss(s, d, mb, 1, terms);
-        critic_backward(s, s->xb, mb, ctr, 0);
+        critic_backward(s, s->xb, mb, ctr, 0, 0);
         d = critic_forward(s, fake, mb, ctr);
         double fake_sum = score_sum(d, mb * s->scores);
         loss += score_loss(s, d, mb, 0, terms);
-        critic_backward(s, fake, mb, ctr, 0);
+        critic_backward(s, fake, mb, ctr, 0, m == last - 1 && !uses_penalty(job));
         if (uses_penalty(job)) { /* (one score per sample: terms = B) */
-            gp = penalty(s, fake, ctr, pos, mb, job->gp_lambda / B);
+            gp = penalty(s, fake, ctr, pos, mb, job->gp_lambda / B, m == last - 1);
             loss += job->gp_lambda * gp;
         }
         s->dvals[0] = loss, s->dvals[1] = real_sum, s->dvals[2] = fake_sum, s->dvals[3] = gp;
@@ -501,7 +525,7 @@ static cascade_status generator_update(gan_session *s, uint64_t ctr, int adversa
         if (adversarial) {
             /* gan / bce critic: non-saturating -log sigmoid(D); Wasserstein: -D */
             adv = score_loss(s, critic_forward(s, fake, mb, ctr), mb, 1, B * (double)s->scores);
-            critic_backward(s, fake, mb, ctr, 1); /* only the gradient with respect to the samples */
+            critic_backward(s, fake, mb, ctr, 1, 0); /* only the gradient with respect to the samples */
             dfake = s->critic.dext[0];
         } else {
             memset(dfake, 0, (size_t)(mb * xs) * sizeof(float));
@@ -518,6 +542,7 @@ static cascade_status generator_update(gan_session *s, uint64_t ctr, int adversa
         cascade_run grun = {.n = mb, .training = 1, .sample_ids = s->ids, .step = ctr};
         grun.ext[0] = s->refiner ? s->sb : s->zb;
         grun.ext[1] = s->cb;
+        hook_on(s, &grun, &s->gen_buckets, m == last - 1);
         cascade_net_backward(&s->gen, &grun, dfake);
         if (ns) memcpy(s->dvals, s->gen.stats, (size_t)ns * sizeof(double));
         s->dvals[ns] = adv;
