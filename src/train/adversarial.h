@@ -56,6 +56,15 @@ typedef struct {
     double t_compute, t_comm, t_optim;
 } gan_session;
 
+/* gan_setup.c */
+/* The critic is trained with the gradient penalty (wgan-gp, and a refiner's default critic). */
+int cascade_gan_uses_penalty(const cascade_job *job);
+/* Logistic (BCE on logits) losses: gan, and a refiner's bce (patch) critic; else Wasserstein. */
+int cascade_gan_uses_bce(const cascade_job *job);
+/* Data, nets (built, or read back when resuming), optimizers, buffers, run directory. */
+cascade_status cascade_gan_session_open(gan_session *s, cascade_job *job, const cascade_train_opts *o, MPI_Comm comm);
+void cascade_gan_session_close(gan_session *s);
+
 /* refiner.c */
 /* Loads the target file (the measured domain) with the job's inputs into s->target. */
 cascade_status cascade_refiner_load_target(gan_session *s);
