@@ -93,6 +93,10 @@ typedef struct {
                                               match the condition ("" = none) */
     double constrainer_weight;             /* [1] its mse term's weight in the generator loss */
     long sample_every;                     /* [0] a PNG of generated (refined) samples every N steps */
+    int n_gen_outputs;                     /* gan kinds: [gan] outputs = one generator layer per input
+                                              (0 = the inputs form one stacked x); the critic then reads
+                                              each input by its data-set name */
+    char gen_outputs[CASCADE_MAX_NAMES][64];
 
     /* Every section in file order (including layer sections); layers index into it. */
     int n_sections;

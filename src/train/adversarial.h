@@ -30,6 +30,13 @@ typedef struct {
     cascade_dataset train;  /* gan: the real samples; refiner: the simulation (x normalised; y: the
                              * conditions, or NULL) */
     cascade_dataset target; /* refiner: the measured-domain samples the critic sees as real */
+    /* the samples x: one stacked tensor, or (gan `outputs`) one per input — train holds input
+     * 0 (and the conditions), xin[k] input k >= 1; batches of x are input-major: input k of
+     * m samples at offset m * gx.off[k]. ndesc: one normalisation statistic per input. */
+    cascade_gan_x gx;
+    cascade_dataset xin[CASCADE_MAX_NAMES], ndesc;
+    int gen_out[CASCADE_MAX_NAMES];
+    float *fakeb;
     cascade_norm_stats norm;
     int64_t xs, cs, zs;     /* per-sample sizes of x, c and z */
     int64_t scores;         /* critic outputs per sample (1; a refiner's patch critic: more) */

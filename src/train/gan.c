@@ -112,14 +112,21 @@ static const float *generate_batch(gan_session *s, uint64_t ctr, int64_t first, 
     run.ext[0] = s->refiner ? s->sb : s->zb;
     run.ext[1] = s->cb;
     cascade_net_forward(&s->gen, &run);
-    return cascade_net_output(&s->gen);
+    for (int k = 0; k < s->gx.n; k++) /* the outputs, input-major */
+        memcpy(s->fakeb + m * s->gx.off[k], s->gen.act[s->gen_out[k]], (size_t)(m * s->gx.numel[k]) * sizeof(float));
+    return s->fakeb;
+}
+
+/* The critic's external inputs for an input-major batch x of m samples: each tensor, then c. */
+static void critic_inputs(const gan_session *s, cascade_run *run, const float *x, int m) {
+    for (int k = 0; k < s->gx.n; k++) run->ext[k] = x + m * s->gx.off[k];
+    run->ext[s->gx.n] = s->cb;
 }
 
 /* Critic forward on x (conditions cb); its scores stay in its output. */
 static const float *critic_forward(gan_session *s, const float *x, int m, uint64_t ctr) {
     cascade_run run = {.n = m, .training = 1, .sample_ids = s->ids, .step = ctr};
-    run.ext[0] = x;
-    run.ext[1] = s->cb;
+    critic_inputs(s, &run, x, m);
     cascade_net_forward(&s->critic, &run);
     return cascade_net_output(&s->critic);
 }
@@ -127,47 +134,54 @@ static const float *critic_forward(gan_session *s, const float *x, int m, uint64
 /* Critic backward of s->dout after critic_forward on the same x. */
 static void critic_backward(gan_session *s, const float *x, int m, uint64_t ctr, int no_param_grads, int final) {
     cascade_run run = {.n = m, .training = 1, .sample_ids = s->ids, .step = ctr, .no_param_grads = no_param_grads};
-    run.ext[0] = x;
-    run.ext[1] = s->cb;
+    critic_inputs(s, &run, x, m);
     hook_on(s, &run, &s->critic_buckets, final && !no_param_grads);
     cascade_net_backward(&s->critic, &run, s->dout);
 }
 
 /* Gradient penalty of micro-batch positions [first, first + m): x^ between the real xb and
- * the fake batch; adds its exact parameter gradient; returns the sum of (|g| - 1)^2. */
+ * the fake batch (input-major; one alpha per sample for all its tensors, the gradient's norm
+ * over all of them); adds its exact parameter gradient; returns the sum of (|g| - 1)^2. */
 static double penalty(gan_session *s, const float *fake, uint64_t ctr, int64_t first, int m, double scale,
                       int final) {
-    int64_t xs = s->xs;
+    const cascade_gan_x *gx = &s->gx;
     for (int i = 0; i < m; i++) {
         uint32_t r[4];
         cascade_philox((uint64_t)s->job->seed, CASCADE_RNG_GAN_ALPHA, ctr, (uint64_t)(first + i), r);
         float a = cascade_u01f(r[0]);
-        for (int64_t e = 0; e < xs; e++) {
-            int64_t k = i * xs + e;
-            s->hat[k] = s->xb[k] + a * (fake[k] - s->xb[k]);
-        }
+        for (int t = 0; t < gx->n; t++)
+            for (int64_t e = 0; e < gx->numel[t]; e++) {
+                int64_t k = m * gx->off[t] + i * gx->numel[t] + e;
+                s->hat[k] = s->xb[k] + a * (fake[k] - s->xb[k]);
+            }
     }
     cascade_run run = {.n = m, .training = 1, .sample_ids = s->ids, .step = ctr, .no_param_grads = 1};
-    run.ext[0] = s->hat;
-    run.ext[1] = s->cb;
+    critic_inputs(s, &run, s->hat, m);
     cascade_net_forward(&s->critic, &run);
     for (int i = 0; i < m; i++) s->dout[i] = 1; /* d(sum of scores)/d x^: each sample's own gradient */
     cascade_net_backward(&s->critic, &run, s->dout);
-    const float *g = s->critic.dext[0];
     double sum = 0;
+    const float *vs[CASCADE_MAX_EXTERNAL] = {0};
     for (int i = 0; i < m; i++) {
         double sq = 0;
-        for (int64_t e = 0; e < xs; e++) sq += (double)g[i * xs + e] * g[i * xs + e];
+        for (int t = 0; t < gx->n; t++)
+            for (int64_t e = 0; e < gx->numel[t]; e++) {
+                double g = s->critic.dext[t][i * gx->numel[t] + e];
+                sq += g * g;
+            }
         double norm = sqrt(sq), d = norm - 1;
         if (s->job->one_sided && d < 0) d = 0; /* max(0, |g| - 1)^2 */
         sum += d * d;
         /* dR/dg = scale * 2 (|g| - 1) g / |g|; no direction at g = 0 */
         double f = norm > 0 ? scale * 2 * d / norm : 0;
-        for (int64_t e = 0; e < xs; e++) s->v[i * xs + e] = (float)(f * g[i * xs + e]);
+        for (int t = 0; t < gx->n; t++)
+            for (int64_t e = 0; e < gx->numel[t]; e++)
+                s->v[m * gx->off[t] + i * gx->numel[t] + e] = (float)(f * s->critic.dext[t][i * gx->numel[t] + e]);
     }
+    for (int t = 0; t < gx->n; t++) vs[t] = s->v + m * gx->off[t];
     run.no_param_grads = 0;
     hook_on(s, &run, &s->critic_buckets, final); /* the seeded sweep finishes the gradients */
-    cascade_net_backward2(&s->critic, &run, 0, s->v);
+    cascade_net_backward2_multi(&s->critic, &run, vs);
     return sum;
 }
 
@@ -198,7 +212,9 @@ static double score_sum(const float *d, int64_t n) {
  * the target samples in their fixed permutation, cycling, at the critic update's offset. */
 static void real_batch(gan_session *s, int64_t pos, int m) {
     if (!s->refiner) {
-        cascade_data_gather(&s->train, s->perm + s->prog.cursor + pos, m, s->xb, s->cs ? s->cb : NULL);
+        for (int k = 0; k < s->gx.n; k++)
+            cascade_data_gather(k ? &s->xin[k] : &s->train, s->perm + s->prog.cursor + pos, m,
+                                s->xb + m * s->gx.off[k], k == 0 && s->cs ? s->cb : NULL);
         return;
     }
     int64_t idx[1024], base = s->critic_updates * s->job->batch + pos;
@@ -312,7 +328,13 @@ static cascade_status generator_update(gan_session *s, uint64_t ctr, int adversa
         grun.ext[0] = s->refiner ? s->sb : s->zb;
         grun.ext[1] = s->cb;
         hook_on(s, &grun, &s->gen_buckets, m == last - 1);
-        cascade_net_backward(&s->gen, &grun, dfake);
+        if (s->gx.n == 1) {
+            cascade_net_backward(&s->gen, &grun, dfake);
+        } else { /* one output layer per input: the critic's gradient with respect to each */
+            const float *douts[CASCADE_MAX_NAMES];
+            for (int k = 0; k < s->gx.n; k++) douts[k] = s->critic.dext[k];
+            cascade_net_backward_seeds(&s->gen, &grun, s->gx.n, s->gen_out, douts);
+        }
         if (ns) memcpy(s->dvals, s->gen.stats, (size_t)ns * sizeof(double));
         s->dvals[ns] = adv;
         s->dvals[ns + 1] = l1;
@@ -341,9 +363,11 @@ static cascade_status gan_checkpoint(gan_session *s) {
     cascade_ckpt_meta meta = {.step = s->prog.step, .epoch = s->prog.epoch, .samples_seen = s->prog.samples_seen,
                               .world_size = s->size, .seed = s->job->seed, .job = s->job->text};
     cascade_status st = cascade_ckpt_write_meta(w, &meta);
-    if (!st) st = cascade_model_write(w, s->rank, s->job, &s->gen, &s->gopt, &s->norm, &s->train, &s->prog);
+    if (!st)
+        st = cascade_model_write(w, s->rank, s->job, &s->gen, &s->gopt, &s->norm, s->gx.n > 1 ? &s->ndesc : &s->train,
+                                 &s->prog);
     if (!st) st = cascade_model_write(w, s->rank, s->job, &s->critic, &s->copt, NULL, NULL, NULL);
-    if (!st) st = cascade_gan_write_layout(w, s->rank, s->job, &s->train);
+    if (!st) st = cascade_gan_write_layout(w, s->rank, s->job, &s->train, &s->gx);
     if (!st && s->refiner) st = cascade_refiner_write(w, s);
     if (st) {
         cascade_h5w_abort(w);
@@ -396,9 +420,9 @@ static void log_progress(gan_session *s, const gan_means *m, double lr_g, double
 static cascade_status write_samples(gan_session *s) {
     const cascade_shape *xs_shape = &s->train.x_shape;
     if (s->rank != 0) return CASCADE_OK;
-    if (s->job->layout != LAYOUT_CHANNELS || xs_shape->ndim != 3) {
+    if (s->job->layout != LAYOUT_CHANNELS || xs_shape->ndim != 3 || s->gx.n > 1) {
         if (s->prog.step == s->job->sample_every)
-            cascade_log("\nsample_every: no pictures for samples of this shape (2-D maps per channel only)\n");
+            cascade_log("\nsample_every: no pictures for these samples (one stacked x of 2-D maps only)\n");
         return CASCADE_OK;
     }
     int m = (int)(s->job->micro_batch < 8 ? s->job->micro_batch : 8), rows = s->refiner ? 2 : 1;

@@ -5,19 +5,30 @@
 #include "train/model.h"
 #include "train/train.h"
 
-/* Builds the generator (external inputs z (latent), c) and the critic (x, c) of a gan job
- * for samples x of per-sample shape x_shape and conditions c_shape (NULL: none); checks that
- * the generator produces x's shape, the critic one score, and (wgan-gp) that every critic
+/* What the critic judges: one stacked x (n = 1), or with [gan] outputs one tensor per input
+ * (each loaded as in the channels layout: (1, ...) per sample), numel and offsets per tensor. */
+typedef struct {
+    int n;
+    cascade_shape shape[CASCADE_MAX_NAMES];
+    int64_t numel[CASCADE_MAX_NAMES], off[CASCADE_MAX_NAMES], total;
+} cascade_gan_x;
+
+/* Fills numel, off and total from n and shape. */
+void cascade_gan_x_sizes(cascade_gan_x *gx);
+/* Builds the generator (external inputs z (latent), c; a refiner's x) and the critic (x — or,
+ * with outputs, each input by its name — and c) for samples gx and conditions c_shape (NULL:
+ * none); gen_out[k]: the generator layer producing tensor k (its activation node if any).
+ * Checks every output's shape, the critic's single score, and (wgan-gp) that every critic
  * layer has a double backward. Errors name the net, the layer and the shapes. */
-cascade_status cascade_gan_build(cascade_job *job, const cascade_shape *x_shape, const cascade_shape *c_shape,
-                                 cascade_net *gen, cascade_net *critic);
+cascade_status cascade_gan_build(cascade_job *job, const cascade_gan_x *gx, const cascade_shape *c_shape,
+                                 cascade_net *gen, cascade_net *critic, int *gen_out);
 /* z ~ N(0, 1) for global-batch positions [first, first + m): Philox (seed, CASCADE_RNG_GAN_Z)
  * at counter (counter, position << 24 | pair), so the draws never depend on the rank. */
 void cascade_gan_noise(uint64_t seed, uint64_t counter, int64_t first, int m, int64_t zs, float *z);
 /* /gan in a checkpoint: how x splits into the job's inputs (per-input features along the
  * last axis for layout = features; one channel each for channels), for `cascade generate`. */
 cascade_status cascade_gan_write_layout(cascade_h5writer *w, int rank, const cascade_job *job,
-                                        const cascade_dataset *d);
+                                        const cascade_dataset *d, const cascade_gan_x *gx);
 
 /* Reads /gan back as a sample-less data set description (x_shape, stat_start). */
 cascade_status cascade_gan_read_layout(cascade_h5file *f, const cascade_job *job, cascade_dataset *d);

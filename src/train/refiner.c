@@ -189,7 +189,11 @@ cascade_status cascade_refine(const char *ckpt, const char *sim_file, const char
                           cascade_shape_str(&d.x_shape, a, sizeof a), cascade_shape_str(&layout.x_shape, b, sizeof b));
         goto done;
     }
-    if ((st = cascade_gan_build(&job, &d.x_shape, NULL, &ref, &critic))) goto done;
+    cascade_gan_x gx = {.n = 1};
+    int gen_out[CASCADE_MAX_NAMES];
+    gx.shape[0] = d.x_shape;
+    cascade_gan_x_sizes(&gx);
+    if ((st = cascade_gan_build(&job, &gx, NULL, &ref, &critic, gen_out))) goto done;
     if ((st = cascade_model_read_params(f, &ref, 1))) goto done;
     if ((st = cascade_model_read_state(f, &job, &ref, NULL, &norm, &d, NULL))) goto done;
     if (job.normalize == NORM_STANDARD) cascade_norm_apply(&job, &norm, &d);
