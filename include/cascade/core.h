@@ -76,6 +76,7 @@ enum {
     CASCADE_RNG_NOISE = 5,
     CASCADE_RNG_GAN_Z = 6,     /* generator noise: counter (update << 8 | phase, global sample) */
     CASCADE_RNG_GAN_ALPHA = 7, /* gradient-penalty interpolation weights, same counter */
+    CASCADE_RNG_HISTORY = 8,   /* refiner history buffer: which samples are read / replaced */
     CASCADE_RNG_SIM = 16 /* simulators: CASCADE_RNG_SIM + kind */
 };
 void cascade_philox(uint64_t seed, uint32_t purpose, uint64_t a, uint64_t b, uint32_t out[4]);

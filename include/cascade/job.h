@@ -82,7 +82,21 @@ typedef struct {
     long critic_steps;                     /* [5] */
     double gp_lambda;                      /* [10] */
     double clip;                           /* [0.01] */
-    double self_regularization;            /* [0.1] */
+    double self_regularization;            /* [0.1] refiner: weight of mean |R(x) - x| */
+    int one_sided;                         /* [false] wgan-gp/refiner: penalty max(0, |g| - 1)^2 */
+    int critic_bce;                        /* refiner critic_loss: 0 wgan-gp [default], 1 bce (patch critic) */
+    long history;                          /* refiner: [0] samples in the history buffer of refined
+                                              samples feeding half of each critic batch (0 = off) */
+    long pretrain_steps;                   /* refiner: [0] first updates on self_regularization alone */
+    char constrainer[CASCADE_PATH_MAX];    /* gan kinds with conditions: a trained supervised run (or
+                                              checkpoint) whose prediction on generated samples must
+                                              match the condition ("" = none) */
+    double constrainer_weight;             /* [1] its mse term's weight in the generator loss */
+    long sample_every;                     /* [0] a PNG of generated (refined) samples every N steps */
+    int n_gen_outputs;                     /* gan kinds: [gan] outputs = one generator layer per input
+                                              (0 = the inputs form one stacked x); the critic then reads
+                                              each input by its data-set name */
+    char gen_outputs[CASCADE_MAX_NAMES][64];
 
     /* Every section in file order (including layer sections); layers index into it. */
     int n_sections;

@@ -8,6 +8,7 @@
 int cli_train(int argc, char **argv, MPI_Comm comm);
 int cli_evaluate(int argc, char **argv, MPI_Comm comm);
 int cli_predict(int argc, char **argv, MPI_Comm comm);
+int cli_refine(int argc, char **argv, MPI_Comm comm);
 int cli_generate(int argc, char **argv, MPI_Comm comm);
 int cli_explain(int argc, char **argv, MPI_Comm comm);
 int cli_info(int argc, char **argv, MPI_Comm comm);

@@ -1,5 +1,8 @@
-/* cascade explain RUNDIR|CKPT.h5 --method METHOD --data FILE.h5 [--index I|A:B] [--target K]
- *                 [--layer NAME] [--steps N] [--baseline zero|mean] --out DIR */
+/* cascade explain RUNDIR|CKPT.h5 --method METHOD --data FILE.h5 [--index I|A:B] [--target K|A:B]
+ *                 [--layer NAME] [--steps N] [--baseline zero|mean] --out DIR
+ *                 [actmax: --objective --step-size --l2 --blur --jitter --noise --seed]
+ *                 [lrp: --rule --epsilon --alpha --beta] */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +12,10 @@
 #include "explain/explain.h"
 
 static const char help[] =
-    "usage: cascade explain RUNDIR|CKPT.h5 --method METHOD --data FILE.h5 [--index I|A:B] [--target K]\n"
+    "usage: cascade explain RUNDIR|CKPT.h5 --method METHOD --data FILE.h5 [--index I|A:B] [--target K|A:B]\n"
     "                       [--layer NAME] [--steps N] [--baseline zero|mean] [--no-pictures] --out DIR\n"
+    "                       [actmax: --objective neuron|channel|layer --step-size S --l2 L --blur W\n"
+    "                        --jitter J --noise S --seed S] [lrp: --rule RULE --epsilon E --alpha A --beta B]\n"
     "\n"
     "Explains a trained supervised model on samples of FILE.h5; writes DIR/explain.h5 and pictures.\n"
     "  activations  every layer's output (after its activation), or --layer's: activations/LAYER\n"
@@ -20,10 +25,53 @@ static const char help[] =
     "  integrated   Integrated Gradients: (x - b) * mean of dS/dx on the path b + a (x - b), midpoint\n"
     "               rule with --steps N [50] points; baseline b --baseline zero [default] or mean\n"
     "               (over the chosen samples)\n"
+    "  deconvnet, guided   dS/dx with relu passing back positive gradients (guided: where its input > 0)\n"
+    "  cam, gradcam, guided-gradcam   class activation maps (gradcam at --layer [last convolution])\n"
+    "  actmax       gradient ascent on x from noise (--noise [1] x N(0,1), --seed [1]) maximising\n"
+    "               --layer's output [the net output]: --objective neuron [a[K]], channel [mean of\n"
+    "               feature map K] or layer [mean]; --target K or A:B (one input per unit/channel);\n"
+    "               --steps [50] of --step-size [1] along g / rms(g); regularisers --l2 [0] (x *= 1-L),\n"
+    "               --blur W [0] (Gaussian, W cells), --jitter J [0] (random roll by up to J cells)\n"
+    "  lrp          layer-wise relevance propagation of S to x; --rule z | epsilon (--epsilon [1e-6]) |\n"
+    "               zplus | alphabeta (--alpha [1] --beta [0], alpha - beta = 1) | w2 | flat | composite\n"
+    "               [default: epsilon on dense, alpha1-beta0 on convolutions, flat on layers reading x];\n"
+    "               batch norm folded into the layer before; root attr conservation_error\n"
     "x is the input as the network sees it (normalised, inputs stacked as channels).\n"
     "--index I or A:B (samples A..B-1) [0]; --target K [0]. Pictures: one heatmap per sample and\n"
-    "channel, DIR/attribution_SAMPLE_CHANNEL.png, for (C, H, W) inputs. See docs/explain.md.\n"
-    "Later: deconvnet, guided, cam, gradcam, guided-gradcam, actmax, lrp.\n";
+    "channel, DIR/attribution_SAMPLE_CHANNEL.png (actmax: DIR/actmax_TARGET_CHANNEL.png), for (C, H, W)\n"
+    "inputs. See docs/explain.md.\n";
+
+static int parse_count(const char *flag, const char *text, long lo, long *out);
+
+static int parse_real(const char *flag, const char *text, double *out) {
+    char *end;
+    double v = strtod(text, &end);
+    if (end == text || *end || !isfinite(v)) {
+        cascade_fail(CASCADE_EUSAGE, "explain: %s '%s' is not a number", flag, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* --target K or A:B (A < B): first and count */
+static int parse_target(const char *text, long *first, long *count) {
+    const char *colon = strchr(text, ':');
+    char a[32];
+    long b;
+    if (!colon) {
+        *count = 1;
+        return parse_count("--target", text, 0, first);
+    }
+    snprintf(a, sizeof a, "%.*s", (int)(colon - text < 31 ? colon - text : 31), text);
+    if (parse_count("--target", a, 0, first) || parse_count("--target", colon + 1, 1, &b)) return -1;
+    if (b <= *first) {
+        cascade_fail(CASCADE_EUSAGE, "explain: --target %s is an empty range (A:B needs A < B)", text);
+        return -1;
+    }
+    *count = b - *first;
+    return 0;
+}
 
 static int parse_count(const char *flag, const char *text, long lo, long *out) {
     char *end;
@@ -37,8 +85,10 @@ static int parse_count(const char *flag, const char *text, long lo, long *out) {
 }
 
 int cli_explain(int argc, char **argv, MPI_Comm comm) {
-    cascade_explain_opts o = {.steps = 50, .pictures = 1};
-    long target = 0, steps = 50;
+    cascade_explain_opts o = {.steps = 50, .pictures = 1, .step_size = 1, .noise = 1, .seed = 1,
+                              .epsilon = 1e-6, .alpha = 1, .beta = 0};
+    long target = 0, target_count = 1, steps = 50, jitter = 0, seed = 1;
+    const char *objective = NULL, *lrp_flag = NULL;
     for (int i = 1; i < argc; i++) {
         int more = i + 1 < argc;
         const char *a = argv[i];
@@ -52,7 +102,7 @@ int cli_explain(int argc, char **argv, MPI_Comm comm) {
         } else if (strcmp(a, "--index") == 0 && more) {
             o.index = argv[++i];
         } else if (strcmp(a, "--target") == 0 && more) {
-            if (parse_count(a, argv[++i], 0, &target)) return cli_error(2);
+            if (parse_target(argv[++i], &target, &target_count)) return cli_error(2);
         } else if (strcmp(a, "--layer") == 0 && more) {
             o.layer = argv[++i];
         } else if (strcmp(a, "--steps") == 0 && more) {
@@ -68,9 +118,31 @@ int cli_explain(int argc, char **argv, MPI_Comm comm) {
             o.pictures = 0;
         } else if ((strcmp(a, "--out") == 0 || strcmp(a, "-o") == 0) && more) {
             o.out_dir = argv[++i];
+        } else if (strcmp(a, "--objective") == 0 && more) {
+            objective = argv[++i];
+        } else if (strcmp(a, "--step-size") == 0 && more) {
+            if (parse_real(a, argv[++i], &o.step_size)) return cli_error(2);
+        } else if (strcmp(a, "--l2") == 0 && more) {
+            if (parse_real(a, argv[++i], &o.l2)) return cli_error(2);
+        } else if (strcmp(a, "--blur") == 0 && more) {
+            if (parse_real(a, argv[++i], &o.blur)) return cli_error(2);
+        } else if (strcmp(a, "--noise") == 0 && more) {
+            if (parse_real(a, argv[++i], &o.noise)) return cli_error(2);
+        } else if (strcmp(a, "--jitter") == 0 && more) {
+            if (parse_count(a, argv[++i], 0, &jitter)) return cli_error(2);
+        } else if (strcmp(a, "--seed") == 0 && more) {
+            if (parse_count(a, argv[++i], 0, &seed)) return cli_error(2);
         } else if (strcmp(a, "--rule") == 0 && more) {
-            cascade_fail(CASCADE_EUSAGE, "explain: --rule is for --method lrp, which is not available yet");
-            return cli_error(2);
+            o.rule = argv[++i];
+        } else if (strcmp(a, "--epsilon") == 0 && more) {
+            if (parse_real(a, argv[++i], &o.epsilon)) return cli_error(2);
+            lrp_flag = a;
+        } else if (strcmp(a, "--alpha") == 0 && more) {
+            if (parse_real(a, argv[++i], &o.alpha)) return cli_error(2);
+            lrp_flag = a;
+        } else if (strcmp(a, "--beta") == 0 && more) {
+            if (parse_real(a, argv[++i], &o.beta)) return cli_error(2);
+            lrp_flag = a;
         } else if (a[0] != '-' && !o.ckpt) {
             o.ckpt = a;
         } else {
@@ -87,7 +159,40 @@ int cli_explain(int argc, char **argv, MPI_Comm comm) {
     }
     cascade_explain_method m;
     if (cascade_explain_parse_method(o.method, &m)) return cli_error(2);
-    if (!o.data && m != EXPLAIN_FILTERS) {
+    if (m != EXPLAIN_ACTMAX) {
+        const char *only = objective ? "--objective" : target_count > 1 ? "--target A:B" : NULL;
+        if (only) {
+            cascade_fail(CASCADE_EUSAGE, "explain: %s is for --method actmax, not %s", only, o.method);
+            return cli_error(2);
+        }
+    }
+    if (m == EXPLAIN_ACTMAX && o.index) {
+        cascade_fail(CASCADE_EUSAGE, "explain: --index does not apply to --method actmax (it starts from noise; "
+                     "--target chooses the objectives)");
+        return cli_error(2);
+    }
+    if (m != EXPLAIN_LRP && (o.rule || lrp_flag)) {
+        cascade_fail(CASCADE_EUSAGE, "explain: %s is for --method lrp, not %s", o.rule ? "--rule" : lrp_flag, o.method);
+        return cli_error(2);
+    }
+    if (o.rule) {
+        int rule;
+        if (cascade_lrp_parse_rule(o.rule, &rule)) return cli_error(2);
+    }
+    o.objective = ACTMAX_NEURON;
+    if (objective) {
+        int k = 0;
+        while (k < 3 && strcmp(objective, cascade_actmax_objective_names[k]) != 0) k++;
+        if (k == 3) {
+            cascade_fail(CASCADE_EUSAGE, "explain: --objective '%s' is not neuron, channel or layer", objective);
+            return cli_error(2);
+        }
+        o.objective = k;
+    }
+    o.target_count = target_count;
+    o.jitter = (int)jitter;
+    o.seed = (uint64_t)seed;
+    if (!o.data && m != EXPLAIN_FILTERS && m != EXPLAIN_ACTMAX) {
         cascade_fail(CASCADE_EUSAGE, "explain: --method %s needs --data FILE.h5", o.method);
         return cli_error(2);
     }

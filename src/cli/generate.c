@@ -1,4 +1,5 @@
-/* cascade generate RUNDIR|CKPT.h5 -n N -o OUT.h5 [--seed S] [--condition FILE.h5] */
+/* cascade generate RUNDIR|CKPT.h5 -n N -o OUT.h5 [--seed S] [--condition FILE.h5]
+ * cascade refine RUNDIR|CKPT.h5 --data SIM.h5 -o OUT.h5 */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,5 +56,41 @@ int cli_generate(int argc, char **argv, MPI_Comm comm) {
         return 2;
     }
     cascade_status st = cascade_generate(ckpt, (int64_t)n, seed, seed_given, cond, out, comm);
+    return st ? cli_error(st) : 0;
+}
+
+static const char refine_help[] =
+    "usage: cascade refine RUNDIR|CKPT.h5 --data SIM.h5 -o OUT.h5\n"
+    "\n"
+    "Applies the refiner of a kind = refiner run (a run directory: its newest checkpoint) to every\n"
+    "sample of SIM.h5: OUT.h5 holds the refined inputs in physical units under their names and a\n"
+    "copy of every other data set (the labels) and of the root attributes (domain = refined).\n"
+    "Runs alone or under mpirun; the output does not depend on the number of ranks.\n";
+
+int cli_refine(int argc, char **argv, MPI_Comm comm) {
+    const char *ckpt = NULL, *data = NULL, *out = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int more = i + 1 < argc;
+        if (cli_is_help(a)) {
+            if (cascade_log_rank() == 0) fputs(refine_help, stdout);
+            return 0;
+        } else if (strcmp(a, "--data") == 0 && more) {
+            data = argv[++i];
+        } else if ((strcmp(a, "-o") == 0 || strcmp(a, "--out") == 0) && more) {
+            out = argv[++i];
+        } else if (a[0] != '-' && !ckpt) {
+            ckpt = a;
+        } else {
+            cascade_fail(CASCADE_EUSAGE, "refine: unexpected argument '%s'%s", a, more ? "" : " (missing value?)");
+            if (cascade_log_rank() == 0) fputs(refine_help, stderr);
+            return cli_error(2);
+        }
+    }
+    if (!ckpt || !data || !out) {
+        if (cascade_log_rank() == 0) fputs(refine_help, stderr);
+        return 2;
+    }
+    cascade_status st = cascade_refine(ckpt, data, out, comm);
     return st ? cli_error(st) : 0;
 }

@@ -14,6 +14,7 @@ static const char usage[] =
     "  evaluate RUN|CKPT  loss and task metrics of a trained model on a data file\n"
     "  predict RUN|CKPT   model outputs per sample into an HDF5 file\n"
     "  generate RUN|CKPT  samples from a trained gan / wgan / wgan-gp generator\n"
+    "  refine RUN|CKPT    a trained refiner applied to simulated samples\n"
     "  explain RUN|CKPT   activations, filters and attributions (saliency, ...) of a model\n"
     "  info FILE.h5       describe a data set or a checkpoint\n"
     "  bench NAME         run a benchmark (see bench/README.md)\n"
@@ -57,6 +58,8 @@ int main(int argc, char **argv) {
         code = cli_simulate(argc - 1, argv + 1, MPI_COMM_WORLD);
     else if (strcmp(argv[1], "predict") == 0)
         code = cli_predict(argc - 1, argv + 1, MPI_COMM_WORLD);
+    else if (strcmp(argv[1], "refine") == 0)
+        code = cli_refine(argc - 1, argv + 1, MPI_COMM_WORLD);
     else if (strcmp(argv[1], "generate") == 0)
         code = cli_generate(argc - 1, argv + 1, MPI_COMM_WORLD);
     else if (strcmp(argv[1], "bench") == 0)

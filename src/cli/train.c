@@ -82,12 +82,8 @@ int cli_train(int argc, char **argv, MPI_Comm comm) {
     cascade_job job;
     cascade_status st = cascade_job_load(job_path, sets, n_sets, &job);
     if (st) return cli_error(st);
-    if (job.kind == JOB_GAN || job.kind == JOB_WGAN || job.kind == JOB_WGAN_GP) {
+    if (job.kind >= JOB_GAN) { /* gan, wgan, wgan-gp, refiner */
         st = cascade_train_gan(&job, &o, comm);
-    } else if (job.kind == JOB_REFINER) {
-        cascade_fail(CASCADE_EUSAGE, "%s: kind = refiner is not available in this version of cascade (supervised, "
-                     "autoencoder, gan, wgan and wgan-gp are)", job_path);
-        st = CASCADE_EUSAGE;
     } else {
         st = cascade_train_supervised(&job, &o, comm);
     }

@@ -39,9 +39,17 @@ double cascade_auc(const double *score, const int *label, int64_t n) {
     return (rank_sum - 0.5 * (double)pos * (double)(pos + 1)) / ((double)pos * (double)neg);
 }
 
+/* Appends whole members only: one that does not fit in buf is left out with everything after
+ * it, so the text stays valid JSON members (was: cut in the middle of a key). */
 #define PUT(...)                                                                                   \
     do {                                                                                           \
-        if (used < cap) used += (size_t)snprintf(buf + used, cap - used, __VA_ARGS__);              \
+        if (!full && used < cap) {                                                                 \
+            int k_ = snprintf(buf + used, cap - used, __VA_ARGS__);                                \
+            if (k_ >= 0 && (size_t)k_ < cap - used)                                                \
+                used += (size_t)k_;                                                                \
+            else                                                                                   \
+                buf[used] = '\0', full = 1;                                                        \
+        }                                                                                          \
     } while (0)
 
 static void json_num(char *tmp, size_t n, double v) {
@@ -66,7 +74,9 @@ static double quantile(const double *v, int64_t n, double q) {
 size_t cascade_metrics_json(const cascade_job *job, const float *pred, const float *y, int64_t n,
                             int64_t out_numel, int64_t y_numel, char *buf, size_t cap) {
     size_t used = 0;
+    int full = 0;
     char t1[32], t2[32], t3[32];
+    if (cap) buf[0] = '\0';
     if (job->kind == JOB_AUTOENCODER) { /* reconstruction errors over all elements */
         double se = 0, ae = 0;
         for (int64_t i = 0; i < n * y_numel; i++) {
@@ -151,6 +161,26 @@ size_t cascade_metrics_json(const cascade_job *job, const float *pred, const flo
         json_num(t1, sizeof t1, (double)correct / (double)(total ? total : 1));
         json_num(t2, sizeof t2, auc_count ? auc_sum / auc_count : NAN);
         PUT(",\"accuracy\":%s,\"auc\":%s", t1, t2);
+        return used;
+    }
+    if (y_numel > CASCADE_METRICS_MAX_COLUMNS) {
+        /* a trace or an image per sample: one entry over all elements (the residual of every
+         * element about the mean residual), not hundreds of per-column members */
+        double sum = 0, sq = 0;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < y_numel; j++) sum += (double)pred[i * out_numel + j] - y[i * y_numel + j];
+        double bias = sum / (double)(n * y_numel);
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < y_numel; j++) {
+                double r = (double)pred[i * out_numel + j] - y[i * y_numel + j] - bias;
+                sq += r * r;
+            }
+        double res = sqrt(sq / (double)(n * y_numel)), rmse = sqrt(res * res + bias * bias);
+        const char *name = job->n_targets == 1 ? job->targets[0] : "targets";
+        json_num(t1, sizeof t1, bias);
+        json_num(t2, sizeof t2, res);
+        json_num(t3, sizeof t3, rmse);
+        PUT(",\"%s_bias\":%s,\"%s_resolution\":%s,\"%s_rmse\":%s", name, t1, name, t2, name, t3);
         return used;
     }
     /* regression: per output column */

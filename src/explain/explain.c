@@ -13,12 +13,11 @@
 #include "train/trained.h"
 
 static const char *const method_names[] = {"activations", "filters",   "saliency", "inputxgrad",    "integrated",
-                                           "cam",         "gradcam",   "deconvnet", "guided",       "guided-gradcam"};
+                                           "cam",         "gradcam",   "deconvnet", "guided",       "guided-gradcam",
+                                           "actmax",      "lrp"};
 #define N_METHODS ((int)(sizeof method_names / sizeof method_names[0]))
-const char cascade_explain_methods[] =
-    "activations, filters, saliency, inputxgrad, integrated, cam, gradcam, deconvnet, guided, guided-gradcam";
-/* Methods of the CONTRACT still to come: a clear "not available yet". */
-static const char *const later_methods[] = {"actmax", "lrp"};
+const char cascade_explain_methods[] = "activations, filters, saliency, inputxgrad, integrated, cam, gradcam, "
+                                       "deconvnet, guided, guided-gradcam, actmax, lrp";
 
 cascade_status cascade_explain_parse_method(const char *name, cascade_explain_method *out) {
     for (int m = 0; m < N_METHODS; m++)
@@ -26,10 +25,6 @@ cascade_status cascade_explain_parse_method(const char *name, cascade_explain_me
             *out = (cascade_explain_method)m;
             return CASCADE_OK;
         }
-    for (size_t m = 0; m < sizeof later_methods / sizeof later_methods[0]; m++)
-        if (strcmp(name, later_methods[m]) == 0)
-            return cascade_fail(CASCADE_EUSAGE, "explain: --method %s is not available yet (available: %s)", name,
-                                cascade_explain_methods);
     return cascade_fail(CASCADE_EUSAGE, "explain: unknown --method '%s' (known: %s)", name, cascade_explain_methods);
 }
 
@@ -139,6 +134,9 @@ typedef struct {
     int64_t first, n, *indices;
     int rank;
     int hex; /* the data are on the air-shower array's hexagonal grid (root attr kind = airshower) */
+    /* pictures: rows of the drawn array and their labels in the file names (sample indices;
+     * actmax: the objective targets) */
+    int64_t n_pictures, *labels, *own_labels;
 } explain_ctx;
 
 /* Whether `file` is an air-shower data set (its pictures are drawn as hexagons). Collective. */
@@ -282,6 +280,40 @@ static cascade_status run_cam(explain_ctx *c, cascade_h5writer *w, const float *
     return st;
 }
 
+/* LRP: attribution = the input relevance; `relevance_sum` (n) = its sum per sample and root attr
+ * `conservation_error` = max over samples of |sum - S| / |S| (0 for a conserving rule and no
+ * biases; biases and epsilon absorb relevance). */
+static cascade_status run_lrp(explain_ctx *c, cascade_h5writer *w, const float *x, float *attr, double *value) {
+    cascade_net *net = &c->t.net;
+    const cascade_explain_opts *o = c->o;
+    cascade_lrp_opts lo = {.rule = LRP_COMPOSITE, .epsilon = o->epsilon, .alpha = o->alpha, .beta = o->beta};
+    if (o->rule) CASCADE_TRY(cascade_lrp_parse_rule(o->rule, &lo.rule));
+    CASCADE_TRY(cascade_explain_lrp(net, &lo, x, c->n, o->target, attr, value, NULL, NULL));
+    int64_t xn = cascade_shape_numel(&c->t.d.x_shape);
+    double *sum = cascade_alloc((size_t)c->n * sizeof(double), "relevance sums"), worst = 0;
+    if (!sum) return CASCADE_EINTERNAL;
+    for (int64_t i = 0; i < c->n; i++) {
+        sum[i] = 0;
+        for (int64_t j = 0; j < xn; j++) sum[i] += attr[i * xn + j];
+        double rel = fabs(sum[i] - value[i]) / (fabs(value[i]) > 1e-30 ? fabs(value[i]) : 1e-30);
+        worst = rel > worst ? rel : worst;
+    }
+    /* where the rest goes: z/epsilon give biases (and epsilon) a share; the other rules leave
+     * biases out but lose an output's relevance when it has no positive (negative) contribution */
+    int zlike = lo.rule == LRP_Z || lo.rule == LRP_EPSILON;
+    cascade_log("explain: lrp rule %s: conservation |sum(R) - S| <= %.3g of |S|%s\n", cascade_lrp_rule_names[lo.rule],
+                worst, worst <= 1e-4 ? "" : zlike ? " (biases and epsilon absorb the rest)"
+                                                   : " (biases and epsilon absorb relevance; zplus/alphabeta lose it "
+                                                     "at outputs without positive/negative contributions, e.g. S < 0)");
+    cascade_status st = write_values(w, "relevance_sum", c->n, sum, c->rank);
+    cascade_free(sum);
+    if (!st) st = cascade_h5w_attr_double(w, "/", "conservation_error", worst);
+    if (!st) st = cascade_h5w_attr_double(w, "/", "epsilon", lo.epsilon);
+    if (!st) st = cascade_h5w_attr_double(w, "/", "alpha", lo.rule == LRP_ALPHABETA ? lo.alpha : 1);
+    if (!st) st = cascade_h5w_attr_double(w, "/", "beta", lo.rule == LRP_ALPHABETA ? lo.beta : 0);
+    return st;
+}
+
 /* attribution (n, x shape) for the gradient methods; pictures after. */
 static cascade_status run_attribution(explain_ctx *c, cascade_h5writer *w, float *attr) {
     cascade_net *net = &c->t.net;
@@ -320,6 +352,8 @@ static cascade_status run_attribution(explain_ctx *c, cascade_h5writer *w, float
         if (!st) st = cascade_explain_gradient_rule(net, x, c->n, c->o->target, CASCADE_RELU_GUIDED, attr, value);
         for (int64_t j = 0; !st && j < c->n * xn; j++) attr[j] *= cam[j];
         cascade_free(cam);
+    } else if (c->method == EXPLAIN_LRP) {
+        st = run_lrp(c, w, x, attr, value);
     } else if (c->method == EXPLAIN_INTEGRATED) {
         if (c->o->baseline_mean)
             for (int64_t j = 0; j < xn; j++) {
@@ -358,8 +392,84 @@ static cascade_status run_attribution(explain_ctx *c, cascade_h5writer *w, float
     return st;
 }
 
-/* One PNG per sample and channel for (C, H, W) inputs: DIR/attribution_SAMPLE_CHANNEL.png. */
-static cascade_status draw_attribution(explain_ctx *c, const float *attr) {
+/* actmax: `actmax` (objectives, x shape) and `objective` (objectives, steps + 1). The maximised
+ * node is --layer's output node (after its activation), default the net output. */
+static cascade_status run_actmax(explain_ctx *c, cascade_h5writer *w, float **result) {
+    cascade_net *net = &c->t.net;
+    const cascade_explain_opts *o = c->o;
+    cascade_actmax_opts a = {.node = net->output, .objective = o->objective, .steps = o->steps,
+                             .step_size = o->step_size, .l2 = o->l2, .blur = o->blur, .noise = o->noise,
+                             .jitter = o->jitter, .seed = o->seed};
+    int layer = net->output;
+    if (o->layer) {
+        CASCADE_TRY(find_layer(net, o->layer, &layer));
+        a.node = output_node(net, layer);
+    } else if (!is_user_layer(&net->layers[layer])) {
+        layer = net->inputs[layer][0]; /* the output layer under its activation */
+    }
+    int64_t n_obj = o->objective == ACTMAX_LAYER ? 1 : (o->target_count > 0 ? o->target_count : 1);
+    if (o->objective == ACTMAX_LAYER && (o->target != 0 || o->target_count > 1))
+        return cascade_fail(CASCADE_EUSAGE, "explain: --objective layer maximises the mean of the whole layer; "
+                            "--target does not apply");
+    int64_t *targets = cascade_alloc((size_t)n_obj * sizeof(int64_t), "actmax targets");
+    if (!targets) return CASCADE_EINTERNAL;
+    for (int64_t r = 0; r < n_obj; r++) targets[r] = o->target + r;
+    const cascade_shape *xs = &c->t.d.x_shape;
+    int64_t xn = cascade_shape_numel(xs);
+    cascade_status st = cascade_explain_actmax_check(net, &a, targets, n_obj);
+    if (!st) st = cascade_net_prepare(net, (int)c->t.job.micro_batch, 1);
+    float *x = st ? NULL : cascade_alloc((size_t)(n_obj * xn) * sizeof(float), "actmax inputs");
+    double *hist = st ? NULL : cascade_alloc((size_t)(n_obj * (o->steps + 1)) * sizeof(double), "objective history");
+    if (!st && (!x || !hist)) st = CASCADE_EINTERNAL;
+    if (!st) st = cascade_explain_actmax(net, &a, targets, n_obj, x, hist);
+    if (!st) {
+        double worst = INFINITY, best = -INFINITY;
+        int64_t dead = 0;
+        for (int64_t r = 0; r < n_obj; r++) {
+            double gain = hist[r * (o->steps + 1) + o->steps] - hist[r * (o->steps + 1)];
+            worst = gain < worst ? gain : worst;
+            best = gain > best ? gain : best;
+            dead += gain == 0;
+        }
+        if (dead)
+            cascade_log("explain: actmax: %lld objective(s) did not move (zero gradient: the unit is inactive at the "
+                        "noise start); try a larger --noise or another --seed\n", (long long)dead);
+        cascade_log("explain: actmax of %s (%s, %lld objective(s)), %d steps: objective gain %.4g to %.4g\n",
+                    net->layers[a.node].name, cascade_actmax_objective_names[a.objective], (long long)n_obj,
+                    o->steps, worst, best);
+    }
+    if (!st) st = write_rows(w, "actmax", n_obj, xs, x, c->rank);
+    cascade_shape hs = cascade_shape_make(1, (int64_t[]){o->steps + 1});
+    float *hf = st ? NULL : cascade_alloc((size_t)(n_obj * (o->steps + 1)) * sizeof(float), "objective history");
+    if (!st && !hf) st = CASCADE_EINTERNAL;
+    for (int64_t j = 0; !st && j < n_obj * (o->steps + 1); j++) hf[j] = (float)hist[j];
+    if (!st) st = write_rows(w, "objective", n_obj, &hs, hf, c->rank);
+    if (!st) st = cascade_h5w_attr_ints(w, "actmax", "targets", targets, n_obj);
+    if (!st) st = cascade_h5w_attr_string(w, "actmax", "layer", net->layers[layer].name);
+    if (!st) st = cascade_h5w_attr_string(w, "actmax", "node", net->layers[a.node].name);
+    if (!st) st = cascade_h5w_attr_string(w, "/", "objective", cascade_actmax_objective_names[a.objective]);
+    if (!st) st = cascade_h5w_attr_int(w, "/", "steps", o->steps);
+    if (!st) st = cascade_h5w_attr_double(w, "/", "step_size", o->step_size);
+    if (!st) st = cascade_h5w_attr_double(w, "/", "l2", o->l2);
+    if (!st) st = cascade_h5w_attr_double(w, "/", "blur", o->blur);
+    if (!st) st = cascade_h5w_attr_int(w, "/", "jitter", o->jitter);
+    if (!st) st = cascade_h5w_attr_double(w, "/", "noise", o->noise);
+    if (!st) st = cascade_h5w_attr_int(w, "/", "seed", (int64_t)o->seed);
+    cascade_free(hf);
+    cascade_free(hist);
+    if (st) {
+        cascade_free(x);
+        cascade_free(targets);
+        return st;
+    }
+    *result = x;
+    c->n_pictures = n_obj;
+    c->labels = c->own_labels = targets;
+    return CASCADE_OK;
+}
+
+/* One PNG per row and channel for (C, H, W) inputs: DIR/PREFIX_LABEL_CHANNEL.png. */
+static cascade_status draw_maps(explain_ctx *c, const char *prefix, const float *attr) {
     const cascade_shape *xs = &c->t.d.x_shape;
     char sh[64];
     if (xs->ndim != 3) {
@@ -369,17 +479,17 @@ static cascade_status draw_attribution(explain_ctx *c, const float *attr) {
     }
     int64_t C = xs->d[0], H = xs->d[1], W = xs->d[2], big = H > W ? H : W;
     int scale = big >= 256 ? 1 : (int)(256 / big);
-    for (int64_t i = 0; i < c->n; i++)
+    for (int64_t i = 0; i < c->n_pictures; i++)
         for (int64_t ch = 0; ch < C; ch++) {
             char path[CASCADE_PATH_MAX + 64];
-            snprintf(path, sizeof path, "%s/attribution_%" PRId64 "_%" PRId64 ".png", c->o->out_dir, c->indices[i], ch);
+            snprintf(path, sizeof path, "%s/%s_%" PRId64 "_%" PRId64 ".png", c->o->out_dir, prefix, c->labels[i], ch);
             const float *map = attr + (i * C + ch) * H * W;
             CASCADE_TRY(c->hex ? cascade_explain_png_hex(path, map, H, W, scale)
                                : cascade_explain_png(path, map, H, W, scale));
         }
-    cascade_log("explain: %lld pictures %s/attribution_SAMPLE_CHANNEL.png (%s; blue < 0 < red, scaled to max "
-                "|value|)\n",
-                (long long)(c->n * C), c->o->out_dir, c->hex ? "hexagonal air-shower grid, north up" : "square grid");
+    cascade_log("explain: %lld pictures %s/%s_%s_CHANNEL.png (%s; blue < 0 < red, scaled to max |value|)\n",
+                (long long)(c->n_pictures * C), c->o->out_dir, prefix, c->labels == c->indices ? "SAMPLE" : "TARGET",
+                c->hex ? "hexagonal air-shower grid, north up" : "square grid");
     return CASCADE_OK;
 }
 
@@ -388,8 +498,9 @@ static cascade_status write_root_attrs(explain_ctx *c, cascade_h5writer *w) {
     CASCADE_TRY(cascade_h5w_attr_string(w, "/", "generator", "cascade explain"));
     CASCADE_TRY(cascade_h5w_attr_string(w, "/", "method", method_names[c->method]));
     CASCADE_TRY(cascade_h5w_attr_int(w, "/", "target", gradient ? c->o->target : -1));
-    CASCADE_TRY(cascade_h5w_attr_string(w, "/", "rule", ""));
-    CASCADE_TRY(cascade_h5w_attr_ints(w, "/", "indices", c->indices, c->n));
+    CASCADE_TRY(cascade_h5w_attr_string(w, "/", "rule", c->method == EXPLAIN_LRP ? (c->o->rule ? c->o->rule : "composite") : ""));
+    /* actmax starts from noise, not from samples: no indices */
+    CASCADE_TRY(cascade_h5w_attr_ints(w, "/", "indices", c->indices, c->method == EXPLAIN_ACTMAX ? 0 : c->n));
     CASCADE_TRY(cascade_h5w_attr_string(w, "/", "checkpoint", c->o->ckpt));
     CASCADE_TRY(cascade_h5w_attr_string(w, "/", "data", c->t.d.file));
     return cascade_h5w_attr_int(w, "/", "step", c->t.meta.step);
@@ -413,7 +524,11 @@ static cascade_status explain_run(explain_ctx *c, MPI_Comm comm) {
     cascade_status st = write_root_attrs(c, w);
     if (!st && c->method == EXPLAIN_ACTIVATIONS) st = run_activations(c, w);
     if (!st && c->method == EXPLAIN_FILTERS) st = run_filters(c, w);
-    if (!st && c->method >= EXPLAIN_SALIENCY) {
+    c->n_pictures = c->n;
+    c->labels = c->indices;
+    if (!st && c->method == EXPLAIN_ACTMAX) {
+        st = run_actmax(c, w, &attr);
+    } else if (!st && c->method >= EXPLAIN_SALIENCY) {
         attr = cascade_alloc((size_t)(c->n * cascade_shape_numel(&c->t.d.x_shape)) * sizeof(float), "attribution");
         st = attr ? run_attribution(c, w, attr) : CASCADE_EINTERNAL;
     }
@@ -425,10 +540,13 @@ static cascade_status explain_run(explain_ctx *c, MPI_Comm comm) {
     st = cascade_h5w_commit(w);
     if (!st && c->method == EXPLAIN_FILTERS)
         cascade_log("explain: filters -> %s\n", path);
+    else if (!st && c->method == EXPLAIN_ACTMAX)
+        cascade_log("explain: actmax of %lld objective(s) -> %s\n", (long long)c->n_pictures, path);
     else if (!st)
         cascade_log("explain: %s of %lld sample(s) -> %s\n", method_names[c->method], (long long)c->n, path);
     /* pictures after the file: a rank-0-only step must not sit between collective writes */
-    if (!st && attr && o->pictures && c->rank == 0) st = draw_attribution(c, attr);
+    if (!st && attr && o->pictures && c->rank == 0)
+        st = draw_maps(c, c->method == EXPLAIN_ACTMAX ? "actmax" : "attribution", attr);
     cascade_free(attr);
     return st;
 }
@@ -438,6 +556,7 @@ cascade_status cascade_explain(const cascade_explain_opts *o, MPI_Comm comm) {
     MPI_Comm_rank(comm, &c.rank);
     cascade_status st = explain_run(&c, comm);
     cascade_free(c.indices);
+    cascade_free(c.own_labels);
     if (c.t.f) cascade_trained_close(&c.t);
     return st;
 }

@@ -1,6 +1,8 @@
-/* `cascade explain`: what a trained supervised model looks at. Layer activations, filters and
- * input-space attributions (saliency, input x gradient, integrated gradients) for chosen samples
- * of a data file, written to DIR/explain.h5 (CONTRACT "Explanations") with PNG heatmaps. */
+/* `cascade explain`: what a trained supervised model looks at. Layer activations, filters,
+ * input-space attributions (saliency, input x gradient, integrated gradients, DeconvNet, guided
+ * backprop, class activation maps, LRP) for chosen samples of a data file, and inputs that
+ * maximise a unit (actmax), written to DIR/explain.h5 (CONTRACT "Explanations") with PNG
+ * heatmaps. */
 #ifndef CASCADE_EXPLAIN_EXPLAIN_H
 #define CASCADE_EXPLAIN_EXPLAIN_H
 
@@ -19,8 +21,14 @@ typedef enum {
     EXPLAIN_GRADCAM,
     EXPLAIN_DECONVNET,
     EXPLAIN_GUIDED,
-    EXPLAIN_GUIDED_GRADCAM
+    EXPLAIN_GUIDED_GRADCAM,
+    EXPLAIN_ACTMAX,
+    EXPLAIN_LRP
 } cascade_explain_method;
+
+/* actmax objectives (cascade_actmax_objective_names: "neuron", "channel", "layer") */
+enum { ACTMAX_NEURON, ACTMAX_CHANNEL, ACTMAX_LAYER };
+extern const char *const cascade_actmax_objective_names[];
 
 typedef struct {
     const char *ckpt;     /* checkpoint or run directory */
@@ -28,11 +36,20 @@ typedef struct {
     const char *out_dir;  /* DIR: DIR/explain.h5 and pictures */
     const char *method;   /* name as on the command line */
     const char *index;    /* "I" or "A:B" (half-open, as Python); NULL: "0" */
-    int64_t target;       /* output element whose gradient is explained */
+    int64_t target;       /* output element whose gradient is explained; actmax: the first unit/channel */
+    int64_t target_count; /* actmax: objectives target .. target + count - 1 (--target A:B); else 1 */
     const char *layer;    /* activations/filters: one layer (NULL: all / the first conv or dense) */
     int steps;            /* integrated: Riemann steps */
     int baseline_mean;    /* integrated: 1 = mean over the chosen samples, 0 = zeros */
     int pictures;         /* write PNG heatmaps */
+    /* actmax */
+    int objective;        /* ACTMAX_* */
+    double step_size, l2, blur, noise;
+    int jitter;
+    uint64_t seed;
+    /* lrp */
+    const char *rule;     /* NULL: composite */
+    double epsilon, alpha, beta;
 } cascade_explain_opts;
 
 /* Method names accepted now, for help texts: "activations, filters, saliency, ...". */
@@ -74,6 +91,50 @@ cascade_status cascade_explain_png(const char *path, const float *map, int64_t h
  * x = c + (r mod 2)/2, y = r·√3/2 spacings): hexagonal cells, north (row h−1) at the top, grey
  * outside the array; `scale` pixels per station spacing. */
 cascade_status cascade_explain_png_hex(const char *path, const float *map, int64_t h, int64_t w, int scale);
+
+/* ---- activation maximisation (explain/actmax.c) ---- */
+
+typedef struct {
+    int node;            /* graph node whose output is maximised (a layer's output node) */
+    int objective;       /* ACTMAX_NEURON (a[target]), _CHANNEL (mean of channel target), _LAYER (mean) */
+    int steps;           /* gradient-ascent steps */
+    double step_size;    /* x += step_size * g / rms(g) */
+    double l2;           /* after each step x *= 1 - l2 */
+    double blur;         /* > 0: Gaussian blur of this width (cells) over the spatial axes after each step */
+    double noise;        /* start: noise * N(0, 1) from Philox (seed, objective target) */
+    int jitter;          /* > 0: the gradient is taken at x rolled by up to ±jitter cells per spatial axis */
+    uint64_t seed;
+} cascade_actmax_opts;
+
+/* Checks the options against the net (node shape, targets in range); errors name the flag. */
+cascade_status cascade_explain_actmax_check(const cascade_net *net, const cascade_actmax_opts *o,
+                                            const int64_t *targets, int64_t n_obj);
+/* One row per objective (targets[r]): x (n_obj, x shape) the maximiser, history (n_obj, steps + 1)
+ * the objective before each step and at the end. The net must be prepared for input gradients. */
+cascade_status cascade_explain_actmax(cascade_net *net, const cascade_actmax_opts *o, const int64_t *targets,
+                                      int64_t n_obj, float *x, double *history);
+
+/* ---- layer-wise relevance propagation (explain/lrp.c) ---- */
+
+/* Rules (cascade_lrp_rule_names): z, epsilon, zplus (= alphabeta 1, 0), alphabeta, w2, flat,
+ * composite (flat on layers reading x, epsilon on dense, alpha1-beta0 on convolutions). */
+enum { LRP_Z, LRP_EPSILON, LRP_ZPLUS, LRP_ALPHABETA, LRP_W2, LRP_FLAT, LRP_COMPOSITE };
+extern const char *const cascade_lrp_rule_names[];
+typedef struct {
+    int rule;                    /* LRP_* */
+    double epsilon, alpha, beta; /* epsilon rule (and composite's dense layers); alphabeta */
+} cascade_lrp_opts;
+
+cascade_status cascade_lrp_parse_rule(const char *name, int *rule);
+/* Every layer up to the output has a rule under o (errors name the layer and why). */
+cascade_status cascade_explain_lrp_check(const cascade_net *net, const cascade_lrp_opts *o);
+/* Relevance of output element `target`, S = output[target], redistributed to the input: rel
+ * (n, x shape); value (n, optional) = S. sent / received (net->n_layers each, optional): per
+ * layer, the relevance it passed to its inputs and the relevance that reached its output,
+ * summed over the samples (a linear layer folded into its batchnorm reports 0, the batchnorm
+ * both). The net must be prepared (cascade_net_prepare). */
+cascade_status cascade_explain_lrp(cascade_net *net, const cascade_lrp_opts *o, const float *x, int64_t n,
+                                   int64_t target, float *rel, double *value, double *sent, double *received);
 
 /* ---- class activation maps (explain/cam.c); maps are (n, spatial of the layer) ---- */
 

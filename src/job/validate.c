@@ -504,6 +504,52 @@ static cascade_status parse_adversarial(cascade_job *job) {
         CASCADE_TRY(cfg_real(s, "self_regularization", 0.1, NONNEGATIVE, &job->self_regularization));
     else
         CASCADE_TRY(forbid(s, "self_regularization", "self_regularization is for kind = refiner"));
+    if (job->kind == JOB_WGAN_GP || job->kind == JOB_REFINER)
+        CASCADE_TRY(cascade_cfg_bool(s, "one_sided", 0, &job->one_sided));
+    else
+        CASCADE_TRY(forbid(s, "one_sided", "the one-sided gradient penalty is for kind = wgan-gp and refiner"));
+    CASCADE_TRY(cfg_count(s, "sample_every", 0, 0, &job->sample_every));
+    if (job->kind != JOB_REFINER) {
+        CASCADE_TRY(cascade_cfg_namelist(s, "outputs", CASCADE_MAX_NAMES, job->gen_outputs, &job->n_gen_outputs));
+        if (job->n_gen_outputs && job->n_gen_outputs != job->n_inputs)
+            return cascade_cfg_error(s, cascade_section_peek(s, "outputs"),
+                                     "%d generator outputs for %d inputs: give one generator layer per input, in the "
+                                     "order of [data] inputs", job->n_gen_outputs, job->n_inputs);
+        for (int i = 0; i < job->n_gen_outputs; i++)
+            if (!strcmp(job->inputs[i], "z") || !strcmp(job->inputs[i], "c") || !strcmp(job->inputs[i], "x"))
+                return cascade_cfg_error(s, cascade_section_peek(s, "outputs"),
+                                         "with outputs the critic reads each input by its name, and '%s' is "
+                                         "reserved (x, z, c): rename the data set", job->inputs[i]);
+    } else {
+        CASCADE_TRY(forbid(s, "outputs", "a refiner maps the stacked inputs x to x"));
+    }
+    job->constrainer_weight = 1;
+    if (job->kind != JOB_REFINER) {
+        CASCADE_TRY(cfg_path(s, "constrainer", job->constrainer));
+        CASCADE_TRY(cfg_real(s, "constrainer_weight", 1, NONNEGATIVE, &job->constrainer_weight));
+        if (job->constrainer[0] && !job->n_conditions)
+            return cascade_cfg_error(s, cascade_section_peek(s, "constrainer"),
+                                     "a constrainer predicts the condition of generated samples: give [data] "
+                                     "condition = DATASET, ...");
+    } else {
+        CASCADE_TRY(forbid(s, "constrainer", "the constrainer is for gan kinds with a condition"));
+        CASCADE_TRY(forbid(s, "constrainer_weight", "the constrainer is for gan kinds with a condition"));
+    }
+    if (job->kind == JOB_REFINER) {
+        static const char *const CRITIC_LOSSES[] = {"wgan-gp", "bce", NULL};
+        CASCADE_TRY(cascade_cfg_enum(s, "critic_loss", CRITIC_LOSSES, 0, &job->critic_bce));
+        CASCADE_TRY(cfg_count(s, "history", 0, 0, &job->history));
+        CASCADE_TRY(cfg_count(s, "pretrain_steps", 0, 0, &job->pretrain_steps));
+        if (job->n_conditions)
+            return cascade_cfg_error(cascade_job_section(job, "data"),
+                                     cascade_section_peek(cascade_job_section(job, "data"), "condition"),
+                                     "kind = refiner takes no condition: the refiner maps each simulated sample "
+                                     "on its own");
+    } else {
+        CASCADE_TRY(forbid(s, "critic_loss", "critic_loss is for kind = refiner (gan kinds are named by kind)"));
+        CASCADE_TRY(forbid(s, "history", "the history buffer is for kind = refiner"));
+        CASCADE_TRY(forbid(s, "pretrain_steps", "pretrain_steps is for kind = refiner"));
+    }
     return cascade_cfg_check_unused(s);
 }
 

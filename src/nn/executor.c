@@ -34,6 +34,7 @@ cascade_status cascade_net_prepare(cascade_net *net, int max_n, int want_input_g
         bytes += (dbl ? 4 : 2) * ((out * sizeof(float) + 63) / 64 * 64);
         bytes += ((size_t)per_call(ly->saved_per_sample, ly->saved_fixed, max_n) * sizeof(float) + 127) / 64 * 64;
         size_t w = (size_t)per_call(ly->work_per_sample, ly->work_fixed, max_n);
+        if (dbl) w += (size_t)per_call(ly->work2_per_sample, ly->work2_fixed, max_n);
         if (w > work) work = w;
     }
     bytes += (work * sizeof(float) + 127) / 64 * 64;
@@ -134,10 +135,29 @@ static void backward_sweep(cascade_net *net, const cascade_run *run, int top) {
     }
 }
 
+void cascade_net_backward_seeds(cascade_net *net, const cascade_run *run, int n, const int *layers,
+                                 const float *const *douts) {
+    for (int l = 0; l < net->n_layers; l++) memset(net->dact[l], 0, act_bytes(net, l, run->n));
+    int top = 0;
+    for (int k = 0; k < n; k++) {
+        float *d = net->dact[layers[k]];
+        size_t cnt = act_bytes(net, layers[k], run->n) / sizeof(float);
+        for (size_t i = 0; i < cnt; i++) d[i] += douts[k][i];
+        if (layers[k] > top) top = layers[k];
+    }
+    backward_sweep(net, run, top);
+}
+
 void cascade_net_backward(cascade_net *net, const cascade_run *run, const float *dout) {
     for (int l = 0; l < net->n_layers; l++) memset(net->dact[l], 0, act_bytes(net, l, run->n));
     memcpy(net->dact[net->output], dout, act_bytes(net, net->output, run->n));
     backward_sweep(net, run, net->output);
+}
+
+void cascade_net_backward_from(cascade_net *net, const cascade_run *run, int node, const float *dnode) {
+    for (int l = 0; l < net->n_layers; l++) memset(net->dact[l], 0, act_bytes(net, l, run->n));
+    memcpy(net->dact[node], dnode, act_bytes(net, node, run->n));
+    backward_sweep(net, run, node); /* layers after `node` in topological order cannot influence it */
 }
 
 cascade_status cascade_net_check_backward2(const cascade_net *net, const char *what) {
@@ -153,6 +173,12 @@ cascade_status cascade_net_check_backward2(const cascade_net *net, const char *w
 }
 
 void cascade_net_backward2(cascade_net *net, const cascade_run *run, int ext, const float *v) {
+    const float *vs[CASCADE_MAX_EXTERNAL] = {0};
+    vs[ext] = v;
+    cascade_net_backward2_multi(net, run, vs);
+}
+
+void cascade_net_backward2_multi(cascade_net *net, const cascade_run *run, const float *const *v) {
     int n = run->n;
     for (int l = 0; l < net->n_layers; l++) {
         memset(net->tangent[l], 0, act_bytes(net, l, n));
@@ -169,7 +195,7 @@ void cascade_net_backward2(cascade_net *net, const cascade_run *run, int ext, co
         for (int k = 0; k < L->n_in; k++) {
             int r = net->inputs[l][k];
             c.in[k] = node_value(net, run, r);
-            c.uin[k] = r >= 0 ? net->tangent[r] : (-r - 1 == ext ? v : NULL);
+            c.uin[k] = r >= 0 ? net->tangent[r] : v[-r - 1];
             c.hin[k] = r >= 0 ? net->hess[r] : NULL;
         }
         c.out = net->act[l];

@@ -83,6 +83,9 @@ void cascade_net_forward(cascade_net *net, const cascade_run *run);
 /* dout: gradient w.r.t. the net output (n, out_shape). Gradients ACCUMULATE into net->grads;
  * input gradients (if prepared with want_input_grads) are overwritten into net->dext. */
 void cascade_net_backward(cascade_net *net, const cascade_run *run, const float *dout);
+/* The same from an inner node: dnode (n, node's out_shape) is the gradient w.r.t. layer
+ * `node`'s output (activation maximisation); only layers up to `node` run backward. */
+void cascade_net_backward_from(cascade_net *net, const cascade_run *run, int node, const float *dnode);
 /* Double backward, for a penalty R on the input gradient dext[ext] of the last backward
  * (run on the same samples after cascade_net_forward; typically with no_param_grads): given
  * v = dR/d(dext[ext]) (n, ext shape), ACCUMULATES dR/dparams into net->grads, exactly —
@@ -90,6 +93,12 @@ void cascade_net_backward(cascade_net *net, const cascade_run *run, const float 
  * adjoints. Other external inputs get zero tangents. Needs want_input_grads = 2 and
  * cascade_net_check_backward2. Leaves net->dact holding those adjoints. */
 void cascade_net_backward2(cascade_net *net, const cascade_run *run, int ext, const float *v);
+/* The same with tangents v[e] (NULL: zero) on several external inputs at once. */
+void cascade_net_backward2_multi(cascade_net *net, const cascade_run *run, const float *const *v);
+/* Backward from gradients at several layers (a net with several outputs): douts[k] is the
+ * gradient with respect to layers[k]'s output; gradients ACCUMULATE into net->grads. */
+void cascade_net_backward_seeds(cascade_net *net, const cascade_run *run, int n, const int *layers,
+                                const float *const *douts);
 /* OK when every layer has a double backward; else a usage error naming the first layer
  * that has none and why (e.g. batch norm). `what` says who needs it ("a wgan-gp critic"). */
 cascade_status cascade_net_check_backward2(const cascade_net *net, const char *what);

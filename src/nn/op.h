@@ -55,6 +55,10 @@ typedef struct cascade_layer {
      * per_sample * n + fixed */
     int64_t saved_per_sample, saved_fixed;
     int64_t work_per_sample, work_fixed;
+    /* more scratch that only backward2 uses, after the work above (allocated for nets
+     * prepared with want_input_grads = 2 only, so training without a gradient penalty does
+     * not pay for it): per_sample * n + fixed */
+    int64_t work2_per_sample, work2_fixed;
     /* running statistics (batchnorm): doubles a training forward exports per call when the
      * caller collects them (c->stats), averaged over a step and applied with apply_stats */
     int64_t stat_count;

@@ -53,7 +53,7 @@ typedef struct OPT_SYM(cascade_bwd2) {
     const OPT_REAL *dout;                    /* the upstream gradient of the first backward */
     const OPT_REAL *param[CASCADE_MAX_PARAMS];
     const OPT_REAL *saved;
-    OPT_REAL *work;
+    OPT_REAL *work;                          /* work + work2 sizes of the layer, scratch */
     const OPT_REAL *uin[CASCADE_MAX_INPUTS]; /* (n, in_shape[k]) or NULL */
     OPT_REAL *uout;                          /* (n, out_shape) */
     OPT_REAL *dparam[CASCADE_MAX_PARAMS];
@@ -79,7 +79,7 @@ typedef struct OPT_SYM(cascade_op) {
      * the mean of the statistics exported by a step's forward calls. */
     void (*apply_stats)(const cascade_layer *L, OPT_REAL *const *param, const double *mean_stats);
     /* Optional: double backward (above); ops without it cannot be in a WGAN-GP critic.
-     * work is the op's work size, as for backward. */
+     * work holds the op's work size plus L->work2 (per sample * n + fixed). */
     void (*backward2)(const cascade_layer *L, const OPT_SYM(cascade_bwd2) *c);
     /* Why an op has no backward2, for the error naming the layer (NULL: the generic text). */
     const char *no_backward2_reason;

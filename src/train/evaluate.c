@@ -77,7 +77,7 @@ cascade_status cascade_evaluate(const char *ckpt, const char *data, const char *
 }
 
 /* Copies a data set of the input file (a label) into the output, as float32 or int32. */
-static cascade_status copy_dataset(cascade_h5file *in, cascade_h5writer *w, const char *name, int rank) {
+cascade_status cascade_copy_dataset(cascade_h5file *in, cascade_h5writer *w, const char *name, int rank) {
     cascade_h5_info info;
     CASCADE_TRY(cascade_h5_info_of(in, name, &info));
     int64_t n = info.shape.ndim ? info.shape.d[0] : 1, row = 1;
@@ -142,7 +142,7 @@ static cascade_status write_predictions(cascade_trained *t, const char *ckpt, co
     }
     if (!st && t->has_targets && !ae) { /* the labels, to compare with */
         st = cascade_h5_open(t->d.file, comm, &in);
-        for (int i = 0; !st && i < t->job.n_targets; i++) st = copy_dataset(in, w, t->job.targets[i], rank);
+        for (int i = 0; !st && i < t->job.n_targets; i++) st = cascade_copy_dataset(in, w, t->job.targets[i], rank);
     }
     if (!st) st = cascade_h5w_attr_string(w, "/", "generator", "cascade predict");
     if (!st) st = cascade_h5w_attr_string(w, "/", "checkpoint", ckpt);

@@ -21,227 +21,8 @@
 
 #include "cascade/h5io.h"
 #include "cascade/xsum.h"
-#include "train/gan.h"
-#include "train/session.h"
-
-#define GAN_GEN_PHASE 255 /* counter phase of the generator update (critic updates: 0..254) */
-#define GAN_MAX_CRITIC_STEPS 254
-
-typedef struct {
-    cascade_job *job;
-    const cascade_train_opts *o;
-    MPI_Comm comm;
-    int rank, size, tty;
-    char rundir[CASCADE_PATH_MAX], ckdir[CASCADE_PATH_MAX + 16];
-    FILE *metrics;
-    cascade_dataset train;  /* x: real samples (normalised); y: the conditions, or NULL */
-    cascade_norm_stats norm;
-    int64_t xs, cs, zs;     /* per-sample sizes of x, c and z */
-    cascade_net gen, critic;
-    cascade_optimizer gopt, copt;
-    cascade_progress prog;  /* step = generator updates; cursor/epoch over the real samples */
-    int64_t total_steps, steps_per_epoch, last_base;
-    int64_t *perm, *ids;
-    int perm_valid;
-    float *xb, *cb, *zb, *hat, *dout, *v;
-    int64_t *xacc;          /* deterministic: exact digits [grads | doubles | bad] */
-    double *facc, *dvals;   /* the step's doubles (fast mode sums), one micro-batch's */
-    double t_compute, t_comm, t_optim;
-} gan_session;
-
-/* ---- set-up ---- */
-
-static cascade_status load_train(gan_session *s) {
-    cascade_job *job = s->job;
-    int64_t *rows = NULL, n_train = 0, n_valid = 0;
-    if (job->valid_fraction > 0) /* held out for `evaluate`; the nets never see it */
-        CASCADE_TRY(cascade_data_split(job, s->comm, &rows, &n_train, &n_valid));
-    /* the conditions are loaded as the data's targets (y) */
-    cascade_job view = *job;
-    view.n_targets = job->n_conditions;
-    memcpy(view.targets, job->conditions, sizeof view.targets);
-    cascade_status st = cascade_data_load(&view, job->train, job->n_conditions > 0, rows, n_train, s->comm, &s->train);
-    free(rows);
-    return st;
-}
-
-cascade_status cascade_gan_build(cascade_job *job, const cascade_shape *x_shape, const cascade_shape *c_shape,
-                                 cascade_net *gen, cascade_net *critic) {
-    /* c: the conditions flattened and concatenated per sample, a vector (C) */
-    int64_t latent = job->latent, cn = c_shape ? cascade_shape_numel(c_shape) : 0;
-    cascade_shape zsh = cascade_shape_make(1, &latent), csh = cascade_shape_make(1, &cn);
-    const char *gext[] = {"z", "c"}, *cext[] = {"x", "c"};
-    cascade_shape gsh[] = {zsh, csh}, dsh[] = {*x_shape, csh};
-    int n_ext = job->n_conditions ? 2 : 1;
-    CASCADE_TRY(cascade_model_build_ext(job, job->nets[0], n_ext, gext, gsh, gen));
-    cascade_status st = cascade_model_build_ext(job, job->nets[1], n_ext, cext, dsh, critic);
-    if (st) return st;
-    /* the two nets draw different initial weights from the same job seed */
-    cascade_net_init_params(critic, (uint64_t)job->seed ^ 0x5DEECE66DULL);
-    char a[128], b[128];
-    const cascade_shape *go = cascade_net_out_shape(gen), *co = cascade_net_out_shape(critic);
-    if (!cascade_shape_equal(go, x_shape))
-        return cascade_fail(CASCADE_EUSAGE, "the generator (net %s) must produce samples shaped like x: its output is "
-                            "%s, x is %s (the job's inputs)", gen->name, cascade_shape_str(go, a, sizeof a),
-                            cascade_shape_str(x_shape, b, sizeof b));
-    if (cascade_shape_numel(co) != 1)
-        return cascade_fail(CASCADE_EUSAGE, "the critic (net %s) must give one score per sample: its output is %s",
-                            critic->name, cascade_shape_str(co, a, sizeof a));
-    if (job->kind == JOB_WGAN_GP) CASCADE_TRY(cascade_net_check_backward2(critic, "a wgan-gp critic"));
-    return CASCADE_OK;
-}
-
-static cascade_status read_checkpoint(gan_session *s, const char *from, int full) {
-    cascade_h5file *f;
-    CASCADE_TRY(cascade_ckpt_open(from, s->comm, &f));
-    cascade_status st = CASCADE_OK;
-    if (full) {
-        cascade_ckpt_meta meta = {0};
-        st = cascade_ckpt_read_meta(f, &meta);
-        if (!st) s->prog.step = meta.step, s->prog.samples_seen = meta.samples_seen;
-        cascade_ckpt_meta_free(&meta);
-    }
-    if (!st) st = cascade_model_read_params(f, &s->gen, full);
-    if (!st) st = cascade_model_read_params(f, &s->critic, full);
-    if (!st && full) st = cascade_model_read_state(f, s->job, &s->gen, &s->gopt, NULL, &s->train, &s->prog);
-    if (!st && full) st = cascade_model_read_state(f, s->job, &s->critic, &s->copt, NULL, &s->train, NULL);
-    if (st) cascade_error_context("%s %s: ", full ? "resuming from" : "--init from", from);
-    cascade_h5_close(f);
-    return st;
-}
-
-static cascade_status read_norm(gan_session *s, const char *from) {
-    cascade_h5file *f;
-    CASCADE_TRY(cascade_ckpt_open(from, s->comm, &f));
-    cascade_status st = cascade_model_read_state(f, s->job, &s->gen, NULL, &s->norm, &s->train, NULL);
-    cascade_h5_close(f);
-    return st;
-}
-
-static void session_close(gan_session *s) {
-    if (s->metrics) fclose(s->metrics);
-    cascade_data_free(&s->train);
-    cascade_norm_free(&s->norm);
-    cascade_net_free(&s->gen);
-    cascade_net_free(&s->critic);
-    cascade_optimizer_free(&s->gopt);
-    cascade_optimizer_free(&s->copt);
-    free(s->perm);
-    free(s->ids);
-    cascade_free(s->xb);
-    cascade_free(s->cb);
-    cascade_free(s->zb);
-    cascade_free(s->hat);
-    cascade_free(s->dout);
-    cascade_free(s->v);
-    cascade_free(s->xacc);
-    cascade_free(s->facc);
-    cascade_free(s->dvals);
-}
-
-static cascade_status session_open(gan_session *s, cascade_job *job, const cascade_train_opts *o, MPI_Comm comm) {
-    memset(s, 0, sizeof *s);
-    s->job = job;
-    s->o = o;
-    s->comm = comm;
-    MPI_Comm_rank(comm, &s->rank);
-    MPI_Comm_size(comm, &s->size);
-    s->tty = isatty(2);
-    snprintf(s->rundir, sizeof s->rundir, "%s", o->out_dir ? o->out_dir : "");
-    if (!o->out_dir) snprintf(s->rundir, sizeof s->rundir, "runs/%s", job->name);
-    snprintf(s->ckdir, sizeof s->ckdir, "%s/checkpoints", s->rundir);
-    int64_t nmb = job->batch / job->micro_batch;
-    if (nmb % s->size)
-        return cascade_fail(CASCADE_EUSAGE, "%s: batch / micro_batch = %lld micro-batches cannot be dealt evenly to %d "
-                            "ranks; use a rank count that divides %lld", job->path, (long long)nmb, s->size,
-                            (long long)nmb);
-    if (job->critic_steps > GAN_MAX_CRITIC_STEPS)
-        return cascade_fail(CASCADE_EUSAGE, "%s: critic_steps = %ld; at most %d", job->path, job->critic_steps,
-                            GAN_MAX_CRITIC_STEPS);
-    const char *resume_from = o->resume == 2 ? o->resume_path : NULL;
-    if (o->resume == 1 && cascade_session_has_checkpoints(s->ckdir)) resume_from = s->rundir;
-    if (!o->resume && cascade_session_has_checkpoints(s->ckdir))
-        return cascade_fail(CASCADE_EUSAGE, "%s already holds checkpoints; continue it with --resume auto or choose "
-                            "another --out (nothing was overwritten)", s->ckdir);
-    cascade_status st = load_train(s);
-    if (!st && s->train.n < job->batch)
-        st = cascade_fail(CASCADE_EUSAGE, "%s: batch = %ld is larger than the %lld training samples in %s", job->path,
-                          job->batch, (long long)s->train.n, job->train);
-    if (st) goto fail;
-    if ((st = cascade_gan_build(job, &s->train.x_shape, job->n_conditions ? &s->train.y_shape : NULL, &s->gen,
-                                &s->critic)))
-        goto fail;
-    s->xs = cascade_shape_numel(&s->train.x_shape);
-    s->cs = job->n_conditions ? cascade_shape_numel(&s->train.y_shape) : 0;
-    s->zs = job->latent;
-    if (job->normalize == NORM_STANDARD) {
-        st = resume_from ? read_norm(s, resume_from) : cascade_norm_compute(job, &s->train, &s->norm);
-        if (st) goto fail;
-        cascade_norm_apply(job, &s->norm, &s->train);
-    }
-    int mb = (int)job->micro_batch;
-    if ((st = cascade_net_prepare(&s->gen, mb, 0))) goto fail;
-    if ((st = cascade_net_prepare(&s->critic, mb, job->kind == JOB_WGAN_GP ? 2 : 1))) goto fail;
-    if ((st = cascade_optimizer_init(&s->gopt, &job->opt[0], s->gen.n_params))) goto fail;
-    if ((st = cascade_optimizer_init(&s->copt, &job->opt[1], s->critic.n_params))) goto fail;
-    if (resume_from) {
-        if ((st = read_checkpoint(s, resume_from, 1))) goto fail;
-        cascade_log("resuming %s at step %lld (epoch %lld)\n", s->rundir, (long long)s->prog.step,
-                    (long long)s->prog.epoch);
-    } else if (o->init_path && (st = read_checkpoint(s, o->init_path, 0))) {
-        goto fail;
-    }
-    s->steps_per_epoch = s->train.n / (job->batch * job->critic_steps);
-    if (s->steps_per_epoch < 1) s->steps_per_epoch = 1;
-    s->total_steps = o->steps > 0 ? o->steps : job->steps > 0 ? job->steps : job->epochs * s->steps_per_epoch;
-    int64_t np = s->critic.n_params > s->gen.n_params ? s->critic.n_params : s->gen.n_params;
-    int64_t nd = s->gen.n_stats + 8;
-    s->perm = malloc((size_t)s->train.n * sizeof(int64_t));
-    s->ids = malloc((size_t)mb * sizeof(int64_t));
-    s->xb = cascade_alloc((size_t)(mb * s->xs) * sizeof(float), "real batch");
-    s->cb = cascade_alloc((size_t)(mb * (s->cs ? s->cs : 1)) * sizeof(float), "condition batch");
-    s->zb = cascade_alloc((size_t)(mb * s->zs) * sizeof(float), "noise batch");
-    s->hat = cascade_alloc((size_t)(mb * s->xs) * sizeof(float), "interpolated batch");
-    s->v = cascade_alloc((size_t)(mb * s->xs) * sizeof(float), "penalty tangent");
-    s->dout = cascade_alloc((size_t)mb * sizeof(float), "score gradient");
-    s->facc = cascade_alloc((size_t)nd * sizeof(double), "step sums");
-    s->dvals = cascade_alloc((size_t)nd * sizeof(double), "micro-batch sums");
-    s->xacc = job->deterministic ? cascade_alloc((size_t)(CASCADE_XSUM_DIGITS * (np + nd) + 1) * sizeof(int64_t),
-                                                 "exact reduction buffer")
-                                 : NULL;
-    if (!s->perm || !s->ids || !s->xb || !s->cb || !s->zb || !s->hat || !s->v || !s->dout || !s->facc || !s->dvals ||
-        (job->deterministic && !s->xacc)) {
-        st = cascade_fail(CASCADE_EINTERNAL, "out of memory for batch buffers");
-        goto fail;
-    }
-    if (s->rank == 0) {
-        char path[CASCADE_PATH_MAX + 32];
-        if ((st = cascade_mkdir_p(s->rundir))) goto fail;
-        snprintf(path, sizeof path, "%s/job.ini", s->rundir);
-        if ((st = cascade_job_write(job, path))) goto fail;
-        snprintf(path, sizeof path, "%s/metrics.jsonl", s->rundir);
-        if (!(s->metrics = fopen(path, "a"))) {
-            st = cascade_fail(CASCADE_EIO, "cannot open %s: %s", path, strerror(errno));
-            goto fail;
-        }
-        char summary[8192];
-        if (!o->quiet) {
-            cascade_net_summary(&s->gen, summary, sizeof summary);
-            cascade_log("%s", summary);
-            cascade_net_summary(&s->critic, summary, sizeof summary);
-            cascade_log("%s", summary);
-        }
-        cascade_log("training %s (kind %s): %lld real samples, %lld steps of %ld critic update(s) on batches of %ld "
-                    "then one generator update, %d rank(s)%s\n",
-                    job->name, job->kind == JOB_GAN ? "gan" : job->kind == JOB_WGAN ? "wgan" : "wgan-gp",
-                    (long long)s->train.n, (long long)s->total_steps, job->critic_steps, job->batch, s->size,
-                    job->deterministic ? ", deterministic" : "");
-    }
-    return CASCADE_OK;
-fail:
-    session_close(s);
-    return st;
-}
+#include "explain/explain.h"
+#include "train/adversarial.h"
 
 /* ---- one update ---- */
 
@@ -294,7 +75,11 @@ static cascade_status step_reduce(gan_session *s, cascade_net *net, int nd) {
                 for (int i = 0; i < nd; i++) s->facc[i] = NAN;
         }
     } else if (s->size > 1) {
-        rc = MPI_Allreduce(MPI_IN_PLACE, net->grads, (int)np, MPI_FLOAT, MPI_SUM, s->comm);
+        if (s->use_buckets) /* started during the last backward */
+            rc = cascade_buckets_finish(net == &s->gen ? &s->gen_buckets : &s->critic_buckets) == CASCADE_OK
+                     ? MPI_SUCCESS : MPI_ERR_OTHER;
+        else
+            rc = MPI_Allreduce(MPI_IN_PLACE, net->grads, (int)np, MPI_FLOAT, MPI_SUM, s->comm);
         if (rc == MPI_SUCCESS) rc = MPI_Allreduce(MPI_IN_PLACE, s->facc, nd, MPI_DOUBLE, MPI_SUM, s->comm);
     }
     s->t_comm += cascade_now() - t0;
@@ -304,114 +89,187 @@ static cascade_status step_reduce(gan_session *s, cascade_net *net, int nd) {
     return CASCADE_OK;
 }
 
+static void bucket_hook(void *ctx, int layer) { cascade_buckets_progress(ctx, layer); }
+
+/* The hook for a net's final backward of the step (the last local micro-batch), or none. */
+static void hook_on(gan_session *s, cascade_run *run, cascade_buckets *bk, int final) {
+    if (!s->use_buckets || !final) return;
+    cascade_buckets_reset(bk);
+    run->after_backward = bucket_hook;
+    run->hook_ctx = bk;
+}
+
 static double softplus(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
 static double sigmoid(double x) { return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)); }
 
 /* The generator's samples for global-batch positions [first, first + m), from z drawn for
  * update counter `ctr` (and the conditions in cb): left in the generator's output. */
+/* A refiner refines the simulated micro-batch in sb instead. */
 static const float *generate_batch(gan_session *s, uint64_t ctr, int64_t first, int m, int collect) {
-    cascade_gan_noise((uint64_t)s->job->seed, ctr, first, m, s->zs, s->zb);
+    if (!s->refiner) cascade_gan_noise((uint64_t)s->job->seed, ctr, first, m, s->zs, s->zb);
     for (int i = 0; i < m; i++) s->ids[i] = (int64_t)(ctr * (uint64_t)s->job->batch) + first + i;
     cascade_run run = {.n = m, .training = 1, .collect_stats = collect, .sample_ids = s->ids, .step = ctr};
-    run.ext[0] = s->zb;
+    run.ext[0] = s->refiner ? s->sb : s->zb;
     run.ext[1] = s->cb;
     cascade_net_forward(&s->gen, &run);
-    return cascade_net_output(&s->gen);
+    for (int k = 0; k < s->gx.n; k++) /* the outputs, input-major */
+        memcpy(s->fakeb + m * s->gx.off[k], s->gen.act[s->gen_out[k]], (size_t)(m * s->gx.numel[k]) * sizeof(float));
+    return s->fakeb;
+}
+
+/* The critic's external inputs for an input-major batch x of m samples: each tensor, then c. */
+static void critic_inputs(const gan_session *s, cascade_run *run, const float *x, int m) {
+    for (int k = 0; k < s->gx.n; k++) run->ext[k] = x + m * s->gx.off[k];
+    run->ext[s->gx.n] = s->cb;
 }
 
 /* Critic forward on x (conditions cb); its scores stay in its output. */
 static const float *critic_forward(gan_session *s, const float *x, int m, uint64_t ctr) {
     cascade_run run = {.n = m, .training = 1, .sample_ids = s->ids, .step = ctr};
-    run.ext[0] = x;
-    run.ext[1] = s->cb;
+    critic_inputs(s, &run, x, m);
     cascade_net_forward(&s->critic, &run);
     return cascade_net_output(&s->critic);
 }
 
 /* Critic backward of s->dout after critic_forward on the same x. */
-static void critic_backward(gan_session *s, const float *x, int m, uint64_t ctr, int no_param_grads) {
+static void critic_backward(gan_session *s, const float *x, int m, uint64_t ctr, int no_param_grads, int final) {
     cascade_run run = {.n = m, .training = 1, .sample_ids = s->ids, .step = ctr, .no_param_grads = no_param_grads};
-    run.ext[0] = x;
-    run.ext[1] = s->cb;
+    critic_inputs(s, &run, x, m);
+    hook_on(s, &run, &s->critic_buckets, final && !no_param_grads);
     cascade_net_backward(&s->critic, &run, s->dout);
 }
 
 /* Gradient penalty of micro-batch positions [first, first + m): x^ between the real xb and
- * the fake batch; adds its exact parameter gradient; returns the sum of (|g| - 1)^2. */
-static double penalty(gan_session *s, const float *fake, uint64_t ctr, int64_t first, int m, double scale) {
-    int64_t xs = s->xs;
+ * the fake batch (input-major; one alpha per sample for all its tensors, the gradient's norm
+ * over all of them); adds its exact parameter gradient; returns the sum of (|g| - 1)^2. */
+static double penalty(gan_session *s, const float *fake, uint64_t ctr, int64_t first, int m, double scale,
+                      int final) {
+    const cascade_gan_x *gx = &s->gx;
     for (int i = 0; i < m; i++) {
         uint32_t r[4];
         cascade_philox((uint64_t)s->job->seed, CASCADE_RNG_GAN_ALPHA, ctr, (uint64_t)(first + i), r);
         float a = cascade_u01f(r[0]);
-        for (int64_t e = 0; e < xs; e++) {
-            int64_t k = i * xs + e;
-            s->hat[k] = s->xb[k] + a * (fake[k] - s->xb[k]);
-        }
+        for (int t = 0; t < gx->n; t++)
+            for (int64_t e = 0; e < gx->numel[t]; e++) {
+                int64_t k = m * gx->off[t] + i * gx->numel[t] + e;
+                s->hat[k] = s->xb[k] + a * (fake[k] - s->xb[k]);
+            }
     }
     cascade_run run = {.n = m, .training = 1, .sample_ids = s->ids, .step = ctr, .no_param_grads = 1};
-    run.ext[0] = s->hat;
-    run.ext[1] = s->cb;
+    critic_inputs(s, &run, s->hat, m);
     cascade_net_forward(&s->critic, &run);
     for (int i = 0; i < m; i++) s->dout[i] = 1; /* d(sum of scores)/d x^: each sample's own gradient */
     cascade_net_backward(&s->critic, &run, s->dout);
-    const float *g = s->critic.dext[0];
     double sum = 0;
+    const float *vs[CASCADE_MAX_EXTERNAL] = {0};
     for (int i = 0; i < m; i++) {
         double sq = 0;
-        for (int64_t e = 0; e < xs; e++) sq += (double)g[i * xs + e] * g[i * xs + e];
+        for (int t = 0; t < gx->n; t++)
+            for (int64_t e = 0; e < gx->numel[t]; e++) {
+                double g = s->critic.dext[t][i * gx->numel[t] + e];
+                sq += g * g;
+            }
         double norm = sqrt(sq), d = norm - 1;
+        if (s->job->one_sided && d < 0) d = 0; /* max(0, |g| - 1)^2 */
         sum += d * d;
         /* dR/dg = scale * 2 (|g| - 1) g / |g|; no direction at g = 0 */
         double f = norm > 0 ? scale * 2 * d / norm : 0;
-        for (int64_t e = 0; e < xs; e++) s->v[i * xs + e] = (float)(f * g[i * xs + e]);
+        for (int t = 0; t < gx->n; t++)
+            for (int64_t e = 0; e < gx->numel[t]; e++)
+                s->v[m * gx->off[t] + i * gx->numel[t] + e] = (float)(f * s->critic.dext[t][i * gx->numel[t] + e]);
     }
+    for (int t = 0; t < gx->n; t++) vs[t] = s->v + m * gx->off[t];
     run.no_param_grads = 0;
-    cascade_net_backward2(&s->critic, &run, 0, s->v);
+    hook_on(s, &run, &s->critic_buckets, final); /* the seeded sweep finishes the gradients */
+    cascade_net_backward2_multi(&s->critic, &run, vs);
     return sum;
 }
 
-/* One critic update on the global batch at perm[cursor]. sums: loss, D(real), D(fake), penalty. */
+/* Adds the critic's loss terms for scores d (m samples, `scores` each) judged as real or
+ * generated, with their gradient (divided by the global batch's terms) into dout; returns the
+ * loss sum. Logistic: softplus(-d) real, softplus(d) fake; Wasserstein: -d real, d fake. */
+static double score_loss(gan_session *s, const float *d, int m, int real, double norm) {
+    double loss = 0;
+    for (int64_t i = 0; i < m * s->scores; i++) {
+        if (cascade_gan_uses_bce(s->job)) {
+            loss += real ? softplus(-(double)d[i]) : softplus(d[i]);
+            s->dout[i] = (float)((sigmoid(d[i]) - (real ? 1 : 0)) / norm);
+        } else {
+            loss += real ? -d[i] : d[i];
+            s->dout[i] = (float)((real ? -1 : 1) / norm);
+        }
+    }
+    return loss;
+}
+
+static double score_sum(const float *d, int64_t n) {
+    double sum = 0;
+    for (int64_t i = 0; i < n; i++) sum += d[i];
+    return sum;
+}
+
+/* The real micro-batch into xb: gan: the training samples at perm[cursor + pos]; refiner:
+ * the target samples in their fixed permutation, cycling, at the critic update's offset. */
+static void real_batch(gan_session *s, int64_t pos, int m) {
+    if (!s->refiner) {
+        for (int k = 0; k < s->gx.n; k++)
+            cascade_data_gather(k ? &s->xin[k] : &s->train, s->perm + s->prog.cursor + pos, m,
+                                s->xb + m * s->gx.off[k], k == 0 && s->cs ? s->cb : NULL);
+        return;
+    }
+    int64_t idx[1024], base = s->critic_updates * s->job->batch + pos;
+    for (int i = 0; i < m; i += 1024) {
+        int k = m - i < 1024 ? m - i : 1024;
+        for (int j = 0; j < k; j++) idx[j] = s->perm_t[(base + i + j) % s->target.n];
+        cascade_data_gather(&s->target, idx, k, s->xb + (int64_t)i * s->xs, NULL);
+    }
+}
+
+/* A refiner's critic judges the refined global batch, mixed with its history: refine this
+ * rank's micro-batches first and share them with every rank. */
+static cascade_status refine_all(gan_session *s, uint64_t ctr, int64_t first, int64_t last) {
+    int mb = (int)s->job->micro_batch;
+    for (int64_t m = first; m < last; m++) {
+        int64_t pos = m * mb;
+        cascade_data_gather(&s->train, s->perm + s->prog.cursor + pos, mb, s->sb, NULL);
+        memcpy(s->fake_all + pos * s->xs, generate_batch(s, ctr, pos, mb, 0), (size_t)(mb * s->xs) * sizeof(float));
+    }
+    return cascade_refiner_share_batch(s);
+}
+
+/* One critic update on the global batch at perm[cursor]. sums: loss, D(real), D(fake), penalty
+ * (the scores' means over the batch). */
 static cascade_status critic_update(gan_session *s, uint64_t ctr, double sums[4]) {
     cascade_job *job = s->job;
     int mb = (int)job->micro_batch, K = 4;
-    double B = (double)job->batch;
+    double B = (double)job->batch, terms = B * (double)s->scores;
     int64_t nmb = job->batch / job->micro_batch;
     int64_t first = nmb * s->rank / s->size, last = nmb * (s->rank + 1) / s->size;
     step_begin(s, &s->critic, K);
     double t0 = cascade_now();
+    if (s->refiner) CASCADE_TRY(refine_all(s, ctr, first, last));
     for (int64_t m = first; m < last; m++) {
-        int64_t pos = m * mb, base = s->prog.cursor + pos;
-        cascade_data_gather(&s->train, s->perm + base, mb, s->xb, s->cs ? s->cb : NULL);
+        int64_t pos = m * mb;
+        real_batch(s, pos, mb);
         mb_begin(s, &s->critic);
-        const float *fake = generate_batch(s, ctr, pos, mb, 0);
-        double real_sum = 0, fake_sum = 0, loss = 0, gp = 0;
+        const float *fake;
+        if (s->refiner) {
+            cascade_refiner_fake_batch(s, ctr, pos, mb);
+            fake = s->fake_mb;
+        } else {
+            fake = generate_batch(s, ctr, pos, mb, 0);
+        }
+        double loss = 0, gp = 0;
         const float *d = critic_forward(s, s->xb, mb, ctr);
-        for (int i = 0; i < mb; i++) {
-            real_sum += d[i];
-            if (job->kind == JOB_GAN) {
-                loss += softplus(-(double)d[i]);
-                s->dout[i] = (float)((sigmoid(d[i]) - 1) / B);
-            } else {
-                loss -= d[i];
-                s->dout[i] = (float)(-1 / B);
-            }
-        }
-        critic_backward(s, s->xb, mb, ctr, 0);
+        double real_sum = score_sum(d, mb * s->scores);
+        loss += score_loss(s, d, mb, 1, terms);
+        critic_backward(s, s->xb, mb, ctr, 0, 0);
         d = critic_forward(s, fake, mb, ctr);
-        for (int i = 0; i < mb; i++) {
-            fake_sum += d[i];
-            if (job->kind == JOB_GAN) {
-                loss += softplus(d[i]);
-                s->dout[i] = (float)(sigmoid(d[i]) / B);
-            } else {
-                loss += d[i];
-                s->dout[i] = (float)(1 / B);
-            }
-        }
-        critic_backward(s, fake, mb, ctr, 0);
-        if (job->kind == JOB_WGAN_GP) {
-            gp = penalty(s, fake, ctr, pos, mb, job->gp_lambda / B);
+        double fake_sum = score_sum(d, mb * s->scores);
+        loss += score_loss(s, d, mb, 0, terms);
+        critic_backward(s, fake, mb, ctr, 0, m == last - 1 && !cascade_gan_uses_penalty(job));
+        if (cascade_gan_uses_penalty(job)) { /* (one score per sample: terms = B) */
+            gp = penalty(s, fake, ctr, pos, mb, job->gp_lambda / B, m == last - 1);
             loss += job->gp_lambda * gp;
         }
         s->dvals[0] = loss, s->dvals[1] = real_sum, s->dvals[2] = fake_sum, s->dvals[3] = gp;
@@ -420,49 +278,75 @@ static cascade_status critic_update(gan_session *s, uint64_t ctr, double sums[4]
     s->t_compute += cascade_now() - t0;
     s->last_base = s->prog.cursor;
     CASCADE_TRY(step_reduce(s, &s->critic, K));
-    for (int i = 0; i < K; i++) sums[i] = s->facc[i] / B;
+    for (int i = 0; i < K; i++) sums[i] = s->facc[i] / terms;
+    if (s->refiner) cascade_refiner_remember(s, ctr);
+    s->critic_updates++;
     return CASCADE_OK;
 }
 
 /* One generator update: z for every position of the global batch, the conditions of the last
- * critic batch. Returns the generator loss (NaN if not finite). */
-static cascade_status generator_update(gan_session *s, uint64_t ctr, double *loss_out) {
+ * critic batch, plus constrainer_weight * mean (C(G(z, c)) - c)^2 with a constrainer; a
+ * refiner refines the last critic batch's simulated samples, its loss the adversarial term
+ * (left out while pretraining: adversarial = 0) plus self_regularization * mean |R(x) - x|
+ * (torch's l1_loss). loss_out: the loss, and the self-regularization (refiner) or constrainer
+ * mean squared error (NaN if not finite). */
+static cascade_status generator_update(gan_session *s, uint64_t ctr, int adversarial, double loss_out[2]) {
     cascade_job *job = s->job;
-    int mb = (int)job->micro_batch, ns = (int)s->gen.n_stats, K = ns + 1;
-    double B = (double)job->batch;
-    int64_t nmb = job->batch / job->micro_batch;
+    int mb = (int)job->micro_batch, ns = (int)s->gen.n_stats, K = ns + 3;
+    double B = (double)job->batch, lambda = job->self_regularization;
+    int constrained = s->constrainer.open;
+    int64_t nmb = job->batch / job->micro_batch, xs = s->xs;
     int64_t first = nmb * s->rank / s->size, last = nmb * (s->rank + 1) / s->size;
     step_begin(s, &s->gen, K);
     double t0 = cascade_now();
     for (int64_t m = first; m < last; m++) {
         int64_t pos = m * mb;
-        if (s->cs) cascade_data_gather(&s->train, s->perm + s->last_base + pos, mb, s->xb, s->cb);
+        if (s->refiner) cascade_data_gather(&s->train, s->perm + s->last_base + pos, mb, s->sb, NULL);
+        else if (s->cs) cascade_data_gather(&s->train, s->perm + s->last_base + pos, mb, s->xb, s->cb);
         mb_begin(s, &s->gen);
         const float *fake = generate_batch(s, ctr, pos, mb, 1);
-        const float *d = critic_forward(s, fake, mb, ctr);
-        double loss = 0;
-        for (int i = 0; i < mb; i++) {
-            if (job->kind == JOB_GAN) { /* non-saturating: -log sigmoid(D) */
-                loss += softplus(-(double)d[i]);
-                s->dout[i] = (float)((sigmoid(d[i]) - 1) / B);
-            } else {
-                loss -= d[i];
-                s->dout[i] = (float)(-1 / B);
-            }
+        double adv = 0, l1 = 0, csq = 0;
+        float *dfake = s->v; /* d loss / d generated samples (mb, xs) */
+        if (adversarial) {
+            /* gan / bce critic: non-saturating -log sigmoid(D); Wasserstein: -D */
+            adv = score_loss(s, critic_forward(s, fake, mb, ctr), mb, 1, B * (double)s->scores);
+            critic_backward(s, fake, mb, ctr, 1, 0); /* only the gradient with respect to the samples */
+            dfake = s->critic.dext[0];
+        } else {
+            memset(dfake, 0, (size_t)(mb * xs) * sizeof(float));
         }
-        critic_backward(s, fake, mb, ctr, 1); /* only the gradient with respect to the samples */
+        if (s->refiner && lambda > 0)
+            for (int64_t e = 0; e < mb * xs; e++) {
+                double diff = (double)fake[e] - s->sb[e];
+                l1 += fabs(diff);
+                dfake[e] += (float)(lambda * (diff > 0 ? 1 : diff < 0 ? -1 : 0) / (B * (double)xs));
+            }
+        if (constrained)
+            csq = cascade_constrainer_apply(&s->constrainer, fake, s->cb, mb, B * (double)s->cs,
+                                            job->constrainer_weight, dfake);
         cascade_run grun = {.n = mb, .training = 1, .sample_ids = s->ids, .step = ctr};
-        grun.ext[0] = s->zb;
+        grun.ext[0] = s->refiner ? s->sb : s->zb;
         grun.ext[1] = s->cb;
-        cascade_net_backward(&s->gen, &grun, s->critic.dext[0]);
+        hook_on(s, &grun, &s->gen_buckets, m == last - 1);
+        if (s->gx.n == 1) {
+            cascade_net_backward(&s->gen, &grun, dfake);
+        } else { /* one output layer per input: the critic's gradient with respect to each */
+            const float *douts[CASCADE_MAX_NAMES];
+            for (int k = 0; k < s->gx.n; k++) douts[k] = s->critic.dext[k];
+            cascade_net_backward_seeds(&s->gen, &grun, s->gx.n, s->gen_out, douts);
+        }
         if (ns) memcpy(s->dvals, s->gen.stats, (size_t)ns * sizeof(double));
-        s->dvals[ns] = loss;
+        s->dvals[ns] = adv;
+        s->dvals[ns + 1] = l1;
+        s->dvals[ns + 2] = csq;
         mb_end(s, &s->gen, K);
     }
     s->t_compute += cascade_now() - t0;
     CASCADE_TRY(step_reduce(s, &s->gen, K));
-    *loss_out = s->facc[ns] / B;
-    if (isfinite(*loss_out)) {
+    loss_out[1] = s->refiner ? s->facc[ns + 1] / (B * (double)xs) : s->facc[ns + 2] / (B * (double)(s->cs ? s->cs : 1));
+    loss_out[0] = s->facc[ns] / (B * (double)s->scores) +
+                  (s->refiner ? lambda : constrained ? job->constrainer_weight : 0) * loss_out[1];
+    if (isfinite(loss_out[0])) {
         for (int i = 0; i < ns; i++) s->facc[i] /= (double)nmb;
         cascade_net_apply_stats(&s->gen, s->facc);
     }
@@ -479,9 +363,12 @@ static cascade_status gan_checkpoint(gan_session *s) {
     cascade_ckpt_meta meta = {.step = s->prog.step, .epoch = s->prog.epoch, .samples_seen = s->prog.samples_seen,
                               .world_size = s->size, .seed = s->job->seed, .job = s->job->text};
     cascade_status st = cascade_ckpt_write_meta(w, &meta);
-    if (!st) st = cascade_model_write(w, s->rank, s->job, &s->gen, &s->gopt, &s->norm, &s->train, &s->prog);
+    if (!st)
+        st = cascade_model_write(w, s->rank, s->job, &s->gen, &s->gopt, &s->norm, s->gx.n > 1 ? &s->ndesc : &s->train,
+                                 &s->prog);
     if (!st) st = cascade_model_write(w, s->rank, s->job, &s->critic, &s->copt, NULL, NULL, NULL);
-    if (!st) st = cascade_gan_write_layout(w, s->rank, s->job, &s->train);
+    if (!st) st = cascade_gan_write_layout(w, s->rank, s->job, &s->train, &s->gx);
+    if (!st && s->refiner) st = cascade_refiner_write(w, s);
     if (st) {
         cascade_h5w_abort(w);
         return st;
@@ -491,14 +378,19 @@ static cascade_status gan_checkpoint(gan_session *s) {
 }
 
 typedef struct {
-    double critic, gen, wass, gp;
+    double critic, gen, wass, gp, selfreg;
     int64_t n;
 } gan_means;
 
 static void log_progress(gan_session *s, const gan_means *m, double lr_g, double lr_c, double rate, double elapsed) {
     if (s->rank != 0) return;
     double n = m->n ? (double)m->n : NAN;
-    char c[32], g[32], w[32], p[32];
+    char c[32], g[32], w[32], p[32], r[64] = "";
+    if (s->refiner || s->constrainer.open) {
+        char v[32];
+        cascade_json_double(v, sizeof v, m->selfreg / n);
+        snprintf(r, sizeof r, ",\"%s\":%s", s->refiner ? "self_regularization" : "constrainer_mse", v);
+    }
     cascade_json_double(c, sizeof c, m->critic / n);
     cascade_json_double(g, sizeof g, m->gen / n);
     cascade_json_double(w, sizeof w, m->wass / n);
@@ -506,16 +398,73 @@ static void log_progress(gan_session *s, const gan_means *m, double lr_g, double
     fprintf(s->metrics,
             "{\"step\":%lld,\"epoch\":%lld,\"split\":\"train\",\"loss\":%s,\"loss_critic\":%s,\"loss_generator\":%s,"
             "\"wasserstein\":%s,\"gradient_penalty\":%s,\"lr\":%.7g,\"lr_critic\":%.7g,\"samples_per_s\":%.1f,"
-            "\"time_s\":%.3f,\"compute_s\":%.5f,\"comm_wait_s\":%.5f,\"optimizer_s\":%.5f}\n",
+            "\"time_s\":%.3f,\"compute_s\":%.5f,\"comm_wait_s\":%.5f,\"optimizer_s\":%.5f%s}\n",
             (long long)s->prog.step, (long long)s->prog.epoch, c, c, g, w, p, lr_g, lr_c, rate, elapsed, s->t_compute,
-            s->t_comm, s->t_optim);
+            s->t_comm, s->t_optim, r);
     fflush(s->metrics);
     if (!s->o->quiet)
-        cascade_log("%sstep %lld/%lld  epoch %lld  critic %.5g  generator %.5g  W %.4g%s%.4g  %.0f samples/s%s",
+        cascade_log("%sstep %lld/%lld  epoch %lld  critic %.5g  %s %.5g  %s %.4g%s%.4g  %.0f samples/s%s",
                     s->tty ? "\r" : "", (long long)s->prog.step, (long long)s->total_steps, (long long)s->prog.epoch,
-                    m->critic / n, m->gen / n, m->wass / n, s->job->kind == JOB_WGAN_GP ? "  gp " : "",
-                    s->job->kind == JOB_WGAN_GP ? m->gp / n : 0.0, rate, s->tty ? "   " : "\n");
+                    m->critic / n, s->refiner ? "refiner" : "generator", m->gen / n,
+                    s->refiner ? "L1" : "W", s->refiner ? m->selfreg / n : m->wass / n,
+                    cascade_gan_uses_penalty(s->job) ? "  gp " : "", cascade_gan_uses_penalty(s->job) ? m->gp / n : 0.0, rate,
+                    s->tty ? "   " : "\n");
     s->t_compute = s->t_comm = s->t_optim = 0;
+}
+
+/* sample_every: RUNDIR/samples/step-N.png (rank 0), the first input's map of up to 8 samples
+ * side by side in physical units — generated from the same z every time (generate's draws,
+ * the first training conditions), or a refiner's first simulated samples above their refined
+ * versions — so the pictures show the training's progress. Inputs that are not 2-D maps per
+ * channel (C, H, W) get no pictures (one log line). */
+static cascade_status write_samples(gan_session *s) {
+    const cascade_shape *xs_shape = &s->train.x_shape;
+    if (s->rank != 0) return CASCADE_OK;
+    if (s->job->layout != LAYOUT_CHANNELS || xs_shape->ndim != 3 || s->gx.n > 1) {
+        if (s->prog.step == s->job->sample_every)
+            cascade_log("\nsample_every: no pictures for these samples (one stacked x of 2-D maps only)\n");
+        return CASCADE_OK;
+    }
+    int m = (int)(s->job->micro_batch < 8 ? s->job->micro_batch : 8), rows = s->refiner ? 2 : 1;
+    if (m > s->train.n) m = (int)s->train.n;
+    int64_t H = xs_shape->d[1], W = xs_shape->d[2], xs = s->xs;
+    float *x = cascade_alloc((size_t)(rows * m * xs) * sizeof(float), "sample pictures");
+    float *map = cascade_alloc((size_t)(rows * (H + 1) * m * (W + 1)) * sizeof(float), "sample pictures");
+    if (!x || !map) {
+        cascade_free(x);
+        cascade_free(map);
+        return CASCADE_EINTERNAL;
+    }
+    cascade_run run = {.n = m, .training = 0};
+    if (s->refiner) {
+        memcpy(s->sb, s->train.x, (size_t)(m * xs) * sizeof(float));
+        memcpy(x, s->sb, (size_t)(m * xs) * sizeof(float));
+        run.ext[0] = s->sb;
+    } else {
+        cascade_gan_noise((uint64_t)s->job->seed, UINT64_MAX, 0, m, s->zs, s->zb);
+        if (s->cs) memcpy(s->cb, s->train.y, (size_t)(m * s->cs) * sizeof(float));
+        run.ext[0] = s->zb;
+        run.ext[1] = s->cb;
+    }
+    cascade_net_forward(&s->gen, &run);
+    memcpy(x + (rows - 1) * m * xs, cascade_net_output(&s->gen), (size_t)(m * xs) * sizeof(float));
+    cascade_gan_to_physical(s->job, &s->train, &s->norm, x, rows * m);
+    int64_t mw = m * (W + 1);
+    memset(map, 0, (size_t)(rows * (H + 1) * mw) * sizeof(float));
+    for (int r = 0; r < rows; r++)
+        for (int i = 0; i < m; i++)
+            for (int64_t y = 0; y < H; y++)
+                for (int64_t c = 0; c < W; c++)
+                    map[(r * (H + 1) + y) * mw + i * (W + 1) + c] = x[(int64_t)(r * m + i) * xs + y * W + c];
+    char dir[CASCADE_PATH_MAX + 16], path[CASCADE_PATH_MAX + 48];
+    snprintf(dir, sizeof dir, "%s/samples", s->rundir);
+    snprintf(path, sizeof path, "%s/step-%08lld.png", dir, (long long)s->prog.step);
+    int scale = (int)(512 / (mw > 1 ? mw : 1));
+    cascade_status st = cascade_mkdir_p(dir);
+    if (!st) st = cascade_explain_png(path, map, rows * (H + 1) - 1, mw - 1, scale < 4 ? 4 : scale);
+    cascade_free(x);
+    cascade_free(map);
+    return st;
 }
 
 static void clip_weights(cascade_net *net, double clip) {
@@ -548,7 +497,7 @@ static void next_batch(gan_session *s) {
 
 cascade_status cascade_train_gan(cascade_job *job, const cascade_train_opts *o, MPI_Comm comm) {
     gan_session s;
-    cascade_status st = session_open(&s, job, o, comm);
+    cascade_status st = cascade_gan_session_open(&s, job, o, comm);
     if (st) return st;
     double t0 = cascade_now(), t_log = t0;
     gan_means acc = {0};
@@ -557,9 +506,15 @@ cascade_status cascade_train_gan(cascade_job *job, const cascade_train_opts *o, 
         int64_t step = s.prog.step;
         double lr_c = cascade_lr_at(&job->opt[1], s.copt.step, s.total_steps * K);
         double lr_g = cascade_lr_at(&job->opt[0], step, s.total_steps);
-        double sums[4] = {0}, gloss = NAN;
-        int ok = 1;
-        for (int64_t t = 0; !st && t < K; t++) {
+        double sums[4] = {0}, gloss[2] = {NAN, NAN};
+        int ok = 1, pretraining = s.refiner && step < job->pretrain_steps;
+        if (pretraining) { /* the refiner alone, on the next simulated batch */
+            next_batch(&s);
+            s.last_base = s.prog.cursor;
+            s.prog.cursor += B;
+            s.prog.samples_seen += B;
+        }
+        for (int64_t t = 0; !st && !pretraining && t < K; t++) {
             next_batch(&s);
             uint64_t ctr = ((uint64_t)step << 8) | (uint64_t)t;
             if ((st = critic_update(&s, ctr, sums))) break;
@@ -576,8 +531,8 @@ cascade_status cascade_train_gan(cascade_job *job, const cascade_train_opts *o, 
             ok &= fine;
         }
         if (st) break;
-        if ((st = generator_update(&s, ((uint64_t)step << 8) | GAN_GEN_PHASE, &gloss))) break;
-        int gfine = isfinite(gloss) && all_finite(s.gen.grads, s.gen.n_params);
+        if ((st = generator_update(&s, ((uint64_t)step << 8) | GAN_GEN_PHASE, !pretraining, gloss))) break;
+        int gfine = isfinite(gloss[0]) && all_finite(s.gen.grads, s.gen.n_params);
         if (gfine) {
             double to = cascade_now();
             cascade_optimizer_update(&s.gopt, s.gen.params, s.gen.grads, 0, s.gen.n_params, lr_g);
@@ -586,7 +541,8 @@ cascade_status cascade_train_gan(cascade_job *job, const cascade_train_opts *o, 
         ok &= gfine;
         if (ok) {
             nonfinite_run = 0;
-            acc.critic += sums[0], acc.gen += gloss, acc.wass += sums[1] - sums[2], acc.gp += sums[3], acc.n++;
+            acc.critic += sums[0], acc.gen += gloss[0], acc.wass += sums[1] - sums[2], acc.gp += sums[3];
+            acc.selfreg += gloss[1], acc.n++;
         } else if (++nonfinite_run >= job->max_nonfinite) {
             st = cascade_fail(CASCADE_EDATA, "losses or gradients were NaN/Inf in %ld steps in a row (last at step "
                               "%lld); stopping without writing a checkpoint (max_nonfinite = %ld)", job->max_nonfinite,
@@ -598,13 +554,14 @@ cascade_status cascade_train_gan(cascade_job *job, const cascade_train_opts *o, 
         s.prog.step++;
         if (s.prog.step % job->log_every == 0 || s.prog.step == s.total_steps) {
             double now = cascade_now();
-            double rate = (double)(acc.n * B * K) / (now - t_log > 1e-9 ? now - t_log : 1e-9);
+            double rate = (double)(acc.n * B * (pretraining ? 1 : K)) / (now - t_log > 1e-9 ? now - t_log : 1e-9);
             log_progress(&s, &acc, lr_g, lr_c, rate, now - t0);
             memset(&acc, 0, sizeof acc);
             t_log = now;
         }
         int stop = o->stop_flag ? (int)*o->stop_flag : 0, any_stop = 0;
         MPI_Allreduce(&stop, &any_stop, 1, MPI_INT, MPI_MAX, comm);
+        if (!st && job->sample_every > 0 && s.prog.step % job->sample_every == 0) st = write_samples(&s);
         int due = job->checkpoint_every > 0 && s.prog.step % job->checkpoint_every == 0;
         if (!st && (due || any_stop || s.prog.step == s.total_steps)) st = gan_checkpoint(&s);
         if (!st && any_stop) {
@@ -612,6 +569,6 @@ cascade_status cascade_train_gan(cascade_job *job, const cascade_train_opts *o, 
             st = CASCADE_ESTOPPED;
         }
     }
-    session_close(&s);
+    cascade_gan_session_close(&s);
     return st;
 }

@@ -11,7 +11,17 @@
 #define GENERATE_COUNTER UINT64_MAX
 
 cascade_status cascade_gan_write_layout(cascade_h5writer *w, int rank, const cascade_job *job,
-                                        const cascade_dataset *d) {
+                                        const cascade_dataset *d, const cascade_gan_x *gx) {
+    if (gx->n > 1) { /* one tensor per input: (n, 1 + max dims) rows of [ndim, d0, d1, ...] */
+        float rows[CASCADE_MAX_NAMES * (1 + CASCADE_MAX_DIMS)] = {0};
+        for (int k = 0; k < gx->n; k++) {
+            rows[k * (1 + CASCADE_MAX_DIMS)] = (float)gx->shape[k].ndim;
+            for (int j = 0; j < gx->shape[k].ndim; j++) rows[k * (1 + CASCADE_MAX_DIMS) + 1 + j] = (float)gx->shape[k].d[j];
+        }
+        cascade_shape sh = cascade_shape_make(2, (int64_t[]){gx->n, 1 + CASCADE_MAX_DIMS});
+        CASCADE_TRY(cascade_h5w_write_floats(w, "/gan/input_shapes", &sh, rows, 0,
+                                             rank == 0 ? gx->n * (1 + CASCADE_MAX_DIMS) : 0));
+    }
     float widths[CASCADE_MAX_NAMES], dims[CASCADE_MAX_DIMS];
     for (int i = 0; i < job->n_inputs; i++) widths[i] = (float)(d->stat_start[i + 1] - d->stat_start[i]);
     for (int k = 0; k < d->x_shape.ndim; k++) dims[k] = (float)d->x_shape.d[k];
@@ -22,7 +32,7 @@ cascade_status cascade_gan_write_layout(cascade_h5writer *w, int rank, const cas
 }
 
 /* The layout written above, as a sample-less data set description (x_shape, stat_start). */
-static cascade_status read_layout(cascade_h5file *f, const cascade_job *job, cascade_dataset *d) {
+cascade_status cascade_gan_read_layout(cascade_h5file *f, const cascade_job *job, cascade_dataset *d) {
     cascade_h5_info wi, xi;
     CASCADE_TRY(cascade_h5_info_of(f, "/gan/input_widths", &wi));
     CASCADE_TRY(cascade_h5_info_of(f, "/gan/x_shape", &xi));
@@ -41,6 +51,63 @@ static cascade_status read_layout(cascade_h5file *f, const cascade_job *job, cas
     for (int i = 0; i < job->n_inputs; i++) d->stat_start[i + 1] = d->stat_start[i] + (int64_t)widths[i];
     d->n_stats = d->stat_start[job->n_inputs];
     return CASCADE_OK;
+}
+
+/* Which tensors the critic judged (gan.h); for several, layout becomes one normalisation
+ * statistic per input. */
+static cascade_status read_tensors(cascade_h5file *f, const cascade_job *job, cascade_dataset *layout,
+                                   cascade_gan_x *gx) {
+    memset(gx, 0, sizeof *gx);
+    gx->n = 1;
+    gx->shape[0] = layout->x_shape;
+    if (cascade_h5_kind_of(f, "/gan/input_shapes") == CASCADE_H5_DATASET) {
+        cascade_shape sh = cascade_shape_make(2, (int64_t[]){job->n_inputs, 1 + CASCADE_MAX_DIMS});
+        float rows[CASCADE_MAX_NAMES * (1 + CASCADE_MAX_DIMS)];
+        CASCADE_TRY(cascade_h5_read_floats(f, "/gan/input_shapes", &sh, rows));
+        gx->n = job->n_inputs;
+        for (int k = 0; k < gx->n; k++) {
+            int64_t dd[CASCADE_MAX_DIMS];
+            int nd = (int)rows[k * (1 + CASCADE_MAX_DIMS)];
+            for (int j = 0; j < nd; j++) dd[j] = (int64_t)rows[k * (1 + CASCADE_MAX_DIMS) + 1 + j];
+            gx->shape[k] = cascade_shape_make(nd, dd);
+        }
+        for (int k = 0; k <= job->n_inputs; k++) layout->stat_start[k] = k;
+        layout->n_stats = job->n_inputs;
+    }
+    cascade_gan_x_sizes(gx);
+    return CASCADE_OK;
+}
+
+/* Several tensors (x per sample: [t0 | t1 | ...]): normalisation statistic k and log_inputs of
+ * input k, then tensor k written as data set inputs[k] (n, its shape without the channel axis). */
+static void tensors_to_physical(const cascade_job *job, const cascade_gan_x *gx, const cascade_norm_stats *norm,
+                                float *x, int64_t n) {
+    for (int k = 0; k < gx->n; k++) {
+        int log = 0;
+        for (int l = 0; l < job->n_log_inputs; l++) log |= strcmp(job->log_inputs[l], job->inputs[k]) == 0;
+        for (int64_t s = 0; s < n; s++)
+            for (int64_t e = 0; e < gx->numel[k]; e++) {
+                double v = x[s * gx->total + gx->off[k] + e];
+                if (job->normalize == NORM_STANDARD) v = v * norm->std[k] + norm->mean[k];
+                if (log) v = pow(10.0, v) - 1.0;
+                x[s * gx->total + gx->off[k] + e] = (float)v;
+            }
+    }
+}
+
+static cascade_status write_tensor(cascade_h5writer *w, const cascade_job *job, const cascade_gan_x *gx, int k,
+                                   const float *x, int64_t n, int rank) {
+    int64_t dims[CASCADE_MAX_DIMS + 1] = {n};
+    for (int j = 1; j < gx->shape[k].ndim; j++) dims[j] = gx->shape[k].d[j];
+    cascade_shape sh = cascade_shape_make(gx->shape[k].ndim, dims);
+    float *buf = cascade_alloc((size_t)(n * gx->numel[k] + 1) * sizeof(float), "generated data set");
+    if (!buf) return CASCADE_EINTERNAL;
+    for (int64_t s = 0; s < n; s++)
+        memcpy(buf + s * gx->numel[k], x + s * gx->total + gx->off[k], (size_t)gx->numel[k] * sizeof(float));
+    cascade_status st = cascade_h5w_create_rows(w, job->inputs[k], &sh);
+    if (!st) st = cascade_h5w_write_rows(w, job->inputs[k], 0, rank == 0 ? n : 0, buf);
+    cascade_free(buf);
+    return st;
 }
 
 /* The first n rows of the job's condition data sets in `path`, flattened and concatenated per
@@ -62,7 +129,7 @@ static cascade_status load_conditions(cascade_job *job, const char *path, int64_
 }
 
 /* x (n, x_shape) from training units back to the data's: normalisation, then log_inputs. */
-static void to_physical(const cascade_job *job, const cascade_dataset *d, const cascade_norm_stats *norm, float *x,
+void cascade_gan_to_physical(const cascade_job *job, const cascade_dataset *d, const cascade_norm_stats *norm, float *x,
                         int64_t n) {
     int64_t xs = cascade_shape_numel(&d->x_shape), W = d->x_shape.d[d->x_shape.ndim - 1];
     int chan = job->layout == LAYOUT_CHANNELS;
@@ -81,7 +148,7 @@ static void to_physical(const cascade_job *job, const cascade_dataset *d, const 
 }
 
 /* Writes input i of x (n, x_shape) as its own data set (n, input shape). */
-static cascade_status write_input(cascade_h5writer *w, const cascade_job *job, const cascade_dataset *d, int i,
+cascade_status cascade_gan_write_input(cascade_h5writer *w, const cascade_job *job, const cascade_dataset *d, int i,
                                   const float *x, int64_t n, int rank) {
     int64_t xs = cascade_shape_numel(&d->x_shape), W = d->x_shape.d[d->x_shape.ndim - 1];
     int chan = job->layout == LAYOUT_CHANNELS;
@@ -159,14 +226,17 @@ cascade_status cascade_generate(const char *ckpt, int64_t n, uint64_t seed, int 
                           "FILE.h5 with those data sets", ckpt, job.conditions[0], job.n_conditions > 1 ? ", ..." : "");
         goto done;
     }
-    if ((st = read_layout(f, &job, &layout))) goto done;
+    if ((st = cascade_gan_read_layout(f, &job, &layout))) goto done;
     if (job.n_conditions && (st = load_conditions(&job, cond_file, n, comm, &cond))) goto done;
-    if ((st = cascade_gan_build(&job, &layout.x_shape, job.n_conditions ? &cond.y_shape : NULL, &gen, &critic)))
+    cascade_gan_x gx;
+    int gen_out[CASCADE_MAX_NAMES];
+    if ((st = read_tensors(f, &job, &layout, &gx))) goto done;
+    if ((st = cascade_gan_build(&job, &gx, job.n_conditions ? &cond.y_shape : NULL, &gen, &critic, gen_out)))
         goto done;
     if ((st = cascade_model_read_params(f, &gen, 1))) goto done;
     if ((st = cascade_model_read_state(f, &job, &gen, NULL, &norm, &layout, NULL))) goto done;
     int chunk = (int)job.micro_batch;
-    int64_t xs = cascade_shape_numel(&layout.x_shape), cs = job.n_conditions ? cascade_shape_numel(&cond.y_shape) : 0;
+    int64_t xs = gx.total, cs = job.n_conditions ? cascade_shape_numel(&cond.y_shape) : 0;
     if ((st = cascade_net_prepare(&gen, chunk, 0))) goto done;
     x = cascade_alloc((size_t)(n * xs + 1) * sizeof(float), "generated samples");
     zb = cascade_alloc((size_t)(chunk * job.latent) * sizeof(float), "noise");
@@ -187,7 +257,10 @@ cascade_status cascade_generate(const char *ckpt, int64_t n, uint64_t seed, int 
         run.ext[0] = zb;
         run.ext[1] = cb;
         cascade_net_forward(&gen, &run);
-        memcpy(x + start * xs, cascade_net_output(&gen), (size_t)(m * xs) * sizeof(float));
+        for (int k = 0; k < gx.n; k++) /* per sample [t0 | t1 | ...] */
+            for (int i = 0; i < m; i++)
+                memcpy(x + (start + i) * xs + gx.off[k], gen.act[gen_out[k]] + (int64_t)i * gx.numel[k],
+                       (size_t)gx.numel[k] * sizeof(float));
     }
     if (size > 1) {
         int *counts = malloc((size_t)size * sizeof(int)), *displs = malloc((size_t)size * sizeof(int));
@@ -205,9 +278,11 @@ cascade_status cascade_generate(const char *ckpt, int64_t n, uint64_t seed, int 
             goto done;
         }
     }
-    to_physical(&job, &layout, &norm, x, n);
+    if (gx.n > 1) tensors_to_physical(&job, &gx, &norm, x, n);
+    else cascade_gan_to_physical(&job, &layout, &norm, x, n);
     if ((st = cascade_h5w_create(out, comm, &w))) goto done;
-    for (int i = 0; !st && i < job.n_inputs; i++) st = write_input(w, &job, &layout, i, x, n, rank);
+    for (int i = 0; !st && i < job.n_inputs; i++)
+        st = gx.n > 1 ? write_tensor(w, &job, &gx, i, x, n, rank) : cascade_gan_write_input(w, &job, &layout, i, x, n, rank);
     if (!st && job.n_conditions) st = copy_conditions(w, &job, cond_file, n, comm, rank);
     if (!st) st = cascade_h5w_attr_string(w, "/", "generator", "cascade generate");
     if (!st) st = cascade_h5w_attr_string(w, "/", "checkpoint", ckpt);

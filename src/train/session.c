@@ -58,8 +58,7 @@ static cascade_status load_data(cascade_session *s) {
 }
 
 /* Buckets of about bucket_mb in reverse layer order (the order backward finishes them). */
-static cascade_status make_buckets(cascade_session *s) {
-    cascade_net *net = &s->net;
+cascade_status cascade_net_buckets(cascade_net *net, double bucket_mb, MPI_Comm comm, cascade_buckets *bk) {
     int L = net->n_layers, n = 0;
     int64_t *lo = malloc((size_t)L * sizeof(int64_t)), *hi = malloc((size_t)L * sizeof(int64_t));
     int *ready = malloc((size_t)L * sizeof(int));
@@ -68,7 +67,7 @@ static cascade_status make_buckets(cascade_session *s) {
         return cascade_fail(CASCADE_EINTERNAL, "out of memory");
     }
     /* about bucket_mb each, but at least ~4 buckets so that small models overlap too */
-    int64_t limit = (int64_t)(s->job->bucket_mb * 1048576.0 / sizeof(float));
+    int64_t limit = (int64_t)(bucket_mb * 1048576.0 / sizeof(float));
     if (limit > net->n_params / 4) limit = net->n_params / 4;
     if (limit < 1) limit = 1;
     int64_t cur_hi = -1, cur_lo = -1;
@@ -90,7 +89,7 @@ static cascade_status make_buckets(cascade_session *s) {
         }
     }
     if (cur_hi >= 0) lo[n] = cur_lo, hi[n] = cur_hi, n++;
-    cascade_status st = cascade_buckets_init(&s->buckets, n, lo, hi, ready, net->grads, s->comm);
+    cascade_status st = cascade_buckets_init(bk, n, lo, hi, ready, net->grads, comm);
     free(lo), free(hi), free(ready);
     return st;
 }
@@ -221,7 +220,7 @@ cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const 
         if ((st = load_checkpoint(s, o->init_path, 0))) goto fail;
     }
     if (!job->deterministic && s->size > 1) {
-        if ((st = make_buckets(s))) goto fail;
+        if ((st = cascade_net_buckets(&s->net, job->bucket_mb, comm, &s->buckets))) goto fail;
         s->use_buckets = 1;
     }
     s->steps_per_epoch = s->train.n / job->batch;

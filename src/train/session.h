@@ -63,6 +63,9 @@ cascade_status cascade_stream_tnorm(cascade_session *s);
 cascade_status cascade_stream_fetch(cascade_session *s, int64_t first, int64_t last);
 void cascade_stream_close(cascade_session *s);
 
+/* Buckets of about bucket_mb (at least ~4 per net) over net->grads in reverse layer order, the
+ * order backward finishes them; progress marks are layer indices (run.after_backward). */
+cascade_status cascade_net_buckets(cascade_net *net, double bucket_mb, MPI_Comm comm, cascade_buckets *bk);
 /* 1 when ckdir holds LATEST or step-*.h5 (a run that must be resumed, not overwritten). */
 int cascade_session_has_checkpoints(const char *ckdir);
 /* A JSON number, or null when not finite. */

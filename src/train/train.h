@@ -21,7 +21,7 @@ typedef struct {
  * checkpoint. */
 cascade_status cascade_train_supervised(cascade_job *job, const cascade_train_opts *o, MPI_Comm comm);
 
-/* Runs an adversarial job (kind = gan, wgan, wgan-gp; src/train/gan.c). */
+/* Runs an adversarial job (kind = gan, wgan, wgan-gp, refiner; src/train/gan.c, refiner.c). */
 cascade_status cascade_train_gan(cascade_job *job, const cascade_train_opts *o, MPI_Comm comm);
 
 /* Evaluates a trained model (checkpoint or run directory) on `data` (NULL: the job's

@@ -34,4 +34,7 @@ const float *cascade_trained_targets(const cascade_trained *t);
  * autoencoder (reconstruction error). score holds d.n floats. Needs cascade_trained_run. */
 void cascade_trained_scores(const cascade_trained *t, float *score);
 
+/* Copies data set `name` of `in` into w (float32, or int32 for integer data sets). */
+cascade_status cascade_copy_dataset(cascade_h5file *in, cascade_h5writer *w, const char *name, int rank);
+
 #endif

@@ -201,8 +201,11 @@ fails() { # fails PATTERN ARGS...: exit code 2 and PATTERN in stderr
     fi
 }
 fails "known: activations, filters, saliency, inputxgrad, integrated" relu --method nope --data data.h5 --out e
-fails "actmax is not available yet" relu --method actmax --data data.h5 --out e
-fails "lrp is not available yet" relu --method lrp --data data.h5 --out e
+fails "is not neuron, channel or layer" relu --method actmax --objective unit --out e
+fails "--target A:B is for --method actmax" relu --method saliency --data data.h5 --target 0:2 --out e
+fails "unknown --rule 'gamma'" relu --method lrp --rule gamma --data data.h5 --out e
+fails "--rule is for --method lrp" relu --method saliency --rule z --data data.h5 --out e
+fails "--epsilon is for --method lrp" relu --method saliency --epsilon 0.1 --data data.h5 --out e
 fails "data.h5 has 40 samples" relu --method saliency --data data.h5 --index 40 --out e
 fails "data.h5 has 40 samples" relu --method saliency --data data.h5 --index 38:41 --out e
 fails "output has 3 elements" relu --method saliency --data data.h5 --target 3 --out e

@@ -2,7 +2,7 @@
 # Adversarial training (kind = gan | wgan | wgan-gp):
 #  - a few updates from --init weights equal PyTorch (float64, z and alpha drawn as cascade
 #    draws them, the penalty through autograd.grad(create_graph=True)) within 1e-4 of the
-#    parameters' change, for every kind and a conditional wgan-gp;
+#    parameters' change, for every kind, a conditional wgan-gp and one with a constrainer;
 #  - deterministic = true: both nets and both optimizers bitwise identical for 1, 2 and 3 ranks
 #    and after a resume on another rank count; the fast mode on 2 ranks agrees with 1 rank;
 #  - cascade generate: shapes and names of the inputs, physical units, rank-count invariance,
@@ -16,7 +16,7 @@ ref="$CASCADE_SOURCE_DIR/tests/torch"
 "$py" "$ref/philox.py"
 
 # ---- PyTorch references ----
-for kind in gan wgan wgan-gp wgan-gp-cond; do
+for kind in gan wgan wgan-gp wgan-gp-cond wgan-gp-cond-constr; do
   mkdir -p "t-$kind"
   "$py" "$ref/gan_ref.py" "$kind" "t-$kind"
   "$CASCADE_BIN" train "t-$kind/job.ini" --init "t-$kind/init.h5" --out "t-$kind/run" --quiet
@@ -95,6 +95,30 @@ echo "resume 3 -> 2 ranks: bitwise equal"
 "$CASCADE_BIN" train job.ini --out f1 --quiet --set train.deterministic=false
 mpirun --oversubscribe -n 2 "$CASCADE_BIN" train job.ini --out f2 --quiet --set train.deterministic=false
 "$py" "$ref/compare_params.py" f1/$last f2/$last 1e-4 | tail -1
+# SIGUSR1 on 2 ranks: checkpoint at the end of the step, exit 75; --resume auto finishes bitwise
+mpirun --oversubscribe -n 2 "$CASCADE_BIN" train job.ini --out sig --quiet --set train.steps=1000000 \
+  --set train.checkpoint_every=0 2> sig.log &
+launcher=$!
+for _ in $(seq 100); do
+  sleep 0.1
+  grep -q "training gan-det" sig.log 2>/dev/null && break
+done
+sleep 0.5
+pkill -USR1 -f "cascade train job.ini --out sig" || true
+set +e
+wait $launcher
+rc=$?
+set -e
+[[ $rc == 75 ]] || { echo "expected exit 75 after SIGUSR1, got $rc"; cat sig.log; exit 1; }
+stopped=$(cat sig/checkpoints/LATEST)
+echo "SIGUSR1: exit 75 at $stopped"
+# the uninterrupted reference for the same number of steps
+n=$(sed 's/step-0*\([0-9]*\).h5/\1/' <<<"$stopped")
+mpirun --oversubscribe -n 1 "$CASCADE_BIN" train job.ini --out sigref --quiet --steps "$n" \
+  --set train.checkpoint_every=0
+h5diff "sig/checkpoints/$stopped" "sigref/checkpoints/$stopped" /params /params
+h5diff "sig/checkpoints/$stopped" "sigref/checkpoints/$stopped" /optimizer /optimizer
+echo "SIGUSR1 checkpoint bitwise equal to an uninterrupted run of $n steps"
 # without a signal or --resume, a run directory with checkpoints is never overwritten
 if "$CASCADE_BIN" train job.ini --out r1 --quiet 2> over.log; then exit 1; fi
 grep -q "already holds checkpoints" over.log
@@ -114,6 +138,58 @@ assert np.array_equal(g["e"][:], d["e"][:50])
 assert abs(g["a"][:].mean() - d["a"][:].mean()) < 3 * d["a"][:].std(), (g["a"][:].mean(), d["a"][:].mean())
 assert g.attrs["generator"] == "cascade generate"
 print("generate ok: a mean %.3f (data %.3f)" % (g["a"][:].mean(), d["a"][:].mean()))
+PY
+
+# ---- sample_every: pictures of 2-D samples (a conv critic with layernorm) ----
+"$py" -c "
+import h5py, numpy as np
+r = np.random.default_rng(1)
+with h5py.File('maps.h5', 'w') as f: f['img'] = r.gamma(2.0, 1.0, size=(64, 4, 6)).astype(np.float32)"
+cat > maps.ini <<'INI'
+[job]
+name = maps
+kind = wgan-gp
+[data]
+train = maps.h5
+inputs = img
+normalize = standard
+[train]
+batch = 16
+steps = 4
+[gan]
+latent = 4
+critic_steps = 1
+sample_every = 2
+[generator.d1]
+type = dense
+units = 24
+[generator.img]
+type = reshape
+shape = 1, 4, 6
+[critic.c1]
+type = conv2d
+input = x
+filters = 3
+kernel = 3
+padding = same
+activation = leaky_relu
+[critic.ln]
+type = layernorm
+[critic.flat]
+type = flatten
+[critic.out]
+type = dense
+units = 1
+INI
+"$CASCADE_BIN" train maps.ini --out maps --quiet
+"$py" - <<'PY'
+import struct
+for step in (2, 4):
+    head = open("maps/samples/step-%08d.png" % step, "rb").read(24)
+    assert head[:8] == b"\x89PNG\r\n\x1a\n", head
+    w, h = struct.unpack(">II", head[16:24])
+    assert w > h > 0 and abs(w / h - (8 * 7 - 1) / 4) < 0.5, (w, h)  # 8 samples of 4x6 side by side
+print("sample pictures ok")
 PY
 
 # ---- errors ----
@@ -137,8 +213,15 @@ expect 2 "the generator (net generator) must produce samples shaped like x: its 
 awk '/^\[critic.out\]/{o=1} o&&/^units = 1$/{print "units = 2"; next} {print}' job.ini > score.ini
 expect 2 "the critic (net critic) must give one score per sample: its output is (2)" -- \
   "$CASCADE_BIN" train score.ini --out e3 --quiet
+expect 2 "a kind = supervised regression model is needed" -- \
+  "$CASCADE_BIN" train job.ini --out e4 --quiet --set gan.constrainer=r1
+# a constrainer in the normalised job: its own (un-normalised) input space is mapped
+"$CASCADE_BIN" train job.ini --out c1 --quiet --set gan.constrainer=t-wgan-gp-cond-constr/constr.h5 --steps 2
+grep -q constrainer_mse c1/metrics.jsonl
 expect 2 "give --condition FILE.h5" -- "$CASCADE_BIN" generate r1 -n 5 -o x.h5
 expect 2 "-n 500 asks for more" -- "$CASCADE_BIN" generate r1 -n 500 -o x.h5 --condition d.h5
 expect 2 "expected a positive integer" -- "$CASCADE_BIN" generate r1 -n 0 -o x.h5
+expect 2 "refine needs a kind = refiner run (a gan samples with cascade generate)" -- \
+  "$CASCADE_BIN" refine r1 --data d.h5 -o x.h5
 test ! -e x.h5
 echo "gan: all checks passed"

@@ -77,7 +77,8 @@ int opcase_load(hid_t f, const char *name, opcase *c) {
         c->has_double |= c->w[k] != NULL;
     }
     c->saved_n = c->L.saved_per_sample * c->n + c->L.saved_fixed;
-    c->work_n = c->L.work_per_sample * c->n + c->L.work_fixed;
+    /* with backward2's extra scratch (work2): the checks run every pass on one buffer */
+    c->work_n = (c->L.work_per_sample + c->L.work2_per_sample) * c->n + c->L.work_fixed + c->L.work2_fixed;
     c->sample_ids = calloc((size_t)c->n + 1, sizeof(int64_t));
     for (int i = 0; i < c->n; i++) c->sample_ids[i] = i;
     ok = c->out != NULL;

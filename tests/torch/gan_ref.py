@@ -1,13 +1,15 @@
 """PyTorch reference for adversarial training (tests/integration/gan_torch.sh).
 
-usage: gan_ref.py KIND DIR   (KIND: gan | wgan | wgan-gp | wgan-gp-cond)
+usage: gan_ref.py KIND DIR   (KIND: gan | wgan | wgan-gp | wgan-gp-cond | wgan-gp-cond-constr)
 Writes DIR/data.h5 (real samples `a` (N, 2) and `b` (N, 3), layout = features), DIR/init.h5
 (both nets' initial weights as /params/NET/LAYER/PARAM), DIR/job.ini, and DIR/ref.h5: both
 nets' parameters after the job's updates, computed by torch in float64 with z and alpha drawn
 exactly as cascade draws them (philox.py) and the real batches in file order (shuffle =
 false). The gradient penalty goes through torch.autograd.grad(create_graph=True).
 wgan-gp-cond: a condition `e` (N, 1) enters both nets by concatenation with z / x; the
-generator update uses the conditions of the last critic batch, as cascade does."""
+generator update uses the conditions of the last critic batch, as cascade does.
+-constr: also a frozen constrainer C (a dense regression net, DIR/constr.h5 written as a
+cascade checkpoint) adds KAPPA * mean (C(G(z, c)) - c)^2 to the generator's loss."""
 import sys
 
 import h5py
@@ -19,8 +21,11 @@ from philox import gan_alpha, gan_noise
 
 torch.set_default_dtype(torch.float64)
 kind, out = sys.argv[1], sys.argv[2]
+constr = kind.endswith("-constr")
+kind = kind.replace("-constr", "")
 cond = kind.endswith("-cond")
 kind = kind.replace("-cond", "")
+KAPPA = 0.7
 SEED, N, B, MB, LATENT, K, STEPS, LR, LAMBDA, CLIP = 11, 96, 16, 8, 6, 2, 4, 0.05, 10.0, 0.5
 rng = np.random.default_rng(5)
 
@@ -49,6 +54,20 @@ with h5py.File(out + "/init.h5", "w") as f:
     for (net, name, p), v in params.items():
         f["params/%s/%s/%s" % (net, name, p)] = v
 P = {k: torch.tensor(v.astype(np.float64), requires_grad=True) for k, v in params.items()}
+CW, CB = f32(1, 5, scale=0.3), f32(1, scale=0.1)
+if constr:
+    with h5py.File(out + "/constr.h5", "w") as f:
+        f.attrs["format"], f.attrs["version"] = "cascade-checkpoint", 1
+        for a in ("step", "epoch", "samples_seen"):
+            f.attrs[a] = 0
+        f.attrs["world_size"], f.attrs["seed"] = 1, 1
+        f.attrs["job"] = ("[job]\nname = constr\n[data]\ntrain = %s/data.h5\ninputs = a, b\nlayout = features\n"
+                          "targets = e\n[train]\nsteps = 1\n[model.fc]\ntype = dense\nunits = 1\n" % out)
+        f["params/model/fc/weight"], f["params/model/fc/bias"] = CW, CB
+
+
+def C(x):
+    return F.linear(x, torch.tensor(CW.astype(np.float64)), torch.tensor(CB.astype(np.float64)))
 
 
 def G(z, c):
@@ -98,8 +117,11 @@ for step in range(STEPS):
                 if kind == "wgan":
                     p.clamp_(-CLIP, CLIP)
     z = torch.tensor(gan_noise(SEED, (step << 8) | 255, 0, B, LATENT).astype(np.float64))
-    d = D(G(z, c), c)
+    fake = G(z, c)
+    d = D(fake, c)
     loss = F.softplus(-d).mean() if kind == "gan" else -d.mean()
+    if constr:
+        loss = loss + KAPPA * ((C(fake) - c) ** 2).mean()
     grads = torch.autograd.grad(loss, net_params("generator"))
     with torch.no_grad():
         for p, g in zip(net_params("generator"), grads):
@@ -110,6 +132,8 @@ with h5py.File(out + "/ref.h5", "w") as f:
         f["params/%s/%s/%s" % (net, name, p)] = v.detach().numpy()
 
 gan_keys = {"gan": "", "wgan": "clip = %g\n" % CLIP, "wgan-gp": "gp_lambda = %g\n" % LAMBDA}[kind]
+if constr:
+    gan_keys += "constrainer = %s/constr.h5\nconstrainer_weight = %g\n" % (out, KAPPA)
 inp = ("[generator.zc]\ntype = concat\ninput = z, c\n", "[critic.xc]\ntype = concat\ninput = x, c\n") if cond else ("", "")
 layers = inp[0] + "".join("[generator.%s]\ntype = dense\nunits = %d\n%s" % (n, o, a) for (n, _, o), a in zip(
     gen_layers, ["activation = leaky_relu\n", "activation = elu\n", ""]))

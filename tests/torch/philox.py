@@ -7,7 +7,7 @@ import numpy as np
 
 M0, M1, W0, W1 = 0xD2511F53, 0xCD9E8D57, 0x9E3779B9, 0xBB67AE85
 MASK = 0xFFFFFFFF
-RNG_GAN_Z, RNG_GAN_ALPHA = 6, 7
+RNG_SHUFFLE, RNG_GAN_Z, RNG_GAN_ALPHA, RNG_HISTORY = 2, 6, 7, 8
 
 
 def philox(seed, purpose, a, b):
@@ -49,6 +49,22 @@ def gan_alpha(seed, counter, first, m):
     """The penalty's interpolation weights (m,) float32."""
     return np.array([(philox(seed, RNG_GAN_ALPHA, counter, first + i)[0] >> 8) * (1.0 / 16777216.0)
                      for i in range(m)], dtype=np.float32)
+
+
+def permutation(seed, purpose, rnd, n):
+    """cascade_permutation: Fisher-Yates, draw i from counter (round, i)."""
+    perm = list(range(n))
+    for i in range(n - 1, 0, -1):
+        r = philox(seed, purpose, rnd, i)
+        j = ((r[0] << 32) | r[1]) % (i + 1)
+        perm[i], perm[j] = perm[j], perm[i]
+    return perm
+
+
+def history_draw(seed, counter, q, which):
+    """The refiner history buffer's draws (src/train/refiner.c)."""
+    r = philox(seed, RNG_HISTORY, counter, q)
+    return (r[2] << 32 | r[3]) if which else (r[0] << 32 | r[1])
 
 
 if __name__ == "__main__":  # the values ph.c printed from the C library

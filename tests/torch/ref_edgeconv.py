@@ -56,7 +56,11 @@ cases = [(3, 10, 2, 1, [4], "max", "dynamic", "relu", 0),
          (2, 15, 4, 1, [3], "max", "x:1:4", "none", 5),
          (3, 40, 2, 8, [5, 2], "mean", "x:0:3", "relu", 4),
          (1, 300, 3, 4, [3], "max", "dynamic", "relu", 0),             # > one block of 256 rows
-         (2, 270, 3, 5, [2], "mean", "input", "relu", 3)]
+         (2, 270, 3, 5, [2], "mean", "input", "relu", 3),
+         # deeper MLPs with curved activations: second-order terms through several layers
+         (2, 12, 3, 3, [4, 3], "max", "dynamic", "tanh", 0),
+         (2, 14, 2, 4, [3, 4, 2], "mean", "input", "elu", 3),
+         (1, 10, 3, 2, [3, 3], "mean", "x:0:2", "tanh", 3)]
 for n, p, f, k, units, agg, graph, act, g in cases:
     for attempt in range(1000):
         x = r.rand(n, p, f)
@@ -89,4 +93,5 @@ for n, p, f, k, units, agg, graph, act, g in cases:
             edgeconv(xs[0], xs[1][..., sl], k, nl, ps, a, ag)
         inputs = [x, coords]
     r.case("edgeconv", spec, fn, inputs, params)
+    r.case("edgeconv", spec, fn, inputs, params, double=True)  # double backward, same points
 r.close()

@@ -63,4 +63,15 @@ for lead, return_sequences, layers in (((3,), False, 1), ((2, 3), True, 1), ((4,
     params, spec = params_and_spec(features, hidden, layers, return_sequences)
     r.case("lstm", spec, per_position(lstm_fn(features, hidden, layers, return_sequences), lead),
            [r.rand(2, *lead, steps, features, low=-2.0, high=2.0)], params)
+# double backward (WGAN-GP critics on traces): every combination of a smaller grid, and positions
+for steps, features, hidden, layers, return_sequences, batch in itertools.product(
+        (1, 5), (3,), (2, 4), (1, 2), (False, True), (3,)):
+    params, spec = params_and_spec(features, hidden, layers, return_sequences)
+    r.case("lstm", spec, lstm_fn(features, hidden, layers, return_sequences),
+           [r.rand(batch, steps, features, low=-2.0, high=2.0)], params, double=True)
+for lead, return_sequences, layers in (((3,), False, 1), ((2,), True, 2)):
+    features, hidden, steps = 2, 3, 6
+    params, spec = params_and_spec(features, hidden, layers, return_sequences)
+    r.case("lstm", spec, per_position(lstm_fn(features, hidden, layers, return_sequences), lead),
+           [r.rand(2, *lead, steps, features, low=-2.0, high=2.0)], params, double=True)
 r.close()

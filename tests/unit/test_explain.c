@@ -28,8 +28,10 @@ static void test_parse(void) {
     CU_ASSERT_EQUAL(m, EXPLAIN_INTEGRATED);
     CU_ASSERT_EQUAL(cascade_explain_parse_method("activations", &m), CASCADE_OK);
     CU_ASSERT_EQUAL(m, EXPLAIN_ACTIVATIONS);
-    expect_error(cascade_explain_parse_method("lrp", &m), CASCADE_EUSAGE, "lrp is not available yet",
-                 "saliency");
+    CU_ASSERT_EQUAL(cascade_explain_parse_method("lrp", &m), CASCADE_OK);
+    CU_ASSERT_EQUAL(m, EXPLAIN_LRP);
+    CU_ASSERT_EQUAL(cascade_explain_parse_method("actmax", &m), CASCADE_OK);
+    CU_ASSERT_EQUAL(m, EXPLAIN_ACTMAX);
     expect_error(cascade_explain_parse_method("shap", &m), CASCADE_EUSAGE, "unknown --method 'shap'",
                  "known: activations, filters, saliency, inputxgrad, integrated");
     int64_t first, count;

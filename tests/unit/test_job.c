@@ -485,6 +485,56 @@ static void test_key_errors(void) {
                  "kind = refiner");
     EXPECT_ERROR(edit(WGAN_GP, "critic_steps = 3", "critic_steps = 3\nsteps = 3"), CASCADE_EUSAGE,
                  ":10:", "unknown key 'steps' in [gan]");
+    EXPECT_ERROR(edit(WGAN_GP, "gp_lambda = 5", "history = 64"), CASCADE_EUSAGE, ":10:", "history",
+                 "kind = refiner");
+    EXPECT_ERROR(edit(WGAN_GP, "gp_lambda = 5", "critic_loss = bce"), CASCADE_EUSAGE, ":10:", "critic_loss");
+    EXPECT_ERROR(edit(WGAN_GP, "gp_lambda = 5", "pretrain_steps = 3"), CASCADE_EUSAGE, ":10:",
+                 "pretrain_steps");
+    {
+        char wgan[8192]; /* edit() returns one static buffer */
+        snprintf(wgan, sizeof wgan, "%s", edit(WGAN_GP, "kind = wgan-gp", "kind = wgan"));
+        EXPECT_ERROR(edit(wgan, "gp_lambda = 5", "one_sided = true"), CASCADE_EUSAGE, ":10:", "one_sided",
+                     "wgan-gp and refiner");
+    }
+}
+
+/* Adversarial kinds: Adam defaults of Gulrajani et al.; the refiner's keys and their errors. */
+static void test_adversarial_defaults(void) {
+    cascade_job job;
+    char text[8192];
+    snprintf(text, sizeof text, "%s", edit(WGAN_GP, "lr = 2e-4\nbetas = 0.5, 0.9\n", ""));
+    const char *path = write_job("wgan-defaults.ini", text);
+    cascade_status st = cascade_job_load(path, NULL, 0, &job);
+    if (st) printf("\n%s\n", cascade_errmsg());
+    CU_ASSERT_EQUAL_FATAL(st, CASCADE_OK);
+    const cascade_opt_cfg *g = &job.opt[cascade_job_net_index(&job, "generator")];
+    CU_ASSERT_DOUBLE_EQUAL(g->lr, 1e-4, 0);
+    CU_ASSERT_DOUBLE_EQUAL(g->beta1, 0.5, 0);
+    CU_ASSERT_DOUBLE_EQUAL(g->beta2, 0.9, 0);
+    CU_ASSERT_EQUAL(job.one_sided, 0);
+    cascade_job_free(&job);
+    static const char *const REFINER =
+        "[job]\nkind = refiner\n[data]\ntrain = sim.h5\ntarget = data.h5\ninputs = signal\n"
+        "[refiner]\ncritic_loss = bce\nhistory = 512\npretrain_steps = 7\none_sided = true\n"
+        "self_regularization = 0.3\n[train]\nsteps = 10\n[refiner.out]\ntype = add\ninput = x, x\n"
+        "[critic.fc]\ntype = dense\nunits = 1\n";
+    path = write_job("refiner.ini", REFINER);
+    st = cascade_job_load(path, NULL, 0, &job);
+    if (st) printf("\n%s\n", cascade_errmsg());
+    CU_ASSERT_EQUAL_FATAL(st, CASCADE_OK);
+    CU_ASSERT_EQUAL(job.kind, JOB_REFINER);
+    CU_ASSERT_EQUAL(job.critic_bce, 1);
+    CU_ASSERT_EQUAL(job.history, 512);
+    CU_ASSERT_EQUAL(job.pretrain_steps, 7);
+    CU_ASSERT_EQUAL(job.one_sided, 1);
+    CU_ASSERT_DOUBLE_EQUAL(job.self_regularization, 0.3, 0);
+    CU_ASSERT_DOUBLE_EQUAL(job.opt[0].lr, 1e-4, 0);
+    cascade_job_free(&job);
+    EXPECT_ERROR(edit(REFINER, "critic_loss = bce", "critic_loss = hinge"), CASCADE_EUSAGE, ":8:", "critic_loss",
+                 "wgan-gp");
+    EXPECT_ERROR(edit(REFINER, "history = 512", "history = -1"), CASCADE_EUSAGE, ":9:", "history");
+    EXPECT_ERROR(edit(REFINER, "inputs = signal", "inputs = signal\ncondition = e"), CASCADE_EUSAGE, ":7:",
+                 "kind = refiner takes no condition");
 }
 
 /* ---- --set ---- */
@@ -643,6 +693,7 @@ int main(void) {
     CU_add_test(suite, "supervised job", test_supervised);
     CU_add_test(suite, "defaults", test_defaults);
     CU_add_test(suite, "gan, refiner, autoencoder, optimizer inheritance", test_gan_and_inheritance);
+    CU_add_test(suite, "adversarial defaults and refiner keys", test_adversarial_defaults);
     CU_add_test(suite, "file errors", test_file_errors);
     CU_add_test(suite, "syntax errors", test_syntax_errors);
     CU_add_test(suite, "section errors", test_section_errors);

@@ -48,6 +48,45 @@ static void test_regression(void) {
     CU_ASSERT_DOUBLE_EQUAL(member(buf, "logE_resolution"), 2.0, 1e-6);
 }
 
+/* A trace target (512 elements per sample): one pooled entry, not 512 per-column members. */
+static void test_many_columns(void) {
+    cascade_job job;
+    memset(&job, 0, sizeof job);
+    job.loss = LOSS_MSE;
+    job.n_targets = 1;
+    strcpy(job.targets[0], "clean");
+    enum { N = 3, L = 512 };
+    static float pred[N * L], y[N * L];
+    double sum = 0, sq = 0;
+    for (int i = 0; i < N * L; i++) {
+        y[i] = (float)(i % 7);
+        pred[i] = y[i] + (float)((i % 5) - 1); /* residuals -1 0 1 2 3, mean near 1 */
+        sum += (i % 5) - 1;
+    }
+    double bias = sum / (N * L);
+    for (int i = 0; i < N * L; i++) sq += ((i % 5) - 1 - bias) * ((i % 5) - 1 - bias);
+    char buf[4096];
+    size_t used = cascade_metrics_json(&job, pred, y, N, L, L, buf, sizeof buf);
+    CU_ASSERT_EQUAL(used, strlen(buf));
+    CU_ASSERT_DOUBLE_EQUAL(member(buf, "clean_bias"), bias, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(member(buf, "clean_resolution"), sqrt(sq / (N * L)), 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(member(buf, "clean_rmse"), sqrt(sq / (N * L) + bias * bias), 1e-6);
+    CU_ASSERT_PTR_NULL(strstr(buf, "clean_0"));
+    /* 16 columns still get per-column members */
+    used = cascade_metrics_json(&job, pred, y, N, CASCADE_METRICS_MAX_COLUMNS, CASCADE_METRICS_MAX_COLUMNS, buf,
+                                sizeof buf);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"clean_15_rmse\":"));
+    /* a buffer too small for every member holds whole members only */
+    char small[100];
+    used = cascade_metrics_json(&job, pred, y, N, CASCADE_METRICS_MAX_COLUMNS, CASCADE_METRICS_MAX_COLUMNS, small,
+                                sizeof small);
+    CU_ASSERT_EQUAL(used, strlen(small));
+    CU_ASSERT(used > 0 && used < sizeof small);
+    CU_ASSERT(small[used - 1] >= '0' && small[used - 1] <= '9'); /* ends with a complete number */
+    CU_ASSERT_PTR_NOT_NULL(strstr(small, "\"clean_0_bias\":"));
+    CU_ASSERT_PTR_NULL(strstr(small, "clean_1_bias"));
+}
+
 static void test_classification(void) {
     cascade_job job;
     memset(&job, 0, sizeof job);
@@ -89,6 +128,7 @@ int main(void) {
     CU_pSuite s = CU_add_suite("metrics", NULL, NULL);
     CU_add_test(s, "auc", test_auc);
     CU_add_test(s, "regression", test_regression);
+    CU_add_test(s, "many columns", test_many_columns);
     CU_add_test(s, "classification", test_classification);
     CU_add_test(s, "angular", test_angular);
     CU_basic_set_mode(CU_BRM_VERBOSE);

@@ -186,10 +186,11 @@ static cascade_status edgeconv_infer(cascade_layer *L) {
     L->saved_per_sample = edges * (1 + sum_units);
     L->saved_fixed = 0;
     /* fixed: squared norms + one block of distances; per sample: the edge features and two
-     * gradient buffers for backward */
+     * gradient buffers for backward; backward2 needs four more (tangents, primal adjoints) */
     int64_t block = P < EC_ROW_BLOCK ? P : EC_ROW_BLOCK;
     L->work_fixed = P + block * P;
     L->work_per_sample = edges * (2 * F + 2 * maxw);
+    L->work2_per_sample = edges * 4 * maxw;
     return CASCADE_OK;
 }
 
@@ -384,13 +385,13 @@ static void edgeconv_forward(const cascade_layer *L, const OPSYM(cascade_fwd) *c
 
 /* Gradient of the last MLP output (edges x U) from dout: mean spreads dout/k over the k
  * edges, max gives it to the first edge holding the maximum (forward copied it exactly). */
-static void aggregation_grad(const cascade_layer *L, const OPSYM(cascade_bwd) *c, const ec_dims *d,
+static void aggregation_grad(const cascade_layer *L, int n, const real *dout, const real *out, const ec_dims *d,
                              const real *h, real *g) {
     const edgeconv_cfg *cfg = L->cfg;
-    int rows = c->n * d->P, U = d->U, k = d->k;
+    int rows = n * d->P, U = d->U, k = d->k;
 #pragma omp parallel for if ((int64_t)rows * k * U > 65536)
     for (int r = 0; r < rows; r++) {
-        const real *hr = h + (size_t)r * k * U, *go = c->dout + (size_t)r * U, *y = c->out + (size_t)r * U;
+        const real *hr = h + (size_t)r * k * U, *go = dout + (size_t)r * U, *y = out + (size_t)r * U;
         real *gr = g + (size_t)r * k * U;
         for (int o = 0; o < U; o++) {
             int first = -1;
@@ -435,7 +436,7 @@ static void edgeconv_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *
     const real *saved = c->saved, *nbr = c->saved;
     real *e = c->work + L->work_fixed, *g = e + (size_t)edges * 2 * d.F, *g_prev = g + (size_t)edges * d.maxw;
     int last = cfg->n_layers - 1;
-    aggregation_grad(L, c, &d, saved + layer_output(L, n, last), g);
+    aggregation_grad(L, n, c->dout, c->out, &d, saved + layer_output(L, n, last), g);
     for (int l = last; l >= 0; l--) {
         int u = (int)cfg->units[l], w_in = l ? (int)cfg->units[l - 1] : 2 * d.F;
         const real *h = saved + layer_output(L, n, l);
@@ -464,6 +465,131 @@ static void edgeconv_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *
     if (c->din[0]) scatter_input_grad(&d, n, nbr, g, c->din[0]);
 }
 
+/* ---------------------------------------------------------------- double backward
+ *
+ * With z_l = h_{l-1} W_l^T + b_l, h_l = act(z_l), h_{-1} = e = E(x) (the edge features, linear
+ * in x for the fixed neighbours) and y = Agg(h_last) (linear for the fixed argmax), the
+ * backward is gamma_last = Agg^T(dout), delta_l = gamma_l act'(z_l), gamma_{l-1} = delta_l W_l,
+ * din = E^T(gamma_{-1}). R = sum(u * din) = <dout, Agg(hdot_last)> for the tangent chain
+ *   hdot_{-1} = E(u),  zdot_l = hdot_{l-1} W_l^T,  hdot_l = act'(z_l) zdot_l,
+ * whose last link aggregated is uout (the forward's Jacobian on u). R's derivatives come from
+ * a reverse sweep of both chains: the tangents' adjoints a_l are the first backward's gamma_l,
+ * the primal adjoints p_l (p_last = 0) pick up q_l = a_l zdot_l act''(z_l):
+ *   P_l = p_l act'(z_l) + q_l,  dW_l += (a_l act'(z_l))^T hdot_{l-1} + P_l^T h_{l-1},
+ *   db_l += sum P_l,  a_{l-1} = a_l act'(z_l) W_l,  p_{l-1} = P_l W_l,  hin += E^T(p_{-1}).
+ * act' and act'' are written with the saved output h_l. The tangents are recomputed from E(u)
+ * for every layer of the sweep (layers are few; it saves keeping all of them). Work: the edge
+ * buffer then six of the widest rows per edge (tangents, a, p, each twice; four in work2). */
+
+/* f1 = act'(z), f2 = act''(z), from h = act(z). */
+static inline void act_derivs(int act, real h, real *f1, real *f2) {
+    switch (act) {
+    case EC_ACT_RELU: *f1 = h > 0 ? 1 : 0, *f2 = 0; break;
+    case EC_ACT_LEAKY: *f1 = h > 0 ? 1 : (real)EC_LEAKY_SLOPE, *f2 = 0; break;
+    case EC_ACT_ELU: *f1 = h > 0 ? 1 : h + 1, *f2 = h > 0 ? 0 : h + 1; break;
+    case EC_ACT_TANH: *f1 = 1 - h * h, *f2 = -2 * h * (1 - h * h); break;
+    default: *f1 = 1, *f2 = 0; break;
+    }
+}
+
+/* The tangent chain up to layer l: zdot_l (edges x units[l]) in *zdot, hdot_{l-1} in *hprev
+ * (e itself, holding E(u), for l = 0); t1, t2 are the two tangent buffers. */
+static void tangent_to(const cascade_layer *L, const OPSYM(cascade_bwd2) *c, const ec_dims *d, int l, real *e,
+                       real *t1, real *t2, real **zdot, const real **hprev) {
+    const edgeconv_cfg *cfg = L->cfg;
+    int n = c->n, edges = n * d->P * d->k;
+    edge_features(d, n, c->uin[0], c->saved, e);
+    const real *hp = e;
+    int w_in = 2 * d->F;
+    real *z = t1;
+    for (int j = 0;; j++) {
+        int u = (int)cfg->units[j];
+        OPSYM(op_gemm)(0, 1, edges, u, w_in, 1, hp, w_in, c->param[2 * j], w_in, 0, z, u);
+        if (j == l) break;
+        activation_grad(cfg->act, c->saved + layer_output(L, n, j), z, (int64_t)edges * u); /* hdot_j */
+        hp = z;
+        z = z == t1 ? t2 : t1;
+        w_in = u;
+    }
+    *zdot = z;
+    *hprev = hp;
+}
+
+static void edgeconv_backward2(const cascade_layer *L, const OPSYM(cascade_bwd2) *c) {
+    const edgeconv_cfg *cfg = L->cfg;
+    if (!c->uin[0]) return; /* the coordinate input has no gradient: its tangent is irrelevant */
+    ec_dims d = ec_dims_of(L);
+    int n = c->n, edges = n * d.P * d.k, last = cfg->n_layers - 1, U = d.U, k = d.k;
+    size_t row = (size_t)edges * d.maxw;
+    real *e = c->work + L->work_fixed, *t1 = e + (size_t)edges * 2 * d.F, *t2 = t1 + row;
+    real *a = t2 + row, *a2 = a + row, *p = a2 + row, *p2 = p + row;
+    real *zdot;
+    const real *hprev;
+    /* uout += Agg(hdot_last): max at the first edge holding the maximum, as backward */
+    tangent_to(L, c, &d, last, e, t1, t2, &zdot, &hprev);
+    const real *h_last = c->saved + layer_output(L, n, last);
+    activation_grad(cfg->act, h_last, zdot, (int64_t)edges * U);
+    int rows = n * d.P;
+#pragma omp parallel for if ((int64_t)rows * k * U > 65536)
+    for (int r = 0; r < rows; r++) {
+        const real *hr = h_last + (size_t)r * k * U, *tr = zdot + (size_t)r * k * U, *y = c->out + (size_t)r * U;
+        real *uo = c->uout + (size_t)r * U;
+        for (int o = 0; o < U; o++) {
+            real acc = 0;
+            for (int t = 0; t < k; t++) {
+                if (cfg->aggregation == EC_AGG_MEAN) {
+                    acc += tr[(size_t)t * U + o];
+                } else if (hr[(size_t)t * U + o] == y[o]) {
+                    acc = tr[(size_t)t * U + o];
+                    break;
+                }
+            }
+            uo[o] += cfg->aggregation == EC_AGG_MEAN ? acc / (real)k : acc;
+        }
+    }
+    /* the reverse sweep */
+    aggregation_grad(L, n, c->dout, c->out, &d, h_last, a);
+    memset(p, 0, (size_t)edges * U * sizeof(real));
+    for (int l = last; l >= 0; l--) {
+        int u = (int)cfg->units[l], w_in = l ? (int)cfg->units[l - 1] : 2 * d.F;
+        const real *h = c->saved + layer_output(L, n, l);
+        tangent_to(L, c, &d, l, e, t1, t2, &zdot, &hprev);
+        int64_t count = (int64_t)edges * u;
+#pragma omp parallel for simd if (count > 65536)
+        for (int64_t i = 0; i < count; i++) {
+            real f1, f2;
+            act_derivs(cfg->act, h[i], &f1, &f2);
+            p[i] = p[i] * f1 + a[i] * zdot[i] * f2;
+            a[i] *= f1;
+        }
+        real *dw = c->dparam[2 * l], *db = c->dparam[2 * l + 1];
+        /* dW (u x w_in) += a^T hdot_{l-1} + P^T h_{l-1} */
+        if (dw) OPSYM(op_gemm)(1, 0, u, w_in, edges, 1, a, u, hprev, w_in, 1, dw, w_in);
+        if (!l) edge_features(&d, n, c->in[0], c->saved, e); /* h_{-1} = e, after hdot_{-1} was used */
+        const real *h_in = l ? c->saved + layer_output(L, n, l - 1) : e;
+        if (dw) OPSYM(op_gemm)(1, 0, u, w_in, edges, 1, p, u, h_in, w_in, 1, dw, w_in);
+        if (db) {
+#pragma omp parallel for if (count > 65536)
+            for (int o = 0; o < u; o++) {
+                real sum = 0;
+                for (int r = 0; r < edges; r++) sum += p[(size_t)r * u + o];
+                db[o] += sum;
+            }
+        }
+        if (!l && !c->hin[0]) break;
+        /* p_{l-1} = P W_l (and a_{l-1} = a W_l, not needed below layer 0) */
+        OPSYM(op_gemm)(0, 0, edges, w_in, u, 1, p, u, c->param[2 * l], w_in, 0, p2, w_in);
+        if (l) OPSYM(op_gemm)(0, 0, edges, w_in, u, 1, a, u, c->param[2 * l], w_in, 0, a2, w_in);
+        real *swap = p;
+        p = p2;
+        p2 = swap;
+        swap = a;
+        a = a2;
+        a2 = swap;
+    }
+    if (c->hin[0]) scatter_input_grad(&d, n, c->saved, p, c->hin[0]);
+}
+
 const OPSYM(cascade_op) OPSYM(cascade_op_edgeconv) = {
     .type = "edgeconv",
     .cfg_size = sizeof(edgeconv_cfg),
@@ -473,4 +599,5 @@ const OPSYM(cascade_op) OPSYM(cascade_op_edgeconv) = {
     .infer = edgeconv_infer,
     .forward = edgeconv_forward,
     .backward = edgeconv_backward,
+    .backward2 = edgeconv_backward2,
 };

@@ -59,7 +59,7 @@ static cascade_status ln_infer(cascade_layer *L) {
         ln_param(L, "bias", in, CASCADE_INIT_ZEROS);
     }
     L->saved_per_sample = LN_SAVED_PER_SAMPLE;
-    L->work_per_sample = LN_SAVED_PER_SAMPLE; /* backward2: m(u), m(u xhat) per sample, hi + lo */
+    L->work2_per_sample = LN_SAVED_PER_SAMPLE; /* backward2: m(u), m(u xhat) per sample, hi + lo */
     return CASCADE_OK;
 }
 

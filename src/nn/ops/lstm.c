@@ -17,7 +17,9 @@
  *   act_l (n, T, 4H) gate activations i, f, g, o; cell_l (n, T, H); hid_l (n, T, H)
  *   -> per sample layers * T * 6H.
  * work (backward only): dgate (n, T, 4H), two (n, T, H) gradients w.r.t. a layer's outputs
- *   (ping-pong between layers), dcell (n, H) -> per sample T * 6H + H. */
+ *   (ping-pong between layers), dcell (n, H) -> per sample T * 6H + H.
+ * work2 (backward2 only, after work): the tangents of saved (layers * T * 6H) and of the
+ *   backward's buffers (T * 6H + H) per sample. */
 #include <stdio.h>
 #include <string.h>
 #include <tgmath.h>
@@ -88,6 +90,8 @@ static cascade_status lstm_infer(cascade_layer *L) {
     L->saved_fixed = 0;
     L->work_per_sample = positions * (steps * 6 * hidden + hidden);
     L->work_fixed = 0;
+    /* backward2: the tangents of everything saved, and of the backward's buffers */
+    L->work2_per_sample = positions * (c->layers * steps * 6 * hidden + steps * 6 * hidden + hidden);
     return CASCADE_OK;
 }
 
@@ -268,6 +272,149 @@ static void lstm_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
     }
 }
 
+/* ---------------------------------------------------------------- double backward
+ *
+ * R = sum(u * din) is the derivative of S = <dout, forward(x)> along x then u; its
+ * derivatives with respect to x and the weights (dout fixed) are those of the backward's din
+ * and dparam along the direction u in x: by the symmetry of second derivatives
+ * dR/dx = H_xx u and dR/dparam = H_param,x u. So backward2 runs the backward in forward mode
+ * (every quantity with its tangent, written with a leading t: tdgate, tdhid, ...): first the
+ * tangent of the forward (the JVP, whose top output is uout), then backward through time of
+ * both the primal quantities (recomputed) and their tangents, layer by layer from the top.
+ * The tangent of dout is zero (uout is dR/d(dout), the JVP). */
+
+/* Tangent of one layer's forward: tx (n, T, in_f) the input's tangent; fills tact (the gate
+ * activations' tangents), tcell, thid, laid out as act, cell, hid. */
+static void lstm_layer_jvp(const lstm_dims *d, int in_f, const real *tx, const real *w_ih, const real *w_hh,
+                           const real *act, const real *cell, real *tact, real *tcell, real *thid) {
+    const int hs = d->hidden, g4 = 4 * hs, steps = d->steps;
+    OPSYM(op_gemm)(0, 1, (int)d->rows, g4, in_f, 1, tx, in_f, w_ih, in_f, 0, tact, g4);
+    for (int t = 0; t < steps; t++) {
+        if (t > 0)
+            OPSYM(op_gemm)(0, 1, d->n, g4, hs, 1, thid + (size_t)(t - 1) * hs, steps * hs, w_hh, hs, 1,
+                           tact + (size_t)t * g4, steps * g4);
+        for (int s = 0; s < d->n; s++) {
+            size_t r = (size_t)s * steps + t;
+            const real *a = act + r * g4, *c = cell + r * hs;
+            real *ta = tact + r * g4, *tc = tcell + r * hs, *th = thid + r * hs;
+            const real *c_prev = t > 0 ? c - hs : NULL, *tc_prev = t > 0 ? tc - hs : NULL;
+            for (int j = 0; j < hs; j++) {
+                real gi = a[j], gf = a[hs + j], gg = a[2 * hs + j], go = a[3 * hs + j];
+                real ti = gi * (1 - gi) * ta[j], tf = gf * (1 - gf) * ta[hs + j];
+                real tg = (1 - gg * gg) * ta[2 * hs + j], to = go * (1 - go) * ta[3 * hs + j];
+                ta[j] = ti, ta[hs + j] = tf, ta[2 * hs + j] = tg, ta[3 * hs + j] = to;
+                tc[j] = (c_prev ? tf * c_prev[j] + gf * tc_prev[j] : 0) + ti * gg + gi * tg;
+                real tcj = tanh(c[j]);
+                th[j] = to * tcj + go * (1 - tcj * tcj) * tc[j];
+            }
+        }
+    }
+}
+
+/* lstm_layer_bptt with tangents: dhid, tdhid (consumed) -> dgate, tdgate; dcell, tdcell
+ * scratch. tact, tcell: the layer's forward tangents. */
+static void lstm_layer_bptt2(const lstm_dims *d, const real *w_hh, const real *act, const real *cell,
+                             const real *tact, const real *tcell, real *dhid, real *tdhid, real *dgate,
+                             real *tdgate, real *dcell, real *tdcell) {
+    const int hs = d->hidden, g4 = 4 * hs, steps = d->steps;
+    memset(dcell, 0, (size_t)d->n * hs * sizeof(real));
+    memset(tdcell, 0, (size_t)d->n * hs * sizeof(real));
+    for (int t = steps - 1; t >= 0; t--) {
+        for (int s = 0; s < d->n; s++) {
+            size_t r = (size_t)s * steps + t;
+            const real *a = act + r * g4, *c = cell + r * hs, *ta = tact + r * g4, *tcl = tcell + r * hs;
+            const real *c_prev = t > 0 ? c - hs : NULL, *tc_prev = t > 0 ? tcl - hs : NULL;
+            const real *dh = dhid + r * hs, *tdh = tdhid + r * hs;
+            real *dg = dgate + r * g4, *tdg = tdgate + r * g4;
+            real *dc = dcell + (size_t)s * hs, *tdc = tdcell + (size_t)s * hs;
+            for (int j = 0; j < hs; j++) {
+                real gi = a[j], gf = a[hs + j], gg = a[2 * hs + j], go = a[3 * hs + j];
+                real ti = ta[j], tf = ta[hs + j], tg = ta[2 * hs + j], to = ta[3 * hs + j];
+                real tc = tanh(c[j]), sc = 1 - tc * tc, ttc = sc * tcl[j];
+                real dct = dc[j] + dh[j] * go * sc;
+                real tdct = tdc[j] + tdh[j] * go * sc + dh[j] * (to * sc - 2 * go * tc * ttc);
+                real si = gi * (1 - gi), sf = gf * (1 - gf), sg = 1 - gg * gg, so = go * (1 - go);
+                dg[j] = dct * gg * si;
+                tdg[j] = tdct * gg * si + dct * (tg * si + gg * (1 - 2 * gi) * ti);
+                if (c_prev) {
+                    dg[hs + j] = dct * c_prev[j] * sf;
+                    tdg[hs + j] = tdct * c_prev[j] * sf + dct * (tc_prev[j] * sf + c_prev[j] * (1 - 2 * gf) * tf);
+                } else {
+                    dg[hs + j] = tdg[hs + j] = 0;
+                }
+                dg[2 * hs + j] = dct * gi * sg;
+                tdg[2 * hs + j] = tdct * gi * sg + dct * (ti * sg - 2 * gi * gg * tg);
+                dg[3 * hs + j] = dh[j] * tc * so;
+                tdg[3 * hs + j] = tdh[j] * tc * so + dh[j] * (ttc * so + tc * (1 - 2 * go) * to);
+                dc[j] = dct * gf;
+                tdc[j] = tdct * gf + dct * tf;
+            }
+        }
+        if (t > 0) {
+            OPSYM(op_gemm)(0, 0, d->n, hs, g4, 1, dgate + (size_t)t * g4, steps * g4, w_hh, hs, 1,
+                           dhid + (size_t)(t - 1) * hs, steps * hs);
+            OPSYM(op_gemm)(0, 0, d->n, hs, g4, 1, tdgate + (size_t)t * g4, steps * g4, w_hh, hs, 1,
+                           tdhid + (size_t)(t - 1) * hs, steps * hs);
+        }
+    }
+}
+
+static void lstm_backward2(const cascade_layer *L, const OPSYM(cascade_bwd2) *c) {
+    const lstm_cfg *cfg = L->cfg;
+    if (!c->uin[0]) return;
+    lstm_dims d = lstm_get_dims(L, c->n);
+    const size_t hs = (size_t)d.hidden, seq = (size_t)d.rows * hs;
+    real *saved = (real *)c->saved; /* only read */
+    real *dgate = c->work, *dhid = dgate + 4 * seq, *dbelow = dhid + seq, *dcell = dbelow + seq;
+    real *tsaved = dcell + (size_t)d.n * hs; /* work2: the tangents of saved, same layout */
+    real *tdgate = tsaved + (size_t)d.layers * 6 * seq, *tdhid = tdgate + 4 * seq, *tdbelow = tdhid + seq;
+    real *tdcell = tdbelow + seq;
+    for (int l = 0; l < d.layers; l++)
+        lstm_layer_jvp(&d, l == 0 ? d.features : d.hidden, l == 0 ? c->uin[0] : lstm_hid(&d, tsaved, l - 1),
+                       c->param[4 * l], c->param[4 * l + 1], lstm_act(&d, saved, l), lstm_cell(&d, saved, l),
+                       lstm_act(&d, tsaved, l), lstm_cell(&d, tsaved, l), lstm_hid(&d, tsaved, l));
+    const real *ttop = lstm_hid(&d, tsaved, d.layers - 1);
+    if (cfg->return_sequences) {
+        for (size_t i = 0; i < seq; i++) c->uout[i] += ttop[i];
+    } else {
+        for (int s = 0; s < d.n; s++)
+            for (size_t j = 0; j < hs; j++) c->uout[s * hs + j] += ttop[((size_t)s * d.steps + d.steps - 1) * hs + j];
+    }
+    memset(tdhid, 0, seq * sizeof(real));
+    if (cfg->return_sequences) {
+        memcpy(dhid, c->dout, seq * sizeof(real));
+    } else {
+        memset(dhid, 0, seq * sizeof(real));
+        for (int s = 0; s < d.n; s++)
+            memcpy(dhid + ((size_t)s * d.steps + d.steps - 1) * hs, c->dout + s * hs, hs * sizeof(real));
+    }
+    for (int l = d.layers - 1; l >= 0; l--) {
+        const real *x = l == 0 ? c->in[0] : lstm_hid(&d, saved, l - 1);
+        const real *tx = l == 0 ? c->uin[0] : lstm_hid(&d, tsaved, l - 1);
+        int in_f = l == 0 ? d.features : d.hidden, g4 = 4 * d.hidden;
+        const real *w_ih = c->param[4 * l], *w_hh = c->param[4 * l + 1];
+        lstm_layer_bptt2(&d, w_hh, lstm_act(&d, saved, l), lstm_cell(&d, saved, l), lstm_act(&d, tsaved, l),
+                         lstm_cell(&d, tsaved, l), dhid, tdhid, dgate, tdgate, dcell, tdcell);
+        /* the tangent of the parameter gradients: (tdgate, x, hid) + (dgate, tx, thid) */
+        lstm_layer_param_grads(&d, in_f, x, lstm_hid(&d, saved, l), tdgate, c->dparam[4 * l],
+                               c->dparam[4 * l + 1], c->dparam[4 * l + 2], c->dparam[4 * l + 3]);
+        lstm_layer_param_grads(&d, in_f, tx, lstm_hid(&d, tsaved, l), dgate, c->dparam[4 * l],
+                               c->dparam[4 * l + 1], NULL, NULL);
+        if (l > 0) {
+            OPSYM(op_gemm)(0, 0, (int)d.rows, in_f, g4, 1, dgate, g4, w_ih, in_f, 0, dbelow, in_f);
+            OPSYM(op_gemm)(0, 0, (int)d.rows, in_f, g4, 1, tdgate, g4, w_ih, in_f, 0, tdbelow, in_f);
+            real *swap = dhid;
+            dhid = dbelow;
+            dbelow = swap;
+            swap = tdhid;
+            tdhid = tdbelow;
+            tdbelow = swap;
+        } else if (c->hin[0]) { /* the tangent of din */
+            OPSYM(op_gemm)(0, 0, (int)d.rows, in_f, g4, 1, tdgate, g4, w_ih, in_f, 1, c->hin[0], in_f);
+        }
+    }
+}
+
 const OPSYM(cascade_op) OPSYM(cascade_op_lstm) = {
     .type = "lstm",
     .cfg_size = sizeof(lstm_cfg),
@@ -277,4 +424,5 @@ const OPSYM(cascade_op) OPSYM(cascade_op_lstm) = {
     .infer = lstm_infer,
     .forward = lstm_forward,
     .backward = lstm_backward,
+    .backward2 = lstm_backward2,
 };

@@ -91,6 +91,33 @@ static void softmax_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c
     }
 }
 
+/* Double backward (op_types.h): the backward reads the output only, dx = y (g - <g, y>) along
+ * the axis, so for R = sum(u * dx) = <u y, g> - <u, y> <g, y>:
+ *   uout = dR/dg = y (u - <u, y>)              (the forward's Jacobian on u)
+ *   hout = dR/dy = u g - u <g, y> - g <u, y>   (through y, the executor's seeded backward
+ *                                              then takes it to the input) */
+static void softmax_backward2(const cascade_layer *L, const OPSYM(cascade_bwd2) *c) {
+    if (!c->uin[0]) return;
+    int64_t lines, len, inner;
+    softmax_dims(L, c->n, &lines, &len, &inner);
+#pragma omp parallel for if (lines * len > 65536)
+    for (int64_t line = 0; line < lines; line++) {
+        int64_t base = (line / inner) * len * inner + line % inner;
+        const real *y = c->out + base, *g = c->dout + base, *u = c->uin[0] + base;
+        real *uo = c->uout + base, *h = c->hout + base;
+        double gy = 0, uy = 0;
+        for (int64_t k = 0; k < len; k++) {
+            gy += (double)g[k * inner] * (double)y[k * inner];
+            uy += (double)u[k * inner] * (double)y[k * inner];
+        }
+        for (int64_t k = 0; k < len; k++) {
+            double yk = (double)y[k * inner], uk = (double)u[k * inner], gk = (double)g[k * inner];
+            uo[k * inner] += (real)(yk * (uk - uy));
+            h[k * inner] += (real)(uk * (gk - gy) - gk * uy);
+        }
+    }
+}
+
 const OPSYM(cascade_op) OPSYM(cascade_op_softmax) = {
     .type = "softmax",
     .cfg_size = sizeof(softmax_cfg),
@@ -100,4 +127,5 @@ const OPSYM(cascade_op) OPSYM(cascade_op_softmax) = {
     .infer = softmax_infer,
     .forward = softmax_forward,
     .backward = softmax_backward,
+    .backward2 = softmax_backward2,
 };

@@ -1,0 +1,343 @@
+/* Setting up adversarial training (see gan.c): data, nets, optimizers, resume. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cascade/xsum.h"
+#include "train/adversarial.h"
+
+/* ---- set-up ---- */
+
+/* The job seen as reading input k alone (a multi-input gan), or all inputs (k < 0); the
+ * conditions come as the data's targets (y), with input 0. */
+static void input_view(const cascade_job *job, int k, cascade_job *view) {
+    *view = *job;
+    view->n_targets = k <= 0 ? job->n_conditions : 0;
+    memcpy(view->targets, job->conditions, sizeof view->targets);
+    if (k < 0) return;
+    view->n_inputs = 1;
+    snprintf(view->inputs[0], sizeof view->inputs[0], "%s", job->inputs[k]);
+    view->layout = LAYOUT_CHANNELS;
+    view->n_log_inputs = 0;
+    for (int i = 0; i < job->n_log_inputs; i++)
+        if (strcmp(job->log_inputs[i], job->inputs[k]) == 0)
+            snprintf(view->log_inputs[view->n_log_inputs++], 64, "%s", job->inputs[k]);
+}
+
+static cascade_status load_train(gan_session *s) {
+    cascade_job *job = s->job;
+    int64_t *rows = NULL, n_train = 0, n_valid = 0;
+    if (job->valid_fraction > 0) /* held out for `evaluate`; the nets never see it */
+        CASCADE_TRY(cascade_data_split(job, s->comm, &rows, &n_train, &n_valid));
+    int multi = job->n_gen_outputs > 0;
+    s->gx.n = multi ? job->n_inputs : 1;
+    cascade_status st = CASCADE_OK;
+    for (int k = 0; !st && k < s->gx.n; k++) {
+        cascade_job view;
+        input_view(job, multi ? k : -1, &view);
+        cascade_dataset *d = k ? &s->xin[k] : &s->train;
+        st = cascade_data_load(&view, job->train, k == 0 && job->n_conditions > 0, rows, n_train, s->comm, d);
+        if (!st) s->gx.shape[k] = d->x_shape;
+        if (!st && d->n != s->train.n)
+            st = cascade_fail(CASCADE_EDATA, "%s: data set '%s' has %lld samples, '%s' %lld", job->train,
+                              job->inputs[k], (long long)d->n, job->inputs[0], (long long)s->train.n);
+    }
+    free(rows);
+    if (st) return st;
+    cascade_gan_x_sizes(&s->gx);
+    if (multi) { /* one normalisation statistic per input, as the checkpoint stores them */
+        s->ndesc.n_inputs = job->n_inputs;
+        for (int k = 0; k <= job->n_inputs; k++) s->ndesc.stat_start[k] = k;
+        s->ndesc.n_stats = job->n_inputs;
+    }
+    if (s->refiner) st = cascade_refiner_load_target(s);
+    return st;
+}
+
+/* The data set description the checkpoint's normalisation is laid out by. */
+static const cascade_dataset *norm_desc(const gan_session *s) { return s->gx.n > 1 ? &s->ndesc : &s->train; }
+
+/* Input normalisation: from the training set (or norm as read back), applied to every input. */
+static cascade_status normalize_inputs(gan_session *s, int computed) {
+    cascade_job *job = s->job;
+    if (s->gx.n == 1) {
+        if (!computed) CASCADE_TRY(cascade_norm_compute(job, &s->train, &s->norm));
+        cascade_norm_apply(job, &s->norm, &s->train);
+        if (s->refiner) cascade_norm_apply(job, &s->norm, &s->target); /* one space for both domains */
+        return CASCADE_OK;
+    }
+    if (!computed) CASCADE_TRY(cascade_norm_init(&s->norm, job->n_inputs));
+    for (int k = 0; k < s->gx.n; k++) {
+        cascade_job view;
+        input_view(job, k, &view);
+        cascade_dataset *d = k ? &s->xin[k] : &s->train;
+        if (!computed) {
+            cascade_norm_stats one = {0};
+            CASCADE_TRY(cascade_norm_compute(&view, d, &one));
+            s->norm.mean[k] = one.mean[0];
+            s->norm.std[k] = one.std[0];
+            cascade_norm_free(&one);
+        }
+        cascade_norm_stats one = {1, s->norm.mean + k, s->norm.std + k}; /* a view, not owned */
+        cascade_norm_apply(&view, &one, d);
+    }
+    return CASCADE_OK;
+}
+
+/* The critic is trained with the gradient penalty (wgan-gp, and a refiner's default critic). */
+int cascade_gan_uses_penalty(const cascade_job *job) {
+    return job->kind == JOB_WGAN_GP || (job->kind == JOB_REFINER && !job->critic_bce);
+}
+
+/* Logistic (BCE on logits) losses: gan, and a refiner's bce (patch) critic; else Wasserstein. */
+int cascade_gan_uses_bce(const cascade_job *job) { return job->kind == JOB_GAN || (job->kind == JOB_REFINER && job->critic_bce); }
+
+void cascade_gan_x_sizes(cascade_gan_x *gx) {
+    gx->total = 0;
+    for (int k = 0; k < gx->n; k++) {
+        gx->numel[k] = cascade_shape_numel(&gx->shape[k]);
+        gx->off[k] = gx->total;
+        gx->total += gx->numel[k];
+    }
+}
+
+/* A generator layer by name, or the activation node appended to it (`activation =`). */
+static int output_layer(const cascade_net *net, const char *name) {
+    int found = cascade_net_find(net, name);
+    size_t len = strlen(name);
+    for (int l = 0; found >= 0 && l < net->n_layers; l++)
+        if (strncmp(net->layers[l].name, name, len) == 0 && net->layers[l].name[len] == '/') found = l;
+    return found;
+}
+
+cascade_status cascade_gan_build(cascade_job *job, const cascade_gan_x *gx, const cascade_shape *c_shape,
+                                 cascade_net *gen, cascade_net *critic, int *gen_out) {
+    /* c: the conditions flattened and concatenated per sample, a vector (C) */
+    int64_t latent = job->latent, cn = c_shape ? cascade_shape_numel(c_shape) : 0;
+    cascade_shape zsh = cascade_shape_make(1, &latent), csh = cascade_shape_make(1, &cn);
+    int refiner = job->kind == JOB_REFINER, multi = gx->n > 1, nc = job->n_conditions ? 1 : 0;
+    const char *gext[] = {refiner ? "x" : "z", "c"}, *cext[CASCADE_MAX_NAMES + 1];
+    cascade_shape gsh[] = {refiner ? gx->shape[0] : zsh, csh}, dsh[CASCADE_MAX_NAMES + 1];
+    if (gx->n + nc > CASCADE_MAX_EXTERNAL)
+        return cascade_fail(CASCADE_EUSAGE, "%s: a critic reads at most %d inputs (with the condition)", job->path,
+                            CASCADE_MAX_EXTERNAL);
+    for (int k = 0; k < gx->n; k++) cext[k] = multi ? job->inputs[k] : "x", dsh[k] = gx->shape[k];
+    cext[gx->n] = "c", dsh[gx->n] = csh;
+    CASCADE_TRY(cascade_model_build_ext(job, job->nets[0], 1 + nc, gext, gsh, gen));
+    cascade_status st = cascade_model_build_ext(job, job->nets[1], gx->n + nc, cext, dsh, critic);
+    if (st) return st;
+    /* the two nets draw different initial weights from the same job seed */
+    cascade_net_init_params(critic, (uint64_t)job->seed ^ 0x5DEECE66DULL);
+    char a[128], b[128];
+    for (int k = 0; k < gx->n; k++) {
+        gen_out[k] = multi ? output_layer(gen, job->gen_outputs[k]) : gen->output;
+        if (gen_out[k] < 0)
+            return cascade_fail(CASCADE_EUSAGE, "[gan] outputs: no layer '%s' in net %s", job->gen_outputs[k],
+                                gen->name);
+        const cascade_shape *go = &gen->layers[gen_out[k]].out_shape;
+        if (!cascade_shape_equal(go, &gx->shape[k]) && multi)
+            return cascade_fail(CASCADE_EUSAGE, "the generator (net %s) must produce samples shaped like %s: layer %s "
+                                "([gan] outputs) is %s, %s is %s", gen->name, job->inputs[k], job->gen_outputs[k],
+                                cascade_shape_str(go, a, sizeof a), job->inputs[k],
+                                cascade_shape_str(&gx->shape[k], b, sizeof b));
+        if (!cascade_shape_equal(go, &gx->shape[k]))
+            return cascade_fail(CASCADE_EUSAGE, "the %s (net %s) must produce samples shaped like x: its output is "
+                                "%s, x is %s (the job's inputs)", refiner ? "refiner" : "generator", gen->name,
+                                cascade_shape_str(go, a, sizeof a), cascade_shape_str(&gx->shape[k], b, sizeof b));
+    }
+    const cascade_shape *co = cascade_net_out_shape(critic);
+    if (cascade_shape_numel(co) != 1 && !(refiner && job->critic_bce))
+        return cascade_fail(CASCADE_EUSAGE, "the critic (net %s) must give one score per sample: its output is %s%s",
+                            critic->name, cascade_shape_str(co, a, sizeof a),
+                            refiner ? " (a patch critic with one logit per patch needs critic_loss = bce)" : "");
+    if (cascade_gan_uses_penalty(job))
+        CASCADE_TRY(cascade_net_check_backward2(critic, refiner ? "a refiner's wgan-gp critic" : "a wgan-gp critic"));
+    return CASCADE_OK;
+}
+
+static cascade_status read_checkpoint(gan_session *s, const char *from, int full) {
+    cascade_h5file *f;
+    CASCADE_TRY(cascade_ckpt_open(from, s->comm, &f));
+    cascade_status st = CASCADE_OK;
+    if (full) {
+        cascade_ckpt_meta meta = {0};
+        st = cascade_ckpt_read_meta(f, &meta);
+        if (!st) s->prog.step = meta.step, s->prog.samples_seen = meta.samples_seen;
+        cascade_ckpt_meta_free(&meta);
+    }
+    if (!st) st = cascade_model_read_params(f, &s->gen, full);
+    if (!st) st = cascade_model_read_params(f, &s->critic, full);
+    if (!st && full) st = cascade_model_read_state(f, s->job, &s->gen, &s->gopt, NULL, norm_desc(s), &s->prog);
+    if (!st && full) st = cascade_model_read_state(f, s->job, &s->critic, &s->copt, NULL, norm_desc(s), NULL);
+    if (!st && full) st = cascade_refiner_read(f, s);
+    if (st) cascade_error_context("%s %s: ", full ? "resuming from" : "--init from", from);
+    cascade_h5_close(f);
+    return st;
+}
+
+static cascade_status read_norm(gan_session *s, const char *from) {
+    cascade_h5file *f;
+    CASCADE_TRY(cascade_ckpt_open(from, s->comm, &f));
+    cascade_status st = cascade_model_read_state(f, s->job, &s->gen, NULL, &s->norm, norm_desc(s), NULL);
+    cascade_h5_close(f);
+    return st;
+}
+
+void cascade_gan_session_close(gan_session *s) {
+    if (s->metrics) fclose(s->metrics);
+    cascade_data_free(&s->train);
+    cascade_data_free(&s->target);
+    for (int k = 1; k < CASCADE_MAX_NAMES; k++) cascade_data_free(&s->xin[k]);
+    cascade_free(s->fakeb);
+    cascade_refiner_free(s);
+    cascade_constrainer_close(&s->constrainer);
+    cascade_buckets_free(&s->gen_buckets);
+    cascade_buckets_free(&s->critic_buckets);
+    cascade_norm_free(&s->norm);
+    cascade_net_free(&s->gen);
+    cascade_net_free(&s->critic);
+    cascade_optimizer_free(&s->gopt);
+    cascade_optimizer_free(&s->copt);
+    free(s->perm);
+    free(s->ids);
+    cascade_free(s->xb);
+    cascade_free(s->cb);
+    cascade_free(s->zb);
+    cascade_free(s->hat);
+    cascade_free(s->dout);
+    cascade_free(s->v);
+    cascade_free(s->xacc);
+    cascade_free(s->facc);
+    cascade_free(s->dvals);
+}
+
+cascade_status cascade_gan_session_open(gan_session *s, cascade_job *job, const cascade_train_opts *o, MPI_Comm comm) {
+    memset(s, 0, sizeof *s);
+    s->job = job;
+    s->o = o;
+    s->comm = comm;
+    MPI_Comm_rank(comm, &s->rank);
+    MPI_Comm_size(comm, &s->size);
+    s->tty = isatty(2);
+    s->refiner = job->kind == JOB_REFINER;
+    snprintf(s->rundir, sizeof s->rundir, "%s", o->out_dir ? o->out_dir : "");
+    if (!o->out_dir) snprintf(s->rundir, sizeof s->rundir, "runs/%s", job->name);
+    snprintf(s->ckdir, sizeof s->ckdir, "%s/checkpoints", s->rundir);
+    int64_t nmb = job->batch / job->micro_batch;
+    if (nmb % s->size)
+        return cascade_fail(CASCADE_EUSAGE, "%s: batch / micro_batch = %lld micro-batches cannot be dealt evenly to %d "
+                            "ranks; use a rank count that divides %lld", job->path, (long long)nmb, s->size,
+                            (long long)nmb);
+    if (job->critic_steps > GAN_MAX_CRITIC_STEPS)
+        return cascade_fail(CASCADE_EUSAGE, "%s: critic_steps = %ld; at most %d", job->path, job->critic_steps,
+                            GAN_MAX_CRITIC_STEPS);
+    const char *resume_from = o->resume == 2 ? o->resume_path : NULL;
+    if (o->resume == 1 && cascade_session_has_checkpoints(s->ckdir)) resume_from = s->rundir;
+    if (!o->resume && cascade_session_has_checkpoints(s->ckdir))
+        return cascade_fail(CASCADE_EUSAGE, "%s already holds checkpoints; continue it with --resume auto or choose "
+                            "another --out (nothing was overwritten)", s->ckdir);
+    cascade_status st = load_train(s);
+    if (!st && s->train.n < job->batch)
+        st = cascade_fail(CASCADE_EUSAGE, "%s: batch = %ld is larger than the %lld training samples in %s", job->path,
+                          job->batch, (long long)s->train.n, job->train);
+    if (st) goto fail;
+    if ((st = cascade_gan_build(job, &s->gx, job->n_conditions ? &s->train.y_shape : NULL, &s->gen, &s->critic,
+                                s->gen_out)))
+        goto fail;
+    if (s->gx.n > 1 && job->constrainer[0]) {
+        st = cascade_fail(CASCADE_EUSAGE, "%s: a constrainer reads one stacked x; this job has [gan] outputs", job->path);
+        goto fail;
+    }
+    s->xs = s->gx.total;
+    s->cs = job->n_conditions ? cascade_shape_numel(&s->train.y_shape) : 0;
+    s->zs = job->latent;
+    if (job->normalize == NORM_STANDARD) {
+        if (resume_from && (st = read_norm(s, resume_from))) goto fail;
+        if ((st = normalize_inputs(s, resume_from != NULL))) goto fail;
+    }
+    s->scores = cascade_shape_numel(cascade_net_out_shape(&s->critic));
+    int mb = (int)job->micro_batch;
+    if ((st = cascade_net_prepare(&s->gen, mb, 0))) goto fail;
+    if ((st = cascade_net_prepare(&s->critic, mb, cascade_gan_uses_penalty(job) ? 2 : 1))) goto fail;
+    if ((st = cascade_optimizer_init(&s->gopt, &job->opt[0], s->gen.n_params))) goto fail;
+    if ((st = cascade_optimizer_init(&s->copt, &job->opt[1], s->critic.n_params))) goto fail;
+    if (s->refiner && (st = cascade_refiner_alloc(s))) goto fail;
+    if (job->constrainer[0] && (st = cascade_constrainer_open(&s->constrainer, job, &s->train, &s->norm, mb, comm)))
+        goto fail;
+    if (!job->deterministic && s->size > 1) {
+        if ((st = cascade_net_buckets(&s->gen, job->bucket_mb, comm, &s->gen_buckets))) goto fail;
+        if ((st = cascade_net_buckets(&s->critic, job->bucket_mb, comm, &s->critic_buckets))) goto fail;
+        s->use_buckets = 1;
+    }
+    if (resume_from) {
+        if ((st = read_checkpoint(s, resume_from, 1))) goto fail;
+        cascade_log("resuming %s at step %lld (epoch %lld)\n", s->rundir, (long long)s->prog.step,
+                    (long long)s->prog.epoch);
+    } else if (o->init_path && (st = read_checkpoint(s, o->init_path, 0))) {
+        goto fail;
+    }
+    s->steps_per_epoch = s->train.n / (job->batch * job->critic_steps);
+    if (s->steps_per_epoch < 1) s->steps_per_epoch = 1;
+    s->total_steps = o->steps > 0 ? o->steps : job->steps > 0 ? job->steps : job->epochs * s->steps_per_epoch;
+    int64_t np = s->critic.n_params > s->gen.n_params ? s->critic.n_params : s->gen.n_params;
+    int64_t nd = s->gen.n_stats + 8;
+    s->perm = malloc((size_t)s->train.n * sizeof(int64_t));
+    s->ids = malloc((size_t)mb * sizeof(int64_t));
+    s->xb = cascade_alloc((size_t)(mb * s->xs) * sizeof(float), "real batch");
+    s->cb = cascade_alloc((size_t)(mb * (s->cs ? s->cs : 1)) * sizeof(float), "condition batch");
+    s->zb = cascade_alloc((size_t)(mb * s->zs) * sizeof(float), "noise batch");
+    s->hat = cascade_alloc((size_t)(mb * s->xs) * sizeof(float), "interpolated batch");
+    s->v = cascade_alloc((size_t)(mb * s->xs) * sizeof(float), "penalty tangent");
+    s->fakeb = cascade_alloc((size_t)(mb * s->xs) * sizeof(float), "generated batch");
+    s->dout = cascade_alloc((size_t)(mb * s->scores) * sizeof(float), "score gradient");
+    s->facc = cascade_alloc((size_t)nd * sizeof(double), "step sums");
+    s->dvals = cascade_alloc((size_t)nd * sizeof(double), "micro-batch sums");
+    s->xacc = job->deterministic ? cascade_alloc((size_t)(CASCADE_XSUM_DIGITS * (np + nd) + 1) * sizeof(int64_t),
+                                                 "exact reduction buffer")
+                                 : NULL;
+    if (!s->perm || !s->ids || !s->xb || !s->cb || !s->zb || !s->hat || !s->v || !s->fakeb || !s->dout || !s->facc ||
+        !s->dvals ||
+        (job->deterministic && !s->xacc)) {
+        st = cascade_fail(CASCADE_EINTERNAL, "out of memory for batch buffers");
+        goto fail;
+    }
+    if (s->rank == 0) {
+        char path[CASCADE_PATH_MAX + 32];
+        if ((st = cascade_mkdir_p(s->rundir))) goto fail;
+        snprintf(path, sizeof path, "%s/job.ini", s->rundir);
+        if ((st = cascade_job_write(job, path))) goto fail;
+        snprintf(path, sizeof path, "%s/metrics.jsonl", s->rundir);
+        if (!(s->metrics = fopen(path, "a"))) {
+            st = cascade_fail(CASCADE_EIO, "cannot open %s: %s", path, strerror(errno));
+            goto fail;
+        }
+        char summary[8192];
+        if (!o->quiet) {
+            cascade_net_summary(&s->gen, summary, sizeof summary);
+            cascade_log("%s", summary);
+            cascade_net_summary(&s->critic, summary, sizeof summary);
+            cascade_log("%s", summary);
+        }
+        if (s->refiner)
+            cascade_log("training %s (kind refiner, %s critic): %lld simulated and %lld target samples, %lld steps of "
+                        "%ld critic update(s) on batches of %ld then one refiner update (the first %ld on the "
+                        "self-regularization alone), history %ld, %d rank(s)%s\n",
+                        job->name, job->critic_bce ? "bce" : "wgan-gp", (long long)s->train.n,
+                        (long long)s->target.n, (long long)s->total_steps, job->critic_steps, job->batch,
+                        job->pretrain_steps, job->history, s->size, job->deterministic ? ", deterministic" : "");
+        else
+            cascade_log("training %s (kind %s): %lld real samples, %lld steps of %ld critic update(s) on batches of "
+                        "%ld then one generator update, %d rank(s)%s\n",
+                        job->name, job->kind == JOB_GAN ? "gan" : job->kind == JOB_WGAN ? "wgan" : "wgan-gp",
+                        (long long)s->train.n, (long long)s->total_steps, job->critic_steps, job->batch, s->size,
+                        job->deterministic ? ", deterministic" : "");
+    }
+    return CASCADE_OK;
+fail:
+    cascade_gan_session_close(s);
+    return st;
+}
+
