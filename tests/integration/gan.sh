@@ -194,17 +194,8 @@ print("sample pictures ok")
 PY
 
 # ---- errors ----
-expect() { # expect CODE TEXT -- command...
-  local code=$1 text=$2
-  shift 3
-  set +e
-  "$@" > err.out 2> err.log
-  local rc=$?
-  set -e
-  if [[ $rc != "$code" ]] || ! grep -qF -- "$text" err.log; then
-    echo "expected exit $code and '$text' from: $*"; cat err.log; exit 1
-  fi
-}
+# shellcheck source=tests/support/expect.sh
+source "$CASCADE_SOURCE_DIR/tests/support/expect.sh"
 sed 's/^\[critic.d1\]/[critic.bn]\ntype = batchnorm\n[critic.d1]/' job.ini > bn.ini
 expect 2 "critic.bn (type batchnorm) cannot be in a wgan-gp critic: batch norm couples the samples" -- \
   "$CASCADE_BIN" train bn.ini --out e1 --quiet
