@@ -236,3 +236,14 @@ void cascade_net_apply_stats(cascade_net *net, const double *mean_stats) {
         L->op->apply_stats(L, param, mean_stats + net->stat_off[l]);
     }
 }
+
+void cascade_net_begin_update(cascade_net *net) {
+    for (int l = 0; l < net->n_layers; l++) {
+        const cascade_layer *L = &net->layers[l];
+        if (!L->op->begin_update) continue;
+        float *param[CASCADE_MAX_PARAMS];
+        for (int p = 0; p < L->n_params; p++)
+            param[p] = (L->params[p].trainable ? net->params : net->buffers) + net->param_off[l][p];
+        L->op->begin_update(L, param);
+    }
+}

@@ -291,6 +291,7 @@ void cascade_net_init_params(cascade_net *net, uint64_t seed) {
                     switch (d->init) {
                     case CASCADE_INIT_ZEROS: v[i + j] = 0; break;
                     case CASCADE_INIT_ONES: v[i + j] = 1; break;
+                    case CASCADE_INIT_CONSTANT: v[i + j] = (float)d->init_bound; break;
                     default:
                         v[i + j] = (float)((2.0 * cascade_u01f(r[j]) - 1.0) * d->init_bound);
                     }

@@ -102,6 +102,9 @@ void cascade_net_backward_seeds(cascade_net *net, const cascade_run *run, int n,
 /* OK when every layer has a double backward; else a usage error naming the first layer
  * that has none and why (e.g. batch norm). `what` says who needs it ("a wgan-gp critic"). */
 cascade_status cascade_net_check_backward2(const cascade_net *net, const char *what);
+/* Before each optimizer update of the net: every layer's begin_update (the power iteration of
+ * spectral normalisation). Identical on every rank (it reads only parameters and buffers). */
+void cascade_net_begin_update(cascade_net *net);
 /* Applies the mean (over a step's forward calls) of collected statistics: mean_stats holds
  * n_stats doubles laid out as net->stats. */
 void cascade_net_apply_stats(cascade_net *net, const double *mean_stats);

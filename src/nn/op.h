@@ -23,7 +23,7 @@ typedef float real;
 #define CASCADE_MAX_INPUTS 8
 #define CASCADE_MAX_PARAMS 16
 
-enum { CASCADE_INIT_ZEROS, CASCADE_INIT_ONES, CASCADE_INIT_UNIFORM };
+enum { CASCADE_INIT_ZEROS, CASCADE_INIT_ONES, CASCADE_INIT_UNIFORM, CASCADE_INIT_CONSTANT /* = init_bound */ };
 
 /* How relu's backward passes a gradient: the true derivative; DeconvNet (only where the
  * gradient is positive); guided backpropagation (where the gradient and the input are positive). */
@@ -35,7 +35,7 @@ typedef struct {
     cascade_shape shape;  /* PyTorch layout, e.g. dense weight [out, in] */
     int trainable;        /* 0: buffer (running statistics): no gradient, not optimised */
     int init;             /* CASCADE_INIT_* */
-    double init_bound;    /* UNIFORM: U(-bound, bound), PyTorch's 1/sqrt(fan_in) */
+    double init_bound;    /* UNIFORM: U(-bound, bound), PyTorch's 1/sqrt(fan_in); CONSTANT: the value */
 } cascade_param_desc;
 
 /* One node of a net. Filled by the graph builder (names, inputs, shapes) and by the op's

@@ -81,6 +81,9 @@ typedef struct OPT_SYM(cascade_op) {
     /* Optional: double backward (above); ops without it cannot be in a WGAN-GP critic.
      * work holds the op's work size plus L->work2 (per sample * n + fixed). */
     void (*backward2)(const cascade_layer *L, const OPT_SYM(cascade_bwd2) *c);
+    /* Optional: once before every optimizer update of the net (training), e.g. the power
+     * iteration of spectral normalisation on the layer's buffers. */
+    void (*begin_update)(const cascade_layer *L, OPT_REAL *const *param);
     /* Why an op has no backward2, for the error naming the layer (NULL: the generic text). */
     const char *no_backward2_reason;
 } OPT_SYM(cascade_op);

@@ -517,6 +517,7 @@ cascade_status cascade_train_gan(cascade_job *job, const cascade_train_opts *o, 
         for (int64_t t = 0; !st && !pretraining && t < K; t++) {
             next_batch(&s);
             uint64_t ctr = ((uint64_t)step << 8) | (uint64_t)t;
+            cascade_net_begin_update(&s.critic); /* spectral normalisation: one power iteration */
             if ((st = critic_update(&s, ctr, sums))) break;
             s.prog.cursor += B;
             s.prog.samples_seen += B;
@@ -531,6 +532,7 @@ cascade_status cascade_train_gan(cascade_job *job, const cascade_train_opts *o, 
             ok &= fine;
         }
         if (st) break;
+        cascade_net_begin_update(&s.gen);
         if ((st = generator_update(&s, ((uint64_t)step << 8) | GAN_GEN_PHASE, !pretraining, gloss))) break;
         int gfine = isfinite(gloss[0]) && all_finite(s.gen.grads, s.gen.n_params);
         if (gfine) {

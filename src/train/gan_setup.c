@@ -223,22 +223,11 @@ cascade_status cascade_gan_session_open(gan_session *s, cascade_job *job, const 
     MPI_Comm_size(comm, &s->size);
     s->tty = isatty(2);
     s->refiner = job->kind == JOB_REFINER;
-    snprintf(s->rundir, sizeof s->rundir, "%s", o->out_dir ? o->out_dir : "");
-    if (!o->out_dir) snprintf(s->rundir, sizeof s->rundir, "runs/%s", job->name);
-    snprintf(s->ckdir, sizeof s->ckdir, "%s/checkpoints", s->rundir);
-    int64_t nmb = job->batch / job->micro_batch;
-    if (nmb % s->size)
-        return cascade_fail(CASCADE_EUSAGE, "%s: batch / micro_batch = %lld micro-batches cannot be dealt evenly to %d "
-                            "ranks; use a rank count that divides %lld", job->path, (long long)nmb, s->size,
-                            (long long)nmb);
+    const char *resume_from = NULL;
+    CASCADE_TRY(cascade_session_start(job, o, s->size, s->rundir, s->ckdir, &resume_from));
     if (job->critic_steps > GAN_MAX_CRITIC_STEPS)
         return cascade_fail(CASCADE_EUSAGE, "%s: critic_steps = %ld; at most %d", job->path, job->critic_steps,
                             GAN_MAX_CRITIC_STEPS);
-    const char *resume_from = o->resume == 2 ? o->resume_path : NULL;
-    if (o->resume == 1 && cascade_session_has_checkpoints(s->ckdir)) resume_from = s->rundir;
-    if (!o->resume && cascade_session_has_checkpoints(s->ckdir))
-        return cascade_fail(CASCADE_EUSAGE, "%s already holds checkpoints; continue it with --resume auto or choose "
-                            "another --out (nothing was overwritten)", s->ckdir);
     cascade_status st = load_train(s);
     if (!st && s->train.n < job->batch)
         st = cascade_fail(CASCADE_EUSAGE, "%s: batch = %ld is larger than the %lld training samples in %s", job->path,

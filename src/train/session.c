@@ -129,6 +129,29 @@ static cascade_status read_data_stats(cascade_session *s, const char *from) {
     return st;
 }
 
+cascade_status cascade_session_start(const cascade_job *job, const cascade_train_opts *o, int size,
+                                     char rundir[CASCADE_PATH_MAX], char ckdir[CASCADE_PATH_MAX + 16],
+                                     const char **resume_from) {
+    if (o->out_dir)
+        snprintf(rundir, CASCADE_PATH_MAX, "%s", o->out_dir);
+    else
+        snprintf(rundir, CASCADE_PATH_MAX, "runs/%s", job->name);
+    snprintf(ckdir, CASCADE_PATH_MAX + 16, "%s/checkpoints", rundir);
+    int64_t nmb = job->batch / job->micro_batch;
+    if (nmb % size != 0)
+        return cascade_fail(CASCADE_EUSAGE, "%s: batch / micro_batch = %lld micro-batches cannot be dealt evenly to "
+                            "%d ranks; use a rank count that divides %lld", job->path, (long long)nmb, size,
+                            (long long)nmb);
+    /* never overwrite: a run directory with checkpoints needs --resume */
+    *resume_from = NULL;
+    if (o->resume == 2) *resume_from = o->resume_path;
+    if (o->resume == 1 && cascade_session_has_checkpoints(ckdir)) *resume_from = rundir;
+    if (o->resume == 0 && cascade_session_has_checkpoints(ckdir))
+        return cascade_fail(CASCADE_EUSAGE, "%s already holds checkpoints; continue it with --resume auto or choose "
+                            "another --out (nothing was overwritten)", ckdir);
+    return CASCADE_OK;
+}
+
 cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const cascade_train_opts *o,
                                     MPI_Comm comm) {
     memset(s, 0, sizeof *s);
@@ -138,25 +161,9 @@ cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const 
     MPI_Comm_rank(comm, &s->rank);
     MPI_Comm_size(comm, &s->size);
     s->tty = isatty(2);
-    if (o->out_dir)
-        snprintf(s->rundir, sizeof s->rundir, "%s", o->out_dir);
-    else
-        snprintf(s->rundir, sizeof s->rundir, "runs/%s", job->name);
-    snprintf(s->ckdir, sizeof s->ckdir, "%s/checkpoints", s->rundir);
     cascade_status st = CASCADE_OK;
-    int64_t nmb = job->batch / job->micro_batch;
-    if (nmb % s->size != 0) {
-        cascade_fail(CASCADE_EUSAGE, "%s: batch / micro_batch = %lld micro-batches cannot be dealt evenly to %d ranks; "
-                     "use a rank count that divides %lld", job->path, (long long)nmb, s->size, (long long)nmb);
-        return CASCADE_EUSAGE;
-    }
-    /* never overwrite: a run directory with checkpoints needs --resume */
     const char *resume_from = NULL;
-    if (o->resume == 2) resume_from = o->resume_path;
-    if (o->resume == 1 && cascade_session_has_checkpoints(s->ckdir)) resume_from = s->rundir;
-    if (o->resume == 0 && cascade_session_has_checkpoints(s->ckdir))
-        return cascade_fail(CASCADE_EUSAGE, "%s already holds checkpoints; continue it with --resume auto or choose "
-                            "another --out (nothing was overwritten)", s->ckdir);
+    CASCADE_TRY(cascade_session_start(job, o, s->size, s->rundir, s->ckdir, &resume_from));
     if ((st = load_data(s))) goto fail;
     if (s->train.n < job->batch) {
         st = cascade_fail(CASCADE_EUSAGE, "%s: batch = %ld is larger than the %lld training samples in %s",

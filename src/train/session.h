@@ -66,6 +66,12 @@ void cascade_stream_close(cascade_session *s);
 /* Buckets of about bucket_mb (at least ~4 per net) over net->grads in reverse layer order, the
  * order backward finishes them; progress marks are layer indices (run.after_backward). */
 cascade_status cascade_net_buckets(cascade_net *net, double bucket_mb, MPI_Comm comm, cascade_buckets *bk);
+/* Shared start of every training loop: RUNDIR (--out, default runs/<job name>) and its
+ * checkpoints/, the check that `size` ranks can share the micro-batches, and which checkpoint
+ * to resume from (NULL: fresh); a fresh run into a directory with checkpoints is an error. */
+cascade_status cascade_session_start(const cascade_job *job, const cascade_train_opts *o, int size,
+                                     char rundir[CASCADE_PATH_MAX], char ckdir[CASCADE_PATH_MAX + 16],
+                                     const char **resume_from);
 /* 1 when ckdir holds LATEST or step-*.h5 (a run that must be resumed, not overwritten). */
 int cascade_session_has_checkpoints(const char *ckdir);
 /* A JSON number, or null when not finite. */

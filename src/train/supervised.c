@@ -161,6 +161,7 @@ cascade_status cascade_train_supervised(cascade_job *job, const cascade_train_op
         if (s.prog.cursor == 0 || !s.perm_valid) cascade_session_shuffle(&s);
         int64_t step = s.prog.step;
         double loss = NAN;
+        cascade_net_begin_update(&s.net); /* spectral normalisation: one power iteration */
         if ((st = global_step(&s, step, &loss))) break;
         int ok = isfinite(loss) && all_finite(s.net.grads, s.net.n_params);
         double lr = cascade_lr_at(&job->opt[0], step, s.total_steps);

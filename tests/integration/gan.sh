@@ -2,7 +2,8 @@
 # Adversarial training (kind = gan | wgan | wgan-gp):
 #  - a few updates from --init weights equal PyTorch (float64, z and alpha drawn as cascade
 #    draws them, the penalty through autograd.grad(create_graph=True)) within 1e-4 of the
-#    parameters' change, for every kind, a conditional wgan-gp and one with a constrainer;
+#    parameters' change, for every kind, a conditional wgan-gp, one with a constrainer and
+#    spectrally normalised critics (wgan, wgan-gp);
 #  - deterministic = true: both nets and both optimizers bitwise identical for 1, 2 and 3 ranks
 #    and after a resume on another rank count; the fast mode on 2 ranks agrees with 1 rank;
 #  - cascade generate: shapes and names of the inputs, physical units, rank-count invariance,
@@ -16,7 +17,7 @@ ref="$CASCADE_SOURCE_DIR/tests/torch"
 "$py" "$ref/philox.py"
 
 # ---- PyTorch references ----
-for kind in gan wgan wgan-gp wgan-gp-cond wgan-gp-cond-constr; do
+for kind in gan wgan wgan-gp wgan-gp-cond wgan-gp-cond-constr wgan-sn wgan-gp-sn; do
   mkdir -p "t-$kind"
   "$py" "$ref/gan_ref.py" "$kind" "t-$kind"
   "$CASCADE_BIN" train "t-$kind/job.ini" --init "t-$kind/init.h5" --out "t-$kind/run" --quiet
@@ -193,17 +194,8 @@ print("sample pictures ok")
 PY
 
 # ---- errors ----
-expect() { # expect CODE TEXT -- command...
-  local code=$1 text=$2
-  shift 3
-  set +e
-  "$@" > err.out 2> err.log
-  local rc=$?
-  set -e
-  if [[ $rc != "$code" ]] || ! grep -qF -- "$text" err.log; then
-    echo "expected exit $code and '$text' from: $*"; cat err.log; exit 1
-  fi
-}
+# shellcheck source=tests/support/expect.sh
+source "$CASCADE_SOURCE_DIR/tests/support/expect.sh"
 sed 's/^\[critic.d1\]/[critic.bn]\ntype = batchnorm\n[critic.d1]/' job.ini > bn.ini
 expect 2 "critic.bn (type batchnorm) cannot be in a wgan-gp critic: batch norm couples the samples" -- \
   "$CASCADE_BIN" train bn.ini --out e1 --quiet

@@ -44,17 +44,8 @@ assert abs(g["b"][:].mean() - d["b"][:].mean()) < 1.0, (g["b"][:].mean(), d["b"]
 print("generate: a %s mean %.3f (data %.3f), b %s" % (g["a"].shape, g["a"][:].mean(), d["a"][:].mean(), g["b"].shape))
 PY
 
-expect() { # expect CODE TEXT -- command...
-  local code=$1 text=$2
-  shift 3
-  set +e
-  "$@" > err.out 2> err.log
-  local rc=$?
-  set -e
-  if [[ $rc != "$code" ]] || ! grep -qF -- "$text" err.log; then
-    echo "expected exit $code and '$text' from: $*"; cat err.log; exit 1
-  fi
-}
+# shellcheck source=tests/support/expect.sh
+source "$CASCADE_SOURCE_DIR/tests/support/expect.sh"
 expect 2 "2 generator outputs for 1 inputs" -- "$CASCADE_BIN" train t/job.ini --out e1 --set data.inputs=a
 expect 2 "no layer 'rx' in net generator" -- "$CASCADE_BIN" train t/job.ini --out e2 --set gan.outputs="ra, rx"
 expect 2 "must produce samples shaped like b: layer ra ([gan] outputs) is (1,2,3), b is (1,4)" -- \

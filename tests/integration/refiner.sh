@@ -62,17 +62,8 @@ sed -e 's/^gp_lambda = .*/critic_loss = bce/' -e '/^\[critic.out\]/,$ s/^units =
 grep -q '"split":"train"' bce/metrics.jsonl
 
 # ---- errors ----
-expect() { # expect CODE TEXT -- command...
-  local code=$1 text=$2
-  shift 3
-  set +e
-  "$@" > err.out 2> err.log
-  local rc=$?
-  set -e
-  if [[ $rc != "$code" ]] || ! grep -qF -- "$text" err.log; then
-    echo "expected exit $code and '$text' from: $*"; cat err.log; exit 1
-  fi
-}
+# shellcheck source=tests/support/expect.sh
+source "$CASCADE_SOURCE_DIR/tests/support/expect.sh"
 sed '/^\[critic.out\]/,$ s/^units = 1$/units = 2/' t/job.ini > two.ini
 expect 2 "(a patch critic with one logit per patch needs critic_loss = bce)" -- "$CASCADE_BIN" train two.ini --out e1
 expect 2 "resume with the history the run was trained with" -- \

@@ -8,6 +8,8 @@ exactly as cascade draws them (philox.py) and the real batches in file order (sh
 false). The gradient penalty goes through torch.autograd.grad(create_graph=True).
 wgan-gp-cond: a condition `e` (N, 1) enters both nets by concatenation with z / x; the
 generator update uses the conditions of the last critic batch, as cascade does.
+-sn: spectral_norm = true on the critic's first two dense layers: W / (u^T W v), one power
+iteration of u, v before every critic update (none in the generator update), as cascade does.
 -constr: also a frozen constrainer C (a dense regression net, DIR/constr.h5 written as a
 cascade checkpoint) adds KAPPA * mean (C(G(z, c)) - c)^2 to the generator's loss."""
 import sys
@@ -21,6 +23,8 @@ from philox import gan_alpha, gan_noise
 
 torch.set_default_dtype(torch.float64)
 kind, out = sys.argv[1], sys.argv[2]
+sn = kind.endswith("-sn")  # spectral_norm on the critic's d1 and d2
+kind = kind.replace("-sn", "")
 constr = kind.endswith("-constr")
 kind = kind.replace("-constr", "")
 cond = kind.endswith("-cond")
@@ -50,10 +54,35 @@ for net, layers in (("generator", gen_layers), ("critic", crit_layers)):
     for name, fin, fout in layers:
         params[(net, name, "weight")] = f32(fout, fin, scale=1 / np.sqrt(fin))
         params[(net, name, "bias")] = f32(fout, scale=0.1)
+SN_LAYERS = ("d1", "d2") if sn else ()
+
+
+def pname(net, name, p):  # spectral normalisation renames the weight as torch does
+    return "weight_orig" if net == "critic" and name in SN_LAYERS and p == "weight" else p
+
+
 with h5py.File(out + "/init.h5", "w") as f:
     for (net, name, p), v in params.items():
-        f["params/%s/%s/%s" % (net, name, p)] = v
+        f["params/%s/%s/%s" % (net, name, pname(net, name, p))] = v
 P = {k: torch.tensor(v.astype(np.float64), requires_grad=True) for k, v in params.items()}
+UV = {name: [torch.full((fout,), fout ** -0.5), torch.full((fin,), fin ** -0.5)]
+      for name, fin, fout in crit_layers if name in SN_LAYERS}
+
+
+def power_iteration():
+    with torch.no_grad():
+        for name, (u, v) in UV.items():
+            w = P["critic", name, "weight"]
+            v.copy_(F.normalize(w.t() @ u, dim=0, eps=1e-12))
+            u.copy_(F.normalize(w @ v, dim=0, eps=1e-12))
+
+
+def cw(name):  # the critic's weight as used: W / sigma with spectral normalisation
+    w = P["critic", name, "weight"]
+    if name not in UV:
+        return w
+    u, v = UV[name]
+    return w / (u @ w @ v)
 CW, CB = f32(1, 5, scale=0.3), f32(1, scale=0.1)
 if constr:
     with h5py.File(out + "/constr.h5", "w") as f:
@@ -81,8 +110,8 @@ def G(z, c):
 def D(x, c):
     if cond:
         x = torch.cat([x, c], dim=1)
-    h = torch.tanh(F.linear(x, P["critic", "d1", "weight"], P["critic", "d1", "bias"]))
-    h = F.leaky_relu(F.linear(h, P["critic", "d2", "weight"], P["critic", "d2", "bias"]), 0.01)
+    h = torch.tanh(F.linear(x, cw("d1"), P["critic", "d1", "bias"]))
+    h = F.leaky_relu(F.linear(h, cw("d2"), P["critic", "d2", "bias"]), 0.01)
     h = torch.sigmoid(F.linear(h, P["critic", "d3", "weight"], P["critic", "d3", "bias"]))
     return F.linear(h, P["critic", "out", "weight"], P["critic", "out", "bias"])[:, 0]
 
@@ -100,6 +129,7 @@ for step in range(STEPS):
         c = torch.tensor(energy[cursor:cursor + B].astype(np.float64))
         cursor += B
         ctr = (step << 8) | t
+        power_iteration()
         fake = G(torch.tensor(gan_noise(SEED, ctr, 0, B, LATENT).astype(np.float64)), c).detach()
         if kind == "gan":
             loss = F.softplus(-D(x, c)).mean() + F.softplus(D(fake, c)).mean()
@@ -129,7 +159,7 @@ for step in range(STEPS):
 
 with h5py.File(out + "/ref.h5", "w") as f:
     for (net, name, p), v in P.items():
-        f["params/%s/%s/%s" % (net, name, p)] = v.detach().numpy()
+        f["params/%s/%s/%s" % (net, name, pname(net, name, p))] = v.detach().numpy()
 
 gan_keys = {"gan": "", "wgan": "clip = %g\n" % CLIP, "wgan-gp": "gp_lambda = %g\n" % LAMBDA}[kind]
 if constr:
@@ -137,7 +167,8 @@ if constr:
 inp = ("[generator.zc]\ntype = concat\ninput = z, c\n", "[critic.xc]\ntype = concat\ninput = x, c\n") if cond else ("", "")
 layers = inp[0] + "".join("[generator.%s]\ntype = dense\nunits = %d\n%s" % (n, o, a) for (n, _, o), a in zip(
     gen_layers, ["activation = leaky_relu\n", "activation = elu\n", ""]))
-crit = inp[1] + "".join("[critic.%s]\ntype = dense\nunits = %d\n%s%s" % (n, o, "input = x\n" if n == "d1" and not cond else "", a)
+crit = inp[1] + "".join("[critic.%s]\ntype = dense\nunits = %d\n%s%s%s" % (
+    n, o, "input = x\n" if n == "d1" and not cond else "", "spectral_norm = true\n" if n in SN_LAYERS else "", a)
                for (n, _, o), a in zip(crit_layers, ["activation = tanh\n", "activation = leaky_relu\n",
                                                       "activation = sigmoid\n", ""]))
 with open(out + "/job.ini", "w") as f:

@@ -18,8 +18,10 @@ def axes(v, nsp):
 
 
 def case(r, nsp, n, cin, size, filters, kernel, stride=1, padding="valid", dilation=1, groups=1,
-         bias=True, double=False):
+         bias=True, double=False, sn=False):
     spec = {"filters": filters, "kernel": kernel}
+    if sn:
+        spec["spectral_norm"] = "true"
     if stride != 1:
         spec["stride"] = stride
     if padding != "valid":
@@ -32,13 +34,21 @@ def case(r, nsp, n, cin, size, filters, kernel, stride=1, padding="valid", dilat
         spec["bias"] = "false"
     k = axes(kernel, nsp)
     k = (k,) * nsp if isinstance(k, int) else k
-    params = {"weight": r.rand(filters, cin // groups, *k)}
+    wname = "weight_orig" if sn else "weight"
+    params = {wname: r.rand(filters, cin // groups, *k)}
     if bias:
         params["bias"] = r.rand(filters)
+    if sn:  # weight_orig / sigma, sigma = u^T W v over W as (filters, rest), u and v fixed
+        params["weight_u"], params["weight_v"] = r.rand(filters), r.rand(params[wname][0].size)
     pad = padding if padding in ("valid", "same") else axes(padding, nsp)
     fn = FN[nsp]
+
+    def weight(ps):
+        w = ps[wname]
+        return w / (ps["weight_u"] @ w.reshape(w.shape[0], -1) @ ps["weight_v"]) if sn else w
+
     r.case("conv%dd" % nsp, spec,
-           lambda xs, ps: fn(xs[0], ps["weight"], ps.get("bias"), stride=axes(stride, nsp),
+           lambda xs, ps: fn(xs[0], weight(ps), ps.get("bias"), stride=axes(stride, nsp),
                              padding=pad, dilation=axes(dilation, nsp), groups=groups),
            [r.rand(n, cin, *size)], params, double=double)
 
@@ -119,4 +129,10 @@ case(r, 2, 2, 8, (40, 40), 4, 3, padding="same", **D)              # Winograd, o
 case(r, 3, 3, 2, (5, 4, 6), 3, 3, padding=1, **D)
 case(r, 3, 2, 4, (6, 5, 7), 4, "3,2,3", stride="2,1,2", dilation="1,2,1", groups=2, **D)
 case(r, 3, 2, 2, (5, 5, 4), 3, 2, padding="same", bias=False, **D)
+# spectral_norm (forward, backward through sigma, double backward)
+case(r, 1, 3, 3, (9,), 4, 3, padding=1, sn=True, **D)
+case(r, 2, 3, 2, (7, 6), 3, 3, stride=2, sn=True, **D)
+case(r, 2, 2, 8, (9, 9), 6, 3, padding="same", sn=True, **D)       # Winograd
+case(r, 2, 3, 4, (6, 7), 6, 3, groups=2, padding=1, bias=False, sn=True, **D)
+case(r, 3, 2, 2, (5, 4, 6), 3, 3, padding=1, sn=True, **D)
 r.close()

@@ -34,7 +34,8 @@ class RefFile:
         """fn(inputs: list of tensors, params: dict name -> tensor) -> output tensor.
 
         spec: dict of job-file keys. grad_inputs: which inputs are differentiable
-        (default all). Parameters whose name starts with running_ are buffers."""
+        (default all). Parameters whose name starts with running_ (or weight_u, weight_v of
+        spectral normalisation) are buffers."""
         params = params or {}
         grad_inputs = grad_inputs if grad_inputs is not None else [True] * len(inputs)
         g = self.f.create_group("case%03d" % self.count)
@@ -56,7 +57,8 @@ class RefFile:
         for name, p in params.items():
             p = np.asarray(p, dtype=np.float64)
             g["param/" + name] = p.astype(np.float32)
-            ps[name] = torch.tensor(p, requires_grad=not name.startswith("running_"))
+            buffer = name.startswith("running_") or name in ("weight_u", "weight_v")
+            ps[name] = torch.tensor(p, requires_grad=not buffer)
         out = fn(xs, ps)
         g["out"] = out.detach().numpy()
         dout = self.rand(*out.shape)

@@ -44,6 +44,7 @@
 
 #include "nn/op.h"
 #include "nn/ops/conv.h"
+#include "nn/ops/spectral.h"
 
 /* ---------------------------------------------------------------- keys */
 
@@ -106,6 +107,7 @@ static cascade_status conv_configure(conv_cfg *c, cascade_section *spec, int nsp
     if (c->filters % c->groups)
         return cascade_cfg_error(spec, cascade_section_find(spec, "groups"),
                                  "filters = %ld is not divisible by groups = %ld", c->filters, c->groups);
+    CASCADE_TRY(cascade_cfg_bool(spec, "spectral_norm", 0, &c->spectral_norm));
     return cascade_cfg_bool(spec, "bias", 1, &c->bias);
 }
 
@@ -181,6 +183,7 @@ static cascade_status conv_infer(cascade_layer *L) {
 
     L->saved_per_sample = L->saved_fixed = 0;
     OPSYM(conv_scratch)(g, &L->work_per_sample, &L->work_fixed);
+    if (c->spectral_norm) OPSYM(sn_setup)(L, g->cout, g->kg); /* after the scratch: G at its end */
     return CASCADE_OK;
 }
 
@@ -469,8 +472,8 @@ void OPSYM(conv_run_forward_add)(const conv_geom *g, int n, const real *in, real
 
 static void conv_forward(const cascade_layer *L, const OPSYM(cascade_fwd) *c) {
     const conv_cfg *cfg = L->cfg;
-    OPSYM(conv_run_forward)(&cfg->g, c->n, c->in[0], c->out, c->param[0], cfg->bias ? c->param[1] : NULL,
-                            c->work);
+    const real *w = cfg->spectral_norm ? OPSYM(sn_forward)(L, c->param, c->saved) : c->param[0];
+    OPSYM(conv_run_forward)(&cfg->g, c->n, c->in[0], c->out, w, cfg->bias ? c->param[1] : NULL, c->work);
 }
 
 void OPSYM(conv_run_backward)(const conv_geom *g, int n, const real *in, const real *dout, real *dx,
@@ -512,8 +515,11 @@ void OPSYM(conv_run_backward)(const conv_geom *g, int n, const real *in, const r
 
 static void conv_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
     const conv_cfg *cfg = L->cfg;
-    OPSYM(conv_run_backward)(&cfg->g, c->n, c->in[0], c->dout, c->din[0], c->param[0], c->dparam[0],
+    int sn = cfg->spectral_norm;
+    real *dw = sn && c->dparam[0] ? OPSYM(sn_grad_buffer)(L, c->n, c->work) : c->dparam[0];
+    OPSYM(conv_run_backward)(&cfg->g, c->n, c->in[0], c->dout, c->din[0], sn ? c->saved : c->param[0], dw,
                              cfg->bias ? c->dparam[1] : NULL, c->work);
+    if (sn && dw) OPSYM(sn_grad)(L, c->param, c->saved, dw, c->dparam[0]);
 }
 
 /* Double backward (op_types.h): the backward is linear in dout and in the input, din =
@@ -528,14 +534,22 @@ void OPSYM(conv_run_backward2)(const conv_geom *g, int n, const real *u, const r
 
 static void conv_backward2(const cascade_layer *L, const OPSYM(cascade_bwd2) *c) {
     const conv_cfg *cfg = L->cfg;
-    OPSYM(conv_run_backward2)(&cfg->g, c->n, c->uin[0], c->dout, c->uout, c->param[0], c->dparam[0], c->work);
+    int sn = cfg->spectral_norm;
+    real *dw = sn && c->dparam[0] && c->uin[0] ? OPSYM(sn_grad_buffer)(L, c->n, c->work) : c->dparam[0];
+    OPSYM(conv_run_backward2)(&cfg->g, c->n, c->uin[0], c->dout, c->uout, sn ? c->saved : c->param[0], dw, c->work);
+    if (sn && dw && c->uin[0]) OPSYM(sn_grad)(L, c->param, c->saved, dw, c->dparam[0]);
+}
+
+static void conv_begin_update(const cascade_layer *L, real *const *param) {
+    if (((const conv_cfg *)L->cfg)->spectral_norm) OPSYM(sn_begin_update)(L, param);
 }
 
 #define CONV_OP(nd)                                                                        \
     const OPSYM(cascade_op) OPSYM(cascade_op_conv##nd##d) = {                              \
         .type = "conv" #nd "d", .cfg_size = sizeof(conv_cfg), .min_inputs = 1,            \
         .max_inputs = 1, .configure = conv##nd##d_configure, .infer = conv_infer,          \
-        .forward = conv_forward, .backward = conv_backward, .backward2 = conv_backward2};
+        .forward = conv_forward, .backward = conv_backward, .backward2 = conv_backward2,     \
+        .begin_update = conv_begin_update};
 
 CONV_OP(1)
 CONV_OP(2)

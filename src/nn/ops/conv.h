@@ -50,6 +50,7 @@ typedef struct {
     long kernel[CONV_AXES], stride[CONV_AXES], dilation[CONV_AXES];
     long pad_lo[CONV_AXES], pad_hi[CONV_AXES]; /* per spatial axis (first nsp entries) */
     int same, bias;
+    int spectral_norm; /* conv1d/2d/3d: weight / sigma (spectral.h) */
     conv_geom g;
 } conv_cfg;
 

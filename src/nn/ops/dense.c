@@ -5,16 +5,19 @@
 #include <tgmath.h>
 
 #include "nn/op.h"
+#include "nn/ops/spectral.h"
 
 typedef struct {
     long units;
     int bias;
+    int spectral_norm; /* weight / sigma (spectral.h) */
 } dense_cfg;
 
 static cascade_status dense_configure(void *cfg, cascade_section *spec) {
     dense_cfg *c = cfg;
     CASCADE_TRY(cascade_cfg_int(spec, "units", 0, 1, 1L << 24, &c->units));
     if (c->units == 0) return cascade_cfg_error(spec, NULL, "dense needs `units`");
+    CASCADE_TRY(cascade_cfg_bool(spec, "spectral_norm", 0, &c->spectral_norm));
     return cascade_cfg_bool(spec, "bias", 1, &c->bias);
 }
 
@@ -40,6 +43,7 @@ static cascade_status dense_infer(cascade_layer *L) {
         b->init = CASCADE_INIT_UNIFORM;
         b->init_bound = bound;
     }
+    if (c->spectral_norm) OPSYM(sn_setup)(L, c->units, fan_in);
     return CASCADE_OK;
 }
 
@@ -59,18 +63,23 @@ static void dense_forward(const cascade_layer *L, const OPSYM(cascade_fwd) *c) {
     if (bias) {
         for (int r = 0; r < rows; r++) memcpy(c->out + (size_t)r * nout, bias, (size_t)nout * sizeof(real));
     }
+    const real *W = cfg->spectral_norm ? OPSYM(sn_forward)(L, c->param, c->saved) : c->param[0];
     /* out (rows x nout) = in (rows x nin) * W^T (nin x nout) */
-    OPSYM(op_gemm)(0, 1, rows, nout, nin, 1, c->in[0], nin, c->param[0], nin, bias ? 1 : 0, c->out, nout);
+    OPSYM(op_gemm)(0, 1, rows, nout, nin, 1, c->in[0], nin, W, nin, bias ? 1 : 0, c->out, nout);
 }
 
 static void dense_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
     const dense_cfg *cfg = L->cfg;
     int rows, nin, nout;
     dense_dims(L, c->n, &rows, &nin, &nout);
+    int sn = cfg->spectral_norm;
+    const real *W = sn ? c->saved : c->param[0]; /* W_sn from forward */
+    real *dW = sn && c->dparam[0] ? OPSYM(sn_grad_buffer)(L, c->n, c->work) : c->dparam[0];
     /* din (rows x nin) += dout (rows x nout) * W (nout x nin) */
-    if (c->din[0]) OPSYM(op_gemm)(0, 0, rows, nin, nout, 1, c->dout, nout, c->param[0], nin, 1, c->din[0], nin);
+    if (c->din[0]) OPSYM(op_gemm)(0, 0, rows, nin, nout, 1, c->dout, nout, W, nin, 1, c->din[0], nin);
     /* dW (nout x nin) += dout^T (nout x rows) * in (rows x nin) */
-    if (c->dparam[0]) OPSYM(op_gemm)(1, 0, nout, nin, rows, 1, c->dout, nout, c->in[0], nin, 1, c->dparam[0], nin);
+    if (dW) OPSYM(op_gemm)(1, 0, nout, nin, rows, 1, c->dout, nout, c->in[0], nin, 1, dW, nin);
+    if (sn && dW) OPSYM(sn_grad)(L, c->param, c->saved, dW, c->dparam[0]);
     if (cfg->bias && c->dparam[1]) {
         real *db = c->dparam[1];
         for (int r = 0; r < rows; r++) {
@@ -83,11 +92,20 @@ static void dense_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c) 
 /* Double backward: din = dout W, so for R = sum(u * din): uout += u W^T (the forward
  * without bias) and dW += dout^T u; the bias does not enter the backward. */
 static void dense_backward2(const cascade_layer *L, const OPSYM(cascade_bwd2) *c) {
+    const dense_cfg *cfg = L->cfg;
     int rows, nin, nout;
     dense_dims(L, c->n, &rows, &nin, &nout);
     if (!c->uin[0]) return;
-    OPSYM(op_gemm)(0, 1, rows, nout, nin, 1, c->uin[0], nin, c->param[0], nin, 1, c->uout, nout);
-    if (c->dparam[0]) OPSYM(op_gemm)(1, 0, nout, nin, rows, 1, c->dout, nout, c->uin[0], nin, 1, c->dparam[0], nin);
+    int sn = cfg->spectral_norm;
+    const real *W = sn ? c->saved : c->param[0];
+    real *dW = sn && c->dparam[0] ? OPSYM(sn_grad_buffer)(L, c->n, c->work) : c->dparam[0];
+    OPSYM(op_gemm)(0, 1, rows, nout, nin, 1, c->uin[0], nin, W, nin, 1, c->uout, nout);
+    if (dW) OPSYM(op_gemm)(1, 0, nout, nin, rows, 1, c->dout, nout, c->uin[0], nin, 1, dW, nin);
+    if (sn && dW) OPSYM(sn_grad)(L, c->param, c->saved, dW, c->dparam[0]);
+}
+
+static void dense_begin_update(const cascade_layer *L, real *const *param) {
+    if (((const dense_cfg *)L->cfg)->spectral_norm) OPSYM(sn_begin_update)(L, param);
 }
 
 const OPSYM(cascade_op) OPSYM(cascade_op_dense) = {
@@ -100,4 +118,5 @@ const OPSYM(cascade_op) OPSYM(cascade_op_dense) = {
     .forward = dense_forward,
     .backward = dense_backward,
     .backward2 = dense_backward2,
+    .begin_update = dense_begin_update,
 };
