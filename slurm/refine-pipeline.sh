@@ -5,6 +5,8 @@
 #   sim, data, test   simulate.sbatch airshower: --domain sim, --domain data, held-out data
 #   refiner           train.sbatch REFINER_JOB (data.train = sim, data.target = data)
 #   refine            refine.sbatch: the simulation refined (labels copied)
+#   trigger           tools/apply_trigger.py: stations below the trigger threshold set to 0
+#                     again, as in simulation and data (--trigger VEM; 0: no such step)
 #   reg-refined       train.sbatch REGRESSOR_JOB on the refined simulation
 #   eval-refined      evaluate.sbatch on the held-out data
 # and, for the closure (unless --no-closure), the same regressor trained on the simulation
@@ -26,6 +28,7 @@
 #   --regressor-job FILE   [jobs/airshower-energy-closure.ini]
 #   --refiner-steps N      refiner updates (cascade train --steps) [the job's]
 #   --regressor-steps N    regressor steps [the job's]
+#   --trigger VEM          threshold of the trigger re-applied to the refined footprints [3]
 #   --set-refiner S.K=V    a `cascade train --set` for the refiner (repeatable)
 #   --set-regressor S.K=V  a `cascade train --set` for the three regressors (repeatable)
 #   --sbatch-arg ARG       an extra sbatch option for every job, e.g. --sbatch-arg=--time=4:00:00
@@ -59,7 +62,7 @@ repo=$(cd "$slurm_dir/.." && pwd)
 
 out=runs/refine-pipeline local=0 ranks=2 sim_events=20000 data_events=20000 test_events=5000 seed=11
 refiner_job=$repo/jobs/airshower-refiner.ini regressor_job=$repo/jobs/airshower-energy-closure.ini
-refiner_steps='' regressor_steps='' closure=1 wait=0
+refiner_steps='' regressor_steps='' closure=1 wait=0 trigger=3
 set_refiner=() set_regressor=() sbatch_args=()
 
 # an option's value: --opt=V or --opt V
@@ -77,7 +80,7 @@ while (($#)); do
     --no-closure) closure=0; shift; continue ;;
     --wait) wait=1; shift; continue ;;
     --out | --ranks | --sim-events | --data-events | --test-events | --seed | --refiner-job | --regressor-job | \
-      --refiner-steps | --regressor-steps | --set-refiner | --set-regressor | --sbatch-arg)
+      --refiner-steps | --regressor-steps | --trigger | --set-refiner | --set-regressor | --sbatch-arg)
       need_value "$opt" $#
       val=$2
       shift 2
@@ -95,6 +98,7 @@ while (($#)); do
     --regressor-job) regressor_job=$val ;;
     --refiner-steps) posint "$opt" "$val"; refiner_steps=$val ;;
     --regressor-steps) posint "$opt" "$val"; regressor_steps=$val ;;
+    --trigger) [[ $val =~ ^[0-9]+([.][0-9]+)?$ ]] || die "--trigger: expected a threshold in VEM (0: none), got '$val'"; trigger=$val ;;
     --set-refiner) [[ $val == *.*=* ]] || die "--set-refiner: expected SECTION.KEY=VALUE, got '$val'"; set_refiner+=(--set "$val") ;;
     --set-regressor) [[ $val == *.*=* ]] || die "--set-regressor: expected SECTION.KEY=VALUE, got '$val'"; set_regressor+=(--set "$val") ;;
     --sbatch-arg) [[ $val == -* ]] || die "--sbatch-arg: expected an sbatch option (-x or --xyz=...), got '$val'"; sbatch_args+=("$val") ;;
@@ -130,7 +134,8 @@ declare -A jobid=() # step -> SLURM job id of this or an earlier submission, whe
 declare -A ran=()   # steps (re)started by this invocation: the steps after them cannot be skipped
 
 # run_step NAME "DEPS" OUTPUT KIND ARGS...: one step. KIND: simulate | train | refine |
-# evaluate (the cascade subcommand; ARGS are the template's arguments) or closure.
+# evaluate (the cascade subcommand; ARGS are the template's arguments), or closure |
+# apply_trigger (tools/KIND.py ARGS, a one-task job).
 run_step() {
   local name=$1 deps=$2 output=$3 kind=$4
   shift 4
@@ -174,9 +179,9 @@ remove $output and $done, or choose another --out"
   local id
   printf '%s\n' "$cmd" >"$S/$name.cmd"
   case $kind in
-    closure)
+    closure | apply_trigger)
       local wrap
-      wrap="$(printf '%q ' "$py" "$repo/tools/closure.py" "$@")&& echo \"job \$SLURM_JOB_ID finished \$(date '+%F %T')\" >$(printf %q "$done.tmp") && mv -f $(printf %q "$done.tmp") $(printf %q "$done")"
+      wrap="$(printf '%q ' "$py" "$repo/tools/$kind.py" "$@")&& echo \"job \$SLURM_JOB_ID finished \$(date '+%F %T')\" >$(printf %q "$done.tmp") && mv -f $(printf %q "$done.tmp") $(printf %q "$done")"
       id=$("${sb[@]}" --ntasks=1 --wrap "$wrap") ;;
     *) id=$(CASCADE_DONE_FILE=$done "${sb[@]}" "$slurm_dir/$kind.sbatch" "$@") ;;
   esac || die "step $name: sbatch failed"
@@ -201,9 +206,9 @@ local_step() {
     train) c=("$CASCADE" train "$1" --out "$2" --resume auto "${@:3}") ;;
     refine) c=("$CASCADE" refine "$1" --data "$2" -o "$3") ;;
     evaluate) c=("$CASCADE" evaluate "$1" --data "$2" --out "$3.tmp" "${@:4}") ;;
-    closure) c=("$py" "$repo/tools/closure.py" "$@") ;;
+    closure | apply_trigger) c=("$py" "$repo/tools/$kind.py" "$@") ;;
   esac
-  if [[ $kind != closure ]]; then
+  if [[ $kind != closure && $kind != apply_trigger ]]; then
     local -a launcher
     read -r -a launcher <<<"$mpirun" # MPIRUN may carry options: "mpirun --oversubscribe"
     c=("${launcher[@]}" -n "$ranks" "${c[@]}")
@@ -229,13 +234,20 @@ steps_opt() { if [[ -n $1 ]]; then echo "--steps $1"; fi; }
   run_step test "" "$D/data-test.h5" simulate airshower "$test_events" "$D/data-test.h5" --seed $((seed + 2)) --domain data
   run_step refiner "sim data" "$R/refiner/checkpoints/LATEST" train "$refiner_job" "$R/refiner" --quiet \
     --set data.train="$D/sim.h5" --set data.target="$D/data.h5" $(steps_opt "$refiner_steps") "${set_refiner[@]}"
-  run_step refine "refiner sim" "$D/sim-refined.h5" refine "$R/refiner" "$D/sim.h5" "$D/sim-refined.h5"
+  if [[ $trigger =~ ^0*([.]0*)?$ ]]; then
+    run_step refine "refiner sim" "$D/sim-refined.h5" refine "$R/refiner" "$D/sim.h5" "$D/sim-refined.h5"
+    refined_by=refine
+  else
+    run_step refine "refiner sim" "$D/sim-refined-raw.h5" refine "$R/refiner" "$D/sim.h5" "$D/sim-refined-raw.h5"
+    run_step trigger refine "$D/sim-refined.h5" apply_trigger "$D/sim-refined-raw.h5" -o "$D/sim-refined.h5" --vem "$trigger"
+    refined_by=trigger
+  fi
   regressor() { # regressor TAG TRAINFILE DEPS
     run_step "reg-$1" "$3" "$R/regressor-$1/checkpoints/LATEST" train "$regressor_job" "$R/regressor-$1" --quiet \
       --set data.train="$2" $(steps_opt "$regressor_steps") "${set_regressor[@]}"
     run_step "eval-$1" "reg-$1 test" "$M/$1.json" evaluate "$R/regressor-$1" "$D/data-test.h5" "$M/$1.json"
   }
-  regressor refined "$D/sim-refined.h5" refine
+  regressor refined "$D/sim-refined.h5" "$refined_by"
   if ((closure)); then
     regressor sim "$D/sim.h5" sim
     regressor data "$D/data.h5" data

@@ -47,7 +47,7 @@ expect() {
 tiny=(--ranks 2 --sim-events 400 --data-events 400 --test-events 200 --refiner-steps 6
   --set-refiner refiner.pretrain_steps=2 --set-refiner refiner.history=64 --regressor-steps 30
   --set-regressor train.checkpoint_every=10)
-steps=(sim data test refiner refine reg-refined eval-refined reg-sim eval-sim reg-data eval-data closure)
+steps=(sim data test refiner refine trigger reg-refined eval-refined reg-sim eval-sim reg-data eval-data closure)
 
 # ---- i. --local
 "$pipeline" --local --out loc "${tiny[@]}" >local1.log 2>&1 || fail "--local run (exit $?)"
@@ -69,6 +69,16 @@ assert abs(f - c["closure"]["bias"]) < 1e-9, (f, c["closure"])
 print("local: closure.json consistent with the three metrics files")
 PY
 "$cascade" info loc/data/sim-refined.h5 | grep -q "domain = refined" || fail "local: sim-refined.h5 is not a refined file"
+"$CASCADE_PYTHON" - loc <<'PY' || fail "local: the trigger re-applied to the refined file"
+import h5py, numpy as np, sys
+raw, r = h5py.File(sys.argv[1] + "/data/sim-refined-raw.h5"), h5py.File(sys.argv[1] + "/data/sim-refined.h5")
+s, t = r["signal"][:], r["time"][:]
+assert ((s == 0) | (s >= 3)).all() and (t[s == 0] == 0).all() and r.attrs["trigger_reapplied_vem"] == 3
+keep = raw["signal"][:] >= 3
+assert (s[keep] == raw["signal"][:][keep]).all() and (r["logE"][:] == raw["logE"][:]).all()
+print("local: trigger re-applied: %d of %d refined stations below 3 VEM set to 0"
+      % (((raw["signal"][:] > 0) & ~keep).sum(), (raw["signal"][:] > 0).sum()))
+PY
 
 "$pipeline" --local --out loc "${tiny[@]}" >local2.log 2>&1 || fail "--local re-run (exit $?)"
 for s in "${steps[@]}"; do
@@ -86,7 +96,7 @@ grep -q "resuming .*regressor-data at step 20" loc/logs/reg-data.log || fail "lo
 for s in reg-data eval-data closure; do
   grep -q "^refine-pipeline.sh: $s: .*mpirun\|^refine-pipeline.sh: $s: .*closure.py" local3.log || fail "local resume: $s did not run"
 done
-for s in sim data test refiner refine reg-refined eval-refined reg-sim eval-sim; do
+for s in sim data test refiner refine trigger reg-refined eval-refined reg-sim eval-sim; do
   grep -q "^refine-pipeline.sh: $s: done, skipped" local3.log || fail "local resume: $s not skipped"
 done
 echo "refine_pipeline test: i. an unfinished training resumed at its checkpoint; only it and the steps after it ran"
@@ -97,6 +107,7 @@ expect 2 "unknown option '--frobnicate'" -- "$pipeline" --local --frobnicate
 expect 2 "--ranks: expected a positive integer, got 'two'" -- "$pipeline" --local --ranks two
 expect 2 "--out needs a value" -- "$pipeline" --local --out
 expect 2 "--set-refiner: expected SECTION.KEY=VALUE" -- "$pipeline" --local --set-refiner steps
+expect 2 "--trigger: expected a threshold in VEM (0: none), got '-1'" -- "$pipeline" --local --trigger -1
 # a bad job file: the step's own error (cascade's exit code 2), the chain stops there
 printf '[job]\nname = x\nkind = refiner\n[bogus]\n' >bad.ini
 expect 2 "refiner failed with exit code 2" -- "$pipeline" --local --out e2 "${tiny[@]}" --refiner-job bad.ini
@@ -136,7 +147,7 @@ done
 echo "refine_pipeline test: ii. SLURM chain ended after $((SECONDS - start)) s"
 epoch() { date -d "$1" +%s; }
 # step:dependencies, as refine-pipeline.sh submits them
-for edge in refiner:sim,data refine:refiner,sim reg-refined:refine eval-refined:reg-refined,test \
+for edge in refiner:sim,data refine:refiner,sim trigger:refine reg-refined:trigger eval-refined:reg-refined,test \
   reg-sim:sim eval-sim:reg-sim,test reg-data:data eval-data:reg-data,test closure:eval-sim,eval-refined,eval-data; do
   s=${edge%%:*}
   [[ $(job_field "${id[$s]}" JobState) == COMPLETED && $(job_field "${id[$s]}" ExitCode) == 0:0 ]] ||
