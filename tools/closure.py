@@ -19,16 +19,21 @@ import os
 import sys
 
 
+def die(msg):
+    print("closure.py: " + msg, file=sys.stderr)
+    sys.exit(2)
+
+
 def load(path):
     try:
         with open(path) as f:
             m = json.load(f)
     except OSError as e:
-        sys.exit("closure.py: cannot read %s: %s" % (path, e.strerror))
+        die("cannot read %s: %s" % (path, e.strerror))
     except ValueError as e:
-        sys.exit("closure.py: %s is not JSON (%s)" % (path, e))
+        die("%s is not JSON (%s)" % (path, e))
     if not isinstance(m, dict):
-        sys.exit("closure.py: %s: expected one JSON object (cascade evaluate --out)" % path)
+        die("%s: expected one JSON object (cascade evaluate --out)" % path)
     return m
 
 
@@ -42,7 +47,7 @@ def main():
     runs = {"sim": load(a.sim), "refined": load(a.refined), "data": load(a.data)}
     targets = sorted(k[: -len("_resolution")] for k in runs["sim"] if k.endswith("_resolution"))
     if not targets:
-        sys.exit("closure.py: %s holds no regression metrics (T_bias, T_resolution)" % a.sim)
+        die("%s holds no regression metrics (T_bias, T_resolution)" % a.sim)
     result = {}
     print("%-10s %-8s %10s %12s %10s" % ("target", "trained", "bias", "resolution", "rmse"))
     for t in targets:
@@ -51,7 +56,7 @@ def main():
             try:
                 r[name] = {k: float(m["%s_%s" % (t, k)]) for k in ("bias", "resolution", "rmse")}
             except KeyError as e:
-                sys.exit("closure.py: %s has no %s" % ({"sim": a.sim, "refined": a.refined, "data": a.data}[name], e))
+                die("%s has no %s" % ({"sim": a.sim, "refined": a.refined, "data": a.data}[name], e))
             print("%-10s %-8s %10.4f %12.4f %10.4f" % (t, name, r[name]["bias"], r[name]["resolution"], r[name]["rmse"]))
         closure = {}
         for k in ("bias", "resolution", "rmse"):

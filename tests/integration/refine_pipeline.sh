@@ -113,7 +113,24 @@ printf '[job]\nname = x\nkind = refiner\n[bogus]\n' >bad.ini
 expect 2 "refiner failed with exit code 2" -- "$pipeline" --local --out e2 "${tiny[@]}" --refiner-job bad.ini
 [[ -f e2/steps/sim.done && ! -e e2/steps/refine.done ]] || fail "local: the chain did not stop at the bad refiner job"
 grep -q "bad.ini" err.log || fail "local: the refiner's error does not name its job file"
-echo "refine_pipeline test: i. errors: existing step of another size, job file, options, bad job"
+expect 2 "closure.py: cannot read nope.json" -- "$CASCADE_PYTHON" "$src/tools/closure.py" nope.json loc/metrics/refined.json loc/metrics/data.json
+expect 2 "apply_trigger.py: cannot open nope.h5" -- "$CASCADE_PYTHON" "$src/tools/apply_trigger.py" nope.h5 -o x.h5
+echo "refine_pipeline test: i. errors: existing step of another size, job file, options, bad job, tools"
+
+# tools/mix_domains.py: a shuffled, labelled mixture (the domain classifier's input)
+"$CASCADE_PYTHON" "$src/tools/mix_domains.py" loc/data/sim.h5 loc/data/data.h5 -o mix.h5 --inputs signal,time -n 300 >/dev/null
+"$CASCADE_PYTHON" - <<'PY' || fail "mix_domains.py"
+import h5py, numpy as np
+m, a, b = h5py.File("mix.h5"), h5py.File("loc/data/sim.h5"), h5py.File("loc/data/data.h5")
+y = m["domain"][:]
+assert y.dtype == np.int32 and len(y) == 600 and y.sum() == 300 and 0 < y[:300].sum() < 300
+for name in ("signal", "time", "logE"):
+    assert m[name].shape[1:] == a[name].shape[1:]
+    assert np.array_equal(np.sort(m[name][:][y == 0], axis=0), np.sort(a[name][:300], axis=0))
+    assert np.array_equal(np.sort(m[name][:][y == 1], axis=0), np.sort(b[name][:300], axis=0))
+print("mix_domains.py: 300 + 300 samples, labels and rows consistent")
+PY
+expect 2 "has no data set 'nope'" -- "$CASCADE_PYTHON" "$src/tools/mix_domains.py" loc/data/sim.h5 loc/data/data.h5 -o m2.h5 --inputs nope
 
 # ---- ii. the same chain on a private SLURM cluster
 [[ $(id -u) -eq 0 ]] || fail "needs root: the private cluster's slurmd starts jobs as their users"
