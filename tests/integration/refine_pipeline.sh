@@ -40,8 +40,9 @@ expect() {
   local code=$1 text=$2 rc=0
   shift 3
   "$@" >err.out 2>err.log || rc=$?
-  [[ $rc == "$code" ]] && grep -qF -- "$text" err.log ||
+  if [[ $rc != "$code" ]] || ! grep -qF -- "$text" err.log; then
     fail "expected exit $code and '$text' from: $* (got $rc: $(cat err.log))"
+  fi
 }
 
 tiny=(--ranks 2 --sim-events 400 --data-events 400 --test-events 200 --refiner-steps 6
