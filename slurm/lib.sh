@@ -5,6 +5,9 @@
 #   cascade_srun ARGS...  runs `srun --mpi=pmix [--cpus-per-task] ARGS...` as the job step,
 #                         passing SIGUSR1 that reaches this batch shell on to the step;
 #                         sets $step_status to its exit code
+#   cascade_done          after a successful step (step_status 0): when CASCADE_DONE_FILE is
+#                         set, writes that file (atomically) — how slurm/refine-pipeline.sh
+#                         learns that a step has finished
 
 # The cascade binary: $CASCADE if set, else build/cascade of the repository these templates
 # belong to, else `cascade` on PATH.
@@ -70,4 +73,16 @@ cascade_srun() {
     fi
     break
   done
+}
+
+# Marks a finished step for pipelines (slurm/refine-pipeline.sh): when CASCADE_DONE_FILE is set
+# (sbatch passes the submitting shell's environment on) and the step exited 0, that file is
+# written via a temporary name and renamed, so it exists only complete. Nothing otherwise.
+cascade_done() {
+  [[ -n ${CASCADE_DONE_FILE:-} && ${step_status:-1} -eq 0 ]] || return 0
+  if ! { echo "job ${SLURM_JOB_ID:-none} finished $(date '+%F %T')" >"$CASCADE_DONE_FILE.tmp" &&
+    mv -f "$CASCADE_DONE_FILE.tmp" "$CASCADE_DONE_FILE"; }; then
+    echo "$template_name: cannot write CASCADE_DONE_FILE=$CASCADE_DONE_FILE" >&2
+    step_status=4
+  fi
 }
