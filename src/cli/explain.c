@@ -16,6 +16,7 @@ static const char help[] =
     "                       [--layer NAME] [--steps N] [--baseline zero|mean] [--no-pictures] --out DIR\n"
     "                       [actmax: --objective neuron|channel|layer --step-size S --l2 L --blur W\n"
     "                        --jitter J --noise S --seed S] [lrp: --rule RULE --epsilon E --alpha A --beta B]\n"
+    "                       [--evaluate [--flip-steps L] [--flip-value V]]\n"
     "\n"
     "Explains a trained supervised model on samples of FILE.h5; writes DIR/explain.h5 and pictures.\n"
     "  activations  every layer's output (after its activation), or --layer's: activations/LAYER\n"
@@ -39,7 +40,10 @@ static const char help[] =
     "x is the input as the network sees it (normalised, inputs stacked as channels).\n"
     "--index I or A:B (samples A..B-1) [0]; --target K [0]. Pictures: one heatmap per sample and\n"
     "channel, DIR/attribution_SAMPLE_CHANNEL.png (actmax: DIR/actmax_TARGET_CHANNEL.png), for (C, H, W)\n"
-    "inputs. See docs/explain.md.\n";
+    "inputs. --evaluate (attribution methods): pixel flipping (Samek et al. 2017) — S as the pixels\n"
+    "(positions, all channels) are set to V [0] most relevant first, in L [all pixels, at most 100]\n"
+    "equal steps, against a random order: aopc_curve, aopc_random, root attrs aopc, aopc_random.\n"
+    "See docs/explain.md.\n";
 
 static int parse_count(const char *flag, const char *text, long lo, long *out);
 
@@ -116,6 +120,14 @@ int cli_explain(int argc, char **argv, MPI_Comm comm) {
             o.baseline_mean = strcmp(b, "mean") == 0;
         } else if (strcmp(a, "--no-pictures") == 0) {
             o.pictures = 0;
+        } else if (strcmp(a, "--evaluate") == 0) {
+            o.evaluate = 1;
+        } else if (strcmp(a, "--flip-steps") == 0 && more) {
+            long fs;
+            if (parse_count(a, argv[++i], 1, &fs)) return cli_error(2);
+            o.flip_steps = (int)(fs > 1000000 ? 1000000 : fs);
+        } else if (strcmp(a, "--flip-value") == 0 && more) {
+            if (parse_real(a, argv[++i], &o.flip_value)) return cli_error(2);
         } else if ((strcmp(a, "--out") == 0 || strcmp(a, "-o") == 0) && more) {
             o.out_dir = argv[++i];
         } else if (strcmp(a, "--objective") == 0 && more) {

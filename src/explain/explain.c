@@ -315,6 +315,39 @@ static cascade_status run_lrp(explain_ctx *c, cascade_h5writer *w, const float *
 }
 
 /* attribution (n, x shape) for the gradient methods; pictures after. */
+/* --evaluate: pixel flipping of the attribution against a random order (aopc_curve,
+ * aopc_random, root attrs aopc, aopc_random, flip_steps, flip_value). */
+static cascade_status run_flipping(explain_ctx *c, cascade_h5writer *w, const float *x, const float *attr) {
+    const cascade_shape *xs = &c->t.d.x_shape;
+    int channels = c->t.job.layout == LAYOUT_CHANNELS;
+    int64_t C = channels && xs->ndim > 1 ? xs->d[0] : 1, P = cascade_shape_numel(xs) / C;
+    int steps = c->o->flip_steps > 0 ? c->o->flip_steps : (int)(P < 100 ? P : 100);
+    if (steps > P) steps = (int)P;
+    double *curve = cascade_alloc((size_t)(2 * (steps + 1)) * sizeof(double), "pixel-flipping curves");
+    if (!curve) return CASCADE_EINTERNAL;
+    double *rnd = curve + steps + 1;
+    cascade_status st = cascade_explain_flipping(&c->t.net, x, c->n, xs, channels, attr, c->o->target, steps,
+                                                 (float)c->o->flip_value, (uint64_t)c->t.job.seed, curve, rnd);
+    double aopc = cascade_explain_aopc(curve, steps), aopc_r = cascade_explain_aopc(rnd, steps);
+    int64_t len = steps + 1;
+    cascade_shape sh = cascade_shape_make(1, &len);
+    float *buf = cascade_alloc((size_t)(2 * len) * sizeof(float), "pixel-flipping curves");
+    if (!st && !buf) st = CASCADE_EINTERNAL;
+    for (int64_t k = 0; !st && k < len; k++) buf[k] = (float)curve[k], buf[len + k] = (float)rnd[k];
+    if (!st) st = cascade_h5w_write_floats(w, "aopc_curve", &sh, buf, 0, c->rank == 0 ? len : 0);
+    if (!st) st = cascade_h5w_write_floats(w, "aopc_random", &sh, buf + len, 0, c->rank == 0 ? len : 0);
+    if (!st) st = cascade_h5w_attr_double(w, "/", "aopc", aopc);
+    if (!st) st = cascade_h5w_attr_double(w, "/", "aopc_random", aopc_r);
+    if (!st) st = cascade_h5w_attr_int(w, "/", "flip_steps", steps);
+    if (!st) st = cascade_h5w_attr_double(w, "/", "flip_value", c->o->flip_value);
+    if (!st)
+        cascade_log("explain: pixel flipping over %lld pixels in %d steps: AOPC %.4g (%s), %.4g (random order)\n",
+                    (long long)P, steps, aopc, method_names[c->method], aopc_r);
+    cascade_free(curve);
+    cascade_free(buf);
+    return st;
+}
+
 static cascade_status run_attribution(explain_ctx *c, cascade_h5writer *w, float *attr) {
     cascade_net *net = &c->t.net;
     const cascade_shape *xs = &c->t.d.x_shape;
@@ -387,6 +420,7 @@ static cascade_status run_attribution(explain_ctx *c, cascade_h5writer *w, float
     }
     if (!st) st = write_rows(w, "attribution", c->n, xs, attr, c->rank);
     if (!st) st = write_values(w, "output", c->n, value, c->rank);
+    if (!st && c->o->evaluate) st = run_flipping(c, w, x, attr);
     cascade_free(value);
     cascade_free(baseline);
     return st;
@@ -509,6 +543,9 @@ static cascade_status write_root_attrs(explain_ctx *c, cascade_h5writer *w) {
 static cascade_status explain_run(explain_ctx *c, MPI_Comm comm) {
     const cascade_explain_opts *o = c->o;
     CASCADE_TRY(cascade_explain_parse_method(o->method, &c->method));
+    if (o->evaluate && (c->method < EXPLAIN_SALIENCY || c->method == EXPLAIN_ACTMAX))
+        return cascade_fail(CASCADE_EUSAGE, "explain: --evaluate flips the pixels an attribution ranks first; "
+                            "--method %s gives no attribution", o->method);
     CASCADE_TRY(cascade_trained_open(&c->t, o->ckpt, o->data, 0, comm));
     CASCADE_TRY(cascade_explain_parse_index(o->index ? o->index : "0", c->t.d.n, c->t.d.file, &c->first, &c->n));
     CASCADE_TRY(is_airshower(c->t.d.file, comm, &c->hex));

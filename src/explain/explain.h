@@ -50,6 +50,10 @@ typedef struct {
     /* lrp */
     const char *rule;     /* NULL: composite */
     double epsilon, alpha, beta;
+    /* --evaluate: pixel flipping of the attribution */
+    int evaluate;
+    int flip_steps;       /* 0: every pixel, at most 100 steps */
+    double flip_value;    /* [0] */
 } cascade_explain_opts;
 
 /* Method names accepted now, for help texts: "activations, filters, saliency, ...". */
@@ -67,6 +71,18 @@ cascade_status cascade_explain_parse_index(const char *text, int64_t n, const ch
 cascade_status cascade_explain(const cascade_explain_opts *o, MPI_Comm comm);
 
 /* ---- computations (explain/attribution.c); x is the net input as the net sees it ---- */
+
+/* Pixel flipping (explain/flipping.c): for n samples x with attributions attr (both (n, x
+ * shape)), S = output element `target` as the pixels (positions; with channels = 1 the first
+ * axis of x is channels, removed together) are set to `value` most relevant first, in `steps`
+ * equal groups (0 or more than the pixels: one pixel a step): curve[k] = mean over samples of
+ * S(x) - S(x^(k)), k = 0..steps; random_curve the same for a random order (Philox from seed).
+ * Eval mode, in chunks of net->max_n. */
+cascade_status cascade_explain_flipping(cascade_net *net, const float *x, int64_t n, const cascade_shape *xshape,
+                                        int channels, const float *attr, int64_t target, int steps, float value,
+                                        uint64_t seed, double *curve, double *random_curve);
+/* Area over the perturbation curve: the mean of curve[0..steps]. */
+double cascade_explain_aopc(const double *curve, int steps);
 
 /* Gradient of output element `target` w.r.t. the input for n samples x (n, x shape), in chunks
  * of net->max_n (the net must be prepared with input gradients): grad (n, x shape), and the

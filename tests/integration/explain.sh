@@ -213,5 +213,21 @@ fails "layers: conv, flat, fc, out" relu --method activations --data data.h5 --l
 fails "has no weights" relu --method filters --layer flat --out e
 fails "needs --data" relu --method saliency --out e
 fails "not zero or mean" relu --method integrated --data data.h5 --baseline one --out e
+fails "gives no attribution" relu --method activations --data data.h5 --evaluate --out e
 test ! -e e/explain.h5
+
+# --evaluate: pixel flipping of an attribution against a random order
+"$CASCADE_BIN" explain relu --method inputxgrad --data data.h5 --index 0:8 --target 1 --evaluate --flip-steps 10 \
+  --no-pictures --out flip 2> flip.log
+grep -q "AOPC" flip.log
+"$py" - <<'PY'
+import h5py, numpy as np
+f = h5py.File("flip/explain.h5", "r")
+c, r = f["aopc_curve"][:], f["aopc_random"][:]
+assert c.shape == (11,) and r.shape == (11,), (c.shape, r.shape)
+assert c[0] == 0 and r[0] == 0
+assert abs(c[-1] - r[-1]) < 1e-4 * max(1.0, abs(c[-1]))  # all pixels removed: same input
+assert abs(f.attrs["aopc"] - c.mean()) < 1e-5 and f.attrs["flip_steps"] == 10
+print("pixel flipping: AOPC %.4f (inputxgrad) vs %.4f (random)" % (f.attrs["aopc"], f.attrs["aopc_random"]))
+PY
 rm -rf "$here"

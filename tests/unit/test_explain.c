@@ -95,6 +95,47 @@ static void test_linear(void) {
     release(&net, 1);
 }
 
+/* Pixel flipping on a linear net: removing (zeroing) input j lowers S by x_j w_j, so with the
+ * input x gradient as attribution the curve is the running sum of the largest contributions,
+ * the best any order can do; all removed, both orders agree; groups of pixels per step. */
+static void test_flipping(void) {
+    const char *names[] = {"out"}, *specs[] = {"type=dense\nunits=2"};
+    cascade_net net;
+    enum { N = 3, F = 6 };
+    build(&net, 1, names, specs, F, 2);
+    float x[N * F], attr[N * F];
+    th_fill(x, N * F, 5);
+    const float *w1 = net.params + net.param_off[0][0] + F; /* weight row of output 1 */
+    for (int i = 0; i < N * F; i++) attr[i] = x[i] * w1[i % F];
+    cascade_shape xs = cascade_shape_make(1, (int64_t[]){F});
+    double curve[F + 1], rnd[F + 1], want[F + 1] = {0};
+    CU_ASSERT_EQUAL_FATAL(cascade_explain_flipping(&net, x, N, &xs, 0, attr, 1, F, 0, 9, curve, rnd), CASCADE_OK);
+    for (int i = 0; i < N; i++) { /* contributions sorted, largest first, accumulated */
+        double c[F];
+        for (int j = 0; j < F; j++) c[j] = attr[i * F + j];
+        for (int a = 0; a < F; a++)
+            for (int b = a + 1; b < F; b++)
+                if (c[b] > c[a]) {
+                    double t = c[a];
+                    c[a] = c[b], c[b] = t;
+                }
+        double run = 0;
+        for (int k = 1; k <= F; k++) run += c[k - 1], want[k] += run / N;
+    }
+    for (int k = 0; k <= F; k++) {
+        CU_ASSERT_DOUBLE_EQUAL(curve[k], want[k], 1e-5);
+        CU_ASSERT(curve[k] >= rnd[k] - 1e-5); /* no order removes more of S, step by step */
+    }
+    CU_ASSERT_DOUBLE_EQUAL(curve[0], 0, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(rnd[F], curve[F], 1e-5);
+    CU_ASSERT(cascade_explain_aopc(curve, F) > cascade_explain_aopc(rnd, F));
+    /* 3 steps of 2 pixels: the curve at every second pixel */
+    double c3[4], r3[4];
+    CU_ASSERT_EQUAL(cascade_explain_flipping(&net, x, N, &xs, 0, attr, 1, 3, 0, 9, c3, r3), CASCADE_OK);
+    for (int k = 0; k <= 3; k++) CU_ASSERT_DOUBLE_EQUAL(c3[k], want[2 * k], 1e-5);
+    release(&net, 1);
+}
+
 static double forward_value(cascade_net *net, const float *x, int64_t target) {
     cascade_run run = {.n = 1};
     run.ext[0] = x;
@@ -187,6 +228,7 @@ int main(void) {
     CU_add_test(s, "method and index parsing", test_parse);
     CU_add_test(s, "linear net: gradient and IG exact", test_linear);
     CU_add_test(s, "tanh net: gradient vs differences, IG completeness", test_smooth);
+    CU_add_test(s, "pixel flipping: linear net, orders, step groups", test_flipping);
     CU_add_test(s, "PNG heatmap colours", test_png);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
