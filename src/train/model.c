@@ -149,6 +149,14 @@ cascade_status cascade_model_write(cascade_h5writer *w, int rank, const cascade_
     return CASCADE_OK;
 }
 
+cascade_status cascade_model_read_counters(cascade_h5file *f, cascade_progress *p) {
+    cascade_ckpt_meta meta = {0};
+    cascade_status st = cascade_ckpt_read_meta(f, &meta);
+    if (!st) p->step = meta.step, p->samples_seen = meta.samples_seen;
+    cascade_ckpt_meta_free(&meta);
+    return st;
+}
+
 cascade_status cascade_model_read_params(cascade_h5file *f, cascade_net *net, int require_buffers) {
     char path[512];
     for (int l = 0; l < net->n_layers; l++) {

@@ -34,6 +34,8 @@ typedef struct {
 cascade_status cascade_model_write(cascade_h5writer *w, int rank, const cascade_job *job, const cascade_net *net,
                                    const cascade_optimizer *opt, const cascade_norm_stats *norm,
                                    const cascade_dataset *d, const cascade_progress *p);
+/* The step and samples_seen of a checkpoint's root attributes, for resuming. */
+cascade_status cascade_model_read_counters(cascade_h5file *f, cascade_progress *p);
 /* Reads parameters (and buffers when present) of the net from /params/NET/LAYER/PARAM.
  * Missing or mis-shaped parameters are errors naming them. */
 cascade_status cascade_model_read_params(cascade_h5file *f, cascade_net *net, int require_buffers);

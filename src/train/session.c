@@ -97,16 +97,7 @@ cascade_status cascade_net_buckets(cascade_net *net, double bucket_mb, MPI_Comm 
 static cascade_status load_checkpoint(cascade_session *s, const char *from, int full) {
     cascade_h5file *f;
     CASCADE_TRY(cascade_ckpt_open(from, s->comm, &f));
-    cascade_status st = CASCADE_OK;
-    if (full) {
-        cascade_ckpt_meta meta = {0};
-        st = cascade_ckpt_read_meta(f, &meta);
-        if (!st) {
-            s->prog.step = meta.step;
-            s->prog.samples_seen = meta.samples_seen;
-        }
-        cascade_ckpt_meta_free(&meta);
-    }
+    cascade_status st = full ? cascade_model_read_counters(f, &s->prog) : CASCADE_OK;
     if (!st) st = cascade_model_read_params(f, &s->net, full);
     if (!st && full)
         st = cascade_model_read_state(f, s->job, &s->net, &s->opt, NULL, &s->train, &s->prog); /* norm: read_data_stats */
