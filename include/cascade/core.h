@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -103,6 +104,13 @@ void cascade_log_set_quiet(int quiet);
 void cascade_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Monotonic seconds. */
 double cascade_now(void);
+
+/* ---- JSON ---- */
+/* s as a quoted, escaped JSON string into buf (always NUL-terminated when n > 0); returns the
+ * length the full text needs, as snprintf does. NULL is written as "". */
+size_t cascade_json_string(char *buf, size_t n, const char *s);
+/* The same, written to f. */
+void cascade_json_fputs(FILE *f, const char *s);
 
 #ifdef __cplusplus
 }

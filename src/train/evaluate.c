@@ -59,15 +59,21 @@ cascade_status cascade_evaluate(const char *ckpt, const char *data, const char *
         char metrics[8192];
         size_t used = cascade_metrics_json(&t.job, t.preds, cascade_trained_targets(&t), t.d.n, t.out_numel,
                                            cascade_shape_numel(&t.d.y_shape), metrics, sizeof metrics);
-        if (anomaly_label && used < sizeof metrics)
-            snprintf(metrics + used, sizeof metrics - used, ",\"anomaly_label\":\"%s\",\"anomaly_auc\":%.7g",
-                     anomaly_label, auc);
+        if (anomaly_label && used < sizeof metrics) {
+            char label[512];
+            cascade_json_string(label, sizeof label, anomaly_label);
+            snprintf(metrics + used, sizeof metrics - used, ",\"anomaly_label\":%s,\"anomaly_auc\":%.7g", label, auc);
+        }
         FILE *o = out_json ? fopen(out_json, "w") : stdout;
         if (!o) {
             st = cascade_fail(CASCADE_EIO, "cannot write %s: %s", out_json, strerror(errno));
         } else {
-            fprintf(o, "{\"checkpoint\":\"%s\",\"data\":\"%s\",\"samples\":%lld,\"step\":%lld,\"loss\":%.7g%s}\n", ckpt,
-                    t.d.file, (long long)t.d.n, (long long)t.meta.step, t.loss, metrics);
+            fputs("{\"checkpoint\":", o);
+            cascade_json_fputs(o, ckpt);
+            fputs(",\"data\":", o);
+            cascade_json_fputs(o, t.d.file);
+            fprintf(o, ",\"samples\":%lld,\"step\":%lld,\"loss\":%.7g%s}\n", (long long)t.d.n, (long long)t.meta.step,
+                    t.loss, metrics);
             if (out_json && fclose(o) != 0) st = cascade_fail(CASCADE_EIO, "cannot write %s: %s", out_json, strerror(errno));
         }
     }

@@ -506,10 +506,17 @@ cascade_status cascade_gan_evaluate(const cascade_gan_eval_opts *o, MPI_Comm com
             fa[na] = res[j].floor, all[na++] = res[j].sep;
             if (ore.o[j].highlevel) fh[nh] = res[j].floor, hl[nh++] = res[j].sep;
         }
-        fprintf(out, "{\"checkpoint\":\"%s\",\"step\":%lld,\"kind\":\"%s\",\"data\":\"%s\",\"data_kind\":\"%s\","
-                "\"samples\":%lld,\"generated\":\"%s\",\"threshold_applied\":%s,\"cell_threshold\":", o->ckpt, (long long)meta.step,
-                job.kind == JOB_GAN ? "gan" : job.kind == JOB_WGAN ? "wgan" : "wgan-gp", data, kind, (long long)n,
-                o->samples ? o->samples : "cascade generate", o->apply_threshold ? "true" : "false");
+        /* paths and the file's kind attribute are the user's text: escaped */
+        fputs("{\"checkpoint\":", out);
+        cascade_json_fputs(out, o->ckpt);
+        fprintf(out, ",\"step\":%lld,\"kind\":\"%s\",\"data\":", (long long)meta.step,
+                job.kind == JOB_GAN ? "gan" : job.kind == JOB_WGAN ? "wgan" : "wgan-gp");
+        cascade_json_fputs(out, data);
+        fputs(",\"data_kind\":", out);
+        cascade_json_fputs(out, kind);
+        fprintf(out, ",\"samples\":%lld,\"generated\":", (long long)n);
+        cascade_json_fputs(out, o->samples ? o->samples : "cascade generate");
+        fprintf(out, ",\"threshold_applied\":%s,\"cell_threshold\":", o->apply_threshold ? "true" : "false");
         json_num(out, thr);
         fprintf(out, ",\"bins\":%d,\"median_separation_power\":", nb);
         json_num(out, all ? cascade_median(all, na) : NAN);

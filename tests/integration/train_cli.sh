@@ -62,6 +62,10 @@ import h5py
 f = h5py.File('run/checkpoints/step-00000040.h5', 'r')
 assert f['normalization_targets/mean'][0] > 18 and f['normalization_targets/std'][0] > 0.2"
 # predict: outputs in physical units with the labels copied; the same on 2 ranks; unlabelled data
+# a data path with a quote and a backslash still gives valid JSON naming it
+cp valid.h5 'va"l\id.h5'
+"$cascade" evaluate run --data 'va"l\id.h5' --out eval-quoted.json
+"$py" -c "import json; m=json.load(open('eval-quoted.json')); assert m['data'].endswith('va\"l\\\\id.h5') and m['samples']==200, m"
 "$cascade" predict run --data valid.h5 -o pred.h5
 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -n 2 "$cascade" predict run --data valid.h5 -o pred2.h5
 h5diff pred.h5 pred2.h5 /output /output
