@@ -155,13 +155,15 @@ cascade_status cascade_ckpt_write_meta(cascade_h5writer *w, const cascade_ckpt_m
 /* Commit (close, fsync, rename), then LATEST atomically (LATEST.tmp, fsync, rename, fsync of
  * the directory) names the file. Frees w. */
 cascade_status cascade_ckpt_finish(cascade_h5writer *w);
-/* Deletes complete step-*.h5 older than the newest `keep` (by step number), never the one
- * LATEST names, and stale step-*.h5.tmp / LATEST.tmp from interrupted writes. keep <= 0
- * keeps all complete files. Rank 0 acts, all ranks return its status. */
+/* Names checkpoint `name` (already finished) in dir/BEST, atomically; collective. */
+cascade_status cascade_ckpt_mark_best(const char *dir, const char *name, MPI_Comm comm);
+/* Deletes complete step-*.h5 older than the newest `keep` (by step number), never the ones
+ * LATEST and BEST name, and stale step-*.h5.tmp / LATEST.tmp / BEST.tmp from interrupted
+ * writes. keep <= 0 keeps all complete files. Rank 0 acts, all ranks return its status. */
 cascade_status cascade_ckpt_keep_last(const char *dir, int keep, MPI_Comm comm);
 
-/* A checkpoint file, or a RUNDIR (-> RUNDIR/checkpoints/LATEST) or a checkpoints dir
- * (-> dir/LATEST), resolved to a file path. Local. */
+/* A checkpoint file, a RUNDIR (-> RUNDIR/checkpoints/LATEST), a checkpoints dir (-> dir/LATEST)
+ * or a LATEST / BEST file (-> the checkpoint it names, beside it), resolved to a file path. Local. */
 cascade_status cascade_ckpt_resolve(const char *file_or_dir, char *path, size_t cap);
 /* Resolves and opens read-only. */
 cascade_status cascade_ckpt_open(const char *file_or_dir, MPI_Comm comm, cascade_h5file **out);

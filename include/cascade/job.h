@@ -71,6 +71,8 @@ typedef struct {
     long keep_checkpoints;                 /* [3]; 0 = keep all */
     long log_every;                        /* [10] steps between progress lines */
     long max_nonfinite;                    /* [5] NaN/Inf steps in a row before the run stops (exit 3) */
+    long early_stopping;                   /* [0] validations without a lower loss before the run
+                                              stops; 0 = off. The best step's checkpoint: BEST */
     double bucket_mb;                      /* [25] gradient allreduce bucket size (fast mode) */
     long zero;                             /* [0] 1: ZeRO-1, optimizer state sharded over ranks */
 

@@ -1,6 +1,8 @@
 /* Checkpoints (CONTRACT.md "Checkpoint"): NAME.h5.tmp written collectively, flushed, renamed,
  * and only then named in LATEST (itself replaced atomically). Rank 0 does the file-system
- * steps; all ranks return its status. Readers resolve RUNDIR -> checkpoints/LATEST -> file. */
+ * steps; all ranks return its status. Readers resolve RUNDIR -> checkpoints/LATEST -> file.
+ * With early stopping, BEST (written the same way) names the checkpoint of the lowest
+ * validation loss; pruning keeps it. */
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -12,7 +14,7 @@
 
 #include "io/h5util.h"
 
-static const char LATEST[] = "LATEST";
+static const char LATEST[] = "LATEST", BEST[] = "BEST";
 
 cascade_status cascade_ckpt_begin(const char *dir, const char *name, MPI_Comm comm,
                                   cascade_h5writer **out) {
@@ -21,7 +23,7 @@ cascade_status cascade_ckpt_begin(const char *dir, const char *name, MPI_Comm co
     if (MPI_Comm_rank(comm, &rank) != MPI_SUCCESS)
         return cascade_fail(CASCADE_EINTERNAL, "checkpoint %s/%s: invalid MPI communicator", dir, name);
     size_t len = strlen(name);
-    if (len == 0 || strchr(name, '/') || strcmp(name, LATEST) == 0 ||
+    if (len == 0 || strchr(name, '/') || strcmp(name, LATEST) == 0 || strcmp(name, BEST) == 0 ||
         (len >= 4 && strcmp(name + len - 4, ".tmp") == 0))
         return cascade_fail(CASCADE_EINTERNAL, "checkpoint %s/%s: invalid file name", dir, name);
     char path[PATH_MAX];
@@ -57,10 +59,10 @@ cascade_status cascade_ckpt_finish(cascade_h5writer *w) {
     return h5_agree(comm, rank == 0 ? fs_write_atomic(dir, LATEST, line) : CASCADE_OK);
 }
 
-/* The file name LATEST in `dir` holds, without surrounding white space. */
-static cascade_status read_latest(const char *dir, char *name, size_t cap) {
+/* The file name that `dir`/`pointer` (LATEST or BEST) holds, without surrounding white space. */
+static cascade_status read_pointer(const char *dir, const char *pointer, char *name, size_t cap) {
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", dir, LATEST);
+    snprintf(path, sizeof path, "%s/%s", dir, pointer);
     FILE *fp = fopen(path, "r");
     if (!fp) return cascade_fail(CASCADE_EIO, "%s: cannot read: %s", path, strerror(errno));
     char text[512] = "";
@@ -110,10 +112,12 @@ static cascade_status remove_file(const char *dir, const char *name) {
 }
 
 static cascade_status prune(const char *dir, int keep) {
-    char latest[256] = "";
-    char latest_path[PATH_MAX];
-    snprintf(latest_path, sizeof latest_path, "%s/%s", dir, LATEST);
-    if (access(latest_path, F_OK) == 0) CASCADE_TRY(read_latest(dir, latest, sizeof latest));
+    char latest[256] = "", best[256] = "";
+    char pointer_path[PATH_MAX];
+    snprintf(pointer_path, sizeof pointer_path, "%s/%s", dir, LATEST);
+    if (access(pointer_path, F_OK) == 0) CASCADE_TRY(read_pointer(dir, LATEST, latest, sizeof latest));
+    snprintf(pointer_path, sizeof pointer_path, "%s/%s", dir, BEST);
+    if (access(pointer_path, F_OK) == 0) CASCADE_TRY(read_pointer(dir, BEST, best, sizeof best));
     DIR *d = opendir(dir);
     if (!d) return cascade_fail(CASCADE_EIO, "%s: cannot list checkpoints: %s", dir, strerror(errno));
     step_file *files = NULL;
@@ -123,7 +127,8 @@ static cascade_status prune(const char *dir, int keep) {
         int64_t step = step_of(e->d_name, "");
         if (step < 0) {
             /* Left by an interrupted write: never complete, never named in LATEST. */
-            if (step_of(e->d_name, ".tmp") >= 0 || strcmp(e->d_name, "LATEST.tmp") == 0)
+            if (step_of(e->d_name, ".tmp") >= 0 || strcmp(e->d_name, "LATEST.tmp") == 0 ||
+                strcmp(e->d_name, "BEST.tmp") == 0)
                 st = remove_file(dir, e->d_name);
             continue;
         }
@@ -147,10 +152,20 @@ static cascade_status prune(const char *dir, int keep) {
     if (st == CASCADE_OK && keep > 0 && n > (size_t)keep) {
         qsort(files, n, sizeof *files, newest_first);
         for (size_t i = (size_t)keep; i < n && st == CASCADE_OK; i++)
-            if (strcmp(files[i].name, latest) != 0) st = remove_file(dir, files[i].name);
+            if (strcmp(files[i].name, latest) != 0 && strcmp(files[i].name, best) != 0)
+                st = remove_file(dir, files[i].name);
     }
     cascade_free(files);
     return st;
+}
+
+cascade_status cascade_ckpt_mark_best(const char *dir, const char *name, MPI_Comm comm) {
+    int rank;
+    if (MPI_Comm_rank(comm, &rank) != MPI_SUCCESS)
+        return cascade_fail(CASCADE_EINTERNAL, "%s: invalid MPI communicator", dir);
+    char line[PATH_MAX];
+    snprintf(line, sizeof line, "%s\n", name);
+    return h5_agree(comm, rank == 0 ? fs_write_atomic(dir, BEST, line) : CASCADE_OK);
 }
 
 cascade_status cascade_ckpt_keep_last(const char *dir, int keep, MPI_Comm comm) {
@@ -164,6 +179,20 @@ cascade_status cascade_ckpt_resolve(const char *file_or_dir, char *path, size_t 
     struct stat sb;
     if (stat(file_or_dir, &sb) != 0)
         return cascade_fail(CASCADE_EIO, "%s: no such checkpoint file or run directory", file_or_dir);
+    const char *base = strrchr(file_or_dir, '/');
+    base = base ? base + 1 : file_or_dir;
+    if (!S_ISDIR(sb.st_mode) && (strcmp(base, LATEST) == 0 || strcmp(base, BEST) == 0)) {
+        /* RUNDIR/checkpoints/BEST (or LATEST): the checkpoint it names, beside it */
+        char dir[PATH_MAX], name[256];
+        size_t dlen = (size_t)(base - file_or_dir);
+        snprintf(dir, sizeof dir, "%.*s", (int)(dlen ? dlen - 1 : 1), dlen ? file_or_dir : ".");
+        CASCADE_TRY(read_pointer(dir, base, name, sizeof name));
+        if (snprintf(path, cap, "%s/%s", dir, name) >= (int)cap)
+            return cascade_fail(CASCADE_EIO, "%.200s...: path too long", dir);
+        if (stat(path, &sb) != 0)
+            return cascade_fail(CASCADE_EIO, "%s names %s, which is missing: %s", file_or_dir, path, strerror(errno));
+        return CASCADE_OK;
+    }
     if (!S_ISDIR(sb.st_mode)) {
         if (snprintf(path, cap, "%s", file_or_dir) >= (int)cap)
             return cascade_fail(CASCADE_EIO, "%.200s...: path too long", file_or_dir);
@@ -179,7 +208,7 @@ cascade_status cascade_ckpt_resolve(const char *file_or_dir, char *path, size_t 
             return cascade_fail(CASCADE_EIO, "%s: no complete checkpoint (no %s/checkpoints/LATEST; LATEST "
                                 "is written after the first checkpoint is complete)", file_or_dir, file_or_dir);
     }
-    CASCADE_TRY(read_latest(dir, name, sizeof name));
+    CASCADE_TRY(read_pointer(dir, LATEST, name, sizeof name));
     if (snprintf(path, cap, "%s/%s", dir, name) >= (int)cap)
         return cascade_fail(CASCADE_EIO, "%.200s...: path too long", dir);
     if (stat(path, &sb) != 0)

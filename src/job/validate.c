@@ -340,6 +340,7 @@ static cascade_status parse_train(cascade_job *job) {
     CASCADE_TRY(cfg_count(s, "keep_checkpoints", 3, 0, &job->keep_checkpoints));
     CASCADE_TRY(cfg_count(s, "log_every", 10, 1, &job->log_every));
     CASCADE_TRY(cfg_count(s, "max_nonfinite", 5, 1, &job->max_nonfinite));
+    CASCADE_TRY(cfg_count(s, "early_stopping", 0, 0, &job->early_stopping));
     CASCADE_TRY(cascade_cfg_double(s, "bucket_mb", 25, 0.001, 1e6, &job->bucket_mb));
     CASCADE_TRY(cascade_cfg_int(s, "zero", 0, 0, 1, &job->zero));
     return cascade_cfg_check_unused(s);

@@ -108,12 +108,14 @@ cascade_status cascade_classifier_test(const char *dir, const float *real, const
              "[data]\ntrain = %s\nvalid = %s\ninputs = features\nlayout = features\ntargets = label\n"
              "normalize = standard\n"
              "[train]\nbatch = %lld\nmicro_batch = %lld\nepochs = %d\nloss = bce\ncheckpoint_every = 0\n"
+             "early_stopping = %d\n"
              "keep_checkpoints = 1\nlog_every = 1000000\n"
              "[optimizer]\ntype = adam\nlr = 2e-4\n"
              "[model.d1]\ntype = dense\nunits = 512\nactivation = leaky_relu\n"
              "[model.d2]\ntype = dense\nunits = 512\nactivation = leaky_relu\n"
              "[model.out]\ntype = dense\nunits = 1\n",
-             (unsigned long long)seed, path[0], path[1], (long long)batch, (long long)micro, epochs);
+             (unsigned long long)seed, path[0], path[1], (long long)batch, (long long)micro, epochs,
+             CASCADE_CLASSIFIER_PATIENCE);
     char origin[CASCADE_PATH_MAX + 48];
     snprintf(origin, sizeof origin, "%s/classifier.ini", dir);
     if (rank == 0) { /* the job as written, for the record */
@@ -131,8 +133,11 @@ cascade_status cascade_classifier_test(const char *dir, const float *real, const
         cascade_error_context("classifier test (job %s): ", origin);
         return st;
     }
+    /* the model of the lowest validation loss (checkpoints/BEST), as the CaloChallenge's script */
+    char best[CASCADE_PATH_MAX + 64];
+    snprintf(best, sizeof best, "%s/checkpoints/BEST", run);
     cascade_trained t;
-    st = cascade_trained_open(&t, run, path[2], 1, comm);
+    st = cascade_trained_open(&t, best, path[2], 1, comm);
     if (!st) st = cascade_trained_run(&t, comm);
     double *score = st ? NULL : malloc((size_t)t.d.n * sizeof(double));
     int *lab = st ? NULL : malloc((size_t)t.d.n * sizeof(int));
@@ -147,6 +152,7 @@ cascade_status cascade_classifier_test(const char *dir, const float *real, const
         res->auc = cascade_auc(score, lab, t.d.n);
         res->accuracy = (double)right / (double)t.d.n;
         res->test_loss = t.loss;
+        res->best_step = t.meta.step;
     }
     free(score), free(lab);
     cascade_trained_close(&t);

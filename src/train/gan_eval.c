@@ -564,8 +564,9 @@ cascade_status cascade_gan_evaluate(const cascade_gan_eval_opts *o, MPI_Comm com
                 fputs(",\"test_loss\":", out);
                 json_num(out, cls[k].test_loss);
                 fprintf(out, ",\"features\":%lld,\"train\":%lld,\"valid\":%lld,\"test\":%lld,\"epochs\":%d,"
-                        "\"seconds\":%.1f}", (long long)cls[k].features, (long long)cls[k].n_train,
-                        (long long)cls[k].n_valid, (long long)cls[k].n_test, o->classifier_epochs, cls[k].seconds);
+                        "\"patience\":%d,\"best_step\":%lld,\"seconds\":%.1f}", (long long)cls[k].features,
+                        (long long)cls[k].n_train, (long long)cls[k].n_valid, (long long)cls[k].n_test,
+                        o->classifier_epochs, CASCADE_CLASSIFIER_PATIENCE, (long long)cls[k].best_step, cls[k].seconds);
             }
         }
         fputs("}\n", out);

@@ -38,9 +38,13 @@ cascade_status cascade_gan_evaluate(const cascade_gan_eval_opts *o, MPI_Comm com
  * cascade on `features` of n real then n generated samples (label 1 = generated), split
  * 0.6 / 0.2 / 0.2 by a Philox permutation of `seed`; returns the ROC AUC on the test part.
  * Files and the run go to dir (created, emptied first). */
+/* The classifier stops after this many epochs without a lower validation loss. */
+#define CASCADE_CLASSIFIER_PATIENCE 5
+
 typedef struct {
     double auc, test_loss, accuracy;
     int64_t n_train, n_valid, n_test, features;
+    int64_t best_step; /* the step of the evaluated (lowest validation loss) model */
     double seconds;
 } cascade_classifier_result;
 

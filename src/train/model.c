@@ -145,6 +145,9 @@ cascade_status cascade_model_write(cascade_h5writer *w, int rank, const cascade_
     if (pr) { /* the writer creates the /data group for its attributes */
         CASCADE_TRY(cascade_h5w_attr_int(w, "/data", "epoch", pr->epoch));
         CASCADE_TRY(cascade_h5w_attr_int(w, "/data", "cursor", pr->cursor));
+        CASCADE_TRY(cascade_h5w_attr_double(w, "/data", "best_valid_loss", pr->best_valid_loss));
+        CASCADE_TRY(cascade_h5w_attr_int(w, "/data", "best_valid_step", pr->best_valid_step));
+        CASCADE_TRY(cascade_h5w_attr_int(w, "/data", "stale_validations", pr->stale_validations));
     }
     return CASCADE_OK;
 }
@@ -224,6 +227,13 @@ cascade_status cascade_model_read_state(cascade_h5file *f, const cascade_job *jo
         pr->epoch = v;
         CASCADE_TRY(cascade_h5_attr_int(f, "/data", "cursor", &v));
         pr->cursor = v;
+        /* early-stopping state; absent in checkpoints written before it existed */
+        pr->best_valid_loss = INFINITY, pr->best_valid_step = -1, pr->stale_validations = 0;
+        if (cascade_h5_attr_exists(f, "/data", "best_valid_loss")) {
+            CASCADE_TRY(cascade_h5_attr_double(f, "/data", "best_valid_loss", &pr->best_valid_loss));
+            CASCADE_TRY(cascade_h5_attr_int(f, "/data", "best_valid_step", &pr->best_valid_step));
+            CASCADE_TRY(cascade_h5_attr_int(f, "/data", "stale_validations", &pr->stale_validations));
+        }
     }
     return CASCADE_OK;
 }

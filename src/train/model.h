@@ -28,6 +28,10 @@ cascade_status cascade_model_check_labels(const cascade_job *job, const cascade_
 
 typedef struct {
     int64_t step, epoch, cursor, samples_seen;
+    /* early stopping: the lowest validation loss so far (INFINITY before the first), the step
+     * of its checkpoint, validations since it */
+    double best_valid_loss;
+    int64_t best_valid_step, stale_validations;
 } cascade_progress;
 
 /* Writes /params, /optimizer (if opt), /normalization and /data for one net. */

@@ -148,6 +148,7 @@ cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const 
     memset(s, 0, sizeof *s);
     s->job = job;
     s->opts = o;
+    s->prog.best_valid_loss = INFINITY, s->prog.best_valid_step = -1;
     s->comm = comm;
     MPI_Comm_rank(comm, &s->rank);
     MPI_Comm_size(comm, &s->size);
@@ -166,6 +167,12 @@ cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const 
     s->classes = cascade_model_classes(job, &s->net);
     if (!s->streaming && (st = cascade_model_check_labels(job, &s->train, s->classes))) goto fail;
     if (s->has_valid && (st = cascade_model_check_labels(job, &s->valid, s->classes))) goto fail;
+    if (job->early_stopping > 0 && !s->has_valid) {
+        cascade_section *ts = cascade_job_section(job, "train");
+        st = cascade_cfg_error(ts, ts ? cascade_section_peek(ts, "early_stopping") : NULL,
+                               "early stopping watches the validation loss: give [data] valid or valid_fraction");
+        goto fail;
+    }
     if (resume_from && (st = read_data_stats(s, resume_from))) goto fail;
     if (job->normalize == NORM_STANDARD) {
         if (!resume_from)
@@ -404,6 +411,18 @@ cascade_status cascade_session_validate(cascade_session *s, double elapsed) {
     s->validated_at_end = s->prog.step == s->total_steps;
     double loss = cascade_predict_dataset(s->job, &s->net, &s->valid, (int)s->job->micro_batch, s->xb, s->preds,
                                           s->classes, s->comm);
+    if (s->job->early_stopping > 0) {
+        /* every rank computed the same loss; rank 0's decides, so that no rank can differ */
+        if (MPI_Bcast(&loss, 1, MPI_DOUBLE, 0, s->comm) != MPI_SUCCESS)
+            return cascade_fail(CASCADE_EINTERNAL, "rank %d: broadcast of the validation loss failed", s->rank);
+        if (loss < s->prog.best_valid_loss) { /* NaN never improves */
+            s->prog.best_valid_loss = loss, s->prog.best_valid_step = s->prog.step;
+            s->prog.stale_validations = 0;
+            s->save_best = 1;
+        } else if (++s->prog.stale_validations >= s->job->early_stopping) {
+            s->stop_early = 1;
+        }
+    }
     if (s->rank != 0) return CASCADE_OK;
     char metrics[4096], l[32];
     const float *preds = s->preds, *y = s->job->kind == JOB_AUTOENCODER ? s->valid.x : s->valid.y;
@@ -453,6 +472,10 @@ cascade_status cascade_session_checkpoint(cascade_session *s) {
         return st;
     }
     CASCADE_TRY(cascade_ckpt_finish(w));
+    if (s->save_best) { /* the validation of this step lowered the loss */
+        CASCADE_TRY(cascade_ckpt_mark_best(s->ckdir, name, s->comm));
+        s->save_best = 0;
+    }
     double dt = cascade_now() - t0;
     if (s->rank == 0 && s->metrics) { /* the write rate, for bench/ */
         char path[CASCADE_PATH_MAX + 96];

@@ -51,6 +51,9 @@ typedef struct {
     int *shard_counts, *shard_displs; /* ZeRO-1 allgather of parameters */
     int validated_at_end;
     int64_t last_valid_step;
+    /* early stopping: the last validation lowered the loss (its checkpoint becomes BEST) /
+     * [train] early_stopping validations passed without that */
+    int save_best, stop_early;
     int tty;
 } cascade_session;
 

@@ -157,6 +157,12 @@ cascade_status cascade_train_supervised(cascade_job *job, const cascade_train_op
     int64_t B = job->batch, nonfinite_run = 0;
     double t0 = cascade_now(), t_log = t0, loss_acc = 0;
     int64_t steps_acc = 0;
+    if (job->early_stopping > 0 && s.prog.stale_validations >= job->early_stopping) {
+        cascade_log("%s stopped early at step %lld (best step %lld): nothing to resume\n", s.rundir,
+                    (long long)s.prog.step, (long long)s.prog.best_valid_step);
+        s.validated_at_end = 1;
+        s.total_steps = s.prog.step;
+    }
     while (!st && s.prog.step < s.total_steps) {
         if (s.prog.cursor == 0 || !s.perm_valid) cascade_session_shuffle(&s);
         int64_t step = s.prog.step;
@@ -199,18 +205,33 @@ cascade_status cascade_train_supervised(cascade_job *job, const cascade_train_op
             steps_acc = 0;
             t_log = now;
         }
+        /* validation before the checkpoint of the same step, so that it records the outcome */
+        if (epoch_end || s.prog.step == s.total_steps) st = cascade_session_validate(&s, cascade_now() - t0);
         if (epoch_end) {
-            st = cascade_session_validate(&s, cascade_now() - t0);
             s.prog.epoch++;
             s.prog.cursor = 0;
         }
         int stop = o->stop_flag ? (int)*o->stop_flag : 0, any_stop = 0;
         MPI_Allreduce(&stop, &any_stop, 1, MPI_INT, MPI_MAX, comm);
         int due = job->checkpoint_every > 0 && s.prog.step % job->checkpoint_every == 0;
-        if (!st && (due || any_stop || s.prog.step == s.total_steps)) st = cascade_session_checkpoint(&s);
+        if (!st && (due || any_stop || s.save_best || s.stop_early || s.prog.step == s.total_steps))
+            st = cascade_session_checkpoint(&s);
         if (!st && any_stop) {
             cascade_log("\nstopped by a signal at step %lld after writing a checkpoint\n", (long long)s.prog.step);
             st = CASCADE_ESTOPPED;
+        }
+        if (!st && s.stop_early) {
+            if (s.rank == 0 && s.metrics) {
+                fprintf(s.metrics, "{\"step\":%lld,\"epoch\":%lld,\"split\":\"early_stop\",\"best_step\":%lld,"
+                        "\"best_loss\":%.9g}\n", (long long)s.prog.step, (long long)s.prog.epoch,
+                        (long long)s.prog.best_valid_step, s.prog.best_valid_loss);
+                fflush(s.metrics);
+            }
+            cascade_log("\nearly stopping at step %lld: the validation loss has not fallen below %.6g (step %lld) "
+                        "in %lld validations; checkpoints/BEST names step %lld\n", (long long)s.prog.step,
+                        s.prog.best_valid_loss, (long long)s.prog.best_valid_step,
+                        (long long)s.prog.stale_validations, (long long)s.prog.best_valid_step);
+            break;
         }
     }
     if (!st && !s.validated_at_end) st = cascade_session_validate(&s, cascade_now() - t0);

@@ -164,6 +164,8 @@ assert abs(obs["Etot_over_Einc"]["real_mean"] - 0.9) < 0.1, obs["Etot_over_Einc"
 for k in ["classifier_cells", "classifier_highlevel"]:
     c = m[k]
     assert 0 <= c["auc"] <= 1 and c["train"] == 360 and c["valid"] == 120 and c["test"] == 120, c
+    # the lowest-validation-loss model of 2 epochs (2 steps of 128 each) is evaluated
+    assert c["patience"] == 5 and c["best_step"] in (2, 4), c
 assert m["classifier_cells"]["features"] == 145 and m["classifier_highlevel"]["features"] == len(obs)
 print("calorimeter evaluate ok: AUC cells %.3f, high-level %.3f" % (
     m["classifier_cells"]["auc"], m["classifier_highlevel"]["auc"]))
