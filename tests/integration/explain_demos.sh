@@ -39,7 +39,7 @@ PY
 "$CASCADE_BIN" train "$CASCADE_SOURCE_DIR/docs/examples/explain-injected.ini" --out run-inj \
   --set train.epochs= --set train.steps=3 --set train.checkpoint_every=0 --quiet
 for m in saliency gradcam lrp; do
-  "$CASCADE_BIN" explain run-inj --method $m --target 1 --data test.h5 --index 0:20 --mask signal_mask \
+  "$CASCADE_BIN" explain run-inj --method $m --target 0 --data test.h5 --index 0:20 --mask signal_mask \
     --no-pictures --out "inj-$m" 2> "inj-$m.log"
   grep -q "explain: mask signal_mask: .* inside the region" "inj-$m.log"
 done
