@@ -17,6 +17,7 @@ Prints a table (markdown), writes it as JSON (--json) and draws the profile (--p
 
 Usage: station_attribution.py EXPLAIN.h5 DATA.h5 [--bin 500] [--max 6000] [--ground]
            [--channels time,signal] [--json OUT.json] [--plot OUT.png] [--title TEXT]
+           [--compare LABEL=EXPLAIN.h5 ...]   (all-station profiles of other methods, second panel)
 Needs numpy, h5py and (for --plot) matplotlib: Debian python3 packages.
 """
 import argparse
@@ -83,13 +84,14 @@ def table(rows, channels, what):
     return "\n".join(lines)
 
 
-def plot(rows, channels, path, title, what):
+def plot(rows, channels, path, title, what, others=()):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     rows = [r for r in rows if r["stations"]]
     mid = np.array([(r["from_m"] + r["to_m"]) / 2 for r in rows]) / 1000
-    fig, ax = plt.subplots(figsize=(5.2, 3.4), dpi=90)
+    fig, axes = plt.subplots(1, 2 if others else 1, figsize=(9.4 if others else 5.2, 3.4), dpi=80, squeeze=False)
+    ax = axes[0][0]
 
     def series(key):
         v = np.array([np.nan if r[key] is None else r[key] for r in rows])
@@ -102,12 +104,20 @@ def plot(rows, channels, path, title, what):
     for k, c in enumerate(channels):
         v = np.array([np.nan if r["channels"][k] is None else r["channels"][k] for r in rows])
         ax.plot(mid, v, "-", lw=1, alpha=0.6, label="%s channel" % c)
-    ax.set_xlabel("station distance to the %s [km]" % what)
-    ax.set_ylabel("mean share of |attribution| per station")
-    ax.set_yscale("log")
+    if others:
+        ax2 = axes[0][1]
+        for label, other in [(title.split(",")[0], rows)] + list(others):
+            other = [r for r in other if r["stations"]]
+            ax2.plot([(r["from_m"] + r["to_m"]) / 2000 for r in other], [r["all"] for r in other], "o-", ms=3,
+                     label=label)
+        ax2.set_title("all stations, by method", fontsize=9)
+    for a in [ax] + ([axes[0][1]] if others else []):
+        a.set_xlabel("station distance to the %s [km]" % what)
+        a.set_ylabel("mean share of |attribution| per station")
+        a.set_yscale("log")
+        a.legend(fontsize=7)
+        a.grid(alpha=0.3)
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
 
@@ -123,17 +133,53 @@ def main(argv):
     p.add_argument("--json")
     p.add_argument("--plot")
     p.add_argument("--title", default="")
+    p.add_argument("--compare", nargs="*", default=[], metavar="LABEL=EXPLAIN.h5",
+                   help="other explain.h5 of the same showers: their all-station profile in a second panel")
     a = p.parse_args(argv)
-    e = h5py.File(a.explain, "r")
+    channels = a.channels.split(",")
+    e, rows, what, n = analyse(a.explain, a, channels)
+    others = []
+    for item in a.compare:
+        label, _, path = item.partition("=")
+        if not path:
+            sys.exit("station_attribution: --compare %r is not LABEL=EXPLAIN.h5" % item)
+        others.append((label, analyse(path, a, channels)[1]))
+    method = e.attrs.get("method")
+    print("station_attribution: %s (%s%s) over %d showers of %s; distance to the %s"
+          % (a.explain, method, ", rule " + e.attrs["rule"] if e.attrs.get("rule") else "", n, a.data, what))
+    print(table(rows, channels, "distance to the " + what))
+    print("share of |attribution| on the 7 stations nearest the axis: %.3f (a uniform attribution: %.3f)"
+          % (e.nearest7, 7 / GRID ** 2))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"explain": a.explain, "data": a.data, "method": str(method), "showers": n,
+                       "distance": what, "channels": channels, "nearest7_share": e.nearest7, "bins": rows}, f,
+                      indent=1)
+    if a.plot:
+        plot(rows, channels, a.plot, a.title or "%s, %d showers" % (method, n), what, others)
+    return 0
+
+
+class Explained:
+    """The attrs of an explain.h5 and the 7-nearest share computed from it."""
+
+    def __init__(self, attrs, nearest7):
+        self.attrs, self.nearest7 = attrs, nearest7
+
+
+def analyse(path, a, channels):
+    """(Explained, profile rows, distance name, showers) of one explain.h5 against a.data."""
+    e = h5py.File(path, "r")
     if "attribution" not in e:
         sys.exit("station_attribution: %s has no 'attribution' (method %s); use an input-space method"
-                 % (a.explain, e.attrs.get("method")))
+                 % (path, e.attrs.get("method")))
     attr = np.abs(e["attribution"][...].astype(np.float64))
     idx = np.asarray(e.attrs["indices"], dtype=np.int64)
-    channels = a.channels.split(",")
     if attr.ndim != 4 or attr.shape[2:] != (GRID, GRID) or attr.shape[1] != len(channels):
         sys.exit("station_attribution: %s: attribution has shape %s; expected (n, %d, 9, 9) for --channels %s"
-                 % (a.explain, attr.shape, len(channels), a.channels))
+                 % (path, attr.shape, len(channels), a.channels))
+    attrs = dict(e.attrs)
+    e.close()
     with h5py.File(a.data, "r") as d:
         if d.attrs.get("kind") != "airshower":
             sys.exit("station_attribution: %s is not an air-shower data set (root attr kind)" % a.data)
@@ -148,23 +194,9 @@ def main(argv):
     dist = distances(core, axis, spacing, a.ground)
     edges = np.arange(0, a.max + a.bin / 2, a.bin)
     rows = profile(share, dist, triggered, channel_share, edges)
-    what = "core (ground)" if a.ground else "shower axis"
-    method = e.attrs.get("method")
-    print("station_attribution: %s (%s%s) over %d showers of %s; distance to the %s"
-          % (a.explain, method, ", rule " + e.attrs["rule"] if e.attrs.get("rule") else "", len(total), a.data, what))
-    print(table(rows, channels, "distance to the " + what))
-    near = np.argsort(dist.reshape(len(dist), -1), axis=1)[:, :7]  # the 7 stations nearest the core
-    top7 = np.take_along_axis(share.reshape(len(share), -1), near, axis=1).sum(axis=1).mean()
-    print("share of |attribution| on the 7 stations nearest the axis: %.3f (a uniform attribution: %.3f)"
-          % (top7, 7 / GRID ** 2))
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump({"explain": a.explain, "data": a.data, "method": str(method), "showers": int(len(total)),
-                       "distance": what, "channels": channels, "nearest7_share": float(top7), "bins": rows}, f,
-                      indent=1)
-    if a.plot:
-        plot(rows, channels, a.plot, a.title or "%s, %d showers" % (method, len(total)), what)
-    return 0
+    near = np.argsort(dist.reshape(len(dist), -1), axis=1)[:, :7]  # the 7 stations nearest the axis
+    top7 = float(np.take_along_axis(share.reshape(len(share), -1), near, axis=1).sum(axis=1).mean())
+    return Explained(attrs, top7), rows, "core (ground)" if a.ground else "shower axis", int(len(total))
 
 
 if __name__ == "__main__":
