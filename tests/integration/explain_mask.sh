@@ -3,7 +3,8 @@
 # file, against chance, equals a numpy computation on explain.h5's own attribution (2 input
 # channels summed, regions by value list and by nonzero, an empty region left out), on the
 # channels layout and the features layout; and the bad inputs: missing data set, wrong shape,
-# wrong row count, a method without attribution, bad syntax — each naming file, data set, shape.
+# wrong row count, a method without attribution, bad syntax — each naming file, data set, shape;
+# and the same fractions on 2 MPI ranks.
 set -euo pipefail
 here=$(mktemp -d "${CASCADE_BUILD_DIR:-/tmp}/it-mask.XXXXXX")
 cd "$here"
@@ -60,6 +61,9 @@ sed -e 's/^inputs = a, b/inputs = feat\nlayout = features/' -e '/^\[model.c1\]/,
 "$CASCADE_BIN" explain run --data d.h5 --method gradcam --target 0 --index 0:6 --mask region \
     --no-pictures --out gc > gc.log 2>&1
 "$CASCADE_BIN" explain frun --data d.h5 --method inputxgrad --index 0:8 --mask feat_region --out feat > feat.log 2>&1
+# two ranks: the same fractions (every rank reads the mask, rank 0 writes)
+OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -n 2 "$CASCADE_BIN" explain run \
+    --data d.h5 --method saliency --target 1 --index 2:10 --mask region=2 --no-pictures --out sal2 2> /dev/null
 grep -q "explain: mask region=2: .* inside the region (mean over 7 of 8 samples), chance" sal.log
 grep -q "1 sample(s) left out: empty region or zero attribution" sal.log
 "$py" - <<'PY'
@@ -86,24 +90,22 @@ for out, values, spatial, name in (("sal", (2,), True, "region"), ("lrp", (1, 2)
     assert e.attrs["mask_samples"] == ok.sum() and e.attrs["mask"] == name + ("" if values is None else
                                                                              "=" + ",".join(map(str, values)))
     assert 0 < frac[ok].mean() < 1
+    if out == "sal":
+        two = h5py.File("sal2/explain.h5")
+        assert np.array_equal(two["mask_fraction"][...], got, equal_nan=True)
+        assert two.attrs["mask_fraction"] == e.attrs["mask_fraction"]
     print("explain_mask: %s %s fraction %.3f chance %.3f (as numpy)" % (out, e.attrs["mask"],
           e.attrs["mask_fraction"], e.attrs["mask_chance"]))
 PY
-fail() { # fail CODE PATTERN ARGS...: explain exits with CODE and says PATTERN
-  local code=$1 pattern=$2; shift 2
-  set +e; "$CASCADE_BIN" explain "$@" 2> err.txt; local got=$?; set -e
-  if [ "$got" -ne "$code" ] || ! grep -q -- "$pattern" err.txt; then
-    echo "expected exit $code and '$pattern' from: $*"; cat err.txt; exit 1
-  fi
-}
-fail 3 "d.h5.*nosuch\|nosuch.*d.h5" run --data d.h5 --method saliency --mask nosuch --out x
-fail 3 "data set 'small' in d.h5 has shape (24,5,6), but it must be (24,6,6)" \
-  run --data d.h5 --method saliency --mask small --out x
-fail 3 "data set 'short' in d.h5 has shape (23,6,6), but it must be (24,6,6)" \
-  run --data d.h5 --method saliency --mask short --out x
-fail 3 "data set 'region' in d.h5 has shape (24,6,6), but it must be (24,6,3)" \
-  frun --data d.h5 --method saliency --mask region --out x
-fail 2 "--method activations gives no attribution" run --data d.h5 --method activations --mask region --out x
-fail 2 "numbers separated by commas" run --data d.h5 --method saliency --mask region=a --out x
+source "$CASCADE_SOURCE_DIR/tests/support/expect.sh"
+expect 3 "explain: --mask: d.h5: no data set 'nosuch'" -- "$CASCADE_BIN" explain run --data d.h5 --method saliency --mask nosuch --out x
+expect 3 "data set 'small' in d.h5 has shape (24,5,6), but it must be (24,6,6)" -- \
+  "$CASCADE_BIN" explain run --data d.h5 --method saliency --mask small --out x
+expect 3 "data set 'short' in d.h5 has shape (23,6,6), but it must be (24,6,6)" -- \
+  "$CASCADE_BIN" explain run --data d.h5 --method saliency --mask short --out x
+expect 3 "data set 'region' in d.h5 has shape (24,6,6), but it must be (24,6,3)" -- \
+  "$CASCADE_BIN" explain frun --data d.h5 --method saliency --mask region --out x
+expect 2 "--method activations gives no attribution" -- "$CASCADE_BIN" explain run --data d.h5 --method activations --mask region --out x
+expect 2 "numbers separated by commas" -- "$CASCADE_BIN" explain run --data d.h5 --method saliency --mask region=a --out x
 test ! -e x/explain.h5
 rm -rf "$here"
