@@ -6,7 +6,6 @@
  * have the same shape (C = 1). */
 #include <errno.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
