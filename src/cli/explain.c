@@ -16,7 +16,7 @@ static const char help[] =
     "                       [--layer NAME] [--steps N] [--baseline zero|mean] [--no-pictures] --out DIR\n"
     "                       [actmax: --objective neuron|channel|layer --step-size S --l2 L --blur W\n"
     "                        --jitter J --noise S --seed S] [lrp: --rule RULE --epsilon E --alpha A --beta B]\n"
-    "                       [--evaluate [--flip-steps L] [--flip-value V]]\n"
+    "                       [--evaluate [--flip-steps L] [--flip-value V]] [--mask NAME[=V[,V...]]]\n"
     "\n"
     "Explains a trained supervised model on samples of FILE.h5; writes DIR/explain.h5 and pictures.\n"
     "  activations  every layer's output (after its activation), or --layer's: activations/LAYER\n"
@@ -43,6 +43,10 @@ static const char help[] =
     "inputs. --evaluate (attribution methods): pixel flipping (Samek et al. 2017) — S as the pixels\n"
     "(positions, all channels) are set to V [0] most relevant first, in L [all pixels, at most 100]\n"
     "equal steps, against a random order: aopc_curve, aopc_random, root attrs aopc, aopc_random.\n"
+    "--mask NAME[=V,...] (attribution methods): the fraction of |attribution| (summed over channels) on\n"
+    "the positions where data set NAME of FILE.h5 (one value per sample and position) is nonzero or\n"
+    "equals one of the V, against chance (the region's share of the positions): mask_fraction,\n"
+    "mask_area per sample, root attrs mask_fraction, mask_chance.\n"
     "See docs/explain.md.\n";
 
 static int parse_count(const char *flag, const char *text, long lo, long *out);
@@ -128,6 +132,8 @@ int cli_explain(int argc, char **argv, MPI_Comm comm) {
             o.flip_steps = (int)(fs > 1000000 ? 1000000 : fs);
         } else if (strcmp(a, "--flip-value") == 0 && more) {
             if (parse_real(a, argv[++i], &o.flip_value)) return cli_error(2);
+        } else if (strcmp(a, "--mask") == 0 && more) {
+            o.mask = argv[++i];
         } else if ((strcmp(a, "--out") == 0 || strcmp(a, "-o") == 0) && more) {
             o.out_dir = argv[++i];
         } else if (strcmp(a, "--objective") == 0 && more) {

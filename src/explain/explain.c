@@ -137,6 +137,8 @@ typedef struct {
     /* pictures: rows of the drawn array and their labels in the file names (sample indices;
      * actmax: the objective targets) */
     int64_t n_pictures, *labels, *own_labels;
+    cascade_mask_spec mask; /* --mask: the region data set and its rows for the chosen samples */
+    float *mask_labels;
 } explain_ctx;
 
 /* Whether `file` is an air-shower data set (its pictures are drawn as hexagons). Collective. */
@@ -421,6 +423,9 @@ static cascade_status run_attribution(explain_ctx *c, cascade_h5writer *w, float
     if (!st) st = write_rows(w, "attribution", c->n, xs, attr, c->rank);
     if (!st) st = write_values(w, "output", c->n, value, c->rank);
     if (!st && c->o->evaluate) st = run_flipping(c, w, x, attr);
+    if (!st && c->mask_labels)
+        st = cascade_explain_mask_write(w, c->o->mask, &c->mask, c->mask_labels, xs,
+                                        c->t.job.layout == LAYOUT_CHANNELS, c->n, attr, c->rank);
     cascade_free(value);
     cascade_free(baseline);
     return st;
@@ -546,9 +551,19 @@ static cascade_status explain_run(explain_ctx *c, MPI_Comm comm) {
     if (o->evaluate && (c->method < EXPLAIN_SALIENCY || c->method == EXPLAIN_ACTMAX))
         return cascade_fail(CASCADE_EUSAGE, "explain: --evaluate flips the pixels an attribution ranks first; "
                             "--method %s gives no attribution", o->method);
+    if (o->mask && (c->method < EXPLAIN_SALIENCY || c->method == EXPLAIN_ACTMAX))
+        return cascade_fail(CASCADE_EUSAGE, "explain: --mask measures how much attribution lies in a region; "
+                            "--method %s gives no attribution", o->method);
+    if (o->mask && !o->data)
+        return cascade_fail(CASCADE_EUSAGE, "explain: --mask reads its region from the --data file; give --data");
+    if (o->mask) CASCADE_TRY(cascade_mask_parse(o->mask, &c->mask));
     CASCADE_TRY(cascade_trained_open(&c->t, o->ckpt, o->data, 0, comm));
     CASCADE_TRY(cascade_explain_parse_index(o->index ? o->index : "0", c->t.d.n, c->t.d.file, &c->first, &c->n));
     CASCADE_TRY(is_airshower(c->t.d.file, comm, &c->hex));
+    if (o->mask) /* read (and checked) before the attribution is computed */
+        CASCADE_TRY(cascade_explain_mask_read(c->t.d.file, &c->mask, c->t.d.n, &c->t.d.x_shape,
+                                              c->t.job.layout == LAYOUT_CHANNELS, c->first, c->n, comm,
+                                              &c->mask_labels));
     c->indices = cascade_alloc((size_t)c->n * sizeof(int64_t), "sample indices");
     if (!c->indices) return CASCADE_EINTERNAL;
     for (int64_t i = 0; i < c->n; i++) c->indices[i] = c->first + i;
@@ -594,6 +609,7 @@ cascade_status cascade_explain(const cascade_explain_opts *o, MPI_Comm comm) {
     cascade_status st = explain_run(&c, comm);
     cascade_free(c.indices);
     cascade_free(c.own_labels);
+    cascade_free(c.mask_labels);
     if (c.t.f) cascade_trained_close(&c.t);
     return st;
 }

@@ -9,6 +9,7 @@
 #include <mpi.h>
 
 #include "cascade/core.h"
+#include "cascade/h5io.h"
 #include "nn/graph.h"
 
 typedef enum {
@@ -54,6 +55,8 @@ typedef struct {
     int evaluate;
     int flip_steps;       /* 0: every pixel, at most 100 steps */
     double flip_value;    /* [0] */
+    /* --mask NAME[=V,...]: fraction of |attribution| inside a per-sample region of the data file */
+    const char *mask;
 } cascade_explain_opts;
 
 /* Method names accepted now, for help texts: "activations, filters, saliency, ...". */
@@ -107,6 +110,42 @@ cascade_status cascade_explain_png(const char *path, const float *map, int64_t h
  * x = c + (r mod 2)/2, y = r·√3/2 spacings): hexagonal cells, north (row h−1) at the top, grey
  * outside the array; `scale` pixels per station spacing. */
 cascade_status cascade_explain_png_hex(const char *path, const float *map, int64_t h, int64_t w, int scale);
+
+/* ---- attribution inside a region (explain/mask.c): --mask NAME[=V[,V...]] ---- */
+
+#define CASCADE_MASK_MAX_VALUES 16
+typedef struct {
+    char name[256];        /* data set of the data file, (N, pixel shape) */
+    int n_values;          /* 0: the region is where the data set is nonzero */
+    double values[CASCADE_MASK_MAX_VALUES]; /* else: where it equals one of these */
+} cascade_mask_spec;
+
+typedef struct {
+    double fraction, chance; /* means over the samples used */
+    int64_t used;            /* samples with a non-empty region and a nonzero attribution */
+} cascade_mask_summary;
+
+/* Parses "NAME" or "NAME=V[,V...]" (CASCADE_EUSAGE naming the text). */
+cascade_status cascade_mask_parse(const char *text, cascade_mask_spec *out);
+/* Per sample i of attr (n, C, P) and labels (n, P): fraction[i] = sum over region pixels of
+ * sum_c |attr| / the same over all pixels (NaN for an empty region or an all-zero attribution),
+ * area[i] = region pixels / P (the fraction a uniform attribution would have: chance). */
+void cascade_mask_fractions(const float *attr, const float *labels, const cascade_mask_spec *spec, int64_t n,
+                            int64_t C, int64_t P, double *fraction, double *area);
+/* Means of fraction and area over the samples whose fraction is finite. */
+cascade_mask_summary cascade_mask_summarise(const double *fraction, const double *area, int64_t n);
+/* Reads rows [first, first + n) of the mask data set of `file` (n_file samples) as floats into
+ * *labels (allocated). It must be (n_file, pixel shape): x's shape without the channel axis for
+ * the channels layout, else x's shape; errors (CASCADE_EDATA) name the file, data set and both
+ * shapes. Collective over comm. */
+cascade_status cascade_explain_mask_read(const char *file, const cascade_mask_spec *spec, int64_t n_file,
+                                         const cascade_shape *xshape, int channels, int64_t first, int64_t n,
+                                         MPI_Comm comm, float **labels);
+/* Computes the fractions of attr (n, x shape) and writes `mask_fraction`, `mask_area` (n) and
+ * root attrs mask, mask_fraction, mask_chance, mask_samples to w; logs the summary. */
+cascade_status cascade_explain_mask_write(cascade_h5writer *w, const char *spec_text, const cascade_mask_spec *spec,
+                                          const float *labels, const cascade_shape *xshape, int channels, int64_t n,
+                                          const float *attr, int rank);
 
 /* ---- activation maximisation (explain/actmax.c) ---- */
 

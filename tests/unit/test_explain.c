@@ -1,7 +1,8 @@
 /* explain building blocks: method and --index parsing with their messages, input gradients
  * (a linear net's gradient is its weight row; a tanh net's equals central differences of the
  * forward pass, across micro-batch chunks), Integrated Gradients (exact for a linear net at
- * one step, complete and converging for a smooth net), and the PNG heatmap's colours. */
+ * one step, complete and converging for a smooth net), the PNG heatmap's colours, and --mask
+ * fractions (hand-built attributions whose in-region share is known). */
 #include <CUnit/Basic.h>
 #include <math.h>
 #include <png.h>
@@ -136,6 +137,60 @@ static void test_flipping(void) {
     release(&net, 1);
 }
 
+/* --mask: hand-built attributions (2 channels, 2x3 pixels) whose in-region share is known;
+ * a region by value list and by nonzero; empty regions and zero attributions left out. */
+static void test_mask(void) {
+    enum { N = 4, C = 2, P = 6 };
+    /* |attr| per pixel summed over channels: sample 0 = 1,2,3,4,5,6 (total 21, signs mixed) */
+    float attr[N * C * P] = {0};
+    float labels[N * P] = {2, 0, 1, 2, 0, 0,  /* sample 0: pixels 0, 3 (value 2) and 2 (value 1) */
+                           0, 0, 0, 0, 0, 1,  /* sample 1: only pixel 5 */
+                           0, 0, 0, 0, 0, 0,  /* sample 2: empty region */
+                           1, 1, 1, 1, 1, 1}; /* sample 3: zero attribution */
+    for (int p = 0; p < P; p++) {
+        attr[0 * C * P + p] = (p % 2 ? -1.0f : 1.0f) * 0.5f * (float)(p + 1); /* channel 0 */
+        attr[0 * C * P + P + p] = -0.5f * (float)(p + 1);                     /* channel 1 */
+        attr[1 * C * P + p] = p == 5 ? 3.0f : 1.0f;                           /* sample 1: 3 of 8 in pixel 5 */
+        attr[2 * C * P + p] = 1.0f;
+    }
+    cascade_mask_spec two, any, both;
+    CU_ASSERT_EQUAL_FATAL(cascade_mask_parse("pixel_label=2", &two), CASCADE_OK);
+    CU_ASSERT(strcmp(two.name, "pixel_label") == 0 && two.n_values == 1 && two.values[0] == 2);
+    CU_ASSERT_EQUAL_FATAL(cascade_mask_parse("pixel_label", &any), CASCADE_OK);
+    CU_ASSERT_EQUAL(any.n_values, 0);
+    CU_ASSERT_EQUAL_FATAL(cascade_mask_parse("pixel_label=1,2", &both), CASCADE_OK);
+    CU_ASSERT(both.n_values == 2 && both.values[1] == 2);
+    double f[N], a[N];
+    cascade_mask_fractions(attr, labels, &two, N, C, P, f, a);
+    CU_ASSERT_DOUBLE_EQUAL(f[0], (1 + 4) / 21.0, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(a[0], 2.0 / 6, 1e-12);
+    CU_ASSERT(isnan(f[1]) && a[1] == 0); /* no pixel labelled 2 */
+    cascade_mask_fractions(attr, labels, &both, N, C, P, f, a);
+    CU_ASSERT_DOUBLE_EQUAL(f[0], (1 + 3 + 4) / 21.0, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(a[0], 3.0 / 6, 1e-12);
+    cascade_mask_fractions(attr, labels, &any, N, C, P, f, a);
+    CU_ASSERT_DOUBLE_EQUAL(f[0], (1 + 3 + 4) / 21.0, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(f[1], 3.0 / 8, 1e-12); /* 3 of 5 * 1 + 3 */
+    CU_ASSERT_DOUBLE_EQUAL(a[1], 1.0 / 6, 1e-12);
+    CU_ASSERT(isnan(f[2]) && a[2] == 0);     /* empty region */
+    CU_ASSERT(isnan(f[3]) && a[3] == 1);     /* zero attribution */
+    cascade_mask_summary s = cascade_mask_summarise(f, a, N);
+    CU_ASSERT_EQUAL(s.used, 2);
+    CU_ASSERT_DOUBLE_EQUAL(s.fraction, (8.0 / 21 + 6.0 / 16) / 2, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(s.chance, (3.0 / 6 + 1.0 / 6) / 2, 1e-12);
+    /* a uniform attribution has exactly the chance fraction */
+    float flat[C * P];
+    for (int j = 0; j < C * P; j++) flat[j] = -2.0f;
+    cascade_mask_fractions(flat, labels, &both, 1, C, P, f, a);
+    CU_ASSERT_DOUBLE_EQUAL(f[0], a[0], 1e-12);
+    expect_error(cascade_mask_parse("=2", &two), CASCADE_EUSAGE, "--mask '=2' is not NAME", NULL);
+    expect_error(cascade_mask_parse("pixel_label=", &two), CASCADE_EUSAGE, "--mask 'pixel_label='",
+                 "numbers separated by commas");
+    expect_error(cascade_mask_parse("pixel_label=1,x", &two), CASCADE_EUSAGE, "numbers separated by commas", NULL);
+    expect_error(cascade_mask_parse("m=0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16", &two), CASCADE_EUSAGE,
+                 "at most 16 values", NULL);
+}
+
 static double forward_value(cascade_net *net, const float *x, int64_t target) {
     cascade_run run = {.n = 1};
     run.ext[0] = x;
@@ -230,6 +285,7 @@ int main(void) {
     CU_add_test(s, "tanh net: gradient vs differences, IG completeness", test_smooth);
     CU_add_test(s, "pixel flipping: linear net, orders, step groups", test_flipping);
     CU_add_test(s, "PNG heatmap colours", test_png);
+    CU_add_test(s, "--mask: attribution fraction in a region", test_mask);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     int failures = (int)CU_get_number_of_failures();
