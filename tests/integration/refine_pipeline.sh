@@ -68,6 +68,7 @@ for k in ("sim", "refined", "data"):
     assert math.isfinite(m["logE_rmse"]) and m["logE_resolution"] > 0
 f = (abs(c["sim"]["bias"]) - abs(c["refined"]["bias"])) / (abs(c["sim"]["bias"]) - abs(c["data"]["bias"]))
 assert abs(f - c["closure"]["bias"]) < 1e-9, (f, c["closure"])
+assert abs(c["gap"]["resolution"] - (c["sim"]["resolution"] - c["data"]["resolution"])) < 1e-9, c["gap"]
 print("local: closure.json consistent with the three metrics files")
 PY
 "$cascade" info loc/data/sim-refined.h5 | grep -q "domain = refined" || fail "local: sim-refined.h5 is not a refined file"
