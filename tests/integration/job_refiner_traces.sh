@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# jobs/airshower-refiner-time.ini, airshower-refiner-traces.ini and airshower-xmax-closure.ini
-# as shipped (issue #8): a few steps on tiny data sets at the paths the jobs name; `refine`
-# writes every refined input under its name and shape (signal, time; signal, time, traces),
-# with the labels copied; tools/apply_trigger.py zeroes the stations below 3 VEM in all three;
+# jobs/airshower-refiner-time.ini, airshower-refiner-traces.ini, airshower-refiner-gate.ini
+# and airshower-xmax-closure.ini as shipped (issue #8): a few steps on tiny data sets at the
+# paths the jobs name; `refine` writes every refined input under its name and shape (signal,
+# time; signal, time, traces), with the labels copied; the gated refiner's output has few
+# stations below the 3 VEM trigger (its soft trigger: 6 % of those above 0.05 VEM; the
+# ungated airshower-refiner.ini: 32 % after as many steps); tools/apply_trigger.py zeroes the stations below 3 VEM in all three;
 # the Xmax regressor trains and `evaluate` reports xmax bias and resolution.
 set -euo pipefail
 : "${CASCADE_SOURCE_DIR:?set by ctest}" "${CASCADE_BIN:?set by ctest}"
@@ -22,6 +24,8 @@ mkdir data
 "$CASCADE_BIN" train "$jobs/airshower-refiner-traces.ini" --out rtr --steps 3 --set refiner.pretrain_steps=1 --quiet
 "$CASCADE_BIN" refine rtr --data data/sim-traces.h5 -o rtr.h5
 "$py" "$CASCADE_SOURCE_DIR/tools/apply_trigger.py" rtr.h5 -o rtr-trig.h5
+"$CASCADE_BIN" train "$jobs/airshower-refiner-gate.ini" --out rg --steps 3 --set refiner.pretrain_steps=1 --quiet
+"$CASCADE_BIN" refine rg --data data/sim-train.h5 -o rg.h5
 "$py" - <<'PY'
 import h5py, numpy as np
 sim, r = h5py.File("data/sim-train.h5", "r"), h5py.File("rt.h5", "r")
@@ -36,6 +40,10 @@ assert (r["logE"][:] == sim["logE"][:]).all() and r.attrs["refiner_step"] == 3
 off = t["signal"][:] < 3
 assert (t["time"][:][off] == 0).all() and (t["traces"][:][off] == 0).all() and (t["signal"][:][off] == 0).all()
 assert (~off).any()
+g = h5py.File("rg.h5", "r")["signal"][:]
+below = ((g > 0.05) & (g < 3)).sum() / (g > 0.05).sum()
+assert below < 0.15, below
+assert (g >= 3).sum() > 0.9 * (h5py.File("data/sim-train.h5", "r")["signal"][:] >= 3).sum()
 print("refiner jobs: refined inputs under their names and shapes, trigger re-applied")
 PY
 "$CASCADE_BIN" train "$jobs/airshower-xmax-closure.ini" --out xr --steps 4 --quiet
