@@ -12,6 +12,8 @@
 # and, for the closure (unless --no-closure), the same regressor trained on the simulation
 # (reg-sim, eval-sim) and on data with its true labels (reg-data, eval-data), then
 #   closure           tools/closure.py: bias, resolution, closure fraction -> closure.json
+# and with --xmax the same for an Xmax regressor (XMAX_JOB): xmax-reg-refined, xmax-eval-refined,
+# xmax-reg-sim, xmax-eval-sim, xmax-reg-data, xmax-eval-data, xmax-closure -> closure-xmax.json.
 #
 #   slurm/refine-pipeline.sh [options]
 #
@@ -34,6 +36,10 @@
 #   --sbatch-arg ARG       an extra sbatch option for every job, e.g. --sbatch-arg=--time=4:00:00
 #                          or --sbatch-arg=--partition=gpu (repeatable)
 #   --no-closure           only the refined chain (no reg-sim, reg-data, closure)
+#   --xmax                 also the Xmax closure (xmax-* steps, closure-xmax.json)
+#   --xmax-job FILE        the Xmax regressor [jobs/airshower-xmax-closure.ini]; with --xmax
+#                          it is best refined by a refiner of signal and time
+#                          (--refiner-job jobs/airshower-refiner-time.ini)
 #   --wait                 SLURM: wait for the last job and print the closure table
 #   -h, --help
 #
@@ -62,6 +68,7 @@ repo=$(cd "$slurm_dir/.." && pwd)
 
 out=runs/refine-pipeline local=0 ranks=2 sim_events=20000 data_events=20000 test_events=5000 seed=11
 refiner_job=$repo/jobs/airshower-refiner.ini regressor_job=$repo/jobs/airshower-energy-closure.ini
+xmax_job=$repo/jobs/airshower-xmax-closure.ini xmax=0
 refiner_steps='' regressor_steps='' closure=1 wait=0 trigger=3
 set_refiner=() set_regressor=() sbatch_args=()
 
@@ -78,9 +85,10 @@ while (($#)); do
     -h | --help) usage 0 ;;
     --local) local=1; shift; continue ;;
     --no-closure) closure=0; shift; continue ;;
+    --xmax) xmax=1; shift; continue ;;
     --wait) wait=1; shift; continue ;;
     --out | --ranks | --sim-events | --data-events | --test-events | --seed | --refiner-job | --regressor-job | \
-      --refiner-steps | --regressor-steps | --trigger | --set-refiner | --set-regressor | --sbatch-arg)
+      --refiner-steps | --regressor-steps | --trigger | --set-refiner | --set-regressor | --sbatch-arg | --xmax-job)
       need_value "$opt" $#
       val=$2
       shift 2
@@ -96,6 +104,7 @@ while (($#)); do
     --seed) [[ $val =~ ^[0-9]+$ ]] || die "--seed: expected a non-negative integer, got '$val'"; seed=$val ;;
     --refiner-job) refiner_job=$val ;;
     --regressor-job) regressor_job=$val ;;
+    --xmax-job) xmax_job=$val ;;
     --refiner-steps) posint "$opt" "$val"; refiner_steps=$val ;;
     --regressor-steps) posint "$opt" "$val"; regressor_steps=$val ;;
     --trigger) [[ $val =~ ^[0-9]+([.][0-9]+)?$ ]] || die "--trigger: expected a threshold in VEM (0: none), got '$val'"; trigger=$val ;;
@@ -104,11 +113,12 @@ while (($#)); do
     --sbatch-arg) [[ $val == -* ]] || die "--sbatch-arg: expected an sbatch option (-x or --xyz=...), got '$val'"; sbatch_args+=("$val") ;;
   esac
 done
-for f in "$refiner_job" "$regressor_job"; do
+for f in "$refiner_job" "$regressor_job" "$xmax_job"; do
   [[ -f $f && -r $f ]] || die "job file $f: no such readable file"
 done
 refiner_job=$(cd "$(dirname "$refiner_job")" && pwd)/$(basename "$refiner_job")
 regressor_job=$(cd "$(dirname "$regressor_job")" && pwd)/$(basename "$regressor_job")
+xmax_job=$(cd "$(dirname "$xmax_job")" && pwd)/$(basename "$xmax_job")
 
 # the cascade binary, as the templates find it ($CASCADE, this repository's build, PATH)
 # shellcheck disable=SC2034 # used by lib.sh
@@ -242,30 +252,43 @@ steps_opt() { if [[ -n $1 ]]; then echo "--steps $1"; fi; }
     run_step trigger refine "$D/sim-refined.h5" apply_trigger "$D/sim-refined-raw.h5" -o "$D/sim-refined.h5" --vem "$trigger"
     refined_by=trigger
   fi
-  regressor() { # regressor TAG TRAINFILE DEPS
-    run_step "reg-$1" "$3" "$R/regressor-$1/checkpoints/LATEST" train "$regressor_job" "$R/regressor-$1" --quiet \
+  regressor() { # regressor TAG TRAINFILE DEPS [JOB PREFIX]: PREFIX names the steps, runs, metrics
+    local job=${4:-$regressor_job} p=${5:-}
+    run_step "${p}reg-$1" "$3" "$R/${p}regressor-$1/checkpoints/LATEST" train "$job" "$R/${p}regressor-$1" --quiet \
       --set data.train="$2" $(steps_opt "$regressor_steps") "${set_regressor[@]}"
-    run_step "eval-$1" "reg-$1 test" "$M/$1.json" evaluate "$R/regressor-$1" "$D/data-test.h5" "$M/$1.json"
+    run_step "${p}eval-$1" "${p}reg-$1 test" "$M/${p}$1.json" evaluate "$R/${p}regressor-$1" "$D/data-test.h5" \
+      "$M/${p}$1.json"
   }
-  regressor refined "$D/sim-refined.h5" "$refined_by"
-  if ((closure)); then
-    regressor sim "$D/sim.h5" sim
-    regressor data "$D/data.h5" data
-    run_step closure "eval-sim eval-refined eval-data" "$out/closure.json" closure \
-      "$M/sim.json" "$M/refined.json" "$M/data.json" -o "$out/closure.json"
-  fi
+  closure_of() { # closure_of PREFIX JOB [AFTER]: the three regressors of JOB and their closure,
+    local p=$1 job=$2 also=${3:-} # its last step also after step AFTER (one chain end to wait for)
+    regressor refined "$D/sim-refined.h5" "$refined_by" "$job" "$p"
+    if ((closure)); then
+      regressor sim "$D/sim.h5" sim "$job" "$p"
+      regressor data "$D/data.h5" data "$job" "$p"
+      run_step "${p}closure" "${p}eval-sim ${p}eval-refined ${p}eval-data $also" "$out/closure${p:+-${p%-}}.json" \
+        closure "$M/${p}sim.json" "$M/${p}refined.json" "$M/${p}data.json" -o "$out/closure${p:+-${p%-}}.json"
+    fi
+  }
+  closure_of "" "$regressor_job"
+  if ((xmax)); then closure_of xmax- "$xmax_job" closure; fi
+}
+# the closure tables (energy, and Xmax with --xmax)
+show_closure() {
+  "$py" "$repo/tools/closure.py" "$M/sim.json" "$M/refined.json" "$M/data.json"
+  if ((xmax)); then "$py" "$repo/tools/closure.py" "$M/xmax-sim.json" "$M/xmax-refined.json" "$M/xmax-data.json"; fi
 }
 
 last=eval-refined
 ((closure)) && last=closure
+((xmax && closure)) && last=xmax-closure
 if ((local)); then
-  ((closure)) && "$py" "$repo/tools/closure.py" "$M/sim.json" "$M/refined.json" "$M/data.json"
+  ((closure)) && show_closure
   echo "$me: done: $out"
   exit 0
 fi
 if [[ -z ${jobid[$last]:-} ]]; then
   echo "$me: every step had finished: $out"
-  ((closure)) && "$py" "$repo/tools/closure.py" "$M/sim.json" "$M/refined.json" "$M/data.json"
+  ((closure)) && show_closure
   exit 0
 fi
 echo "$me: the chain ends with job ${jobid[$last]} ($last); logs in $out/logs"
@@ -277,7 +300,7 @@ if ((wait)); then
     echo "$me: job ${jobid[$last]} ($last) ended without finishing; see $out/logs" >&2
     exit 1
   fi
-  ((closure)) && "$py" "$repo/tools/closure.py" "$M/sim.json" "$M/refined.json" "$M/data.json"
+  ((closure)) && show_closure
   echo "$me: done: $out"
 fi
 exit 0

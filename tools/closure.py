@@ -3,13 +3,17 @@
 
 The same regression job trained on (a) simulation, (b) refined simulation and (c) measured-
 domain data with its true labels, each evaluated on held-out measured-domain data. For every
-regression target T (keys T_bias, T_resolution, T_rmse in the metrics) the closure fraction
-of a metric m is (m_a - m_b) / (m_a - m_c): 1 when the refined simulation trains as well as
-data itself, 0 when refinement changed nothing (for the bias, m = |bias|).
+regression target T (keys T_bias, T_resolution, T_rmse in the metrics: logE, xmax, ...) the
+closure fraction of a metric m is (m_a - m_b) / (m_a - m_c): 1 when the refined simulation
+trains as well as data itself, 0 when refinement changed nothing (for the bias, m = |bias|).
+The gap m_a - m_c is printed and written too: a fraction of a gap no larger than the
+regressors' run-to-run scatter means nothing (e.g. an Xmax resolution that data does not
+improve), and the table marks a gap below --min-gap-fraction [0.05] of m_a with "(no gap)".
 
-Usage: closure.py SIM.json REFINED.json DATA.json [-o CLOSURE.json]
+Usage: closure.py SIM.json REFINED.json DATA.json [-o CLOSURE.json] [--min-gap-fraction F]
 Prints a table; -o writes {"T": {"sim": {...}, "refined": {...}, "data": {...},
-"closure": {"bias": f, "resolution": f, "rmse": f}}} (written to OUT.tmp, then renamed).
+"closure": {"bias": f, "resolution": f, "rmse": f}, "gap": {...}}} (written to OUT.tmp,
+then renamed).
 Exit 2 on a missing or unreadable file, or when the metrics hold no regression target.
 """
 import argparse
@@ -43,6 +47,8 @@ def main():
     ap.add_argument("refined")
     ap.add_argument("data")
     ap.add_argument("-o", "--out")
+    ap.add_argument("--min-gap-fraction", type=float, default=0.05,
+                    help="mark closures whose gap |a - c| is below this fraction of |a| [0.05]")
     a = ap.parse_args()
     runs = {"sim": load(a.sim), "refined": load(a.refined), "data": load(a.data)}
     targets = sorted(k[: -len("_resolution")] for k in runs["sim"] if k.endswith("_resolution"))
@@ -58,15 +64,21 @@ def main():
             except KeyError as e:
                 die("%s has no %s" % ({"sim": a.sim, "refined": a.refined, "data": a.data}[name], e))
             print("%-10s %-8s %10.4f %12.4f %10.4f" % (t, name, r[name]["bias"], r[name]["resolution"], r[name]["rmse"]))
-        closure = {}
+        closure, gap, note = {}, {}, {}
         for k in ("bias", "resolution", "rmse"):
             f = (lambda v: abs(v)) if k == "bias" else (lambda v: v)
             va, vb, vc = f(r["sim"][k]), f(r["refined"][k]), f(r["data"][k])
             closure[k] = (va - vb) / (va - vc) if va != vc else math.nan
+            gap[k] = va - vc
+            note[k] = " (no gap)" if abs(va - vc) < a.min_gap_fraction * abs(va) else ""
         r["closure"] = closure
+        r["gap"] = gap
         result[t] = r
-        print("%-10s closure (a-b)/(a-c): |bias| %.3f  resolution %.3f  rmse %.3f"
-              % (t, closure["bias"], closure["resolution"], closure["rmse"]))
+        print("%-10s closure (a-b)/(a-c): |bias| %.3f%s  resolution %.3f%s  rmse %.3f%s"
+              % (t, closure["bias"], note["bias"], closure["resolution"], note["resolution"], closure["rmse"],
+                 note["rmse"]))
+        print("%-10s gap a-c:             |bias| %.4g  resolution %.4g  rmse %.4g"
+              % (t, gap["bias"], gap["resolution"], gap["rmse"]))
     if a.out:
         tmp = a.out + ".tmp"
         with open(tmp, "w") as f:

@@ -510,20 +510,18 @@ static cascade_status parse_adversarial(cascade_job *job) {
     else
         CASCADE_TRY(forbid(s, "one_sided", "the one-sided gradient penalty is for kind = wgan-gp and refiner"));
     CASCADE_TRY(cfg_count(s, "sample_every", 0, 0, &job->sample_every));
-    if (job->kind != JOB_REFINER) {
-        CASCADE_TRY(cascade_cfg_namelist(s, "outputs", CASCADE_MAX_NAMES, job->gen_outputs, &job->n_gen_outputs));
-        if (job->n_gen_outputs && job->n_gen_outputs != job->n_inputs)
+    /* gan: one generator layer per input; refiner: one refiner layer per input (its heads) */
+    CASCADE_TRY(cascade_cfg_namelist(s, "outputs", CASCADE_MAX_NAMES, job->gen_outputs, &job->n_gen_outputs));
+    if (job->n_gen_outputs && job->n_gen_outputs != job->n_inputs)
+        return cascade_cfg_error(s, cascade_section_peek(s, "outputs"),
+                                 "%d %s outputs for %d inputs: give one %s layer per input, in the order of [data] "
+                                 "inputs", job->n_gen_outputs, job->kind == JOB_REFINER ? "refiner" : "generator",
+                                 job->n_inputs, job->kind == JOB_REFINER ? "refiner" : "generator");
+    for (int i = 0; i < job->n_gen_outputs; i++)
+        if (!strcmp(job->inputs[i], "z") || !strcmp(job->inputs[i], "c") || !strcmp(job->inputs[i], "x"))
             return cascade_cfg_error(s, cascade_section_peek(s, "outputs"),
-                                     "%d generator outputs for %d inputs: give one generator layer per input, in the "
-                                     "order of [data] inputs", job->n_gen_outputs, job->n_inputs);
-        for (int i = 0; i < job->n_gen_outputs; i++)
-            if (!strcmp(job->inputs[i], "z") || !strcmp(job->inputs[i], "c") || !strcmp(job->inputs[i], "x"))
-                return cascade_cfg_error(s, cascade_section_peek(s, "outputs"),
-                                         "with outputs the critic reads each input by its name, and '%s' is "
-                                         "reserved (x, z, c): rename the data set", job->inputs[i]);
-    } else {
-        CASCADE_TRY(forbid(s, "outputs", "a refiner maps the stacked inputs x to x"));
-    }
+                                     "with outputs the nets read each input by its name, and '%s' is reserved (x, z, "
+                                     "c): rename the data set", job->inputs[i]);
     job->constrainer_weight = 1;
     if (job->kind != JOB_REFINER) {
         CASCADE_TRY(cfg_path(s, "constrainer", job->constrainer));

@@ -29,7 +29,9 @@ typedef struct {
     int refiner;            /* kind = refiner: `gen` is the refiner, its input a simulated sample */
     cascade_dataset train;  /* gan: the real samples; refiner: the simulation (x normalised; y: the
                              * conditions, or NULL) */
-    cascade_dataset target; /* refiner: the measured-domain samples the critic sees as real */
+    cascade_dataset target; /* refiner: the measured-domain samples the critic sees as real (input
+                             * 0 with outputs; tin[k]: input k >= 1) */
+    cascade_dataset tin[CASCADE_MAX_NAMES];
     /* the samples x: one stacked tensor, or (gan `outputs`) one per input — train holds input
      * 0 (and the conditions), xin[k] input k >= 1; batches of x are input-major: input k of
      * m samples at offset m * gx.off[k]. ndesc: one normalisation statistic per input. */
@@ -64,6 +66,10 @@ typedef struct {
 } gan_session;
 
 /* gan_setup.c */
+/* The job seen as reading input k alone (the tensors of a job with outputs: channels layout,
+ * its own log_inputs), or all inputs stacked (k < 0); the conditions come as the data's
+ * targets (y), with input 0. */
+void cascade_gan_input_view(const cascade_job *job, int k, cascade_job *view);
 /* The critic is trained with the gradient penalty (wgan-gp, and a refiner's default critic). */
 int cascade_gan_uses_penalty(const cascade_job *job);
 /* Logistic (BCE on logits) losses: gan, and a refiner's bce (patch) critic; else Wasserstein. */
@@ -73,8 +79,6 @@ cascade_status cascade_gan_session_open(gan_session *s, cascade_job *job, const 
 void cascade_gan_session_close(gan_session *s);
 
 /* refiner.c */
-/* Loads the target file (the measured domain) with the job's inputs into s->target. */
-cascade_status cascade_refiner_load_target(gan_session *s);
 /* Buffers of the refiner: history, refined batch, target permutation. */
 cascade_status cascade_refiner_alloc(gan_session *s);
 void cascade_refiner_free(gan_session *s);

@@ -102,6 +102,24 @@ static void hook_on(gan_session *s, cascade_run *run, cascade_buckets *bk, int f
 static double softplus(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
 static double sigmoid(double x) { return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)); }
 
+/* The generator's external inputs: z and c; a refiner's simulated batch sb (input-major, one
+ * tensor per input with outputs). */
+static void gen_inputs(const gan_session *s, cascade_run *run, int m) {
+    if (!s->refiner) {
+        run->ext[0] = s->zb;
+        run->ext[1] = s->cb;
+        return;
+    }
+    for (int k = 0; k < s->gx.n; k++) run->ext[k] = s->sb + m * s->gx.off[k];
+    run->ext[s->gx.n] = s->cb;
+}
+
+/* Simulated samples idx[0..m) into sb, input-major (a refiner's input). */
+static void sim_batch(gan_session *s, const int64_t *idx, int m) {
+    for (int k = 0; k < s->gx.n; k++)
+        cascade_data_gather(k ? &s->xin[k] : &s->train, idx, m, s->sb + m * s->gx.off[k], NULL);
+}
+
 /* The generator's samples for global-batch positions [first, first + m), from z drawn for
  * update counter `ctr` (and the conditions in cb): left in the generator's output. */
 /* A refiner refines the simulated micro-batch in sb instead. */
@@ -109,8 +127,7 @@ static const float *generate_batch(gan_session *s, uint64_t ctr, int64_t first, 
     if (!s->refiner) cascade_gan_noise((uint64_t)s->job->seed, ctr, first, m, s->zs, s->zb);
     for (int i = 0; i < m; i++) s->ids[i] = (int64_t)(ctr * (uint64_t)s->job->batch) + first + i;
     cascade_run run = {.n = m, .training = 1, .collect_stats = collect, .sample_ids = s->ids, .step = ctr};
-    run.ext[0] = s->refiner ? s->sb : s->zb;
-    run.ext[1] = s->cb;
+    gen_inputs(s, &run, m);
     cascade_net_forward(&s->gen, &run);
     for (int k = 0; k < s->gx.n; k++) /* the outputs, input-major */
         memcpy(s->fakeb + m * s->gx.off[k], s->gen.act[s->gen_out[k]], (size_t)(m * s->gx.numel[k]) * sizeof(float));
@@ -219,9 +236,11 @@ static void real_batch(gan_session *s, int64_t pos, int m) {
     }
     int64_t idx[1024], base = s->critic_updates * s->job->batch + pos;
     for (int i = 0; i < m; i += 1024) {
-        int k = m - i < 1024 ? m - i : 1024;
-        for (int j = 0; j < k; j++) idx[j] = s->perm_t[(base + i + j) % s->target.n];
-        cascade_data_gather(&s->target, idx, k, s->xb + (int64_t)i * s->xs, NULL);
+        int c = m - i < 1024 ? m - i : 1024;
+        for (int j = 0; j < c; j++) idx[j] = s->perm_t[(base + i + j) % s->target.n];
+        for (int k = 0; k < s->gx.n; k++) /* input-major: tensor k of the m samples at m * off[k] */
+            cascade_data_gather(k ? &s->tin[k] : &s->target, idx, c,
+                                s->xb + m * s->gx.off[k] + (int64_t)i * s->gx.numel[k], NULL);
     }
 }
 
@@ -231,8 +250,10 @@ static cascade_status refine_all(gan_session *s, uint64_t ctr, int64_t first, in
     int mb = (int)s->job->micro_batch;
     for (int64_t m = first; m < last; m++) {
         int64_t pos = m * mb;
-        cascade_data_gather(&s->train, s->perm + s->prog.cursor + pos, mb, s->sb, NULL);
-        memcpy(s->fake_all + pos * s->xs, generate_batch(s, ctr, pos, mb, 0), (size_t)(mb * s->xs) * sizeof(float));
+        sim_batch(s, s->perm + s->prog.cursor + pos, mb);
+        const float *refined = generate_batch(s, ctr, pos, mb, 0);
+        for (int i = 0; i < mb; i++) /* fake_all holds rows (the history's layout) */
+            cascade_gan_x_row(&s->gx, refined, mb, i, s->fake_all + (pos + i) * s->xs);
     }
     return cascade_refiner_share_batch(s);
 }
@@ -301,38 +322,38 @@ static cascade_status generator_update(gan_session *s, uint64_t ctr, int adversa
     double t0 = cascade_now();
     for (int64_t m = first; m < last; m++) {
         int64_t pos = m * mb;
-        if (s->refiner) cascade_data_gather(&s->train, s->perm + s->last_base + pos, mb, s->sb, NULL);
+        if (s->refiner) sim_batch(s, s->perm + s->last_base + pos, mb);
         else if (s->cs) cascade_data_gather(&s->train, s->perm + s->last_base + pos, mb, s->xb, s->cb);
         mb_begin(s, &s->gen);
         const float *fake = generate_batch(s, ctr, pos, mb, 1);
         double adv = 0, l1 = 0, csq = 0;
-        float *dfake = s->v; /* d loss / d generated samples (mb, xs) */
+        float *dfake[CASCADE_MAX_NAMES]; /* d loss / d generated tensor k (mb, numel[k]) */
         if (adversarial) {
             /* gan / bce critic: non-saturating -log sigmoid(D); Wasserstein: -D */
             adv = score_loss(s, critic_forward(s, fake, mb, ctr), mb, 1, B * (double)s->scores);
             critic_backward(s, fake, mb, ctr, 1, 0); /* only the gradient with respect to the samples */
-            dfake = s->critic.dext[0];
+            for (int k = 0; k < s->gx.n; k++) dfake[k] = s->critic.dext[k];
         } else {
-            memset(dfake, 0, (size_t)(mb * xs) * sizeof(float));
+            memset(s->v, 0, (size_t)(mb * xs) * sizeof(float));
+            for (int k = 0; k < s->gx.n; k++) dfake[k] = s->v + mb * s->gx.off[k];
         }
-        if (s->refiner && lambda > 0)
-            for (int64_t e = 0; e < mb * xs; e++) {
-                double diff = (double)fake[e] - s->sb[e];
+        for (int k = 0; s->refiner && lambda > 0 && k < s->gx.n; k++) /* the mean over all tensors' elements */
+            for (int64_t e = 0, o = mb * s->gx.off[k]; e < mb * s->gx.numel[k]; e++) {
+                double diff = (double)fake[o + e] - s->sb[o + e];
                 l1 += fabs(diff);
-                dfake[e] += (float)(lambda * (diff > 0 ? 1 : diff < 0 ? -1 : 0) / (B * (double)xs));
+                dfake[k][e] += (float)(lambda * (diff > 0 ? 1 : diff < 0 ? -1 : 0) / (B * (double)xs));
             }
         if (constrained)
             csq = cascade_constrainer_apply(&s->constrainer, fake, s->cb, mb, B * (double)s->cs,
-                                            job->constrainer_weight, dfake);
+                                            job->constrainer_weight, dfake[0]);
         cascade_run grun = {.n = mb, .training = 1, .sample_ids = s->ids, .step = ctr};
-        grun.ext[0] = s->refiner ? s->sb : s->zb;
-        grun.ext[1] = s->cb;
+        gen_inputs(s, &grun, mb);
         hook_on(s, &grun, &s->gen_buckets, m == last - 1);
         if (s->gx.n == 1) {
-            cascade_net_backward(&s->gen, &grun, dfake);
-        } else { /* one output layer per input: the critic's gradient with respect to each */
+            cascade_net_backward(&s->gen, &grun, dfake[0]);
+        } else { /* one output layer per input: the gradient with respect to each */
             const float *douts[CASCADE_MAX_NAMES];
-            for (int k = 0; k < s->gx.n; k++) douts[k] = s->critic.dext[k];
+            for (int k = 0; k < s->gx.n; k++) douts[k] = dfake[k];
             cascade_net_backward_seeds(&s->gen, &grun, s->gx.n, s->gen_out, douts);
         }
         if (ns) memcpy(s->dvals, s->gen.stats, (size_t)ns * sizeof(double));

@@ -15,6 +15,11 @@ typedef struct {
 
 /* Fills numel, off and total from n and shape. */
 void cascade_gan_x_sizes(cascade_gan_x *gx);
+/* Batches of x are input-major (tensor k of m samples at batch + m * off[k]); rows are one
+ * sample [t0 | t1 | ...] (the history buffer, refined files). Sample i of a batch of m to a
+ * row, and back. For one stacked x both are the sample's xs floats. */
+void cascade_gan_x_row(const cascade_gan_x *gx, const float *batch, int m, int i, float *row);
+void cascade_gan_x_put_row(const cascade_gan_x *gx, const float *row, float *batch, int m, int i);
 /* Builds the generator (external inputs z (latent), c; a refiner's x) and the critic (x — or,
  * with outputs, each input by its name — and c) for samples gx and conditions c_shape (NULL:
  * none); gen_out[k]: the generator layer producing tensor k (its activation node if any).
@@ -38,6 +43,21 @@ void cascade_gan_to_physical(const cascade_job *job, const cascade_dataset *layo
 /* Input i of x (n, x_shape) as its own data set (n, input shape), named as the input. */
 cascade_status cascade_gan_write_input(cascade_h5writer *w, const cascade_job *job, const cascade_dataset *layout,
                                        int i, const float *x, int64_t n, int rank);
+
+/* Which tensors the critic judged (/gan/input_shapes, else one stacked x of layout's
+ * x_shape); for several, layout becomes one normalisation statistic per input. */
+cascade_status cascade_gan_read_tensors(cascade_h5file *f, const cascade_job *job, cascade_dataset *layout,
+                                        cascade_gan_x *gx);
+/* Several tensors (x (n, rows [t0 | t1 | ...])): normalisation statistic k and log_inputs of
+ * input k undone in place. */
+void cascade_gan_tensors_to_physical(const cascade_job *job, const cascade_gan_x *gx, const cascade_norm_stats *norm,
+                                     float *x, int64_t n);
+/* Tensor k of x (n rows) as data set inputs[k] (n, its shape without the channel axis). */
+cascade_status cascade_gan_write_tensor(cascade_h5writer *w, const cascade_job *job, const cascade_gan_x *gx, int k,
+                                        const float *x, int64_t n, int rank);
+/* x (n rows of xs floats) computed in chunks of `chunk` rows dealt to the ranks in contiguous
+ * blocks (chunks [n_chunks r / size, n_chunks (r + 1) / size)): every rank gets all rows. */
+cascade_status cascade_gan_share_chunks(float *x, int64_t n, int chunk, int64_t xs, MPI_Comm comm);
 
 /* cascade refine: the refiner of a kind = refiner run applied to every sample of sim_file;
  * OUT.h5 holds the refined inputs (physical units) and a copy of every other data set and of

@@ -11,9 +11,7 @@
 
 /* ---- set-up ---- */
 
-/* The job seen as reading input k alone (a multi-input gan), or all inputs (k < 0); the
- * conditions come as the data's targets (y), with input 0. */
-static void input_view(const cascade_job *job, int k, cascade_job *view) {
+void cascade_gan_input_view(const cascade_job *job, int k, cascade_job *view) {
     *view = *job;
     view->n_targets = k <= 0 ? job->n_conditions : 0;
     memcpy(view->targets, job->conditions, sizeof view->targets);
@@ -27,34 +25,54 @@ static void input_view(const cascade_job *job, int k, cascade_job *view) {
             snprintf(view->log_inputs[view->n_log_inputs++], 64, "%s", job->inputs[k]);
 }
 
+/* The tensors of `file` (rows: a subset, or NULL) into first (input 0, with the conditions as
+ * y when with_cond) and rest[k] (input k >= 1); one stacked x unless the job has outputs. */
+static cascade_status load_tensors(gan_session *s, const char *file, const int64_t *rows, int64_t n_rows, int with_cond,
+                                   cascade_dataset *first, cascade_dataset *rest) {
+    cascade_job *job = s->job;
+    int multi = job->n_gen_outputs > 0;
+    for (int k = 0; k < (multi ? job->n_inputs : 1); k++) {
+        cascade_job view;
+        cascade_gan_input_view(job, multi ? k : -1, &view);
+        cascade_dataset *d = k ? &rest[k] : first;
+        CASCADE_TRY(cascade_data_load(&view, file, k == 0 && with_cond, rows, n_rows, s->comm, d));
+        if (d->n != first->n)
+            return cascade_fail(CASCADE_EDATA, "%s: data set '%s' has %lld samples, '%s' %lld", file, job->inputs[k],
+                                (long long)d->n, job->inputs[0], (long long)first->n);
+    }
+    return CASCADE_OK;
+}
+
 static cascade_status load_train(gan_session *s) {
     cascade_job *job = s->job;
     int64_t *rows = NULL, n_train = 0, n_valid = 0;
     if (job->valid_fraction > 0) /* held out for `evaluate`; the nets never see it */
         CASCADE_TRY(cascade_data_split(job, s->comm, &rows, &n_train, &n_valid));
-    int multi = job->n_gen_outputs > 0;
-    s->gx.n = multi ? job->n_inputs : 1;
-    cascade_status st = CASCADE_OK;
-    for (int k = 0; !st && k < s->gx.n; k++) {
-        cascade_job view;
-        input_view(job, multi ? k : -1, &view);
-        cascade_dataset *d = k ? &s->xin[k] : &s->train;
-        st = cascade_data_load(&view, job->train, k == 0 && job->n_conditions > 0, rows, n_train, s->comm, d);
-        if (!st) s->gx.shape[k] = d->x_shape;
-        if (!st && d->n != s->train.n)
-            st = cascade_fail(CASCADE_EDATA, "%s: data set '%s' has %lld samples, '%s' %lld", job->train,
-                              job->inputs[k], (long long)d->n, job->inputs[0], (long long)s->train.n);
-    }
+    cascade_status st = load_tensors(s, job->train, rows, n_train, job->n_conditions > 0, &s->train, s->xin);
     free(rows);
     if (st) return st;
+    int multi = job->n_gen_outputs > 0;
+    s->gx.n = multi ? job->n_inputs : 1;
+    for (int k = 0; k < s->gx.n; k++) s->gx.shape[k] = k ? s->xin[k].x_shape : s->train.x_shape;
     cascade_gan_x_sizes(&s->gx);
     if (multi) { /* one normalisation statistic per input, as the checkpoint stores them */
         s->ndesc.n_inputs = job->n_inputs;
         for (int k = 0; k <= job->n_inputs; k++) s->ndesc.stat_start[k] = k;
         s->ndesc.n_stats = job->n_inputs;
     }
-    if (s->refiner) st = cascade_refiner_load_target(s);
-    return st;
+    if (!s->refiner) return CASCADE_OK;
+    /* the target (measured-domain) samples: the same tensors, the same shapes */
+    CASCADE_TRY(load_tensors(s, job->target_file, NULL, 0, 0, &s->target, s->tin));
+    char a[128], b[128];
+    for (int k = 0; k < s->gx.n; k++) {
+        const cascade_shape *ts = k ? &s->tin[k].x_shape : &s->target.x_shape;
+        if (!cascade_shape_equal(ts, &s->gx.shape[k]))
+            return cascade_fail(CASCADE_EDATA, "%s: the target samples%s%s are %s, the simulated ones in %s %s (the "
+                                "same inputs must have the same shapes in both files)", job->target_file,
+                                multi ? " of " : "", multi ? job->inputs[k] : "", cascade_shape_str(ts, a, sizeof a),
+                                job->train, cascade_shape_str(&s->gx.shape[k], b, sizeof b));
+    }
+    return CASCADE_OK;
 }
 
 /* The data set description the checkpoint's normalisation is laid out by. */
@@ -72,7 +90,7 @@ static cascade_status normalize_inputs(gan_session *s, int computed) {
     if (!computed) CASCADE_TRY(cascade_norm_init(&s->norm, job->n_inputs));
     for (int k = 0; k < s->gx.n; k++) {
         cascade_job view;
-        input_view(job, k, &view);
+        cascade_gan_input_view(job, k, &view);
         cascade_dataset *d = k ? &s->xin[k] : &s->train;
         if (!computed) {
             cascade_norm_stats one = {0};
@@ -83,6 +101,7 @@ static cascade_status normalize_inputs(gan_session *s, int computed) {
         }
         cascade_norm_stats one = {1, s->norm.mean + k, s->norm.std + k}; /* a view, not owned */
         cascade_norm_apply(&view, &one, d);
+        if (s->refiner) cascade_norm_apply(&view, &one, k ? &s->tin[k] : &s->target);
     }
     return CASCADE_OK;
 }
@@ -104,6 +123,16 @@ void cascade_gan_x_sizes(cascade_gan_x *gx) {
     }
 }
 
+void cascade_gan_x_row(const cascade_gan_x *gx, const float *batch, int m, int i, float *row) {
+    for (int k = 0; k < gx->n; k++)
+        memcpy(row + gx->off[k], batch + m * gx->off[k] + i * gx->numel[k], (size_t)gx->numel[k] * sizeof(float));
+}
+
+void cascade_gan_x_put_row(const cascade_gan_x *gx, const float *row, float *batch, int m, int i) {
+    for (int k = 0; k < gx->n; k++)
+        memcpy(batch + m * gx->off[k] + i * gx->numel[k], row + gx->off[k], (size_t)gx->numel[k] * sizeof(float));
+}
+
 /* A generator layer by name, or the activation node appended to it (`activation =`). */
 static int output_layer(const cascade_net *net, const char *name) {
     int found = cascade_net_find(net, name);
@@ -119,14 +148,21 @@ cascade_status cascade_gan_build(cascade_job *job, const cascade_gan_x *gx, cons
     int64_t latent = job->latent, cn = c_shape ? cascade_shape_numel(c_shape) : 0;
     cascade_shape zsh = cascade_shape_make(1, &latent), csh = cascade_shape_make(1, &cn);
     int refiner = job->kind == JOB_REFINER, multi = gx->n > 1, nc = job->n_conditions ? 1 : 0;
-    const char *gext[] = {refiner ? "x" : "z", "c"}, *cext[CASCADE_MAX_NAMES + 1];
-    cascade_shape gsh[] = {refiner ? gx->shape[0] : zsh, csh}, dsh[CASCADE_MAX_NAMES + 1];
+    /* externals: the critic's (and a refiner's) x or each input by name, then c; a generator's z, c */
+    const char *gext[CASCADE_MAX_NAMES + 1] = {"z", "c"}, *cext[CASCADE_MAX_NAMES + 1];
+    cascade_shape gsh[CASCADE_MAX_NAMES + 1] = {zsh, csh}, dsh[CASCADE_MAX_NAMES + 1];
     if (gx->n + nc > CASCADE_MAX_EXTERNAL)
         return cascade_fail(CASCADE_EUSAGE, "%s: a critic reads at most %d inputs (with the condition)", job->path,
                             CASCADE_MAX_EXTERNAL);
     for (int k = 0; k < gx->n; k++) cext[k] = multi ? job->inputs[k] : "x", dsh[k] = gx->shape[k];
     cext[gx->n] = "c", dsh[gx->n] = csh;
-    CASCADE_TRY(cascade_model_build_ext(job, job->nets[0], 1 + nc, gext, gsh, gen));
+    int n_gext = 1 + nc;
+    if (refiner) {
+        memcpy(gext, cext, sizeof gext);
+        memcpy(gsh, dsh, sizeof gsh);
+        n_gext = gx->n + nc;
+    }
+    CASCADE_TRY(cascade_model_build_ext(job, job->nets[0], n_gext, gext, gsh, gen));
     cascade_status st = cascade_model_build_ext(job, job->nets[1], gx->n + nc, cext, dsh, critic);
     if (st) return st;
     /* the two nets draw different initial weights from the same job seed */
@@ -135,12 +171,13 @@ cascade_status cascade_gan_build(cascade_job *job, const cascade_gan_x *gx, cons
     for (int k = 0; k < gx->n; k++) {
         gen_out[k] = multi ? output_layer(gen, job->gen_outputs[k]) : gen->output;
         if (gen_out[k] < 0)
-            return cascade_fail(CASCADE_EUSAGE, "[gan] outputs: no layer '%s' in net %s", job->gen_outputs[k],
-                                gen->name);
+            return cascade_fail(CASCADE_EUSAGE, "[%s] outputs: no layer '%s' in net %s", refiner ? "refiner" : "gan",
+                                job->gen_outputs[k], gen->name);
         const cascade_shape *go = &gen->layers[gen_out[k]].out_shape;
         if (!cascade_shape_equal(go, &gx->shape[k]) && multi)
-            return cascade_fail(CASCADE_EUSAGE, "the generator (net %s) must produce samples shaped like %s: layer %s "
-                                "([gan] outputs) is %s, %s is %s", gen->name, job->inputs[k], job->gen_outputs[k],
+            return cascade_fail(CASCADE_EUSAGE, "the %s (net %s) must produce samples shaped like %s: layer %s "
+                                "([%s] outputs) is %s, %s is %s", refiner ? "refiner" : "generator", gen->name,
+                                job->inputs[k], job->gen_outputs[k], refiner ? "refiner" : "gan",
                                 cascade_shape_str(go, a, sizeof a), job->inputs[k],
                                 cascade_shape_str(&gx->shape[k], b, sizeof b));
         if (!cascade_shape_equal(go, &gx->shape[k]))
@@ -185,6 +222,7 @@ void cascade_gan_session_close(gan_session *s) {
     cascade_data_free(&s->train);
     cascade_data_free(&s->target);
     for (int k = 1; k < CASCADE_MAX_NAMES; k++) cascade_data_free(&s->xin[k]);
+    for (int k = 1; k < CASCADE_MAX_NAMES; k++) cascade_data_free(&s->tin[k]);
     cascade_free(s->fakeb);
     cascade_refiner_free(s);
     cascade_constrainer_close(&s->constrainer);

@@ -53,10 +53,8 @@ cascade_status cascade_gan_read_layout(cascade_h5file *f, const cascade_job *job
     return CASCADE_OK;
 }
 
-/* Which tensors the critic judged (gan.h); for several, layout becomes one normalisation
- * statistic per input. */
-static cascade_status read_tensors(cascade_h5file *f, const cascade_job *job, cascade_dataset *layout,
-                                   cascade_gan_x *gx) {
+cascade_status cascade_gan_read_tensors(cascade_h5file *f, const cascade_job *job, cascade_dataset *layout,
+                                        cascade_gan_x *gx) {
     memset(gx, 0, sizeof *gx);
     gx->n = 1;
     gx->shape[0] = layout->x_shape;
@@ -78,9 +76,7 @@ static cascade_status read_tensors(cascade_h5file *f, const cascade_job *job, ca
     return CASCADE_OK;
 }
 
-/* Several tensors (x per sample: [t0 | t1 | ...]): normalisation statistic k and log_inputs of
- * input k, then tensor k written as data set inputs[k] (n, its shape without the channel axis). */
-static void tensors_to_physical(const cascade_job *job, const cascade_gan_x *gx, const cascade_norm_stats *norm,
+void cascade_gan_tensors_to_physical(const cascade_job *job, const cascade_gan_x *gx, const cascade_norm_stats *norm,
                                 float *x, int64_t n) {
     for (int k = 0; k < gx->n; k++) {
         int log = 0;
@@ -95,8 +91,8 @@ static void tensors_to_physical(const cascade_job *job, const cascade_gan_x *gx,
     }
 }
 
-static cascade_status write_tensor(cascade_h5writer *w, const cascade_job *job, const cascade_gan_x *gx, int k,
-                                   const float *x, int64_t n, int rank) {
+cascade_status cascade_gan_write_tensor(cascade_h5writer *w, const cascade_job *job, const cascade_gan_x *gx, int k,
+                                       const float *x, int64_t n, int rank) {
     int64_t dims[CASCADE_MAX_DIMS + 1] = {n};
     for (int j = 1; j < gx->shape[k].ndim; j++) dims[j] = gx->shape[k].d[j];
     cascade_shape sh = cascade_shape_make(gx->shape[k].ndim, dims);
@@ -194,6 +190,26 @@ static cascade_status copy_conditions(cascade_h5writer *w, const cascade_job *jo
     return st;
 }
 
+cascade_status cascade_gan_share_chunks(float *x, int64_t n, int chunk, int64_t xs, MPI_Comm comm) {
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    if (size == 1) return CASCADE_OK;
+    int64_t n_chunks = (n + chunk - 1) / chunk;
+    int *counts = malloc((size_t)size * sizeof(int)), *displs = malloc((size_t)size * sizeof(int));
+    int rc = counts && displs ? MPI_SUCCESS : MPI_ERR_NO_MEM;
+    for (int r = 0; rc == MPI_SUCCESS && r < size; r++) {
+        int64_t a0 = n_chunks * r / size * chunk, a1 = n_chunks * (r + 1) / size * chunk;
+        counts[r] = (int)(((a1 < n ? a1 : n) - (a0 < n ? a0 : n)) * xs);
+        displs[r] = (int)((a0 < n ? a0 : n) * xs);
+    }
+    if (rc == MPI_SUCCESS) rc = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, x, counts, displs, MPI_FLOAT, comm);
+    free(counts);
+    free(displs);
+    if (rc != MPI_SUCCESS) return cascade_fail(CASCADE_EINTERNAL, "rank %d: gathering the samples failed", rank);
+    return CASCADE_OK;
+}
+
 cascade_status cascade_generate(const char *ckpt, int64_t n, uint64_t seed, int seed_given, const char *cond_file,
                                 const char *out, MPI_Comm comm) {
     int rank, size;
@@ -230,7 +246,7 @@ cascade_status cascade_generate(const char *ckpt, int64_t n, uint64_t seed, int 
     if (job.n_conditions && (st = load_conditions(&job, cond_file, n, comm, &cond))) goto done;
     cascade_gan_x gx;
     int gen_out[CASCADE_MAX_NAMES];
-    if ((st = read_tensors(f, &job, &layout, &gx))) goto done;
+    if ((st = cascade_gan_read_tensors(f, &job, &layout, &gx))) goto done;
     if ((st = cascade_gan_build(&job, &gx, job.n_conditions ? &cond.y_shape : NULL, &gen, &critic, gen_out)))
         goto done;
     if ((st = cascade_model_read_params(f, &gen, 1))) goto done;
@@ -262,27 +278,12 @@ cascade_status cascade_generate(const char *ckpt, int64_t n, uint64_t seed, int 
                 memcpy(x + (start + i) * xs + gx.off[k], gen.act[gen_out[k]] + (int64_t)i * gx.numel[k],
                        (size_t)gx.numel[k] * sizeof(float));
     }
-    if (size > 1) {
-        int *counts = malloc((size_t)size * sizeof(int)), *displs = malloc((size_t)size * sizeof(int));
-        int rc = counts && displs ? MPI_SUCCESS : MPI_ERR_NO_MEM;
-        for (int r = 0; rc == MPI_SUCCESS && r < size; r++) {
-            int64_t a0 = n_chunks * r / size * chunk, a1 = n_chunks * (r + 1) / size * chunk;
-            counts[r] = (int)(((a1 < n ? a1 : n) - (a0 < n ? a0 : n)) * xs);
-            displs[r] = (int)((a0 < n ? a0 : n) * xs);
-        }
-        if (rc == MPI_SUCCESS) rc = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, x, counts, displs, MPI_FLOAT, comm);
-        free(counts);
-        free(displs);
-        if (rc != MPI_SUCCESS) {
-            st = cascade_fail(CASCADE_EINTERNAL, "rank %d: gathering the generated samples failed", rank);
-            goto done;
-        }
-    }
-    if (gx.n > 1) tensors_to_physical(&job, &gx, &norm, x, n);
+    if ((st = cascade_gan_share_chunks(x, n, chunk, xs, comm))) goto done;
+    if (gx.n > 1) cascade_gan_tensors_to_physical(&job, &gx, &norm, x, n);
     else cascade_gan_to_physical(&job, &layout, &norm, x, n);
     if ((st = cascade_h5w_create(out, comm, &w))) goto done;
     for (int i = 0; !st && i < job.n_inputs; i++)
-        st = gx.n > 1 ? write_tensor(w, &job, &gx, i, x, n, rank) : cascade_gan_write_input(w, &job, &layout, i, x, n, rank);
+        st = gx.n > 1 ? cascade_gan_write_tensor(w, &job, &gx, i, x, n, rank) : cascade_gan_write_input(w, &job, &layout, i, x, n, rank);
     if (!st && job.n_conditions) st = copy_conditions(w, &job, cond_file, n, comm, rank);
     if (!st) st = cascade_h5w_attr_string(w, "/", "generator", "cascade generate");
     if (!st) st = cascade_h5w_attr_string(w, "/", "checkpoint", ckpt);

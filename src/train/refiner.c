@@ -9,18 +9,6 @@
 #include "train/adversarial.h"
 #include "train/trained.h"
 
-cascade_status cascade_refiner_load_target(gan_session *s) {
-    cascade_status st = cascade_data_load(s->job, s->job->target_file, 0, NULL, 0, s->comm, &s->target);
-    if (st) return st;
-    char a[128], b[128];
-    if (!cascade_shape_equal(&s->target.x_shape, &s->train.x_shape))
-        return cascade_fail(CASCADE_EDATA, "%s: the target samples are %s, the simulated ones in %s %s (the same "
-                            "inputs must have the same shapes in both files)", s->job->target_file,
-                            cascade_shape_str(&s->target.x_shape, a, sizeof a), s->job->train,
-                            cascade_shape_str(&s->train.x_shape, b, sizeof b));
-    return CASCADE_OK;
-}
-
 cascade_status cascade_refiner_alloc(gan_session *s) {
     cascade_job *job = s->job;
     int64_t xs = s->xs, mb = job->micro_batch;
@@ -79,7 +67,7 @@ void cascade_refiner_fake_batch(gan_session *s, uint64_t ctr, int64_t pos, int m
         int64_t q = pos + i;
         const float *src = s->fake_all + q * xs;
         if (s->hist_n > 0 && q >= half) src = s->hist + (int64_t)(history_draw(s, ctr, q, 0) % (uint64_t)s->hist_n) * xs;
-        memcpy(s->fake_mb + (int64_t)i * xs, src, (size_t)xs * sizeof(float));
+        cascade_gan_x_put_row(&s->gx, src, s->fake_mb, m, i); /* rows -> the critic's input-major batch */
     }
 }
 
@@ -155,6 +143,64 @@ static cascade_status copy_root_attrs(cascade_h5file *in, cascade_h5writer *w) {
     return st;
 }
 
+/* The samples of sim_file as the refiner reads them: one stacked x (d[0]) or, with outputs,
+ * each input on its own (d[k]); checked against the training shapes, normalised. */
+static cascade_status load_sim(cascade_job *job, const char *sim_file, const cascade_gan_x *gx,
+                               const cascade_norm_stats *norm, MPI_Comm comm, cascade_dataset *d) {
+    int multi = gx->n > 1;
+    char a[128], b[128];
+    for (int k = 0; k < gx->n; k++) {
+        cascade_job view;
+        cascade_gan_input_view(job, multi ? k : -1, &view);
+        CASCADE_TRY(cascade_data_load(&view, sim_file, 0, NULL, 0, comm, &d[k]));
+        if (!cascade_shape_equal(&gx->shape[k], &d[k].x_shape)) {
+            if (!multi)
+                return cascade_fail(CASCADE_EDATA, "%s: the inputs form samples %s; the refiner was trained on %s",
+                                    sim_file, cascade_shape_str(&d[k].x_shape, a, sizeof a),
+                                    cascade_shape_str(&gx->shape[k], b, sizeof b));
+            return cascade_fail(CASCADE_EDATA, "%s: data set '%s' holds samples %s; the refiner was trained on %s",
+                                sim_file, job->inputs[k], cascade_shape_str(&d[k].x_shape, a, sizeof a),
+                                cascade_shape_str(&gx->shape[k], b, sizeof b));
+        }
+        if (d[k].n != d[0].n)
+            return cascade_fail(CASCADE_EDATA, "%s: data set '%s' has %lld samples, '%s' %lld", sim_file,
+                                job->inputs[k], (long long)d[k].n, job->inputs[0], (long long)d[0].n);
+        if (job->normalize != NORM_STANDARD) continue;
+        if (!multi) {
+            cascade_norm_apply(job, norm, &d[0]);
+        } else {
+            cascade_norm_stats one = {1, norm->mean + k, norm->std + k}; /* a view, not owned */
+            cascade_norm_apply(&view, &one, &d[k]);
+        }
+    }
+    return CASCADE_OK;
+}
+
+/* R(x) of every sample of d (tensor k in d[k]) into rows x (n, xs): chunks of `chunk` dealt to
+ * the ranks in contiguous blocks, then gathered, as generate does. */
+static cascade_status refine_tensors(cascade_net *ref, const int *ref_out, const cascade_gan_x *gx,
+                                     const cascade_dataset *d, int chunk, float *xb, float *x, MPI_Comm comm) {
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    int64_t n = d[0].n, n_chunks = (n + chunk - 1) / chunk;
+    for (int64_t c = n_chunks * rank / size; c < n_chunks * (rank + 1) / size; c++) {
+        int64_t start = c * chunk;
+        int m = (int)(n - start < chunk ? n - start : chunk);
+        cascade_run run = {.n = m, .training = 0};
+        for (int k = 0; k < gx->n; k++) {
+            memcpy(xb + m * gx->off[k], d[k].x + start * gx->numel[k], (size_t)(m * gx->numel[k]) * sizeof(float));
+            run.ext[k] = xb + m * gx->off[k];
+        }
+        cascade_net_forward(ref, &run);
+        for (int k = 0; k < gx->n; k++)
+            for (int i = 0; i < m; i++)
+                memcpy(x + (start + i) * gx->total + gx->off[k], ref->act[ref_out[k]] + (int64_t)i * gx->numel[k],
+                       (size_t)gx->numel[k] * sizeof(float));
+    }
+    return cascade_gan_share_chunks(x, n, chunk, gx->total, comm);
+}
+
 cascade_status cascade_refine(const char *ckpt, const char *sim_file, const char *out, MPI_Comm comm) {
     int rank;
     MPI_Comm_rank(comm, &rank);
@@ -162,8 +208,8 @@ cascade_status cascade_refine(const char *ckpt, const char *sim_file, const char
     cascade_ckpt_meta meta = {0};
     cascade_job job;
     memset(&job, 0, sizeof job);
-    cascade_dataset d, layout;
-    memset(&d, 0, sizeof d);
+    cascade_dataset d[CASCADE_MAX_NAMES], layout;
+    memset(d, 0, sizeof d);
     memset(&layout, 0, sizeof layout);
     cascade_norm_stats norm = {0};
     cascade_net ref, critic;
@@ -181,35 +227,30 @@ cascade_status cascade_refine(const char *ckpt, const char *sim_file, const char
                           job.kind >= JOB_GAN ? " (a gan samples with cascade generate)" : "");
         goto done;
     }
-    if ((st = cascade_data_load(&job, sim_file, 0, NULL, 0, comm, &d))) goto done;
+    cascade_gan_x gx;
+    int ref_out[CASCADE_MAX_NAMES];
     if ((st = cascade_gan_read_layout(f, &job, &layout))) goto done;
-    char a[128], b[128];
-    if (!cascade_shape_equal(&layout.x_shape, &d.x_shape)) {
-        st = cascade_fail(CASCADE_EDATA, "%s: the inputs form samples %s; the refiner was trained on %s", sim_file,
-                          cascade_shape_str(&d.x_shape, a, sizeof a), cascade_shape_str(&layout.x_shape, b, sizeof b));
-        goto done;
-    }
-    cascade_gan_x gx = {.n = 1};
-    int gen_out[CASCADE_MAX_NAMES];
-    gx.shape[0] = d.x_shape;
-    cascade_gan_x_sizes(&gx);
-    if ((st = cascade_gan_build(&job, &gx, NULL, &ref, &critic, gen_out))) goto done;
+    if ((st = cascade_gan_read_tensors(f, &job, &layout, &gx))) goto done;
+    if ((st = cascade_gan_build(&job, &gx, NULL, &ref, &critic, ref_out))) goto done;
     if ((st = cascade_model_read_params(f, &ref, 1))) goto done;
-    if ((st = cascade_model_read_state(f, &job, &ref, NULL, &norm, &d, NULL))) goto done;
-    if (job.normalize == NORM_STANDARD) cascade_norm_apply(&job, &norm, &d);
+    if ((st = cascade_model_read_state(f, &job, &ref, NULL, &norm, &layout, NULL))) goto done;
+    if ((st = load_sim(&job, sim_file, &gx, &norm, comm, d))) goto done;
     int chunk = (int)job.micro_batch;
-    int64_t xs = cascade_shape_numel(&d.x_shape);
+    int64_t n = d[0].n;
     if ((st = cascade_net_prepare(&ref, chunk, 0))) goto done;
-    xb = cascade_alloc((size_t)(chunk * xs) * sizeof(float), "input batch");
-    x = cascade_alloc((size_t)(d.n * xs) * sizeof(float), "refined samples");
+    xb = cascade_alloc((size_t)(chunk * gx.total) * sizeof(float), "input batch");
+    x = cascade_alloc((size_t)(n * gx.total + 1) * sizeof(float), "refined samples");
     if (!xb || !x) {
         st = CASCADE_EINTERNAL;
         goto done;
     }
-    cascade_run_dataset(&ref, &d, chunk, xb, -1, x, comm); /* rank-invariant chunks, gathered */
-    cascade_gan_to_physical(&job, &layout, &norm, x, d.n);
+    if ((st = refine_tensors(&ref, ref_out, &gx, d, chunk, xb, x, comm))) goto done;
+    if (gx.n > 1) cascade_gan_tensors_to_physical(&job, &gx, &norm, x, n);
+    else cascade_gan_to_physical(&job, &layout, &norm, x, n);
     if ((st = cascade_h5w_create(out, comm, &w))) goto done;
-    for (int i = 0; !st && i < job.n_inputs; i++) st = cascade_gan_write_input(w, &job, &layout, i, x, d.n, rank);
+    for (int i = 0; !st && i < job.n_inputs; i++)
+        st = gx.n > 1 ? cascade_gan_write_tensor(w, &job, &gx, i, x, n, rank)
+                      : cascade_gan_write_input(w, &job, &layout, i, x, n, rank);
     if (!st) st = cascade_h5_open(sim_file, comm, &in);
     if (!st) st = cascade_h5_children(in, "/", &names);
     for (int i = 0; !st && i < names.count; i++) { /* every other data set: labels, traces, ... */
@@ -233,7 +274,7 @@ done:
     cascade_net_free(&ref);
     cascade_net_free(&critic);
     cascade_norm_free(&norm);
-    cascade_data_free(&d);
+    for (int k = 0; k < CASCADE_MAX_NAMES; k++) cascade_data_free(&d[k]);
     cascade_ckpt_meta_free(&meta);
     if (job.sections) cascade_job_free(&job);
     cascade_h5_close(f);

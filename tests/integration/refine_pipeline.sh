@@ -3,7 +3,8 @@
 #  i.  --local (mpirun -n 2): every step runs, the closure table and closure.json appear;
 #      run again: every step is skipped; a training rolled back to an earlier checkpoint (its
 #      marker gone) resumes with --resume auto from there, and only the steps after it re-run;
-#      another size for an existing step, a missing job file and bad options are errors (exit 2).
+#      another size for an existing step, a missing job file and bad options are errors (exit 2);
+#      --xmax on the same directory adds only the Xmax regressors and closure-xmax.json.
 #  ii. on a private single-node SLURM (scripts/slurm-local.sh; needs root and the slurmctld
 #      slurmd slurm-client munge packages; fails, never skips, without them), in a state
 #      directory of its own: the chain submitted held (--sbatch-arg=--hold); a second run
@@ -67,6 +68,7 @@ for k in ("sim", "refined", "data"):
     assert math.isfinite(m["logE_rmse"]) and m["logE_resolution"] > 0
 f = (abs(c["sim"]["bias"]) - abs(c["refined"]["bias"])) / (abs(c["sim"]["bias"]) - abs(c["data"]["bias"]))
 assert abs(f - c["closure"]["bias"]) < 1e-9, (f, c["closure"])
+assert abs(c["gap"]["resolution"] - (c["sim"]["resolution"] - c["data"]["resolution"])) < 1e-9, c["gap"]
 print("local: closure.json consistent with the three metrics files")
 PY
 "$cascade" info loc/data/sim-refined.h5 | grep -q "domain = refined" || fail "local: sim-refined.h5 is not a refined file"
@@ -80,6 +82,24 @@ assert (s[keep] == raw["signal"][:][keep]).all() and (r["logE"][:] == raw["logE"
 print("local: trigger re-applied: %d of %d refined stations below 3 VEM set to 0"
       % (((raw["signal"][:] > 0) & ~keep).sum(), (raw["signal"][:] > 0).sum()))
 PY
+
+# --xmax on the same directory: only the Xmax regressors and their closure run
+"$pipeline" --local --out loc "${tiny[@]}" --xmax >localx.log 2>&1 || fail "--local --xmax (exit $?)"
+for s in "${steps[@]}"; do
+  grep -q "^refine-pipeline.sh: $s: done, skipped" localx.log || fail "local --xmax: step $s not skipped"
+done
+for s in xmax-reg-refined xmax-eval-refined xmax-reg-sim xmax-eval-sim xmax-reg-data xmax-eval-data xmax-closure; do
+  [[ -f loc/steps/$s.done ]] || fail "local --xmax: step $s has no marker"
+done
+"$CASCADE_PYTHON" - loc <<'PY' || fail "local --xmax: closure-xmax.json"
+import json, sys
+c = json.load(open(sys.argv[1] + "/closure-xmax.json"))
+assert list(c) == ["xmax"], list(c)
+m = json.load(open(sys.argv[1] + "/metrics/xmax-refined.json"))
+assert abs(c["xmax"]["refined"]["resolution"] - m["xmax_resolution"]) < 1e-6 and m["samples"] == 200
+print("local: --xmax closure-xmax.json from the three Xmax regressors")
+PY
+grep -q "^xmax .*closure (a-b)/(a-c)" localx.log || fail "local --xmax: no Xmax closure table"
 
 "$pipeline" --local --out loc "${tiny[@]}" >local2.log 2>&1 || fail "--local re-run (exit $?)"
 for s in "${steps[@]}"; do

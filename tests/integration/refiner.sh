@@ -5,7 +5,10 @@
 #    change; the refined samples of `cascade refine` equal torch's R(x) within 1e-5;
 #  - deterministic = true: bitwise identical nets, optimizers and history for 1, 2, 3 ranks and
 #    after a resume on another rank count; `refine` is rank-count invariant and copies labels;
-#  - a bce patch critic (several logits per sample) trains; errors name what is wrong.
+#  - a bce patch critic (several logits per sample) trains; errors name what is wrong;
+#  - [refiner] outputs (inputs a (1, 2) and b (1, 3) as tensors of their own, one refiner head
+#    each): equal to PyTorch, `refine` writes both under their names; deterministic 1 and 2
+#    ranks and a resume 2 -> 1 bitwise equal with per-input standardisation.
 set -euo pipefail
 here=$(mktemp -d "${CASCADE_BUILD_DIR:-/tmp}/it-refiner.XXXXXX")
 cd "$here"
@@ -75,4 +78,39 @@ expect 2 "a refiner: use cascade refine" -- "$CASCADE_BIN" generate r1 -n 5 -o x
 test ! -e x.h5
 sed 's/^shuffle = false/shuffle = false\ncondition = a/' t/job.ini > cond.ini
 expect 2 "kind = refiner takes no condition" -- "$CASCADE_BIN" train cond.ini --out e2
+expect 2 "1 refiner outputs for 2 inputs" -- "$CASCADE_BIN" train t/job.ini --out e3 --set refiner.outputs=out
+
+# ---- several inputs of different shapes: [refiner] outputs ----
+mkdir m
+"$py" "$ref/refiner_ref.py" m multi
+"$CASCADE_BIN" train m/job.ini --init m/init.h5 --out m/run --quiet
+"$py" "$ref/compare_params.py" m/ref.h5 m/run/checkpoints/step-00000005.h5 1e-4 m/init.h5 | tail -1
+"$CASCADE_BIN" refine m/run --data m/sim.h5 -o m/refined.h5
+"$py" - <<'PY'
+import h5py, numpy as np
+r, f = h5py.File("m/refined.h5", "r"), h5py.File("m/ref.h5", "r")
+assert r["a"].shape == (80, 2) and r["b"].shape == (80, 3), (r["a"].shape, r["b"].shape)
+x = np.concatenate([r["a"][:], r["b"][:]], axis=1)
+err = np.abs(x - f["refined"][:]).max() / np.abs(f["refined"][:]).max()
+print("refine (outputs) vs torch R(x): relerr %.2e" % err)
+assert err < 1e-5
+assert (r["y"][:] == np.arange(len(x))).all()
+PY
+for n in 1 2; do
+  mpirun --oversubscribe -n $n "$CASCADE_BIN" train m/job.ini --out m$n --quiet "${det[@]}" 2> m$n.log || { cat m$n.log; exit 1; }
+done
+mpirun --oversubscribe -n 2 "$CASCADE_BIN" train m/job.ini --out mr --quiet "${det[@]}" --steps 3
+"$CASCADE_BIN" train m/job.ini --out mr --quiet "${det[@]}" --resume auto
+for r in m2 mr; do
+  h5diff m1/$last $r/$last /params /params
+  h5diff m1/$last $r/$last /optimizer /optimizer
+  h5diff m1/$last $r/$last /refiner /refiner
+done
+echo "refiner with outputs: 1, 2 ranks and resume 2 -> 1 bitwise equal"
+mpirun --oversubscribe -n 2 "$CASCADE_BIN" refine m1 --data m/sim.h5 -o mref2.h5
+"$CASCADE_BIN" refine m1 --data m/sim.h5 -o mref1.h5
+h5diff mref1.h5 mref2.h5
+"$py" -c "import h5py; f = h5py.File('mshort.h5', 'w'); f['a'] = [[1.0, 2.0]]; f['b'] = [[1.0, 2.0]]"
+expect 3 "data set 'b' holds samples (1,2); the refiner was trained on (1,3)" -- \
+  "$CASCADE_BIN" refine m1 --data mshort.h5 -o x.h5
 echo "refiner: all checks passed"

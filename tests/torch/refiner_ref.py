@@ -7,7 +7,13 @@ DIR/init.h5, DIR/job.ini and DIR/ref.h5: both nets after the job's updates, comp
 in float64 exactly as cascade schedules them: pretraining updates on the self-regularization
 alone, then per step critic_steps WGAN-GP critic updates (real = the target samples in a fixed
 permutation, fake = the refined batch whose second half comes from the history buffer once it
-holds samples) and one refiner update -mean D(R(x)) + lambda mean |R(x) - x|."""
+holds samples) and one refiner update -mean D(R(x)) + lambda mean |R(x) - x|.
+
+usage: refiner_ref.py DIR multi
+The same with `[refiner] outputs`: `a` (1, 2) and `b` (1, 3) stay tensors of their own; the
+refiner reads both by name (flatten, concat) and has one residual head per input, the critic
+reads both by name; torch computes on the samples' rows [a | b] (the penalty's norm and the
+L1 mean run over both tensors, one alpha per sample), so the schedule is the one above."""
 import sys
 
 import h5py
@@ -19,6 +25,7 @@ from philox import RNG_SHUFFLE, gan_alpha, history_draw, permutation
 
 torch.set_default_dtype(torch.float64)
 out = sys.argv[1]
+MULTI = len(sys.argv) > 2 and sys.argv[2] == "multi"
 SEED, N, NT, B, MB, K, STEPS, PRE, LR, LAMBDA, REG, HIST = 13, 80, 56, 16, 8, 2, 5, 1, 0.05, 10.0, 0.5, 24
 rng = np.random.default_rng(9)
 
@@ -35,7 +42,7 @@ with h5py.File(out + "/sim.h5", "w") as f:
 with h5py.File(out + "/data.h5", "w") as f:
     f["a"], f["b"] = data[:, :2], data[:, 2:]
 
-ref_layers = [("d1", 5, 16), ("d2", 16, 5)]
+ref_layers = [("d1", 5, 16), ("ra", 16, 2), ("rb", 16, 3)] if MULTI else [("d1", 5, 16), ("d2", 16, 5)]
 crit_layers = [("d1", 5, 16), ("d2", 16, 8), ("out", 8, 1)]
 params = {}
 for net, layers in (("refiner", ref_layers), ("critic", crit_layers)):
@@ -48,8 +55,10 @@ with h5py.File(out + "/init.h5", "w") as f:
 P = {k: torch.tensor(v.astype(np.float64), requires_grad=True) for k, v in params.items()}
 
 
-def R(x):  # residual: x + d2(elu(d1(x)))
+def R(x):  # residual: x + d2(elu(d1(x))); multi: one head per input, [a + ra(h) | b + rb(h)]
     h = F.elu(F.linear(x, P["refiner", "d1", "weight"], P["refiner", "d1", "bias"]))
+    if MULTI:
+        return x + torch.cat([F.linear(h, P["refiner", n, "weight"], P["refiner", n, "bias"]) for n in ("ra", "rb")], 1)
     return x + F.linear(h, P["refiner", "d2", "weight"], P["refiner", "d2", "bias"])
 
 
@@ -115,31 +124,7 @@ with h5py.File(out + "/ref.h5", "w") as f:
     with torch.no_grad():
         f["refined"] = R(torch.tensor(sim.astype(np.float64))).numpy()
 
-with open(out + "/job.ini", "w") as f:
-    f.write("""[job]
-name = refiner-ref
-kind = refiner
-seed = %d
-[data]
-train = %s/sim.h5
-target = %s/data.h5
-inputs = a, b
-layout = features
-shuffle = false
-[train]
-batch = %d
-micro_batch = %d
-steps = %d
-[optimizer]
-type = sgd
-lr = %g
-[refiner]
-critic_steps = %d
-gp_lambda = %g
-self_regularization = %g
-history = %d
-pretrain_steps = %d
-[refiner.d1]
+SINGLE_NETS = """[refiner.d1]
 type = dense
 input = x
 units = 16
@@ -155,11 +140,84 @@ type = dense
 input = x
 units = 16
 activation = tanh
-[critic.d2]
+"""
+MULTI_NETS = """outputs = oa, ob
+[refiner.fa]
+type = flatten
+input = a
+[refiner.fb]
+type = flatten
+input = b
+[refiner.cat]
+type = concat
+input = fa, fb
+[refiner.d1]
+type = dense
+units = 16
+activation = elu
+[refiner.ra]
+type = dense
+units = 2
+[refiner.sa]
+type = reshape
+shape = 1, 2
+[refiner.oa]
+type = add
+input = a, sa
+[refiner.rb]
+type = dense
+input = d1
+units = 3
+[refiner.sb]
+type = reshape
+shape = 1, 3
+[refiner.ob]
+type = add
+input = b, sb
+[critic.fa]
+type = flatten
+input = a
+[critic.fb]
+type = flatten
+input = b
+[critic.cat]
+type = concat
+input = fa, fb
+[critic.d1]
+type = dense
+units = 16
+activation = tanh
+"""
+with open(out + "/job.ini", "w") as f:
+    f.write("""[job]
+name = refiner-ref
+kind = refiner
+seed = %d
+[data]
+train = %s/sim.h5
+target = %s/data.h5
+inputs = a, b
+layout = %s
+shuffle = false
+[train]
+batch = %d
+micro_batch = %d
+steps = %d
+[optimizer]
+type = sgd
+lr = %g
+[refiner]
+critic_steps = %d
+gp_lambda = %g
+self_regularization = %g
+history = %d
+pretrain_steps = %d
+%s[critic.d2]
 type = dense
 units = 8
 activation = leaky_relu
 [critic.out]
 type = dense
 units = 1
-""" % (SEED, out, out, B, MB, STEPS, LR, K, LAMBDA, REG, HIST, PRE))
+""" % (SEED, out, out, "channels" if MULTI else "features", B, MB, STEPS, LR, K, LAMBDA, REG, HIST, PRE,
+       MULTI_NETS if MULTI else SINGLE_NETS))

@@ -1,5 +1,7 @@
 /* Elementwise activations (as layers and as `activation =`): relu, leaky_relu (slope),
- * elu (alpha), tanh, sigmoid. Shape preserved. Backward uses the saved forward output
+ * elu (alpha), tanh, sigmoid; as a layer only, sigmoid_gate (threshold, width): a soft
+ * threshold y = x sigmoid((x - threshold) / width), e.g. a detector trigger that a refiner's
+ * output passes through (values well below the threshold become ~0). Shape preserved. Backward uses the saved forward output
  * where that is exact (tanh, sigmoid, elu for x <= 0) and the input otherwise. */
 #include <tgmath.h>
 
@@ -8,6 +10,7 @@
 typedef struct {
     double slope; /* leaky_relu */
     double alpha; /* elu */
+    double threshold, width; /* sigmoid_gate */
 } act_cfg;
 
 static cascade_status leaky_configure(void *cfg, cascade_section *spec) {
@@ -16,6 +19,13 @@ static cascade_status leaky_configure(void *cfg, cascade_section *spec) {
 
 static cascade_status elu_configure(void *cfg, cascade_section *spec) {
     return cascade_cfg_double(spec, "alpha", 1.0, 0, 1e6, &((act_cfg *)cfg)->alpha);
+}
+
+static cascade_status gate_configure(void *cfg, cascade_section *spec) {
+    act_cfg *g = cfg;
+    CASCADE_TRY(cascade_cfg_double(spec, "threshold", 0.0, -1e30, 1e30, &g->threshold));
+    CASCADE_TRY(cascade_cfg_double(spec, "width", 1.0, 1e-30, 1e30, &g->width));
+    return CASCADE_OK;
 }
 
 static cascade_status act_infer(cascade_layer *L) {
@@ -98,6 +108,27 @@ static void sigmoid_bwd(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
     ACT_LOOP(d[i] += g[i] * y[i] * (1 - y[i]))
 }
 
+/* sigmoid_gate: s = sigmoid(z), z = (x - t) / w; y = x s; dy/dx = s + x s (1 - s) / w */
+static inline real gate_sigmoid(real x, real t, real w) {
+    real z = (x - t) / w;
+    return z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z));
+}
+static void gate_fwd(const cascade_layer *L, const OPSYM(cascade_fwd) *c) {
+    const real *x = c->in[0];
+    real *y = c->out;
+    const act_cfg *g = L->cfg;
+    real t = (real)g->threshold, w = (real)g->width;
+    ACT_LOOP(y[i] = x[i] * gate_sigmoid(x[i], t, w))
+}
+static void gate_bwd(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
+    if (!c->din[0]) return;
+    const real *x = c->in[0], *gr = c->dout;
+    real *d = c->din[0];
+    const act_cfg *g = L->cfg;
+    real t = (real)g->threshold, w = (real)g->width;
+    ACT_LOOP(real sg = gate_sigmoid(x[i], t, w); d[i] += gr[i] * (sg + x[i] * sg * (1 - sg) / w))
+}
+
 /* Double backward (op_types.h): backward is din = g * f'(x), so for R = sum(u * din)
  * uout = u * f'(x) and the second-order term u * g * f''(x) goes to hout where f' is written
  * with the output y (tanh, sigmoid, elu), its chain through y then gives f''(x). relu and
@@ -139,6 +170,17 @@ static void sigmoid_bwd2(const cascade_layer *L, const OPSYM(cascade_bwd2) *c) {
     ACT2_LOOP(uo[i] += u[i] * y[i] * (1 - y[i]); h[i] += (1 - 2 * y[i]) * u[i] * g[i])
 }
 
+/* sigmoid_gate: f' = s + x s', s' = s (1 - s) / w; its backward reads the input, so the
+ * second-order term u g f''(x), f'' = 2 s' + x s' (1 - 2 s) / w, goes to hin */
+static void gate_bwd2(const cascade_layer *L, const OPSYM(cascade_bwd2) *c) {
+    const real *x = c->in[0], *gr = c->dout;
+    real *h = c->hin[0];
+    const act_cfg *g = L->cfg;
+    real t = (real)g->threshold, w = (real)g->width;
+    ACT2_LOOP(real sg = gate_sigmoid(x[i], t, w); real ds = sg * (1 - sg) / w; uo[i] += u[i] * (sg + x[i] * ds);
+              if (h) h[i] += u[i] * gr[i] * (2 * ds + x[i] * ds * (1 - 2 * sg) / w))
+}
+
 #define ACT_OP(id, cfgfn, f, b, b2)                                                        \
     const OPSYM(cascade_op) OPSYM(cascade_op_##id) = {                                     \
         .type = #id, .cfg_size = sizeof(act_cfg), .min_inputs = 1, .max_inputs = 1,        \
@@ -149,3 +191,4 @@ ACT_OP(leaky_relu, leaky_configure, leaky_fwd, leaky_bwd, leaky_bwd2)
 ACT_OP(elu, elu_configure, elu_fwd, elu_bwd, elu_bwd2)
 ACT_OP(tanh, NULL, tanh_fwd, tanh_bwd, tanh_bwd2)
 ACT_OP(sigmoid, NULL, sigmoid_fwd, sigmoid_bwd, sigmoid_bwd2)
+ACT_OP(sigmoid_gate, gate_configure, gate_fwd, gate_bwd, gate_bwd2)
