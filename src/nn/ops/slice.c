@@ -63,54 +63,51 @@ static cascade_status slice_infer(cascade_layer *L) {
     return CASCADE_OK;
 }
 
-/* rows = n * (per-sample axes before the cut one); inner = elements per step of that axis */
-static void slice_layout(const cascade_layer *L, int n, int64_t *rows, int64_t *inner) {
+/* A call on n samples as rows: rows = n * (per-sample axes before the cut one), each
+ * in_row elements in the input and out_row in the output, the kept run at `offset`. */
+typedef struct {
+    int64_t rows, in_row, out_row, offset;
+} slice_rows;
+
+static slice_rows slice_layout(const cascade_layer *L, int n) {
     const slice_cfg *c = L->cfg;
     const cascade_shape *in = &L->in_shape[0];
-    *rows = n;
-    *inner = 1;
+    int64_t rows = n, inner = 1;
     for (int i = 0; i < in->ndim; i++) {
-        if (i < c->sample_axis) *rows *= in->d[i];
-        if (i > c->sample_axis) *inner *= in->d[i];
+        if (i < c->sample_axis) rows *= in->d[i];
+        if (i > c->sample_axis) inner *= in->d[i];
     }
+    return (slice_rows){rows, in->d[c->sample_axis] * inner, c->count * inner, c->first * inner};
 }
 
 static void slice_forward(const cascade_layer *L, const OPSYM(cascade_fwd) *c) {
-    const slice_cfg *s = L->cfg;
-    int64_t rows, inner;
-    slice_layout(L, c->n, &rows, &inner);
-    int64_t in_row = L->in_shape[0].d[s->sample_axis] * inner, out_row = s->count * inner;
-    const real *x = c->in[0] + s->first * inner;
-#pragma omp parallel for if (rows * out_row > 65536)
-    for (int64_t r = 0; r < rows; r++)
-        memcpy(c->out + r * out_row, x + r * in_row, (size_t)out_row * sizeof(real));
+    slice_rows g = slice_layout(L, c->n);
+#pragma omp parallel for if (g.rows * g.out_row > 65536)
+    for (int64_t r = 0; r < g.rows; r++)
+        memcpy(c->out + r * g.out_row, c->in[0] + r * g.in_row + g.offset, (size_t)g.out_row * sizeof(real));
 }
 
 /* The output gradient goes back to its range; the rest of the input gets nothing. */
 static void slice_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
     if (!c->din[0]) return;
-    const slice_cfg *s = L->cfg;
-    int64_t rows, inner;
-    slice_layout(L, c->n, &rows, &inner);
-    int64_t in_row = L->in_shape[0].d[s->sample_axis] * inner, out_row = s->count * inner;
-    real *dx = c->din[0] + s->first * inner;
-#pragma omp parallel for if (rows * out_row > 65536)
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t i = 0; i < out_row; i++) dx[r * in_row + i] += c->dout[r * out_row + i];
+    slice_rows g = slice_layout(L, c->n);
+#pragma omp parallel for if (g.rows * g.out_row > 65536)
+    for (int64_t r = 0; r < g.rows; r++) {
+        real *dx = c->din[0] + r * g.in_row + g.offset;
+        for (int64_t i = 0; i < g.out_row; i++) dx[i] += c->dout[r * g.out_row + i];
+    }
 }
 
 /* Double backward (op_types.h): linear, so the tangent is the slice of the input's tangent;
  * no second-order term. */
 static void slice_backward2(const cascade_layer *L, const OPSYM(cascade_bwd2) *c) {
     if (!c->uin[0]) return;
-    const slice_cfg *s = L->cfg;
-    int64_t rows, inner;
-    slice_layout(L, c->n, &rows, &inner);
-    int64_t in_row = L->in_shape[0].d[s->sample_axis] * inner, out_row = s->count * inner;
-    const real *u = c->uin[0] + s->first * inner;
-#pragma omp parallel for if (rows * out_row > 65536)
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t i = 0; i < out_row; i++) c->uout[r * out_row + i] += u[r * in_row + i];
+    slice_rows g = slice_layout(L, c->n);
+#pragma omp parallel for if (g.rows * g.out_row > 65536)
+    for (int64_t r = 0; r < g.rows; r++) {
+        const real *u = c->uin[0] + r * g.in_row + g.offset;
+        for (int64_t i = 0; i < g.out_row; i++) c->uout[r * g.out_row + i] += u[i];
+    }
 }
 
 const OPSYM(cascade_op) OPSYM(cascade_op_slice) = {
