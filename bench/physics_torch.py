@@ -4,13 +4,18 @@ PyTorch on the same HDF5 files with the same budget (epochs or steps, batch, opt
 schedule, loss, input and target normalisation), then predicts the test file and computes the
 task's figures with the functions of tools/shower_resolution.py. Prints one JSON line.
 
-    physics_torch.py JOB.ini --train T.h5 --valid V.h5 --test TEST.h5 --task energy|axis|core
+    physics_torch.py JOB.ini --train T.h5 --valid V.h5 --test TEST.h5 --task energy|axis|core|xmax
                      [--threads N] [--pred OUT.h5]
 
 JOB.ini should be a run's RUNDIR/job.ini (blocks already expanded into layers). Supported layer
 types: conv2d, separable2d, dense, maxpool, avgpool, batchnorm, flatten, concat, add, dropout,
-globalavgpool, globalmaxpool, upsample, relu, leaky_relu, elu, tanh, sigmoid — with
-PyTorch's default initialisation. Differences to cascade, by design of the comparison: the
+globalavgpool, globalmaxpool, upsample, relu, leaky_relu, elu, tanh, sigmoid, and for the
+trace-based jobs lstm (nn.LSTM, gates i, f, g, o as cascade's op; with more leading axes every
+position, e.g. station, runs its sequence through the same LSTM), hexconv (the masked
+convolution of tests/torch/hexgrid.py), reshape, permute, slice — with PyTorch's default
+initialisation (hexconv: U(±1/sqrt(in·cells)), as a conv). layout = features is read as cascade
+does (inputs concatenated on the last axis, an input with one axis fewer as one feature;
+standardised per feature). Differences to cascade, by design of the comparison: the
 initial weights and the shuffling come from torch's own RNG (same distributions)."""
 import argparse
 import configparser
@@ -27,7 +32,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "torch"))
 import shower_resolution  # noqa: E402
+from hexgrid import hex_cells, hexconv  # noqa: E402
 
 ACT = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "elu": nn.ELU,
        "leaky_relu": nn.LeakyReLU}
@@ -40,6 +47,67 @@ def ints(v):
 def pair(v):
     x = ints(v)
     return x[0] if len(x) == 1 else tuple(x)
+
+
+class Reshape(nn.Module):
+    def __init__(self, shape):
+        super().__init__()
+        self.shape = shape
+
+    def forward(self, x):
+        return x.reshape(x.shape[0], *self.shape)
+
+
+class Permute(nn.Module):
+    def __init__(self, order):
+        super().__init__()
+        self.order = order
+
+    def forward(self, x):
+        return x.permute(*self.order)
+
+
+class Slice(nn.Module):
+    """x[..., start:stop] on `axis` (counting the batch axis), as cascade's slice."""
+
+    def __init__(self, axis, start, stop):
+        super().__init__()
+        self.axis, self.start, self.stop = axis, start, stop
+
+    def forward(self, x):
+        idx = [slice(None)] * x.dim()
+        idx[self.axis] = slice(self.start, self.stop)
+        return x[tuple(idx)]
+
+
+class PositionLSTM(nn.Module):
+    """(N, P..., T, F) -> (N, P..., H) (or (N, P..., T, H) with return_sequences): one
+    nn.LSTM over every position's sequence, shared weights, zero initial state."""
+
+    def __init__(self, features, units, layers, return_sequences):
+        super().__init__()
+        self.lstm = nn.LSTM(features, units, num_layers=layers, batch_first=True)
+        self.return_sequences = return_sequences
+
+    def forward(self, x):
+        lead, (t, f) = x.shape[:-2], x.shape[-2:]
+        y, _ = self.lstm(x.reshape(-1, t, f))
+        return y.reshape(*lead, t, -1) if self.return_sequences else y[:, -1].reshape(*lead, -1)
+
+
+class HexConv(nn.Module):
+    """cascade's hexconv (same-size output on the offset grid), weight [out, in, cells]."""
+
+    def __init__(self, cin, filters, radius, bias):
+        super().__init__()
+        cells = len(hex_cells(radius))
+        bound = 1.0 / math.sqrt(cin * cells)
+        self.radius = radius
+        self.weight = nn.Parameter(torch.empty(filters, cin, cells).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(filters).uniform_(-bound, bound)) if bias else None
+
+    def forward(self, x):
+        return hexconv(x, self.weight, self.bias, self.radius)
 
 
 class Net(nn.Module):
@@ -89,6 +157,18 @@ class Net(nn.Module):
                 m = nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten())
             elif t == "upsample":
                 m = nn.Upsample(scale_factor=int(s.get("scale", 2)), mode=s.get("mode", "nearest"))
+            elif t == "lstm":
+                m = PositionLSTM(x0.shape[-1], int(s["units"]), int(s.get("layers", 1)),
+                                 s.get("return_sequences", "false") == "true")
+            elif t == "hexconv":
+                m = HexConv(x0.shape[1], int(s["filters"]), int(s.get("radius", 1)), s.get("bias", "true") == "true")
+            elif t == "reshape":
+                m = Reshape(ints(s["shape"]))
+            elif t == "permute":
+                m = Permute(ints(s["order"]))
+            elif t == "slice":
+                stop = s.get("stop")
+                m = Slice(int(s.get("axis", -1)), int(s.get("start", 0)), int(stop) if stop is not None else None)
             elif t in ("concat", "add"):
                 m = None
             elif t in ACT:
@@ -138,15 +218,21 @@ def names(v):
     return [s.strip() for s in v.split(",") if s.strip()] if v else []
 
 
-def load(path, inputs, targets, log_inputs):
+def load(path, inputs, targets, log_inputs, layout="channels"):
+    """x as cascade builds it: channels stacked on axis 1, or features concatenated on the
+    last axis (an input with one axis fewer adds one feature per position)."""
     with h5py.File(path, "r") as f:
         chans = []
         for k in inputs:
-            a = f[k][:].astype(np.float64)
+            a = f[k][:].astype(np.float32)
             if k in log_inputs:
                 a = np.log10(1.0 + a)
             chans.append(a)
-        x = np.stack(chans, axis=1)
+        if layout == "features":
+            nd = max(c.ndim for c in chans)
+            x = np.concatenate([c if c.ndim == nd else c[..., None] for c in chans], axis=-1)
+        else:
+            x = np.stack(chans, axis=1)
         y = np.concatenate([f[k][:].astype(np.float64).reshape(len(x), -1) for k in targets], axis=1)
     return x, y
 
@@ -164,7 +250,7 @@ def main():
     ap.add_argument("--train", required=True)
     ap.add_argument("--valid")
     ap.add_argument("--test", required=True)
-    ap.add_argument("--task", required=True, choices=["energy", "axis", "core"])
+    ap.add_argument("--task", required=True, choices=["energy", "axis", "core", "xmax"])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--pred")
@@ -175,12 +261,13 @@ def main():
     cp, layers = read_job(a.job)
     d, tr, op = cp["data"], cp["train"], cp["optimizer"] if cp.has_section("optimizer") else {}
     inputs, targets, log_inputs = names(d["inputs"]), names(d["targets"]), names(d.get("log_inputs", ""))
-    assert d.get("layout", "channels") == "channels"
-    x, y = load(a.train, inputs, targets, log_inputs)
-    xt, yt = load(a.test, inputs, targets, log_inputs)
-    if d.get("normalize", "none") == "standard":
-        ax = (0,) + tuple(range(2, x.ndim))
-        mu, sd = x.mean(axis=ax, keepdims=True), x.std(axis=ax, keepdims=True)
+    layout = d.get("layout", "channels")
+    x, y = load(a.train, inputs, targets, log_inputs, layout)
+    xt, yt = load(a.test, inputs, targets, log_inputs, layout)
+    if d.get("normalize", "none") == "standard":  # per channel, or per feature (last axis)
+        ax = tuple(range(x.ndim - 1)) if layout == "features" else (0,) + tuple(range(2, x.ndim))
+        mu, sd = x.mean(axis=ax, keepdims=True, dtype=np.float64), x.std(axis=ax, keepdims=True, dtype=np.float64)
+        sd[sd < 1e-12] = 1.0  # a constant channel is only shifted, as cascade
         x, xt = (x - mu) / sd, (xt - mu) / sd
     ymu, ysd = np.zeros(y.shape[1]), np.ones(y.shape[1])
     if d.get("normalize_targets", "none") == "standard":

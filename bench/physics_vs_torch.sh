@@ -6,9 +6,11 @@
 # task's figure with the same code (tools/shower_resolution.py). Prints a markdown table;
 # ours passes when its figure is at most PyTorch's + 5 %.
 # Usage: bench/physics_vs_torch.sh [BUILD_DIR] [WORK_DIR] [JOB...]
-#   JOB: energy geometry core inception (default: all); WORK_DIR default BUILD_DIR/physics-vs-torch
+#   JOB: energy geometry core inception xmax (default: the first four; xmax trains on the
+#   --traces files); WORK_DIR default BUILD_DIR/physics-vs-torch
 #   (kept: data/, runs/, torch predictions, results.jsonl, table.md). Existing data files are reused.
 # Env: THREADS (OMP/torch threads, default 1), N_TRAIN (60000), N_VALID (6000), N_TEST (20000),
+#   N_TRACES_TRAIN (40000), N_TRACES_VALID (4000), N_TRACES_TEST (10000),
 #   EPOCHS (override the jobs' epochs, for a quick check).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,25 +25,35 @@ export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 mkdir -p "$work/data" "$work/runs"
 cd "$work"
-sim() { [ -s "data/$1" ] || "$build/cascade" simulate airshower -n "$2" --seed "$3" -o "data/$1" >/dev/null; }
-sim showers-train.h5 "${N_TRAIN:-60000}" 101       # the seeds of the job files' comments
-sim showers-valid.h5 "${N_VALID:-6000}" 303
-sim showers-test.h5  "${N_TEST:-20000}" 202        # held out: another seed, used by neither side
-declare -A task=([energy]=energy [geometry]=axis [core]=core [inception]=axis)
-declare -A key=([energy]=dE_over_E_std [axis]=angle_68_deg [core]=core_68_m)
+sim() { [ -s "data/$1" ] || "$build/cascade" simulate airshower -n "$2" --seed "$3" -o "data/$1" "${@:4}" >/dev/null; }
+declare -A task=([energy]=energy [geometry]=axis [core]=core [inception]=axis [xmax]=xmax)
+declare -A key=([energy]=dE_over_E_std [axis]=angle_68_deg [core]=core_68_m [xmax]=xmax_std)
+declare -A files=([xmax]=showers-traces)           # data/FILES-{train,test}.h5 (default showers)
+for j in "${jobs[@]}"; do
+  if [ "${files[$j]:-showers}" = showers-traces ]; then
+    sim showers-traces-train.h5 "${N_TRACES_TRAIN:-40000}" 101 --traces
+    sim showers-traces-valid.h5 "${N_TRACES_VALID:-4000}" 303 --traces
+    sim showers-traces-test.h5  "${N_TRACES_TEST:-10000}" 202 --traces
+  else
+    sim showers-train.h5 "${N_TRAIN:-60000}" 101   # the seeds of the job files' comments
+    sim showers-valid.h5 "${N_VALID:-6000}" 303
+    sim showers-test.h5  "${N_TEST:-20000}" 202    # held out: another seed, used by neither side
+  fi
+done
 extra=()
 [ -z "${EPOCHS:-}" ] || extra=(--set "train.epochs=$EPOCHS")
 : > results.jsonl
 for j in "${jobs[@]}"; do
   t=${task[$j]:?unknown job $j}
+  f=${files[$j]:-showers}
   rm -rf "runs/$j"
   t0=$(date +%s.%N)
   "$build/cascade" train "$src/jobs/airshower-$j.ini" --out "runs/$j" --quiet "${extra[@]}" >/dev/null
   t1=$(date +%s.%N)
-  "$build/cascade" predict "runs/$j" --data data/showers-test.h5 -o "runs/$j/pred-test.h5" >/dev/null
-  ours=$("$py" "$src/tools/shower_resolution.py" "runs/$j/pred-test.h5" --task "$t")
-  theirs=$("$py" "$src/bench/physics_torch.py" "runs/$j/job.ini" --train data/showers-train.h5 \
-    --test data/showers-test.h5 --task "$t" --threads "$threads" --pred "runs/$j/pred-test-torch.h5")
+  "$build/cascade" predict "runs/$j" --data "data/$f-test.h5" -o "runs/$j/pred-test.h5" >/dev/null
+  ours=$("$py" "$src/tools/shower_resolution.py" "runs/$j/pred-test.h5" --labels "data/$f-test.h5" --task "$t")
+  theirs=$("$py" "$src/bench/physics_torch.py" "runs/$j/job.ini" --train "data/$f-train.h5" \
+    --test "data/$f-test.h5" --task "$t" --threads "$threads" --pred "runs/$j/pred-test-torch.h5")
   "$py" - "$j" "$t" "${key[$t]}" "$(echo "$t1 - $t0" | bc)" "$ours" "$theirs" >> results.jsonl <<'PY'
 import json, sys
 j, t, k, secs, ours, theirs = sys.argv[1:]
@@ -55,7 +67,7 @@ done
 "$py" - <<'PY' | tee table.md
 import json
 rows = [json.loads(l) for l in open("results.jsonl")]
-unit = {"dE_over_E_std": "%", "angle_68_deg": "deg", "core_68_m": "m"}
+unit = {"dE_over_E_std": "%", "angle_68_deg": "deg", "core_68_m": "m", "xmax_std": "g/cm²"}
 print("| job | figure (test set) | cascade | PyTorch | ratio | ≤ PyTorch + 5 %? | steps | train s cascade / torch |")
 print("|---|---|---|---|---|---|---|---|")
 for r in rows:

@@ -6,7 +6,9 @@ usage: /usr/bin/python3 tools/plot_evaluation.py PREDICTIONS.h5 METRICS.json -o 
 
 PREDICTIONS.h5 is what `cascade predict` writes: `output` (N, ...) and the target data sets.
 Regression: predicted vs true, residual distribution, resolution and bias vs the true value
-(vs energy for logE). Classification: ROC curve(s) and confusion matrix. Direction targets
+(vs energy for logE); for any other target of a data set with `logE` (air showers: xmax, core,
+...) also resolution and bias vs the true energy, read from PREDICTIONS.h5 or the data file
+named in its `data` attribute. Classification: ROC curve(s) and confusion matrix. Direction targets
 (loss = angular): the distribution of the angle between predicted and true direction.
 Autoencoders (--kind autoencoder): the distribution of the anomaly score.
 """
@@ -44,7 +46,22 @@ def binned(x, r, bins=10):
     return np.array(centre), np.array(res), np.array(bias)
 
 
-def regression(out, pred, targets, names, written):
+def shower_energy(predictions, n):
+    """log10 E per sample when the predictions or their data file have `logE`, else None."""
+    with h5py.File(predictions, "r") as f:
+        if "logE" in f:
+            return f["logE"][...].reshape(-1)
+        data = f.attrs.get("data")
+    data = data.decode() if isinstance(data, bytes) else data
+    if not data or not os.path.exists(data):
+        return None
+    with h5py.File(data, "r") as f:
+        if "logE" not in f or f["logE"].shape[0] != n:
+            return None
+        return f["logE"][...].reshape(-1)
+
+
+def regression(out, pred, targets, names, written, logE=None):
     cols = [(names[i], targets[i].reshape(len(pred), -1)) for i in range(len(names))]
     j = 0
     for name, y in cols:
@@ -53,7 +70,8 @@ def regression(out, pred, targets, names, written):
             j += 1
             label = name if y.shape[1] == 1 else "%s[%d]" % (name, k)
             r = p - t
-            fig, ax = plt.subplots(1, 3, figsize=(14, 4))
+            vs_energy = logE is not None and name != "logE"
+            fig, ax = plt.subplots(1, 4 if vs_energy else 3, figsize=(18 if vs_energy else 14, 4))
             ax[0].hist2d(t, p, bins=60, cmap="viridis", cmin=1)
             lim = [min(t.min(), p.min()), max(t.max(), p.max())]
             ax[0].plot(lim, lim, "r--", lw=1)
@@ -72,6 +90,14 @@ def regression(out, pred, targets, names, written):
                 ax2 = ax[2].twinx()
                 ax2.plot(c, 100 * (10 ** res - 1), "^:", color="C2")
                 ax2.set_ylabel("ΔE/E resolution [%]", color="C2")
+            if vs_energy:  # the physicist's view: resolution and bias vs the shower energy
+                c, res, bias = binned(logE, r)
+                ax[3].plot(c, res, "o-", label="resolution (std)")
+                ax[3].plot(c, bias, "s-", label="bias (mean)")
+                ax[3].axhline(0, color="grey", lw=0.5)
+                ax[3].set_xlabel("true log10(E/eV)")
+                ax[3].set_ylabel("predicted - true " + label)
+                ax[3].legend()
             save(fig, out, "regression_%s.png" % label.replace("[", "_").replace("]", ""), written)
 
 
@@ -160,7 +186,8 @@ def main():
     elif args.loss == "angular":
         angular(args.out, pred.reshape(len(pred), -1), targets[0].reshape(len(pred), -1), written)
     else:
-        regression(args.out, pred.reshape(len(pred), -1), targets, names, written)
+        regression(args.out, pred.reshape(len(pred), -1), targets, names, written,
+                   shower_energy(args.predictions, len(pred)))
     print("plot_evaluation.py: loss %.4g -> %s" % (metrics.get("loss", float("nan")),
                                                    ", ".join(os.path.basename(w) for w in written)))
 

@@ -25,7 +25,8 @@
  *   sum      add, avgpool, globalavgpool, upsample: the z rule through their backward
  *            (R_j = x_j Σ_k ∂z_k/∂x_j R_k / z_k), a tiny guard only against z = 0.
  *   route    maxpool, globalmaxpool (winner takes all), concat (the z rule of a concatenation
- *            is the identity), permute: R goes back through the op's backward unchanged.
+ *            is the identity), permute, slice (the cut-away part gets none): R goes back
+ *            through the op's backward unchanged.
  *   pass     relu, leaky_relu, elu, tanh, sigmoid, dropout (eval), flatten, reshape: R_in = R.
  * Anything else (softmax, lstm, edgeconv, layernorm, a batchnorm that cannot be folded) is an
  * error naming the layer and why. Eval mode. */
@@ -67,7 +68,7 @@ static const struct {
     {"leaky_relu", K_PASS, NULL},        {"elu", K_PASS, NULL},
     {"tanh", K_PASS, NULL},              {"sigmoid", K_PASS, NULL},
     {"dropout", K_PASS, NULL},           {"flatten", K_PASS, NULL},
-    {"reshape", K_PASS, NULL},
+    {"reshape", K_PASS, NULL},           {"slice", K_ROUTE, NULL},
     {"softmax", K_ERROR, "a softmax normalises over its axis, so relevance cannot be redistributed through it; "
                          "explain the logits (loss = ce takes them, end the net without softmax)"},
     {"lstm", K_ERROR, "its gates multiply activations, for which this LRP has no rule"},

@@ -45,6 +45,12 @@ static cascade_shape sample_shape(const cascade_h5_info *x) {
     return cascade_shape_make(x->shape.ndim - 1, x->shape.d + 1);
 }
 
+/* layout = features: how many features an input with per-sample shape si adds to an x of
+ * nd axes (its last axis, or 1 when it has one axis fewer). */
+static int64_t feature_width(const cascade_shape *si, int nd) {
+    return si->ndim == nd && si->ndim ? si->d[si->ndim - 1] : 1;
+}
+
 static cascade_status stacked_shape(const cascade_job *job, const char *file, const cascade_h5_info *in,
                                     cascade_dataset *d) {
     char a[128], b[128];
@@ -69,25 +75,33 @@ static cascade_status stacked_shape(const cascade_job *job, const char *file, co
         for (int i = 0; i <= job->n_inputs; i++) d->stat_start[i] = i;
         return CASCADE_OK;
     }
-    /* features: (N,) counts as one feature; otherwise concatenate the last axis */
-    int nd = s0.ndim ? s0.ndim : 1;
-    d->x_shape = s0.ndim ? s0 : cascade_shape_make(1, (int64_t[]){1});
+    /* features: concatenate the last axis. The input with the most axes gives the positions
+     * (all axes but the last); an input with one axis fewer and those positions, e.g. time
+     * (9,9) next to traces (9,9,80), or (N,) next to (N,F), is one feature per position. */
+    const cascade_h5_info *ref = &in[0];
+    for (int i = 1; i < job->n_inputs; i++)
+        if (in[i].shape.ndim > ref->shape.ndim) ref = &in[i];
+    cascade_shape sr = sample_shape(ref);
+    int nd = sr.ndim ? sr.ndim : 1;
+    d->x_shape = sr.ndim ? sr : cascade_shape_make(1, (int64_t[]){1});
     d->x_shape.d[nd - 1] = 0;
     d->n_stats = 0;
     for (int i = 0; i < job->n_inputs; i++) {
         cascade_shape si = sample_shape(&in[i]);
-        if (si.ndim == 0) si = cascade_shape_make(1, (int64_t[]){1});
-        int same = si.ndim == nd;
+        int same = si.ndim == nd || si.ndim == nd - 1;
         for (int k = 0; same && k < nd - 1; k++) same = si.d[k] == d->x_shape.d[k];
         if (!same)
             return cascade_fail(CASCADE_EDATA,
-                                "%s: inputs '%s' %s and '%s' %s cannot be concatenated on the last axis",
-                                file, in[0].name, cascade_shape_str(&in[0].shape, a, sizeof a), in[i].name,
+                                "%s: inputs '%s' %s and '%s' %s cannot be concatenated on the last axis "
+                                "(layout = features: the same leading axes, or one axis fewer for one "
+                                "feature per position)",
+                                file, ref->name, cascade_shape_str(&ref->shape, a, sizeof a), in[i].name,
                                 cascade_shape_str(&in[i].shape, b, sizeof b));
+        int64_t width = feature_width(&si, nd);
         d->stat_start[i] = d->n_stats;
-        d->n_stats += si.d[nd - 1];
+        d->n_stats += width;
         d->stat_start[i + 1] = d->n_stats;
-        d->x_shape.d[nd - 1] += si.d[nd - 1];
+        d->x_shape.d[nd - 1] += width;
     }
     return CASCADE_OK;
 }
@@ -173,7 +187,7 @@ cascade_status cascade_source_read(const cascade_job *job, cascade_source *src, 
             for (int64_t s = 0; s < n; s++)
                 memcpy(x + s * xs + i * numel, tmp + s * numel, (size_t)numel * sizeof(float));
         } else {
-            int64_t width = si.ndim ? si.d[si.ndim - 1] : 1, total_w = d->x_shape.d[d->x_shape.ndim - 1];
+            int64_t width = feature_width(&si, d->x_shape.ndim), total_w = d->x_shape.d[d->x_shape.ndim - 1];
             int64_t lead = numel / width;
             for (int64_t s = 0; s < n; s++)
                 for (int64_t r = 0; r < lead; r++)
