@@ -102,7 +102,8 @@ def classification(out, logits, labels, loss, written):
     ax[0].set_ylabel("true positive rate")
     ax[0].legend()
     pred = probs.argmax(axis=1)
-    cm = np.bincount(labels * classes + pred, minlength=classes * classes).reshape(classes, classes).astype(float)
+    n = min(len(labels), len(pred))  # as zip() did before: a valid_fraction run copies all labels
+    cm = np.bincount(labels[:n] * classes + pred[:n], minlength=classes * classes).reshape(classes, classes).astype(float)
     cm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     im = ax[1].imshow(cm, cmap="Blues", vmin=0, vmax=1)
     for i in range(classes):
