@@ -9,11 +9,12 @@ tools/lartpc_figures.py (LArTPC classify / segment). Prints one JSON line.
                      --task energy|axis|core|classify|segment [--threads N] [--pred OUT.h5]
 
 JOB.ini should be a run's RUNDIR/job.ini (blocks already expanded into layers). Supported layer
-types: conv2d, conv2d_transpose, separable2d, dense, maxpool, avgpool, batchnorm, flatten, concat, add, dropout,
-globalavgpool, globalmaxpool, upsample, relu, leaky_relu, elu, tanh, sigmoid — with
-PyTorch's default initialisation. Losses: mse, mae, huber, angular, ce (per sample or per
-pixel, with [train] class_weights as CrossEntropyLoss(weight=...)). Differences to cascade, by design of the comparison: the
-initial weights and the shuffling come from torch's own RNG (same distributions)."""
+types: conv2d, conv2d_transpose, separable2d, dense, maxpool, avgpool, batchnorm, flatten,
+concat, add, dropout, globalavgpool, globalmaxpool, upsample, relu, leaky_relu, elu, tanh,
+sigmoid — with PyTorch's default initialisation. Losses: mse, mae, huber, angular, ce (per
+sample or per pixel, with [train] class_weights as CrossEntropyLoss(weight=...)). Differences
+to cascade, by design of the comparison: the initial weights and the shuffling come from
+torch's own RNG (same distributions)."""
 import argparse
 import configparser
 import json
