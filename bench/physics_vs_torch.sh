@@ -43,7 +43,7 @@ declare -A task=([energy]=energy [geometry]=axis [core]=core [inception]=axis
 declare -A key=([energy]=dE_over_E_std [axis]=angle_68_deg [core]=core_68_m [classify]=accuracy
                 [segment]="iou_1,iou_2,iou_0,accuracy")
 extra=()
-[ -z "${EPOCHS:-}" ] || extra=(--set "train.epochs=$EPOCHS")
+[ -z "${EPOCHS:-}" ] || extra=(--set train.steps= --set "train.epochs=$EPOCHS")   # also for jobs given in steps
 : > results.jsonl
 for j in "${jobs[@]}"; do
   t=${task[$j]:?unknown job $j}
