@@ -2,21 +2,24 @@
 """PyTorch side of bench/physics_vs_torch.sh: trains the network of a cascade job file in
 PyTorch on the same HDF5 files with the same budget (epochs or steps, batch, optimizer, lr,
 schedule, loss, input and target normalisation), then predicts the test file and computes the
-task's figures with the functions of tools/shower_resolution.py. Prints one JSON line.
+task's figures with the functions of tools/shower_resolution.py (air showers) or
+tools/lartpc_figures.py (LArTPC classify / segment). Prints one JSON line.
 
-    physics_torch.py JOB.ini --train T.h5 --valid V.h5 --test TEST.h5 --task energy|axis|core|xmax
-                     [--threads N] [--pred OUT.h5]
+    physics_torch.py JOB.ini --train T.h5 --valid V.h5 --test TEST.h5
+                     --task energy|axis|core|xmax|classify|segment [--threads N] [--pred OUT.h5]
 
 JOB.ini should be a run's RUNDIR/job.ini (blocks already expanded into layers). Supported layer
-types: conv2d, separable2d, dense, maxpool, avgpool, batchnorm, flatten, concat, add, dropout,
-globalavgpool, globalmaxpool, upsample, relu, leaky_relu, elu, tanh, sigmoid, and for the
-trace-based jobs lstm (nn.LSTM, gates i, f, g, o as cascade's op; with more leading axes every
-position, e.g. station, runs its sequence through the same LSTM), hexconv (the masked
-convolution of tests/torch/hexgrid.py), reshape, permute, slice — with PyTorch's default
-initialisation (hexconv: U(±1/sqrt(in·cells)), as a conv). layout = features is read as cascade
-does (inputs concatenated on the last axis, an input with one axis fewer as one feature;
-standardised per feature). Differences to cascade, by design of the comparison: the
-initial weights and the shuffling come from torch's own RNG (same distributions)."""
+types: conv2d, conv2d_transpose, separable2d, dense, maxpool, avgpool, batchnorm, flatten,
+concat, add, dropout, globalavgpool, globalmaxpool, upsample, relu, leaky_relu, elu, tanh,
+sigmoid, and for the trace-based jobs lstm (nn.LSTM, gates i, f, g, o as cascade's op; with
+more leading axes every position, e.g. station, runs its sequence through the same LSTM),
+hexconv (the masked convolution of tests/torch/hexgrid.py), reshape, permute, slice — with
+PyTorch's default initialisation (hexconv: U(±1/sqrt(in·cells)), as a conv). layout = features
+is read as cascade does (inputs concatenated on the last axis, an input with one axis fewer as
+one feature; standardised per feature). Losses: mse, mae, huber, angular, ce (per sample or per
+pixel, with [train] class_weights as CrossEntropyLoss(weight=...)). Differences to cascade, by
+design of the comparison: the initial weights and the shuffling come from torch's own RNG (same
+distributions)."""
 import argparse
 import configparser
 import json
@@ -33,6 +36,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "torch"))
+import lartpc_figures  # noqa: E402
 import shower_resolution  # noqa: E402
 from hexgrid import hex_cells, hexconv  # noqa: E402
 
@@ -130,6 +134,11 @@ class Net(nn.Module):
                 m = nn.Conv2d(x0.shape[1], int(s["filters"]), pair(s["kernel"]), stride=pair(s.get("stride", "1")),
                               padding=pad, dilation=pair(s.get("dilation", "1")), groups=int(s.get("groups", 1)),
                               bias=s.get("bias", "true") == "true")
+            elif t == "conv2d_transpose":
+                m = nn.ConvTranspose2d(x0.shape[1], int(s["filters"]), pair(s["kernel"]),
+                                       stride=pair(s.get("stride", "1")), padding=pair(s.get("padding", "0")),
+                                       output_padding=pair(s.get("output_padding", "0")),
+                                       bias=s.get("bias", "true") == "true")
             elif t == "separable2d":
                 pad = s.get("padding", "valid")
                 pad = pad if pad in ("same", "valid") else pair(pad)
@@ -218,9 +227,10 @@ def names(v):
     return [s.strip() for s in v.split(",") if s.strip()] if v else []
 
 
-def load(path, inputs, targets, log_inputs, layout="channels"):
+def load(path, inputs, targets, log_inputs, layout="channels", labels=False):
     """x as cascade builds it: channels stacked on axis 1, or features concatenated on the
-    last axis (an input with one axis fewer adds one feature per position)."""
+    last axis (an input with one axis fewer adds one feature per position); y the targets, or
+    with labels the class indices as stored ((N) per event or (N, H, W) per pixel)."""
     with h5py.File(path, "r") as f:
         chans = []
         for k in inputs:
@@ -233,7 +243,10 @@ def load(path, inputs, targets, log_inputs, layout="channels"):
             x = np.concatenate([c if c.ndim == nd else c[..., None] for c in chans], axis=-1)
         else:
             x = np.stack(chans, axis=1)
-        y = np.concatenate([f[k][:].astype(np.float64).reshape(len(x), -1) for k in targets], axis=1)
+        if labels:
+            y = f[targets[0]][:].astype(np.int64)
+        else:
+            y = np.concatenate([f[k][:].astype(np.float64).reshape(len(x), -1) for k in targets], axis=1)
     return x, y
 
 
@@ -250,7 +263,7 @@ def main():
     ap.add_argument("--train", required=True)
     ap.add_argument("--valid")
     ap.add_argument("--test", required=True)
-    ap.add_argument("--task", required=True, choices=["energy", "axis", "core", "xmax"])
+    ap.add_argument("--task", required=True, choices=["energy", "axis", "core", "xmax", "classify", "segment"])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--pred")
@@ -262,24 +275,32 @@ def main():
     d, tr, op = cp["data"], cp["train"], cp["optimizer"] if cp.has_section("optimizer") else {}
     inputs, targets, log_inputs = names(d["inputs"]), names(d["targets"]), names(d.get("log_inputs", ""))
     layout = d.get("layout", "channels")
-    x, y = load(a.train, inputs, targets, log_inputs, layout)
-    xt, yt = load(a.test, inputs, targets, log_inputs, layout)
+    lossname = tr.get("loss", "mse")
+    ce = lossname == "ce"
+    x, y = load(a.train, inputs, targets, log_inputs, layout, ce)
+    xt, yt = load(a.test, inputs, targets, log_inputs, layout, ce)
     if d.get("normalize", "none") == "standard":  # per channel, or per feature (last axis)
         ax = tuple(range(x.ndim - 1)) if layout == "features" else (0,) + tuple(range(2, x.ndim))
         mu, sd = x.mean(axis=ax, keepdims=True, dtype=np.float64), x.std(axis=ax, keepdims=True, dtype=np.float64)
         sd[sd < 1e-12] = 1.0  # a constant channel is only shifted, as cascade
         x, xt = (x - mu) / sd, (xt - mu) / sd
-    ymu, ysd = np.zeros(y.shape[1]), np.ones(y.shape[1])
-    if d.get("normalize_targets", "none") == "standard":
-        ymu, ysd = y.mean(axis=0), y.std(axis=0)
-    yn = (y - ymu) / ysd
-    X, Y = torch.from_numpy(x.astype(np.float32)), torch.from_numpy(yn.astype(np.float32))
+    if ce:  # class labels: no target normalisation
+        ymu, ysd, yn = 0.0, 1.0, y
+    else:
+        ymu, ysd = np.zeros(y.shape[1]), np.ones(y.shape[1])
+        if d.get("normalize_targets", "none") == "standard":
+            ymu, ysd = y.mean(axis=0), y.std(axis=0)
+        yn = ((y - ymu) / ysd).astype(np.float32)
+    X, Y = torch.from_numpy(x.astype(np.float32)), torch.from_numpy(yn)
     model = Net(layers, X.shape[1:])
     batch = int(tr.get("batch", 128))
     per_epoch = len(X) // batch
     steps = int(tr["steps"]) if "steps" in tr else int(tr["epochs"]) * per_epoch
-    lossname = tr.get("loss", "mse")
-    lossf = {"mse": nn.MSELoss(), "mae": nn.L1Loss(), "huber": nn.HuberLoss(), "angular": angular_loss}[lossname]
+    losses = {"mse": nn.MSELoss(), "mae": nn.L1Loss(), "huber": nn.HuberLoss(), "angular": angular_loss}
+    if ce:  # mean over samples (and pixels); with weights divided by the batch's summed label weights
+        w = tr.get("class_weights")
+        losses["ce"] = nn.CrossEntropyLoss(weight=torch.tensor([float(v) for v in w.split(",")]) if w else None)
+    lossf = losses[lossname]
     otype = op.get("type", "adam")
     lr = float(op.get("lr", 1e-3))
     kw = {}
@@ -327,7 +348,10 @@ def main():
                          for s in range(0, len(xt), 1024)]).double().numpy()
     out = out * ysd + ymu
     with h5py.File(a.test, "r") as f:
-        figs = shower_resolution.figures(a.task, out, f)
+        if a.task in lartpc_figures.LABEL:
+            figs = lartpc_figures.figures(a.task, out, f)
+        else:
+            figs = shower_resolution.figures(a.task, out, f)
     if a.pred:
         with h5py.File(a.pred, "w") as f:
             f["output"] = out.astype(np.float32)

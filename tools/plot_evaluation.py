@@ -2,13 +2,16 @@
 """Plots a physicist expects from `cascade evaluate --plots DIR` (called by cascade itself).
 
 usage: /usr/bin/python3 tools/plot_evaluation.py PREDICTIONS.h5 METRICS.json -o DIR
-       [--targets a,b] [--loss mse|ce|bce|angular|...]
+       [--targets a,b] [--inputs a,b] [--loss mse|ce|bce|angular|...]
 
 PREDICTIONS.h5 is what `cascade predict` writes: `output` (N, ...) and the target data sets.
 Regression: predicted vs true, residual distribution, resolution and bias vs the true value
 (vs energy for logE); for any other target of a data set with `logE` (air showers: xmax, core,
 ...) also resolution and bias vs the true energy, read from PREDICTIONS.h5 or the data file
-named in its `data` attribute. Classification: ROC curve(s) and confusion matrix. Direction targets
+named in its `data` attribute. Classification: ROC curve(s) and confusion matrix; per-pixel labels
+(segmentation) also segmentation_examples.png: the first input of the evaluated data file (its
+name in PREDICTIONS.h5's `data` attribute), the true and the predicted labels of a few samples
+side by side. Direction targets
 (loss = angular): the distribution of the angle between predicted and true direction.
 Autoencoders (--kind autoencoder): the distribution of the anomaly score.
 """
@@ -125,9 +128,8 @@ def classification(out, logits, labels, loss, written):
     ax[0].set_ylabel("true positive rate")
     ax[0].legend()
     pred = probs.argmax(axis=1)
-    cm = np.zeros((classes, classes))
-    for t, p in zip(labels, pred):
-        cm[t, p] += 1
+    n = min(len(labels), len(pred))  # as zip() did before: a valid_fraction run copies all labels
+    cm = np.bincount(labels[:n] * classes + pred[:n], minlength=classes * classes).reshape(classes, classes).astype(float)
     cm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     im = ax[1].imshow(cm, cmap="Blues", vmin=0, vmax=1)
     for i in range(classes):
@@ -138,6 +140,24 @@ def classification(out, logits, labels, loss, written):
     ax[1].set_title("confusion matrix (rows sum to 1)")
     fig.colorbar(im, ax=ax[1])
     save(fig, out, "classification.png", written)
+
+
+def segmentation_examples(out, logits, labels, image, input_name, written, count=4):
+    """Rows: samples (the first `count`); columns: input image, true labels, predicted labels."""
+    count = min(count, len(logits))
+    classes = logits.shape[1]
+    cmap = plt.get_cmap("viridis", classes)
+    fig, ax = plt.subplots(count, 3, figsize=(10, 3.2 * count), squeeze=False)
+    for i in range(count):
+        im = ax[i, 0].imshow(image[i], cmap="magma", origin="lower", aspect="auto")
+        fig.colorbar(im, ax=ax[i, 0])
+        for j, (lab, title) in enumerate(((labels[i], "true"), (logits[i].argmax(axis=0), "predicted")), start=1):
+            im = ax[i, j].imshow(lab, cmap=cmap, vmin=-0.5, vmax=classes - 0.5, origin="lower", aspect="auto",
+                                 interpolation="nearest")
+            ax[i, j].set_title("sample %d: %s labels" % (i, title))
+            fig.colorbar(im, ax=ax[i, j], ticks=range(classes))
+        ax[i, 0].set_title("sample %d: %s" % (i, input_name))
+    save(fig, out, "segmentation_examples.png", written)
 
 
 def angular(out, pred, target, written):
@@ -159,6 +179,7 @@ def main():
     a.add_argument("metrics")
     a.add_argument("-o", "--out", required=True)
     a.add_argument("--targets", default="")
+    a.add_argument("--inputs", default="", help="the job's inputs (segmentation examples show the first)")
     a.add_argument("--loss", default="mse")
     a.add_argument("--kind", default="supervised")
     args = a.parse_args()
@@ -181,8 +202,20 @@ def main():
         if any(n not in f for n in names):
             sys.exit("plot_evaluation.py: %s lacks the targets %s" % (args.predictions, names))
         targets = [f[n][...] for n in names]
+        data_file = f.attrs.get("data", b"")
+    data_file = data_file.decode() if isinstance(data_file, bytes) else str(data_file)
+    inputs = [n for n in args.inputs.split(",") if n]
     if args.loss in ("ce", "bce"):
         classification(args.out, pred, targets[0], args.loss, written)
+        if args.loss == "ce" and pred.ndim > 2 and inputs:  # per-pixel labels: pictures of a few samples
+            try:
+                with h5py.File(data_file, "r") as f:
+                    image = f[inputs[0]][:4]
+            except (OSError, KeyError) as err:
+                sys.exit("plot_evaluation.py: cannot read input '%s' of %s for the segmentation examples: %s"
+                         % (inputs[0], data_file, err))
+            segmentation_examples(args.out, pred[:4], targets[0][:4], image.reshape(pred[:4, 0].shape),
+                                  inputs[0], written)
     elif args.loss == "angular":
         angular(args.out, pred.reshape(len(pred), -1), targets[0].reshape(len(pred), -1), written)
     else:

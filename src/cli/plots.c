@@ -35,9 +35,11 @@ int cli_run_plot_evaluation(const char *ckpt, const char *preds, const char *met
     cascade_h5_close(f);
     cascade_ckpt_meta_free(&meta);
     if (st) return cli_error(st);
-    char targets[1024] = "", script[4096];
+    char targets[1024] = "", inputs[1024] = "", script[4096];
     for (int i = 0; i < job.n_targets; i++)
         snprintf(targets + strlen(targets), sizeof targets - strlen(targets), "%s%s", i ? "," : "", job.targets[i]);
+    for (int i = 0; i < job.n_inputs; i++) /* segmentation examples show the first input */
+        snprintf(inputs + strlen(inputs), sizeof inputs - strlen(inputs), "%s%s", i ? "," : "", job.inputs[i]);
     const char *loss = loss_names[job.loss];
     const char *kind = job.kind == JOB_AUTOENCODER ? "autoencoder" : "supervised";
     cascade_job_free(&job);
@@ -45,7 +47,7 @@ int cli_run_plot_evaluation(const char *ckpt, const char *preds, const char *met
     const char *python = getenv("CASCADE_PYTHON");
     if (!python || !*python) python = "/usr/bin/python3";
     char *argv[] = {(char *)python, script, (char *)preds, (char *)metrics, "-o", (char *)dir,
-                    "--targets", targets, "--loss", (char *)loss, "--kind", (char *)kind, NULL};
+                    "--targets", targets, "--inputs", inputs, "--loss", (char *)loss, "--kind", (char *)kind, NULL};
     pid_t pid;
     int status = 0;
     if (posix_spawn(&pid, python, NULL, NULL, argv, environ) != 0 || waitpid(pid, &status, 0) < 0) {

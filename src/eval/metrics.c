@@ -71,6 +71,95 @@ static double quantile(const double *v, int64_t n, double q) {
     return i + 1 < n ? v[i] + (pos - (double)i) * (v[i + 1] - v[i]) : v[n - 1];
 }
 
+/* Predicted class at element e of sample i: argmax of the logits (ce, (n, classes, spatial)) or
+ * logit > 0 (bce). */
+static int64_t predicted_class(int ce, const float *pred, int64_t i, int64_t e, int64_t out_numel, int64_t spatial,
+                               int64_t classes) {
+    if (!ce) return pred[i * out_numel + e] > 0;
+    const float *lg = pred + i * out_numel + e;
+    int64_t best = 0;
+    for (int64_t c = 1; c < classes; c++)
+        if (lg[c * spatial] > lg[best * spatial]) best = c;
+    return best;
+}
+
+/* Classification members: accuracy, mean one-vs-rest ROC AUC, the confusion matrix (counts,
+ * rows = true class, columns = predicted; up to CASCADE_METRICS_MAX_COLUMNS classes) and, for
+ * per-element labels (spatial > 1, a segmentation), the intersection over union per class
+ * TP / (TP + FP + FN) over all elements of all samples and their mean. */
+static size_t classification_json(int ce, const float *pred, const float *y, int64_t n, int64_t out_numel,
+                                  int64_t spatial, int64_t classes, char *buf, size_t cap) {
+    size_t used = 0;
+    int full = 0;
+    char t1[32], t2[32];
+    int64_t correct = 0, total = n * spatial;
+    double *score = malloc((size_t)(total ? total : 1) * sizeof(double));
+    int *label = malloc((size_t)(total ? total : 1) * sizeof(int));
+    double auc_sum = 0;
+    int auc_count = 0;
+    for (int64_t cls = ce ? 0 : 1; score && label && cls < classes; cls++) {
+        for (int64_t i = 0; i < n; i++) {
+            for (int64_t e = 0; e < spatial; e++) {
+                int64_t k = i * spatial + e;
+                double p;
+                if (ce) { /* softmax probability of cls at element e */
+                    const float *lg = pred + i * out_numel + e;
+                    double mx = lg[0], z = 0;
+                    for (int64_t c = 1; c < classes; c++) mx = fmax(mx, lg[c * spatial]);
+                    for (int64_t c = 0; c < classes; c++) z += exp(lg[c * spatial] - mx);
+                    p = exp(lg[cls * spatial] - mx) / z;
+                } else {
+                    p = 1.0 / (1.0 + exp(-(double)pred[i * out_numel + e]));
+                }
+                score[k] = p;
+                label[k] = (int)y[k] == (int)cls;
+            }
+        }
+        double auc = cascade_auc(score, label, total);
+        if (!isnan(auc)) auc_sum += auc, auc_count++;
+        if (ce && classes == 2) break; /* binary: AUC of class 0 == of class 1 */
+    }
+    free(score);
+    free(label);
+    int with_matrix = classes <= CASCADE_METRICS_MAX_COLUMNS;
+    int64_t cm[CASCADE_METRICS_MAX_COLUMNS][CASCADE_METRICS_MAX_COLUMNS] = {{0}};
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t e = 0; e < spatial; e++) {
+            int64_t best = predicted_class(ce, pred, i, e, out_numel, spatial, classes);
+            double t = y[i * spatial + e];
+            correct += best == (int64_t)t;
+            if (with_matrix && t >= 0 && t < (double)classes && t == floor(t)) cm[(int64_t)t][best]++;
+        }
+    json_num(t1, sizeof t1, (double)correct / (double)(total ? total : 1));
+    json_num(t2, sizeof t2, auc_count ? auc_sum / auc_count : NAN);
+    PUT(",\"accuracy\":%s,\"auc\":%s", t1, t2);
+    if (!with_matrix) return used;
+    /* one member: built whole in a local buffer first (PUT writes whole members only) */
+    char matrix[CASCADE_METRICS_MAX_COLUMNS * CASCADE_METRICS_MAX_COLUMNS * 22 + 64];
+    size_t m = (size_t)snprintf(matrix, sizeof matrix, ",\"confusion_matrix\":[");
+    for (int64_t r = 0; r < classes; r++)
+        for (int64_t c = 0; c < classes; c++)
+            m += (size_t)snprintf(matrix + m, sizeof matrix - m, "%s%lld%s", c ? "," : r ? ",[" : "[",
+                                  (long long)cm[r][c], c + 1 == classes ? "]" : "");
+    snprintf(matrix + m, sizeof matrix - m, "]");
+    PUT("%s", matrix);
+    if (spatial <= 1) return used;
+    double iou_sum = 0;
+    int iou_count = 0;
+    for (int64_t c = 0; c < classes; c++) {
+        int64_t tp = cm[c][c], fp = 0, fn = 0;
+        for (int64_t k = 0; k < classes; k++)
+            if (k != c) fp += cm[k][c], fn += cm[c][k];
+        double iou = tp + fp + fn ? (double)tp / (double)(tp + fp + fn) : NAN; /* NaN: class absent */
+        if (!isnan(iou)) iou_sum += iou, iou_count++;
+        json_num(t1, sizeof t1, iou);
+        PUT(",\"iou_%lld\":%s", (long long)c, t1);
+    }
+    json_num(t1, sizeof t1, iou_count ? iou_sum / iou_count : NAN);
+    PUT(",\"mean_iou\":%s", t1);
+    return used;
+}
+
 size_t cascade_metrics_json(const cascade_job *job, const float *pred, const float *y, int64_t n,
                             int64_t out_numel, int64_t y_numel, char *buf, size_t cap) {
     size_t used = 0;
@@ -116,51 +205,8 @@ size_t cascade_metrics_json(const cascade_job *job, const float *pred, const flo
     }
     if (job->loss == LOSS_CE || job->loss == LOSS_BCE) {
         int64_t classes = job->loss == LOSS_CE ? out_numel / y_numel : 2;
-        int64_t spatial = y_numel, correct = 0, total = n * spatial;
-        double *score = malloc((size_t)(total ? total : 1) * sizeof(double));
-        int *label = malloc((size_t)(total ? total : 1) * sizeof(int));
-        double auc_sum = 0;
-        int auc_count = 0;
-        for (int64_t cls = (job->loss == LOSS_CE ? 0 : 1); score && label && cls < classes; cls++) {
-            for (int64_t i = 0; i < n; i++) {
-                for (int64_t e = 0; e < spatial; e++) {
-                    int64_t k = i * spatial + e;
-                    double p;
-                    if (job->loss == LOSS_CE) {
-                        /* softmax probability of cls at element e */
-                        const float *lg = pred + i * out_numel + e;
-                        double mx = lg[0], z = 0;
-                        for (int64_t c = 1; c < classes; c++) mx = fmax(mx, lg[c * spatial]);
-                        for (int64_t c = 0; c < classes; c++) z += exp(lg[c * spatial] - mx);
-                        p = exp(lg[cls * spatial] - mx) / z;
-                    } else {
-                        p = 1.0 / (1.0 + exp(-(double)pred[i * out_numel + e]));
-                    }
-                    score[k] = p;
-                    label[k] = (int)y[k] == (int)cls;
-                }
-            }
-            double auc = cascade_auc(score, label, total);
-            if (!isnan(auc)) auc_sum += auc, auc_count++;
-            if (job->loss == LOSS_CE && classes == 2) break; /* binary: AUC of class 0 == of class 1 */
-        }
-        for (int64_t i = 0; i < n; i++)
-            for (int64_t e = 0; e < spatial; e++) {
-                int64_t best = 0;
-                if (job->loss == LOSS_CE) {
-                    const float *lg = pred + i * out_numel + e;
-                    for (int64_t c = 1; c < classes; c++)
-                        if (lg[c * spatial] > lg[best * spatial]) best = c;
-                } else {
-                    best = pred[i * out_numel + e] > 0;
-                }
-                correct += best == (int64_t)y[i * spatial + e];
-            }
-        free(score);
-        free(label);
-        json_num(t1, sizeof t1, (double)correct / (double)(total ? total : 1));
-        json_num(t2, sizeof t2, auc_count ? auc_sum / auc_count : NAN);
-        PUT(",\"accuracy\":%s,\"auc\":%s", t1, t2);
+        used += classification_json(job->loss == LOSS_CE, pred, y, n, out_numel, y_numel, classes, buf + used,
+                                    cap - used);
         return used;
     }
     if (y_numel > CASCADE_METRICS_MAX_COLUMNS) {

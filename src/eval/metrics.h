@@ -1,5 +1,6 @@
 /* Task metrics written as JSON members: regression (bias, resolution = std of the residual,
- * RMSE per target column) and classification (accuracy, ROC AUC). */
+ * RMSE per target column) and classification (accuracy, ROC AUC, confusion matrix; per-class
+ * intersection over union for per-pixel labels). */
 #ifndef CASCADE_EVAL_METRICS_H
 #define CASCADE_EVAL_METRICS_H
 
@@ -9,7 +10,8 @@
 #include "cascade/job.h"
 
 /* Regression targets with more elements per sample than this (a trace, an image) get one
- * bias/resolution/rmse entry over all elements instead of one per column. */
+ * bias/resolution/rmse entry over all elements instead of one per column; classification with
+ * more classes than this gets no confusion matrix and no IoU. */
 #define CASCADE_METRICS_MAX_COLUMNS 16
 
 /* Appends `,"key":value` members to buf for predictions pred (n, out) against targets y.

@@ -1,5 +1,6 @@
 /* Evaluation metrics: ROC AUC (Mann-Whitney with ties) on hand-computed cases, regression
- * bias/resolution/RMSE, and classification accuracy from logits. */
+ * bias/resolution/RMSE, classification accuracy and confusion matrix from logits, per-class IoU
+ * of per-pixel labels. */
 #include <CUnit/Basic.h>
 #include <math.h>
 #include <stdio.h>
@@ -101,12 +102,56 @@ static void test_classification(void) {
     CU_ASSERT_DOUBLE_EQUAL(member(buf, "accuracy"), 0.75, 1e-6);
     double auc = member(buf, "auc");
     CU_ASSERT(auc > 0.5 && auc <= 1.0);
+    /* rows = true class, columns = predicted: the label-0 sample predicted as 2 is cm[0][2] */
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"confusion_matrix\":[[1,0,1],[0,1,0],[0,0,1]]"));
+    CU_ASSERT_PTR_NULL(strstr(buf, "iou")); /* one label per sample: no IoU */
     job.loss = LOSS_BCE;
     float z[] = {-2, 3, 0.5f, -1};
     float t[] = {0, 1, 0, 0};
     cascade_metrics_json(&job, z, t, 4, 1, 1, buf, sizeof buf);
     CU_ASSERT_DOUBLE_EQUAL(member(buf, "accuracy"), 0.75, 1e-6);
     CU_ASSERT_DOUBLE_EQUAL(member(buf, "auc"), 1.0, 1e-6);
+}
+
+/* Per-pixel labels (n, H, W) with (n, classes, H, W) logits: the confusion matrix counts pixels,
+ * IoU_c = TP / (TP + FP + FN) per class over all pixels of all samples. */
+static void test_segmentation(void) {
+    cascade_job job;
+    memset(&job, 0, sizeof job);
+    job.loss = LOSS_CE;
+    job.n_targets = 1;
+    strcpy(job.targets[0], "pixel_label");
+    enum { N = 2, C = 3, P = 4 }; /* 2 samples of 2x2 pixels */
+    /* labels:    sample 0: 0 0 1 2     sample 1: 0 1 1 2
+     * predicted: sample 0: 0 1 1 2     sample 1: 0 1 2 0 */
+    const int lab[N][P] = {{0, 0, 1, 2}, {0, 1, 1, 2}}, prd[N][P] = {{0, 1, 1, 2}, {0, 1, 2, 0}};
+    float logits[N * C * P], y[N * P];
+    for (int i = 0; i < N; i++)
+        for (int p = 0; p < P; p++) {
+            y[i * P + p] = (float)lab[i][p];
+            for (int c = 0; c < C; c++) logits[(i * C + c) * P + p] = c == prd[i][p] ? 2.0f : -1.0f;
+        }
+    char buf[2048];
+    size_t used = cascade_metrics_json(&job, logits, y, N, C * P, P, buf, sizeof buf);
+    CU_ASSERT_EQUAL(used, strlen(buf));
+    CU_ASSERT_DOUBLE_EQUAL(member(buf, "accuracy"), 5.0 / 8.0, 1e-6);
+    /* true 0: 0,1,0 -> [2,1,0]; true 1: 1,1,2 -> [0,2,1]; true 2: 2,0 -> [1,0,1] */
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"confusion_matrix\":[[2,1,0],[0,2,1],[1,0,1]]"));
+    /* class 0: TP 2, FP 1 (a 2 called 0), FN 1 -> 2/4; class 1: TP 2, FP 1, FN 1 -> 2/4;
+     * class 2: TP 1, FP 1, FN 1 -> 1/3 */
+    CU_ASSERT_DOUBLE_EQUAL(member(buf, "iou_0"), 0.5, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(member(buf, "iou_1"), 0.5, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(member(buf, "iou_2"), 1.0 / 3.0, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(member(buf, "mean_iou"), (0.5 + 0.5 + 1.0 / 3.0) / 3, 1e-6);
+    /* a class that is neither labelled nor predicted has no IoU (null) and is left out of the mean */
+    for (int i = 0; i < N * P; i++)
+        if (y[i] == 2) y[i] = 0;
+    for (int i = 0; i < N; i++)
+        for (int p = 0; p < P; p++)
+            if (prd[i][p] == 2) logits[(i * C + 2) * P + p] = -1.0f, logits[(i * C + 0) * P + p] = 2.0f;
+    cascade_metrics_json(&job, logits, y, N, C * P, P, buf, sizeof buf);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"iou_2\":null"));
+    CU_ASSERT_DOUBLE_EQUAL(member(buf, "mean_iou"), (member(buf, "iou_0") + member(buf, "iou_1")) / 2, 1e-6);
 }
 
 static void test_angular(void) {
@@ -130,6 +175,7 @@ int main(void) {
     CU_add_test(s, "regression", test_regression);
     CU_add_test(s, "many columns", test_many_columns);
     CU_add_test(s, "classification", test_classification);
+    CU_add_test(s, "segmentation", test_segmentation);
     CU_add_test(s, "angular", test_angular);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
