@@ -35,7 +35,8 @@
  *
  * The kNN works blockwise per sample: a block of rows of -2 C C^T by GEMM plus the squared
  * norms gives squared distances; each row keeps its k smallest in a sorted insertion buffer
- * (a strict `<` keeps the earlier index on ties). No gradient flows through the selection
+ * (a strict `<` keeps the earlier index on ties), skipping chunks of candidates none of
+ * which beats the current k-th (partial selection). No gradient flows through the selection
  * nor into the graph-coordinate input; the neighbour indices go to `saved`.
  * Backward is exact for the MLP and the input through x_i and x_j - x_i; max aggregation
  * routes the gradient to the first edge holding the maximum. */
@@ -51,6 +52,7 @@
 #define EC_BN_EPS 1e-5
 #define EC_MAX_K 1024     /* the selection buffer lives on the stack */
 #define EC_ROW_BLOCK 256  /* rows of the distance matrix computed at once */
+#define EC_SELECT_CHUNK 16 /* candidates compared with the k-th smallest at once */
 #define EC_LEAKY_SLOPE 0.01
 
 enum { EC_GRAPH_DYNAMIC, EC_GRAPH_INPUT, EC_GRAPH_X };
@@ -285,9 +287,25 @@ void OPSYM(edgeconv_knn)(const real *coords, int gstride, int P, int G, int k, r
             int i = r0 + r, count = 0;
             real best_d[EC_MAX_K];
             int best_j[EC_MAX_K];
-            const real *row = dist + (size_t)r * P;
-            for (int j = 0; j < P; j++)
-                if (j != i) keep_smallest(best_d, best_j, &count, k, norm[i] + norm[j] + row[j], j);
+            real *row = dist + (size_t)r * P;
+            /* the squared distances in place, then a partial selection: a chunk of candidates
+             * is only looked at one by one when one of them beats the current k-th smallest
+             * (after the first chunks almost none does), so most of the row is one vector
+             * compare per chunk */
+#pragma omp simd
+            for (int j = 0; j < P; j++) row[j] += norm[i] + norm[j];
+            for (int j0 = 0; j0 < P; j0 += EC_SELECT_CHUNK) {
+                int jn = P - j0 < EC_SELECT_CHUNK ? P - j0 : EC_SELECT_CHUNK;
+                if (count == k) {
+                    real bound = best_d[k - 1];
+                    int any = 0;
+#pragma omp simd reduction(| : any)
+                    for (int j = 0; j < jn; j++) any |= row[j0 + j] < bound;
+                    if (!any) continue;
+                }
+                for (int j = j0; j < j0 + jn; j++)
+                    if (j != i) keep_smallest(best_d, best_j, &count, k, row[j], j);
+            }
             for (int t = 0; t < k; t++) nbr[(size_t)i * k + t] = (real)best_j[t];
         }
     }
