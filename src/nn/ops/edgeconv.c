@@ -35,8 +35,8 @@
  *
  * The kNN works blockwise per sample: a block of rows of -2 C C^T by GEMM plus the squared
  * norms gives squared distances; each row keeps its k smallest in a sorted insertion buffer
- * (a strict `<` keeps the earlier index on ties), skipping chunks of candidates none of
- * which beats the current k-th (partial selection). No gradient flows through the selection
+ * (a strict `<` keeps the earlier index on ties); after the first 8k candidates only those
+ * below the current k-th are inserted, found branch-free by windows (partial selection). No gradient flows through the selection
  * nor into the graph-coordinate input; the neighbour indices go to `saved`.
  * Backward is exact for the MLP and the input through x_i and x_j - x_i; max aggregation
  * routes the gradient to the first edge holding the maximum. */
@@ -52,7 +52,8 @@
 #define EC_BN_EPS 1e-5
 #define EC_MAX_K 1024     /* the selection buffer lives on the stack */
 #define EC_ROW_BLOCK 256  /* rows of the distance matrix computed at once */
-#define EC_SELECT_CHUNK 16 /* candidates compared with the k-th smallest at once */
+#define EC_SAMPLE_PER_K 8    /* kNN: candidates per neighbour inserted one by one first */
+#define EC_SELECT_WINDOW 256 /* then candidates screened against the k-th smallest at once */
 #define EC_LEAKY_SLOPE 0.01
 
 enum { EC_GRAPH_DYNAMIC, EC_GRAPH_INPUT, EC_GRAPH_X };
@@ -251,7 +252,7 @@ static ec_dims ec_dims_of(const cascade_layer *L) {
 
 /* Inserts (dist, j) into the ascending buffer of `count` entries (capacity k); an entry
  * equal to an existing one goes after it, so earlier indices win ties. */
-static void keep_smallest(real *best_d, int *best_j, int *count, int k, real dist, int j) {
+static inline void keep_smallest(real *best_d, int *best_j, int *count, int k, real dist, int j) {
     int pos;
     if (*count < k)
         pos = (*count)++;
@@ -288,23 +289,25 @@ void OPSYM(edgeconv_knn)(const real *coords, int gstride, int P, int G, int k, r
             real best_d[EC_MAX_K];
             int best_j[EC_MAX_K];
             real *row = dist + (size_t)r * P;
-            /* the squared distances in place, then a partial selection: a chunk of candidates
-             * is only looked at one by one when one of them beats the current k-th smallest
-             * (after the first chunks almost none does), so most of the row is one vector
-             * compare per chunk */
+            /* the squared distances in place (the point itself out of reach), then a partial
+             * selection: the k smallest of the first EC_SAMPLE_PER_K * k candidates bound the
+             * k-th distance; the rest goes by windows whose candidates below the current bound
+             * are first gathered without branches (a few per window), then inserted in index
+             * order — the same neighbours as inserting every candidate in order */
 #pragma omp simd
             for (int j = 0; j < P; j++) row[j] += norm[i] + norm[j];
-            for (int j0 = 0; j0 < P; j0 += EC_SELECT_CHUNK) {
-                int jn = P - j0 < EC_SELECT_CHUNK ? P - j0 : EC_SELECT_CHUNK;
-                if (count == k) {
-                    real bound = best_d[k - 1];
-                    int any = 0;
-#pragma omp simd reduction(| : any)
-                    for (int j = 0; j < jn; j++) any |= row[j0 + j] < bound;
-                    if (!any) continue;
+            row[i] = REAL_MAX;
+            int sample = P < EC_SAMPLE_PER_K * k ? P : EC_SAMPLE_PER_K * k;
+            for (int j = 0; j < sample; j++) keep_smallest(best_d, best_j, &count, k, row[j], j);
+            for (int j0 = sample; j0 < P; j0 += EC_SELECT_WINDOW) {
+                int jn = P - j0 < EC_SELECT_WINDOW ? P - j0 : EC_SELECT_WINDOW, below = 0;
+                int cand[EC_SELECT_WINDOW];
+                real bound = best_d[k - 1];
+                for (int j = 0; j < jn; j++) {
+                    cand[below] = j0 + j;
+                    below += row[j0 + j] < bound;
                 }
-                for (int j = j0; j < j0 + jn; j++)
-                    if (j != i) keep_smallest(best_d, best_j, &count, k, row[j], j);
+                for (int c = 0; c < below; c++) keep_smallest(best_d, best_j, &count, k, row[cand[c]], cand[c]);
             }
             for (int t = 0; t < k; t++) nbr[(size_t)i * k + t] = (real)best_j[t];
         }
