@@ -16,7 +16,7 @@ maps=${MAPS:-1024}
 work=$(mktemp -d "$build/bench-dgcnn.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-"$build/cascade" simulate skymap -n "$maps" -o sky.h5 --seed 31 >/dev/null
+"$build/cascade" simulate skymap -n "$maps" -o sky.h5 --seed 31 >/dev/null 2>&1
 # the job as shipped, on this data, a fixed number of steps in file order (validation after
 # the last step is not in the timed train lines)
 sets=(--set data.train=sky.h5 --set data.shuffle=false
