@@ -160,6 +160,41 @@ static size_t classification_json(int ce, const float *pred, const float *y, int
     return used;
 }
 
+/* Tagging scores of per-element binary targets (y in {0, 1} per element), an element being
+ * tagged when its class-1 probability exceeds 0.5 (ce: logit 1 > logit 0; bce: logit > 0).
+ * precision = TP / (TP + FP), recall = TP / (TP + FN) over all elements of all samples;
+ * event_precision / event_recall: the means over samples of the same ratios per sample, over
+ * the samples with at least one tagged element / at least one true element (NaN if none). */
+typedef struct {
+    double precision, recall, event_precision, event_recall;
+} tagging_scores;
+
+static tagging_scores tagging(int two_logits, const float *pred, const float *y, int64_t n, int64_t out_numel,
+                              int64_t spatial) {
+    int64_t tp = 0, fp = 0, fn = 0, tagged_events = 0, true_events = 0;
+    double sum_precision = 0, sum_recall = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t etp = 0, efp = 0, efn = 0;
+        for (int64_t e = 0; e < spatial; e++) {
+            const float *lg = pred + i * out_numel + e;
+            int tagged = two_logits ? lg[spatial] > lg[0] : lg[0] > 0;
+            int truth = (int)y[i * spatial + e] == 1;
+            etp += tagged && truth;
+            efp += tagged && !truth;
+            efn += !tagged && truth;
+        }
+        if (etp + efp) sum_precision += (double)etp / (double)(etp + efp), tagged_events++;
+        if (etp + efn) sum_recall += (double)etp / (double)(etp + efn), true_events++;
+        tp += etp, fp += efp, fn += efn;
+    }
+    tagging_scores t;
+    t.precision = tp + fp ? (double)tp / (double)(tp + fp) : NAN;
+    t.recall = tp + fn ? (double)tp / (double)(tp + fn) : NAN;
+    t.event_precision = tagged_events ? sum_precision / (double)tagged_events : NAN;
+    t.event_recall = true_events ? sum_recall / (double)true_events : NAN;
+    return t;
+}
+
 size_t cascade_metrics_json(const cascade_job *job, const float *pred, const float *y, int64_t n,
                             int64_t out_numel, int64_t y_numel, char *buf, size_t cap) {
     size_t used = 0;
@@ -207,6 +242,16 @@ size_t cascade_metrics_json(const cascade_job *job, const float *pred, const flo
         int64_t classes = job->loss == LOSS_CE ? out_numel / y_numel : 2;
         used += classification_json(job->loss == LOSS_CE, pred, y, n, out_numel, y_numel, classes, buf + used,
                                     cap - used);
+        if (y_numel > 1 && classes == 2) { /* per-element binary targets: tagging */
+            tagging_scores ts = tagging(job->loss == LOSS_CE, pred, y, n, out_numel, y_numel);
+            char t4[32];
+            json_num(t1, sizeof t1, ts.precision);
+            json_num(t2, sizeof t2, ts.recall);
+            json_num(t3, sizeof t3, ts.event_precision);
+            json_num(t4, sizeof t4, ts.event_recall);
+            PUT(",\"threshold\":0.5,\"precision\":%s,\"recall\":%s,\"event_precision\":%s,\"event_recall\":%s",
+                t1, t2, t3, t4);
+        }
         return used;
     }
     if (y_numel > CASCADE_METRICS_MAX_COLUMNS) {

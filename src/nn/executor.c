@@ -163,11 +163,12 @@ void cascade_net_backward_from(cascade_net *net, const cascade_run *run, int nod
 cascade_status cascade_net_check_backward2(const cascade_net *net, const char *what) {
     for (int l = 0; l < net->n_layers; l++) {
         const cascade_layer *L = &net->layers[l];
-        if (L->op->backward2) continue;
+        if (L->op->backward2 && !L->no_backward2_reason) continue;
+        const char *reason = L->no_backward2_reason ? L->no_backward2_reason : L->op->no_backward2_reason;
         return cascade_fail(CASCADE_EUSAGE, "%s: layer %s (type %s) cannot be in %s: %s", net->name, L->full, L->type,
-                            what, L->op->no_backward2_reason ? L->op->no_backward2_reason
-                                                             : "it has no double backward (the exact gradient "
-                                                               "penalty differentiates every layer's backward pass)");
+                            what, reason ? reason
+                                         : "it has no double backward (the exact gradient penalty "
+                                           "differentiates every layer's backward pass)");
     }
     return CASCADE_OK;
 }

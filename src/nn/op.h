@@ -21,7 +21,7 @@ typedef float real;
 #endif
 
 #define CASCADE_MAX_INPUTS 8
-#define CASCADE_MAX_PARAMS 16
+#define CASCADE_MAX_PARAMS 32 /* edgeconv with batch norm: 6 per MLP layer */
 
 enum { CASCADE_INIT_ZEROS, CASCADE_INIT_ONES, CASCADE_INIT_UNIFORM, CASCADE_INIT_CONSTANT /* = init_bound */ };
 
@@ -62,6 +62,9 @@ typedef struct cascade_layer {
     /* running statistics (batchnorm): doubles a training forward exports per call when the
      * caller collects them (c->stats), averaged over a step and applied with apply_stats */
     int64_t stat_count;
+    /* set by infer when this configuration has no double backward although the op has one
+     * (edgeconv with batch norm): why, for the error naming the layer */
+    const char *no_backward2_reason;
     uint64_t seed;     /* job seed, for ops that draw random numbers (dropout) */
     uint32_t layer_id; /* distinct per layer within a job, for random streams */
 } cascade_layer;

@@ -34,8 +34,8 @@ class RefFile:
         """fn(inputs: list of tensors, params: dict name -> tensor) -> output tensor.
 
         spec: dict of job-file keys. grad_inputs: which inputs are differentiable
-        (default all). Parameters whose name starts with running_ (or weight_u, weight_v of
-        spectral normalisation) are buffers."""
+        (default all). Parameters whose name contains running_ (running_mean, edgeconv's
+        bn_running_var_l0; or weight_u, weight_v of spectral normalisation) are buffers."""
         params = params or {}
         grad_inputs = grad_inputs if grad_inputs is not None else [True] * len(inputs)
         g = self.f.create_group("case%03d" % self.count)
@@ -57,7 +57,7 @@ class RefFile:
         for name, p in params.items():
             p = np.asarray(p, dtype=np.float64)
             g["param/" + name] = p.astype(np.float32)
-            buffer = name.startswith("running_") or name in ("weight_u", "weight_v")
+            buffer = "running_" in name or name in ("weight_u", "weight_v")
             ps[name] = torch.tensor(p, requires_grad=not buffer)
         out = fn(xs, ps)
         g["out"] = out.detach().numpy()

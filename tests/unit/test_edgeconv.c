@@ -100,7 +100,8 @@ static void test_errors(void) {
     th_expect_error("edgeconv", "units=4\nk=10", pf, "k = 10", "(10,3)", "at least 11 points");
     th_expect_error("edgeconv", "k=3", pf, "needs `units`", NULL, NULL);
     th_expect_error("edgeconv", "units=4,0", pf, "units = 4,0", NULL, NULL);
-    th_expect_error("edgeconv", "units=4\nbatchnorm=true", pf, "batchnorm", "not available yet", NULL);
+    th_expect_error("edgeconv", "units=4,4,4,4,4,4\nbatchnorm=true", pf, "units = 4,4,4,4,4,4", "at most 5 layers", NULL);
+    th_expect_error("edgeconv", "units=4\nbatchnorm=maybe", pf, "batchnorm = maybe", NULL, NULL);
     th_expect_error("edgeconv", "units=4\naggregation=sum", pf, "aggregation = sum", NULL, NULL);
     th_expect_error("edgeconv", "units=4\nedge_activation=gelu", pf, "edge_activation = gelu", NULL, NULL);
     th_expect_error("edgeconv", "units=4\nactivation_edge=relu", pf, "unknown key 'activation_edge'", NULL, NULL);
@@ -177,6 +178,81 @@ static void test_backward(void) {
     cascade_layer_release(&L);
 }
 
+/* batchnorm = true: the batchnorm op's parameters per MLP layer, statistics exported per
+ * call equal to the in-place running update, eval mode normalising with the running
+ * statistics, and no double backward. Numbers against PyTorch: ref_edgeconv.py. */
+static void test_batchnorm(void) {
+    enum { N = 2, P = 10, F = 3, K = 3, U0 = 4, U1 = 2, NP = 12 };
+    cascade_layer L;
+    CU_ASSERT_FATAL(th_setup(&L, "edgeconv", "units=4,2\nk=3\nbatchnorm=true\nedge_activation=tanh",
+                             th_shp(2, P, F, 0, 0)));
+    CU_ASSERT_EQUAL_FATAL(L.n_params, NP);
+    const char *names[6] = {"weight_l0", "bias_l0", "bn_weight_l0", "bn_bias_l0", "bn_running_mean_l0",
+                            "bn_running_var_l0"};
+    for (int p = 0; p < 6; p++) CU_ASSERT_STRING_EQUAL(L.params[p].name, names[p]);
+    CU_ASSERT_STRING_EQUAL(L.params[11].name, "bn_running_var_l1");
+    th_expect_shape(&L.params[8].shape, "(2)", "bn_weight_l1");
+    CU_ASSERT(L.params[2].trainable && L.params[3].trainable && !L.params[4].trainable && !L.params[5].trainable);
+    CU_ASSERT_EQUAL(L.params[2].init, CASCADE_INIT_ONES);
+    CU_ASSERT_EQUAL(L.params[5].init, CASCADE_INIT_ONES);
+    CU_ASSERT_EQUAL(L.params[4].init, CASCADE_INIT_ZEROS);
+    CU_ASSERT_EQUAL(L.stat_count, 2 * (U0 + U1));
+    CU_ASSERT_EQUAL(L.saved_per_sample, P * K * (1 + 2 * (U0 + U1)));
+    CU_ASSERT_EQUAL(L.saved_fixed, 4 * (U0 + U1));
+    CU_ASSERT_PTR_NOT_NULL(L.no_backward2_reason);
+    float *param[NP], x[N * P * F], y1[N * P * U1], y2[N * P * U1];
+    for (int p = 0; p < NP; p++) {
+        int64_t n = cascade_shape_numel(&L.params[p].shape);
+        param[p] = malloc(n * sizeof(float));
+        th_fill(param[p], n, 30 + p);
+        if (p % 6 == 5)
+            for (int64_t i = 0; i < n; i++) param[p][i] = 1.5f + param[p][i]; /* variances > 0 */
+    }
+    th_fill(x, N * P * F, 4);
+    float *saved = calloc(L.saved_per_sample * N + L.saved_fixed, sizeof(float));
+    float *work = calloc(L.work_per_sample * N + L.work_fixed, sizeof(float));
+    double stats[2 * (U0 + U1)];
+    float keep_mean[U0], keep_var[U0];
+    memcpy(keep_mean, param[4], sizeof keep_mean);
+    memcpy(keep_var, param[5], sizeof keep_var);
+    cascade_fwd fw = {.n = N, .training = 1, .in = {x}, .out = y1, .saved = saved, .work = work, .stats = stats};
+    for (int p = 0; p < NP; p++) fw.param[p] = param[p];
+    L.op->forward(&L, &fw); /* exports, leaves the running statistics alone */
+    CU_ASSERT_EQUAL(memcmp(keep_mean, param[4], sizeof keep_mean), 0);
+    fw.stats = NULL;
+    fw.update_stats = 1;
+    fw.out = y2;
+    L.op->forward(&L, &fw); /* in place */
+    float updated_mean[U0], updated_var[U0];
+    memcpy(updated_mean, param[4], sizeof updated_mean);
+    memcpy(updated_var, param[5], sizeof updated_var);
+    memcpy(param[4], keep_mean, sizeof keep_mean);
+    memcpy(param[5], keep_var, sizeof keep_var);
+    L.op->apply_stats(&L, param, stats);
+    for (int c = 0; c < U0; c++) {
+        CU_ASSERT_DOUBLE_EQUAL(param[4][c], updated_mean[c], 1e-7);
+        CU_ASSERT_DOUBLE_EQUAL(param[5][c], updated_var[c], 1e-6);
+        CU_ASSERT(fabs(param[4][c] - keep_mean[c]) > 1e-4); /* they did move */
+    }
+    CU_ASSERT_EQUAL(memcmp(y1, y2, sizeof y1), 0);
+    /* eval with running statistics = this batch's (biased variance): the training output */
+    double m = N * P * K;
+    for (int l = 0, off = 0; l < 2; off += l ? U1 : U0, l++) {
+        int u = l ? U1 : U0;
+        for (int c = 0; c < u; c++) {
+            param[6 * l + 4][c] = (float)stats[2 * off + c];
+            param[6 * l + 5][c] = (float)(stats[2 * off + u + c] * (m - 1) / m);
+        }
+    }
+    fw.training = 0;
+    fw.update_stats = 0;
+    L.op->forward(&L, &fw);
+    for (int i = 0; i < N * P * U1; i++) CU_ASSERT(fabsf(y2[i] - y1[i]) < 2e-4f * (1 + fabsf(y1[i])));
+    for (int p = 0; p < NP; p++) free(param[p]);
+    free(saved), free(work);
+    cascade_layer_release(&L);
+}
+
 /* The book's model through the graph builder: two EdgeConv layers on the fixed sky
  * coordinates (features 0..2 of x, `input = <layer>, x`), then points to the last axis
  * (permute), pooled over the points and a dense head. Whole-net float finite differences
@@ -241,6 +317,21 @@ static void test_net(void) {
     cascade_net_free(&net);
     for (int i = 0; i < 5; i++) cascade_section_free(&secs[i]);
 
+    /* batch norm in the edge MLP: no double backward (a WGAN-GP critic cannot hold it) */
+    const char *bn_texts[] = {"type=edgeconv\ninput=x, x\nunits=4\nk=3\ngraph=x:0:3", "type=edgeconv\ninput=ec1, x\n"
+                              "units=3\nk=4\ngraph=x:0:3\nbatchnorm=true", "type=permute\norder=0,2,1",
+                              "type=globalavgpool", "type=dense\nunits=2"};
+    cascade_section bn_secs[5] = {0};
+    CU_ASSERT_EQUAL_FATAL(build_net(&net, bn_texts, 5, bn_secs), CASCADE_OK);
+    CU_ASSERT_EQUAL(net.n_stats, 2 * 3);
+    cascade_clear_error();
+    CU_ASSERT_EQUAL(cascade_net_check_backward2(&net, "a WGAN-GP critic"), CASCADE_EUSAGE);
+    if (!strstr(cascade_errmsg(), "model.ec2") || !strstr(cascade_errmsg(), "batch norm in the edge MLP"))
+        printf("\nmessage: %s\n", cascade_errmsg());
+    CU_ASSERT(strstr(cascade_errmsg(), "model.ec2") && strstr(cascade_errmsg(), "batch norm in the edge MLP"));
+    cascade_net_free(&net);
+    for (int i = 0; i < 5; i++) cascade_section_free(&bn_secs[i]);
+
     /* a fixed graph on x without x as the second input */
     const char *wrong[] = {"type=edgeconv\ninput=x\nunits=4\ngraph=x:0:3", "type=edgeconv\nunits=4\ngraph=x:0:3"};
     for (int w = 0; w < 2; w++) {
@@ -262,6 +353,7 @@ int main(void) {
     CU_add_test(s, "shapes and parameters", test_shapes);
     CU_add_test(s, "shape and key errors", test_errors);
     CU_add_test(s, "backward accumulates, NULL gradients", test_backward);
+    CU_add_test(s, "batch norm in the edge MLP", test_batchnorm);
     CU_add_test(s, "two fixed-graph layers in a net", test_net);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

@@ -168,9 +168,42 @@ static void test_angular(void) {
     CU_ASSERT_DOUBLE_EQUAL(member(buf, "angle_68_deg"), 0.68 * 2 * 90, 1e-3); /* interpolated */
 }
 
+/* Per-element binary targets (tagging, e.g. from_source per cosmic ray): precision and
+ * recall over all elements and per sample, for bce logits (n, P) and 2-class ce (n, 2, P). */
+static void test_tagging(void) {
+    cascade_job job;
+    memset(&job, 0, sizeof job);
+    job.loss = LOSS_BCE;
+    /* 3 samples of 4 elements; tagged = logit > 0 */
+    float logit[] = {2, -1, 3, -2, /* truth 1 0 0 0: TP 1, FP 1 -> p 1/2, r 1 */
+                     -1, -1, -1, -1, /* truth 0 1 1 0: nothing tagged -> r 0, no precision */
+                     1, 1, -3, -3}; /* truth 1 1 1 0: TP 2, FN 1 -> p 1, r 2/3 */
+    float y[] = {1, 0, 0, 0, 0, 1, 1, 0, 1, 1, 1, 0};
+    char buf[1024];
+    cascade_metrics_json(&job, logit, y, 3, 4, 4, buf, sizeof buf);
+    CU_ASSERT_DOUBLE_EQUAL(member(buf, "precision"), 3.0 / 4.0, 1e-6);   /* TP 3, FP 1 */
+    CU_ASSERT_DOUBLE_EQUAL(member(buf, "recall"), 3.0 / 6.0, 1e-6);      /* TP 3, FN 3 */
+    CU_ASSERT_DOUBLE_EQUAL(member(buf, "event_precision"), (0.5 + 1.0) / 2, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(member(buf, "event_recall"), (1.0 + 0.0 + 2.0 / 3.0) / 3, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(member(buf, "threshold"), 0.5, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(member(buf, "accuracy"), 8.0 / 12.0, 1e-6);
+    /* the same decisions as two logits per element, channels first (n, 2, P) */
+    job.loss = LOSS_CE;
+    float two[3 * 8];
+    for (int i = 0; i < 3; i++)
+        for (int e = 0; e < 4; e++) two[i * 8 + e] = 0, two[i * 8 + 4 + e] = logit[i * 4 + e];
+    cascade_metrics_json(&job, two, y, 3, 8, 4, buf, sizeof buf);
+    CU_ASSERT_DOUBLE_EQUAL(member(buf, "precision"), 3.0 / 4.0, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(member(buf, "event_recall"), (1.0 + 0.0 + 2.0 / 3.0) / 3, 1e-6);
+    /* one label per sample (classification): no tagging members */
+    cascade_metrics_json(&job, two, y, 3, 2, 1, buf, sizeof buf);
+    CU_ASSERT_PTR_NULL(strstr(buf, "precision"));
+}
+
 int main(void) {
     CU_initialize_registry();
     CU_pSuite s = CU_add_suite("metrics", NULL, NULL);
+    CU_add_test(s, "tagging precision and recall", test_tagging);
     CU_add_test(s, "auc", test_auc);
     CU_add_test(s, "regression", test_regression);
     CU_add_test(s, "many columns", test_many_columns);

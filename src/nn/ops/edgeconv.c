@@ -9,7 +9,8 @@
  * Keys: units (comma list, the MLP widths), k [8], aggregation [max; mean],
  * edge_activation [relu; leaky_relu (slope 0.01) | elu (alpha 1) | tanh | none] after EACH
  * MLP layer (the layer's `activation` key belongs to the graph and acts after aggregation),
- * batchnorm [false; true is not available yet], graph:
+ * batchnorm [false; true: torch's BatchNorm over the channel of the (n, P, k, u) edge tensor
+ * after each MLP activation, statistics over all edges of the batch; see below], graph:
  *   dynamic  kNN on this layer's input (one input);
  *   input    kNN on all features of the SECOND input (n, P, G): `input = prev, coords`;
  *   x:A:B    kNN on features A..B-1 of the net input, which must be the second input:
@@ -25,10 +26,17 @@
  *
  * Parameters (torch.nn.Linear layouts and init U(+-1/sqrt(fan_in))):
  *   weight_l0 [u0, 2F], bias_l0 [u0], weight_l1 [u1, u0], bias_l1 [u1], ...
+ * with batchnorm = true each layer l also has the batchnorm op's parameters and buffers,
+ * suffixed: bn_weight_l0 [u0] (ones), bn_bias_l0 (zeros), bn_running_mean_l0 (zeros),
+ * bn_running_var_l0 (ones), momentum 0.1, eps 1e-5 — the kernels of batchnorm.h, so the
+ * statistics are per micro-batch, exported and averaged over a step's micro-batches and
+ * ranks exactly as for a batchnorm layer (deterministic, rank-invariant); eval mode uses the
+ * running statistics. A critic of a WGAN-GP cannot hold it (no double backward, as batchnorm).
  *
  * The kNN works blockwise per sample: a block of rows of -2 C C^T by GEMM plus the squared
  * norms gives squared distances; each row keeps its k smallest in a sorted insertion buffer
- * (a strict `<` keeps the earlier index on ties). No gradient flows through the selection
+ * (a strict `<` keeps the earlier index on ties); after the first 8k candidates only those
+ * below the current k-th are inserted, found branch-free by windows (partial selection). No gradient flows through the selection
  * nor into the graph-coordinate input; the neighbour indices go to `saved`.
  * Backward is exact for the MLP and the input through x_i and x_j - x_i; max aggregation
  * routes the gradient to the first edge holding the maximum. */
@@ -37,10 +45,15 @@
 #include <tgmath.h>
 
 #include "nn/op.h"
+#include "nn/ops/batchnorm.h"
 
-#define EC_MAX_LAYERS (CASCADE_MAX_PARAMS / 2)
+#define EC_MAX_LAYERS 8
+#define EC_BN_MOMENTUM 0.1
+#define EC_BN_EPS 1e-5
 #define EC_MAX_K 1024     /* the selection buffer lives on the stack */
 #define EC_ROW_BLOCK 256  /* rows of the distance matrix computed at once */
+#define EC_SAMPLE_PER_K 8    /* kNN: candidates per neighbour inserted one by one first */
+#define EC_SELECT_WINDOW 256 /* then candidates screened against the k-th smallest at once */
 #define EC_LEAKY_SLOPE 0.01
 
 enum { EC_GRAPH_DYNAMIC, EC_GRAPH_INPUT, EC_GRAPH_X };
@@ -54,7 +67,14 @@ typedef struct {
     int aggregation, act;
     int graph;
     long graph_lo, graph_hi; /* x:A:B as given; infer resolves `input` to 0..G */
+    int batchnorm;
+    int params_per_layer;    /* 2 (weight, bias), 6 with batch norm */
 } edgeconv_cfg;
+
+/* Index of layer l's parameters in param[]: weight, bias, then with batch norm the batchnorm
+ * op's weight, bias, running_mean, running_var. */
+enum { EC_W, EC_B, EC_BN_W, EC_BN_B, EC_BN_MEAN, EC_BN_VAR };
+static inline int ec_param(const edgeconv_cfg *c, int l, int which) { return l * c->params_per_layer + which; }
 
 /* The shapes a forward/backward call works with. */
 typedef struct {
@@ -118,20 +138,23 @@ static cascade_status edgeconv_configure(void *cfg, cascade_section *spec) {
     CASCADE_TRY(cascade_cfg_int(spec, "k", 8, 1, EC_MAX_K, &c->k));
     CASCADE_TRY(cascade_cfg_enum(spec, "aggregation", aggregations, EC_AGG_MAX, &c->aggregation));
     CASCADE_TRY(cascade_cfg_enum(spec, "edge_activation", acts, EC_ACT_RELU, &c->act));
-    int batchnorm;
-    CASCADE_TRY(cascade_cfg_bool(spec, "batchnorm", 0, &batchnorm));
-    if (batchnorm)
-        return cascade_cfg_error(spec, cascade_section_find(spec, "batchnorm"),
-                                 "batch normalisation inside the edge MLP is not available yet");
+    CASCADE_TRY(cascade_cfg_bool(spec, "batchnorm", 0, &c->batchnorm));
+    c->params_per_layer = c->batchnorm ? 6 : 2;
+    if (c->n_layers * c->params_per_layer > CASCADE_MAX_PARAMS)
+        return cascade_cfg_error(spec, cascade_section_find(spec, "units"),
+                                 "%d MLP layers with batch norm need %d parameters, at most %d: use at most %d layers",
+                                 c->n_layers, c->n_layers * c->params_per_layer, CASCADE_MAX_PARAMS,
+                                 CASCADE_MAX_PARAMS / c->params_per_layer);
     return parse_graph(c, spec);
 }
 
-static void add_param(cascade_layer *L, const char *kind, int l, int64_t rows, int64_t cols, double bound) {
+static void add_param(cascade_layer *L, const char *kind, int l, int64_t rows, int64_t cols, int trainable,
+                      int init, double bound) {
     cascade_param_desc *p = &L->params[L->n_params++];
     snprintf(p->name, sizeof p->name, "%s_l%d", kind, l);
     p->shape = cols ? cascade_shape_make(2, (int64_t[]){rows, cols}) : cascade_shape_make(1, (int64_t[]){rows});
-    p->trainable = 1;
-    p->init = CASCADE_INIT_UNIFORM;
+    p->trainable = trainable;
+    p->init = init;
     p->init_bound = bound;
 }
 
@@ -174,17 +197,29 @@ static cascade_status edgeconv_infer(cascade_layer *L) {
     int64_t fan_in = 2 * F, sum_units = 0, maxw = 2 * F;
     for (int l = 0; l < c->n_layers; l++) {
         double bound = 1.0 / sqrt((double)fan_in);
-        add_param(L, "weight", l, c->units[l], fan_in, bound);
-        add_param(L, "bias", l, c->units[l], 0, bound);
+        add_param(L, "weight", l, c->units[l], fan_in, 1, CASCADE_INIT_UNIFORM, bound);
+        add_param(L, "bias", l, c->units[l], 0, 1, CASCADE_INIT_UNIFORM, bound);
+        if (c->batchnorm) {
+            add_param(L, "bn_weight", l, c->units[l], 0, 1, CASCADE_INIT_ONES, 0);
+            add_param(L, "bn_bias", l, c->units[l], 0, 1, CASCADE_INIT_ZEROS, 0);
+            add_param(L, "bn_running_mean", l, c->units[l], 0, 0, CASCADE_INIT_ZEROS, 0);
+            add_param(L, "bn_running_var", l, c->units[l], 0, 0, CASCADE_INIT_ONES, 0);
+        }
         fan_in = c->units[l];
         sum_units += c->units[l];
         if (c->units[l] > maxw) maxw = c->units[l];
     }
     L->out_shape = cascade_shape_make(2, (int64_t[]){P, c->units[c->n_layers - 1]});
     int64_t edges = P * c->k;
-    /* neighbour indices, then every MLP layer's output on every edge */
-    L->saved_per_sample = edges * (1 + sum_units);
-    L->saved_fixed = 0;
+    /* neighbour indices, then every MLP layer's output on every edge (with batch norm: the
+     * activations, then the normalised ones, then per layer mean and invstd as hi + lo) */
+    L->saved_per_sample = edges * (1 + (c->batchnorm ? 2 : 1) * sum_units);
+    L->saved_fixed = c->batchnorm ? 4 * sum_units : 0;
+    L->stat_count = c->batchnorm ? 2 * sum_units : 0; /* batch mean and unbiased variance per channel */
+    if (c->batchnorm)
+        L->no_backward2_reason = "batch norm in the edge MLP couples the samples of a batch, so the critic's "
+                                 "gradient with respect to one sample — and the per-sample gradient penalty — "
+                                 "is not defined (Gulrajani et al. 2017)";
     /* fixed: squared norms + one block of distances; per sample: the edge features and two
      * gradient buffers for backward; backward2 needs four more (tangents, primal adjoints) */
     int64_t block = P < EC_ROW_BLOCK ? P : EC_ROW_BLOCK;
@@ -217,7 +252,7 @@ static ec_dims ec_dims_of(const cascade_layer *L) {
 
 /* Inserts (dist, j) into the ascending buffer of `count` entries (capacity k); an entry
  * equal to an existing one goes after it, so earlier indices win ties. */
-static void keep_smallest(real *best_d, int *best_j, int *count, int k, real dist, int j) {
+static inline void keep_smallest(real *best_d, int *best_j, int *count, int k, real dist, int j) {
     int pos;
     if (*count < k)
         pos = (*count)++;
@@ -253,9 +288,27 @@ void OPSYM(edgeconv_knn)(const real *coords, int gstride, int P, int G, int k, r
             int i = r0 + r, count = 0;
             real best_d[EC_MAX_K];
             int best_j[EC_MAX_K];
-            const real *row = dist + (size_t)r * P;
-            for (int j = 0; j < P; j++)
-                if (j != i) keep_smallest(best_d, best_j, &count, k, norm[i] + norm[j] + row[j], j);
+            real *row = dist + (size_t)r * P;
+            /* the squared distances in place (the point itself out of reach), then a partial
+             * selection: the k smallest of the first EC_SAMPLE_PER_K * k candidates bound the
+             * k-th distance; the rest goes by windows whose candidates below the current bound
+             * are first gathered without branches (a few per window), then inserted in index
+             * order — the same neighbours as inserting every candidate in order */
+#pragma omp simd
+            for (int j = 0; j < P; j++) row[j] += norm[i] + norm[j];
+            row[i] = REAL_MAX;
+            int sample = P < EC_SAMPLE_PER_K * k ? P : EC_SAMPLE_PER_K * k;
+            for (int j = 0; j < sample; j++) keep_smallest(best_d, best_j, &count, k, row[j], j);
+            for (int j0 = sample; j0 < P; j0 += EC_SELECT_WINDOW) {
+                int jn = P - j0 < EC_SELECT_WINDOW ? P - j0 : EC_SELECT_WINDOW, below = 0;
+                int cand[EC_SELECT_WINDOW];
+                real bound = best_d[k - 1];
+                for (int j = 0; j < jn; j++) {
+                    cand[below] = j0 + j;
+                    below += row[j0 + j] < bound;
+                }
+                for (int c = 0; c < below; c++) keep_smallest(best_d, best_j, &count, k, row[cand[c]], cand[c]);
+            }
             for (int t = 0; t < k; t++) nbr[(size_t)i * k + t] = (real)best_j[t];
         }
     }
@@ -331,13 +384,38 @@ static void activation_grad(int act, const real *h, real *g, int64_t count) {
     }
 }
 
-/* Saved layout: neighbour indices of all samples (n*P*k), then layer l's outputs of all
- * edges (n*P*k x units[l]) one layer after the other. */
+/* Saved layout: neighbour indices of all samples (n*P*k), then layer l's activations on all
+ * edges (n*P*k x units[l]) one layer after the other; with batch norm then the normalised
+ * activations the same way, and after all per-sample data each layer's 4*units[l] statistics. */
+static int64_t sum_units_below(const edgeconv_cfg *c, int l) {
+    int64_t sum = 0;
+    for (int m = 0; m < l; m++) sum += c->units[m];
+    return sum;
+}
+
 static int64_t layer_output(const cascade_layer *L, int n, int l) {
     const edgeconv_cfg *c = L->cfg;
-    int64_t edges = (int64_t)n * L->in_shape[0].d[0] * c->k, off = edges;
-    for (int m = 0; m < l; m++) off += edges * c->units[m];
-    return off;
+    int64_t edges = (int64_t)n * L->in_shape[0].d[0] * c->k;
+    return edges + edges * sum_units_below(c, l);
+}
+
+/* What layer l passes on (to layer l+1 or the aggregation): its normalised activations with
+ * batch norm, else the activations. */
+static int64_t mlp_output(const cascade_layer *L, int n, int l) {
+    const edgeconv_cfg *c = L->cfg;
+    if (!c->batchnorm) return layer_output(L, n, l);
+    int64_t edges = (int64_t)n * L->in_shape[0].d[0] * c->k;
+    return edges + edges * (sum_units_below(c, c->n_layers) + sum_units_below(c, l));
+}
+
+static int64_t bn_saved(const cascade_layer *L, int n, int l) {
+    return L->saved_per_sample * n + 4 * sum_units_below(L->cfg, l);
+}
+
+/* Batch norm of layer l over its edges x units[l] values (channels last). */
+static bn_geom ec_bn_geom(const edgeconv_cfg *c, int edges, int l) {
+    return (bn_geom){.n = edges, .channels = c->units[l], .spatial = 1, .momentum = EC_BN_MOMENTUM,
+                     .eps = EC_BN_EPS};
 }
 
 static void edgeconv_forward(const cascade_layer *L, const OPSYM(cascade_fwd) *c) {
@@ -355,11 +433,20 @@ static void edgeconv_forward(const cascade_layer *L, const OPSYM(cascade_fwd) *c
     for (int l = 0; l < cfg->n_layers; l++) {
         int u = (int)cfg->units[l];
         real *h = c->saved + layer_output(L, n, l);
-        const real *bias = c->param[2 * l + 1];
+        const real *bias = c->param[ec_param(cfg, l, EC_B)];
         for (int r = 0; r < edges; r++) memcpy(h + (size_t)r * u, bias, (size_t)u * sizeof(real));
         /* h (edges x u) += h_in (edges x w_in) W^T (w_in x u) */
-        OPSYM(op_gemm)(0, 1, edges, u, w_in, 1, h_in, w_in, c->param[2 * l], w_in, 1, h, u);
+        OPSYM(op_gemm)(0, 1, edges, u, w_in, 1, h_in, w_in, c->param[ec_param(cfg, l, EC_W)], w_in, 1, h, u);
         activate(cfg->act, h, (int64_t)edges * u);
+        if (cfg->batchnorm) {
+            real *y = c->saved + mlp_output(L, n, l);
+            bn_geom g = ec_bn_geom(cfg, edges, l);
+            OPSYM(bn_kernel_forward)(&g, c->training, c->update_stats, c->stats ? c->stats + 2 * sum_units_below(cfg, l) : NULL,
+                                     h, y, c->param[ec_param(cfg, l, EC_BN_W)], c->param[ec_param(cfg, l, EC_BN_B)],
+                                     c->param[ec_param(cfg, l, EC_BN_MEAN)], c->param[ec_param(cfg, l, EC_BN_VAR)],
+                                     c->saved + bn_saved(L, n, l));
+            h = y;
+        }
         h_in = h;
         w_in = u;
     }
@@ -436,17 +523,27 @@ static void edgeconv_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *
     const real *saved = c->saved, *nbr = c->saved;
     real *e = c->work + L->work_fixed, *g = e + (size_t)edges * 2 * d.F, *g_prev = g + (size_t)edges * d.maxw;
     int last = cfg->n_layers - 1;
-    aggregation_grad(L, n, c->dout, c->out, &d, saved + layer_output(L, n, last), g);
+    aggregation_grad(L, n, c->dout, c->out, &d, saved + mlp_output(L, n, last), g);
     for (int l = last; l >= 0; l--) {
         int u = (int)cfg->units[l], w_in = l ? (int)cfg->units[l - 1] : 2 * d.F;
         const real *h = saved + layer_output(L, n, l);
+        if (cfg->batchnorm) { /* g: gradient of the normalised activations -> of the activations */
+            bn_geom bg = ec_bn_geom(cfg, edges, l);
+            memset(g_prev, 0, (size_t)edges * u * sizeof(real));
+            OPSYM(bn_kernel_backward)(&bg, c->training, h, g, c->param[ec_param(cfg, l, EC_BN_W)],
+                                      saved + bn_saved(L, n, l), g_prev, c->dparam[ec_param(cfg, l, EC_BN_W)],
+                                      c->dparam[ec_param(cfg, l, EC_BN_B)]);
+            real *swap = g;
+            g = g_prev;
+            g_prev = swap;
+        }
         activation_grad(cfg->act, h, g, (int64_t)edges * u);
-        const real *h_in = l ? saved + layer_output(L, n, l - 1) : e;
+        const real *h_in = l ? saved + mlp_output(L, n, l - 1) : e;
         if (!l) edge_features(&d, n, c->in[0], nbr, e);
         /* dW (u x w_in) += g^T (u x edges) h_in (edges x w_in) */
-        if (c->dparam[2 * l])
-            OPSYM(op_gemm)(1, 0, u, w_in, edges, 1, g, u, h_in, w_in, 1, c->dparam[2 * l], w_in);
-        real *db = c->dparam[2 * l + 1];
+        real *dw = c->dparam[ec_param(cfg, l, EC_W)];
+        if (dw) OPSYM(op_gemm)(1, 0, u, w_in, edges, 1, g, u, h_in, w_in, 1, dw, w_in);
+        real *db = c->dparam[ec_param(cfg, l, EC_B)];
         if (db) {
 #pragma omp parallel for if ((int64_t)edges * u > 65536)
             for (int o = 0; o < u; o++) {
@@ -457,7 +554,7 @@ static void edgeconv_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *
         }
         if (!l && !c->din[0]) break;
         /* g_prev (edges x w_in) = g (edges x u) W (u x w_in) */
-        OPSYM(op_gemm)(0, 0, edges, w_in, u, 1, g, u, c->param[2 * l], w_in, 0, g_prev, w_in);
+        OPSYM(op_gemm)(0, 0, edges, w_in, u, 1, g, u, c->param[ec_param(cfg, l, EC_W)], w_in, 0, g_prev, w_in);
         real *swap = g;
         g = g_prev;
         g_prev = swap;
@@ -504,7 +601,7 @@ static void tangent_to(const cascade_layer *L, const OPSYM(cascade_bwd2) *c, con
     real *z = t1;
     for (int j = 0;; j++) {
         int u = (int)cfg->units[j];
-        OPSYM(op_gemm)(0, 1, edges, u, w_in, 1, hp, w_in, c->param[2 * j], w_in, 0, z, u);
+        OPSYM(op_gemm)(0, 1, edges, u, w_in, 1, hp, w_in, c->param[ec_param(cfg, j, EC_W)], w_in, 0, z, u);
         if (j == l) break;
         activation_grad(cfg->act, c->saved + layer_output(L, n, j), z, (int64_t)edges * u); /* hdot_j */
         hp = z;
@@ -562,7 +659,7 @@ static void edgeconv_backward2(const cascade_layer *L, const OPSYM(cascade_bwd2)
             p[i] = p[i] * f1 + a[i] * zdot[i] * f2;
             a[i] *= f1;
         }
-        real *dw = c->dparam[2 * l], *db = c->dparam[2 * l + 1];
+        real *dw = c->dparam[ec_param(cfg, l, EC_W)], *db = c->dparam[ec_param(cfg, l, EC_B)];
         /* dW (u x w_in) += a^T hdot_{l-1} + P^T h_{l-1} */
         if (dw) OPSYM(op_gemm)(1, 0, u, w_in, edges, 1, a, u, hprev, w_in, 1, dw, w_in);
         if (!l) edge_features(&d, n, c->in[0], c->saved, e); /* h_{-1} = e, after hdot_{-1} was used */
@@ -578,8 +675,8 @@ static void edgeconv_backward2(const cascade_layer *L, const OPSYM(cascade_bwd2)
         }
         if (!l && !c->hin[0]) break;
         /* p_{l-1} = P W_l (and a_{l-1} = a W_l, not needed below layer 0) */
-        OPSYM(op_gemm)(0, 0, edges, w_in, u, 1, p, u, c->param[2 * l], w_in, 0, p2, w_in);
-        if (l) OPSYM(op_gemm)(0, 0, edges, w_in, u, 1, a, u, c->param[2 * l], w_in, 0, a2, w_in);
+        OPSYM(op_gemm)(0, 0, edges, w_in, u, 1, p, u, c->param[ec_param(cfg, l, EC_W)], w_in, 0, p2, w_in);
+        if (l) OPSYM(op_gemm)(0, 0, edges, w_in, u, 1, a, u, c->param[ec_param(cfg, l, EC_W)], w_in, 0, a2, w_in);
         real *swap = p;
         p = p2;
         p2 = swap;
@@ -588,6 +685,16 @@ static void edgeconv_backward2(const cascade_layer *L, const OPSYM(cascade_bwd2)
         a2 = swap;
     }
     if (c->hin[0]) scatter_input_grad(&d, n, c->saved, p, c->hin[0]);
+}
+
+/* Running statistics of every MLP layer's batch norm (stat_count > 0 only with batchnorm). */
+static void edgeconv_apply_stats(const cascade_layer *L, real *const *param, const double *stats) {
+    const edgeconv_cfg *cfg = L->cfg;
+    for (int l = 0; l < cfg->n_layers; l++) {
+        bn_geom g = ec_bn_geom(cfg, 0, l);
+        OPSYM(bn_kernel_apply_stats)(&g, param[ec_param(cfg, l, EC_BN_MEAN)], param[ec_param(cfg, l, EC_BN_VAR)],
+                                     stats + 2 * sum_units_below(cfg, l));
+    }
 }
 
 const OPSYM(cascade_op) OPSYM(cascade_op_edgeconv) = {
@@ -599,5 +706,6 @@ const OPSYM(cascade_op) OPSYM(cascade_op_edgeconv) = {
     .infer = edgeconv_infer,
     .forward = edgeconv_forward,
     .backward = edgeconv_backward,
-    .backward2 = edgeconv_backward2,
+    .apply_stats = edgeconv_apply_stats,
+    .backward2 = edgeconv_backward2, /* without batch norm (infer sets no_backward2_reason with it) */
 };

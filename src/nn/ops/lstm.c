@@ -11,7 +11,7 @@
  *               (CONTRACT's checkpoint names);
  *   layers > 1: torch's state_dict names weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0,
  *               weight_ih_l1 [4H, H], ... — parameter index 4*l + {0,1,2,3}.
- * At most CASCADE_MAX_PARAMS / 4 layers (4 parameters each).
+ * At most LSTM_MAX_LAYERS = 4 layers (4 parameters each).
  *
  * saved, per layer l, for the n samples of a call (backward through time reads them):
  *   act_l (n, T, 4H) gate activations i, f, g, o; cell_l (n, T, H); hid_l (n, T, H)
@@ -26,7 +26,7 @@
 
 #include "nn/op.h"
 
-#define LSTM_MAX_LAYERS (CASCADE_MAX_PARAMS / 4)
+#define LSTM_MAX_LAYERS 4 /* 4 parameters each */
 
 typedef struct {
     long units;
