@@ -175,6 +175,18 @@ cascade_status cascade_ckpt_keep_last(const char *dir, int keep, MPI_Comm comm) 
     return h5_agree(comm, rank == 0 ? prune(dir, keep) : CASCADE_OK);
 }
 
+/* dir/NAME, NAME read from dir/pointer (LATEST or BEST); an error if that file is missing. */
+static cascade_status follow_pointer(const char *dir, const char *pointer, char *path, size_t cap) {
+    char name[256];
+    struct stat sb;
+    CASCADE_TRY(read_pointer(dir, pointer, name, sizeof name));
+    if (snprintf(path, cap, "%s/%s", dir, name) >= (int)cap)
+        return cascade_fail(CASCADE_EIO, "%.200s...: path too long", dir);
+    if (stat(path, &sb) != 0)
+        return cascade_fail(CASCADE_EIO, "%s/%s names %s, which is missing: %s", dir, pointer, path, strerror(errno));
+    return CASCADE_OK;
+}
+
 cascade_status cascade_ckpt_resolve(const char *file_or_dir, char *path, size_t cap) {
     struct stat sb;
     if (stat(file_or_dir, &sb) != 0)
@@ -183,22 +195,17 @@ cascade_status cascade_ckpt_resolve(const char *file_or_dir, char *path, size_t 
     base = base ? base + 1 : file_or_dir;
     if (!S_ISDIR(sb.st_mode) && (strcmp(base, LATEST) == 0 || strcmp(base, BEST) == 0)) {
         /* RUNDIR/checkpoints/BEST (or LATEST): the checkpoint it names, beside it */
-        char dir[PATH_MAX], name[256];
+        char dir[PATH_MAX];
         size_t dlen = (size_t)(base - file_or_dir);
         snprintf(dir, sizeof dir, "%.*s", (int)(dlen ? dlen - 1 : 1), dlen ? file_or_dir : ".");
-        CASCADE_TRY(read_pointer(dir, base, name, sizeof name));
-        if (snprintf(path, cap, "%s/%s", dir, name) >= (int)cap)
-            return cascade_fail(CASCADE_EIO, "%.200s...: path too long", dir);
-        if (stat(path, &sb) != 0)
-            return cascade_fail(CASCADE_EIO, "%s names %s, which is missing: %s", file_or_dir, path, strerror(errno));
-        return CASCADE_OK;
+        return follow_pointer(dir, base, path, cap);
     }
     if (!S_ISDIR(sb.st_mode)) {
         if (snprintf(path, cap, "%s", file_or_dir) >= (int)cap)
             return cascade_fail(CASCADE_EIO, "%.200s...: path too long", file_or_dir);
         return CASCADE_OK;
     }
-    char dir[PATH_MAX], latest[PATH_MAX + 16], name[256];
+    char dir[PATH_MAX], latest[PATH_MAX + 16];
     snprintf(dir, sizeof dir, "%s/checkpoints", file_or_dir);
     snprintf(latest, sizeof latest, "%s/%s", dir, LATEST);
     if (access(latest, F_OK) != 0) { /* maybe the checkpoints directory itself */
@@ -208,12 +215,7 @@ cascade_status cascade_ckpt_resolve(const char *file_or_dir, char *path, size_t 
             return cascade_fail(CASCADE_EIO, "%s: no complete checkpoint (no %s/checkpoints/LATEST; LATEST "
                                 "is written after the first checkpoint is complete)", file_or_dir, file_or_dir);
     }
-    CASCADE_TRY(read_pointer(dir, LATEST, name, sizeof name));
-    if (snprintf(path, cap, "%s/%s", dir, name) >= (int)cap)
-        return cascade_fail(CASCADE_EIO, "%.200s...: path too long", dir);
-    if (stat(path, &sb) != 0)
-        return cascade_fail(CASCADE_EIO, "%s names %s, which is missing: %s", latest, path, strerror(errno));
-    return CASCADE_OK;
+    return follow_pointer(dir, LATEST, path, cap);
 }
 
 cascade_status cascade_ckpt_open(const char *file_or_dir, MPI_Comm comm, cascade_h5file **out) {
