@@ -1,5 +1,4 @@
 /* Setting up adversarial training (see gan.c): data, nets, optimizers, resume. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -326,15 +325,7 @@ cascade_status cascade_gan_session_open(gan_session *s, cascade_job *job, const 
         goto fail;
     }
     if (s->rank == 0) {
-        char path[CASCADE_PATH_MAX + 32];
-        if ((st = cascade_mkdir_p(s->rundir))) goto fail;
-        snprintf(path, sizeof path, "%s/job.ini", s->rundir);
-        if ((st = cascade_job_write(job, path))) goto fail;
-        snprintf(path, sizeof path, "%s/metrics.jsonl", s->rundir);
-        if (!(s->metrics = fopen(path, "a"))) {
-            st = cascade_fail(CASCADE_EIO, "cannot open %s: %s", path, strerror(errno));
-            goto fail;
-        }
+        if ((st = cascade_session_open_rundir(job, s->rundir, &s->metrics))) goto fail;
         char summary[8192];
         if (!o->quiet) {
             cascade_net_summary(&s->gen, summary, sizeof summary);

@@ -143,6 +143,17 @@ cascade_status cascade_session_start(const cascade_job *job, const cascade_train
     return CASCADE_OK;
 }
 
+cascade_status cascade_session_open_rundir(const cascade_job *job, const char *rundir, FILE **metrics) {
+    char path[CASCADE_PATH_MAX + 32];
+    *metrics = NULL;
+    CASCADE_TRY(cascade_mkdir_p(rundir));
+    snprintf(path, sizeof path, "%s/job.ini", rundir);
+    CASCADE_TRY(cascade_job_write(job, path));
+    snprintf(path, sizeof path, "%s/metrics.jsonl", rundir);
+    if (!(*metrics = fopen(path, "a"))) return cascade_fail(CASCADE_EIO, "cannot open %s: %s", path, strerror(errno));
+    return CASCADE_OK;
+}
+
 cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const cascade_train_opts *o,
                                     MPI_Comm comm) {
     memset(s, 0, sizeof *s);
@@ -257,16 +268,7 @@ cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const 
         goto fail;
     }
     if (s->rank == 0) {
-        char path[CASCADE_PATH_MAX + 32];
-        if ((st = cascade_mkdir_p(s->rundir))) goto fail;
-        snprintf(path, sizeof path, "%s/job.ini", s->rundir);
-        if ((st = cascade_job_write(job, path))) goto fail;
-        snprintf(path, sizeof path, "%s/metrics.jsonl", s->rundir);
-        s->metrics = fopen(path, "a");
-        if (!s->metrics) {
-            st = cascade_fail(CASCADE_EIO, "cannot open %s: %s", path, strerror(errno));
-            goto fail;
-        }
+        if ((st = cascade_session_open_rundir(job, s->rundir, &s->metrics))) goto fail;
         char summary[8192];
         cascade_net_summary(&s->net, summary, sizeof summary);
         if (!o->quiet) cascade_log("%s", summary);

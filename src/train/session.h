@@ -75,6 +75,9 @@ cascade_status cascade_net_buckets(cascade_net *net, double bucket_mb, MPI_Comm 
 cascade_status cascade_session_start(const cascade_job *job, const cascade_train_opts *o, int size,
                                      char rundir[CASCADE_PATH_MAX], char ckdir[CASCADE_PATH_MAX + 16],
                                      const char **resume_from);
+/* Rank 0 of every training loop: creates RUNDIR, writes the job as run (job.ini) and opens
+ * metrics.jsonl for appending (a resumed run continues it). */
+cascade_status cascade_session_open_rundir(const cascade_job *job, const char *rundir, FILE **metrics);
 /* 1 when ckdir holds LATEST or step-*.h5 (a run that must be resumed, not overwritten). */
 int cascade_session_has_checkpoints(const char *ckdir);
 /* A JSON number, or null when not finite. */
