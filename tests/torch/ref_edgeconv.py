@@ -65,7 +65,7 @@ cases = [(3, 10, 2, 1, [4], "max", "dynamic", "relu", 0),
          (1, 25, 2, 3, [2], "mean", "input", "elu", 2),
          (2, 15, 4, 1, [3], "max", "x:1:4", "none", 5),
          (3, 40, 2, 8, [5, 2], "mean", "x:0:3", "relu", 4),
-         (1, 300, 3, 4, [3], "max", "dynamic", "relu", 0),             # > one block of 256 rows
+         (1, 300, 3, 4, [3], "max", "dynamic", "relu", 0),             # > one block of 64 kNN rows
          (2, 270, 3, 5, [2], "mean", "input", "relu", 3),
          # deeper MLPs with curved activations: second-order terms through several layers
          (2, 12, 3, 3, [4, 3], "max", "dynamic", "tanh", 0),
@@ -77,6 +77,9 @@ cases = [(3, 10, 2, 1, [4], "max", "dynamic", "relu", 0),
          (2, 16, 2, 5, [3, 2], "mean", "input", "tanh", 2, "train"),
          (3, 40, 4, 8, [8, 8, 8], "mean", "x:0:3", "relu", 4, "train"),   # the skymap job's ec1
          (1, 12, 3, 3, [4, 3], "max", "dynamic", "elu", 0, "train"),     # batch 1: stats over P*k edges
+         # several blocks of the fused edge MLP (2048 edges): 3 * 200 * 8 = 4800 edges
+         (3, 200, 3, 8, [6, 5], "mean", "x:0:3", "relu", 4, "train"),
+         (2, 150, 4, 8, [4, 3], "max", "dynamic", "tanh", 0, "eval"),
          (2, 20, 3, 4, [5, 3], "max", "dynamic", "relu", 0, "eval"),
          (2, 18, 4, 3, [4, 4], "mean", "x:1:4", "tanh", 5, "eval")]
 for case in cases:

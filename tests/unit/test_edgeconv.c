@@ -12,6 +12,7 @@
 #include "nn/graph.h"
 
 void edgeconv_knn(const float *coords, int gstride, int P, int G, int k, float *nbr, float *scratch);
+void edgeconv_knn_f64(const double *coords, int gstride, int P, int G, int k, double *nbr, double *scratch);
 
 /* Six points in the plane (small integers: every distance is exact in float). Point 0 has
  * four neighbours at distance 1 (1..4), point 1 two at squared distance 2 (2 and 4). */
@@ -48,6 +49,37 @@ static void test_knn_ties(void) {
     edgeconv_knn(&rows[0][1], 4, 6, 2, 3, nbr, scratch);
     expect_neighbours(nbr, 3, 0, (int[]){1, 2, 3});
     expect_neighbours(nbr, 3, 1, (int[]){0, 2, 4});
+}
+
+/* Integer points on a small grid (many exactly equal distances, every one exact in float): the
+ * k nearest of every point for k = 1 .. 20 (the SSE lanes up to 16, the scalar buffer above,
+ * several windows and row blocks) equal a brute-force stable sort by (distance, index) and
+ * the double build's selection. */
+static void test_knn_brute_force(void) {
+    enum { P = 150, G = 2, KMAX = 20 };
+    static float c[P * G], nbr[P * KMAX], scratch[P + 64 * P];
+    static double cd[P * G], nbrd[P * KMAX], scratchd[P + 64 * P];
+    for (int i = 0; i < P * G; i++) cd[i] = c[i] = (float)((i * 7919 + 13) % 9);
+    int bad = 0;
+    for (int k = 1; k <= KMAX; k++) {
+        edgeconv_knn(c, G, P, G, k, nbr, scratch);
+        edgeconv_knn_f64(cd, G, P, G, k, nbrd, scratchd);
+        for (int i = 0; i < P; i++) {
+            int order[P], m = 0;
+            float dist[P];
+            for (int j = 0; j < P; j++) {
+                float dx = c[i * G] - c[j * G], dy = c[i * G + 1] - c[j * G + 1];
+                dist[j] = dx * dx + dy * dy;
+                if (j == i) continue;
+                int pos = m++; /* stable insertion: equal distances keep index order */
+                while (pos > 0 && dist[order[pos - 1]] > dist[j]) order[pos] = order[pos - 1], pos--;
+                order[pos] = j;
+            }
+            for (int t = 0; t < k; t++) bad += (int)nbr[i * k + t] != order[t] || (int)nbrd[i * k + t] != order[t];
+        }
+    }
+    if (bad) printf("\n%d neighbours differ from the brute-force order\n", bad);
+    CU_ASSERT_EQUAL(bad, 0);
 }
 
 /* The op end to end on the plane with the identity-like MLP: units = 2, weight picks
@@ -197,7 +229,7 @@ static void test_batchnorm(void) {
     CU_ASSERT_EQUAL(L.params[5].init, CASCADE_INIT_ONES);
     CU_ASSERT_EQUAL(L.params[4].init, CASCADE_INIT_ZEROS);
     CU_ASSERT_EQUAL(L.stat_count, 2 * (U0 + U1));
-    CU_ASSERT_EQUAL(L.saved_per_sample, P * K * (1 + 2 * (U0 + U1)));
+    CU_ASSERT_EQUAL(L.saved_per_sample, P * K * (1 + U0 + U1)); /* the normalised values are recomputed */
     CU_ASSERT_EQUAL(L.saved_fixed, 4 * (U0 + U1));
     CU_ASSERT_PTR_NOT_NULL(L.no_backward2_reason);
     float *param[NP], x[N * P * F], y1[N * P * U1], y2[N * P * U1];
@@ -349,6 +381,7 @@ int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
     CU_pSuite s = CU_add_suite("edgeconv", NULL, NULL);
     CU_add_test(s, "kNN and tie-breaking", test_knn_ties);
+    CU_add_test(s, "kNN against brute force, k = 1..20", test_knn_brute_force);
     CU_add_test(s, "forward by hand", test_forward_by_hand);
     CU_add_test(s, "shapes and parameters", test_shapes);
     CU_add_test(s, "shape and key errors", test_errors);

@@ -114,14 +114,14 @@ static void bn_save(real *saved, int64_t channels, int64_t ch, int which, double
     saved[(2 * which + 1) * channels + ch] = (real)(v - (double)hi);
 }
 
-static double bn_load(const real *saved, int64_t channels, int64_t ch, int which) {
+double OPSYM(bn_kernel_saved)(const real *saved, int64_t channels, int64_t ch, int which) {
     return (double)saved[2 * which * channels + ch] + (double)saved[(2 * which + 1) * channels + ch];
 }
 
 /* The statistics forward normalises channel ch with (batch ones given in mean/var when
  * training), exported or folded into the running ones; saves mean and invstd; returns the
  * affine map y = x * a + b with a = w * invstd, b = bias - mean * a. */
-static void bn_channel_map(const bn_geom *g, int training, int update_stats, double *stats, int64_t ch,
+void OPSYM(bn_kernel_channel_map)(const bn_geom *g, int training, int update_stats, double *stats, int64_t ch,
                            double mean, double var, const real *weight, const real *bias, real *running_mean,
                            real *running_var, real *saved, double *a, double *b) {
     double count = (double)g->n * (double)g->spatial;
@@ -155,7 +155,7 @@ void OPSYM(bn_kernel_forward)(const bn_geom *g, int training, int update_stats, 
         double mean[BN_ROW_CHANNELS], var[BN_ROW_CHANNELS], a[BN_ROW_CHANNELS], b[BN_ROW_CHANNELS];
         if (training) bn_batch_stats_rows(g, x, mean, var);
         for (int64_t ch = 0; ch < C; ch++)
-            bn_channel_map(g, training, update_stats, stats, ch, mean[ch], var[ch], weight, bias, running_mean,
+            OPSYM(bn_kernel_channel_map)(g, training, update_stats, stats, ch, mean[ch], var[ch], weight, bias, running_mean,
                            running_var, saved, &a[ch], &b[ch]);
 #pragma omp parallel for if (count * C > 65536)
         for (int64_t i = 0; i < g->n; i++)
@@ -166,7 +166,7 @@ void OPSYM(bn_kernel_forward)(const bn_geom *g, int training, int update_stats, 
     for (int64_t ch = 0; ch < C; ch++) {
         double mean = 0, var = 0, a, b;
         if (training) bn_batch_stats(g, x, ch, &mean, &var);
-        bn_channel_map(g, training, update_stats, stats, ch, mean, var, weight, bias, running_mean, running_var,
+        OPSYM(bn_kernel_channel_map)(g, training, update_stats, stats, ch, mean, var, weight, bias, running_mean, running_var,
                        saved, &a, &b);
         for (int64_t i = 0; i < g->n; i++) {
             int64_t off = (i * C + ch) * S;
@@ -176,7 +176,7 @@ void OPSYM(bn_kernel_forward)(const bn_geom *g, int training, int update_stats, 
 }
 
 /* dweight, dbias and dx of channel ch from sg = sum(g), sgx = sum(g * xhat) (below). */
-static void bn_channel_grads(const bn_geom *g, int training, int64_t ch, double sg, double sgx, const real *weight,
+void OPSYM(bn_kernel_channel_grads)(const bn_geom *g, int training, int64_t ch, double sg, double sgx, const real *weight,
                              double invstd, real *dweight, real *dbias, double *scale, double *mean_g,
                              double *mean_gx) {
     double count = (double)g->n * (double)g->spatial;
@@ -198,8 +198,8 @@ void OPSYM(bn_kernel_backward)(const bn_geom *g, int training, const real *x, co
         double mean[BN_ROW_CHANNELS], invstd[BN_ROW_CHANNELS], sg[BN_ROW_CHANNELS], sgx[BN_ROW_CHANNELS];
         double scale[BN_ROW_CHANNELS], mean_g[BN_ROW_CHANNELS], mean_gx[BN_ROW_CHANNELS];
         for (int64_t ch = 0; ch < C; ch++) {
-            mean[ch] = bn_load(saved, C, ch, 0);
-            invstd[ch] = bn_load(saved, C, ch, 1);
+            mean[ch] = OPSYM(bn_kernel_saved)(saved, C, ch, 0);
+            invstd[ch] = OPSYM(bn_kernel_saved)(saved, C, ch, 1);
             sg[ch] = 0, sgx[ch] = 0;
         }
         for (int64_t i = 0; i < g->n; i++)
@@ -209,7 +209,7 @@ void OPSYM(bn_kernel_backward)(const bn_geom *g, int training, const real *x, co
                 sgx[ch] += (double)dy[off] * ((double)x[off] - mean[ch]) * invstd[ch];
             }
         for (int64_t ch = 0; ch < C; ch++)
-            bn_channel_grads(g, training, ch, sg[ch], sgx[ch], weight, invstd[ch], dweight, dbias, &scale[ch],
+            OPSYM(bn_kernel_channel_grads)(g, training, ch, sg[ch], sgx[ch], weight, invstd[ch], dweight, dbias, &scale[ch],
                              &mean_g[ch], &mean_gx[ch]);
         if (!dx) return;
 #pragma omp parallel for if (count * C > 65536)
@@ -223,7 +223,7 @@ void OPSYM(bn_kernel_backward)(const bn_geom *g, int training, const real *x, co
     }
 #pragma omp parallel for if (count * C > 65536)
     for (int64_t ch = 0; ch < C; ch++) {
-        double mean = bn_load(saved, C, ch, 0), invstd = bn_load(saved, C, ch, 1);
+        double mean = OPSYM(bn_kernel_saved)(saved, C, ch, 0), invstd = OPSYM(bn_kernel_saved)(saved, C, ch, 1);
         double sg = 0, sgx = 0;
         for (int64_t i = 0; i < g->n; i++) {
             int64_t off = (i * C + ch) * S;
@@ -233,7 +233,7 @@ void OPSYM(bn_kernel_backward)(const bn_geom *g, int training, const real *x, co
             }
         }
         double scale, mean_g, mean_gx;
-        bn_channel_grads(g, training, ch, sg, sgx, weight, invstd, dweight, dbias, &scale, &mean_g, &mean_gx);
+        OPSYM(bn_kernel_channel_grads)(g, training, ch, sg, sgx, weight, invstd, dweight, dbias, &scale, &mean_g, &mean_gx);
         if (!dx) continue;
         for (int64_t i = 0; i < g->n; i++) {
             int64_t off = (i * C + ch) * S;

@@ -33,27 +33,33 @@
  * ranks exactly as for a batchnorm layer (deterministic, rank-invariant); eval mode uses the
  * running statistics. A critic of a WGAN-GP cannot hold it (no double backward, as batchnorm).
  *
- * The kNN works blockwise per sample: a block of rows of -2 C C^T by GEMM plus the squared
- * norms gives squared distances; each row keeps its k smallest in a sorted insertion buffer
- * (a strict `<` keeps the earlier index on ties); after the first 8k candidates only those
- * below the current k-th are inserted, found branch-free by windows (partial selection). No gradient flows through the selection
- * nor into the graph-coordinate input; the neighbour indices go to `saved`.
- * Backward is exact for the MLP and the input through x_i and x_j - x_i; max aggregation
- * routes the gradient to the first edge holding the maximum. */
+ * The kNN (knn.c) is exact and blockwise with GEMM and partial selection; no gradient flows
+ * through the selection nor into the graph-coordinate input; the neighbour indices go to
+ * `saved`. Backward is exact for the MLP and the input through x_i and x_j - x_i; max
+ * aggregation routes the gradient to the first edge holding the maximum.
+ *
+ * The edge MLP runs fused over blocks of EC_EDGE_BLOCK edges (cache-sized; the blocks, not
+ * the threads, are the unit of work, so results do not depend on the thread count): per
+ * block the layer's input rows (the previous layer's normalised activations, recomputed from
+ * its saved activations), the GEMM, bias and activation, and the batch-norm sums; sums are
+ * per block in double and reduced in block order. Layer 0 never builds the edge features in
+ * forward: e W^T = x_i (W_a - W_b)^T + x_j W_b^T with W = [W_a | W_b], so two per-point
+ * products (n*P rows instead of n*P*k) are gathered per edge. The batch statistics are the
+ * double sums of (h - s) and (h - s)^2 with s the running mean (exact in double for float
+ * activations, and s keeps the cancellation small); mean and invstd are saved as the
+ * batchnorm op saves them and the normalised values recomputed from them wherever needed. */
 #include <stdio.h>
 #include <string.h>
 #include <tgmath.h>
 
 #include "nn/op.h"
 #include "nn/ops/batchnorm.h"
+#include "nn/ops/knn.h"
 
 #define EC_MAX_LAYERS 8
 #define EC_BN_MOMENTUM 0.1
 #define EC_BN_EPS 1e-5
-#define EC_MAX_K 1024     /* the selection buffer lives on the stack */
-#define EC_ROW_BLOCK 256  /* rows of the distance matrix computed at once */
-#define EC_SAMPLE_PER_K 8    /* kNN: candidates per neighbour inserted one by one first */
-#define EC_SELECT_WINDOW 256 /* then candidates screened against the k-th smallest at once */
+#define EC_EDGE_BLOCK 2048 /* edges per block of the fused edge MLP */
 #define EC_LEAKY_SLOPE 0.01
 
 enum { EC_GRAPH_DYNAMIC, EC_GRAPH_INPUT, EC_GRAPH_X };
@@ -135,7 +141,7 @@ static cascade_status edgeconv_configure(void *cfg, cascade_section *spec) {
     CASCADE_TRY(cascade_cfg_intlist(spec, "units", EC_MAX_LAYERS, 1, 1L << 20, c->units, &c->n_layers));
     if (c->n_layers == 0)
         return cascade_cfg_error(spec, NULL, "edgeconv needs `units` (the edge MLP widths, e.g. units = 32, 32)");
-    CASCADE_TRY(cascade_cfg_int(spec, "k", 8, 1, EC_MAX_K, &c->k));
+    CASCADE_TRY(cascade_cfg_int(spec, "k", 8, 1, KNN_MAX_K, &c->k));
     CASCADE_TRY(cascade_cfg_enum(spec, "aggregation", aggregations, EC_AGG_MAX, &c->aggregation));
     CASCADE_TRY(cascade_cfg_enum(spec, "edge_activation", acts, EC_ACT_RELU, &c->act));
     CASCADE_TRY(cascade_cfg_bool(spec, "batchnorm", 0, &c->batchnorm));
@@ -147,6 +153,15 @@ static cascade_status edgeconv_configure(void *cfg, cascade_section *spec) {
                                  CASCADE_MAX_PARAMS / c->params_per_layer);
     return parse_graph(c, spec);
 }
+
+static int64_t sum_units_below(const edgeconv_cfg *c, int l) {
+    int64_t sum = 0;
+    for (int m = 0; m < l; m++) sum += c->units[m];
+    return sum;
+}
+
+/* reals of the work buffer of a call on n samples (ec_layout_of) */
+static int64_t ec_work_size(const cascade_layer *L, int64_t n);
 
 static void add_param(cascade_layer *L, const char *kind, int l, int64_t rows, int64_t cols, int trainable,
                       int init, double bound) {
@@ -211,20 +226,18 @@ static cascade_status edgeconv_infer(cascade_layer *L) {
     }
     L->out_shape = cascade_shape_make(2, (int64_t[]){P, c->units[c->n_layers - 1]});
     int64_t edges = P * c->k;
-    /* neighbour indices, then every MLP layer's output on every edge (with batch norm: the
-     * activations, then the normalised ones, then per layer mean and invstd as hi + lo) */
-    L->saved_per_sample = edges * (1 + (c->batchnorm ? 2 : 1) * sum_units);
+    /* neighbour indices, then every MLP layer's activations on every edge (with batch norm
+     * before normalising), then per layer mean and invstd as hi + lo */
+    L->saved_per_sample = edges * (1 + sum_units);
     L->saved_fixed = c->batchnorm ? 4 * sum_units : 0;
     L->stat_count = c->batchnorm ? 2 * sum_units : 0; /* batch mean and unbiased variance per channel */
     if (c->batchnorm)
         L->no_backward2_reason = "batch norm in the edge MLP couples the samples of a batch, so the critic's "
                                  "gradient with respect to one sample — and the per-sample gradient penalty — "
                                  "is not defined (Gulrajani et al. 2017)";
-    /* fixed: squared norms + one block of distances; per sample: the edge features and two
-     * gradient buffers for backward; backward2 needs four more (tangents, primal adjoints) */
-    int64_t block = P < EC_ROW_BLOCK ? P : EC_ROW_BLOCK;
-    L->work_fixed = P + block * P;
-    L->work_per_sample = edges * (2 * F + 2 * maxw);
+    /* ec_layout_of below; backward2 needs four more rows per edge (tangents, primal adjoints) */
+    L->work_fixed = ec_work_size(L, 0);
+    L->work_per_sample = ec_work_size(L, 1) - L->work_fixed;
     L->work2_per_sample = edges * 4 * maxw;
     return CASCADE_OK;
 }
@@ -250,88 +263,129 @@ static ec_dims ec_dims_of(const cascade_layer *L) {
     return d;
 }
 
-/* Inserts (dist, j) into the ascending buffer of `count` entries (capacity k); an entry
- * equal to an existing one goes after it, so earlier indices win ties. */
-static inline void keep_smallest(real *best_d, int *best_j, int *count, int k, real dist, int j) {
-    int pos;
-    if (*count < k)
-        pos = (*count)++;
-    else if (dist < best_d[k - 1])
-        pos = k - 1; /* drops the largest */
-    else
-        return;
-    while (pos > 0 && best_d[pos - 1] > dist) {
-        best_d[pos] = best_d[pos - 1];
-        best_j[pos] = best_j[pos - 1];
-        pos--;
-    }
-    best_d[pos] = dist;
-    best_j[pos] = j;
+/* Saved layout: neighbour indices of all samples (n*P*k), then layer l's activations on all
+ * edges (n*P*k x units[l]) one layer after the other (with batch norm before normalising),
+ * and after all per-sample data each batch-normalised layer's 4*units[l] statistics. */
+static int64_t layer_output(const cascade_layer *L, int n, int l) {
+    const edgeconv_cfg *c = L->cfg;
+    int64_t edges = (int64_t)n * L->in_shape[0].d[0] * c->k;
+    return edges + edges * sum_units_below(c, l);
 }
 
-/* The k nearest neighbours of every point of one sample: coords (P rows of gstride, G
- * values from the row start), nbr (P, k) indices as reals, scratch P + block*P. */
-void OPSYM(edgeconv_knn)(const real *coords, int gstride, int P, int G, int k, real *nbr, real *scratch) {
-    real *norm = scratch, *dist = scratch + P;
-    for (int p = 0; p < P; p++) {
-        real s = 0;
-        for (int g = 0; g < G; g++) s += coords[(size_t)p * gstride + g] * coords[(size_t)p * gstride + g];
-        norm[p] = s;
+static int64_t bn_saved(const cascade_layer *L, int n, int l) {
+    return L->saved_per_sample * n + 4 * sum_units_below(L->cfg, l);
+}
+
+/* Batch norm of layer l over its edges x units[l] values (channels last). */
+static bn_geom ec_bn_geom(const edgeconv_cfg *c, int64_t edges, int l) {
+    return (bn_geom){.n = edges, .channels = c->units[l], .spatial = 1, .momentum = EC_BN_MOMENTUM,
+                     .eps = EC_BN_EPS};
+}
+
+static int64_t even(int64_t v) { return v + (v & 1); } /* doubles after it stay aligned */
+
+/* The work buffer of a call on n samples, in reals from its start (ec_layout_of gives the
+ * offsets, ec_work_of the pointers). Fixed: per layer 8*units[l] doubles (the batch norm's
+ * map a, b, its mean, invstd and backward's scale, mean_g, mean_gx), the kNN scratch, layer
+ * 0's point weights (2*u0 x F); per sample: per block 2*maxw doubles of partial sums and a
+ * maxw x maxw partial weight gradient, three edge tensors (edges x maxw: layer inputs and
+ * two gradients) and layer 0's point terms (P x 2*u0). */
+typedef struct {
+    int64_t affine, knn, wpoint, part, dw_part, y, g1, g2, point, end;
+} ec_layout;
+
+static int64_t blocks_of(int64_t edges) { return (edges + EC_EDGE_BLOCK - 1) / EC_EDGE_BLOCK; }
+
+static ec_layout ec_layout_of(const cascade_layer *L, int64_t n) {
+    const edgeconv_cfg *cfg = L->cfg;
+    ec_dims d = ec_dims_of(L);
+    int64_t rpd = (int64_t)(sizeof(double) / sizeof(real)), pk = (int64_t)d.P * d.k;
+    int64_t blocks = n * blocks_of(pk); /* >= blocks_of(n * pk) */
+    ec_layout o;
+    o.affine = 0;
+    o.knn = rpd * 8 * sum_units_below(cfg, cfg->n_layers);
+    o.wpoint = o.knn + even(d.P + (int64_t)KNN_ROW_BLOCK * d.P);
+    o.part = o.wpoint + even(2 * cfg->units[0] * d.F);
+    o.dw_part = o.part + rpd * 2 * d.maxw * blocks;
+    o.y = o.dw_part + (int64_t)d.maxw * d.maxw * blocks;
+    o.g1 = o.y + n * pk * d.maxw;
+    o.g2 = o.g1 + n * pk * d.maxw;
+    o.point = o.g2 + n * pk * d.maxw;
+    o.end = o.point + n * d.P * 2 * cfg->units[0];
+    return o;
+}
+
+static int64_t ec_work_size(const cascade_layer *L, int64_t n) { return ec_layout_of(L, n).end; }
+
+typedef struct {
+    double *affine, *part;
+    real *knn, *wpoint, *dw_part, *y, *g1, *g2, *point;
+} ec_work;
+
+static ec_work ec_work_of(const cascade_layer *L, int n, real *work) {
+    ec_layout o = ec_layout_of(L, n);
+    return (ec_work){.affine = (double *)work, .part = (double *)(work + o.part), .knn = work + o.knn,
+                     .wpoint = work + o.wpoint, .dw_part = work + o.dw_part, .y = work + o.y, .g1 = work + o.g1,
+                     .g2 = work + o.g2, .point = work + o.point};
+}
+
+/* Layer l's slice of the affine region: a, b, mean, invstd, scale, mean_g, mean_gx (u each). */
+static double *ec_affine(const edgeconv_cfg *cfg, const ec_work *w, int l) {
+    return w->affine + 8 * sum_units_below(cfg, l);
+}
+
+/* The map y = h * a + b of layer l's batch norm from its saved statistics (forward and
+ * backward use these same numbers). */
+static void affine_from_saved(const edgeconv_cfg *cfg, int l, const real *saved, const real *weight,
+                              const real *bias, double *aff) {
+    int64_t u = cfg->units[l];
+    for (int64_t ch = 0; ch < u; ch++) {
+        double mean = OPSYM(bn_kernel_saved)(saved, u, ch, 0), invstd = OPSYM(bn_kernel_saved)(saved, u, ch, 1);
+        aff[2 * u + ch] = mean;
+        aff[3 * u + ch] = invstd;
+        aff[ch] = (double)weight[ch] * invstd;
+        aff[u + ch] = (double)bias[ch] - mean * aff[ch];
     }
-    for (int r0 = 0; r0 < P; r0 += EC_ROW_BLOCK) {
-        int rows = P - r0 < EC_ROW_BLOCK ? P - r0 : EC_ROW_BLOCK;
-        /* dist (rows x P) = -2 C_block C^T */
-        OPSYM(op_gemm)(0, 1, rows, P, G, -2, coords + (size_t)r0 * gstride, gstride, coords, gstride, 0,
-                       dist, P);
-#pragma omp parallel for if ((int64_t)rows * P > 32768)
-        for (int r = 0; r < rows; r++) {
-            int i = r0 + r, count = 0;
-            real best_d[EC_MAX_K];
-            int best_j[EC_MAX_K];
-            real *row = dist + (size_t)r * P;
-            /* the squared distances in place (the point itself out of reach), then a partial
-             * selection: the k smallest of the first EC_SAMPLE_PER_K * k candidates bound the
-             * k-th distance; the rest goes by windows whose candidates below the current bound
-             * are first gathered without branches (a few per window), then inserted in index
-             * order — the same neighbours as inserting every candidate in order */
+}
+
+/* out (rows x u) = h * a + b per channel: a layer's normalised activations */
+static void normalise_rows(const real *h, int64_t rows, int u, const double *aff, real *out) {
+    const double *a = aff, *b = aff + u;
+    for (int64_t r = 0; r < rows; r++) {
 #pragma omp simd
-            for (int j = 0; j < P; j++) row[j] += norm[i] + norm[j];
-            row[i] = REAL_MAX;
-            int sample = P < EC_SAMPLE_PER_K * k ? P : EC_SAMPLE_PER_K * k;
-            for (int j = 0; j < sample; j++) keep_smallest(best_d, best_j, &count, k, row[j], j);
-            for (int j0 = sample; j0 < P; j0 += EC_SELECT_WINDOW) {
-                int jn = P - j0 < EC_SELECT_WINDOW ? P - j0 : EC_SELECT_WINDOW, below = 0;
-                int cand[EC_SELECT_WINDOW];
-                real bound = best_d[k - 1];
-                for (int j = 0; j < jn; j++) {
-                    cand[below] = j0 + j;
-                    below += row[j0 + j] < bound;
-                }
-                for (int c = 0; c < below; c++) keep_smallest(best_d, best_j, &count, k, row[cand[c]], cand[c]);
-            }
-            for (int t = 0; t < k; t++) nbr[(size_t)i * k + t] = (real)best_j[t];
+        for (int ch = 0; ch < u; ch++) out[r * u + ch] = (real)((double)h[r * u + ch] * a[ch] + b[ch]);
+    }
+}
+
+/* Edge e = (s*P + i)*k + t: its sample's first point and its two end points (rows of x). */
+static inline void edge_ends(const ec_dims *d, const real *nbr, int64_t e, int64_t *pi, int64_t *pj) {
+    int64_t pk = (int64_t)d->P * d->k, s = e / pk;
+    *pi = s * d->P + (e % pk) / d->k;
+    *pj = s * d->P + (int64_t)nbr[e];
+}
+
+/* Edge features of edges r0 .. r0+rows-1: row r = [x_i, x_j - x_i] (rows x 2F). */
+static void edge_feature_rows(const ec_dims *d, const real *x, const real *nbr, int64_t r0, int64_t rows, real *e) {
+    int F = d->F;
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t pi, pj;
+        edge_ends(d, nbr, r0 + r, &pi, &pj);
+        const real *xi = x + pi * F, *xj = x + pj * F;
+        real *row = e + r * 2 * F;
+        for (int f = 0; f < F; f++) {
+            row[f] = xi[f];
+            row[F + f] = xj[f] - xi[f];
         }
     }
 }
 
-/* Edge features of all n samples: row ((s*P + i)*k + t) = [x_i, x_j - x_i], j = nbr. */
+/* All edges of n samples (double backward). */
 static void edge_features(const ec_dims *d, int n, const real *x, const real *nbr, real *e) {
-    int F = d->F;
-#pragma omp parallel for if ((int64_t)n * d->P * d->k * F > 65536)
-    for (int s = 0; s < n; s++) {
-        const real *xs = x + (size_t)s * d->P * F;
-        for (int i = 0; i < d->P; i++) {
-            const real *xi = xs + (size_t)i * F;
-            for (int t = 0; t < d->k; t++) {
-                size_t edge = ((size_t)s * d->P + i) * d->k + t;
-                const real *xj = xs + (size_t)nbr[edge] * F;
-                real *row = e + edge * 2 * F;
-                for (int f = 0; f < F; f++) {
-                    row[f] = xi[f];
-                    row[F + f] = xj[f] - xi[f];
-                }
-            }
-        }
+    int64_t edges = (int64_t)n * d->P * d->k;
+#pragma omp parallel for if (edges * d->F > 65536)
+    for (int64_t b = 0; b < blocks_of(edges); b++) {
+        int64_t r0 = b * EC_EDGE_BLOCK, rows = edges - r0 < EC_EDGE_BLOCK ? edges - r0 : EC_EDGE_BLOCK;
+        edge_feature_rows(d, x, nbr, r0, rows, e + r0 * 2 * d->F);
     }
 }
 
@@ -339,19 +393,17 @@ static void activate(int act, real *h, int64_t count) {
     const real slope = (real)EC_LEAKY_SLOPE;
     switch (act) {
     case EC_ACT_RELU:
-#pragma omp parallel for simd if (count > 65536)
+#pragma omp simd
         for (int64_t i = 0; i < count; i++) h[i] = h[i] > 0 ? h[i] : 0;
         break;
     case EC_ACT_LEAKY:
-#pragma omp parallel for simd if (count > 65536)
+#pragma omp simd
         for (int64_t i = 0; i < count; i++) h[i] = h[i] > 0 ? h[i] : slope * h[i];
         break;
     case EC_ACT_ELU:
-#pragma omp parallel for if (count > 65536)
         for (int64_t i = 0; i < count; i++) h[i] = h[i] > 0 ? h[i] : expm1(h[i]);
         break;
     case EC_ACT_TANH:
-#pragma omp parallel for if (count > 65536)
         for (int64_t i = 0; i < count; i++) h[i] = tanh(h[i]);
         break;
     default:
@@ -364,19 +416,19 @@ static void activation_grad(int act, const real *h, real *g, int64_t count) {
     const real slope = (real)EC_LEAKY_SLOPE;
     switch (act) {
     case EC_ACT_RELU:
-#pragma omp parallel for simd if (count > 65536)
+#pragma omp simd
         for (int64_t i = 0; i < count; i++) g[i] = h[i] > 0 ? g[i] : 0;
         break;
     case EC_ACT_LEAKY:
-#pragma omp parallel for simd if (count > 65536)
+#pragma omp simd
         for (int64_t i = 0; i < count; i++) g[i] = h[i] > 0 ? g[i] : slope * g[i];
         break;
     case EC_ACT_ELU:
-#pragma omp parallel for simd if (count > 65536)
+#pragma omp simd
         for (int64_t i = 0; i < count; i++) g[i] = h[i] > 0 ? g[i] : g[i] * (h[i] + 1);
         break;
     case EC_ACT_TANH:
-#pragma omp parallel for simd if (count > 65536)
+#pragma omp simd
         for (int64_t i = 0; i < count; i++) g[i] *= 1 - h[i] * h[i];
         break;
     default:
@@ -384,86 +436,158 @@ static void activation_grad(int act, const real *h, real *g, int64_t count) {
     }
 }
 
-/* Saved layout: neighbour indices of all samples (n*P*k), then layer l's activations on all
- * edges (n*P*k x units[l]) one layer after the other; with batch norm then the normalised
- * activations the same way, and after all per-sample data each layer's 4*units[l] statistics. */
-static int64_t sum_units_below(const edgeconv_cfg *c, int l) {
-    int64_t sum = 0;
-    for (int m = 0; m < l; m++) sum += c->units[m];
-    return sum;
+/* sums[o] = sum over the rows of g (rows x u) of column o, row after row. */
+static void column_sums(const real *g, int64_t rows, int u, double *sums) {
+    for (int o = 0; o < u; o++) sums[o] = 0;
+    for (int64_t r = 0; r < rows; r++) {
+#pragma omp simd
+        for (int o = 0; o < u; o++) sums[o] += (double)g[r * u + o];
+    }
 }
 
-static int64_t layer_output(const cascade_layer *L, int n, int l) {
-    const edgeconv_cfg *c = L->cfg;
-    int64_t edges = (int64_t)n * L->in_shape[0].d[0] * c->k;
-    return edges + edges * sum_units_below(c, l);
+/* dst[i] += the sum over `blocks` partials (stride apart) of element i, in block order. */
+static void reduce_blocks(const double *part, int64_t stride, int64_t blocks, int count, real *dst) {
+    for (int i = 0; i < count; i++) {
+        double s = 0;
+        for (int64_t b = 0; b < blocks; b++) s += part[b * stride + i];
+        dst[i] += (real)s;
+    }
 }
 
-/* What layer l passes on (to layer l+1 or the aggregation): its normalised activations with
- * batch norm, else the activations. */
-static int64_t mlp_output(const cascade_layer *L, int n, int l) {
-    const edgeconv_cfg *c = L->cfg;
-    if (!c->batchnorm) return layer_output(L, n, l);
-    int64_t edges = (int64_t)n * L->in_shape[0].d[0] * c->k;
-    return edges + edges * (sum_units_below(c, c->n_layers) + sum_units_below(c, l));
+static void reduce_blocks_real(const real *part, int64_t stride, int64_t blocks, int count, real *dst) {
+    for (int i = 0; i < count; i++) {
+        double s = 0;
+        for (int64_t b = 0; b < blocks; b++) s += (double)part[b * stride + i];
+        dst[i] += (real)s;
+    }
 }
 
-static int64_t bn_saved(const cascade_layer *L, int n, int l) {
-    return L->saved_per_sample * n + 4 * sum_units_below(L->cfg, l);
+/* Layer 0's per-point terms of all n*P points: point (n*P x 2*u0) = x [W_a - W_b; W_b]^T. */
+static void point_terms(const edgeconv_cfg *cfg, const ec_dims *d, int n, const real *x, const real *weight,
+                        ec_work *w) {
+    int u = (int)cfg->units[0], F = d->F;
+    for (int o = 0; o < u; o++)
+        for (int f = 0; f < F; f++) {
+            w->wpoint[(size_t)o * F + f] = weight[(size_t)o * 2 * F + f] - weight[(size_t)o * 2 * F + F + f];
+            w->wpoint[(size_t)(u + o) * F + f] = weight[(size_t)o * 2 * F + F + f];
+        }
+    OPSYM(op_gemm)(0, 1, n * d->P, 2 * u, F, 1, x, F, w->wpoint, F, 0, w->point, 2 * u);
 }
 
-/* Batch norm of layer l over its edges x units[l] values (channels last). */
-static bn_geom ec_bn_geom(const edgeconv_cfg *c, int edges, int l) {
-    return (bn_geom){.n = edges, .channels = c->units[l], .spatial = 1, .momentum = EC_BN_MOMENTUM,
-                     .eps = EC_BN_EPS};
+/* Layer 0's pre-activations of edges r0.. : h = point_i[:u] + point_j[u:] + bias. */
+static void first_layer_rows(const ec_dims *d, const real *nbr, const real *point, const real *bias, int u,
+                             int64_t r0, int64_t rows, real *h) {
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t pi, pj;
+        edge_ends(d, nbr, r0 + r, &pi, &pj);
+        const real *a = point + pi * 2 * u, *b = point + pj * 2 * u + u;
+        real *hr = h + r * u;
+#pragma omp simd
+        for (int o = 0; o < u; o++) hr[o] = a[o] + b[o] + bias[o];
+    }
+}
+
+/* Partial batch-norm sums of a block: part[ch] = sum (h - s), part[u + ch] = sum (h - s)^2. */
+static void partial_stats(const real *h, int64_t rows, int u, const real *shift, double *part) {
+    for (int ch = 0; ch < 2 * u; ch++) part[ch] = 0;
+    for (int64_t r = 0; r < rows; r++) {
+#pragma omp simd
+        for (int ch = 0; ch < u; ch++) {
+            double v = (double)h[r * u + ch] - (double)shift[ch];
+            part[ch] += v;
+            part[u + ch] += v * v;
+        }
+    }
+}
+
+/* After layer l's forward on all blocks: its batch statistics from the partial sums (training)
+ * or the running ones, exported or updated, saved; the map in the affine region. */
+static void finish_batchnorm(const cascade_layer *L, const OPSYM(cascade_fwd) *c, const ec_dims *d, int l,
+                             int64_t edges, ec_work *w) {
+    const edgeconv_cfg *cfg = L->cfg;
+    int64_t u = cfg->units[l], blocks = blocks_of(edges);
+    bn_geom g = ec_bn_geom(cfg, edges, l);
+    real *saved = c->saved + bn_saved(L, c->n, l), *running_mean = c->param[ec_param(cfg, l, EC_BN_MEAN)];
+    const real *weight = c->param[ec_param(cfg, l, EC_BN_W)], *bias = c->param[ec_param(cfg, l, EC_BN_B)];
+    double *stats = c->stats ? c->stats + 2 * sum_units_below(cfg, l) : NULL;
+    for (int64_t ch = 0; ch < u; ch++) {
+        double mean = 0, var = 0, a, b;
+        if (c->training) {
+            double s1 = 0, s2 = 0;
+            for (int64_t k = 0; k < blocks; k++) {
+                s1 += w->part[k * 2 * d->maxw + ch];
+                s2 += w->part[k * 2 * d->maxw + u + ch];
+            }
+            double m1 = s1 / (double)edges;
+            mean = (double)running_mean[ch] + m1;
+            var = s2 / (double)edges - m1 * m1;
+            if (var < 0) var = 0;
+        }
+        OPSYM(bn_kernel_channel_map)(&g, c->training, c->update_stats, stats, ch, mean, var, weight, bias,
+                                     running_mean, c->param[ec_param(cfg, l, EC_BN_VAR)], saved, &a, &b);
+    }
+    affine_from_saved(cfg, l, saved, weight, bias, ec_affine(cfg, w, l));
 }
 
 static void edgeconv_forward(const cascade_layer *L, const OPSYM(cascade_fwd) *c) {
     const edgeconv_cfg *cfg = L->cfg;
     ec_dims d = ec_dims_of(L);
-    int n = c->n, edges = n * d.P * d.k;
-    real *nbr = c->saved, *e = c->work + L->work_fixed;
+    int n = c->n;
+    int64_t edges = (int64_t)n * d.P * d.k, blocks = blocks_of(edges);
+    real *nbr = c->saved;
+    ec_work w = ec_work_of(L, n, c->work);
     const real *graph_in = cfg->graph == EC_GRAPH_DYNAMIC ? c->in[0] : c->in[1];
     for (int s = 0; s < n; s++)
         OPSYM(edgeconv_knn)(graph_in + (size_t)s * d.P * d.gstride + d.goff, d.gstride, d.P, d.G, d.k,
-                            nbr + (size_t)s * d.P * d.k, c->work);
-    edge_features(&d, n, c->in[0], nbr, e);
-    const real *h_in = e;
-    int w_in = 2 * d.F;
+                            nbr + (size_t)s * d.P * d.k, w.knn);
+    point_terms(cfg, &d, n, c->in[0], c->param[ec_param(cfg, 0, EC_W)], &w);
     for (int l = 0; l < cfg->n_layers; l++) {
-        int u = (int)cfg->units[l];
+        int u = (int)cfg->units[l], w_in = l ? (int)cfg->units[l - 1] : 2 * d.F;
         real *h = c->saved + layer_output(L, n, l);
+        const real *h_prev = l ? c->saved + layer_output(L, n, l - 1) : NULL, *W = c->param[ec_param(cfg, l, EC_W)];
         const real *bias = c->param[ec_param(cfg, l, EC_B)];
-        for (int r = 0; r < edges; r++) memcpy(h + (size_t)r * u, bias, (size_t)u * sizeof(real));
-        /* h (edges x u) += h_in (edges x w_in) W^T (w_in x u) */
-        OPSYM(op_gemm)(0, 1, edges, u, w_in, 1, h_in, w_in, c->param[ec_param(cfg, l, EC_W)], w_in, 1, h, u);
-        activate(cfg->act, h, (int64_t)edges * u);
-        if (cfg->batchnorm) {
-            real *y = c->saved + mlp_output(L, n, l);
-            bn_geom g = ec_bn_geom(cfg, edges, l);
-            OPSYM(bn_kernel_forward)(&g, c->training, c->update_stats, c->stats ? c->stats + 2 * sum_units_below(cfg, l) : NULL,
-                                     h, y, c->param[ec_param(cfg, l, EC_BN_W)], c->param[ec_param(cfg, l, EC_BN_B)],
-                                     c->param[ec_param(cfg, l, EC_BN_MEAN)], c->param[ec_param(cfg, l, EC_BN_VAR)],
-                                     c->saved + bn_saved(L, n, l));
-            h = y;
+        const double *prev_map = l && cfg->batchnorm ? ec_affine(cfg, &w, l - 1) : NULL;
+        const real *shift = cfg->batchnorm && c->training ? c->param[ec_param(cfg, l, EC_BN_MEAN)] : NULL;
+#pragma omp parallel for schedule(static) if (blocks > 1)
+        for (int64_t b = 0; b < blocks; b++) {
+            int64_t r0 = b * EC_EDGE_BLOCK, rows = edges - r0 < EC_EDGE_BLOCK ? edges - r0 : EC_EDGE_BLOCK;
+            real *hb = h + r0 * u;
+            if (!l) {
+                first_layer_rows(&d, nbr, w.point, bias, u, r0, rows, hb);
+            } else {
+                const real *in = h_prev + r0 * w_in;
+                if (prev_map) {
+                    normalise_rows(in, rows, w_in, prev_map, w.y + r0 * w_in);
+                    in = w.y + r0 * w_in;
+                }
+                for (int64_t r = 0; r < rows; r++) memcpy(hb + r * u, bias, (size_t)u * sizeof(real));
+                /* h (rows x u) += in (rows x w_in) W^T */
+                OPSYM(op_gemm)(0, 1, (int)rows, u, w_in, 1, in, w_in, W, w_in, 1, hb, u);
+            }
+            activate(cfg->act, hb, rows * u);
+            if (shift) partial_stats(hb, rows, u, shift, w.part + b * 2 * d.maxw);
         }
-        h_in = h;
-        w_in = u;
+        if (cfg->batchnorm) finish_batchnorm(L, c, &d, l, edges, &w);
     }
-    /* aggregate the k edges of every point */
-    int rows = n * d.P, U = d.U, k = d.k;
-#pragma omp parallel for if ((int64_t)rows * k * U > 65536)
-    for (int r = 0; r < rows; r++) {
-        const real *h = h_in + (size_t)r * k * U;
-        real *y = c->out + (size_t)r * U;
+    /* aggregate the k edges of every point (of the normalised activations with batch norm) */
+    int last = cfg->n_layers - 1;
+    const real *h = c->saved + layer_output(L, n, last);
+    const double *map = cfg->batchnorm ? ec_affine(cfg, &w, last) : NULL;
+    int64_t rows = (int64_t)n * d.P;
+    int U = d.U, k = d.k;
+#pragma omp parallel for if (rows * k * U > 65536)
+    for (int64_t r = 0; r < rows; r++) {
+        const real *hr = h + r * k * U;
+        real *y = c->out + r * U;
         for (int o = 0; o < U; o++) {
-            real acc = h[o];
-            for (int t = 1; t < k; t++) {
-                real v = h[(size_t)t * U + o];
-                if (cfg->aggregation == EC_AGG_MAX)
-                    acc = v > acc ? v : acc;
-                else
+            real acc = 0;
+            for (int t = 0; t < k; t++) {
+                real v = hr[(size_t)t * U + o];
+                if (map) v = (real)((double)v * map[o] + map[U + o]);
+                if (cfg->aggregation == EC_AGG_MEAN)
                     acc += v;
+                else
+                    acc = t == 0 || v > acc ? v : acc;
             }
             y[o] = cfg->aggregation == EC_AGG_MAX ? acc : acc / (real)k;
         }
@@ -471,24 +595,30 @@ static void edgeconv_forward(const cascade_layer *L, const OPSYM(cascade_fwd) *c
 }
 
 /* Gradient of the last MLP output (edges x U) from dout: mean spreads dout/k over the k
- * edges, max gives it to the first edge holding the maximum (forward copied it exactly). */
+ * edges, max gives it to the first edge holding the maximum (forward copied it exactly);
+ * map: the last layer's batch-norm map (NULL without), which forward applied before. */
 static void aggregation_grad(const cascade_layer *L, int n, const real *dout, const real *out, const ec_dims *d,
-                             const real *h, real *g) {
+                             const real *h, const double *map, real *g) {
     const edgeconv_cfg *cfg = L->cfg;
-    int rows = n * d->P, U = d->U, k = d->k;
-#pragma omp parallel for if ((int64_t)rows * k * U > 65536)
-    for (int r = 0; r < rows; r++) {
-        const real *hr = h + (size_t)r * k * U, *go = dout + (size_t)r * U, *y = out + (size_t)r * U;
-        real *gr = g + (size_t)r * k * U;
+    int64_t rows = (int64_t)n * d->P;
+    int U = d->U, k = d->k;
+#pragma omp parallel for if (rows * k * U > 65536)
+    for (int64_t r = 0; r < rows; r++) {
+        const real *hr = h + r * k * U, *go = dout + r * U, *y = out + r * U;
+        real *gr = g + r * k * U;
         for (int o = 0; o < U; o++) {
             int first = -1;
             for (int t = 0; t < k; t++) {
                 real v = 0;
                 if (cfg->aggregation == EC_AGG_MEAN) {
                     v = go[o] / (real)k;
-                } else if (first < 0 && hr[(size_t)t * U + o] == y[o]) {
-                    first = t;
-                    v = go[o];
+                } else if (first < 0) {
+                    real hv = hr[(size_t)t * U + o];
+                    if (map) hv = (real)((double)hv * map[o] + map[U + o]);
+                    if (hv == y[o]) {
+                        first = t;
+                        v = go[o];
+                    }
                 }
                 gr[(size_t)t * U + o] = v;
             }
@@ -516,48 +646,106 @@ static void scatter_input_grad(const ec_dims *d, int n, const real *nbr, const r
     }
 }
 
+/* Batch norm of layer l backward, first pass: sg = sum(g), sgx = sum(g * xhat) per channel
+ * over all edges (per block, reduced in block order); dweight, dbias; the coefficients of
+ * the input gradient into the affine region. */
+static void batchnorm_grad_sums(const cascade_layer *L, const OPSYM(cascade_bwd) *c, const ec_dims *d, int l,
+                                int64_t edges, const real *h, const real *g, ec_work *w) {
+    const edgeconv_cfg *cfg = L->cfg;
+    int u = (int)cfg->units[l];
+    int64_t blocks = blocks_of(edges);
+    double *aff = ec_affine(cfg, w, l);
+    const double *mean = aff + 2 * u, *invstd = aff + 3 * u;
+#pragma omp parallel for schedule(static) if (blocks > 1)
+    for (int64_t b = 0; b < blocks; b++) {
+        int64_t r0 = b * EC_EDGE_BLOCK, rows = edges - r0 < EC_EDGE_BLOCK ? edges - r0 : EC_EDGE_BLOCK;
+        double *part = w->part + b * 2 * d->maxw;
+        for (int ch = 0; ch < 2 * u; ch++) part[ch] = 0;
+        for (int64_t r = r0; r < r0 + rows; r++) {
+#pragma omp simd
+            for (int ch = 0; ch < u; ch++) {
+                double dy = (double)g[r * u + ch];
+                part[ch] += dy;
+                part[u + ch] += dy * ((double)h[r * u + ch] - mean[ch]) * invstd[ch];
+            }
+        }
+    }
+    bn_geom geom = ec_bn_geom(cfg, edges, l);
+    for (int ch = 0; ch < u; ch++) {
+        double sg = 0, sgx = 0;
+        for (int64_t b = 0; b < blocks; b++) {
+            sg += w->part[b * 2 * d->maxw + ch];
+            sgx += w->part[b * 2 * d->maxw + u + ch];
+        }
+        OPSYM(bn_kernel_channel_grads)(&geom, c->training, ch, sg, sgx, c->param[ec_param(cfg, l, EC_BN_W)],
+                                       invstd[ch], c->dparam[ec_param(cfg, l, EC_BN_W)],
+                                       c->dparam[ec_param(cfg, l, EC_BN_B)], &aff[4 * u + ch], &aff[5 * u + ch],
+                                       &aff[6 * u + ch]);
+    }
+}
+
 static void edgeconv_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
     const edgeconv_cfg *cfg = L->cfg;
     ec_dims d = ec_dims_of(L);
-    int n = c->n, edges = n * d.P * d.k;
+    int n = c->n, last = cfg->n_layers - 1;
+    int64_t edges = (int64_t)n * d.P * d.k, blocks = blocks_of(edges);
     const real *saved = c->saved, *nbr = c->saved;
-    real *e = c->work + L->work_fixed, *g = e + (size_t)edges * 2 * d.F, *g_prev = g + (size_t)edges * d.maxw;
-    int last = cfg->n_layers - 1;
-    aggregation_grad(L, n, c->dout, c->out, &d, saved + mlp_output(L, n, last), g);
+    ec_work w = ec_work_of(L, n, c->work);
+    if (cfg->batchnorm) /* the maps forward used (work is shared between layers) */
+        for (int l = 0; l <= last; l++)
+            affine_from_saved(cfg, l, saved + bn_saved(L, n, l), c->param[ec_param(cfg, l, EC_BN_W)],
+                              c->param[ec_param(cfg, l, EC_BN_B)], ec_affine(cfg, &w, l));
+    real *g = w.g1, *g_next = w.g2;
+    aggregation_grad(L, n, c->dout, c->out, &d, saved + layer_output(L, n, last),
+                     cfg->batchnorm ? ec_affine(cfg, &w, last) : NULL, g);
     for (int l = last; l >= 0; l--) {
         int u = (int)cfg->units[l], w_in = l ? (int)cfg->units[l - 1] : 2 * d.F;
-        const real *h = saved + layer_output(L, n, l);
-        if (cfg->batchnorm) { /* g: gradient of the normalised activations -> of the activations */
-            bn_geom bg = ec_bn_geom(cfg, edges, l);
-            memset(g_prev, 0, (size_t)edges * u * sizeof(real));
-            OPSYM(bn_kernel_backward)(&bg, c->training, h, g, c->param[ec_param(cfg, l, EC_BN_W)],
-                                      saved + bn_saved(L, n, l), g_prev, c->dparam[ec_param(cfg, l, EC_BN_W)],
-                                      c->dparam[ec_param(cfg, l, EC_BN_B)]);
-            real *swap = g;
-            g = g_prev;
-            g_prev = swap;
-        }
-        activation_grad(cfg->act, h, g, (int64_t)edges * u);
-        const real *h_in = l ? saved + mlp_output(L, n, l - 1) : e;
-        if (!l) edge_features(&d, n, c->in[0], nbr, e);
-        /* dW (u x w_in) += g^T (u x edges) h_in (edges x w_in) */
-        real *dw = c->dparam[ec_param(cfg, l, EC_W)];
-        if (dw) OPSYM(op_gemm)(1, 0, u, w_in, edges, 1, g, u, h_in, w_in, 1, dw, w_in);
-        real *db = c->dparam[ec_param(cfg, l, EC_B)];
-        if (db) {
-#pragma omp parallel for if ((int64_t)edges * u > 65536)
-            for (int o = 0; o < u; o++) {
-                real sum = 0;
-                for (int r = 0; r < edges; r++) sum += g[(size_t)r * u + o];
-                db[o] += sum;
+        const real *h = saved + layer_output(L, n, l), *W = c->param[ec_param(cfg, l, EC_W)];
+        const real *h_prev = l ? saved + layer_output(L, n, l - 1) : NULL;
+        const double *prev_map = l && cfg->batchnorm ? ec_affine(cfg, &w, l - 1) : NULL;
+        const double *aff = ec_affine(cfg, &w, l);
+        if (cfg->batchnorm) batchnorm_grad_sums(L, c, &d, l, edges, h, g, &w);
+        real *dw = c->dparam[ec_param(cfg, l, EC_W)], *db = c->dparam[ec_param(cfg, l, EC_B)];
+        int pass_on = l > 0 || c->din[0];
+#pragma omp parallel for schedule(static) if (blocks > 1)
+        for (int64_t b = 0; b < blocks; b++) {
+            int64_t r0 = b * EC_EDGE_BLOCK, rows = edges - r0 < EC_EDGE_BLOCK ? edges - r0 : EC_EDGE_BLOCK;
+            real *gb = g + r0 * u;
+            const real *hb = h + r0 * u;
+            if (cfg->batchnorm) { /* g: gradient of the normalised activations -> of the activations */
+                const double *mean = aff + 2 * u, *invstd = aff + 3 * u, *scale = aff + 4 * u;
+                const double *mean_g = aff + 5 * u, *mean_gx = aff + 6 * u;
+                for (int64_t r = 0; r < rows; r++) {
+#pragma omp simd
+                    for (int ch = 0; ch < u; ch++) {
+                        double xhat = ((double)hb[r * u + ch] - mean[ch]) * invstd[ch];
+                        gb[r * u + ch] = (real)(scale[ch] * ((double)gb[r * u + ch] - mean_g[ch] - xhat * mean_gx[ch]));
+                    }
+                }
             }
+            activation_grad(cfg->act, hb, gb, rows * u);
+            if (db) column_sums(gb, rows, u, w.part + b * 2 * d.maxw);
+            if (dw) { /* the layer's input rows: edge features, or the previous layer's output */
+                const real *in = h_prev ? h_prev + r0 * w_in : w.y + r0 * w_in;
+                if (!l) {
+                    edge_feature_rows(&d, c->in[0], nbr, r0, rows, w.y + r0 * w_in);
+                } else if (prev_map) {
+                    normalise_rows(h_prev + r0 * w_in, rows, w_in, prev_map, w.y + r0 * w_in);
+                    in = w.y + r0 * w_in;
+                }
+                /* block's dW (u x w_in) = g^T (u x rows) in (rows x w_in) */
+                OPSYM(op_gemm)(1, 0, u, w_in, (int)rows, 1, gb, u, in, w_in, 0, w.dw_part + b * d.maxw * d.maxw,
+                               w_in);
+            }
+            /* g_next (rows x w_in) = g (rows x u) W (u x w_in) */
+            if (pass_on) OPSYM(op_gemm)(0, 0, (int)rows, w_in, u, 1, gb, u, W, w_in, 0, g_next + r0 * w_in, w_in);
         }
-        if (!l && !c->din[0]) break;
-        /* g_prev (edges x w_in) = g (edges x u) W (u x w_in) */
-        OPSYM(op_gemm)(0, 0, edges, w_in, u, 1, g, u, c->param[ec_param(cfg, l, EC_W)], w_in, 0, g_prev, w_in);
+        if (db) reduce_blocks(w.part, 2 * d.maxw, blocks, u, db);
+        if (dw) reduce_blocks_real(w.dw_part, (int64_t)d.maxw * d.maxw, blocks, u * w_in, dw);
+        if (!pass_on) break;
         real *swap = g;
-        g = g_prev;
-        g_prev = swap;
+        g = g_next;
+        g_next = swap;
     }
     if (c->din[0]) scatter_input_grad(&d, n, nbr, g, c->din[0]);
 }
@@ -645,7 +833,7 @@ static void edgeconv_backward2(const cascade_layer *L, const OPSYM(cascade_bwd2)
         }
     }
     /* the reverse sweep */
-    aggregation_grad(L, n, c->dout, c->out, &d, h_last, a);
+    aggregation_grad(L, n, c->dout, c->out, &d, h_last, NULL, a);
     memset(p, 0, (size_t)edges * U * sizeof(real));
     for (int l = last; l >= 0; l--) {
         int u = (int)cfg->units[l], w_in = l ? (int)cfg->units[l - 1] : 2 * d.F;
@@ -665,14 +853,9 @@ static void edgeconv_backward2(const cascade_layer *L, const OPSYM(cascade_bwd2)
         if (!l) edge_features(&d, n, c->in[0], c->saved, e); /* h_{-1} = e, after hdot_{-1} was used */
         const real *h_in = l ? c->saved + layer_output(L, n, l - 1) : e;
         if (dw) OPSYM(op_gemm)(1, 0, u, w_in, edges, 1, p, u, h_in, w_in, 1, dw, w_in);
-        if (db) {
-#pragma omp parallel for if (count > 65536)
-            for (int o = 0; o < u; o++) {
-                real sum = 0;
-                for (int r = 0; r < edges; r++) sum += p[(size_t)r * u + o];
-                db[o] += sum;
-            }
-        }
+        if (db)
+            for (int64_t r = 0; r < edges; r++)
+                for (int o = 0; o < u; o++) db[o] += p[(size_t)r * u + o];
         if (!l && !c->hin[0]) break;
         /* p_{l-1} = P W_l (and a_{l-1} = a W_l, not needed below layer 0) */
         OPSYM(op_gemm)(0, 0, edges, w_in, u, 1, p, u, c->param[ec_param(cfg, l, EC_W)], w_in, 0, p2, w_in);
