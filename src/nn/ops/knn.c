@@ -42,6 +42,7 @@ static inline uint32_t below_mask(const real *w, int jn, real bound) {
 #ifdef KNN_SSE
     if (jn == KNN_WINDOW) {
         __m128 bv = _mm_set1_ps(bound);
+#pragma GCC unroll 8
         for (int q = 0; q < KNN_WINDOW / 4; q++)
             m |= (uint32_t)_mm_movemask_ps(_mm_cmplt_ps(_mm_loadu_ps(w + 4 * q), bv)) << (4 * q);
         return m;
@@ -94,6 +95,7 @@ typedef struct {
 static inline __attribute__((always_inline)) void lanes_insert(knn_lanes *s, int ng, float dist, int j) {
     const __m128 dv = _mm_set1_ps(dist), not_lane0 = _mm_castsi128_ps(_mm_set_epi32(-1, -1, -1, 0));
     const __m128i jv = _mm_set1_epi32(j);
+#pragma GCC unroll 4
     for (int g = ng - 1; g >= 0; g--) {
         __m128 b = s->d[g];
         __m128i bj = s->j[g];
