@@ -4,6 +4,8 @@
  * with PyTorch: tests/torch/ref_edgeconv.py and ref_permute.py. */
 #include <CUnit/Basic.h>
 #include <math.h>
+#include <omp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,8 @@
 
 void edgeconv_knn(const float *coords, int gstride, int P, int G, int k, float *nbr, float *scratch);
 void edgeconv_knn_f64(const double *coords, int gstride, int P, int G, int k, double *nbr, double *scratch);
+void edgeconv_knn_batch(const float *coords, int64_t sstride, int gstride, int n, int P, int G, int k, float *nbr,
+                        float *scratch);
 
 /* Six points in the plane (small integers: every distance is exact in float). Point 0 has
  * four neighbours at distance 1 (1..4), point 1 two at squared distance 2 (2 and 4). */
@@ -80,6 +84,23 @@ static void test_knn_brute_force(void) {
     }
     if (bad) printf("\n%d neighbours differ from the brute-force order\n", bad);
     CU_ASSERT_EQUAL(bad, 0);
+}
+
+/* The batched build (samples on the threads, one scratch slot each) gives every sample the
+ * graph of the single-sample build, at 1 and 2 threads and with more samples than slots. */
+static void test_knn_batch_threads(void) {
+    enum { N = 11, P = 90, G = 3, K = 8, SLOTS = 8 };
+    static float c[N * P * (G + 1)], one[N * P * K], batch[N * P * K], scratch[SLOTS * (P + 64 * P)];
+    for (int i = 0; i < N * P * (G + 1); i++) c[i] = (float)((i * 7919 + 13) % 23) / 7.0f;
+    for (int s = 0; s < N; s++) edgeconv_knn(c + s * P * (G + 1) + 1, G + 1, P, G, K, one + s * P * K, scratch);
+    int saved = omp_get_max_threads();
+    for (int threads = 1; threads <= 2; threads++) {
+        omp_set_num_threads(threads);
+        memset(batch, 0, sizeof batch);
+        edgeconv_knn_batch(c + 1, P * (G + 1), G + 1, N, P, G, K, batch, scratch);
+        CU_ASSERT_EQUAL(memcmp(one, batch, sizeof batch), 0);
+    }
+    omp_set_num_threads(saved);
 }
 
 /* The op end to end on the plane with the identity-like MLP: units = 2, weight picks
@@ -382,6 +403,7 @@ int main(void) {
     CU_pSuite s = CU_add_suite("edgeconv", NULL, NULL);
     CU_add_test(s, "kNN and tie-breaking", test_knn_ties);
     CU_add_test(s, "kNN against brute force, k = 1..20", test_knn_brute_force);
+    CU_add_test(s, "kNN of a batch on 1 and 2 threads", test_knn_batch_threads);
     CU_add_test(s, "forward by hand", test_forward_by_hand);
     CU_add_test(s, "shapes and parameters", test_shapes);
     CU_add_test(s, "shape and key errors", test_errors);

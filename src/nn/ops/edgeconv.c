@@ -286,7 +286,7 @@ static int64_t even(int64_t v) { return v + (v & 1); } /* doubles after it stay 
 
 /* The work buffer of a call on n samples, in reals from its start (ec_layout_of gives the
  * offsets, ec_work_of the pointers). Fixed: per layer 8*units[l] doubles (the batch norm's
- * map a, b, its mean, invstd and backward's scale, mean_g, mean_gx), the kNN scratch, layer
+ * map a, b, its mean, invstd and backward's scale, mean_g, mean_gx), the kNN scratch (KNN_SLOTS samples), layer
  * 0's point weights (2*u0 x F); per sample: per block 2*maxw doubles of partial sums and a
  * maxw x maxw partial weight gradient, three edge tensors (edges x maxw: layer inputs and
  * two gradients) and layer 0's point terms (P x 2*u0). */
@@ -304,7 +304,7 @@ static ec_layout ec_layout_of(const cascade_layer *L, int64_t n) {
     ec_layout o;
     o.affine = 0;
     o.knn = rpd * 8 * sum_units_below(cfg, cfg->n_layers);
-    o.wpoint = o.knn + even(d.P + (int64_t)KNN_ROW_BLOCK * d.P);
+    o.wpoint = o.knn + even(KNN_SLOTS * KNN_SCRATCH(d.P));
     o.part = o.wpoint + even(2 * cfg->units[0] * d.F);
     o.dw_part = o.part + rpd * 2 * d.maxw * blocks;
     o.y = o.dw_part + (int64_t)d.maxw * d.maxw * blocks;
@@ -537,9 +537,7 @@ static void edgeconv_forward(const cascade_layer *L, const OPSYM(cascade_fwd) *c
     real *nbr = c->saved;
     ec_work w = ec_work_of(L, n, c->work);
     const real *graph_in = cfg->graph == EC_GRAPH_DYNAMIC ? c->in[0] : c->in[1];
-    for (int s = 0; s < n; s++)
-        OPSYM(edgeconv_knn)(graph_in + (size_t)s * d.P * d.gstride + d.goff, d.gstride, d.P, d.G, d.k,
-                            nbr + (size_t)s * d.P * d.k, w.knn);
+    OPSYM(edgeconv_knn_batch)(graph_in + d.goff, (int64_t)d.P * d.gstride, d.gstride, n, d.P, d.G, d.k, nbr, w.knn);
     point_terms(cfg, &d, n, c->in[0], c->param[ec_param(cfg, 0, EC_W)], &w);
     for (int l = 0; l < cfg->n_layers; l++) {
         int u = (int)cfg->units[l], w_in = l ? (int)cfg->units[l - 1] : 2 * d.F;

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <omp.h>
+
 #include "nn/ops/knn.h"
 
 #if defined(__SSE__) && !defined(CASCADE_REAL_DOUBLE)
@@ -169,7 +171,7 @@ void OPSYM(edgeconv_knn)(const real *coords, int gstride, int P, int G, int k, r
         /* dist (rows x P) = -2 C_block C^T */
         OPSYM(op_gemm)(0, 1, rows, P, G, -2, coords + (size_t)r0 * gstride, gstride, coords, gstride, 0,
                        dist, P);
-#pragma omp parallel for if ((int64_t)rows * P > 32768)
+#pragma omp parallel for if ((int64_t)rows * P >= 16384)
         for (int r = 0; r < rows; r++) {
             int i = r0 + r;
             real *row = dist + (size_t)r * P;
@@ -179,4 +181,20 @@ void OPSYM(edgeconv_knn)(const real *coords, int gstride, int P, int G, int k, r
             select_k(row, P, k, nbr + (size_t)i * k);
         }
     }
+}
+
+void OPSYM(edgeconv_knn_batch)(const real *coords, int64_t sstride, int gstride, int n, int P, int G, int k,
+                               real *nbr, real *scratch) {
+    int team = omp_get_max_threads();
+    if (team > KNN_SLOTS) team = KNN_SLOTS;
+    if (team > n) team = n;
+    if (team <= 1) { /* one sample at a time, its rows on the threads */
+        for (int s = 0; s < n; s++)
+            OPSYM(edgeconv_knn)(coords + s * sstride, gstride, P, G, k, nbr + (size_t)s * P * k, scratch);
+        return;
+    }
+#pragma omp parallel for schedule(dynamic) num_threads(team)
+    for (int s = 0; s < n; s++)
+        OPSYM(edgeconv_knn)(coords + s * sstride, gstride, P, G, k, nbr + (size_t)s * P * k,
+                            scratch + omp_get_thread_num() * KNN_SCRATCH(P));
 }
