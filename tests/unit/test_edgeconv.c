@@ -12,11 +12,9 @@
 
 #include "layercheck.h"
 #include "nn/graph.h"
+#include "nn/ops/knn.h"
 
-void edgeconv_knn(const float *coords, int gstride, int P, int G, int k, float *nbr, float *scratch);
 void edgeconv_knn_f64(const double *coords, int gstride, int P, int G, int k, double *nbr, double *scratch);
-void edgeconv_knn_batch(const float *coords, int64_t sstride, int gstride, int n, int P, int G, int k, float *nbr,
-                        float *scratch);
 
 /* Six points in the plane (small integers: every distance is exact in float). Point 0 has
  * four neighbours at distance 1 (1..4), point 1 two at squared distance 2 (2 and 4). */
@@ -89,8 +87,8 @@ static void test_knn_brute_force(void) {
 /* The batched build (samples on the threads, one scratch slot each) gives every sample the
  * graph of the single-sample build, at 1 and 2 threads and with more samples than slots. */
 static void test_knn_batch_threads(void) {
-    enum { N = 11, P = 90, G = 3, K = 8, SLOTS = 8 };
-    static float c[N * P * (G + 1)], one[N * P * K], batch[N * P * K], scratch[SLOTS * (P + 64 * P)];
+    enum { N = 11, P = 90, G = 3, K = 8 };
+    static float c[N * P * (G + 1)], one[N * P * K], batch[N * P * K], scratch[KNN_SLOTS * KNN_SCRATCH(P)];
     for (int i = 0; i < N * P * (G + 1); i++) c[i] = (float)((i * 7919 + 13) % 23) / 7.0f;
     for (int s = 0; s < N; s++) edgeconv_knn(c + s * P * (G + 1) + 1, G + 1, P, G, K, one + s * P * K, scratch);
     int saved = omp_get_max_threads();

@@ -47,47 +47,16 @@
  * products (n*P rows instead of n*P*k) are gathered per edge. The batch statistics are the
  * double sums of (h - s) and (h - s)^2 with s the running mean (exact in double for float
  * activations, and s keeps the cancellation small); mean and invstd are saved as the
- * batchnorm op saves them and the normalised values recomputed from them wherever needed. */
+ * batchnorm op saves them and the normalised values recomputed from them wherever needed.
+ * The double backward (no batch norm) is in edgeconv_grad2.c. */
 #include <stdio.h>
 #include <string.h>
 #include <tgmath.h>
 
 #include "nn/op.h"
 #include "nn/ops/batchnorm.h"
+#include "nn/ops/edgeconv.h"
 #include "nn/ops/knn.h"
-
-#define EC_MAX_LAYERS 8
-#define EC_BN_MOMENTUM 0.1
-#define EC_BN_EPS 1e-5
-#define EC_EDGE_BLOCK 2048 /* edges per block of the fused edge MLP */
-#define EC_LEAKY_SLOPE 0.01
-
-enum { EC_GRAPH_DYNAMIC, EC_GRAPH_INPUT, EC_GRAPH_X };
-enum { EC_AGG_MAX, EC_AGG_MEAN };
-enum { EC_ACT_RELU, EC_ACT_LEAKY, EC_ACT_ELU, EC_ACT_TANH, EC_ACT_NONE };
-
-typedef struct {
-    int n_layers;
-    long units[EC_MAX_LAYERS];
-    long k;
-    int aggregation, act;
-    int graph;
-    long graph_lo, graph_hi; /* x:A:B as given; infer resolves `input` to 0..G */
-    int batchnorm;
-    int params_per_layer;    /* 2 (weight, bias), 6 with batch norm */
-} edgeconv_cfg;
-
-/* Index of layer l's parameters in param[]: weight, bias, then with batch norm the batchnorm
- * op's weight, bias, running_mean, running_var. */
-enum { EC_W, EC_B, EC_BN_W, EC_BN_B, EC_BN_MEAN, EC_BN_VAR };
-static inline int ec_param(const edgeconv_cfg *c, int l, int which) { return l * c->params_per_layer + which; }
-
-/* The shapes a forward/backward call works with. */
-typedef struct {
-    int P, F, k, U;        /* points, features, neighbours, output features */
-    int G, gstride, goff;  /* graph coordinates: G values at offset goff of rows of gstride */
-    int maxw;              /* widest gradient row in backward: max(units, 2F) */
-} ec_dims;
 
 /* `graph = x:A:B` reads the net input, which the op only sees as an input: when the section
  * lists its inputs (the graph builder), the second one must be `x`. */
@@ -242,7 +211,7 @@ static cascade_status edgeconv_infer(cascade_layer *L) {
     return CASCADE_OK;
 }
 
-static ec_dims ec_dims_of(const cascade_layer *L) {
+ec_dims OPSYM(ec_dims_of)(const cascade_layer *L) {
     const edgeconv_cfg *c = L->cfg;
     ec_dims d;
     d.P = (int)L->in_shape[0].d[0];
@@ -266,7 +235,7 @@ static ec_dims ec_dims_of(const cascade_layer *L) {
 /* Saved layout: neighbour indices of all samples (n*P*k), then layer l's activations on all
  * edges (n*P*k x units[l]) one layer after the other (with batch norm before normalising),
  * and after all per-sample data each batch-normalised layer's 4*units[l] statistics. */
-static int64_t layer_output(const cascade_layer *L, int n, int l) {
+int64_t OPSYM(ec_layer_output)(const cascade_layer *L, int n, int l) {
     const edgeconv_cfg *c = L->cfg;
     int64_t edges = (int64_t)n * L->in_shape[0].d[0] * c->k;
     return edges + edges * sum_units_below(c, l);
@@ -286,8 +255,8 @@ static int64_t even(int64_t v) { return v + (v & 1); } /* doubles after it stay 
 
 /* The work buffer of a call on n samples, in reals from its start (ec_layout_of gives the
  * offsets, ec_work_of the pointers). Fixed: per layer 8*units[l] doubles (the batch norm's
- * map a, b, its mean, invstd and backward's scale, mean_g, mean_gx), the kNN scratch (KNN_SLOTS samples), layer
- * 0's point weights (2*u0 x F); per sample: per block 2*maxw doubles of partial sums and a
+ * map a, b, its mean, invstd and backward's scale, mean_g, mean_gx), the kNN scratch
+ * (KNN_SLOTS samples), layer 0's point weights (2*u0 x F); per sample: per block 2*maxw doubles of partial sums and a
  * maxw x maxw partial weight gradient, three edge tensors (edges x maxw: layer inputs and
  * two gradients) and layer 0's point terms (P x 2*u0). */
 typedef struct {
@@ -298,7 +267,7 @@ static int64_t blocks_of(int64_t edges) { return (edges + EC_EDGE_BLOCK - 1) / E
 
 static ec_layout ec_layout_of(const cascade_layer *L, int64_t n) {
     const edgeconv_cfg *cfg = L->cfg;
-    ec_dims d = ec_dims_of(L);
+    ec_dims d = OPSYM(ec_dims_of)(L);
     int64_t rpd = (int64_t)(sizeof(double) / sizeof(real)), pk = (int64_t)d.P * d.k;
     int64_t blocks = n * blocks_of(pk); /* >= blocks_of(n * pk) */
     ec_layout o;
@@ -380,7 +349,7 @@ static void edge_feature_rows(const ec_dims *d, const real *x, const real *nbr, 
 }
 
 /* All edges of n samples (double backward). */
-static void edge_features(const ec_dims *d, int n, const real *x, const real *nbr, real *e) {
+void OPSYM(ec_edge_features)(const ec_dims *d, int n, const real *x, const real *nbr, real *e) {
     int64_t edges = (int64_t)n * d->P * d->k;
 #pragma omp parallel for if (edges * d->F > 65536)
     for (int64_t b = 0; b < blocks_of(edges); b++) {
@@ -412,7 +381,7 @@ static void activate(int act, real *h, int64_t count) {
 }
 
 /* g *= act'(pre-activation), from the activation's output h (exact for these functions). */
-static void activation_grad(int act, const real *h, real *g, int64_t count) {
+void OPSYM(ec_activation_grad)(int act, const real *h, real *g, int64_t count) {
     const real slope = (real)EC_LEAKY_SLOPE;
     switch (act) {
     case EC_ACT_RELU:
@@ -531,7 +500,7 @@ static void finish_batchnorm(const cascade_layer *L, const OPSYM(cascade_fwd) *c
 
 static void edgeconv_forward(const cascade_layer *L, const OPSYM(cascade_fwd) *c) {
     const edgeconv_cfg *cfg = L->cfg;
-    ec_dims d = ec_dims_of(L);
+    ec_dims d = OPSYM(ec_dims_of)(L);
     int n = c->n;
     int64_t edges = (int64_t)n * d.P * d.k, blocks = blocks_of(edges);
     real *nbr = c->saved;
@@ -541,8 +510,9 @@ static void edgeconv_forward(const cascade_layer *L, const OPSYM(cascade_fwd) *c
     point_terms(cfg, &d, n, c->in[0], c->param[ec_param(cfg, 0, EC_W)], &w);
     for (int l = 0; l < cfg->n_layers; l++) {
         int u = (int)cfg->units[l], w_in = l ? (int)cfg->units[l - 1] : 2 * d.F;
-        real *h = c->saved + layer_output(L, n, l);
-        const real *h_prev = l ? c->saved + layer_output(L, n, l - 1) : NULL, *W = c->param[ec_param(cfg, l, EC_W)];
+        real *h = c->saved + OPSYM(ec_layer_output)(L, n, l);
+        const real *h_prev = l ? c->saved + OPSYM(ec_layer_output)(L, n, l - 1) : NULL;
+        const real *W = c->param[ec_param(cfg, l, EC_W)];
         const real *bias = c->param[ec_param(cfg, l, EC_B)];
         const double *prev_map = l && cfg->batchnorm ? ec_affine(cfg, &w, l - 1) : NULL;
         const real *shift = cfg->batchnorm && c->training ? c->param[ec_param(cfg, l, EC_BN_MEAN)] : NULL;
@@ -569,7 +539,7 @@ static void edgeconv_forward(const cascade_layer *L, const OPSYM(cascade_fwd) *c
     }
     /* aggregate the k edges of every point (of the normalised activations with batch norm) */
     int last = cfg->n_layers - 1;
-    const real *h = c->saved + layer_output(L, n, last);
+    const real *h = c->saved + OPSYM(ec_layer_output)(L, n, last);
     const double *map = cfg->batchnorm ? ec_affine(cfg, &w, last) : NULL;
     int64_t rows = (int64_t)n * d.P;
     int U = d.U, k = d.k;
@@ -595,7 +565,7 @@ static void edgeconv_forward(const cascade_layer *L, const OPSYM(cascade_fwd) *c
 /* Gradient of the last MLP output (edges x U) from dout: mean spreads dout/k over the k
  * edges, max gives it to the first edge holding the maximum (forward copied it exactly);
  * map: the last layer's batch-norm map (NULL without), which forward applied before. */
-static void aggregation_grad(const cascade_layer *L, int n, const real *dout, const real *out, const ec_dims *d,
+void OPSYM(ec_aggregation_grad)(const cascade_layer *L, int n, const real *dout, const real *out, const ec_dims *d,
                              const real *h, const double *map, real *g) {
     const edgeconv_cfg *cfg = L->cfg;
     int64_t rows = (int64_t)n * d->P;
@@ -625,7 +595,7 @@ static void aggregation_grad(const cascade_layer *L, int n, const real *dout, co
 }
 
 /* din for the edge-feature gradient g (edges x 2F): x_i gets g[:F] - g[F:], x_j gets g[F:]. */
-static void scatter_input_grad(const ec_dims *d, int n, const real *nbr, const real *g, real *dx) {
+void OPSYM(ec_scatter_input_grad)(const ec_dims *d, int n, const real *nbr, const real *g, real *dx) {
     int F = d->F;
 #pragma omp parallel for if ((int64_t)n * d->P * d->k * F > 65536)
     for (int s = 0; s < n; s++) {
@@ -684,7 +654,7 @@ static void batchnorm_grad_sums(const cascade_layer *L, const OPSYM(cascade_bwd)
 
 static void edgeconv_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *c) {
     const edgeconv_cfg *cfg = L->cfg;
-    ec_dims d = ec_dims_of(L);
+    ec_dims d = OPSYM(ec_dims_of)(L);
     int n = c->n, last = cfg->n_layers - 1;
     int64_t edges = (int64_t)n * d.P * d.k, blocks = blocks_of(edges);
     const real *saved = c->saved, *nbr = c->saved;
@@ -694,12 +664,12 @@ static void edgeconv_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *
             affine_from_saved(cfg, l, saved + bn_saved(L, n, l), c->param[ec_param(cfg, l, EC_BN_W)],
                               c->param[ec_param(cfg, l, EC_BN_B)], ec_affine(cfg, &w, l));
     real *g = w.g1, *g_next = w.g2;
-    aggregation_grad(L, n, c->dout, c->out, &d, saved + layer_output(L, n, last),
+    OPSYM(ec_aggregation_grad)(L, n, c->dout, c->out, &d, saved + OPSYM(ec_layer_output)(L, n, last),
                      cfg->batchnorm ? ec_affine(cfg, &w, last) : NULL, g);
     for (int l = last; l >= 0; l--) {
         int u = (int)cfg->units[l], w_in = l ? (int)cfg->units[l - 1] : 2 * d.F;
-        const real *h = saved + layer_output(L, n, l), *W = c->param[ec_param(cfg, l, EC_W)];
-        const real *h_prev = l ? saved + layer_output(L, n, l - 1) : NULL;
+        const real *h = saved + OPSYM(ec_layer_output)(L, n, l), *W = c->param[ec_param(cfg, l, EC_W)];
+        const real *h_prev = l ? saved + OPSYM(ec_layer_output)(L, n, l - 1) : NULL;
         const double *prev_map = l && cfg->batchnorm ? ec_affine(cfg, &w, l - 1) : NULL;
         const double *aff = ec_affine(cfg, &w, l);
         if (cfg->batchnorm) batchnorm_grad_sums(L, c, &d, l, edges, h, g, &w);
@@ -721,7 +691,7 @@ static void edgeconv_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *
                     }
                 }
             }
-            activation_grad(cfg->act, hb, gb, rows * u);
+            OPSYM(ec_activation_grad)(cfg->act, hb, gb, rows * u);
             if (db) column_sums(gb, rows, u, w.part + b * 2 * d.maxw);
             if (dw) { /* the layer's input rows: edge features, or the previous layer's output */
                 const real *in = h_prev ? h_prev + r0 * w_in : w.y + r0 * w_in;
@@ -745,127 +715,7 @@ static void edgeconv_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *
         g = g_next;
         g_next = swap;
     }
-    if (c->din[0]) scatter_input_grad(&d, n, nbr, g, c->din[0]);
-}
-
-/* ---------------------------------------------------------------- double backward
- *
- * With z_l = h_{l-1} W_l^T + b_l, h_l = act(z_l), h_{-1} = e = E(x) (the edge features, linear
- * in x for the fixed neighbours) and y = Agg(h_last) (linear for the fixed argmax), the
- * backward is gamma_last = Agg^T(dout), delta_l = gamma_l act'(z_l), gamma_{l-1} = delta_l W_l,
- * din = E^T(gamma_{-1}). R = sum(u * din) = <dout, Agg(hdot_last)> for the tangent chain
- *   hdot_{-1} = E(u),  zdot_l = hdot_{l-1} W_l^T,  hdot_l = act'(z_l) zdot_l,
- * whose last link aggregated is uout (the forward's Jacobian on u). R's derivatives come from
- * a reverse sweep of both chains: the tangents' adjoints a_l are the first backward's gamma_l,
- * the primal adjoints p_l (p_last = 0) pick up q_l = a_l zdot_l act''(z_l):
- *   P_l = p_l act'(z_l) + q_l,  dW_l += (a_l act'(z_l))^T hdot_{l-1} + P_l^T h_{l-1},
- *   db_l += sum P_l,  a_{l-1} = a_l act'(z_l) W_l,  p_{l-1} = P_l W_l,  hin += E^T(p_{-1}).
- * act' and act'' are written with the saved output h_l. The tangents are recomputed from E(u)
- * for every layer of the sweep (layers are few; it saves keeping all of them). Work: the edge
- * buffer then six of the widest rows per edge (tangents, a, p, each twice; four in work2). */
-
-/* f1 = act'(z), f2 = act''(z), from h = act(z). */
-static inline void act_derivs(int act, real h, real *f1, real *f2) {
-    switch (act) {
-    case EC_ACT_RELU: *f1 = h > 0 ? 1 : 0, *f2 = 0; break;
-    case EC_ACT_LEAKY: *f1 = h > 0 ? 1 : (real)EC_LEAKY_SLOPE, *f2 = 0; break;
-    case EC_ACT_ELU: *f1 = h > 0 ? 1 : h + 1, *f2 = h > 0 ? 0 : h + 1; break;
-    case EC_ACT_TANH: *f1 = 1 - h * h, *f2 = -2 * h * (1 - h * h); break;
-    default: *f1 = 1, *f2 = 0; break;
-    }
-}
-
-/* The tangent chain up to layer l: zdot_l (edges x units[l]) in *zdot, hdot_{l-1} in *hprev
- * (e itself, holding E(u), for l = 0); t1, t2 are the two tangent buffers. */
-static void tangent_to(const cascade_layer *L, const OPSYM(cascade_bwd2) *c, const ec_dims *d, int l, real *e,
-                       real *t1, real *t2, real **zdot, const real **hprev) {
-    const edgeconv_cfg *cfg = L->cfg;
-    int n = c->n, edges = n * d->P * d->k;
-    edge_features(d, n, c->uin[0], c->saved, e);
-    const real *hp = e;
-    int w_in = 2 * d->F;
-    real *z = t1;
-    for (int j = 0;; j++) {
-        int u = (int)cfg->units[j];
-        OPSYM(op_gemm)(0, 1, edges, u, w_in, 1, hp, w_in, c->param[ec_param(cfg, j, EC_W)], w_in, 0, z, u);
-        if (j == l) break;
-        activation_grad(cfg->act, c->saved + layer_output(L, n, j), z, (int64_t)edges * u); /* hdot_j */
-        hp = z;
-        z = z == t1 ? t2 : t1;
-        w_in = u;
-    }
-    *zdot = z;
-    *hprev = hp;
-}
-
-static void edgeconv_backward2(const cascade_layer *L, const OPSYM(cascade_bwd2) *c) {
-    const edgeconv_cfg *cfg = L->cfg;
-    if (!c->uin[0]) return; /* the coordinate input has no gradient: its tangent is irrelevant */
-    ec_dims d = ec_dims_of(L);
-    int n = c->n, edges = n * d.P * d.k, last = cfg->n_layers - 1, U = d.U, k = d.k;
-    size_t row = (size_t)edges * d.maxw;
-    real *e = c->work + L->work_fixed, *t1 = e + (size_t)edges * 2 * d.F, *t2 = t1 + row;
-    real *a = t2 + row, *a2 = a + row, *p = a2 + row, *p2 = p + row;
-    real *zdot;
-    const real *hprev;
-    /* uout += Agg(hdot_last): max at the first edge holding the maximum, as backward */
-    tangent_to(L, c, &d, last, e, t1, t2, &zdot, &hprev);
-    const real *h_last = c->saved + layer_output(L, n, last);
-    activation_grad(cfg->act, h_last, zdot, (int64_t)edges * U);
-    int rows = n * d.P;
-#pragma omp parallel for if ((int64_t)rows * k * U > 65536)
-    for (int r = 0; r < rows; r++) {
-        const real *hr = h_last + (size_t)r * k * U, *tr = zdot + (size_t)r * k * U, *y = c->out + (size_t)r * U;
-        real *uo = c->uout + (size_t)r * U;
-        for (int o = 0; o < U; o++) {
-            real acc = 0;
-            for (int t = 0; t < k; t++) {
-                if (cfg->aggregation == EC_AGG_MEAN) {
-                    acc += tr[(size_t)t * U + o];
-                } else if (hr[(size_t)t * U + o] == y[o]) {
-                    acc = tr[(size_t)t * U + o];
-                    break;
-                }
-            }
-            uo[o] += cfg->aggregation == EC_AGG_MEAN ? acc / (real)k : acc;
-        }
-    }
-    /* the reverse sweep */
-    aggregation_grad(L, n, c->dout, c->out, &d, h_last, NULL, a);
-    memset(p, 0, (size_t)edges * U * sizeof(real));
-    for (int l = last; l >= 0; l--) {
-        int u = (int)cfg->units[l], w_in = l ? (int)cfg->units[l - 1] : 2 * d.F;
-        const real *h = c->saved + layer_output(L, n, l);
-        tangent_to(L, c, &d, l, e, t1, t2, &zdot, &hprev);
-        int64_t count = (int64_t)edges * u;
-#pragma omp parallel for simd if (count > 65536)
-        for (int64_t i = 0; i < count; i++) {
-            real f1, f2;
-            act_derivs(cfg->act, h[i], &f1, &f2);
-            p[i] = p[i] * f1 + a[i] * zdot[i] * f2;
-            a[i] *= f1;
-        }
-        real *dw = c->dparam[ec_param(cfg, l, EC_W)], *db = c->dparam[ec_param(cfg, l, EC_B)];
-        /* dW (u x w_in) += a^T hdot_{l-1} + P^T h_{l-1} */
-        if (dw) OPSYM(op_gemm)(1, 0, u, w_in, edges, 1, a, u, hprev, w_in, 1, dw, w_in);
-        if (!l) edge_features(&d, n, c->in[0], c->saved, e); /* h_{-1} = e, after hdot_{-1} was used */
-        const real *h_in = l ? c->saved + layer_output(L, n, l - 1) : e;
-        if (dw) OPSYM(op_gemm)(1, 0, u, w_in, edges, 1, p, u, h_in, w_in, 1, dw, w_in);
-        if (db)
-            for (int64_t r = 0; r < edges; r++)
-                for (int o = 0; o < u; o++) db[o] += p[(size_t)r * u + o];
-        if (!l && !c->hin[0]) break;
-        /* p_{l-1} = P W_l (and a_{l-1} = a W_l, not needed below layer 0) */
-        OPSYM(op_gemm)(0, 0, edges, w_in, u, 1, p, u, c->param[ec_param(cfg, l, EC_W)], w_in, 0, p2, w_in);
-        if (l) OPSYM(op_gemm)(0, 0, edges, w_in, u, 1, a, u, c->param[ec_param(cfg, l, EC_W)], w_in, 0, a2, w_in);
-        real *swap = p;
-        p = p2;
-        p2 = swap;
-        swap = a;
-        a = a2;
-        a2 = swap;
-    }
-    if (c->hin[0]) scatter_input_grad(&d, n, c->saved, p, c->hin[0]);
+    if (c->din[0]) OPSYM(ec_scatter_input_grad)(&d, n, nbr, g, c->din[0]);
 }
 
 /* Running statistics of every MLP layer's batch norm (stat_count > 0 only with batchnorm). */
@@ -888,5 +738,5 @@ const OPSYM(cascade_op) OPSYM(cascade_op_edgeconv) = {
     .forward = edgeconv_forward,
     .backward = edgeconv_backward,
     .apply_stats = edgeconv_apply_stats,
-    .backward2 = edgeconv_backward2, /* without batch norm (infer sets no_backward2_reason with it) */
+    .backward2 = OPSYM(edgeconv_backward2), /* without batch norm (infer sets no_backward2_reason with it) */
 };

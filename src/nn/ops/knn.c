@@ -188,12 +188,8 @@ void OPSYM(edgeconv_knn_batch)(const real *coords, int64_t sstride, int gstride,
     int team = omp_get_max_threads();
     if (team > KNN_SLOTS) team = KNN_SLOTS;
     if (team > n) team = n;
-    if (team <= 1) { /* one sample at a time, its rows on the threads */
-        for (int s = 0; s < n; s++)
-            OPSYM(edgeconv_knn)(coords + s * sstride, gstride, P, G, k, nbr + (size_t)s * P * k, scratch);
-        return;
-    }
-#pragma omp parallel for schedule(dynamic) num_threads(team)
+    /* a team of one leaves the region inactive: a single sample spreads its rows instead */
+#pragma omp parallel for schedule(dynamic) num_threads(team) if (team > 1)
     for (int s = 0; s < n; s++)
         OPSYM(edgeconv_knn)(coords + s * sstride, gstride, P, G, k, nbr + (size_t)s * P * k,
                             scratch + omp_get_thread_num() * KNN_SCRATCH(P));
