@@ -29,7 +29,7 @@ static void expect_neighbours(const float *nbr, int k, int point, const int *wan
 }
 
 static void test_knn_ties(void) {
-    float nbr[6 * 5], scratch[6 + 6 * 6];
+    float nbr[6 * 5], scratch[KNN_SCRATCH(6)];
     edgeconv_knn(&plane[0][0], 2, 6, 2, 2, nbr, scratch);
     expect_neighbours(nbr, 2, 0, (int[]){1, 2}); /* 3 and 4 tie with them but come later */
     expect_neighbours(nbr, 2, 1, (int[]){0, 2});
@@ -56,11 +56,12 @@ static void test_knn_ties(void) {
 /* Integer points on a small grid (many exactly equal distances, every one exact in float): the
  * k nearest of every point for k = 1 .. 20 (the SSE lanes up to 16, the scalar buffer above,
  * several windows and row blocks) equal a brute-force stable sort by (distance, index) and
- * the double build's selection. */
-static void test_knn_brute_force(void) {
-    enum { P = 150, G = 2, KMAX = 20 };
-    static float c[P * G], nbr[P * KMAX], scratch[P + 64 * P];
-    static double cd[P * G], nbrd[P * KMAX], scratchd[P + 64 * P];
+ * the double build's selection, with few coordinates (distances computed directly) and with
+ * more than KNN_DIRECT_G (distances by GEMM). */
+static void knn_brute_force(int G) {
+    enum { P = 150, GMAX = 12, KMAX = 20 };
+    static float c[P * GMAX], nbr[P * KMAX], scratch[KNN_SCRATCH(P)];
+    static double cd[P * GMAX], nbrd[P * KMAX], scratchd[KNN_SCRATCH(P)];
     for (int i = 0; i < P * G; i++) cd[i] = c[i] = (float)((i * 7919 + 13) % 9);
     int bad = 0;
     for (int k = 1; k <= KMAX; k++) {
@@ -70,8 +71,11 @@ static void test_knn_brute_force(void) {
             int order[P], m = 0;
             float dist[P];
             for (int j = 0; j < P; j++) {
-                float dx = c[i * G] - c[j * G], dy = c[i * G + 1] - c[j * G + 1];
-                dist[j] = dx * dx + dy * dy;
+                dist[j] = 0;
+                for (int g = 0; g < G; g++) {
+                    float d = c[i * G + g] - c[j * G + g];
+                    dist[j] += d * d;
+                }
                 if (j == i) continue;
                 int pos = m++; /* stable insertion: equal distances keep index order */
                 while (pos > 0 && dist[order[pos - 1]] > dist[j]) order[pos] = order[pos - 1], pos--;
@@ -80,8 +84,15 @@ static void test_knn_brute_force(void) {
             for (int t = 0; t < k; t++) bad += (int)nbr[i * k + t] != order[t] || (int)nbrd[i * k + t] != order[t];
         }
     }
-    if (bad) printf("\n%d neighbours differ from the brute-force order\n", bad);
+    if (bad) printf("\nG = %d: %d neighbours differ from the brute-force order\n", G, bad);
     CU_ASSERT_EQUAL(bad, 0);
+}
+
+static void test_knn_brute_force(void) {
+    CU_ASSERT_TRUE(2 <= KNN_DIRECT_G && 12 > KNN_DIRECT_G);
+    knn_brute_force(2);
+    knn_brute_force(3);
+    knn_brute_force(12);
 }
 
 /* The batched build (samples on the threads, one scratch slot each) gives every sample the

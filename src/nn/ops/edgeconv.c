@@ -263,13 +263,13 @@ typedef struct {
     int64_t affine, knn, wpoint, part, dw_part, y, g1, g2, point, end;
 } ec_layout;
 
-static int64_t blocks_of(int64_t edges) { return (edges + EC_EDGE_BLOCK - 1) / EC_EDGE_BLOCK; }
-
 static ec_layout ec_layout_of(const cascade_layer *L, int64_t n) {
     const edgeconv_cfg *cfg = L->cfg;
     ec_dims d = OPSYM(ec_dims_of)(L);
     int64_t rpd = (int64_t)(sizeof(double) / sizeof(real)), pk = (int64_t)d.P * d.k;
-    int64_t blocks = n * blocks_of(pk); /* >= blocks_of(n * pk) */
+    /* >= ec_blocks_of(n * pk), and the point blocks of layer 0's backward */
+    int64_t blocks = n * ec_blocks_of(pk), pblocks = ec_point_blocks_of(n * d.P);
+    if (pblocks > blocks) blocks = pblocks;
     ec_layout o;
     o.affine = 0;
     o.knn = rpd * 8 * sum_units_below(cfg, cfg->n_layers);
@@ -323,38 +323,6 @@ static void normalise_rows(const real *h, int64_t rows, int u, const double *aff
     for (int64_t r = 0; r < rows; r++) {
 #pragma omp simd
         for (int ch = 0; ch < u; ch++) out[r * u + ch] = (real)((double)h[r * u + ch] * a[ch] + b[ch]);
-    }
-}
-
-/* Edge e = (s*P + i)*k + t: its sample's first point and its two end points (rows of x). */
-static inline void edge_ends(const ec_dims *d, const real *nbr, int64_t e, int64_t *pi, int64_t *pj) {
-    int64_t pk = (int64_t)d->P * d->k, s = e / pk;
-    *pi = s * d->P + (e % pk) / d->k;
-    *pj = s * d->P + (int64_t)nbr[e];
-}
-
-/* Edge features of edges r0 .. r0+rows-1: row r = [x_i, x_j - x_i] (rows x 2F). */
-static void edge_feature_rows(const ec_dims *d, const real *x, const real *nbr, int64_t r0, int64_t rows, real *e) {
-    int F = d->F;
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t pi, pj;
-        edge_ends(d, nbr, r0 + r, &pi, &pj);
-        const real *xi = x + pi * F, *xj = x + pj * F;
-        real *row = e + r * 2 * F;
-        for (int f = 0; f < F; f++) {
-            row[f] = xi[f];
-            row[F + f] = xj[f] - xi[f];
-        }
-    }
-}
-
-/* All edges of n samples (double backward). */
-void OPSYM(ec_edge_features)(const ec_dims *d, int n, const real *x, const real *nbr, real *e) {
-    int64_t edges = (int64_t)n * d->P * d->k;
-#pragma omp parallel for if (edges * d->F > 65536)
-    for (int64_t b = 0; b < blocks_of(edges); b++) {
-        int64_t r0 = b * EC_EDGE_BLOCK, rows = edges - r0 < EC_EDGE_BLOCK ? edges - r0 : EC_EDGE_BLOCK;
-        edge_feature_rows(d, x, nbr, r0, rows, e + r0 * 2 * d->F);
     }
 }
 
@@ -431,16 +399,76 @@ static void reduce_blocks_real(const real *part, int64_t stride, int64_t blocks,
     }
 }
 
-/* Layer 0's per-point terms of all n*P points: point (n*P x 2*u0) = x [W_a - W_b; W_b]^T. */
-static void point_terms(const edgeconv_cfg *cfg, const ec_dims *d, int n, const real *x, const real *weight,
-                        ec_work *w) {
+/* Layer 0's point weights wpoint (2*u0 x F) = [W_a - W_b; W_b] for W = [W_a | W_b]. */
+static void point_weights(const edgeconv_cfg *cfg, const ec_dims *d, const real *weight, real *wpoint) {
     int u = (int)cfg->units[0], F = d->F;
     for (int o = 0; o < u; o++)
         for (int f = 0; f < F; f++) {
-            w->wpoint[(size_t)o * F + f] = weight[(size_t)o * 2 * F + f] - weight[(size_t)o * 2 * F + F + f];
-            w->wpoint[(size_t)(u + o) * F + f] = weight[(size_t)o * 2 * F + F + f];
+            wpoint[(size_t)o * F + f] = weight[(size_t)o * 2 * F + f] - weight[(size_t)o * 2 * F + F + f];
+            wpoint[(size_t)(u + o) * F + f] = weight[(size_t)o * 2 * F + F + f];
         }
+}
+
+/* Layer 0's per-point terms of all n*P points: point (n*P x 2*u0) = x wpoint^T. */
+static void point_terms(const edgeconv_cfg *cfg, const ec_dims *d, int n, const real *x, const real *weight,
+                        ec_work *w) {
+    int u = (int)cfg->units[0], F = d->F;
+    point_weights(cfg, d, weight, w->wpoint);
     OPSYM(op_gemm)(0, 1, n * d->P, 2 * u, F, 1, x, F, w->wpoint, F, 0, w->point, 2 * u);
+}
+
+/* Layer 0 backward from its pre-activation gradient g (edges x u0), in the per-point form of
+ * forward (h = x_i A^T + x_j B^T + b, wpoint = [A; B]): per point gi = the sum of g over its
+ * own k edges and gj = over the edges that have it as neighbour (in edge order, per sample),
+ * point = [gi | gj] (n*P x 2*u0); then per block of EC_POINT_BLOCK points [dA; dB] = point^T x
+ * (partials reduced in block order in double), dW_a += dA, dW_b += dB - dA, and
+ * dx += point wpoint. n*P rows instead of n*P*k and no edge features. */
+static void first_layer_grads(const edgeconv_cfg *cfg, const ec_dims *d, int n, const real *x, const real *nbr,
+                              const real *weight, const real *g, real *dw, real *dx, ec_work *w) {
+    int u = (int)cfg->units[0], F = d->F, P = d->P, k = d->k, u2 = 2 * u;
+#pragma omp parallel for if ((int64_t)n * P * k * u > 65536)
+    for (int s = 0; s < n; s++) {
+        real *pt = w->point + (size_t)s * P * u2;
+        for (int p = 0; p < P; p++) memset(pt + (size_t)p * u2 + u, 0, (size_t)u * sizeof(real));
+        for (int i = 0; i < P; i++) {
+            const real *ge = g + ((size_t)s * P + i) * k * u;
+            real *gi = pt + (size_t)i * u2;
+            memcpy(gi, ge, (size_t)u * sizeof(real));
+            for (int t = 1; t < k; t++) {
+#pragma omp simd
+                for (int o = 0; o < u; o++) gi[o] += ge[(size_t)t * u + o];
+            }
+            for (int t = 0; t < k; t++) {
+                real *gj = pt + (size_t)nbr[((size_t)s * P + i) * k + t] * u2 + u;
+#pragma omp simd
+                for (int o = 0; o < u; o++) gj[o] += ge[(size_t)t * u + o];
+            }
+        }
+    }
+    int64_t rows_all = (int64_t)n * P, pblocks = ec_point_blocks_of(rows_all), stride = (int64_t)d->maxw * d->maxw;
+    if (dw) {
+#pragma omp parallel for schedule(static) if (pblocks > 1)
+        for (int64_t b = 0; b < pblocks; b++) {
+            int64_t r0 = b * EC_POINT_BLOCK, rows = rows_all - r0 < EC_POINT_BLOCK ? rows_all - r0 : EC_POINT_BLOCK;
+            /* [dA; dB] (2u x F) = point^T (2u x rows) x (rows x F) */
+            OPSYM(op_gemm)(1, 0, u2, F, (int)rows, 1, w->point + r0 * u2, u2, x + r0 * F, F, 0,
+                           w->dw_part + b * stride, F);
+        }
+        for (int o = 0; o < u; o++)
+            for (int f = 0; f < F; f++) {
+                double da = 0, db = 0;
+                for (int64_t b = 0; b < pblocks; b++) {
+                    da += (double)w->dw_part[b * stride + (int64_t)o * F + f];
+                    db += (double)w->dw_part[b * stride + (int64_t)(u + o) * F + f];
+                }
+                dw[(size_t)o * 2 * F + f] += (real)da;
+                dw[(size_t)o * 2 * F + F + f] += (real)(db - da);
+            }
+    }
+    if (dx) {
+        point_weights(cfg, d, weight, w->wpoint);
+        OPSYM(op_gemm)(0, 0, (int)rows_all, F, u2, 1, w->point, u2, w->wpoint, F, 1, dx, F);
+    }
 }
 
 /* Layer 0's pre-activations of edges r0.. : h = point_i[:u] + point_j[u:] + bias. */
@@ -448,7 +476,7 @@ static void first_layer_rows(const ec_dims *d, const real *nbr, const real *poin
                              int64_t r0, int64_t rows, real *h) {
     for (int64_t r = 0; r < rows; r++) {
         int64_t pi, pj;
-        edge_ends(d, nbr, r0 + r, &pi, &pj);
+        ec_edge_ends(d, nbr, r0 + r, &pi, &pj);
         const real *a = point + pi * 2 * u, *b = point + pj * 2 * u + u;
         real *hr = h + r * u;
 #pragma omp simd
@@ -474,7 +502,7 @@ static void partial_stats(const real *h, int64_t rows, int u, const real *shift,
 static void finish_batchnorm(const cascade_layer *L, const OPSYM(cascade_fwd) *c, const ec_dims *d, int l,
                              int64_t edges, ec_work *w) {
     const edgeconv_cfg *cfg = L->cfg;
-    int64_t u = cfg->units[l], blocks = blocks_of(edges);
+    int64_t u = cfg->units[l], blocks = ec_blocks_of(edges);
     bn_geom g = ec_bn_geom(cfg, edges, l);
     real *saved = c->saved + bn_saved(L, c->n, l), *running_mean = c->param[ec_param(cfg, l, EC_BN_MEAN)];
     const real *weight = c->param[ec_param(cfg, l, EC_BN_W)], *bias = c->param[ec_param(cfg, l, EC_BN_B)];
@@ -502,7 +530,7 @@ static void edgeconv_forward(const cascade_layer *L, const OPSYM(cascade_fwd) *c
     const edgeconv_cfg *cfg = L->cfg;
     ec_dims d = OPSYM(ec_dims_of)(L);
     int n = c->n;
-    int64_t edges = (int64_t)n * d.P * d.k, blocks = blocks_of(edges);
+    int64_t edges = (int64_t)n * d.P * d.k, blocks = ec_blocks_of(edges);
     real *nbr = c->saved;
     ec_work w = ec_work_of(L, n, c->work);
     const real *graph_in = cfg->graph == EC_GRAPH_DYNAMIC ? c->in[0] : c->in[1];
@@ -594,26 +622,6 @@ void OPSYM(ec_aggregation_grad)(const cascade_layer *L, int n, const real *dout,
     }
 }
 
-/* din for the edge-feature gradient g (edges x 2F): x_i gets g[:F] - g[F:], x_j gets g[F:]. */
-void OPSYM(ec_scatter_input_grad)(const ec_dims *d, int n, const real *nbr, const real *g, real *dx) {
-    int F = d->F;
-#pragma omp parallel for if ((int64_t)n * d->P * d->k * F > 65536)
-    for (int s = 0; s < n; s++) {
-        real *dxs = dx + (size_t)s * d->P * F;
-        for (int i = 0; i < d->P; i++) {
-            for (int t = 0; t < d->k; t++) {
-                size_t edge = ((size_t)s * d->P + i) * d->k + t;
-                const real *ge = g + edge * 2 * F;
-                real *dxj = dxs + (size_t)nbr[edge] * F, *dxi = dxs + (size_t)i * F;
-                for (int f = 0; f < F; f++) {
-                    dxi[f] += ge[f] - ge[F + f];
-                    dxj[f] += ge[F + f];
-                }
-            }
-        }
-    }
-}
-
 /* Batch norm of layer l backward, first pass: sg = sum(g), sgx = sum(g * xhat) per channel
  * over all edges (per block, reduced in block order); dweight, dbias; the coefficients of
  * the input gradient into the affine region. */
@@ -621,7 +629,7 @@ static void batchnorm_grad_sums(const cascade_layer *L, const OPSYM(cascade_bwd)
                                 int64_t edges, const real *h, const real *g, ec_work *w) {
     const edgeconv_cfg *cfg = L->cfg;
     int u = (int)cfg->units[l];
-    int64_t blocks = blocks_of(edges);
+    int64_t blocks = ec_blocks_of(edges);
     double *aff = ec_affine(cfg, w, l);
     const double *mean = aff + 2 * u, *invstd = aff + 3 * u;
 #pragma omp parallel for schedule(static) if (blocks > 1)
@@ -656,7 +664,7 @@ static void edgeconv_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *
     const edgeconv_cfg *cfg = L->cfg;
     ec_dims d = OPSYM(ec_dims_of)(L);
     int n = c->n, last = cfg->n_layers - 1;
-    int64_t edges = (int64_t)n * d.P * d.k, blocks = blocks_of(edges);
+    int64_t edges = (int64_t)n * d.P * d.k, blocks = ec_blocks_of(edges);
     const real *saved = c->saved, *nbr = c->saved;
     ec_work w = ec_work_of(L, n, c->work);
     if (cfg->batchnorm) /* the maps forward used (work is shared between layers) */
@@ -674,7 +682,7 @@ static void edgeconv_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *
         const double *aff = ec_affine(cfg, &w, l);
         if (cfg->batchnorm) batchnorm_grad_sums(L, c, &d, l, edges, h, g, &w);
         real *dw = c->dparam[ec_param(cfg, l, EC_W)], *db = c->dparam[ec_param(cfg, l, EC_B)];
-        int pass_on = l > 0 || c->din[0];
+        int pass_on = l > 0; /* layer 0 passes on by first_layer_grads */
 #pragma omp parallel for schedule(static) if (blocks > 1)
         for (int64_t b = 0; b < blocks; b++) {
             int64_t r0 = b * EC_EDGE_BLOCK, rows = edges - r0 < EC_EDGE_BLOCK ? edges - r0 : EC_EDGE_BLOCK;
@@ -693,11 +701,9 @@ static void edgeconv_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *
             }
             OPSYM(ec_activation_grad)(cfg->act, hb, gb, rows * u);
             if (db) column_sums(gb, rows, u, w.part + b * 2 * d.maxw);
-            if (dw) { /* the layer's input rows: edge features, or the previous layer's output */
-                const real *in = h_prev ? h_prev + r0 * w_in : w.y + r0 * w_in;
-                if (!l) {
-                    edge_feature_rows(&d, c->in[0], nbr, r0, rows, w.y + r0 * w_in);
-                } else if (prev_map) {
+            if (dw && l) { /* the layer's input rows: the previous layer's output */
+                const real *in = h_prev + r0 * w_in;
+                if (prev_map) {
                     normalise_rows(h_prev + r0 * w_in, rows, w_in, prev_map, w.y + r0 * w_in);
                     in = w.y + r0 * w_in;
                 }
@@ -709,13 +715,13 @@ static void edgeconv_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *
             if (pass_on) OPSYM(op_gemm)(0, 0, (int)rows, w_in, u, 1, gb, u, W, w_in, 0, g_next + r0 * w_in, w_in);
         }
         if (db) reduce_blocks(w.part, 2 * d.maxw, blocks, u, db);
-        if (dw) reduce_blocks_real(w.dw_part, (int64_t)d.maxw * d.maxw, blocks, u * w_in, dw);
+        if (dw && l) reduce_blocks_real(w.dw_part, (int64_t)d.maxw * d.maxw, blocks, u * w_in, dw);
+        if (!l && (dw || c->din[0])) first_layer_grads(cfg, &d, n, c->in[0], nbr, W, g, dw, c->din[0], &w);
         if (!pass_on) break;
         real *swap = g;
         g = g_next;
         g_next = swap;
     }
-    if (c->din[0]) OPSYM(ec_scatter_input_grad)(&d, n, nbr, g, c->din[0]);
 }
 
 /* Running statistics of every MLP layer's batch norm (stat_count > 0 only with batchnorm). */

@@ -10,6 +10,7 @@
 #define EC_BN_MOMENTUM 0.1
 #define EC_BN_EPS 1e-5
 #define EC_EDGE_BLOCK 2048 /* edges per block of the fused edge MLP */
+#define EC_POINT_BLOCK 256  /* points per block of layer 0's weight gradient */
 #define EC_LEAKY_SLOPE 0.01
 
 enum { EC_GRAPH_DYNAMIC, EC_GRAPH_INPUT, EC_GRAPH_X };
@@ -39,14 +40,22 @@ typedef struct {
     int maxw;              /* widest gradient row in backward: max(units, 2F) */
 } ec_dims;
 
+/* Edge e = (s*P + i)*k + t: its sample's first point and its two end points (rows of x). */
+static inline void ec_edge_ends(const ec_dims *d, const real *nbr, int64_t e, int64_t *pi, int64_t *pj) {
+    int64_t pk = (int64_t)d->P * d->k, s = e / pk;
+    *pi = s * d->P + (e % pk) / d->k;
+    *pj = s * d->P + (int64_t)nbr[e];
+}
+
+/* Blocks of EC_EDGE_BLOCK edges (the unit of work of the edge MLP). */
+static inline int64_t ec_blocks_of(int64_t edges) { return (edges + EC_EDGE_BLOCK - 1) / EC_EDGE_BLOCK; }
+static inline int64_t ec_point_blocks_of(int64_t points) { return (points + EC_POINT_BLOCK - 1) / EC_POINT_BLOCK; }
+
 /* The shapes of calls on layer L. */
 ec_dims OPSYM(ec_dims_of)(const cascade_layer *L);
 
 /* Offset in saved of layer l's activations on all edges of n samples. */
 int64_t OPSYM(ec_layer_output)(const cascade_layer *L, int n, int l);
-
-/* The edge features [x_i, x_j - x_i] of all edges of n samples (edges x 2F). */
-void OPSYM(ec_edge_features)(const ec_dims *d, int n, const real *x, const real *nbr, real *e);
 
 /* g *= act'(pre-activation), from the activation's output h. */
 void OPSYM(ec_activation_grad)(int act, const real *h, real *g, int64_t count);
@@ -55,9 +64,6 @@ void OPSYM(ec_activation_grad)(int act, const real *h, real *g, int64_t count);
  * batch-norm map, NULL without. */
 void OPSYM(ec_aggregation_grad)(const cascade_layer *L, int n, const real *dout, const real *out, const ec_dims *d,
                                 const real *h, const double *map, real *g);
-
-/* dx += the input gradient of the edge-feature gradient g (edges x 2F). */
-void OPSYM(ec_scatter_input_grad)(const ec_dims *d, int n, const real *nbr, const real *g, real *dx);
 
 /* The op's double backward (edgeconv_grad2.c). */
 void OPSYM(edgeconv_backward2)(const cascade_layer *L, const OPSYM(cascade_bwd2) *c);

@@ -22,6 +22,51 @@
  * for every layer of the sweep (layers are few; it saves keeping all of them). Work: the edge
  * buffer then six of the widest rows per edge (tangents, a, p, each twice; four in work2). */
 
+/* Edge features of edges r0 .. r0+rows-1: row r = [x_i, x_j - x_i] (rows x 2F). */
+static void edge_feature_rows(const ec_dims *d, const real *x, const real *nbr, int64_t r0, int64_t rows, real *e) {
+    int F = d->F;
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t pi, pj;
+        ec_edge_ends(d, nbr, r0 + r, &pi, &pj);
+        const real *xi = x + pi * F, *xj = x + pj * F;
+        real *row = e + r * 2 * F;
+        for (int f = 0; f < F; f++) {
+            row[f] = xi[f];
+            row[F + f] = xj[f] - xi[f];
+        }
+    }
+}
+
+/* All edges of n samples: e (edges x 2F). */
+static void edge_features(const ec_dims *d, int n, const real *x, const real *nbr, real *e) {
+    int64_t edges = (int64_t)n * d->P * d->k;
+#pragma omp parallel for if (edges * d->F > 65536)
+    for (int64_t b = 0; b < ec_blocks_of(edges); b++) {
+        int64_t r0 = b * EC_EDGE_BLOCK, rows = edges - r0 < EC_EDGE_BLOCK ? edges - r0 : EC_EDGE_BLOCK;
+        edge_feature_rows(d, x, nbr, r0, rows, e + r0 * 2 * d->F);
+    }
+}
+
+/* din for the edge-feature gradient g (edges x 2F): x_i gets g[:F] - g[F:], x_j gets g[F:]. */
+static void scatter_input_grad(const ec_dims *d, int n, const real *nbr, const real *g, real *dx) {
+    int F = d->F;
+#pragma omp parallel for if ((int64_t)n * d->P * d->k * F > 65536)
+    for (int s = 0; s < n; s++) {
+        real *dxs = dx + (size_t)s * d->P * F;
+        for (int i = 0; i < d->P; i++) {
+            for (int t = 0; t < d->k; t++) {
+                size_t edge = ((size_t)s * d->P + i) * d->k + t;
+                const real *ge = g + edge * 2 * F;
+                real *dxj = dxs + (size_t)nbr[edge] * F, *dxi = dxs + (size_t)i * F;
+                for (int f = 0; f < F; f++) {
+                    dxi[f] += ge[f] - ge[F + f];
+                    dxj[f] += ge[F + f];
+                }
+            }
+        }
+    }
+}
+
 /* f1 = act'(z), f2 = act''(z), from h = act(z). */
 static inline void act_derivs(int act, real h, real *f1, real *f2) {
     switch (act) {
@@ -39,7 +84,7 @@ static void tangent_to(const cascade_layer *L, const OPSYM(cascade_bwd2) *c, con
                        real *t1, real *t2, real **zdot, const real **hprev) {
     const edgeconv_cfg *cfg = L->cfg;
     int n = c->n, edges = n * d->P * d->k;
-    OPSYM(ec_edge_features)(d, n, c->uin[0], c->saved, e);
+    edge_features(d, n, c->uin[0], c->saved, e);
     const real *hp = e;
     int w_in = 2 * d->F;
     real *z = t1;
@@ -107,7 +152,7 @@ void OPSYM(edgeconv_backward2)(const cascade_layer *L, const OPSYM(cascade_bwd2)
         real *dw = c->dparam[ec_param(cfg, l, EC_W)], *db = c->dparam[ec_param(cfg, l, EC_B)];
         /* dW (u x w_in) += a^T hdot_{l-1} + P^T h_{l-1} */
         if (dw) OPSYM(op_gemm)(1, 0, u, w_in, edges, 1, a, u, hprev, w_in, 1, dw, w_in);
-        if (!l) OPSYM(ec_edge_features)(&d, n, c->in[0], c->saved, e); /* h_{-1} = e, after hdot_{-1} was used */
+        if (!l) edge_features(&d, n, c->in[0], c->saved, e); /* h_{-1} = e, after hdot_{-1} was used */
         const real *h_in = l ? c->saved + OPSYM(ec_layer_output)(L, n, l - 1) : e;
         if (dw) OPSYM(op_gemm)(1, 0, u, w_in, edges, 1, p, u, h_in, w_in, 1, dw, w_in);
         if (db)
@@ -124,6 +169,6 @@ void OPSYM(edgeconv_backward2)(const cascade_layer *L, const OPSYM(cascade_bwd2)
         a = a2;
         a2 = swap;
     }
-    if (c->hin[0]) OPSYM(ec_scatter_input_grad)(&d, n, c->saved, p, c->hin[0]);
+    if (c->hin[0]) scatter_input_grad(&d, n, c->saved, p, c->hin[0]);
 }
 

@@ -8,7 +8,7 @@
  * screened by windows of 32 against the k-th smallest at the window's start (a bit mask, SIMD
  * compares on x86) and only the candidates below it are inserted, in index order (for k <= 16
  * into a buffer of SSE lanes without branches, select_row_lanes). No gradient flows through
- * the selection. */
+ * the selection. Few coordinates skip the GEMM (knn_direct). */
 #include <stdint.h>
 #include <string.h>
 
@@ -159,12 +159,49 @@ static void select_k(const real *row, int P, int k, real *nbr) {
     select_row(row, P, k, nbr);
 }
 
+/* Few coordinates (G <= KNN_DIRECT_G, e.g. unit vectors on the sphere): a GEMM with an inner
+ * dimension of 3 is mostly its output traffic, so each row's distances are computed directly
+ * from the coordinates transposed to G contiguous rows (the same ||a||^2 - 2 a.b + ||b||^2, the
+ * dot product summed in coordinate order) into that row's buffer and selected while in L1. */
+static void knn_direct(const real *coords, int gstride, int P, int G, int k, real *nbr, real *scratch) {
+    real *norm = scratch, *soa = scratch + P, *rows_buf = soa + (size_t)G * P;
+    for (int p = 0; p < P; p++)
+        for (int g = 0; g < G; g++) soa[(size_t)g * P + p] = coords[(size_t)p * gstride + g];
+    int block = KNN_ROW_BLOCK - KNN_DIRECT_G; /* row buffers left in scratch after the G rows */
+    for (int r0 = 0; r0 < P; r0 += block) {
+        int rows = P - r0 < block ? P - r0 : block;
+#pragma omp parallel for if ((int64_t)rows * P >= 16384)
+        for (int r = 0; r < rows; r++) {
+            int i = r0 + r;
+            real *row = rows_buf + (size_t)r * P, ni = norm[i];
+            real ci[KNN_DIRECT_G];
+            for (int g = 0; g < G; g++) ci[g] = -2 * soa[(size_t)g * P + i];
+#pragma omp simd
+            for (int j = 0; j < P; j++) row[j] = ci[0] * soa[j];
+            for (int g = 1; g < G; g++) {
+                const real *cg = soa + (size_t)g * P;
+                real cig = ci[g];
+#pragma omp simd
+                for (int j = 0; j < P; j++) row[j] += cig * cg[j];
+            }
+#pragma omp simd
+            for (int j = 0; j < P; j++) row[j] += ni + norm[j];
+            row[i] = REAL_MAX;
+            select_k(row, P, k, nbr + (size_t)i * k);
+        }
+    }
+}
+
 void OPSYM(edgeconv_knn)(const real *coords, int gstride, int P, int G, int k, real *nbr, real *scratch) {
     real *norm = scratch, *dist = scratch + P;
     for (int p = 0; p < P; p++) {
         real s = 0;
         for (int g = 0; g < G; g++) s += coords[(size_t)p * gstride + g] * coords[(size_t)p * gstride + g];
         norm[p] = s;
+    }
+    if (G <= KNN_DIRECT_G) {
+        knn_direct(coords, gstride, P, G, k, nbr, scratch);
+        return;
     }
     for (int r0 = 0; r0 < P; r0 += KNN_ROW_BLOCK) {
         int rows = P - r0 < KNN_ROW_BLOCK ? P - r0 : KNN_ROW_BLOCK;

@@ -6,6 +6,7 @@
 
 #define KNN_MAX_K 1024   /* the selection buffer lives on the stack */
 #define KNN_ROW_BLOCK 64 /* rows of the distance matrix computed at once (cache-sized) */
+#define KNN_DIRECT_G 8   /* up to this many coordinates: distances without GEMM */
 #define KNN_SLOTS 8      /* samples whose graphs are built at once, one scratch each */
 #define KNN_SCRATCH(P) ((int64_t)(P) + (int64_t)KNN_ROW_BLOCK * (P))
 
