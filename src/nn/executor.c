@@ -88,6 +88,7 @@ void cascade_net_forward(cascade_net *net, const cascade_run *run) {
             c.param[p] = (L->params[p].trainable ? net->params : net->buffers) + net->param_off[l][p];
         c.saved = net->saved[l];
         c.work = net->work;
+        c.peer_saved = net->peer && net->peer[l] >= 0 ? net->saved[net->peer[l]] : NULL;
         c.sample_ids = run->sample_ids;
         c.step = run->step;
         L->op->forward(L, &c);

@@ -164,6 +164,26 @@ static cascade_status topo_order(proto_node *nodes, int n, int *order) {
     return st;
 }
 
+/* net->peer: for each layer whose op shares saved state, the first earlier layer it can take
+ * it from (the same type, op->shares_saved given which inputs are the same nodes). */
+static cascade_status find_peers(cascade_net *net) {
+    net->peer = malloc((size_t)net->n_layers * sizeof(int));
+    if (!net->peer) return cascade_fail(CASCADE_EINTERNAL, "out of memory building net %s", net->name);
+    for (int l = 0; l < net->n_layers; l++) {
+        const cascade_layer *L = &net->layers[l];
+        net->peer[l] = -1;
+        for (int e = 0; e < l && L->op->shares_saved && net->peer[l] < 0; e++) {
+            const cascade_layer *E = &net->layers[e];
+            if (strcmp(E->type, L->type) != 0) continue;
+            unsigned same = 0;
+            for (int k = 0; k < L->n_in && k < E->n_in; k++)
+                if (net->inputs[l][k] == net->inputs[e][k]) same |= 1u << k;
+            if (L->op->shares_saved(L, E, same)) net->peer[l] = e;
+        }
+    }
+    return CASCADE_OK;
+}
+
 cascade_status cascade_net_build(cascade_net *net, const char *name, const cascade_layer_ref *refs,
                                  int n_refs, int n_ext, const char *const *ext_names,
                                  const cascade_shape *ext_shapes, uint64_t seed) {
@@ -219,6 +239,7 @@ cascade_status cascade_net_build(cascade_net *net, const char *name, const casca
         }
     }
     if (st) goto done;
+    if ((st = find_peers(net))) goto done;
     /* flat buffers: trainable parameters and running-statistics buffers */
     for (int l = 0; l < n_nodes; l++) {
         cascade_layer *L = &net->layers[l];
@@ -261,6 +282,7 @@ void cascade_net_free(cascade_net *net) {
     for (int l = 0; l < net->n_layers; l++) cascade_layer_release(&net->layers[l]);
     free(net->layers);
     free(net->inputs);
+    free(net->peer);
     free(net->param_off);
     free(net->stat_off);
     cascade_free(net->stats);

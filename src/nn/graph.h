@@ -15,6 +15,8 @@ typedef struct {
     cascade_layer *layers;              /* topological order */
     int (*inputs)[CASCADE_MAX_INPUTS];  /* per layer: node references */
     int output;                         /* layer index of the net output (last in file order) */
+    int *peer;                          /* per layer: the earlier layer whose saved state its
+                                         * forward reuses (op->shares_saved), -1 none */
 
     int n_ext;
     char ext_names[CASCADE_MAX_EXTERNAL][8]; /* "x", "z", "c" */

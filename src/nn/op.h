@@ -87,6 +87,17 @@ typedef struct cascade_layer {
 void OPSYM(op_gemm)(int trans_a, int trans_b, int m, int n, int k, real alpha, const real *a,
                     int lda, const real *b, int ldb, real beta, real *c, int ldc);
 
+/* Hot element loops of ops, built twice on x86-64 and chosen when the program loads: for
+ * AVX2 (8 floats a vector instead of SSE2's 4) and the baseline. Without FMA (which -mavx2
+ * does not enable) every operation rounds exactly as in the baseline, so the two give the
+ * same bits — as long as the loop has no reduction across vector lanes (sums over a
+ * contiguous axis would be re-associated by the vector width). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__AVX2__)
+#define OP_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define OP_SIMD_CLONES
+#endif
+
 /* Helpers for ops. */
 static inline int64_t op_numel(const cascade_shape *s) { return cascade_shape_numel(s); }
 

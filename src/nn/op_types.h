@@ -12,6 +12,9 @@ typedef struct OPT_SYM(cascade_fwd) {
     OPT_REAL *param[CASCADE_MAX_PARAMS];    /* as L->params; buffers may be written (running stats) */
     OPT_REAL *saved;                        /* saved_per_sample*n + saved_fixed, kept for backward */
     OPT_REAL *work;                         /* work_per_sample*n + work_fixed, scratch */
+    const OPT_REAL *peer_saved;             /* non-NULL: the saved state of an earlier layer
+                                             * (op->shares_saved) from this forward pass, to take
+                                             * what both would compute; NULL: compute it */
     const int64_t *sample_ids;          /* n global sample ids (random streams), NULL outside training */
     uint64_t step;                      /* optimiser step (random streams) */
 } OPT_SYM(cascade_fwd);
@@ -84,6 +87,12 @@ typedef struct OPT_SYM(cascade_op) {
     /* Optional: once before every optimizer update of the net (training), e.g. the power
      * iteration of spectral normalisation on the layer's buffers. */
     void (*begin_update)(const cascade_layer *L, OPT_REAL *const *param);
+    /* Optional: 1 when L's forward can take part of its saved state from `earlier` (a layer
+     * of the same type that runs before it on the same samples) instead of computing it, e.g.
+     * the kNN graph of two edgeconv layers on the same coordinates; same_inputs has bit k set
+     * when input k of both is the same node. The executor then passes earlier's saved as
+     * peer_saved; the result must be the same as computing it. */
+    int (*shares_saved)(const cascade_layer *L, const cascade_layer *earlier, unsigned same_inputs);
     /* Why an op has no backward2, for the error naming the layer (NULL: the generic text). */
     const char *no_backward2_reason;
 } OPT_SYM(cascade_op);

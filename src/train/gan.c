@@ -582,11 +582,13 @@ cascade_status cascade_train_gan(cascade_job *job, const cascade_train_opts *o, 
             memset(&acc, 0, sizeof acc);
             t_log = now;
         }
+        double t_aside = cascade_now(); /* samples and checkpoints stay out of samples/s */
         int stop = o->stop_flag ? (int)*o->stop_flag : 0, any_stop = 0;
         MPI_Allreduce(&stop, &any_stop, 1, MPI_INT, MPI_MAX, comm);
         if (!st && job->sample_every > 0 && s.prog.step % job->sample_every == 0) st = write_samples(&s);
         int due = job->checkpoint_every > 0 && s.prog.step % job->checkpoint_every == 0;
         if (!st && (due || any_stop || s.prog.step == s.total_steps)) st = gan_checkpoint(&s);
+        t_log += cascade_now() - t_aside;
         if (!st && any_stop) {
             cascade_log("\nstopped by a signal at step %lld after writing a checkpoint\n", (long long)s.prog.step);
             st = CASCADE_ESTOPPED;

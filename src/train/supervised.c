@@ -205,6 +205,8 @@ cascade_status cascade_train_supervised(cascade_job *job, const cascade_train_op
             steps_acc = 0;
             t_log = now;
         }
+        /* validation and checkpoints are not training: their time stays out of samples/s */
+        double t_aside = cascade_now();
         /* validation before the checkpoint of the same step, so that it records the outcome */
         if (epoch_end || s.prog.step == s.total_steps) st = cascade_session_validate(&s, cascade_now() - t0);
         if (epoch_end) {
@@ -216,6 +218,7 @@ cascade_status cascade_train_supervised(cascade_job *job, const cascade_train_op
         int due = job->checkpoint_every > 0 && s.prog.step % job->checkpoint_every == 0;
         if (!st && (due || any_stop || s.save_best || s.stop_early || s.prog.step == s.total_steps))
             st = cascade_session_checkpoint(&s);
+        t_log += cascade_now() - t_aside;
         if (!st && any_stop) {
             cascade_log("\nstopped by a signal at step %lld after writing a checkpoint\n", (long long)s.prog.step);
             st = CASCADE_ESTOPPED;

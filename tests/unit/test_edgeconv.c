@@ -376,6 +376,7 @@ static void test_net(void) {
     }
     printf("\nedgeconv net: float finite-difference worst relative error %.2e\n", worst);
     CU_ASSERT(worst < 2e-2);
+    CU_ASSERT_EQUAL(net.peer[cascade_net_find(&net, "ec2")], -1); /* k differs: its own graph */
     cascade_net_free(&net);
     for (int i = 0; i < 5; i++) cascade_section_free(&secs[i]);
 
@@ -407,6 +408,85 @@ static void test_net(void) {
     }
 }
 
+/* One training step's output and gradients (bitwise) of a net. */
+static void net_step(cascade_net *net, const float *x, const float *r, float *y, float *grads) {
+    enum { N = 2 };
+    cascade_run run = {.n = N, .training = 1};
+    run.ext[0] = x;
+    net_objective(net, &run, r, N * 2);
+    memcpy(y, cascade_net_output(net), N * 2 * sizeof(float));
+    memset(net->grads, 0, (size_t)net->n_params * sizeof(float));
+    cascade_net_backward(net, &run, r);
+    memcpy(grads, net->grads, (size_t)net->n_params * sizeof(float));
+}
+
+/* ec2's fixed graph is ec1's (same coordinates, k): the builder links it to ec1 and its forward
+ * copies ec1's neighbours — outputs and gradients bitwise those of computing its own graph;
+ * the dynamic ec3 and a layer on other features keep their own. */
+static void test_shared_graph(void) {
+    const char *texts[] = {"type=edgeconv\ninput=x, x\nunits=4\nk=3\ngraph=x:0:3\nbatchnorm=true",
+                           "type=edgeconv\ninput=ec1, x\nunits=3\nk=3\ngraph=x:0:3\naggregation=mean",
+                           "type=edgeconv\nunits=3\nk=3\ngraph=dynamic", "type=edgeconv\ninput=ec3, x\nunits=3\n"
+                           "k=3\ngraph=x:1:4", "type=permute\norder=0,2,1", "type=globalavgpool", "type=dense\nunits=2"};
+    static const char *names[] = {"ec1", "ec2", "ec3", "ec4", "perm", "pool", "out"};
+    enum { NL = 7, N = 2 };
+    cascade_section secs[NL] = {0};
+    cascade_layer_ref refs[NL];
+    for (int i = 0; i < NL; i++) {
+        char full[64];
+        snprintf(full, sizeof full, "model.%s", names[i]);
+        CU_ASSERT_EQUAL_FATAL(th_section(&secs[i], full, texts[i]), CASCADE_OK);
+        refs[i].section = &secs[i];
+        refs[i].name = names[i];
+    }
+    const char *ext[] = {"x"};
+    cascade_shape xs = th_shp(2, 12, 5, 0, 0);
+    cascade_net net;
+    cascade_status st = cascade_net_build(&net, "model", refs, NL, 1, ext, &xs, 7);
+    if (st) printf("\n%s\n", cascade_errmsg());
+    CU_ASSERT_EQUAL_FATAL(st, CASCADE_OK);
+    int ec1 = cascade_net_find(&net, "ec1"), ec2 = cascade_net_find(&net, "ec2");
+    CU_ASSERT_EQUAL(net.peer[ec1], -1);
+    CU_ASSERT_EQUAL(net.peer[ec2], ec1);
+    CU_ASSERT_EQUAL(net.peer[cascade_net_find(&net, "ec3")], -1);
+    CU_ASSERT_EQUAL(net.peer[cascade_net_find(&net, "ec4")], -1);
+    CU_ASSERT_EQUAL_FATAL(cascade_net_prepare(&net, N, 0), CASCADE_OK);
+    float x[N * 12 * 5], r[N * 2] = {0.7f, -1.1f, 0.4f, 0.9f}, y1[N * 2], y2[N * 2];
+    th_fill(x, N * 12 * 5, 11);
+    float *g1 = malloc((size_t)net.n_params * sizeof(float)), *g2 = malloc((size_t)net.n_params * sizeof(float));
+    CU_ASSERT_FATAL(g1 && g2);
+    float *keep = malloc((size_t)(net.n_params + net.n_buffers) * sizeof(float));
+    CU_ASSERT_FATAL(keep != NULL);
+    memcpy(keep, net.params, (size_t)net.n_params * sizeof(float));
+    memcpy(keep + net.n_params, net.buffers, (size_t)net.n_buffers * sizeof(float));
+    net_step(&net, x, r, y1, g1);
+    /* the same from the start without the link: ec2 builds its own graph */
+    memcpy(net.params, keep, (size_t)net.n_params * sizeof(float));
+    memcpy(net.buffers, keep + net.n_params, (size_t)net.n_buffers * sizeof(float));
+    memset(net.saved[ec2], 0, (size_t)N * 12 * 3 * sizeof(float)); /* no stale neighbours */
+    net.peer[ec2] = -1;
+    net_step(&net, x, r, y2, g2);
+    CU_ASSERT_EQUAL(memcmp(y1, y2, sizeof y1), 0);
+    CU_ASSERT_EQUAL(memcmp(g1, g2, (size_t)net.n_params * sizeof(float)), 0);
+    /* ec2's forward takes the neighbours it is given: another graph (each point's next k
+     * points) as peer_saved lands in its saved state */
+    const cascade_layer *L2 = &net.layers[ec2];
+    float ring[N * 12 * 3];
+    for (int e = 0; e < N * 12 * 3; e++) ring[e] = (float)((e / 3 % 12 + 1 + e % 3) % 12);
+    cascade_fwd fw = {.n = N, .training = 1, .out = net.act[ec2], .saved = net.saved[ec2], .work = net.work,
+                      .peer_saved = ring};
+    fw.in[0] = net.act[net.inputs[ec2][0]];
+    fw.in[1] = x;
+    for (int p = 0; p < L2->n_params; p++) fw.param[p] = net.params + net.param_off[ec2][p];
+    L2->op->forward(L2, &fw);
+    CU_ASSERT_EQUAL(memcmp(net.saved[ec2], ring, sizeof ring), 0);
+    free(g1);
+    free(g2);
+    free(keep);
+    cascade_net_free(&net);
+    for (int i = 0; i < NL; i++) cascade_section_free(&secs[i]);
+}
+
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
     CU_pSuite s = CU_add_suite("edgeconv", NULL, NULL);
@@ -419,6 +499,7 @@ int main(void) {
     CU_add_test(s, "backward accumulates, NULL gradients", test_backward);
     CU_add_test(s, "batch norm in the edge MLP", test_batchnorm);
     CU_add_test(s, "two fixed-graph layers in a net", test_net);
+    CU_add_test(s, "a fixed graph shared by two layers", test_shared_graph);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failures = CU_get_number_of_failures();

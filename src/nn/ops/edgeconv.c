@@ -35,8 +35,10 @@
  *
  * The kNN (knn.c) is exact and blockwise with GEMM and partial selection; no gradient flows
  * through the selection nor into the graph-coordinate input; the neighbour indices go to
- * `saved`. Backward is exact for the MLP and the input through x_i and x_j - x_i; max
- * aggregation routes the gradient to the first edge holding the maximum.
+ * `saved`. A layer whose fixed graph is an earlier layer's (the same coordinate input,
+ * features and k) copies that layer's neighbours instead (edgeconv_shares_saved). Backward
+ * is exact for the MLP and the input through x_i and x_j - x_i; max aggregation routes the
+ * gradient to the first edge holding the maximum.
  *
  * The edge MLP runs fused over blocks of EC_EDGE_BLOCK edges (cache-sized; the blocks, not
  * the threads, are the unit of work, so results do not depend on the thread count): per
@@ -318,7 +320,7 @@ static void affine_from_saved(const edgeconv_cfg *cfg, int l, const real *saved,
 }
 
 /* out (rows x u) = h * a + b per channel: a layer's normalised activations */
-static void normalise_rows(const real *h, int64_t rows, int u, const double *aff, real *out) {
+OP_SIMD_CLONES static void normalise_rows(const real *h, int64_t rows, int u, const double *aff, real *out) {
     const double *a = aff, *b = aff + u;
     for (int64_t r = 0; r < rows; r++) {
 #pragma omp simd
@@ -326,7 +328,7 @@ static void normalise_rows(const real *h, int64_t rows, int u, const double *aff
     }
 }
 
-static void activate(int act, real *h, int64_t count) {
+OP_SIMD_CLONES static void activate(int act, real *h, int64_t count) {
     const real slope = (real)EC_LEAKY_SLOPE;
     switch (act) {
     case EC_ACT_RELU:
@@ -349,7 +351,7 @@ static void activate(int act, real *h, int64_t count) {
 }
 
 /* g *= act'(pre-activation), from the activation's output h (exact for these functions). */
-void OPSYM(ec_activation_grad)(int act, const real *h, real *g, int64_t count) {
+OP_SIMD_CLONES void OPSYM(ec_activation_grad)(int act, const real *h, real *g, int64_t count) {
     const real slope = (real)EC_LEAKY_SLOPE;
     switch (act) {
     case EC_ACT_RELU:
@@ -374,7 +376,7 @@ void OPSYM(ec_activation_grad)(int act, const real *h, real *g, int64_t count) {
 }
 
 /* sums[o] = sum over the rows of g (rows x u) of column o, row after row. */
-static void column_sums(const real *g, int64_t rows, int u, double *sums) {
+OP_SIMD_CLONES static void column_sums(const real *g, int64_t rows, int u, double *sums) {
     for (int o = 0; o < u; o++) sums[o] = 0;
     for (int64_t r = 0; r < rows; r++) {
 #pragma omp simd
@@ -472,7 +474,7 @@ static void first_layer_grads(const edgeconv_cfg *cfg, const ec_dims *d, int n, 
 }
 
 /* Layer 0's pre-activations of edges r0.. : h = point_i[:u] + point_j[u:] + bias. */
-static void first_layer_rows(const ec_dims *d, const real *nbr, const real *point, const real *bias, int u,
+OP_SIMD_CLONES static void first_layer_rows(const ec_dims *d, const real *nbr, const real *point, const real *bias, int u,
                              int64_t r0, int64_t rows, real *h) {
     for (int64_t r = 0; r < rows; r++) {
         int64_t pi, pj;
@@ -485,7 +487,7 @@ static void first_layer_rows(const ec_dims *d, const real *nbr, const real *poin
 }
 
 /* Partial batch-norm sums of a block: part[ch] = sum (h - s), part[u + ch] = sum (h - s)^2. */
-static void partial_stats(const real *h, int64_t rows, int u, const real *shift, double *part) {
+OP_SIMD_CLONES static void partial_stats(const real *h, int64_t rows, int u, const real *shift, double *part) {
     for (int ch = 0; ch < 2 * u; ch++) part[ch] = 0;
     for (int64_t r = 0; r < rows; r++) {
 #pragma omp simd
@@ -526,6 +528,22 @@ static void finish_batchnorm(const cascade_layer *L, const OPSYM(cascade_fwd) *c
     affine_from_saved(cfg, l, saved, weight, bias, ec_affine(cfg, w, l));
 }
 
+/* y (U) = the max or mean over the k edges of a point of its rows hr (k x U), each through
+ * the batch-norm map (NULL: none); y is the accumulator, edge after edge. */
+OP_SIMD_CLONES static void aggregate_row(const real *hr, int k, int U, int aggregation, const double *map, real *y) {
+    int mean = aggregation == EC_AGG_MEAN;
+    for (int t = 0; t < k; t++) {
+        const real *ht = hr + (size_t)t * U;
+#pragma omp simd
+        for (int o = 0; o < U; o++) {
+            real v = map ? (real)((double)ht[o] * map[o] + map[U + o]) : ht[o];
+            y[o] = t == 0 ? v : mean ? y[o] + v : v > y[o] ? v : y[o];
+        }
+    }
+    if (mean)
+        for (int o = 0; o < U; o++) y[o] /= (real)k;
+}
+
 static void edgeconv_forward(const cascade_layer *L, const OPSYM(cascade_fwd) *c) {
     const edgeconv_cfg *cfg = L->cfg;
     ec_dims d = OPSYM(ec_dims_of)(L);
@@ -534,7 +552,11 @@ static void edgeconv_forward(const cascade_layer *L, const OPSYM(cascade_fwd) *c
     real *nbr = c->saved;
     ec_work w = ec_work_of(L, n, c->work);
     const real *graph_in = cfg->graph == EC_GRAPH_DYNAMIC ? c->in[0] : c->in[1];
-    OPSYM(edgeconv_knn_batch)(graph_in + d.goff, (int64_t)d.P * d.gstride, d.gstride, n, d.P, d.G, d.k, nbr, w.knn);
+    if (c->peer_saved) /* an earlier layer's graph of the same coordinates (edgeconv_shares_saved) */
+        memcpy(nbr, c->peer_saved, (size_t)edges * sizeof(real));
+    else
+        OPSYM(edgeconv_knn_batch)(graph_in + d.goff, (int64_t)d.P * d.gstride, d.gstride, n, d.P, d.G, d.k, nbr,
+                                  w.knn);
     point_terms(cfg, &d, n, c->in[0], c->param[ec_param(cfg, 0, EC_W)], &w);
     for (int l = 0; l < cfg->n_layers; l++) {
         int u = (int)cfg->units[l], w_in = l ? (int)cfg->units[l - 1] : 2 * d.F;
@@ -572,22 +594,7 @@ static void edgeconv_forward(const cascade_layer *L, const OPSYM(cascade_fwd) *c
     int64_t rows = (int64_t)n * d.P;
     int U = d.U, k = d.k;
 #pragma omp parallel for if (rows * k * U > 65536)
-    for (int64_t r = 0; r < rows; r++) {
-        const real *hr = h + r * k * U;
-        real *y = c->out + r * U;
-        for (int o = 0; o < U; o++) {
-            real acc = 0;
-            for (int t = 0; t < k; t++) {
-                real v = hr[(size_t)t * U + o];
-                if (map) v = (real)((double)v * map[o] + map[U + o]);
-                if (cfg->aggregation == EC_AGG_MEAN)
-                    acc += v;
-                else
-                    acc = t == 0 || v > acc ? v : acc;
-            }
-            y[o] = cfg->aggregation == EC_AGG_MAX ? acc : acc / (real)k;
-        }
-    }
+    for (int64_t r = 0; r < rows; r++) aggregate_row(h + r * k * U, k, U, cfg->aggregation, map, c->out + r * U);
 }
 
 /* Gradient of the last MLP output (edges x U) from dout: mean spreads dout/k over the k
@@ -602,13 +609,18 @@ void OPSYM(ec_aggregation_grad)(const cascade_layer *L, int n, const real *dout,
     for (int64_t r = 0; r < rows; r++) {
         const real *hr = h + r * k * U, *go = dout + r * U, *y = out + r * U;
         real *gr = g + r * k * U;
+        if (cfg->aggregation == EC_AGG_MEAN) {
+            for (int t = 0; t < k; t++) {
+#pragma omp simd
+                for (int o = 0; o < U; o++) gr[(size_t)t * U + o] = go[o] / (real)k;
+            }
+            continue;
+        }
         for (int o = 0; o < U; o++) {
             int first = -1;
             for (int t = 0; t < k; t++) {
                 real v = 0;
-                if (cfg->aggregation == EC_AGG_MEAN) {
-                    v = go[o] / (real)k;
-                } else if (first < 0) {
+                if (first < 0) {
                     real hv = hr[(size_t)t * U + o];
                     if (map) hv = (real)((double)hv * map[o] + map[U + o]);
                     if (hv == y[o]) {
@@ -618,6 +630,20 @@ void OPSYM(ec_aggregation_grad)(const cascade_layer *L, int n, const real *dout,
                 }
                 gr[(size_t)t * U + o] = v;
             }
+        }
+    }
+}
+
+/* part[ch] = sum g, part[u + ch] = sum g * xhat over rows (rows x u), row after row. */
+OP_SIMD_CLONES static void grad_sum_rows(const real *g, const real *h, int64_t rows, int u, const double *mean,
+                                         const double *invstd, double *part) {
+    for (int ch = 0; ch < 2 * u; ch++) part[ch] = 0;
+    for (int64_t r = 0; r < rows; r++) {
+#pragma omp simd
+        for (int ch = 0; ch < u; ch++) {
+            double dy = (double)g[r * u + ch];
+            part[ch] += dy;
+            part[u + ch] += dy * ((double)h[r * u + ch] - mean[ch]) * invstd[ch];
         }
     }
 }
@@ -635,16 +661,7 @@ static void batchnorm_grad_sums(const cascade_layer *L, const OPSYM(cascade_bwd)
 #pragma omp parallel for schedule(static) if (blocks > 1)
     for (int64_t b = 0; b < blocks; b++) {
         int64_t r0 = b * EC_EDGE_BLOCK, rows = edges - r0 < EC_EDGE_BLOCK ? edges - r0 : EC_EDGE_BLOCK;
-        double *part = w->part + b * 2 * d->maxw;
-        for (int ch = 0; ch < 2 * u; ch++) part[ch] = 0;
-        for (int64_t r = r0; r < r0 + rows; r++) {
-#pragma omp simd
-            for (int ch = 0; ch < u; ch++) {
-                double dy = (double)g[r * u + ch];
-                part[ch] += dy;
-                part[u + ch] += dy * ((double)h[r * u + ch] - mean[ch]) * invstd[ch];
-            }
-        }
+        grad_sum_rows(g + r0 * u, h + r0 * u, rows, u, mean, invstd, w->part + b * 2 * d->maxw);
     }
     bn_geom geom = ec_bn_geom(cfg, edges, l);
     for (int ch = 0; ch < u; ch++) {
@@ -657,6 +674,20 @@ static void batchnorm_grad_sums(const cascade_layer *L, const OPSYM(cascade_bwd)
                                        invstd[ch], c->dparam[ec_param(cfg, l, EC_BN_W)],
                                        c->dparam[ec_param(cfg, l, EC_BN_B)], &aff[4 * u + ch], &aff[5 * u + ch],
                                        &aff[6 * u + ch]);
+    }
+}
+
+/* g (rows x u): the gradient of the normalised activations -> of the activations h, with the
+ * coefficients batchnorm_grad_sums left in the affine region. */
+OP_SIMD_CLONES static void bn_input_grad_rows(const real *h, int64_t rows, int u, const double *aff, real *g) {
+    const double *mean = aff + 2 * u, *invstd = aff + 3 * u, *scale = aff + 4 * u;
+    const double *mean_g = aff + 5 * u, *mean_gx = aff + 6 * u;
+    for (int64_t r = 0; r < rows; r++) {
+#pragma omp simd
+        for (int ch = 0; ch < u; ch++) {
+            double xhat = ((double)h[r * u + ch] - mean[ch]) * invstd[ch];
+            g[r * u + ch] = (real)(scale[ch] * ((double)g[r * u + ch] - mean_g[ch] - xhat * mean_gx[ch]));
+        }
     }
 }
 
@@ -688,17 +719,7 @@ static void edgeconv_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *
             int64_t r0 = b * EC_EDGE_BLOCK, rows = edges - r0 < EC_EDGE_BLOCK ? edges - r0 : EC_EDGE_BLOCK;
             real *gb = g + r0 * u;
             const real *hb = h + r0 * u;
-            if (cfg->batchnorm) { /* g: gradient of the normalised activations -> of the activations */
-                const double *mean = aff + 2 * u, *invstd = aff + 3 * u, *scale = aff + 4 * u;
-                const double *mean_g = aff + 5 * u, *mean_gx = aff + 6 * u;
-                for (int64_t r = 0; r < rows; r++) {
-#pragma omp simd
-                    for (int ch = 0; ch < u; ch++) {
-                        double xhat = ((double)hb[r * u + ch] - mean[ch]) * invstd[ch];
-                        gb[r * u + ch] = (real)(scale[ch] * ((double)gb[r * u + ch] - mean_g[ch] - xhat * mean_gx[ch]));
-                    }
-                }
-            }
+            if (cfg->batchnorm) bn_input_grad_rows(hb, rows, u, aff, gb);
             OPSYM(ec_activation_grad)(cfg->act, hb, gb, rows * u);
             if (db) column_sums(gb, rows, u, w.part + b * 2 * d.maxw);
             if (dw && l) { /* the layer's input rows: the previous layer's output */
@@ -724,6 +745,16 @@ static void edgeconv_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *
     }
 }
 
+/* A fixed graph on the same coordinates (the same second input, features, k) as an earlier
+ * edgeconv layer: the same neighbours, which lead its saved state (the book's model: ec2 takes
+ * ec1's graph). */
+static int edgeconv_shares_saved(const cascade_layer *L, const cascade_layer *earlier, unsigned same_inputs) {
+    const edgeconv_cfg *a = L->cfg, *b = earlier->cfg;
+    return a->graph != EC_GRAPH_DYNAMIC && b->graph != EC_GRAPH_DYNAMIC && (same_inputs & 2u) &&
+           a->graph_lo == b->graph_lo && a->graph_hi == b->graph_hi && a->k == b->k &&
+           L->in_shape[1].d[0] == earlier->in_shape[1].d[0];
+}
+
 /* Running statistics of every MLP layer's batch norm (stat_count > 0 only with batchnorm). */
 static void edgeconv_apply_stats(const cascade_layer *L, real *const *param, const double *stats) {
     const edgeconv_cfg *cfg = L->cfg;
@@ -744,5 +775,6 @@ const OPSYM(cascade_op) OPSYM(cascade_op_edgeconv) = {
     .forward = edgeconv_forward,
     .backward = edgeconv_backward,
     .apply_stats = edgeconv_apply_stats,
+    .shares_saved = edgeconv_shares_saved,
     .backward2 = OPSYM(edgeconv_backward2), /* without batch norm (infer sets no_backward2_reason with it) */
 };

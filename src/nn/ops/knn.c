@@ -163,6 +163,26 @@ static void select_k(const real *row, int P, int k, real *nbr) {
  * dimension of 3 is mostly its output traffic, so each row's distances are computed directly
  * from the coordinates transposed to G contiguous rows (the same ||a||^2 - 2 a.b + ||b||^2, the
  * dot product summed in coordinate order) into that row's buffer and selected while in L1. */
+/* Row i's squared distances into row (P) from the transposed coordinates soa (G x P) and
+ * norms, and its k nearest into nbr row i. */
+OP_SIMD_CLONES static void direct_row(const real *soa, const real *norm, int P, int G, int k, int i, real *row,
+                                      real *nbr) {
+    real ci[KNN_DIRECT_G], ni = norm[i];
+    for (int g = 0; g < G; g++) ci[g] = -2 * soa[(size_t)g * P + i];
+#pragma omp simd
+    for (int j = 0; j < P; j++) row[j] = ci[0] * soa[j];
+    for (int g = 1; g < G; g++) {
+        const real *cg = soa + (size_t)g * P;
+        real cig = ci[g];
+#pragma omp simd
+        for (int j = 0; j < P; j++) row[j] += cig * cg[j];
+    }
+#pragma omp simd
+    for (int j = 0; j < P; j++) row[j] += ni + norm[j];
+    row[i] = REAL_MAX;
+    select_k(row, P, k, nbr + (size_t)i * k);
+}
+
 static void knn_direct(const real *coords, int gstride, int P, int G, int k, real *nbr, real *scratch) {
     real *norm = scratch, *soa = scratch + P, *rows_buf = soa + (size_t)G * P;
     for (int p = 0; p < P; p++)
@@ -171,25 +191,14 @@ static void knn_direct(const real *coords, int gstride, int P, int G, int k, rea
     for (int r0 = 0; r0 < P; r0 += block) {
         int rows = P - r0 < block ? P - r0 : block;
 #pragma omp parallel for if ((int64_t)rows * P >= 16384)
-        for (int r = 0; r < rows; r++) {
-            int i = r0 + r;
-            real *row = rows_buf + (size_t)r * P, ni = norm[i];
-            real ci[KNN_DIRECT_G];
-            for (int g = 0; g < G; g++) ci[g] = -2 * soa[(size_t)g * P + i];
-#pragma omp simd
-            for (int j = 0; j < P; j++) row[j] = ci[0] * soa[j];
-            for (int g = 1; g < G; g++) {
-                const real *cg = soa + (size_t)g * P;
-                real cig = ci[g];
-#pragma omp simd
-                for (int j = 0; j < P; j++) row[j] += cig * cg[j];
-            }
-#pragma omp simd
-            for (int j = 0; j < P; j++) row[j] += ni + norm[j];
-            row[i] = REAL_MAX;
-            select_k(row, P, k, nbr + (size_t)i * k);
-        }
+        for (int r = 0; r < rows; r++) direct_row(soa, norm, P, G, k, r0 + r, rows_buf + (size_t)r * P, nbr);
     }
+}
+
+/* row[j] += ni + norm[j] (a row of -2 C C^T -> squared distances) */
+OP_SIMD_CLONES static void add_norms(real *row, const real *norm, int P, real ni) {
+#pragma omp simd
+    for (int j = 0; j < P; j++) row[j] += ni + norm[j];
 }
 
 void OPSYM(edgeconv_knn)(const real *coords, int gstride, int P, int G, int k, real *nbr, real *scratch) {
@@ -212,8 +221,7 @@ void OPSYM(edgeconv_knn)(const real *coords, int gstride, int P, int G, int k, r
         for (int r = 0; r < rows; r++) {
             int i = r0 + r;
             real *row = dist + (size_t)r * P;
-#pragma omp simd
-            for (int j = 0; j < P; j++) row[j] += norm[i] + norm[j];
+            add_norms(row, norm, P, norm[i]);
             row[i] = REAL_MAX;
             select_k(row, P, k, nbr + (size_t)i * k);
         }
