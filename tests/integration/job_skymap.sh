@@ -2,7 +2,7 @@
 # jobs/skymap-dgcnn.ini and jobs/skymap-tagging.ini as shipped (issue #9): a few steps on tiny
 # sky maps at the paths the jobs name; the classifier's parameter count (the book's ≈4.8k),
 # its batch-norm buffers moved off their initial values in the checkpoint, `evaluate` giving
-# accuracy/AUC, the tagging job's per-cosmic-ray precision/recall, and
+# accuracy/AUC, bitwise the same training on 1 and 2 ranks (deterministic mode), the tagging job's per-cosmic-ray precision/recall, and
 # tools/skymap_fraction.py's table and plot on two evaluations.
 set -euo pipefail
 : "${CASCADE_SOURCE_DIR:?set by ctest}" "${CASCADE_BIN:?set by ctest}"
@@ -20,6 +20,13 @@ sim -n 72 --seed 11 --label-fraction 1 -o data/tag-train.h5
 sim -n 40 --seed 12 --label-fraction 1 -o tag-test.h5
 "$CASCADE_BIN" train "$CASCADE_SOURCE_DIR/jobs/skymap-dgcnn.ini" --out run-dgcnn --steps 2 > log-dgcnn.txt 2>&1
 grep -q "net model: 4602 parameters" log-dgcnn.txt || { cat log-dgcnn.txt; exit 1; }
+# under mpirun: deterministic mode gives the same parameters on 1 and 2 ranks (micro-batches
+# of 16; edgeconv's batch-norm statistics and the shared fixed graph included)
+det=(--steps 3 --quiet --set train.micro_batch=16 --set train.deterministic=true --set train.checkpoint_every=3)
+mpirun --oversubscribe -n 1 "$CASCADE_BIN" train "$CASCADE_SOURCE_DIR/jobs/skymap-dgcnn.ini" --out det1 "${det[@]}"
+mpirun --oversubscribe -n 2 "$CASCADE_BIN" train "$CASCADE_SOURCE_DIR/jobs/skymap-dgcnn.ini" --out det2 "${det[@]}"
+h5diff det1/checkpoints/step-00000003.h5 det2/checkpoints/step-00000003.h5 /params /params
+h5diff det1/checkpoints/step-00000003.h5 det2/checkpoints/step-00000003.h5 /optimizer /optimizer
 "$CASCADE_BIN" evaluate run-dgcnn --data test.h5 --out m10.json >/dev/null
 "$CASCADE_BIN" evaluate run-dgcnn --data test-30.h5 --out m30.json >/dev/null
 "$CASCADE_BIN" train "$CASCADE_SOURCE_DIR/jobs/skymap-tagging.ini" --out run-tag --steps 2 --quiet
