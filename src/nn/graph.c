@@ -172,7 +172,8 @@ static cascade_status find_peers(cascade_net *net) {
     for (int l = 0; l < net->n_layers; l++) {
         const cascade_layer *L = &net->layers[l];
         net->peer[l] = -1;
-        for (int e = 0; e < l && L->op->shares_saved && net->peer[l] < 0; e++) {
+        if (!L->op->shares_saved) continue;
+        for (int e = 0; e < l && net->peer[l] < 0; e++) {
             const cascade_layer *E = &net->layers[e];
             if (strcmp(E->type, L->type) != 0) continue;
             unsigned same = 0;

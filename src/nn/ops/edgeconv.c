@@ -253,6 +253,9 @@ static bn_geom ec_bn_geom(const edgeconv_cfg *c, int64_t edges, int l) {
                      .eps = EC_BN_EPS};
 }
 
+#define EC_POINT_BLOCK 256 /* points per block of layer 0's weight gradient */
+static int64_t ec_point_blocks_of(int64_t points) { return (points + EC_POINT_BLOCK - 1) / EC_POINT_BLOCK; }
+
 static int64_t even(int64_t v) { return v + (v & 1); } /* doubles after it stay aligned */
 
 /* The work buffer of a call on n samples, in reals from its start (ec_layout_of gives the
@@ -751,8 +754,7 @@ static void edgeconv_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *
 static int edgeconv_shares_saved(const cascade_layer *L, const cascade_layer *earlier, unsigned same_inputs) {
     const edgeconv_cfg *a = L->cfg, *b = earlier->cfg;
     return a->graph != EC_GRAPH_DYNAMIC && b->graph != EC_GRAPH_DYNAMIC && (same_inputs & 2u) &&
-           a->graph_lo == b->graph_lo && a->graph_hi == b->graph_hi && a->k == b->k &&
-           L->in_shape[1].d[0] == earlier->in_shape[1].d[0];
+           a->graph_lo == b->graph_lo && a->graph_hi == b->graph_hi && a->k == b->k;
 }
 
 /* Running statistics of every MLP layer's batch norm (stat_count > 0 only with batchnorm). */

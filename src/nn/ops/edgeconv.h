@@ -10,7 +10,6 @@
 #define EC_BN_MOMENTUM 0.1
 #define EC_BN_EPS 1e-5
 #define EC_EDGE_BLOCK 2048 /* edges per block of the fused edge MLP */
-#define EC_POINT_BLOCK 256  /* points per block of layer 0's weight gradient */
 #define EC_LEAKY_SLOPE 0.01
 
 enum { EC_GRAPH_DYNAMIC, EC_GRAPH_INPUT, EC_GRAPH_X };
@@ -49,7 +48,6 @@ static inline void ec_edge_ends(const ec_dims *d, const real *nbr, int64_t e, in
 
 /* Blocks of EC_EDGE_BLOCK edges (the unit of work of the edge MLP). */
 static inline int64_t ec_blocks_of(int64_t edges) { return (edges + EC_EDGE_BLOCK - 1) / EC_EDGE_BLOCK; }
-static inline int64_t ec_point_blocks_of(int64_t points) { return (points + EC_POINT_BLOCK - 1) / EC_POINT_BLOCK; }
 
 /* The shapes of calls on layer L. */
 ec_dims OPSYM(ec_dims_of)(const cascade_layer *L);

@@ -159,10 +159,6 @@ static void select_k(const real *row, int P, int k, real *nbr) {
     select_row(row, P, k, nbr);
 }
 
-/* Few coordinates (G <= KNN_DIRECT_G, e.g. unit vectors on the sphere): a GEMM with an inner
- * dimension of 3 is mostly its output traffic, so each row's distances are computed directly
- * from the coordinates transposed to G contiguous rows (the same ||a||^2 - 2 a.b + ||b||^2, the
- * dot product summed in coordinate order) into that row's buffer and selected while in L1. */
 /* Row i's squared distances into row (P) from the transposed coordinates soa (G x P) and
  * norms, and its k nearest into nbr row i. */
 OP_SIMD_CLONES static void direct_row(const real *soa, const real *norm, int P, int G, int k, int i, real *row,
@@ -183,6 +179,11 @@ OP_SIMD_CLONES static void direct_row(const real *soa, const real *norm, int P, 
     select_k(row, P, k, nbr + (size_t)i * k);
 }
 
+/* Few coordinates (G <= KNN_DIRECT_G, e.g. unit vectors on the sphere): a GEMM with an inner
+ * dimension of 3 is mostly its output traffic, so each row's distances are computed directly
+ * from the coordinates transposed to G contiguous rows (the same ||a||^2 - 2 a.b + ||b||^2, the
+ * dot product summed in coordinate order) into that row's buffer and selected while in L1.
+ * The norms are already in scratch[0 .. P) (edgeconv_knn). */
 static void knn_direct(const real *coords, int gstride, int P, int G, int k, real *nbr, real *scratch) {
     real *norm = scratch, *soa = scratch + P, *rows_buf = soa + (size_t)G * P;
     for (int p = 0; p < P; p++)
