@@ -129,10 +129,14 @@ cascade_status cascade_session_start(const cascade_job *job, const cascade_train
         snprintf(rundir, CASCADE_PATH_MAX, "runs/%s", job->name);
     snprintf(ckdir, CASCADE_PATH_MAX + 16, "%s/checkpoints", rundir);
     int64_t nmb = job->batch / job->micro_batch;
-    if (nmb % size != 0)
-        return cascade_fail(CASCADE_EUSAGE, "%s: batch / micro_batch = %lld micro-batches cannot be dealt evenly to "
-                            "%d ranks; use a rank count that divides %lld", job->path, (long long)nmb, size,
-                            (long long)nmb);
+    if (nmb < size) {
+        long mb_max = job->batch / size; /* the largest micro_batch that divides batch and gives each rank one */
+        while (mb_max > 1 && job->batch % mb_max) mb_max--;
+        return cascade_fail(CASCADE_EUSAGE, "%s: batch / micro_batch = %ld / %ld = %lld micro-batches per step cannot "
+                            "be dealt to %d ranks (each rank needs at least one); run on at most %lld ranks, or lower "
+                            "[train] micro_batch to at most %ld", job->path, job->batch, job->micro_batch,
+                            (long long)nmb, size, (long long)nmb, mb_max);
+    }
     /* never overwrite: a run directory with checkpoints needs --resume */
     *resume_from = NULL;
     if (o->resume == 2) *resume_from = o->resume_path;
