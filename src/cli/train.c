@@ -1,21 +1,28 @@
 /* cascade train JOB.ini [--out RUNDIR] [--resume auto|CKPT.h5] [--init CKPT.h5]
- *                       [--set SECTION.KEY=VALUE]... [--steps N] [--quiet] */
+ *                       [--set SECTION.KEY=VALUE]... [--steps N] [--timeline FILE] [--quiet] */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cascade/cascade.h"
+#include "cascade/trace.h"
 #include "cli/cli.h"
+#include "dist/timeline.h"
 #include "train/train.h"
 
 static const char help[] =
     "usage: cascade train JOB.ini [--out RUNDIR] [--resume auto|CKPT.h5] [--init CKPT.h5]\n"
-    "                     [--set SECTION.KEY=VALUE]... [--steps N] [--quiet]\n"
+    "                     [--set SECTION.KEY=VALUE]... [--steps N] [--timeline FILE] [--quiet]\n"
     "\n"
     "Trains the job's model. RUNDIR (default runs/<job name>) receives job.ini, metrics.jsonl and\n"
     "checkpoints/. --resume auto continues from checkpoints/LATEST if present; --init loads\n"
-    "parameters only (fine-tuning). SIGUSR1/SIGTERM: checkpoint at the next step, exit 75.\n";
+    "parameters only (fine-tuning). SIGUSR1/SIGTERM: checkpoint at the next step, exit 75.\n"
+    "--timeline FILE writes a Chrome/Perfetto trace of every rank (open it in ui.perfetto.dev or\n"
+    "chrome://tracing): forward/backward per layer, reductions, optimizer, input, checkpoints.\n";
+
+/* events per rank in a --timeline (about 80 bytes each); later ones are counted, not kept */
+#define CLI_TIMELINE_EVENTS (1 << 19)
 
 static volatile sig_atomic_t stop_requested = 0;
 static void on_signal(int sig) {
@@ -24,7 +31,7 @@ static void on_signal(int sig) {
 }
 
 int cli_train(int argc, char **argv, MPI_Comm comm) {
-    const char *job_path = NULL;
+    const char *job_path = NULL, *timeline = NULL;
     const char *sets[256];
     int n_sets = 0;
     cascade_train_opts o = {0};
@@ -61,6 +68,8 @@ int cli_train(int argc, char **argv, MPI_Comm comm) {
             o.steps = strtol(argv[++i], &end, 10);
             if (*end || o.steps <= 0)
                 return cascade_fail(CASCADE_EUSAGE, "--steps %s: expected a positive integer", argv[i]), cli_error(2);
+        } else if (strcmp(a, "--timeline") == 0 && more) {
+            timeline = argv[++i];
         } else if (strcmp(a, "--quiet") == 0) {
             o.quiet = 1;
         } else if (a[0] != '-' && !job_path) {
@@ -82,10 +91,18 @@ int cli_train(int argc, char **argv, MPI_Comm comm) {
     cascade_job job;
     cascade_status st = cascade_job_load(job_path, sets, n_sets, &job);
     if (st) return cli_error(st);
+    if (timeline && (st = cascade_trace_start(CLI_TIMELINE_EVENTS))) return cascade_job_free(&job), cli_error(st);
     if (job.kind >= JOB_GAN) { /* gan, wgan, wgan-gp, refiner */
         st = cascade_train_gan(&job, &o, comm);
     } else {
         st = cascade_train_supervised(&job, &o, comm);
+    }
+    if (timeline) { /* also after a failed run: the trace shows how far it got */
+        int64_t dropped = cascade_trace_dropped();
+        cascade_status tst = cascade_timeline_write(timeline, comm);
+        if (tst && !st) st = tst;
+        else if (!tst) cascade_log("timeline written to %s%s\n", timeline,
+                                   dropped ? " (later events dropped: the buffer was full)" : "");
     }
     cascade_job_free(&job);
     if (st == CASCADE_ESTOPPED) return 75;

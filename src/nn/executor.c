@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cascade/trace.h"
 #include "nn/graph.h"
 
 static int64_t per_call(int64_t per_sample, int64_t fixed, int n) { return per_sample * n + fixed; }
@@ -91,7 +92,9 @@ void cascade_net_forward(cascade_net *net, const cascade_run *run) {
         c.peer_saved = net->peer && net->peer[l] >= 0 ? net->saved[net->peer[l]] : NULL;
         c.sample_ids = run->sample_ids;
         c.step = run->step;
+        double t0 = cascade_trace_on() ? cascade_now() : 0;
         L->op->forward(L, &c);
+        if (t0) cascade_trace_add("forward", L->full, t0, cascade_now());
     }
 }
 
@@ -131,7 +134,9 @@ static void backward_sweep(cascade_net *net, const cascade_run *run, int top) {
         c.sample_ids = run->sample_ids;
         c.step = run->step;
         c.relu_rule = run->relu_rule;
+        double t0 = cascade_trace_on() ? cascade_now() : 0;
         L->op->backward(L, &c);
+        if (t0) cascade_trace_add("backward", L->full, t0, cascade_now());
         if (run->after_backward) run->after_backward(run->hook_ctx, l);
     }
 }
@@ -215,7 +220,9 @@ void cascade_net_backward2_multi(cascade_net *net, const cascade_run *run, const
         c.work = net->work;
         c.uout = net->tangent[l];
         c.hout = net->hess[l];
+        double t0 = cascade_trace_on() ? cascade_now() : 0;
         L->op->backward2(L, &c);
+        if (t0) cascade_trace_add("backward2", L->full, t0, cascade_now());
     }
     /* the second-order adjoints flow back through the forward graph: an ordinary backward
      * seeded at every layer (the first backward's gradients are no longer needed) */

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# cascade train --timeline FILE: one Chrome/Perfetto trace (JSON traceEvents) covering every
+# rank (pid = rank), with forward and backward events for every layer of the net, on 3 ranks
+# (an uneven deal of 4 micro-batches); an unwritable path fails with exit 4 on every rank.
+set -euo pipefail
+here=$(mktemp -d "${CASCADE_BUILD_DIR:-/tmp}/it-timeline.XXXXXX")
+cd "$here"
+source "$CASCADE_SOURCE_DIR/tests/support/expect.sh"
+py=${CASCADE_PYTHON:-/usr/bin/python3}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
+mkdir data
+"$CASCADE_BIN" simulate airshower -n 600 -o data/demo-train.h5 --seed 1 >/dev/null
+"$CASCADE_BIN" simulate airshower -n 200 -o data/demo-valid.h5 --seed 2 >/dev/null
+mpirun --oversubscribe -n 3 "$CASCADE_BIN" train "$CASCADE_SOURCE_DIR/jobs/demo.ini" --out runs/t --steps 4 \
+  --timeline trace.json --quiet
+"$py" - <<'PY'
+import json
+doc = json.load(open("trace.json"))
+ev = doc["traceEvents"]
+layers = {"model.conv1", "model.conv2", "model.pool", "model.flat", "model.fc", "model.out"}
+for rank in range(3):
+    mine = [e for e in ev if e["pid"] == rank and e["ph"] == "X"]
+    names = {e["name"] for e in mine}
+    for cat in ("forward", "backward"):
+        seen = {e["name"] for e in mine if e["cat"] == cat}
+        missing = layers - seen
+        assert not missing, f"rank {rank}: no {cat} event for {missing}"
+    assert any(e["ph"] == "M" and e["name"] == "process_name" and e["pid"] == rank for e in ev), rank
+    for e in mine:
+        assert e["ts"] >= 0 and e["dur"] >= 0, e
+# 4 steps: rank 0 holds 1 micro-batch per step (4 // 3 blocks: 1, 1, 2), rank 2 holds 2
+fwd = lambda r: sum(1 for e in ev if e["pid"] == r and e.get("cat") == "backward" and e["name"] == "model.conv1")
+assert fwd(0) == 4 and fwd(2) == 8, (fwd(0), fwd(1), fwd(2))
+print("timeline ok:", len(ev), "events")
+PY
+expect 4 "timeline" -- mpirun --oversubscribe -n 2 "$CASCADE_BIN" train "$CASCADE_SOURCE_DIR/jobs/demo.ini" \
+  --out runs/t2 --steps 1 --timeline no/such/dir/trace.json --quiet
+echo "timeline: ok"
