@@ -42,10 +42,36 @@ static int block_parts(const char *section, char *name, char *layer) {
     return 1;
 }
 
-static int is_block_name(const cascade_job *job, const char *type) {
-    char name[64], layer[64];
-    for (int i = 0; i < job->n_sections; i++)
-        if (block_parts(job->sections[i].name, name, layer) && strcmp(name, type) == 0) return 1;
+/* The distinct block names of the job (definitions are not created by expansion, so one list
+ * serves every pass): a malloc'd array of n names of 64 bytes, NULL + *n = 0 when none. */
+static char (*block_names(const cascade_job *job, int *n))[64] {
+    char (*names)[64] = NULL, name[64], layer[64];
+    int count = 0, cap = 0;
+    *n = 0;
+    for (int i = 0; i < job->n_sections; i++) {
+        if (!block_parts(job->sections[i].name, name, layer)) continue;
+        int k = 0;
+        while (k < count && strcmp(names[k], name) != 0) k++;
+        if (k < count) continue;
+        if (count == cap) {
+            cap = cap ? 2 * cap : 8;
+            char (*grown)[64] = realloc(names, (size_t)cap * sizeof *names);
+            if (!grown) {
+                free(names);
+                *n = -1;
+                return NULL;
+            }
+            names = grown;
+        }
+        memcpy(names[count++], name, 64);
+    }
+    *n = count;
+    return names;
+}
+
+static int in_names(char (*names)[64], int n, const char *type) {
+    for (int k = 0; k < n; k++)
+        if (strcmp(names[k], type) == 0) return 1;
     return 0;
 }
 
@@ -215,8 +241,14 @@ static cascade_status expand(cascade_job *job, int at, const char *block) {
     return CASCADE_OK;
 }
 
+/* Files without blocks cost one pass; each block instance costs O(sections) (its expansion
+ * inserts sections in place). */
 cascade_status cascade_job_expand_blocks(cascade_job *job) {
-    for (int depth = 0;; depth++) {
+    int n_blocks;
+    char (*blocks)[64] = block_names(job, &n_blocks);
+    if (n_blocks < 0) return cascade_fail(CASCADE_EINTERNAL, "out of memory listing the job's blocks");
+    cascade_status st = CASCADE_OK;
+    for (int depth = 0; n_blocks && !st; depth++) {
         int expanded = 0;
         for (int i = 0; i < job->n_sections; i++) {
             cascade_section *s = &job->sections[i];
@@ -225,28 +257,29 @@ cascade_status cascade_job_expand_blocks(cascade_job *job) {
                 strncmp(s->name, "optimizer.", 10) == 0)
                 continue;
             const cascade_kv *type = cascade_section_peek(s, "type");
-            if (!type || !is_block_name(job, type->value)) continue;
-            if (depth == MAX_BLOCK_DEPTH)
-                return cascade_cfg_error(s, type, "blocks nested deeper than %d (a block using itself?)",
-                                         MAX_BLOCK_DEPTH);
+            if (!type || !in_names(blocks, n_blocks, type->value)) continue;
+            if (depth == MAX_BLOCK_DEPTH) {
+                st = cascade_cfg_error(s, type, "blocks nested deeper than %d (a block using itself?)",
+                                       MAX_BLOCK_DEPTH);
+                break;
+            }
             char block[64];
             snprintf(block, sizeof block, "%s", type->value);
-            CASCADE_TRY(expand(job, i, block));
+            if ((st = expand(job, i, block))) break;
             expanded = 1;
             break; /* indices moved: rescan */
         }
         if (!expanded) break;
     }
-    /* the definitions are no longer needed */
-    for (int i = 0; i < job->n_sections;) {
+    free(blocks);
+    if (st) return st;
+    /* the definitions are no longer needed: one compacting pass */
+    int kept = 0;
+    for (int i = 0; i < job->n_sections; i++) {
         char bn[64], bl[64];
-        if (block_parts(job->sections[i].name, bn, bl)) {
-            cascade_section_free(&job->sections[i]);
-            memmove(&job->sections[i], &job->sections[i + 1], (size_t)(job->n_sections - i - 1) * sizeof *job->sections);
-            job->n_sections--;
-        } else {
-            i++;
-        }
+        if (block_parts(job->sections[i].name, bn, bl)) cascade_section_free(&job->sections[i]);
+        else job->sections[kept++] = job->sections[i];
     }
+    job->n_sections = kept;
     return CASCADE_OK;
 }

@@ -32,6 +32,8 @@ typedef struct {
     const char *long_value; /* value of the current line when it is too long for libinih */
     cascade_status status;  /* first error found by the reader or the handler */
     int error_line;
+    int *seen;              /* hash set of section indices by name (open addressing, -1 empty) */
+    size_t seen_cap;
 } line_reader;
 
 static char *dup_string(const char *s) {
@@ -56,7 +58,10 @@ cascade_section *cascade_job_section(cascade_job *job, const char *name) {
 
 int cascade_job_add_section(cascade_job *job, const char *name, int line, int at) {
     int n = job->n_sections;
-    cascade_section *grown = realloc(job->sections, (size_t)(n + 1) * sizeof *grown);
+    /* capacity doubles at powers of two (reading stays linear in the sections) */
+    int full = n >= 8 && (n & (n - 1)) == 0;
+    cascade_section *grown = n == 0 || full ? realloc(job->sections, (size_t)(n ? 2 * n : 8) * sizeof *grown)
+                                            : job->sections;
     if (grown) job->sections = grown;
     char *copy = dup_string(name);
     if (!grown || !copy) {
@@ -97,6 +102,45 @@ static void cut_comment(char *s) {
     }
 }
 
+/* ---- the sections read so far, by name: a hash set, so that reading is linear in them ---- */
+
+static size_t name_hash(const char *s) { /* FNV-1a */
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return (size_t)h;
+}
+
+static const cascade_section *seen_find(const line_reader *r, const char *name) {
+    for (size_t i = r->seen_cap ? name_hash(name) & (r->seen_cap - 1) : 0; r->seen_cap; i = (i + 1) & (r->seen_cap - 1)) {
+        if (r->seen[i] < 0) return NULL;
+        if (strcmp(r->job->sections[r->seen[i]].name, name) == 0) return &r->job->sections[r->seen[i]];
+    }
+    return NULL;
+}
+
+/* Adds section `at` (the reader appends, so indices stay valid); the table stays half empty. */
+static cascade_status seen_add(line_reader *r, int at) {
+    if ((size_t)r->job->n_sections * 2 > r->seen_cap) {
+        size_t cap = r->seen_cap ? 2 * r->seen_cap : 64;
+        int *slot = malloc(cap * sizeof *slot);
+        if (!slot) return cascade_fail(CASCADE_EINTERNAL, "out of memory reading section [%s]", r->job->sections[at].name);
+        for (size_t i = 0; i < cap; i++) slot[i] = -1;
+        free(r->seen);
+        r->seen = slot;
+        r->seen_cap = cap;
+        for (int k = 0; k < r->job->n_sections; k++) { /* all sections so far, `at` among them */
+            size_t i = name_hash(r->job->sections[k].name) & (cap - 1);
+            while (slot[i] >= 0) i = (i + 1) & (cap - 1);
+            slot[i] = k;
+        }
+        return CASCADE_OK;
+    }
+    size_t i = name_hash(r->job->sections[at].name) & (r->seen_cap - 1);
+    while (r->seen[i] >= 0) i = (i + 1) & (r->seen_cap - 1);
+    r->seen[i] = at;
+    return CASCADE_OK;
+}
+
 /* A "[name]" line: opens the section; libinih gets a stand-in header (we track the name). */
 static char *section_header(line_reader *r, char *s, char *buf) {
     const char *file = r->job->origin;
@@ -113,15 +157,16 @@ static char *section_header(line_reader *r, char *s, char *buf) {
         reader_fail(r, cascade_fail(CASCADE_EUSAGE, "%s:%d: empty section name []", file, r->line));
         return NULL;
     }
-    const cascade_section *old = cascade_job_section(r->job, name);
+    const cascade_section *old = seen_find(r, name);
     if (old) {
         reader_fail(r, cascade_fail(CASCADE_EUSAGE, "%s:%d: section [%s] appears twice (first at line %d)",
                                     file, r->line, name, old->line));
         return NULL;
     }
     r->section = cascade_job_add_section(r->job, name, r->line, -1);
-    if (r->section < 0) {
-        reader_fail(r, CASCADE_EINTERNAL);
+    cascade_status st = r->section < 0 ? CASCADE_EINTERNAL : seen_add(r, r->section);
+    if (st) {
+        reader_fail(r, st);
         return NULL;
     }
     r->last_key_line = 0;
@@ -227,6 +272,7 @@ static cascade_status read_sections(cascade_job *job, const char *text) {
     line_reader r = {.job = job, .text = text, .len = strlen(text), .section = -1};
     int line = ini_parse_stream(read_line, &r, on_key, &r);
     free(r.raw);
+    free(r.seen);
     if (line < 0)
         return cascade_fail(CASCADE_EINTERNAL, "%s: the INI parser failed (%d)", job->origin, line);
     if (line > 0 && (r.status == CASCADE_OK || line < r.error_line))

@@ -374,6 +374,30 @@ static void test_syntax_errors(void) {
                  "empty section");
 }
 
+/* 10^5 sections: a repeated header found by name (hashed), every layer section classified once
+ * (a quadratic reader took minutes here; now well under a second). */
+static void test_many_sections(void) {
+    enum { N = 100000 };
+    size_t cap = (size_t)N * 40 + 4096, used = 0;
+    char *text = malloc(cap);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    used += (size_t)snprintf(text, cap, "[job]\nname = many\n[data]\ntrain = d.h5\ninputs = a\ntargets = b\n"
+                                        "[train]\nbatch = 4\nepochs = 1\n");
+    for (int i = 0; i < N; i++) used += (size_t)snprintf(text + used, cap - used, "[model.l%d]\ntype = relu\n", i);
+    snprintf(text + used, cap - used, "[model.l%d]\ntype = relu\n", N / 2);
+    /* line of the repeated header: 9 header lines, 2 per layer section */
+    char where[32], first[32];
+    snprintf(where, sizeof where, ":%d:", 9 + 2 * N + 1);
+    snprintf(first, sizeof first, "first at line %d", 9 + 2 * (N / 2) + 1);
+    EXPECT_ERROR(text, CASCADE_EUSAGE, where, "appears twice", first);
+    text[used] = 0; /* without the repeat: read, expanded and classified */
+    cascade_job job;
+    CU_ASSERT_EQUAL_FATAL(cascade_job_parse(text, "many.ini", NULL, 0, &job), CASCADE_OK);
+    CU_ASSERT_EQUAL(job.n_layers, N);
+    cascade_job_free(&job);
+    free(text);
+}
+
 static void test_section_errors(void) {
     EXPECT_ERROR(edit(SUPERVISED, "[model.out]", "[training]"), CASCADE_EUSAGE, ":39:",
                  "[training]", "unknown section");
@@ -697,6 +721,7 @@ int main(void) {
     CU_add_test(suite, "file errors", test_file_errors);
     CU_add_test(suite, "syntax errors", test_syntax_errors);
     CU_add_test(suite, "section errors", test_section_errors);
+    CU_add_test(suite, "10^5 sections", test_many_sections);
     CU_add_test(suite, "key errors", test_key_errors);
     CU_add_test(suite, "--set overrides", test_overrides);
     CU_add_test(suite, "round trip of the job as run", test_round_trip);
