@@ -1,17 +1,19 @@
-/* cascade info FILE.h5: describes a data set file (root attributes, data sets with shapes)
+/* cascade info FILE.h5 | RUNDIR: describes a data set file (root attributes, data sets with shapes)
  * or a checkpoint (progress, parameters per layer). */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cascade/cascade.h"
 #include "cascade/h5io.h"
 #include "cli/cli.h"
 
 static const char help[] =
-    "usage: cascade info FILE.h5\n"
+    "usage: cascade info FILE.h5 | RUNDIR\n"
     "\n"
     "Describes a data set (root attributes, every data set with its shape and type) or a\n"
-    "checkpoint (step, epoch, ranks, and every parameter with its shape).\n";
+    "checkpoint (step, epoch, ranks, and every parameter with its shape). A run directory, its\n"
+    "checkpoints/ or a LATEST / BEST file stands for the checkpoint it names.\n";
 
 static void print_attrs(cascade_h5file *f, const char *obj, const char *indent) {
     cascade_h5_names names;
@@ -60,11 +62,18 @@ int cli_info(int argc, char **argv, MPI_Comm comm) {
         return argc == 2 ? 0 : 2;
     }
     cascade_h5file *f;
-    cascade_status st = cascade_h5_open(argv[1], comm, &f);
+    char path[4096];
+    struct stat sb;
+    const char *base = strrchr(argv[1], '/') ? strrchr(argv[1], '/') + 1 : argv[1];
+    int pointer = (stat(argv[1], &sb) == 0 && S_ISDIR(sb.st_mode)) || !strcmp(base, "LATEST") || !strcmp(base, "BEST");
+    cascade_status st = CASCADE_OK;
+    if (pointer) st = cascade_ckpt_resolve(argv[1], path, sizeof path);
+    else snprintf(path, sizeof path, "%s", argv[1]);
+    if (!st) st = cascade_h5_open(path, comm, &f);
     if (st) return cli_error(st);
     if (cascade_log_rank() == 0) {
         int is_ckpt = cascade_h5_attr_exists(f, "/", "format");
-        printf("%s: %s\n", argv[1], is_ckpt ? "cascade checkpoint" : "data set file");
+        printf("%s: %s\n", path, is_ckpt ? "cascade checkpoint" : "data set file");
         print_attrs(f, "/", "  ");
         printf("contents:\n");
         walk(f, "/", 0);

@@ -317,6 +317,9 @@ static cascade_status parse_train(cascade_job *job) {
     if (!epochs && !steps) return missing_key(s, "epochs", "N or steps = N (how long to train)");
     CASCADE_TRY(cfg_count(s, "epochs", 0, 1, &job->epochs));
     CASCADE_TRY(cfg_count(s, "steps", 0, 1, &job->steps));
+    /* epochs x steps per epoch (at most rows / batch) and the step counters must fit int64 */
+    if (job->epochs > 1000000000L) return cascade_cfg_error(s, epochs, "must be at most 10^9");
+    if (job->steps > 1000000000000000L) return cascade_cfg_error(s, steps, "must be at most 10^15");
 
     int loss = LOSS_MSE;
     if (is_adversarial(job->kind)) {

@@ -84,6 +84,9 @@ PY
 "$py" -c "import h5py; f = h5py.File('pred3.h5', 'r'); assert list(f) == ['output'], list(f)"
 "$cascade" info run/checkpoints/step-00000040.h5 | grep -q "params/"
 "$cascade" info train.h5 | grep -q "signal"
+# a run directory or LATEST stands for the checkpoint LATEST names
+"$cascade" info run | grep -q "^run/checkpoints/step-[0-9]*.h5: cascade checkpoint"
+"$cascade" info run/checkpoints/LATEST | grep -q "params/"
 # refusing to overwrite
 set +e
 "$cascade" train job.ini --out run --quiet 2> err.txt; code=$?

@@ -398,6 +398,13 @@ static void test_many_sections(void) {
     free(text);
 }
 
+static void test_huge_counts(void) {
+    EXPECT_ERROR(edit(SUPERVISED, "epochs = 3", "epochs = 1000000000000000000"), CASCADE_EUSAGE, "epochs",
+                 "at most 10^9");
+    EXPECT_ERROR(edit(SUPERVISED, "epochs = 3", "steps = 9000000000000000000"), CASCADE_EUSAGE, "steps",
+                 "at most 10^15");
+}
+
 static void test_section_errors(void) {
     EXPECT_ERROR(edit(SUPERVISED, "[model.out]", "[training]"), CASCADE_EUSAGE, ":39:",
                  "[training]", "unknown section");
@@ -722,6 +729,7 @@ int main(void) {
     CU_add_test(suite, "syntax errors", test_syntax_errors);
     CU_add_test(suite, "section errors", test_section_errors);
     CU_add_test(suite, "10^5 sections", test_many_sections);
+    CU_add_test(suite, "epochs and steps that would overflow", test_huge_counts);
     CU_add_test(suite, "key errors", test_key_errors);
     CU_add_test(suite, "--set overrides", test_overrides);
     CU_add_test(suite, "round trip of the job as run", test_round_trip);
