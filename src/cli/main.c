@@ -24,6 +24,8 @@ int cli_is_help(const char *arg) { return strcmp(arg, "--help") == 0 || strcmp(a
 
 int cli_error(int code) {
     int rank = cascade_log_rank();
+    /* usage errors (command line, job file, rank count) are found alike by every rank: said once */
+    if (code == CASCADE_EUSAGE && rank != 0) return code;
     if (rank == 0)
         fprintf(stderr, "cascade: error: %s\n", cascade_errmsg());
     else
