@@ -92,6 +92,7 @@ void cascade_net_forward(cascade_net *net, const cascade_run *run) {
         c.sample_ids = run->sample_ids;
         c.step = run->step;
         L->op->forward(L, &c);
+        if (run->after_forward) run->after_forward(run->hook_ctx, l);
     }
 }
 
