@@ -148,9 +148,7 @@ static int post(cascade_reducer *r, cascade_reducer_bucket *b) {
     const cascade_topo *t = r->topo;
     int cnt = (int)(b->hi - b->lo);
     float *g = r->cfg.grads + b->lo, *recv = r->recv ? r->recv + b->lo : NULL;
-    if (r->cfg.exact) /* stage 1 only: each rank receives the digits of its shard's part */
-        return MPI_Ireduce_scatter(r->digits + DIG * b->lo, r->shard_digits + b->recv_off, b->recvcounts,
-                                   MPI_INT64_T, MPI_SUM, t->world, &b->req);
+    /* (exact buckets are reduce-scattered in start(), never posted here) */
     if (!r->hier) return MPI_Iallreduce(g, recv, cnt, MPI_FLOAT, MPI_SUM, t->world, &b->req);
     switch (b->stage) {
     case 1: return MPI_Ireduce(g, t->node_rank == 0 ? recv : NULL, cnt, MPI_FLOAT, MPI_SUM, 0, t->node, &b->req);
@@ -196,14 +194,22 @@ static int start(cascade_reducer *r, cascade_reducer_bucket *b) {
     }
     b->started = 1;
     b->stage = 1;
-    return MPI_SUCCESS;
+    if (!r->cfg.exact) return MPI_SUCCESS;
+    /* exact: a blocking reduce-scatter here (Open MPI's non-blocking one, libnbc, reduces to
+     * one rank and scatters, many times slower for these 32-byte digits; measured) */
+    double t0 = cascade_now();
+    int rc = MPI_Reduce_scatter(r->digits + DIG * b->lo, r->shard_digits + b->recv_off, b->recvcounts, MPI_INT64_T,
+                                MPI_SUM, r->topo->world);
+    r->wait_s += cascade_now() - t0;
+    b->stage = STAGE_DONE;
+    return rc;
 }
 
 void cascade_reducer_hook(void *reducer, int mark) {
     cascade_reducer *r = reducer;
     if (!r->running || r->topo->size == 1) return;
     for (int i = 0; i < r->n_buckets; i++)
-        if (!r->b[i].started && mark <= r->b[i].mark) start(r, &r->b[i]);
+        if (!r->b[i].started && mark <= r->b[i].mark && (r->hook_rc = start(r, &r->b[i])) != MPI_SUCCESS) return;
     int rc = progress(r);
     if (rc != MPI_SUCCESS) r->hook_rc = rc;
 }
