@@ -23,4 +23,23 @@ int64_t cascade_xsum_add_doubles(int64_t *acc, const double *v, int64_t n);
 void cascade_xsum_to_floats(const int64_t *acc, float *out, int64_t n);
 void cascade_xsum_to_doubles(const int64_t *acc, double *out, int64_t n);
 
+/* The fast paths of the exact reduction (no ldexp, threaded over blocks of elements, the
+ * result independent of the thread count). Every one gives bitwise what the reference
+ * functions above give for the same exact sum.
+ *
+ * Folding: element i in [lo, hi) has k float terms terms[j * stride + i] (j < k, one per
+ * micro-batch); acc indexes digits of element i at acc[DIGITS * i]. Both return the number
+ * of terms that were NaN/Inf or out of range (as cascade_xsum_add_floats). When all k terms
+ * of an element are multiples of 2^-128 and their double sum is exact (checked with TwoSum,
+ * the usual case), the sum is added as one term; otherwise term by term. */
+/* acc[i] = (accumulate ? acc[i] : 0) + exact sum of the terms. */
+int64_t cascade_xsum_fold_to_digits(int64_t *acc, int accumulate, const float *terms, int64_t stride, int k,
+                                    int64_t lo, int64_t hi);
+/* out[i] = the exact sum of the terms (plus acc[i]'s digits when acc is not NULL), rounded
+ * once: bitwise cascade_xsum_to_floats of the digits of that sum. */
+int64_t cascade_xsum_fold_to_floats(const int64_t *acc, const float *terms, int64_t stride, int k, int64_t lo,
+                                    int64_t hi, float *out);
+/* cascade_xsum_to_floats, fast: out[i] from acc[DIGITS * i], i < n. */
+void cascade_xsum_digits_to_floats(const int64_t *acc, float *out, int64_t n);
+
 #endif

@@ -8,7 +8,7 @@
 #include "cascade/cascade.h"
 #include "cascade/trace.h"
 #include "cli/cli.h"
-#include "dist/timeline.h"
+#include "parallel/timeline.h"
 #include "train/train.h"
 
 static const char help[] =

@@ -95,6 +95,7 @@ void cascade_net_forward(cascade_net *net, const cascade_run *run) {
         double t0 = cascade_trace_on() ? cascade_now() : 0;
         L->op->forward(L, &c);
         if (t0) cascade_trace_add("forward", L->full, t0, cascade_now());
+        if (run->after_forward) run->after_forward(run->hook_ctx, l);
     }
 }
 

@@ -76,6 +76,8 @@ typedef struct {
     /* optional: called after each layer's backward with its index (decreasing), e.g. to
      * start reducing gradients that are final */
     void (*after_backward)(void *ctx, int layer);
+    void (*after_forward)(void *ctx, int layer); /* optional: after each layer's forward, e.g.
+                                                   * to progress pending communication */
     void *hook_ctx;
     int relu_rule; /* CASCADE_RELU_*: backward through relu for introspection */
     int no_param_grads; /* backward: input gradients only, net->grads untouched */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parallel/parallel.h"
 #include "sim/sim.h"
 
 static size_t elem_size(cascade_h5_elem t) { return t == CASCADE_H5_U8 ? 1 : 4; }
@@ -34,13 +35,13 @@ static cascade_status write_attrs(cascade_h5writer *w, const sim_kind *k, const 
 
 cascade_status cascade_simulate(const sim_kind *k, const void *cfg, const sim_run *run, const char *out,
                                 MPI_Comm comm, double *gen_seconds, double *total_seconds) {
-    int rank, size;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
+    int rank = cascade_par_rank(comm), size = cascade_par_size(comm);
     double t0 = cascade_now(), t_gen = 0;
     sim_field fields[SIM_MAX_FIELDS];
     int nf = k->fields(cfg, fields);
-    int64_t first = run->n * rank / size, last = run->n * (rank + 1) / size, mine = last - first;
+    int64_t first, last;
+    cascade_par_block(run->n, rank, size, &first, &last);
+    int64_t mine = last - first;
     int64_t block = run->block > 0 ? run->block : 4096;
     int64_t most = (run->n + size - 1) / size; /* rounds are agreed: the largest share */
     int64_t rounds = (most + block - 1) / block;
@@ -50,11 +51,9 @@ cascade_status cascade_simulate(const sim_kind *k, const void *cfg, const sim_ru
         bufs[f] = cascade_alloc((size_t)block * (size_t)row_numel(&fields[f]) * elem_size(fields[f].type), fields[f].name);
         if (!bufs[f]) st = CASCADE_EINTERNAL;
     }
-    int bad = st != CASCADE_OK, any_bad = 0;
-    MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, comm);
-    if (any_bad) {
+    if ((st = cascade_par_agree(comm, st, NULL, NULL, "allocating its event buffers"))) {
         for (int f = 0; f < nf; f++) cascade_free(bufs[f]);
-        return st ? st : cascade_fail(CASCADE_EINTERNAL, "another rank could not allocate its event buffers");
+        return st;
     }
     cascade_h5writer *w = NULL;
     st = cascade_h5w_create(out, comm, &w);

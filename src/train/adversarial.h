@@ -18,6 +18,10 @@ typedef struct {
 
 #define GAN_GEN_PHASE 255 /* counter phase of the generator update (critic updates: 0..254) */
 #define GAN_MAX_CRITIC_STEPS 254
+/* doubles summed per micro-batch: critic (loss, D(real), D(fake), penalty); generator
+ * (batch-norm statistics, adversarial loss, L1 self-regularization, constrainer error) */
+#define GAN_CRITIC_DOUBLES 4
+#define GAN_GEN_DOUBLES(s) ((int)(s)->gen.n_stats + 3)
 
 typedef struct {
     cascade_job *job;
@@ -56,13 +60,17 @@ typedef struct {
     int64_t hist_n, hist_cap, critic_updates;
     int64_t *perm_t;
     cascade_constrainer constrainer; /* gan kinds with `constrainer` */
-    /* fast mode on several ranks: each net's gradients reduced in buckets, started as the last
-     * local micro-batch's final backward finishes them (overlapping the rest of it) */
-    int use_buckets;
-    cascade_buckets gen_buckets, critic_buckets;
-    int64_t *xacc;          /* deterministic: exact digits [grads | doubles | bad] */
-    double *facc, *dvals;   /* the step's doubles (fast mode sums), one micro-batch's */
-    double t_compute, t_comm, t_optim;
+    /* the data-parallel side of each net: gradient reduction (its buckets start as the last
+     * local micro-batch's final backward finishes them) and optimizer shards (ZeRO-1, and
+     * always in deterministic mode) */
+    cascade_topo topo;
+    cascade_reducer gen_red, critic_red;
+    cascade_shards gen_shards, critic_shards;
+    float *gen_grads_own, *critic_grads_own; /* the nets' own gradient buffers */
+    double *facc, *dvals;   /* the step's summed doubles, one micro-batch's */
+    float *grads_sum;       /* the last reduced net's summed gradients (valid on this rank's shard) */
+    int nonfinite;          /* ... and whether any of its terms was NaN/Inf (every rank agrees) */
+    double t_input, t_compute, t_comm, t_optim; /* t_comm: gathers (reductions: in the reducers) */
 } gan_session;
 
 /* gan_setup.c */

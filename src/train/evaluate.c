@@ -48,8 +48,7 @@ static cascade_status write_predictions(cascade_trained *t, const char *ckpt, co
 
 cascade_status cascade_evaluate(const char *ckpt, const char *data, const char *out_json, const char *anomaly_label,
                                 const char *preds_out, MPI_Comm comm) {
-    int rank;
-    MPI_Comm_rank(comm, &rank);
+    int rank = cascade_par_rank(comm);
     cascade_trained t;
     double auc = NAN;
     cascade_status st = cascade_trained_open(&t, ckpt, data, 1, comm);
@@ -119,8 +118,7 @@ static cascade_status write_rows(cascade_h5writer *w, const char *name, const ca
 /* Writes OUT.h5 from a run model: outputs (physical units; an autoencoder's reconstruction,
  * anomaly score and latent code) and copies of the target data sets. */
 static cascade_status write_predictions(cascade_trained *t, const char *ckpt, const char *out, MPI_Comm comm) {
-    int rank;
-    MPI_Comm_rank(comm, &rank);
+    int rank = cascade_par_rank(comm);
     cascade_h5writer *w = NULL;
     cascade_h5file *in = NULL;
     cascade_status st = cascade_h5w_create(out, comm, &w);
@@ -141,7 +139,7 @@ static cascade_status write_predictions(cascade_trained *t, const char *ckpt, co
             const cascade_shape *ls = &t->net.layers[l].out_shape;
             float *code = cascade_alloc((size_t)(t->d.n * cascade_shape_numel(ls)) * sizeof(float), "latent codes");
             if (!code) st = CASCADE_EINTERNAL;
-            if (!st) cascade_run_dataset(&t->net, &t->d, (int)t->job.micro_batch, t->xb, l, code, comm);
+            if (!st) st = cascade_run_dataset(&t->net, &t->d, (int)t->job.micro_batch, t->xb, l, code, comm);
             if (!st) st = write_rows(w, "latent", ls, t->d.n, code, rank);
             cascade_free(code);
         }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cascade/h5io.h"
+#include "cascade/trace.h"
 #include "cascade/xsum.h"
 #include "explain/explain.h"
 #include "train/adversarial.h"
@@ -36,67 +37,33 @@ void cascade_gan_noise(uint64_t seed, uint64_t counter, int64_t first, int m, in
         }
 }
 
-/* Before a micro-batch (deterministic: each one's gradients are converted on their own). */
-static void mb_begin(gan_session *s, cascade_net *net) {
-    if (s->job->deterministic) memset(net->grads, 0, (size_t)net->n_params * sizeof(float));
+static cascade_reducer *reducer_of(gan_session *s, const cascade_net *net) {
+    return net == &s->gen ? &s->gen_red : &s->critic_red;
 }
 
-/* After a micro-batch: its gradients (deterministic) and nd doubles (dvals) into the step's sums. */
-static void mb_end(gan_session *s, cascade_net *net, int nd) {
-    if (s->job->deterministic) {
-        int64_t np = net->n_params, *bad = s->xacc + CASCADE_XSUM_DIGITS * (np + nd);
-        *bad += cascade_xsum_add_floats(s->xacc, net->grads, np);
-        *bad += cascade_xsum_add_doubles(s->xacc + CASCADE_XSUM_DIGITS * np, s->dvals, nd);
-    } else {
-        for (int i = 0; i < nd; i++) s->facc[i] += s->dvals[i];
-    }
+/* Before a micro-batch: where its backward passes accumulate the net's gradients. */
+static void mb_begin(gan_session *s, cascade_net *net) { net->grads = cascade_reducer_mb_grads(reducer_of(s, net)); }
+
+/* After a micro-batch: its gradients and doubles (dvals) into the step's sums. */
+static void mb_end(gan_session *s, cascade_net *net) { cascade_reducer_mb_done(reducer_of(s, net), s->dvals); }
+
+static void step_begin(gan_session *s, cascade_net *net) { cascade_reducer_begin(reducer_of(s, net)); }
+
+/* The sums over all ranks: gradients into s->grads_sum (valid on this rank's shard), the
+ * doubles into facc; s->nonfinite when any term was NaN/Inf (the same on every rank). */
+static cascade_status step_reduce(gan_session *s, cascade_net *net) {
+    int64_t lo, hi;
+    cascade_status st = cascade_reducer_finish(reducer_of(s, net), s->facc, &s->nonfinite, &s->grads_sum, &lo, &hi);
+    if (st) cascade_error_context("net %s, step %lld: ", net->name, (long long)s->prog.step + 1);
+    return st;
 }
 
-static void step_begin(gan_session *s, cascade_net *net, int nd) {
-    memset(net->grads, 0, (size_t)net->n_params * sizeof(float));
-    memset(s->facc, 0, (size_t)nd * sizeof(double));
-    if (s->job->deterministic)
-        memset(s->xacc, 0, (size_t)(CASCADE_XSUM_DIGITS * (net->n_params + nd) + 1) * sizeof(int64_t));
-}
-
-/* The sums over all ranks: gradients into net->grads, the doubles into facc (NaN if any term
- * was not finite in deterministic mode). */
-static cascade_status step_reduce(gan_session *s, cascade_net *net, int nd) {
-    double t0 = cascade_now();
-    int rc = MPI_SUCCESS;
-    int64_t np = net->n_params;
-    if (s->job->deterministic) {
-        int64_t nx = CASCADE_XSUM_DIGITS * (np + nd) + 1;
-        if (s->size > 1) rc = MPI_Allreduce(MPI_IN_PLACE, s->xacc, (int)nx, MPI_INT64_T, MPI_SUM, s->comm);
-        if (rc == MPI_SUCCESS) {
-            cascade_xsum_to_floats(s->xacc, net->grads, np);
-            cascade_xsum_to_doubles(s->xacc + CASCADE_XSUM_DIGITS * np, s->facc, nd);
-            if (s->xacc[nx - 1])
-                for (int i = 0; i < nd; i++) s->facc[i] = NAN;
-        }
-    } else if (s->size > 1) {
-        if (s->use_buckets) /* started during the last backward */
-            rc = cascade_buckets_finish(net == &s->gen ? &s->gen_buckets : &s->critic_buckets) == CASCADE_OK
-                     ? MPI_SUCCESS : MPI_ERR_OTHER;
-        else
-            rc = MPI_Allreduce(MPI_IN_PLACE, net->grads, (int)np, MPI_FLOAT, MPI_SUM, s->comm);
-        if (rc == MPI_SUCCESS) rc = MPI_Allreduce(MPI_IN_PLACE, s->facc, nd, MPI_DOUBLE, MPI_SUM, s->comm);
-    }
-    s->t_comm += cascade_now() - t0;
-    if (rc != MPI_SUCCESS)
-        return cascade_fail(CASCADE_EINTERNAL, "rank %d: MPI_Allreduce of net %s's gradients failed at step %lld",
-                            s->rank, net->name, (long long)s->prog.step + 1);
-    return CASCADE_OK;
-}
-
-static void bucket_hook(void *ctx, int layer) { cascade_buckets_progress(ctx, layer); }
-
-/* The hook for a net's final backward of the step (the last local micro-batch), or none. */
-static void hook_on(gan_session *s, cascade_run *run, cascade_buckets *bk, int final) {
-    if (!s->use_buckets || !final) return;
-    cascade_buckets_reset(bk);
-    run->after_backward = bucket_hook;
-    run->hook_ctx = bk;
+/* The reducer's hooks: the final backward of the step (the last local micro-batch's) starts
+ * the buckets that backward has finished; every other pass only progresses requests. */
+static void hook_on(gan_session *s, cascade_run *run, cascade_net *net, int final) {
+    run->hook_ctx = reducer_of(s, net);
+    run->after_backward = final ? cascade_reducer_hook : cascade_reducer_poll;
+    run->after_forward = cascade_reducer_poll;
 }
 
 static double softplus(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
@@ -152,7 +119,7 @@ static const float *critic_forward(gan_session *s, const float *x, int m, uint64
 static void critic_backward(gan_session *s, const float *x, int m, uint64_t ctr, int no_param_grads, int final) {
     cascade_run run = {.n = m, .training = 1, .sample_ids = s->ids, .step = ctr, .no_param_grads = no_param_grads};
     critic_inputs(s, &run, x, m);
-    hook_on(s, &run, &s->critic_buckets, final && !no_param_grads);
+    hook_on(s, &run, &s->critic, final && !no_param_grads);
     cascade_net_backward(&s->critic, &run, s->dout);
 }
 
@@ -197,7 +164,7 @@ static double penalty(gan_session *s, const float *fake, uint64_t ctr, int64_t f
     }
     for (int t = 0; t < gx->n; t++) vs[t] = s->v + m * gx->off[t];
     run.no_param_grads = 0;
-    hook_on(s, &run, &s->critic_buckets, final); /* the seeded sweep finishes the gradients */
+    hook_on(s, &run, &s->critic, final); /* the seeded sweep finishes the gradients */
     cascade_net_backward2_multi(&s->critic, &run, vs);
     return sum;
 }
@@ -262,11 +229,11 @@ static cascade_status refine_all(gan_session *s, uint64_t ctr, int64_t first, in
  * (the scores' means over the batch). */
 static cascade_status critic_update(gan_session *s, uint64_t ctr, double sums[4]) {
     cascade_job *job = s->job;
-    int mb = (int)job->micro_batch, K = 4;
+    int mb = (int)job->micro_batch, K = GAN_CRITIC_DOUBLES;
     double B = (double)job->batch, terms = B * (double)s->scores;
-    int64_t nmb = job->batch / job->micro_batch;
-    int64_t first = nmb * s->rank / s->size, last = nmb * (s->rank + 1) / s->size;
-    step_begin(s, &s->critic, K);
+    int64_t nmb = job->batch / job->micro_batch, first, last;
+    cascade_par_block(nmb, s->rank, s->size, &first, &last);
+    step_begin(s, &s->critic);
     double t0 = cascade_now();
     if (s->refiner) CASCADE_TRY(refine_all(s, ctr, first, last));
     for (int64_t m = first; m < last; m++) {
@@ -294,11 +261,11 @@ static cascade_status critic_update(gan_session *s, uint64_t ctr, double sums[4]
             loss += job->gp_lambda * gp;
         }
         s->dvals[0] = loss, s->dvals[1] = real_sum, s->dvals[2] = fake_sum, s->dvals[3] = gp;
-        mb_end(s, &s->critic, K);
+        mb_end(s, &s->critic);
     }
     s->t_compute += cascade_now() - t0;
     s->last_base = s->prog.cursor;
-    CASCADE_TRY(step_reduce(s, &s->critic, K));
+    CASCADE_TRY(step_reduce(s, &s->critic));
     for (int i = 0; i < K; i++) sums[i] = s->facc[i] / terms;
     if (s->refiner) cascade_refiner_remember(s, ctr);
     s->critic_updates++;
@@ -313,12 +280,12 @@ static cascade_status critic_update(gan_session *s, uint64_t ctr, double sums[4]
  * mean squared error (NaN if not finite). */
 static cascade_status generator_update(gan_session *s, uint64_t ctr, int adversarial, double loss_out[2]) {
     cascade_job *job = s->job;
-    int mb = (int)job->micro_batch, ns = (int)s->gen.n_stats, K = ns + 3;
+    int mb = (int)job->micro_batch, ns = (int)s->gen.n_stats;
     double B = (double)job->batch, lambda = job->self_regularization;
     int constrained = s->constrainer.open;
-    int64_t nmb = job->batch / job->micro_batch, xs = s->xs;
-    int64_t first = nmb * s->rank / s->size, last = nmb * (s->rank + 1) / s->size;
-    step_begin(s, &s->gen, K);
+    int64_t nmb = job->batch / job->micro_batch, xs = s->xs, first, last;
+    cascade_par_block(nmb, s->rank, s->size, &first, &last);
+    step_begin(s, &s->gen);
     double t0 = cascade_now();
     for (int64_t m = first; m < last; m++) {
         int64_t pos = m * mb;
@@ -348,7 +315,7 @@ static cascade_status generator_update(gan_session *s, uint64_t ctr, int adversa
                                             job->constrainer_weight, dfake[0]);
         cascade_run grun = {.n = mb, .training = 1, .sample_ids = s->ids, .step = ctr};
         gen_inputs(s, &grun, mb);
-        hook_on(s, &grun, &s->gen_buckets, m == last - 1);
+        hook_on(s, &grun, &s->gen, m == last - 1);
         if (s->gx.n == 1) {
             cascade_net_backward(&s->gen, &grun, dfake[0]);
         } else { /* one output layer per input: the gradient with respect to each */
@@ -360,13 +327,14 @@ static cascade_status generator_update(gan_session *s, uint64_t ctr, int adversa
         s->dvals[ns] = adv;
         s->dvals[ns + 1] = l1;
         s->dvals[ns + 2] = csq;
-        mb_end(s, &s->gen, K);
+        mb_end(s, &s->gen);
     }
     s->t_compute += cascade_now() - t0;
-    CASCADE_TRY(step_reduce(s, &s->gen, K));
+    CASCADE_TRY(step_reduce(s, &s->gen));
     loss_out[1] = s->refiner ? s->facc[ns + 1] / (B * (double)xs) : s->facc[ns + 2] / (B * (double)(s->cs ? s->cs : 1));
     loss_out[0] = s->facc[ns] / (B * (double)s->scores) +
                   (s->refiner ? lambda : constrained ? job->constrainer_weight : 0) * loss_out[1];
+    if (s->nonfinite) loss_out[0] = NAN;
     if (isfinite(loss_out[0])) {
         for (int i = 0; i < ns; i++) s->facc[i] /= (double)nmb;
         cascade_net_apply_stats(&s->gen, s->facc);
@@ -404,6 +372,13 @@ typedef struct {
 } gan_means;
 
 static void log_progress(gan_session *s, const gan_means *m, double lr_g, double lr_c, double rate, double elapsed) {
+    cascade_reducer *gr = &s->gen_red, *cr = &s->critic_red;
+    double t[CASCADE_TIMERS] = {s->t_input, s->t_compute, gr->wait_s + cr->wait_s + s->t_comm, gr->exact_s + cr->exact_s,
+                                s->t_optim};
+    char timers[1024];
+    s->t_input = s->t_compute = s->t_comm = s->t_optim = 0;
+    gr->wait_s = cr->wait_s = gr->exact_s = cr->exact_s = 0;
+    if (cascade_timers_json(s->comm, t, timers, sizeof timers)) timers[0] = 0;
     if (s->rank != 0) return;
     double n = m->n ? (double)m->n : NAN;
     char c[32], g[32], w[32], p[32], r[64] = "";
@@ -419,9 +394,8 @@ static void log_progress(gan_session *s, const gan_means *m, double lr_g, double
     fprintf(s->metrics,
             "{\"step\":%lld,\"epoch\":%lld,\"split\":\"train\",\"loss\":%s,\"loss_critic\":%s,\"loss_generator\":%s,"
             "\"wasserstein\":%s,\"gradient_penalty\":%s,\"lr\":%.7g,\"lr_critic\":%.7g,\"samples_per_s\":%.1f,"
-            "\"time_s\":%.3f,\"compute_s\":%.5f,\"comm_wait_s\":%.5f,\"optimizer_s\":%.5f%s}\n",
-            (long long)s->prog.step, (long long)s->prog.epoch, c, c, g, w, p, lr_g, lr_c, rate, elapsed, s->t_compute,
-            s->t_comm, s->t_optim, r);
+            "\"time_s\":%.3f%s%s}\n",
+            (long long)s->prog.step, (long long)s->prog.epoch, c, c, g, w, p, lr_g, lr_c, rate, elapsed, timers, r);
     fflush(s->metrics);
     if (!s->o->quiet)
         cascade_log("%sstep %lld/%lld  epoch %lld  critic %.5g  %s %.5g  %s %.4g%s%.4g  %.0f samples/s%s",
@@ -430,7 +404,6 @@ static void log_progress(gan_session *s, const gan_means *m, double lr_g, double
                     s->refiner ? "L1" : "W", s->refiner ? m->selfreg / n : m->wass / n,
                     cascade_gan_uses_penalty(s->job) ? "  gp " : "", cascade_gan_uses_penalty(s->job) ? m->gp / n : 0.0, rate,
                     s->tty ? "   " : "\n");
-    s->t_compute = s->t_comm = s->t_optim = 0;
 }
 
 /* sample_every: RUNDIR/samples/step-N.png (rank 0), the first input's map of up to 8 samples
@@ -493,12 +466,6 @@ static void clip_weights(cascade_net *net, double clip) {
     for (int64_t i = 0; i < net->n_params; i++) net->params[i] = fminf(fmaxf(net->params[i], -c), c);
 }
 
-static int all_finite(const float *v, int64_t n) {
-    for (int64_t i = 0; i < n; i++)
-        if (!isfinite(v[i])) return 0;
-    return 1;
-}
-
 /* The next global batch of real samples: a new epoch (and permutation) when the rest of this
  * one is shorter than a batch. */
 static void next_batch(gan_session *s) {
@@ -525,6 +492,7 @@ cascade_status cascade_train_gan(cascade_job *job, const cascade_train_opts *o, 
     int64_t nonfinite_run = 0, B = job->batch, K = job->critic_steps;
     while (!st && s.prog.step < s.total_steps) {
         int64_t step = s.prog.step;
+        double t_step = cascade_now();
         double lr_c = cascade_lr_at(&job->opt[1], s.copt.step, s.total_steps * K);
         double lr_g = cascade_lr_at(&job->opt[0], step, s.total_steps);
         double sums[4] = {0}, gloss[2] = {NAN, NAN};
@@ -542,11 +510,11 @@ cascade_status cascade_train_gan(cascade_job *job, const cascade_train_opts *o, 
             if ((st = critic_update(&s, ctr, sums))) break;
             s.prog.cursor += B;
             s.prog.samples_seen += B;
-            int fine = isfinite(sums[0]) && all_finite(s.critic.grads, s.critic.n_params);
+            int fine = isfinite(sums[0]) && !s.nonfinite;
             if (fine) {
                 double to = cascade_now();
-                cascade_optimizer_update(&s.copt, s.critic.params, s.critic.grads, 0, s.critic.n_params,
-                                         cascade_lr_at(&job->opt[1], s.copt.step, s.total_steps * K));
+                st = cascade_shard_update(&s.copt, &s.critic_shards, s.critic.params, s.grads_sum,
+                                          cascade_lr_at(&job->opt[1], s.copt.step, s.total_steps * K));
                 if (job->kind == JOB_WGAN) clip_weights(&s.critic, job->clip);
                 s.t_optim += cascade_now() - to;
             }
@@ -555,10 +523,10 @@ cascade_status cascade_train_gan(cascade_job *job, const cascade_train_opts *o, 
         if (st) break;
         cascade_net_begin_update(&s.gen);
         if ((st = generator_update(&s, ((uint64_t)step << 8) | GAN_GEN_PHASE, !pretraining, gloss))) break;
-        int gfine = isfinite(gloss[0]) && all_finite(s.gen.grads, s.gen.n_params);
+        int gfine = isfinite(gloss[0]) && !s.nonfinite;
         if (gfine) {
             double to = cascade_now();
-            cascade_optimizer_update(&s.gopt, s.gen.params, s.gen.grads, 0, s.gen.n_params, lr_g);
+            if ((st = cascade_shard_update(&s.gopt, &s.gen_shards, s.gen.params, s.grads_sum, lr_g))) break;
             s.t_optim += cascade_now() - to;
         }
         ok &= gfine;
@@ -574,6 +542,7 @@ cascade_status cascade_train_gan(cascade_job *job, const cascade_train_opts *o, 
         } else {
             cascade_log("\nstep %lld: a loss or gradient was NaN/Inf, that update skipped\n", (long long)step + 1);
         }
+        cascade_trace_add("step", "training step", t_step, cascade_now());
         s.prog.step++;
         if (s.prog.step % job->log_every == 0 || s.prog.step == s.total_steps) {
             double now = cascade_now();
@@ -583,11 +552,15 @@ cascade_status cascade_train_gan(cascade_job *job, const cascade_train_opts *o, 
             t_log = now;
         }
         double t_aside = cascade_now(); /* samples and checkpoints stay out of samples/s */
-        int stop = o->stop_flag ? (int)*o->stop_flag : 0, any_stop = 0;
-        MPI_Allreduce(&stop, &any_stop, 1, MPI_INT, MPI_MAX, comm);
+        int any_stop = o->stop_flag ? (int)*o->stop_flag : 0;
+        if ((st = cascade_par_agree(comm, st, &any_stop, NULL, "training"))) break;
         if (!st && job->sample_every > 0 && s.prog.step % job->sample_every == 0) st = write_samples(&s);
         int due = job->checkpoint_every > 0 && s.prog.step % job->checkpoint_every == 0;
-        if (!st && (due || any_stop || s.prog.step == s.total_steps)) st = gan_checkpoint(&s);
+        if (!st && (due || any_stop || s.prog.step == s.total_steps)) {
+            double t_ck = cascade_now();
+            st = gan_checkpoint(&s);
+            cascade_trace_add("checkpoint", "checkpoint", t_ck, cascade_now());
+        }
         t_log += cascade_now() - t_aside;
         if (!st && any_stop) {
             cascade_log("\nstopped by a signal at step %lld after writing a checkpoint\n", (long long)s.prog.step);

@@ -2,6 +2,7 @@
 #ifndef CASCADE_TRAIN_GAN_H
 #define CASCADE_TRAIN_GAN_H
 
+#include "parallel/parallel.h"
 #include "train/model.h"
 #include "train/train.h"
 
@@ -55,9 +56,6 @@ void cascade_gan_tensors_to_physical(const cascade_job *job, const cascade_gan_x
 /* Tensor k of x (n rows) as data set inputs[k] (n, its shape without the channel axis). */
 cascade_status cascade_gan_write_tensor(cascade_h5writer *w, const cascade_job *job, const cascade_gan_x *gx, int k,
                                         const float *x, int64_t n, int rank);
-/* x (n rows of xs floats) computed in chunks of `chunk` rows dealt to the ranks in contiguous
- * blocks (chunks [n_chunks r / size, n_chunks (r + 1) / size)): every rank gets all rows. */
-cascade_status cascade_gan_share_chunks(float *x, int64_t n, int chunk, int64_t xs, MPI_Comm comm);
 
 /* cascade refine: the refiner of a kind = refiner run applied to every sample of sim_file;
  * OUT.h5 holds the refined inputs (physical units) and a copy of every other data set and of

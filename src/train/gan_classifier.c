@@ -32,8 +32,7 @@ cascade_status cascade_rm_tree(const char *dir) {
 /* features (rows idx[0..m) of the 2n pooled samples) and labels into path. */
 static cascade_status write_split(const char *path, const float *real, const float *gen, int64_t n, int64_t F,
                                   const int64_t *idx, int64_t m, MPI_Comm comm) {
-    int rank;
-    MPI_Comm_rank(comm, &rank);
+    int rank = cascade_par_rank(comm);
     float *x = cascade_alloc((size_t)(m * F + 1) * sizeof(float), "classifier features");
     float *y = cascade_alloc((size_t)(m + 1) * sizeof(float), "classifier labels");
     cascade_status st = x && y ? CASCADE_OK : CASCADE_EINTERNAL;
@@ -65,9 +64,7 @@ static cascade_status write_split(const char *path, const float *real, const flo
 cascade_status cascade_classifier_test(const char *dir, const float *real, const float *gen, int64_t n,
                                        int64_t features, int epochs, uint64_t seed, MPI_Comm comm,
                                        cascade_classifier_result *res) {
-    int rank, size;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
+    int rank = cascade_par_rank(comm), size = cascade_par_size(comm);
     memset(res, 0, sizeof *res);
     double t0 = cascade_now();
     int64_t N = 2 * n, n_train = N * 6 / 10, n_valid = N * 2 / 10, n_test = N - n_train - n_valid;
@@ -82,9 +79,7 @@ cascade_status cascade_classifier_test(const char *dir, const float *real, const
     cascade_status st = CASCADE_OK;
     if (rank == 0) st = cascade_rm_tree(dir);
     if (!st) st = cascade_mkdir_p(dir);
-    int bad = st != CASCADE_OK, any = 0;
-    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, comm);
-    if (any) return st ? st : cascade_fail(CASCADE_EIO, "rank 0 could not prepare %s", dir);
+    CASCADE_TRY(cascade_par_agree(comm, st, NULL, NULL, "preparing the classifier test directory"));
     int64_t *perm = malloc((size_t)N * sizeof(int64_t)), *part = malloc((size_t)N * sizeof(int64_t));
     if (!perm || !part) {
         free(perm), free(part);

@@ -128,8 +128,7 @@ static cascade_status read_side(const cascade_job *job, const char *path, const 
 /* WORK/real.h5: the real samples' inputs and conditions, with the source's kind attributes. */
 static cascade_status write_real(const char *path, const sample_side *r, const char *kind, double spacing,
                                  double trigger, MPI_Comm comm) {
-    int rank;
-    MPI_Comm_rank(comm, &rank);
+    int rank = cascade_par_rank(comm);
     cascade_h5writer *w;
     CASCADE_TRY(cascade_h5w_create(path, comm, &w));
     cascade_status st = CASCADE_OK;
@@ -298,8 +297,7 @@ static cascade_status high_level(const cascade_obs_set *o, float **out, int64_t 
 static cascade_status write_observables(const char *path, const cascade_obs_set *re, const cascade_obs_set *ge,
                                         const obs_result *res, const double *lat_r, const double *lat_g, int lat,
                                         MPI_Comm comm) {
-    int rank;
-    MPI_Comm_rank(comm, &rank);
+    int rank = cascade_par_rank(comm);
     cascade_h5writer *w;
     CASCADE_TRY(cascade_h5w_create(path, comm, &w));
     cascade_status st = CASCADE_OK;
@@ -352,8 +350,7 @@ static cascade_status write_observables(const char *path, const cascade_obs_set 
 }
 
 cascade_status cascade_gan_evaluate(const cascade_gan_eval_opts *o, MPI_Comm comm) {
-    int rank;
-    MPI_Comm_rank(comm, &rank);
+    int rank = cascade_par_rank(comm);
     cascade_h5file *f = NULL;
     cascade_ckpt_meta meta = {0};
     cascade_job job;
@@ -404,7 +401,7 @@ cascade_status cascade_gan_evaluate(const cascade_gan_eval_opts *o, MPI_Comm com
             snprintf(work, sizeof work, "%s/cascade-evaluate.XXXXXX", tmp && *tmp ? tmp : "/tmp");
             if (!mkdtemp(work)) work[0] = 0;
         }
-        MPI_Bcast(work, sizeof work, MPI_CHAR, 0, comm);
+        if ((st = cascade_par_bcast(comm, work, sizeof work))) goto done;
         if (!work[0]) {
             st = cascade_fail(CASCADE_EIO, "cannot create a temporary directory in $TMPDIR or /tmp: %s", strerror(errno));
             goto done;
@@ -583,7 +580,7 @@ done:
     side_free(&real), side_free(&gen);
     cascade_ckpt_meta_free(&meta);
     if (job.sections) cascade_job_free(&job);
-    MPI_Barrier(comm);
+    cascade_par_barrier(comm); /* (an MPI error here leaves st as it was) */
     if (temp && work[0] && rank == 0) {
         cascade_status keep = st;
         char msg[1024];

@@ -225,8 +225,13 @@ void cascade_gan_session_close(gan_session *s) {
     cascade_free(s->fakeb);
     cascade_refiner_free(s);
     cascade_constrainer_close(&s->constrainer);
-    cascade_buckets_free(&s->gen_buckets);
-    cascade_buckets_free(&s->critic_buckets);
+    cascade_reducer_free(&s->gen_red);
+    cascade_reducer_free(&s->critic_red);
+    cascade_shards_free(&s->gen_shards);
+    cascade_shards_free(&s->critic_shards);
+    cascade_topo_free(&s->topo);
+    if (s->gen_grads_own) s->gen.grads = s->gen_grads_own;
+    if (s->critic_grads_own) s->critic.grads = s->critic_grads_own;
     cascade_norm_free(&s->norm);
     cascade_net_free(&s->gen);
     cascade_net_free(&s->critic);
@@ -240,7 +245,6 @@ void cascade_gan_session_close(gan_session *s) {
     cascade_free(s->hat);
     cascade_free(s->dout);
     cascade_free(s->v);
-    cascade_free(s->xacc);
     cascade_free(s->facc);
     cascade_free(s->dvals);
 }
@@ -250,8 +254,8 @@ cascade_status cascade_gan_session_open(gan_session *s, cascade_job *job, const 
     s->job = job;
     s->o = o;
     s->comm = comm;
-    MPI_Comm_rank(comm, &s->rank);
-    MPI_Comm_size(comm, &s->size);
+    s->rank = cascade_par_rank(comm);
+    s->size = cascade_par_size(comm);
     s->tty = isatty(2);
     s->refiner = job->kind == JOB_REFINER;
     const char *resume_from = NULL;
@@ -282,16 +286,18 @@ cascade_status cascade_gan_session_open(gan_session *s, cascade_job *job, const 
     int mb = (int)job->micro_batch;
     if ((st = cascade_net_prepare(&s->gen, mb, 0))) goto fail;
     if ((st = cascade_net_prepare(&s->critic, mb, cascade_gan_uses_penalty(job) ? 2 : 1))) goto fail;
-    if ((st = cascade_optimizer_init(&s->gopt, &job->opt[0], s->gen.n_params))) goto fail;
-    if ((st = cascade_optimizer_init(&s->copt, &job->opt[1], s->critic.n_params))) goto fail;
+    if ((st = cascade_net_shards(job, &s->gen, comm, &s->gen_shards))) goto fail;
+    if ((st = cascade_net_shards(job, &s->critic, comm, &s->critic_shards))) goto fail;
+    if ((st = cascade_shard_optimizer(&s->gopt, &job->opt[0], &s->gen_shards))) goto fail;
+    if ((st = cascade_shard_optimizer(&s->copt, &job->opt[1], &s->critic_shards))) goto fail;
     if (s->refiner && (st = cascade_refiner_alloc(s))) goto fail;
     if (job->constrainer[0] && (st = cascade_constrainer_open(&s->constrainer, job, &s->train, &s->norm, mb, comm)))
         goto fail;
-    if (!job->deterministic && s->size > 1) {
-        if ((st = cascade_net_buckets(&s->gen, job->bucket_mb, comm, &s->gen_buckets))) goto fail;
-        if ((st = cascade_net_buckets(&s->critic, job->bucket_mb, comm, &s->critic_buckets))) goto fail;
-        s->use_buckets = 1;
-    }
+    if ((st = cascade_topo_init(&s->topo, comm))) goto fail;
+    s->gen_grads_own = s->gen.grads, s->critic_grads_own = s->critic.grads;
+    if ((st = cascade_net_reducer(&s->gen, &s->topo, job, GAN_GEN_DOUBLES(s), &s->gen_shards, &s->gen_red))) goto fail;
+    if ((st = cascade_net_reducer(&s->critic, &s->topo, job, GAN_CRITIC_DOUBLES, &s->critic_shards, &s->critic_red)))
+        goto fail;
     if (resume_from) {
         if ((st = read_checkpoint(s, resume_from, 1))) goto fail;
         cascade_log("resuming %s at step %lld (epoch %lld)\n", s->rundir, (long long)s->prog.step,
@@ -302,7 +308,6 @@ cascade_status cascade_gan_session_open(gan_session *s, cascade_job *job, const 
     s->steps_per_epoch = s->train.n / (job->batch * job->critic_steps);
     if (s->steps_per_epoch < 1) s->steps_per_epoch = 1;
     s->total_steps = o->steps > 0 ? o->steps : job->steps > 0 ? job->steps : job->epochs * s->steps_per_epoch;
-    int64_t np = s->critic.n_params > s->gen.n_params ? s->critic.n_params : s->gen.n_params;
     int64_t nd = s->gen.n_stats + 8;
     s->perm = malloc((size_t)s->train.n * sizeof(int64_t));
     s->ids = malloc((size_t)mb * sizeof(int64_t));
@@ -315,12 +320,8 @@ cascade_status cascade_gan_session_open(gan_session *s, cascade_job *job, const 
     s->dout = cascade_alloc((size_t)(mb * s->scores) * sizeof(float), "score gradient");
     s->facc = cascade_alloc((size_t)nd * sizeof(double), "step sums");
     s->dvals = cascade_alloc((size_t)nd * sizeof(double), "micro-batch sums");
-    s->xacc = job->deterministic ? cascade_alloc((size_t)(CASCADE_XSUM_DIGITS * (np + nd) + 1) * sizeof(int64_t),
-                                                 "exact reduction buffer")
-                                 : NULL;
     if (!s->perm || !s->ids || !s->xb || !s->cb || !s->zb || !s->hat || !s->v || !s->fakeb || !s->dout || !s->facc ||
-        !s->dvals ||
-        (job->deterministic && !s->xacc)) {
+        !s->dvals) {
         st = cascade_fail(CASCADE_EINTERNAL, "out of memory for batch buffers");
         goto fail;
     }
@@ -346,6 +347,11 @@ cascade_status cascade_gan_session_open(gan_session *s, cascade_job *job, const 
                         job->name, job->kind == JOB_GAN ? "gan" : job->kind == JOB_WGAN ? "wgan" : "wgan-gp",
                         (long long)s->train.n, (long long)s->total_steps, job->critic_steps, job->batch, s->size,
                         job->deterministic ? ", deterministic" : "");
+        if (!o->quiet)
+            cascade_log("optimizer state: %.0f bytes per rank (generator %.0f, critic %.0f)%s\n",
+                        cascade_optimizer_bytes(&s->gopt) + cascade_optimizer_bytes(&s->copt),
+                        cascade_optimizer_bytes(&s->gopt), cascade_optimizer_bytes(&s->copt),
+                        s->gen_shards.sharded ? " (sharded over the ranks)" : "");
     }
     return CASCADE_OK;
 fail:

@@ -190,31 +190,9 @@ static cascade_status copy_conditions(cascade_h5writer *w, const cascade_job *jo
     return st;
 }
 
-cascade_status cascade_gan_share_chunks(float *x, int64_t n, int chunk, int64_t xs, MPI_Comm comm) {
-    int rank, size;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
-    if (size == 1) return CASCADE_OK;
-    int64_t n_chunks = (n + chunk - 1) / chunk;
-    int *counts = malloc((size_t)size * sizeof(int)), *displs = malloc((size_t)size * sizeof(int));
-    int rc = counts && displs ? MPI_SUCCESS : MPI_ERR_NO_MEM;
-    for (int r = 0; rc == MPI_SUCCESS && r < size; r++) {
-        int64_t a0 = n_chunks * r / size * chunk, a1 = n_chunks * (r + 1) / size * chunk;
-        counts[r] = (int)(((a1 < n ? a1 : n) - (a0 < n ? a0 : n)) * xs);
-        displs[r] = (int)((a0 < n ? a0 : n) * xs);
-    }
-    if (rc == MPI_SUCCESS) rc = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, x, counts, displs, MPI_FLOAT, comm);
-    free(counts);
-    free(displs);
-    if (rc != MPI_SUCCESS) return cascade_fail(CASCADE_EINTERNAL, "rank %d: gathering the samples failed", rank);
-    return CASCADE_OK;
-}
-
 cascade_status cascade_generate(const char *ckpt, int64_t n, uint64_t seed, int seed_given, const char *cond_file,
                                 const char *out, MPI_Comm comm) {
-    int rank, size;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
+    int rank = cascade_par_rank(comm);
     cascade_h5file *f = NULL;
     cascade_ckpt_meta meta = {0};
     cascade_job job;
@@ -263,10 +241,10 @@ cascade_status cascade_generate(const char *ckpt, int64_t n, uint64_t seed, int 
     }
     /* chunks at global offsets, dealt to ranks in contiguous blocks, then gathered */
     uint64_t zseed = seed_given ? seed : (uint64_t)job.seed;
-    int64_t n_chunks = (n + chunk - 1) / chunk, c0 = n_chunks * rank / size, c1 = n_chunks * (rank + 1) / size;
-    for (int64_t c = c0; c < c1; c++) {
-        int64_t start = c * chunk;
-        int m = (int)(n - start < chunk ? n - start : chunk);
+    int64_t lo, hi;
+    cascade_par_chunk_rows(n, chunk, rank, cascade_par_size(comm), &lo, &hi);
+    for (int64_t start = lo; start < hi; start += chunk) {
+        int m = (int)(hi - start < chunk ? hi - start : chunk);
         cascade_gan_noise(zseed, GENERATE_COUNTER, start, m, job.latent, zb);
         if (cs) memcpy(cb, cond.y + start * cs, (size_t)(m * cs) * sizeof(float));
         cascade_run run = {.n = m, .training = 0};
@@ -278,7 +256,7 @@ cascade_status cascade_generate(const char *ckpt, int64_t n, uint64_t seed, int 
                 memcpy(x + (start + i) * xs + gx.off[k], gen.act[gen_out[k]] + (int64_t)i * gx.numel[k],
                        (size_t)gx.numel[k] * sizeof(float));
     }
-    if ((st = cascade_gan_share_chunks(x, n, chunk, xs, comm))) goto done;
+    if ((st = cascade_par_gather_rows(comm, x, n, chunk, xs))) goto done;
     if (gx.n > 1) cascade_gan_tensors_to_physical(&job, &gx, &norm, x, n);
     else cascade_gan_to_physical(&job, &layout, &norm, x, n);
     if ((st = cascade_h5w_create(out, comm, &w))) goto done;

@@ -36,23 +36,12 @@ void cascade_refiner_free(gan_session *s) {
 
 cascade_status cascade_refiner_share_batch(gan_session *s) {
     if (s->size == 1 || !s->hist_cap) return CASCADE_OK; /* only the history needs every sample */
-    int64_t nmb = s->job->batch / s->job->micro_batch, per = s->job->micro_batch * s->xs;
-    int *counts = malloc((size_t)s->size * sizeof(int)), *displs = malloc((size_t)s->size * sizeof(int));
-    int rc = counts && displs ? MPI_SUCCESS : MPI_ERR_NO_MEM;
-    for (int r = 0; rc == MPI_SUCCESS && r < s->size; r++) {
-        displs[r] = (int)(nmb * r / s->size * per);
-        counts[r] = (int)(nmb * (r + 1) / s->size * per) - displs[r];
-    }
     double t0 = cascade_now();
-    if (rc == MPI_SUCCESS)
-        rc = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, s->fake_all, counts, displs, MPI_FLOAT, s->comm);
+    int64_t mb = s->job->micro_batch;
+    cascade_status st = cascade_par_gather_rows(s->comm, s->fake_all, s->job->batch / mb * mb, mb, s->xs);
     s->t_comm += cascade_now() - t0;
-    free(counts);
-    free(displs);
-    if (rc != MPI_SUCCESS)
-        return cascade_fail(CASCADE_EINTERNAL, "rank %d: sharing the refined batch failed at step %lld", s->rank,
-                            (long long)s->prog.step + 1);
-    return CASCADE_OK;
+    if (st) cascade_error_context("sharing the refined batch at step %lld: ", (long long)s->prog.step + 1);
+    return st;
 }
 
 static uint64_t history_draw(const gan_session *s, uint64_t ctr, int64_t q, int which) {
@@ -180,13 +169,10 @@ static cascade_status load_sim(cascade_job *job, const char *sim_file, const cas
  * the ranks in contiguous blocks, then gathered, as generate does. */
 static cascade_status refine_tensors(cascade_net *ref, const int *ref_out, const cascade_gan_x *gx,
                                      const cascade_dataset *d, int chunk, float *xb, float *x, MPI_Comm comm) {
-    int rank, size;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
-    int64_t n = d[0].n, n_chunks = (n + chunk - 1) / chunk;
-    for (int64_t c = n_chunks * rank / size; c < n_chunks * (rank + 1) / size; c++) {
-        int64_t start = c * chunk;
-        int m = (int)(n - start < chunk ? n - start : chunk);
+    int64_t n = d[0].n, lo, hi;
+    cascade_par_chunk_rows(n, chunk, cascade_par_rank(comm), cascade_par_size(comm), &lo, &hi);
+    for (int64_t start = lo; start < hi; start += chunk) {
+        int m = (int)(hi - start < chunk ? hi - start : chunk);
         cascade_run run = {.n = m, .training = 0};
         for (int k = 0; k < gx->n; k++) {
             memcpy(xb + m * gx->off[k], d[k].x + start * gx->numel[k], (size_t)(m * gx->numel[k]) * sizeof(float));
@@ -198,12 +184,11 @@ static cascade_status refine_tensors(cascade_net *ref, const int *ref_out, const
                 memcpy(x + (start + i) * gx->total + gx->off[k], ref->act[ref_out[k]] + (int64_t)i * gx->numel[k],
                        (size_t)gx->numel[k] * sizeof(float));
     }
-    return cascade_gan_share_chunks(x, n, chunk, gx->total, comm);
+    return cascade_par_gather_rows(comm, x, n, chunk, gx->total);
 }
 
 cascade_status cascade_refine(const char *ckpt, const char *sim_file, const char *out, MPI_Comm comm) {
-    int rank;
-    MPI_Comm_rank(comm, &rank);
+    int rank = cascade_par_rank(comm);
     cascade_h5file *f = NULL, *in = NULL;
     cascade_ckpt_meta meta = {0};
     cascade_job job;

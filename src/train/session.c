@@ -57,43 +57,6 @@ static cascade_status load_data(cascade_session *s) {
     return st;
 }
 
-/* Buckets of about bucket_mb in reverse layer order (the order backward finishes them). */
-cascade_status cascade_net_buckets(cascade_net *net, double bucket_mb, MPI_Comm comm, cascade_buckets *bk) {
-    int L = net->n_layers, n = 0;
-    int64_t *lo = malloc((size_t)L * sizeof(int64_t)), *hi = malloc((size_t)L * sizeof(int64_t));
-    int *ready = malloc((size_t)L * sizeof(int));
-    if (!lo || !hi || !ready) {
-        free(lo), free(hi), free(ready);
-        return cascade_fail(CASCADE_EINTERNAL, "out of memory");
-    }
-    /* about bucket_mb each, but at least ~4 buckets so that small models overlap too */
-    int64_t limit = (int64_t)(bucket_mb * 1048576.0 / sizeof(float));
-    if (limit > net->n_params / 4) limit = net->n_params / 4;
-    if (limit < 1) limit = 1;
-    int64_t cur_hi = -1, cur_lo = -1;
-    for (int l = L - 1; l >= 0; l--) {
-        int64_t a = -1, b = -1; /* this layer's trainable range */
-        for (int p = 0; p < net->layers[l].n_params; p++) {
-            if (!net->layers[l].params[p].trainable) continue;
-            int64_t o = net->param_off[l][p], e = o + cascade_shape_numel(&net->layers[l].params[p].shape);
-            if (a < 0 || o < a) a = o;
-            if (e > b) b = e;
-        }
-        if (a < 0) continue;
-        if (cur_hi < 0) cur_hi = b;
-        cur_lo = a;
-        ready[n] = l;
-        if (cur_hi - cur_lo >= limit) {
-            lo[n] = cur_lo, hi[n] = cur_hi, n++;
-            cur_hi = -1;
-        }
-    }
-    if (cur_hi >= 0) lo[n] = cur_lo, hi[n] = cur_hi, n++;
-    cascade_status st = cascade_buckets_init(bk, n, lo, hi, ready, net->grads, comm);
-    free(lo), free(hi), free(ready);
-    return st;
-}
-
 static cascade_status load_checkpoint(cascade_session *s, const char *from, int full) {
     cascade_h5file *f;
     CASCADE_TRY(cascade_ckpt_open(from, s->comm, &f));
@@ -165,8 +128,8 @@ cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const 
     s->opts = o;
     s->prog.best_valid_loss = INFINITY, s->prog.best_valid_step = -1;
     s->comm = comm;
-    MPI_Comm_rank(comm, &s->rank);
-    MPI_Comm_size(comm, &s->size);
+    s->rank = cascade_par_rank(comm);
+    s->size = cascade_par_size(comm);
     s->tty = isatty(2);
     cascade_status st = CASCADE_OK;
     const char *resume_from = NULL;
@@ -205,24 +168,9 @@ cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const 
     }
     int mb = (int)job->micro_batch;
     if ((st = cascade_net_prepare(&s->net, mb, 0))) goto fail;
-    /* ZeRO-1: rank r keeps the optimizer state of parameters [P r / R, P (r+1) / R) */
-    s->shard_lo = job->zero ? s->net.n_params * s->rank / s->size : 0;
-    s->shard_hi = job->zero ? s->net.n_params * (s->rank + 1) / s->size : s->net.n_params;
-    if ((st = cascade_optimizer_init(&s->opt, &job->opt[0], s->shard_hi - s->shard_lo))) goto fail;
-    s->opt.offset = s->shard_lo;
-    s->opt.sharded = job->zero != 0;
-    if (job->zero) {
-        s->shard_counts = malloc((size_t)s->size * sizeof(int));
-        s->shard_displs = malloc((size_t)s->size * sizeof(int));
-        if (!s->shard_counts || !s->shard_displs) {
-            st = cascade_fail(CASCADE_EINTERNAL, "out of memory");
-            goto fail;
-        }
-        for (int r = 0; r < s->size; r++) {
-            s->shard_displs[r] = (int)(s->net.n_params * r / s->size);
-            s->shard_counts[r] = (int)(s->net.n_params * (r + 1) / s->size) - s->shard_displs[r];
-        }
-    }
+    /* ZeRO-1 (and deterministic mode): rank r keeps the optimizer state of its block of parameters */
+    if ((st = cascade_net_shards(job, &s->net, comm, &s->shards))) goto fail;
+    if ((st = cascade_shard_optimizer(&s->opt, &job->opt[0], &s->shards))) goto fail;
     s->out_numel = cascade_shape_numel(cascade_net_out_shape(&s->net));
     s->terms_per_sample = cascade_loss_terms(job->loss, 1, s->out_numel, s->classes);
     if (job->n_class_weights && job->n_class_weights != s->classes) {
@@ -239,10 +187,9 @@ cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const 
     } else if (o->init_path) {
         if ((st = load_checkpoint(s, o->init_path, 0))) goto fail;
     }
-    if (!job->deterministic && s->size > 1) {
-        if ((st = cascade_net_buckets(&s->net, job->bucket_mb, comm, &s->buckets))) goto fail;
-        s->use_buckets = 1;
-    }
+    if ((st = cascade_topo_init(&s->topo, comm))) goto fail;
+    s->grads_own = s->net.grads;
+    if ((st = cascade_net_reducer(&s->net, &s->topo, job, (int)s->net.n_stats + 1, &s->shards, &s->red))) goto fail;
     s->steps_per_epoch = s->train.n / job->batch;
     s->total_steps = o->steps > 0 ? o->steps : job->steps > 0 ? job->steps : job->epochs * s->steps_per_epoch;
     int64_t ys = cascade_shape_numel(&s->train.y_shape), xs = cascade_shape_numel(&s->train.x_shape);
@@ -262,12 +209,9 @@ cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const 
             goto fail;
         }
     }
-    int64_t nx = CASCADE_XSUM_DIGITS * (s->net.n_params + s->net.n_stats + 1) + 1;
-    s->xacc = job->deterministic ? cascade_alloc((size_t)nx * sizeof(int64_t), "exact reduction buffer") : NULL;
     s->facc = cascade_alloc((size_t)(s->net.n_stats + 1) * sizeof(double), "statistics buffer");
     s->label_w = cascade_alloc((size_t)(ys + 1) * sizeof(double), "label weights");
-    if (!s->perm || !s->idx || !s->ids || !s->xb || !s->yb || !s->dout || !s->preds || !s->facc || !s->label_w ||
-        (job->deterministic && !s->xacc)) {
+    if (!s->perm || !s->idx || !s->ids || !s->xb || !s->yb || !s->dout || !s->preds || !s->facc || !s->label_w) {
         st = cascade_fail(CASCADE_EINTERNAL, "out of memory for batch buffers");
         goto fail;
     }
@@ -283,9 +227,8 @@ cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const 
                     (long long)s->train.n, (long long)s->total_steps, job->batch, (long long)s->steps_per_epoch,
                     s->size, job->deterministic ? ", deterministic" : "");
         if (!o->quiet)
-            cascade_log("optimizer state: %.2f MB per rank%s\n",
-                        (double)s->opt.n_states * (double)s->opt.n * sizeof(float) / 1048576.0,
-                        job->zero ? " (ZeRO-1: sharded)" : "");
+            cascade_log("optimizer state: %.0f bytes per rank%s\n", cascade_optimizer_bytes(&s->opt),
+                        s->shards.sharded ? " (sharded over the ranks)" : "");
     }
     return CASCADE_OK;
 fail:
@@ -297,6 +240,7 @@ void cascade_session_close(cascade_session *s) {
     if (s->metrics) fclose(s->metrics);
     cascade_data_free(&s->train);
     cascade_data_free(&s->valid);
+    if (s->grads_own) s->net.grads = s->grads_own;
     cascade_net_free(&s->net);
     cascade_optimizer_free(&s->opt);
     free(s->perm);
@@ -306,17 +250,16 @@ void cascade_session_close(cascade_session *s) {
     cascade_free(s->yb);
     cascade_free(s->dout);
     cascade_free(s->preds);
-    cascade_free(s->xacc);
     cascade_free(s->facc);
     cascade_free(s->label_w);
-    cascade_buckets_free(&s->buckets);
+    cascade_reducer_free(&s->red);
+    cascade_shards_free(&s->shards);
+    cascade_topo_free(&s->topo);
     cascade_stream_close(s);
     cascade_norm_free(&s->norm);
     cascade_norm_free(&s->tnorm);
     cascade_free(s->phys_preds);
     cascade_free(s->phys_y);
-    free(s->shard_counts);
-    free(s->shard_displs);
     memset(s, 0, sizeof *s);
 }
 
@@ -336,66 +279,46 @@ void cascade_json_double(char *buf, size_t n, double v) {
 }
 
 void cascade_session_log_train(cascade_session *s, double loss, double lr, double rate, double elapsed) {
-    if (s->rank != 0) {
-        s->t_input = s->t_compute = s->t_exact = s->t_comm = s->t_optim = 0;
-        return;
-    }
+    double t[CASCADE_TIMERS] = {s->t_input, s->t_compute, s->red.wait_s, s->red.exact_s, s->t_optim};
+    char timers[1024];
+    s->t_input = s->t_compute = s->t_optim = s->red.wait_s = s->red.exact_s = 0;
+    if (cascade_timers_json(s->comm, t, timers, sizeof timers)) timers[0] = 0;
+    if (s->rank != 0) return;
     char l[32];
     cascade_json_double(l, sizeof l, loss);
     fprintf(s->metrics,
             "{\"step\":%lld,\"epoch\":%lld,\"split\":\"train\",\"loss\":%s,\"lr\":%.7g,\"samples_per_s\":%.1f,"
-            "\"time_s\":%.3f,\"input_s\":%.5f,\"compute_s\":%.5f,\"exact_sum_s\":%.5f,\"comm_wait_s\":%.5f,"
-            "\"optimizer_s\":%.5f}\n",
-            (long long)s->prog.step, (long long)s->prog.epoch, l, lr, rate, elapsed, s->t_input, s->t_compute,
-            s->t_exact, s->t_comm, s->t_optim);
+            "\"time_s\":%.3f%s}\n",
+            (long long)s->prog.step, (long long)s->prog.epoch, l, lr, rate, elapsed, timers);
     fflush(s->metrics);
     if (!s->opts->quiet)
         cascade_log("%sstep %lld/%lld  epoch %lld  loss %.5g  lr %.3g  %.0f samples/s%s", s->tty ? "\r" : "",
                     (long long)s->prog.step, (long long)s->total_steps, (long long)s->prog.epoch, loss, lr, rate,
                     s->tty ? "   " : "\n");
-    s->t_input = s->t_compute = s->t_exact = s->t_comm = s->t_optim = 0;
 }
 
-void cascade_run_dataset(cascade_net *net, const cascade_dataset *d, int chunk, float *xb, int layer, float *out,
-                         MPI_Comm comm) {
-    int rank, size;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
+cascade_status cascade_run_dataset(cascade_net *net, const cascade_dataset *d, int chunk, float *xb, int layer,
+                                   float *out, MPI_Comm comm) {
     if (layer < 0) layer = net->output;
     int64_t on = cascade_shape_numel(&net->layers[layer].out_shape), xs = cascade_shape_numel(&d->x_shape);
     /* chunks at global offsets, dealt to ranks in contiguous blocks: every sample is computed
      * in the same chunk whatever the rank count */
-    int64_t n_chunks = (d->n + chunk - 1) / chunk;
-    int64_t c0 = n_chunks * rank / size, c1 = n_chunks * (rank + 1) / size;
-    for (int64_t c = c0; c < c1; c++) {
-        int64_t start = c * chunk;
-        int m = (int)(d->n - start < chunk ? d->n - start : chunk);
+    int64_t lo, hi;
+    cascade_par_chunk_rows(d->n, chunk, cascade_par_rank(comm), cascade_par_size(comm), &lo, &hi);
+    for (int64_t start = lo; start < hi; start += chunk) {
+        int m = (int)(hi - start < chunk ? hi - start : chunk);
         memcpy(xb, d->x + start * xs, (size_t)(m * xs) * sizeof(float));
         cascade_run run = {.n = m, .training = 0, .update_stats = 0};
         run.ext[0] = xb;
         cascade_net_forward(net, &run);
         memcpy(out + start * on, net->act[layer], (size_t)(m * on) * sizeof(float));
     }
-    if (size > 1) { /* everyone gets every output (counts in floats; fits int for our sizes) */
-        int *counts = malloc((size_t)size * sizeof(int)), *displs = malloc((size_t)size * sizeof(int));
-        if (counts && displs) {
-            for (int r = 0; r < size; r++) {
-                int64_t a0 = n_chunks * r / size * chunk, a1 = n_chunks * (r + 1) / size * chunk;
-                if (a1 > d->n) a1 = d->n;
-                if (a0 > d->n) a0 = d->n;
-                counts[r] = (int)((a1 - a0) * on);
-                displs[r] = (int)(a0 * on);
-            }
-            MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, out, counts, displs, MPI_FLOAT, comm);
-        }
-        free(counts);
-        free(displs);
-    }
+    return cascade_par_gather_rows(comm, out, d->n, chunk, on); /* everyone gets every output */
 }
 
 double cascade_predict_dataset(const cascade_job *job, cascade_net *net, const cascade_dataset *d, int chunk,
                                float *xb, float *preds, int64_t classes, MPI_Comm comm) {
-    cascade_run_dataset(net, d, chunk, xb, -1, preds, comm);
+    if (cascade_run_dataset(net, d, chunk, xb, -1, preds, comm)) return NAN;
     int64_t on = cascade_shape_numel(cascade_net_out_shape(net));
     const float *y = job->kind == JOB_AUTOENCODER ? d->x : d->y; /* an autoencoder reconstructs x */
     if (!y) return NAN;
@@ -419,8 +342,7 @@ cascade_status cascade_session_validate(cascade_session *s, double elapsed) {
                                           s->classes, s->comm);
     if (s->job->early_stopping > 0) {
         /* every rank computed the same loss; rank 0's decides, so that no rank can differ */
-        if (MPI_Bcast(&loss, 1, MPI_DOUBLE, 0, s->comm) != MPI_SUCCESS)
-            return cascade_fail(CASCADE_EINTERNAL, "rank %d: broadcast of the validation loss failed", s->rank);
+        CASCADE_TRY(cascade_par_bcast(s->comm, &loss, sizeof loss));
         if (loss < s->prog.best_valid_loss) { /* NaN never improves */
             s->prog.best_valid_loss = loss, s->prog.best_valid_step = s->prog.step;
             s->prog.stale_validations = 0;

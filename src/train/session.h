@@ -5,7 +5,7 @@
 
 #include <stdio.h>
 
-#include "dist/buckets.h"
+#include "parallel/reducer.h"
 #include "train/model.h"
 #include "train/train.h"
 
@@ -30,16 +30,16 @@ typedef struct {
     int64_t *perm, *idx, *ids;
     int perm_valid;
     float *xb, *yb, *dout, *preds;
-    /* step reduction buffers. deterministic: exact digits [grads | stats | loss | bad];
-     * fast: doubles [stats | loss] (gradients are reduced in place as floats) */
-    int64_t *xacc;
-    double *facc;
+    double *facc;     /* a micro-batch's doubles [stats | loss], then the step's sums */
     double *label_w;  /* class weights of one sample's labels (class_weights) */
-    cascade_buckets buckets; /* fast mode on several ranks: overlapped gradient allreduce */
-    int use_buckets;
+    cascade_topo topo;
+    cascade_reducer red;   /* the step's gradient reduction (fast or exact) */
+    cascade_shards shards; /* whose optimizer state (ZeRO-1, and always in deterministic mode) */
+    float *grads_own;      /* the net's own gradient buffer (the reducer may point net->grads elsewhere) */
+    float *grads_sum;      /* the step's summed gradients (valid on this rank's shard) */
     /* seconds since the last progress line: gathering input, forward/loss/backward,
-     * exact-sum conversions (deterministic), waiting for reductions, optimizer update */
-    double t_input, t_compute, t_exact, t_comm, t_optim;
+     * optimizer update (waiting for reductions and exact-sum work: in red) */
+    double t_input, t_compute, t_optim;
     /* streaming input (training set larger than memory_budget_mb): the file stays open and
      * each step reads this rank's samples; `train` then holds shapes and n only */
     int streaming;
@@ -47,8 +47,6 @@ typedef struct {
     int64_t *train_rows;          /* file rows of the training samples (valid_fraction split), or NULL */
     int64_t *fetch_rows, *fetch_order;
     float *xloc, *yloc, *xsorted, *ysorted, *fetch_tmp;
-    int64_t shard_lo, shard_hi; /* parameters whose optimizer state this rank holds */
-    int *shard_counts, *shard_displs; /* ZeRO-1 allgather of parameters */
     int validated_at_end;
     int64_t last_valid_step;
     /* early stopping: the last validation lowered the loss (its checkpoint becomes BEST) /
@@ -66,9 +64,26 @@ cascade_status cascade_stream_tnorm(cascade_session *s);
 cascade_status cascade_stream_fetch(cascade_session *s, int64_t first, int64_t last);
 void cascade_stream_close(cascade_session *s);
 
-/* Buckets of about bucket_mb (at least ~4 per net) over net->grads in reverse layer order, the
- * order backward finishes them; progress marks are layer indices (run.after_backward). */
-cascade_status cascade_net_buckets(cascade_net *net, double bucket_mb, MPI_Comm comm, cascade_buckets *bk);
+/* The optimizer shards of a net's parameters: split over the ranks with ZeRO-1 and always in
+ * deterministic mode (whose reduction delivers each rank only its shard's sums). */
+cascade_status cascade_net_shards(const cascade_job *job, const cascade_net *net, MPI_Comm comm, cascade_shards *sh);
+/* The gradient reducer of a net: buckets of about bucket_mb (at least ~4, the first small) over
+ * net->grads in reverse layer order, the order backward finishes them (marks: layer indices,
+ * run.after_backward); n_doubles summed along; exact in deterministic mode. */
+cascade_status cascade_net_reducer(cascade_net *net, const cascade_topo *topo, const cascade_job *job, int n_doubles,
+                                   const cascade_shards *shards, cascade_reducer *red);
+/* Optimizer init on this rank's shard, with the offsets the checkpoint writer uses. */
+cascade_status cascade_shard_optimizer(cascade_optimizer *opt, const cascade_opt_cfg *cfg, const cascade_shards *sh);
+/* The optimizer update of this rank's shard from the summed gradients, then the allgather
+ * of the parameters. */
+cascade_status cascade_shard_update(cascade_optimizer *opt, const cascade_shards *sh, float *params,
+                                    const float *grads, double lr);
+/* Bytes of optimizer state this rank holds. */
+double cascade_optimizer_bytes(const cascade_optimizer *opt);
+/* Per-rank timers (input, compute, comm wait, exact sum, optimizer: CASCADE_TIMERS) as
+ * `,"K_s":rank 0,"K_max_s":..,"K_mean_s":..` members into buf; collective. */
+#define CASCADE_TIMERS 5
+cascade_status cascade_timers_json(MPI_Comm comm, const double t[CASCADE_TIMERS], char *buf, size_t n);
 /* Shared start of every training loop: RUNDIR (--out, default runs/<job name>) and its
  * checkpoints/, the check that `size` ranks can share the micro-batches, and which checkpoint
  * to resume from (NULL: fresh); a fresh run into a directory with checkpoints is an error. */
@@ -96,8 +111,8 @@ cascade_status cascade_session_checkpoint(cascade_session *s);
  * without targets). */
 /* Eval-mode outputs of layer `layer` (-1: the net output) for all samples of d into out on
  * every rank (each rank computes its block of chunks, then they are gathered). */
-void cascade_run_dataset(cascade_net *net, const cascade_dataset *d, int chunk, float *xb, int layer, float *out,
-                         MPI_Comm comm);
+cascade_status cascade_run_dataset(cascade_net *net, const cascade_dataset *d, int chunk, float *xb, int layer,
+                                   float *out, MPI_Comm comm);
 double cascade_predict_dataset(const cascade_job *job, cascade_net *net, const cascade_dataset *d, int chunk,
                                float *xb, float *preds, int64_t classes, MPI_Comm comm);
 

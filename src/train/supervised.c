@@ -1,5 +1,5 @@
 /* Supervised training: global batches split into micro-batches, dealt to ranks in contiguous
- * blocks; gradients summed over ranks (MPI_Allreduce), optimizer step, validation per epoch,
+ * blocks; gradients summed over ranks (parallel/reducer.h), optimizer step, validation per epoch,
  * metrics.jsonl, atomic checkpoints, resume and signal-triggered checkpoints. */
 #include <dirent.h>
 #include <errno.h>
@@ -11,14 +11,13 @@
 #include <unistd.h>
 
 #include "cascade/h5io.h"
+#include "cascade/trace.h"
 #include "cascade/xsum.h"
 #include "eval/metrics.h"
 #include "nn/loss.h"
 #include "train/model.h"
 #include "train/session.h"
 #include "train/train.h"
-
-static void bucket_hook(void *ctx, int layer) { cascade_buckets_progress(ctx, layer); }
 
 /* Sum over the global batch of its labels' class weights, exact and the same on every rank
  * for any rank count (each rank adds its micro-batches' labels). */
@@ -31,41 +30,32 @@ static cascade_status class_weight_sum(cascade_session *s, int64_t first, int64_
         cascade_ce_label_weights(1, ys, labels, job->class_weights, s->classes, s->label_w);
         for (int64_t e = 0; e < ys; e++) cascade_xsum_add_doubles(acc, s->label_w + e, 1); /* one sum */
     }
-    if (s->size > 1 && MPI_Allreduce(MPI_IN_PLACE, acc, CASCADE_XSUM_DIGITS, MPI_INT64_T, MPI_SUM, s->comm) != MPI_SUCCESS)
-        return cascade_fail(CASCADE_EINTERNAL, "rank %d: MPI_Allreduce of class weights failed", s->rank);
+    CASCADE_TRY(cascade_par_sum_int64(s->comm, acc, CASCADE_XSUM_DIGITS));
     cascade_xsum_to_doubles(acc, out, 1);
     if (!(*out > 0)) *out = 1; /* a batch of zero-weight labels: no gradient */
     return CASCADE_OK;
 }
 
 /* One step over the global batch starting at perm[cursor]: this rank's micro-batches, then
- * the sum over all ranks of gradients, loss and batch-norm statistics. Deterministic mode sums
- * every micro-batch's contribution exactly (cascade/xsum.h), so the result does not depend on
- * how micro-batches are dealt to ranks; fast mode adds floats locally and with MPI_SUM.
- * Leaves the summed gradients in net->grads, the mean statistics applied; returns the mean
- * loss (NaN when any term was not finite). */
-static cascade_status global_step(cascade_session *s, int64_t step, double *loss_out) {
+ * the sums over all ranks of gradients, loss and batch-norm statistics (parallel/reducer.h:
+ * deterministic mode sums every micro-batch's contribution exactly, so the result does not
+ * depend on how micro-batches are dealt to ranks). Leaves the summed gradients in
+ * s->grads_sum (valid on this rank's shard), the mean statistics applied; returns the mean
+ * loss and whether any loss or gradient term was not finite (the same on every rank). */
+static cascade_status global_step(cascade_session *s, int64_t step, double *loss_out, int *nonfinite) {
     cascade_job *job = s->job;
     cascade_net *net = &s->net;
-    int mb = (int)job->micro_batch, det = job->deterministic;
-    int64_t nmb = job->batch / job->micro_batch, np = net->n_params, ns = net->n_stats;
-    int64_t first = nmb * s->rank / s->size, last = nmb * (s->rank + 1) / s->size;
-    int64_t nx = CASCADE_XSUM_DIGITS * (np + ns + 1) + 1;
-    int64_t *g_acc = s->xacc, *s_acc = s->xacc + CASCADE_XSUM_DIGITS * np;
-    int64_t *l_acc = s_acc + CASCADE_XSUM_DIGITS * ns, *bad = s->xacc + nx - 1;
-    if (det) memset(s->xacc, 0, (size_t)nx * sizeof(int64_t));
-    memset(s->facc, 0, (size_t)(ns + 1) * sizeof(double));
-    memset(net->grads, 0, (size_t)np * sizeof(float));
+    int mb = (int)job->micro_batch;
+    int64_t nmb = job->batch / job->micro_batch, ns = net->n_stats, first, last;
+    cascade_par_block(nmb, s->rank, s->size, &first, &last);
+    cascade_reducer_begin(&s->red);
     if (s->streaming) {
         double t0 = cascade_now();
-        cascade_status fst = cascade_stream_fetch(s, first, last);
         /* a data error on one rank (e.g. NaN in its rows) must stop every rank */
-        int bad = fst != CASCADE_OK ? (int)fst : 0, worst = 0;
-        MPI_Allreduce(&bad, &worst, 1, MPI_INT, MPI_MAX, s->comm);
-        if (fst) return fst;
-        if (worst) return cascade_fail((cascade_status)worst, "another rank failed reading its samples of step %lld",
-                                       (long long)step + 1);
+        CASCADE_TRY(cascade_par_agree(s->comm, cascade_stream_fetch(s, first, last), NULL, NULL,
+                                      "reading its samples of the step"));
         s->t_input += cascade_now() - t0;
+        cascade_trace_add("input", "read the step's samples", t0, cascade_now());
     }
     /* the loss divides by the global batch's terms, or by its labels' weights (class_weights) */
     double denom = (double)(job->batch * s->terms_per_sample);
@@ -77,7 +67,7 @@ static cascade_status global_step(cascade_session *s, int64_t step, double *loss
             s->ids[i] = s->prog.epoch * s->train.n + base + i;
         }
         double t0 = cascade_now();
-        if (s->streaming) { /* this step's samples were fetched below, before the loop */
+        if (s->streaming) { /* this step's samples were fetched above, before the loop */
             int64_t xs = cascade_shape_numel(&s->train.x_shape), ys = cascade_shape_numel(&s->train.y_shape);
             memcpy(s->xb, s->xloc + (m - first) * mb * xs, (size_t)(mb * xs) * sizeof(float));
             memcpy(s->yb, s->yloc + (m - first) * mb * ys, (size_t)(mb * ys) * sizeof(float));
@@ -86,68 +76,33 @@ static cascade_status global_step(cascade_session *s, int64_t step, double *loss
         }
         double t1 = cascade_now();
         s->t_input += t1 - t0;
-        cascade_run run = {.n = mb, .training = 1, .collect_stats = 1, .sample_ids = s->ids, .step = (uint64_t)step};
+        cascade_run run = {.n = mb, .training = 1, .collect_stats = 1, .sample_ids = s->ids, .step = (uint64_t)step,
+                           .after_forward = cascade_reducer_poll, .hook_ctx = &s->red};
         run.ext[0] = s->xb;
-        if (s->use_buckets && m == last - 1) { /* the last local micro-batch finishes the gradients */
-            cascade_buckets_reset(&s->buckets);
-            run.after_backward = bucket_hook;
-            run.hook_ctx = &s->buckets;
-        }
-        if (det) memset(net->grads, 0, (size_t)np * sizeof(float));
+        /* the last local micro-batch finishes the gradients: buckets start during its backward */
+        run.after_backward = m == last - 1 ? cascade_reducer_hook : cascade_reducer_poll;
+        net->grads = cascade_reducer_mb_grads(&s->red);
         cascade_net_forward(net, &run);
         const float *target = job->kind == JOB_AUTOENCODER ? s->xb : s->yb; /* reconstruct the input */
         double loss = cascade_loss_weighted(job->loss, mb, s->out_numel, s->classes, cascade_net_output(net), target,
                                             job->n_class_weights ? job->class_weights : NULL, s->dout,
                                             (float)(1.0 / denom));
         cascade_net_backward(net, &run, s->dout);
-        double t2 = cascade_now();
-        s->t_compute += t2 - t1;
-        if (det) {
-            *bad += cascade_xsum_add_floats(g_acc, net->grads, np);
-            *bad += cascade_xsum_add_doubles(s_acc, net->stats, ns);
-            *bad += cascade_xsum_add_doubles(l_acc, &loss, 1);
-            s->t_exact += cascade_now() - t2;
-        } else {
-            for (int64_t i = 0; i < ns; i++) s->facc[i] += net->stats[i];
-            s->facc[ns] += loss;
-        }
+        s->t_compute += cascade_now() - t1;
+        memcpy(s->facc, net->stats, (size_t)ns * sizeof(double));
+        s->facc[ns] = loss;
+        cascade_reducer_mb_done(&s->red, s->facc);
     }
-    int rc = MPI_SUCCESS;
-    double loss_sum = NAN, tc = cascade_now();
-    if (det) {
-        if (s->size > 1) rc = MPI_Allreduce(MPI_IN_PLACE, s->xacc, (int)nx, MPI_INT64_T, MPI_SUM, s->comm);
-        double te = cascade_now();
-        s->t_comm += te - tc;
-        tc = te;
-        if (rc == MPI_SUCCESS) {
-            cascade_xsum_to_floats(g_acc, net->grads, np);
-            cascade_xsum_to_doubles(s_acc, s->facc, ns);
-            cascade_xsum_to_doubles(l_acc, &loss_sum, 1);
-            if (*bad) loss_sum = NAN;
-        }
-        s->t_exact += cascade_now() - tc;
-    } else if (s->size > 1) {
-        if (first == last) { /* no local micro-batch (not possible when ranks divide them) */
-            cascade_buckets_reset(&s->buckets);
-        }
-        if (cascade_buckets_finish(&s->buckets) != CASCADE_OK) rc = MPI_ERR_OTHER;
-        if (rc == MPI_SUCCESS) rc = MPI_Allreduce(MPI_IN_PLACE, s->facc, (int)(ns + 1), MPI_DOUBLE, MPI_SUM, s->comm);
-        s->t_comm += cascade_now() - tc;
+    int64_t lo, hi;
+    cascade_status st = cascade_reducer_finish(&s->red, s->facc, nonfinite, &s->grads_sum, &lo, &hi);
+    if (st) {
+        cascade_error_context("step %lld: ", (long long)step + 1);
+        return st;
     }
-    if (rc != MPI_SUCCESS)
-        return cascade_fail(CASCADE_EINTERNAL, "rank %d: MPI_Allreduce of the step's gradients failed at step %lld",
-                            s->rank, (long long)step + 1);
-    if (!det) loss_sum = s->facc[ns];
     for (int64_t i = 0; i < ns; i++) s->facc[i] /= (double)nmb;
-    *loss_out = loss_sum / denom;
-    if (isfinite(*loss_out)) cascade_net_apply_stats(net, s->facc);
+    *loss_out = s->facc[ns] / denom;
+    if (!*nonfinite && isfinite(*loss_out)) cascade_net_apply_stats(net, s->facc);
     return CASCADE_OK;
-}
-
-static int all_finite(const float *v, int64_t n) {
-    for (int64_t i = 0; i < n; i++)
-        if (!isfinite(v[i])) return 0;
-    return 1;
 }
 
 cascade_status cascade_train_supervised(cascade_job *job, const cascade_train_opts *o, MPI_Comm comm) {
@@ -166,22 +121,17 @@ cascade_status cascade_train_supervised(cascade_job *job, const cascade_train_op
     while (!st && s.prog.step < s.total_steps) {
         if (s.prog.cursor == 0 || !s.perm_valid) cascade_session_shuffle(&s);
         int64_t step = s.prog.step;
+        double t_step = cascade_now();
         double loss = NAN;
+        int nonfinite = 0;
         cascade_net_begin_update(&s.net); /* spectral normalisation: one power iteration */
-        if ((st = global_step(&s, step, &loss))) break;
-        int ok = isfinite(loss) && all_finite(s.net.grads, s.net.n_params);
+        if ((st = global_step(&s, step, &loss, &nonfinite))) break;
+        int ok = isfinite(loss) && !nonfinite;
         double lr = cascade_lr_at(&job->opt[0], step, s.total_steps);
         if (ok) {
             /* own shard only with ZeRO-1 (the whole buffer otherwise), then share the result */
             double to = cascade_now();
-            cascade_optimizer_update(&s.opt, s.net.params + s.shard_lo, s.net.grads + s.shard_lo, 0,
-                                     s.shard_hi - s.shard_lo, lr);
-            if (job->zero && s.size > 1 &&
-                MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, s.net.params, s.shard_counts, s.shard_displs,
-                               MPI_FLOAT, comm) != MPI_SUCCESS) {
-                st = cascade_fail(CASCADE_EINTERNAL, "rank %d: ZeRO-1 allgather of parameters failed", s.rank);
-                break;
-            }
+            if ((st = cascade_shard_update(&s.opt, &s.shards, s.net.params, s.grads_sum, lr))) break;
             s.t_optim += cascade_now() - to;
             nonfinite_run = 0;
         } else if (++nonfinite_run >= job->max_nonfinite) {
@@ -192,6 +142,7 @@ cascade_status cascade_train_supervised(cascade_job *job, const cascade_train_op
         } else {
             cascade_log("\nstep %lld: loss or gradients NaN/Inf, step skipped\n", (long long)step + 1);
         }
+        cascade_trace_add("step", "training step", t_step, cascade_now());
         s.prog.step++;
         s.prog.samples_seen += B;
         s.prog.cursor += B;
@@ -208,16 +159,22 @@ cascade_status cascade_train_supervised(cascade_job *job, const cascade_train_op
         /* validation and checkpoints are not training: their time stays out of samples/s */
         double t_aside = cascade_now();
         /* validation before the checkpoint of the same step, so that it records the outcome */
-        if (epoch_end || s.prog.step == s.total_steps) st = cascade_session_validate(&s, cascade_now() - t0);
+        if (epoch_end || s.prog.step == s.total_steps) {
+            st = cascade_session_validate(&s, cascade_now() - t0);
+            cascade_trace_add("validate", "validation", t_aside, cascade_now());
+        }
         if (epoch_end) {
             s.prog.epoch++;
             s.prog.cursor = 0;
         }
-        int stop = o->stop_flag ? (int)*o->stop_flag : 0, any_stop = 0;
-        MPI_Allreduce(&stop, &any_stop, 1, MPI_INT, MPI_MAX, comm);
+        int any_stop = o->stop_flag ? (int)*o->stop_flag : 0;
+        st = cascade_par_agree(comm, st, &any_stop, NULL, "validating");
         int due = job->checkpoint_every > 0 && s.prog.step % job->checkpoint_every == 0;
-        if (!st && (due || any_stop || s.save_best || s.stop_early || s.prog.step == s.total_steps))
+        if (!st && (due || any_stop || s.save_best || s.stop_early || s.prog.step == s.total_steps)) {
+            double t_ck = cascade_now();
             st = cascade_session_checkpoint(&s);
+            cascade_trace_add("checkpoint", "checkpoint", t_ck, cascade_now());
+        }
         t_log += cascade_now() - t_aside;
         if (!st && any_stop) {
             cascade_log("\nstopped by a signal at step %lld after writing a checkpoint\n", (long long)s.prog.step);

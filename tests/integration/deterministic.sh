@@ -87,6 +87,23 @@ mpirun --oversubscribe -n 2 "$CASCADE_BIN" train job.ini --out zr --quiet --set 
 h5diff r1/checkpoints/step-00000020.h5 zr/checkpoints/step-00000020.h5 /params /params
 h5diff r1/checkpoints/step-00000020.h5 zr/checkpoints/step-00000020.h5 /optimizer /optimizer
 echo "deterministic: ZeRO-1 written by 3 ranks, resumed on 2, bitwise identical"
+# an uneven deal: 4 micro-batches on 3 ranks (2 + 1 + 1 ... as blocks [4r/3, 4(r+1)/3)), the
+# same bits as 1 and 2 ranks; more ranks than micro-batches are refused with exit 2
+for n in 1 2 3; do
+  mpirun --oversubscribe -n $n "$CASCADE_BIN" train job.ini --out u$n --quiet --set train.batch=16 --steps 6
+done
+for n in 2 3; do
+  h5diff u1/checkpoints/step-00000006.h5 u$n/checkpoints/step-00000006.h5 /params /params
+  h5diff u1/checkpoints/step-00000006.h5 u$n/checkpoints/step-00000006.h5 /optimizer /optimizer
+done
+echo "deterministic: 4 micro-batches on 1, 2, 3 ranks bitwise identical"
+set +e
+mpirun --oversubscribe -n 5 "$CASCADE_BIN" train job.ini --out u5 --quiet --set train.batch=16 --steps 6 2> u5.log
+rc=$?
+set -e
+[[ $rc == 2 ]] || { echo "5 ranks for 4 micro-batches: expected exit 2, got $rc"; cat u5.log; exit 1; }
+grep -q "cannot be dealt to 5 ranks" u5.log
+echo "5 ranks for 4 micro-batches refused (exit 2)"
 # fast mode: 1 vs 2 ranks within 1e-5
 sed -i 's/^deterministic = true/deterministic = false/' job.ini
 "$CASCADE_BIN" train job.ini --out f1 --quiet

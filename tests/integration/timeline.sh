@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # cascade train --timeline FILE: one Chrome/Perfetto trace (JSON traceEvents) covering every
-# rank (pid = rank), with forward and backward events for every layer of the net, on 3 ranks
-# (an uneven deal of 4 micro-batches); an unwritable path fails with exit 4 on every rank.
+# rank (pid = rank), with forward and backward events for every layer of the net, the steps,
+# optimizer updates, gradient bucket reductions and waits, validation and checkpoints, on 3
+# ranks (an uneven deal of 4 micro-batches) in fast mode and on 2 in deterministic mode (exact
+# reduce-scatter); a WGAN-GP job's double backward; an unwritable path fails with exit 4.
 set -euo pipefail
 here=$(mktemp -d "${CASCADE_BUILD_DIR:-/tmp}/it-timeline.XXXXXX")
 cd "$here"
@@ -31,8 +33,64 @@ for rank in range(3):
 # 4 steps: rank 0 holds 1 micro-batch per step (4 // 3 blocks: 1, 1, 2), rank 2 holds 2
 fwd = lambda r: sum(1 for e in ev if e["pid"] == r and e.get("cat") == "backward" and e["name"] == "model.conv1")
 assert fwd(0) == 4 and fwd(2) == 8, (fwd(0), fwd(1), fwd(2))
+for rank in range(3):
+    cats = {e.get("cat") for e in ev if e["pid"] == rank}
+    for want in ("step", "optimizer", "allreduce", "wait", "checkpoint", "validate"):
+        assert want in cats, (rank, want, cats)
+    assert sum(1 for e in ev if e["pid"] == rank and e.get("cat") == "step") == 4
 print("timeline ok:", len(ev), "events")
 PY
+mpirun --oversubscribe -n 2 "$CASCADE_BIN" train "$CASCADE_SOURCE_DIR/jobs/demo.ini" --out runs/det --steps 2 \
+  --set train.deterministic=true --timeline det.json --quiet
+"$py" -c "
+import json
+ev = json.load(open('det.json'))['traceEvents']
+for r in (0, 1):
+    cats = {e.get('cat') for e in ev if e['pid'] == r}
+    assert {'reduce-scatter', 'allgather', 'exact'} <= cats, (r, cats)
+"
+cat > gan.ini <<'INI'
+[job]
+name = timeline-wgan-gp
+kind = wgan-gp
+[data]
+train = data/demo-train.h5
+inputs = signal
+layout = channels
+log_inputs = signal
+normalize = standard
+[train]
+batch = 16
+micro_batch = 8
+steps = 2
+[gan]
+latent = 4
+[generator.d1]
+type = dense
+units = 81
+[generator.img]
+type = reshape
+shape = 1, 9, 9
+[critic.c1]
+type = conv2d
+filters = 4
+kernel = 3
+activation = leaky_relu
+[critic.f]
+type = flatten
+[critic.out]
+type = dense
+units = 1
+INI
+mpirun --oversubscribe -n 2 "$CASCADE_BIN" train gan.ini --out runs/gan --timeline gan.json --quiet
+"$py" -c "
+import json
+ev = json.load(open('gan.json'))['traceEvents']
+for r in (0, 1):
+    names = {(e.get('cat'), e['name']) for e in ev if e['pid'] == r}
+    for want in (('backward2', 'critic.c1'), ('forward', 'generator.d1'), ('backward', 'generator.d1'), ('step', 'training step')):
+        assert want in names, (r, want)
+"
 expect 4 "timeline" -- mpirun --oversubscribe -n 2 "$CASCADE_BIN" train "$CASCADE_SOURCE_DIR/jobs/demo.ini" \
   --out runs/t2 --steps 1 --timeline no/such/dir/trace.json --quiet
 echo "timeline: ok"

@@ -84,11 +84,75 @@ static void test_cancellation_and_bad(void) {
     CU_ASSERT_EQUAL(out, -1.5);
 }
 
+/* ---- fast paths: bitwise the reference (cascade_xsum_add_floats + cascade_xsum_to_floats) ---- */
+
+#define FN 70000 /* elements: enough for the threaded loops */
+#define FK 5     /* terms (micro-batches) per element */
+
+/* Term j of element i: random magnitudes over the whole range, and edge cases at fixed i. */
+static float fast_term(int i, int j) {
+    static const float edge[][FK] = {
+        {1.0f, -1.0f, 0x1p-126f, 0, 0},                       /* cancellation, tiny remainder */
+        {0x1p-128f, 0x1p-129f, -1e-45f, 0x1p-128f, 1e-39f},   /* subnormal terms (partly truncated) and result */
+        {1.8e19f, 1.8e19f, -1.0f, 1.8e19f, 0.5f},             /* near 2^64, sum beyond it */
+        {-1.8e19f, 1.8e19f, 0x1p-110f, -0x1p-120f, 0},        /* cancellation down to truncated bits */
+        {0x1p-105f, 0x1p-106f, -0x1p-104f, 3e-33f, 0},        /* around the fast path's threshold */
+        {0x1p64f, 1.0f, 0, 0, 0},                             /* out of range */
+        {NAN, 1.0f, 0, 0, 0},
+        {1.0f, INFINITY, 0, 0, 0},
+        {16777215.0f, 1e-7f, -16777215.0f, 1e-7f, -2e-7f},    /* wide exponent range: integer path */
+        {-0.0f, -0.0f, 0, 0, 0},
+    };
+    if (i < (int)(sizeof edge / sizeof *edge)) return edge[i][j];
+    uint32_t r[4];
+    cascade_philox(13, 5, (uint64_t)j, (uint64_t)i, r);
+    int spread = i % 3 == 0 ? 40 : 6; /* most elements: terms of similar size, as gradients are */
+    double mag = ldexp(1.0, (int)(r[1] % (unsigned)spread) - 20 - (int)(r[0] % 90));
+    return (float)((cascade_u01d(r[2], r[3]) - 0.5) * mag);
+}
+
+static void test_fast_paths(void) {
+    int64_t stride = FN + 3;
+    float *t = calloc((size_t)(FK * stride), sizeof(float)), *fast = calloc(FN, sizeof(float));
+    float *ref = calloc(FN, sizeof(float)), *via = calloc(FN, sizeof(float));
+    int64_t *acc = calloc((size_t)(D * FN), sizeof(int64_t)), *dig = calloc((size_t)(D * FN), sizeof(int64_t));
+    CU_ASSERT_FATAL(t && fast && ref && via && acc && dig);
+    for (int j = 0; j < FK; j++)
+        for (int i = 0; i < FN; i++) t[j * stride + i] = fast_term(i, j);
+    for (int k = 1; k <= FK; k++) {
+        memset(acc, 0, (size_t)(D * FN) * sizeof(int64_t));
+        int64_t bad_ref = 0;
+        for (int j = 0; j < k; j++) bad_ref += cascade_xsum_add_floats(acc, t + j * stride, FN);
+        cascade_xsum_to_floats(acc, ref, FN);
+        CU_ASSERT_EQUAL(cascade_xsum_fold_to_floats(NULL, t, stride, k, 0, FN, fast), bad_ref);
+        CU_ASSERT_EQUAL(cascade_xsum_fold_to_digits(dig, 0, t, stride, k, 0, FN), bad_ref);
+        cascade_xsum_digits_to_floats(dig, via, FN);
+        int same = 0, same_via = 0;
+        for (int i = 0; i < FN; i++) {
+            same += memcmp(&fast[i], &ref[i], sizeof(float)) == 0;
+            same_via += memcmp(&via[i], &ref[i], sizeof(float)) == 0;
+        }
+        CU_ASSERT_EQUAL(same, FN);
+        CU_ASSERT_EQUAL(same_via, FN);
+        if (k == FK) CU_ASSERT(ref[1] == 0x1p-127f); /* a subnormal result */
+        /* folding onto digits already holding sums (a later fold, or other ranks' digits) */
+        CU_ASSERT_EQUAL(cascade_xsum_fold_to_digits(dig, 1, t, stride, k, 0, FN), bad_ref);
+        CU_ASSERT_EQUAL(cascade_xsum_fold_to_floats(dig, t, stride, k, 0, FN, fast), bad_ref);
+        for (int j = 0; j < k; j++) cascade_xsum_add_floats(acc, t + j * stride, FN), cascade_xsum_add_floats(acc, t + j * stride, FN);
+        cascade_xsum_to_floats(acc, ref, FN);
+        same = 0;
+        for (int i = 0; i < FN; i++) same += memcmp(&fast[i], &ref[i], sizeof(float)) == 0;
+        CU_ASSERT_EQUAL(same, FN);
+    }
+    free(t), free(fast), free(ref), free(via), free(acc), free(dig);
+}
+
 int main(void) {
     CU_initialize_registry();
     CU_pSuite s = CU_add_suite("xsum", NULL, NULL);
     CU_add_test(s, "order independent", test_order_independent);
     CU_add_test(s, "cancellation and non-finite", test_cancellation_and_bad);
+    CU_add_test(s, "fast fold and conversion = reference, bitwise", test_fast_paths);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     int failures = (int)CU_get_number_of_failures();

@@ -1,5 +1,5 @@
 /* Gathers the ranks' timelines into one trace file (see timeline.h). */
-#include "dist/timeline.h"
+#include "parallel/timeline.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,8 +1,8 @@
 /* `cascade train --timeline FILE`: every rank's recorded events (cascade/trace.h) gathered
  * into one Chrome/Perfetto trace on rank 0 (pid = rank, timestamps in microseconds after the
  * earliest event of any rank). */
-#ifndef CASCADE_DIST_TIMELINE_H
-#define CASCADE_DIST_TIMELINE_H
+#ifndef CASCADE_PARALLEL_TIMELINE_H
+#define CASCADE_PARALLEL_TIMELINE_H
 
 #include <mpi.h>
 

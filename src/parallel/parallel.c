@@ -1,0 +1,186 @@
+/* Topology, the block partition, agreement, small collectives, gathers and ZeRO-1 shards
+ * (see parallel.h). */
+#include "parallel/parallel.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+static cascade_status mpi_failed(int rc, const char *what) {
+    char msg[MPI_MAX_ERROR_STRING] = "";
+    int len = 0;
+    MPI_Error_string(rc, msg, &len);
+    return cascade_fail(CASCADE_EINTERNAL, "%s failed: %s", what, msg);
+}
+
+int cascade_par_rank(MPI_Comm comm) {
+    int r = 0;
+    MPI_Comm_rank(comm, &r);
+    return r;
+}
+
+int cascade_par_size(MPI_Comm comm) {
+    int n = 1;
+    MPI_Comm_size(comm, &n);
+    return n;
+}
+
+/* ---- topology ---- */
+
+cascade_status cascade_topo_init(cascade_topo *t, MPI_Comm world) {
+    memset(t, 0, sizeof *t);
+    t->world = world;
+    t->node = t->node_bcast = t->leaders = MPI_COMM_NULL;
+    t->rank = cascade_par_rank(world);
+    t->size = cascade_par_size(world);
+    const char *fake = getenv("CASCADE_RANKS_PER_NODE");
+    int per = fake ? atoi(fake) : 0, rc;
+    if (per > 0)
+        rc = MPI_Comm_split(world, t->rank / per, t->rank, &t->node);
+    else
+        rc = MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, t->rank, MPI_INFO_NULL, &t->node);
+    if (rc == MPI_SUCCESS) rc = MPI_Comm_dup(t->node, &t->node_bcast);
+    if (rc == MPI_SUCCESS) {
+        t->node_rank = cascade_par_rank(t->node);
+        t->node_size = cascade_par_size(t->node);
+        rc = MPI_Comm_split(world, t->node_rank == 0 ? 0 : MPI_UNDEFINED, t->rank, &t->leaders);
+    }
+    int leader = t->node_rank == 0;
+    if (rc == MPI_SUCCESS) rc = MPI_Allreduce(&leader, &t->n_nodes, 1, MPI_INT, MPI_SUM, world);
+    if (rc != MPI_SUCCESS) {
+        cascade_topo_free(t);
+        return mpi_failed(rc, "finding the node-local communicators");
+    }
+    return CASCADE_OK;
+}
+
+void cascade_topo_free(cascade_topo *t) {
+    if (t->node != MPI_COMM_NULL) MPI_Comm_free(&t->node);
+    if (t->node_bcast != MPI_COMM_NULL) MPI_Comm_free(&t->node_bcast);
+    if (t->leaders != MPI_COMM_NULL) MPI_Comm_free(&t->leaders);
+}
+
+int cascade_topo_hierarchical(const cascade_topo *t) { return t->n_nodes > 1 && t->n_nodes < t->size; }
+
+/* ---- partition ---- */
+
+void cascade_par_block(int64_t n, int r, int size, int64_t *lo, int64_t *hi) {
+    *lo = n * r / size;
+    *hi = n * (r + 1) / size;
+}
+
+void cascade_par_chunk_rows(int64_t n, int64_t chunk, int r, int size, int64_t *lo, int64_t *hi) {
+    int64_t c0, c1;
+    cascade_par_block((n + chunk - 1) / chunk, r, size, &c0, &c1);
+    *lo = c0 * chunk < n ? c0 * chunk : n;
+    *hi = c1 * chunk < n ? c1 * chunk : n;
+}
+
+/* ---- agreement ---- */
+
+cascade_status cascade_par_agree(MPI_Comm comm, cascade_status local, int *stop, int *nonfinite, const char *what) {
+    int mine[3] = {(int)local, stop && *stop, nonfinite && *nonfinite}, all[3] = {0, 0, 0};
+    int rc = MPI_Allreduce(mine, all, 3, MPI_INT, MPI_MAX, comm);
+    if (rc != MPI_SUCCESS) return local ? local : mpi_failed(rc, "agreeing on the ranks' status");
+    if (stop) *stop = all[1];
+    if (nonfinite) *nonfinite = all[2];
+    if (local) return local;
+    if (all[0])
+        return cascade_fail((cascade_status)all[0], "rank %d stops because another rank failed %s (status %d)",
+                            cascade_par_rank(comm), what, all[0]);
+    return CASCADE_OK;
+}
+
+/* ---- small collectives ---- */
+
+cascade_status cascade_par_sum_int64(MPI_Comm comm, int64_t *v, int64_t n) {
+    if (n > INT_MAX) return cascade_fail(CASCADE_EINTERNAL, "an integer sum of %lld values is too large for MPI", (long long)n);
+    int rc = MPI_Allreduce(MPI_IN_PLACE, v, (int)n, MPI_INT64_T, MPI_SUM, comm);
+    return rc == MPI_SUCCESS ? CASCADE_OK : mpi_failed(rc, "the exact integer sum over ranks");
+}
+
+cascade_status cascade_par_bcast(MPI_Comm comm, void *buf, size_t bytes) {
+    if (bytes > INT_MAX) return cascade_fail(CASCADE_EINTERNAL, "a broadcast of %zu bytes is too large for MPI", bytes);
+    int rc = MPI_Bcast(buf, (int)bytes, MPI_BYTE, 0, comm);
+    return rc == MPI_SUCCESS ? CASCADE_OK : mpi_failed(rc, "broadcasting rank 0's values");
+}
+
+cascade_status cascade_par_barrier(MPI_Comm comm) {
+    int rc = MPI_Barrier(comm);
+    return rc == MPI_SUCCESS ? CASCADE_OK : mpi_failed(rc, "the barrier");
+}
+
+cascade_status cascade_par_max_mean(MPI_Comm comm, const double *v, int n, double *max, double *mean) {
+    int rc = MPI_Allreduce(v, max, n, MPI_DOUBLE, MPI_MAX, comm);
+    if (rc == MPI_SUCCESS) rc = MPI_Allreduce(v, mean, n, MPI_DOUBLE, MPI_SUM, comm);
+    if (rc != MPI_SUCCESS) return mpi_failed(rc, "reducing the timers over ranks");
+    int size = cascade_par_size(comm);
+    for (int i = 0; i < n; i++) mean[i] /= size;
+    return CASCADE_OK;
+}
+
+/* ---- gathers ---- */
+
+/* counts/displs (in elements) of every rank's block for an allgatherv, checked against int. */
+static cascade_status block_counts(int size, int64_t n, int64_t chunk, int64_t unit, int **counts, int **displs) {
+    *counts = malloc((size_t)size * sizeof(int));
+    *displs = malloc((size_t)size * sizeof(int));
+    if (!*counts || !*displs) {
+        free(*counts), free(*displs);
+        *counts = *displs = NULL;
+        return cascade_fail(CASCADE_EINTERNAL, "out of memory for %d ranks' counts", size);
+    }
+    if (n * unit > INT_MAX) {
+        free(*counts), free(*displs);
+        *counts = *displs = NULL;
+        return cascade_fail(CASCADE_EINTERNAL, "a gather of %lld floats is too large for one MPI call",
+                            (long long)(n * unit));
+    }
+    for (int r = 0; r < size; r++) {
+        int64_t lo, hi;
+        if (chunk > 0) cascade_par_chunk_rows(n, chunk, r, size, &lo, &hi);
+        else cascade_par_block(n, r, size, &lo, &hi);
+        (*displs)[r] = (int)(lo * unit);
+        (*counts)[r] = (int)((hi - lo) * unit);
+    }
+    return CASCADE_OK;
+}
+
+cascade_status cascade_par_gather_rows(MPI_Comm comm, float *rows, int64_t n, int64_t chunk, int64_t row_len) {
+    int size = cascade_par_size(comm), *counts, *displs;
+    if (size == 1) return CASCADE_OK;
+    cascade_status st = block_counts(size, n, chunk, row_len, &counts, &displs);
+    /* every rank must enter the collective or none: agree on the set-up first */
+    CASCADE_TRY(cascade_par_agree(comm, st, NULL, NULL, "preparing a gather"));
+    int rc = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, rows, counts, displs, MPI_FLOAT, comm);
+    free(counts);
+    free(displs);
+    return rc == MPI_SUCCESS ? CASCADE_OK : mpi_failed(rc, "gathering the ranks' rows");
+}
+
+/* ---- ZeRO-1 shards ---- */
+
+cascade_status cascade_shards_init(cascade_shards *s, MPI_Comm comm, int64_t n, int sharded) {
+    memset(s, 0, sizeof *s);
+    s->comm = comm;
+    s->rank = cascade_par_rank(comm);
+    s->size = cascade_par_size(comm);
+    s->n = n;
+    s->sharded = sharded && s->size > 1;
+    s->lo = 0, s->hi = n;
+    if (!s->sharded) return CASCADE_OK;
+    cascade_par_block(n, s->rank, s->size, &s->lo, &s->hi);
+    return block_counts(s->size, n, 0, 1, &s->counts, &s->displs);
+}
+
+void cascade_shards_free(cascade_shards *s) {
+    free(s->counts);
+    free(s->displs);
+    s->counts = s->displs = NULL;
+}
+
+cascade_status cascade_shards_allgather(const cascade_shards *s, float *buf) {
+    if (!s->sharded) return CASCADE_OK;
+    int rc = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, s->counts, s->displs, MPI_FLOAT, s->comm);
+    return rc == MPI_SUCCESS ? CASCADE_OK : mpi_failed(rc, "the ZeRO-1 allgather of parameters");
+}

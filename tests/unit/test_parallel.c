@@ -1,0 +1,199 @@
+/* src/parallel on any rank count (alone, and under mpirun -n 1..4 via
+ * tests/integration/parallel_mpi.sh): the block partition, the agreement, the exact reducer
+ * (bitwise the reference exact sum for any rank count and deal, with several folds of the
+ * micro-batch slots), the fast reducer flat vs hierarchical, shards and gathers. */
+#include <CUnit/Basic.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cascade/xsum.h"
+#include "parallel/reducer.h"
+#include "tio.h"
+
+static void test_partition(void) {
+    const int64_t ns[] = {0, 1, 5, 7, 13, 100, 1001};
+    for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
+        for (int size = 1; size <= 9; size++) {
+            int64_t n = ns[a], next = 0, lo, hi;
+            for (int r = 0; r < size; r++) {
+                cascade_par_block(n, r, size, &lo, &hi);
+                CU_ASSERT_EQUAL(lo, next); /* contiguous, in rank order */
+                CU_ASSERT(hi - lo == n / size || hi - lo == n / size + 1);
+                next = hi;
+            }
+            CU_ASSERT_EQUAL(next, n); /* covers [0, n) exactly */
+            for (int64_t chunk = 1; chunk <= 4; chunk++) {
+                next = 0;
+                for (int r = 0; r < size; r++) {
+                    cascade_par_chunk_rows(n, chunk, r, size, &lo, &hi);
+                    CU_ASSERT_EQUAL(lo, next);
+                    CU_ASSERT(lo % chunk == 0 && (hi % chunk == 0 || hi == n));
+                    next = hi;
+                }
+                CU_ASSERT_EQUAL(next, n);
+            }
+        }
+}
+
+static void test_agreement(void) {
+    for (int bad = 0; bad < tio_size; bad++) {
+        cascade_status local = tio_rank == bad ? cascade_fail(CASCADE_EDATA, "rank %d's own error", bad) : CASCADE_OK;
+        int stop = tio_rank == (bad + 1) % tio_size, nonfinite = tio_rank == bad;
+        cascade_status st = cascade_par_agree(MPI_COMM_WORLD, local, &stop, &nonfinite, "in the test");
+        CU_ASSERT_EQUAL(st, CASCADE_EDATA); /* every rank stops, with the failing rank's status */
+        CU_ASSERT_EQUAL(stop, 1);
+        CU_ASSERT_EQUAL(nonfinite, 1);
+        if (tio_rank == bad) CU_ASSERT(strstr(cascade_errmsg(), "own error") != NULL);
+    }
+    int stop = 0;
+    CU_ASSERT_EQUAL(cascade_par_agree(MPI_COMM_WORLD, CASCADE_OK, &stop, NULL, "in the test"), CASCADE_OK);
+    CU_ASSERT_EQUAL(stop, 0);
+}
+
+#define NV 3001 /* gradient values */
+#define ND 3    /* doubles per micro-batch */
+#define NMB 20  /* micro-batches per step: more than the 8 slots on few ranks (several folds) */
+
+/* Micro-batch m's gradient value i: wide magnitudes, signs and some cancellations. */
+static float grad_term(int m, int i) {
+    uint32_t r[4];
+    cascade_philox(3, 1, (uint64_t)m, (uint64_t)i, r);
+    double mag = ldexp(1.0, (int)(r[1] % 50) - 30 - (i % 7 == 0 ? 60 : 0));
+    return (float)((cascade_u01d(r[2], r[3]) - 0.5) * mag);
+}
+
+static double double_term(int m, int j) { return (m + 1) * 0.1 + j * 1e-17; }
+
+/* Three buckets tiling [0, NV) in "reverse layer order" with marks 2, 1, 0. */
+static const int64_t bucket_lo[3] = {2000, 700, 0}, bucket_hi[3] = {NV, 2000, 700};
+static const int bucket_mark[3] = {2, 1, 0};
+
+/* One step of the reducer over this rank's block of NMB micro-batches; the summed gradients
+ * (all of them, after the shards' allgather when sharded) into out, the doubles into sums. */
+static void reduce_step(const cascade_topo *topo, int exact, float *grads, float *out, double *sums) {
+    cascade_shards sh;
+    CU_ASSERT_EQUAL_FATAL(cascade_shards_init(&sh, MPI_COMM_WORLD, NV, exact), CASCADE_OK);
+    cascade_reducer r;
+    cascade_reducer_cfg cfg = {.exact = exact, .n = NV, .grads = grads, .n_doubles = ND,
+                               .max_local_mb = (NMB + tio_size - 1) / tio_size, .n_buckets = 3,
+                               .bucket_lo = bucket_lo, .bucket_hi = bucket_hi, .bucket_mark = bucket_mark,
+                               .shards = &sh};
+    CU_ASSERT_EQUAL_FATAL(cascade_reducer_init(&r, topo, &cfg), CASCADE_OK);
+    int64_t first, last;
+    cascade_par_block(NMB, tio_rank, tio_size, &first, &last);
+    for (int rep = 0; rep < 2; rep++) { /* two steps: the second must not see the first */
+        cascade_reducer_begin(&r);
+        for (int64_t m = first; m < last; m++) {
+            float *g = cascade_reducer_mb_grads(&r);
+            for (int i = 0; i < NV; i++) g[i] += grad_term((int)m, i);
+            double d[ND];
+            for (int j = 0; j < ND; j++) d[j] = double_term((int)m, j);
+            if (m == last - 1)
+                for (int mark = 2; mark >= 0; mark--) cascade_reducer_hook(&r, mark); /* "backward" */
+            cascade_reducer_mb_done(&r, d);
+        }
+        int nonfinite = 1;
+        float *sum;
+        int64_t lo, hi;
+        CU_ASSERT_EQUAL_FATAL(cascade_reducer_finish(&r, sums, &nonfinite, &sum, &lo, &hi), CASCADE_OK);
+        CU_ASSERT_EQUAL(nonfinite, 0);
+        CU_ASSERT(lo <= sh.lo && hi >= sh.hi);
+        memcpy(out + lo, sum + lo, (size_t)(hi - lo) * sizeof(float));
+    }
+    CU_ASSERT_EQUAL(cascade_shards_allgather(&sh, out), CASCADE_OK);
+    cascade_reducer_free(&r);
+    cascade_shards_free(&sh);
+}
+
+static void reference(float *ref, double *dref) {
+    int64_t *acc = calloc((size_t)CASCADE_XSUM_DIGITS * NV, sizeof(int64_t)), dacc[CASCADE_XSUM_DIGITS * ND] = {0};
+    float *t = malloc(NV * sizeof(float));
+    CU_ASSERT_FATAL(acc && t);
+    for (int m = 0; m < NMB; m++) {
+        for (int i = 0; i < NV; i++) t[i] = grad_term(m, i);
+        cascade_xsum_add_floats(acc, t, NV);
+        double d[ND];
+        for (int j = 0; j < ND; j++) d[j] = double_term(m, j);
+        cascade_xsum_add_doubles(dacc, d, ND);
+    }
+    cascade_xsum_to_floats(acc, ref, NV);
+    cascade_xsum_to_doubles(dacc, dref, ND);
+    free(acc), free(t);
+}
+
+static void test_exact_reducer(void) {
+    cascade_topo topo;
+    CU_ASSERT_EQUAL_FATAL(cascade_topo_init(&topo, MPI_COMM_WORLD), CASCADE_OK);
+    float *grads = calloc(NV + 1, sizeof(float)), *out = calloc(NV, sizeof(float)), *ref = calloc(NV, sizeof(float));
+    double sums[ND], dref[ND];
+    CU_ASSERT_FATAL(grads && out && ref);
+    reference(ref, dref);
+    reduce_step(&topo, 1, grads, out, sums);
+    int same = 0;
+    for (int i = 0; i < NV; i++) same += memcmp(&out[i], &ref[i], sizeof(float)) == 0;
+    CU_ASSERT_EQUAL(same, NV); /* bitwise, on every rank count */
+    CU_ASSERT(memcmp(sums, dref, sizeof sums) == 0);
+    free(grads), free(out), free(ref);
+    cascade_topo_free(&topo);
+}
+
+static double relerr(const float *a, const float *b, int n) {
+    double num = 0, den = 1e-30;
+    for (int i = 0; i < n; i++) {
+        num = fmax(num, fabs((double)a[i] - b[i]));
+        den = fmax(den, fabs((double)b[i]));
+    }
+    return num / den;
+}
+
+static void test_fast_flat_vs_hierarchical(void) {
+    cascade_topo flat, hier;
+    unsetenv("CASCADE_RANKS_PER_NODE");
+    CU_ASSERT_EQUAL_FATAL(cascade_topo_init(&flat, MPI_COMM_WORLD), CASCADE_OK);
+    setenv("CASCADE_RANKS_PER_NODE", "2", 1); /* fake nodes of 2 ranks */
+    CU_ASSERT_EQUAL_FATAL(cascade_topo_init(&hier, MPI_COMM_WORLD), CASCADE_OK);
+    unsetenv("CASCADE_RANKS_PER_NODE");
+    CU_ASSERT_EQUAL(hier.n_nodes, (tio_size + 1) / 2);
+    CU_ASSERT_EQUAL(cascade_topo_hierarchical(&hier), tio_size >= 3);
+    CU_ASSERT_EQUAL(cascade_topo_hierarchical(&flat), 0);
+    float *grads = calloc(NV + 1, sizeof(float)), *a = calloc(NV, sizeof(float)), *b = calloc(NV, sizeof(float));
+    float *ref = calloc(NV, sizeof(float));
+    double sa[ND], sb[ND], dref[ND];
+    CU_ASSERT_FATAL(grads && a && b && ref);
+    reference(ref, dref);
+    reduce_step(&flat, 0, grads, a, sa);
+    reduce_step(&hier, 0, grads, b, sb);
+    CU_ASSERT(relerr(a, b, NV) <= 1e-5);
+    CU_ASSERT(relerr(a, ref, NV) <= 1e-5);
+    for (int j = 0; j < ND; j++) CU_ASSERT(fabs(sa[j] - dref[j]) <= 1e-12 * fabs(dref[j]));
+    free(grads), free(a), free(b), free(ref);
+    cascade_topo_free(&flat);
+    cascade_topo_free(&hier);
+}
+
+static void test_gather_rows(void) {
+    const int64_t n = 23, chunk = 4, len = 3;
+    float rows[23 * 3];
+    for (int64_t i = 0; i < n * len; i++) rows[i] = -1;
+    int64_t lo, hi;
+    cascade_par_chunk_rows(n, chunk, tio_rank, tio_size, &lo, &hi);
+    for (int64_t i = lo; i < hi; i++)
+        for (int64_t e = 0; e < len; e++) rows[i * len + e] = (float)(i * 10 + e);
+    CU_ASSERT_EQUAL(cascade_par_gather_rows(MPI_COMM_WORLD, rows, n, chunk, len), CASCADE_OK);
+    int right = 0;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t e = 0; e < len; e++) right += rows[i * len + e] == (float)(i * 10 + e);
+    CU_ASSERT_EQUAL(right, n * len);
+}
+
+int main(int argc, char **argv) {
+    tio_init(&argc, &argv, "parallel");
+    CU_pSuite s = CU_add_suite("parallel", NULL, NULL);
+    CU_add_test(s, "block partition covers [0, n) exactly", test_partition);
+    CU_add_test(s, "agreement: an error on any one rank stops all", test_agreement);
+    CU_add_test(s, "exact reducer = reference exact sum, bitwise", test_exact_reducer);
+    CU_add_test(s, "fast reducer: flat and hierarchical agree", test_fast_flat_vs_hierarchical);
+    CU_add_test(s, "gather of row blocks", test_gather_rows);
+    return tio_run();
+}
