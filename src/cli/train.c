@@ -7,6 +7,7 @@
 
 #include "cascade/cascade.h"
 #include "cli/cli.h"
+#include "io/fsops.h"
 #include "train/train.h"
 
 static const char help[] =
@@ -15,7 +16,8 @@ static const char help[] =
     "\n"
     "Trains the job's model. RUNDIR (default runs/<job name>) receives job.ini, metrics.jsonl and\n"
     "checkpoints/. --resume auto continues from checkpoints/LATEST if present; --init loads\n"
-    "parameters only (fine-tuning). SIGUSR1/SIGTERM: checkpoint at the next step, exit 75.\n";
+    "parameters only (fine-tuning). SIGUSR1/SIGTERM: checkpoint at the next step, exit 75.\n"
+    "RUNDIR is locked (RUNDIR/.lock) while the run lasts: a second train on it is refused.\n";
 
 static volatile sig_atomic_t stop_requested = 0;
 static void on_signal(int sig) {
@@ -82,11 +84,20 @@ int cli_train(int argc, char **argv, MPI_Comm comm) {
     cascade_job job;
     cascade_status st = cascade_job_load(job_path, sets, n_sets, &job);
     if (st) return cli_error(st);
-    if (job.kind >= JOB_GAN) { /* gan, wgan, wgan-gp, refiner */
+    /* the run directory is ours before job.ini is written or checkpoints are looked at */
+    char rundir[CASCADE_PATH_MAX];
+    if (o.out_dir)
+        snprintf(rundir, sizeof rundir, "%s", o.out_dir);
+    else
+        snprintf(rundir, sizeof rundir, "runs/%s", job.name); /* as cascade_session_start */
+    int lock = -1;
+    st = cascade_rundir_lock(rundir, comm, &lock);
+    if (st == CASCADE_OK && job.kind >= JOB_GAN) { /* gan, wgan, wgan-gp, refiner */
         st = cascade_train_gan(&job, &o, comm);
-    } else {
+    } else if (st == CASCADE_OK) {
         st = cascade_train_supervised(&job, &o, comm);
     }
+    cascade_rundir_unlock(lock);
     cascade_job_free(&job);
     if (st == CASCADE_ESTOPPED) return 75;
     return st ? cli_error(st) : 0;
