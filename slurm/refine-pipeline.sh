@@ -164,8 +164,9 @@ remove $output and $done, or choose another --out"
   fi
   rm -f "$done"
   ran[$name]=1
-  # remade: cascade replaces an existing output only with --force; this one is the pipeline's own
-  if [[ -f $output ]]; then rm -f "$output"; fi
+  # remade: cascade replaces an existing output file only with --force; this one is the
+  # pipeline's own (a train step's output is its LATEST, which --resume auto continues from)
+  case $kind in simulate | refine | evaluate) rm -f "$output" ;; esac
   if ((local)); then
     local_step "$name" "$kind" "$@"
     return 0
