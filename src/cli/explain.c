@@ -94,6 +94,14 @@ static int parse_count(const char *flag, const char *text, long lo, long *out) {
     return 0;
 }
 
+/* DIR/explain.h5 stands for the outputs: not an input, replaced only with --force. */
+static cascade_status check_output(const cascade_explain_opts *o, int force, MPI_Comm comm) {
+    char result[CASCADE_PATH_MAX + 16];
+    const char *result_path = result;
+    snprintf(result, sizeof result, "%s/explain.h5", o->out_dir);
+    return cascade_outputs_check(o->ckpt, &o->data, 1, &result_path, 1, force, comm);
+}
+
 int cli_explain(int argc, char **argv, MPI_Comm comm) {
     cascade_explain_opts o = {.steps = 50, .pictures = 1, .step_size = 1, .noise = 1, .seed = 1,
                               .epsilon = 1e-6, .alpha = 1, .beta = 0};
@@ -221,10 +229,7 @@ int cli_explain(int argc, char **argv, MPI_Comm comm) {
     }
     o.target = target;
     o.steps = (int)steps;
-    char result[CASCADE_PATH_MAX + 16];
-    const char *result_path = result;
-    snprintf(result, sizeof result, "%s/explain.h5", o.out_dir);
-    cascade_status st = cascade_outputs_check(o.ckpt, &o.data, 1, &result_path, 1, force, comm);
+    cascade_status st = check_output(&o, force, comm);
     if (!st) st = cascade_explain(&o, comm);
     return st ? cli_error(st) : 0;
 }
