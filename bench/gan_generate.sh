@@ -17,7 +17,7 @@ now() { date +%s.%N; }
 best_sim=1e9 best_gen=1e9
 for rep in 1 2 3; do # best of three: the machine is shared
   t0=$(now)
-  "$build/cascade" simulate calorimeter -n "$n" -o sim.h5 --seed $rep > /dev/null 2>&1
+  "$build/cascade" simulate calorimeter -n "$n" -o sim.h5 --seed $rep --force > /dev/null 2>&1
   t1=$(now)
   "$build/cascade" generate "$run" -n "$n" -o gen.h5 --condition sim.h5 --seed $rep
   t2=$(now)

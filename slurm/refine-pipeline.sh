@@ -164,6 +164,9 @@ remove $output and $done, or choose another --out"
   fi
   rm -f "$done"
   ran[$name]=1
+  # remade: cascade replaces an existing output file only with --force; this one is the
+  # pipeline's own (a train step's output is its LATEST, which --resume auto continues from)
+  case $kind in simulate | refine | evaluate) rm -f "$output" ;; esac
   if ((local)); then
     local_step "$name" "$kind" "$@"
     return 0
@@ -225,6 +228,7 @@ local_step() {
   fi
   echo "$me: $name: ${c[*]}"
   printf '%s\n' "$kind $*" >"$S/$name.cmd"
+  if [[ $kind == evaluate ]]; then rm -f "$3.tmp"; fi # a stale copy from an interrupted mv
   "${c[@]}" >>"$log" 2>&1 || rc=$?
   if ((rc == 0)) && [[ $kind == evaluate ]]; then mv -f "$3.tmp" "$3" || rc=4; fi
   if ((rc != 0)); then

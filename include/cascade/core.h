@@ -95,6 +95,9 @@ cascade_status cascade_permutation(uint64_t seed, uint32_t purpose, uint64_t rou
 
 /* mkdir -p; CASCADE_EIO naming the path that cannot be created. */
 cascade_status cascade_mkdir_p(const char *dir);
+/* Opens `path` for appending (created 0644 if missing), never through a symbolic link: a link
+ * there is an error naming the path (run files such as metrics.jsonl). */
+cascade_status cascade_fopen_append(const char *path, FILE **out);
 
 /* ---- logging and timers ---- */
 void cascade_log_set_rank(int rank);

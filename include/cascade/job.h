@@ -124,7 +124,8 @@ cascade_section *cascade_job_section(cascade_job *job, const char *name);
 cascade_section *cascade_job_layer(cascade_job *job, const char *net, const char *layer);
 /* Net and layer name of a layer section ("model", "conv1" of "model.conv1"), each into 64 bytes. */
 void cascade_job_split_layer(const cascade_section *s, char *net, char *layer);
-/* Writes job->text to path (RUNDIR/job.ini). */
+/* Writes job->text to path (RUNDIR/job.ini) through PATH.tmp and a rename, so a symbolic link
+ * at PATH is replaced, never written through. */
 cascade_status cascade_job_write(const cascade_job *job, const char *path);
 /* Index of the optimizer config for a net (0 when it is the first net). -1 if unknown. */
 int cascade_job_net_index(const cascade_job *job, const char *net);

@@ -7,12 +7,13 @@
 #include "cascade/cascade.h"
 #include "cli/cli.h"
 #include "cascade/h5io.h"
+#include "io/fsops.h"
 #include "train/gan_eval.h"
 #include "train/train.h"
 
 static const char help[] =
     "usage: cascade evaluate RUNDIR|CKPT.h5 [--data FILE.h5] [--out METRICS.json] [--plots DIR]\n"
-    "                        [--anomaly-label NAME]\n"
+    "                        [--anomaly-label NAME] [--force]\n"
     "\n"
     "Runs the trained model on FILE.h5 (default: the job's validation data) and writes the loss\n"
     "and task metrics as JSON: per regression target bias, resolution (std of the residual) and\n"
@@ -39,7 +40,10 @@ static const char help[] =
     "                         on the high-level observables, and report its test ROC AUC\n"
     "  --classifier-epochs E  its epochs (20)\n"
     "--plots DIR keeps DIR/real.h5, generated.h5, observables.h5 (and classifier/) and draws the\n"
-    "histograms (tools/plot_gan_evaluation.py).\n";
+    "histograms (tools/plot_gan_evaluation.py).\n"
+    "Outputs appear under their names only when complete (written as NAME.tmp, then renamed); an\n"
+    "output that is an input is refused, an existing one is replaced only with --force (for --plots\n"
+    "DIR: its metrics.json and .h5 files).\n";
 
 static int parse_num(const char *flag, const char *v, double lo, double *out) {
     char *end;
@@ -54,6 +58,7 @@ static int parse_num(const char *flag, const char *v, double lo, double *out) {
 
 int cli_evaluate(int argc, char **argv, MPI_Comm comm) {
     const char *ckpt = NULL, *data = NULL, *out = NULL, *plots = NULL, *anomaly = NULL, *gan_flag = NULL;
+    int force = 0;
     cascade_gan_eval_opts g = {.nbins = 50, .classifier_epochs = 20};
     for (int i = 1; i < argc; i++) {
         int more = i + 1 < argc;
@@ -94,6 +99,8 @@ int cli_evaluate(int argc, char **argv, MPI_Comm comm) {
             anomaly = argv[++i];
         } else if (strcmp(argv[i], "--out") == 0 && more) {
             out = argv[++i];
+        } else if (strcmp(argv[i], "--force") == 0) {
+            force = 1;
         } else if (argv[i][0] != '-' && !ckpt) {
             ckpt = argv[i];
         } else {
@@ -105,67 +112,66 @@ int cli_evaluate(int argc, char **argv, MPI_Comm comm) {
         if (cascade_log_rank() == 0) fputs(help, stderr);
         return 2;
     }
-    char metrics[CASCADE_PATH_MAX + 32], preds[CASCADE_PATH_MAX + 32];
-    if (cascade_ckpt_is_gan(ckpt, comm)) {
-        if (anomaly)
-            return cascade_fail(CASCADE_EUSAGE, "evaluate --anomaly-label is for autoencoders; %s is a GAN run", ckpt),
-                   cli_error(2);
-        g.ckpt = ckpt, g.data = data, g.out_json = out, g.workdir = plots;
-        if (plots) {
-            if (cascade_mkdir_p(plots)) return cli_error(4);
-            snprintf(metrics, sizeof metrics, "%s/metrics.json", plots);
-            if (!g.out_json) g.out_json = metrics;
-        }
-        cascade_status st = cascade_gan_evaluate(&g, comm);
-        if (st) return cli_error(st);
-        if (!plots) return 0;
-        if (g.out_json != metrics && cascade_log_rank() == 0) { /* keep a copy beside the plots */
-            FILE *a = fopen(g.out_json, "r"), *b = fopen(metrics, "w");
-            int c;
-            while (a && b && (c = fgetc(a)) != EOF) fputc(c, b);
-            if (a) fclose(a);
-            if (b) fclose(b);
-        }
-        return cli_run_plot_gan(plots);
-    }
-    if (gan_flag)
+    int gan = cascade_ckpt_is_gan(ckpt, comm);
+    if (gan && anomaly)
+        return cascade_fail(CASCADE_EUSAGE, "evaluate --anomaly-label is for autoencoders; %s is a GAN run", ckpt),
+               cli_error(2);
+    if (!gan && gan_flag)
         return cascade_fail(CASCADE_EUSAGE, "evaluate %s is for GAN runs (kind = gan, wgan, wgan-gp); %s is not one",
                             gan_flag, ckpt),
                cli_error(2);
-    if (plots) { /* the plots need the metrics and predictions as files */
-        if (cascade_mkdir_p(plots)) return cli_error(4);
+    /* outputs: the metrics JSON, and with --plots DIR the files the plots are drawn from */
+    char metrics[CASCADE_PATH_MAX + 32], files[3][CASCADE_PATH_MAX + 32], tmp[CASCADE_PATH_MAX + 40];
+    static const char *const plot_files[2][3] = {{"predictions.h5"}, {"real.h5", "generated.h5", "observables.h5"}};
+    const char *outputs[5] = {out}, *inputs[2] = {data, g.samples};
+    int n_outputs = 1;
+    if (plots) {
         snprintf(metrics, sizeof metrics, "%s/metrics.json", plots);
-        snprintf(preds, sizeof preds, "%s/predictions.h5", plots);
-        if (!out) out = metrics;
+        outputs[n_outputs++] = metrics;
+        for (int k = 0; k < 3 && plot_files[gan][k]; k++) {
+            snprintf(files[k], sizeof files[k], "%s/%s", plots, plot_files[gan][k]);
+            outputs[n_outputs++] = files[k];
+        }
     }
-    cascade_status st = cascade_evaluate(ckpt, data, out, anomaly, plots ? preds : NULL, comm);
+    cascade_status st = cascade_outputs_check(ckpt, inputs, 2, outputs, n_outputs, force, comm);
+    if (!st && plots) st = cascade_mkdir_p(plots);
+    if (st) return cli_error(st);
+    const char *json = out ? out : plots ? metrics : NULL; /* NULL: printed */
+    if (json && (st = cascade_output_tmp(json, tmp, sizeof tmp))) return cli_error(st);
+    if (gan) {
+        g.ckpt = ckpt, g.data = data, g.out_json = json ? tmp : NULL, g.workdir = plots;
+        st = cascade_gan_evaluate(&g, comm);
+    } else {
+        st = cascade_evaluate(ckpt, data, json ? tmp : NULL, anomaly, plots ? files[0] : NULL, comm);
+    }
+    if (json) st = cascade_output_finish(tmp, json, st, comm);
     if (st) return cli_error(st);
     if (!plots) return 0;
-    if (out != metrics && cascade_log_rank() == 0) { /* keep a copy beside the plots */
-        FILE *a = fopen(out, "r"), *b = fopen(metrics, "w");
-        int c;
-        while (a && b && (c = fgetc(a)) != EOF) fputc(c, b);
-        if (a) fclose(a);
-        if (b) fclose(b);
-    }
-    return cli_run_plot_evaluation(ckpt, preds, metrics, plots);
+    if (json != metrics && cascade_log_rank() == 0 && (st = fs_copy_atomic(json, metrics))) /* a copy beside the plots */
+        return cli_error(st);
+    return gan ? cli_run_plot_gan(plots) : cli_run_plot_evaluation(ckpt, files[0], metrics, plots);
 }
 
 /* cascade predict RUNDIR|CKPT.h5 --data FILE.h5 -o OUT.h5 */
 static const char predict_help[] =
-    "usage: cascade predict RUNDIR|CKPT.h5 --data FILE.h5 -o OUT.h5\n"
+    "usage: cascade predict RUNDIR|CKPT.h5 --data FILE.h5 -o OUT.h5 [--force]\n"
     "\n"
     "Writes the model's outputs per sample to OUT.h5 as `output` (N, output shape; regression\n"
     "outputs in physical units, classification logits), with copies of the job's target data\n"
-    "sets when FILE.h5 has them. Runs under mpirun too (the ranks share the samples).\n";
+    "sets when FILE.h5 has them. Runs under mpirun too (the ranks share the samples).\n"
+    "OUT.h5 appears only when complete (written as OUT.h5.tmp, then renamed); it may not be FILE.h5\n"
+    "or the checkpoint, and an existing OUT.h5 is replaced only with --force.\n";
 
 int cli_predict(int argc, char **argv, MPI_Comm comm) {
     const char *ckpt = NULL, *data = NULL, *out = NULL;
+    int force = 0;
     for (int i = 1; i < argc; i++) {
         int more = i + 1 < argc;
         if (cli_is_help(argv[i])) {
             if (cascade_log_rank() == 0) fputs(predict_help, stdout);
             return 0;
+        } else if (strcmp(argv[i], "--force") == 0) {
+            force = 1;
         } else if (strcmp(argv[i], "--data") == 0 && more) {
             data = argv[++i];
         } else if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--out") == 0) && more) {
@@ -181,6 +187,7 @@ int cli_predict(int argc, char **argv, MPI_Comm comm) {
         if (cascade_log_rank() == 0) fputs(predict_help, stderr);
         return 2;
     }
-    cascade_status st = cascade_predict(ckpt, data, out, comm);
+    cascade_status st = cascade_outputs_check(ckpt, &data, 1, &out, 1, force, comm);
+    if (!st) st = cascade_predict(ckpt, data, out, comm);
     return st ? cli_error(st) : 0;
 }

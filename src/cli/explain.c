@@ -9,11 +9,12 @@
 
 #include "cascade/cascade.h"
 #include "cli/cli.h"
+#include "io/fsops.h"
 #include "explain/explain.h"
 
 static const char help[] =
     "usage: cascade explain RUNDIR|CKPT.h5 --method METHOD --data FILE.h5 [--index I|A:B] [--target K|A:B]\n"
-    "                       [--layer NAME] [--steps N] [--baseline zero|mean] [--no-pictures] --out DIR\n"
+    "                       [--layer NAME] [--steps N] [--baseline zero|mean] [--no-pictures] --out DIR [--force]\n"
     "                       [actmax: --objective neuron|channel|layer --step-size S --l2 L --blur W\n"
     "                        --jitter J --noise S --seed S] [lrp: --rule RULE --epsilon E --alpha A --beta B]\n"
     "                       [--evaluate [--flip-steps L] [--flip-value V]] [--mask NAME[=V[,V...]]]\n"
@@ -47,7 +48,8 @@ static const char help[] =
     "the positions where data set NAME of FILE.h5 (one value per sample and position) is nonzero or\n"
     "equals one of the V, against chance (the region's share of the positions): mask_fraction,\n"
     "mask_area per sample, root attrs mask_fraction, mask_chance.\n"
-    "See docs/explain.md.\n";
+    "DIR/explain.h5 and the pictures appear only when complete (NAME.tmp, renamed); an existing\n"
+    "DIR/explain.h5 is replaced (with the pictures) only with --force. See docs/explain.md.\n";
 
 static int parse_count(const char *flag, const char *text, long lo, long *out);
 
@@ -92,11 +94,20 @@ static int parse_count(const char *flag, const char *text, long lo, long *out) {
     return 0;
 }
 
+/* DIR/explain.h5 stands for the outputs: not an input, replaced only with --force. */
+static cascade_status check_output(const cascade_explain_opts *o, int force, MPI_Comm comm) {
+    char result[CASCADE_PATH_MAX + 16];
+    const char *result_path = result;
+    snprintf(result, sizeof result, "%s/explain.h5", o->out_dir);
+    return cascade_outputs_check(o->ckpt, &o->data, 1, &result_path, 1, force, comm);
+}
+
 int cli_explain(int argc, char **argv, MPI_Comm comm) {
     cascade_explain_opts o = {.steps = 50, .pictures = 1, .step_size = 1, .noise = 1, .seed = 1,
                               .epsilon = 1e-6, .alpha = 1, .beta = 0};
     long target = 0, target_count = 1, steps = 50, jitter = 0, seed = 1;
     const char *objective = NULL, *lrp_flag = NULL;
+    int force = 0;
     for (int i = 1; i < argc; i++) {
         int more = i + 1 < argc;
         const char *a = argv[i];
@@ -122,6 +133,8 @@ int cli_explain(int argc, char **argv, MPI_Comm comm) {
                 return cli_error(2);
             }
             o.baseline_mean = strcmp(b, "mean") == 0;
+        } else if (strcmp(a, "--force") == 0) {
+            force = 1;
         } else if (strcmp(a, "--no-pictures") == 0) {
             o.pictures = 0;
         } else if (strcmp(a, "--evaluate") == 0) {
@@ -216,6 +229,7 @@ int cli_explain(int argc, char **argv, MPI_Comm comm) {
     }
     o.target = target;
     o.steps = (int)steps;
-    cascade_status st = cascade_explain(&o, comm);
+    cascade_status st = check_output(&o, force, comm);
+    if (!st) st = cascade_explain(&o, comm);
     return st ? cli_error(st) : 0;
 }

@@ -18,7 +18,10 @@ static const char usage[] =
     "  explain RUN|CKPT   activations, filters and attributions (saliency, ...) of a model\n"
     "  info FILE.h5       describe a data set or a checkpoint\n"
     "  bench NAME         run a benchmark (see bench/README.md)\n"
-    "  --version          print the version\n";
+    "  --version          print the version\n"
+    "\n"
+    "Outputs appear only when complete; an output that is an input is refused, an existing one\n"
+    "is replaced only with --force. A run directory is locked while a train uses it.\n";
 
 int cli_is_help(const char *arg) { return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0; }
 

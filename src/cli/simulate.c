@@ -1,19 +1,22 @@
-/* cascade simulate KIND -n N -o OUT.h5 [--seed S] [--compress] [--block B] [--KIND-OPTION ...] */
+/* cascade simulate KIND -n N -o OUT.h5 [--seed S] [--compress] [--block B] [--force] [--KIND-OPTION ...] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cascade/cascade.h"
 #include "cli/cli.h"
+#include "io/fsops.h"
 #include "sim/sim.h"
 
 static void print_help(FILE *out) {
     fprintf(out,
-            "usage: cascade simulate KIND -n N -o OUT.h5 [--seed S] [--compress] [--block B] [--KIND-OPTION ...]\n"
+            "usage: cascade simulate KIND -n N -o OUT.h5 [--seed S] [--compress] [--block B] [--force]\n"
+            "                        [--KIND-OPTION ...]\n"
             "  KIND: %s\n"
             "Writes N events to OUT.h5 (through OUT.h5.tmp, renamed when complete). The file's contents do\n"
             "not depend on the number of MPI ranks. --compress: shuffle + deflate; --block: events per\n"
-            "write round [4096]. `cascade simulate KIND --help` lists the kind's options.\n",
+            "write round [4096]. An existing OUT.h5 is replaced only with --force. `cascade simulate KIND\n"
+            "--help` lists the kind's options.\n",
             sim_kinds());
 }
 
@@ -37,6 +40,7 @@ int cli_simulate(int argc, char **argv, MPI_Comm comm) {
     sim_run run = {.n = -1, .seed = 1, .block = 4096};
     const char *out = NULL;
     sim_options opts = {0};
+    int force = 0;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         int more = i + 1 < argc;
@@ -62,6 +66,8 @@ int cli_simulate(int argc, char **argv, MPI_Comm comm) {
             if (*end || run.block < 1) return cascade_fail(CASCADE_EUSAGE, "--block %s: expected a positive integer", argv[i]), cli_error(2);
         } else if (strcmp(a, "--compress") == 0) {
             run.compress = 1;
+        } else if (strcmp(a, "--force") == 0) {
+            force = 1;
         } else if (strncmp(a, "--", 2) == 0 && a[2]) {
             if (opts.n == SIM_MAX_OPTIONS) return cascade_fail(CASCADE_EUSAGE, "too many options"), cli_error(2);
             opts.opt[opts.n].key = a + 2;
@@ -75,6 +81,8 @@ int cli_simulate(int argc, char **argv, MPI_Comm comm) {
         if (root) print_help(stderr);
         return cascade_fail(CASCADE_EUSAGE, "simulate needs -n N and -o OUT.h5"), cli_error(2);
     }
+    cascade_status checked = cascade_outputs_check(NULL, NULL, 0, &out, 1, force, comm);
+    if (checked) return cli_error(checked);
     void *cfg = cascade_alloc(k->cfg_size ? k->cfg_size : 1, "simulator config");
     if (!cfg) return cli_error(1);
     cascade_status st = k->configure ? k->configure(cfg, &opts) : CASCADE_OK;

@@ -8,6 +8,7 @@
 #include "cascade/cascade.h"
 #include "cascade/trace.h"
 #include "cli/cli.h"
+#include "io/fsops.h"
 #include "parallel/timeline.h"
 #include "train/train.h"
 
@@ -18,6 +19,7 @@ static const char help[] =
     "Trains the job's model. RUNDIR (default runs/<job name>) receives job.ini, metrics.jsonl and\n"
     "checkpoints/. --resume auto continues from checkpoints/LATEST if present; --init loads\n"
     "parameters only (fine-tuning). SIGUSR1/SIGTERM: checkpoint at the next step, exit 75.\n"
+    "RUNDIR is locked (RUNDIR/.lock) while the run lasts: a second train on it is refused.\n"
     "--timeline FILE writes a Chrome/Perfetto trace of every rank (open it in ui.perfetto.dev or\n"
     "chrome://tracing): forward/backward per layer, reductions, optimizer, input, checkpoints.\n";
 
@@ -91,19 +93,29 @@ int cli_train(int argc, char **argv, MPI_Comm comm) {
     cascade_job job;
     cascade_status st = cascade_job_load(job_path, sets, n_sets, &job);
     if (st) return cli_error(st);
-    if (timeline && (st = cascade_trace_start(CLI_TIMELINE_EVENTS))) return cascade_job_free(&job), cli_error(st);
-    if (job.kind >= JOB_GAN) { /* gan, wgan, wgan-gp, refiner */
+    /* the run directory is ours before job.ini is written or checkpoints are looked at */
+    char rundir[CASCADE_PATH_MAX];
+    if (o.out_dir)
+        snprintf(rundir, sizeof rundir, "%s", o.out_dir);
+    else
+        snprintf(rundir, sizeof rundir, "runs/%s", job.name); /* as cascade_session_start */
+    int lock = -1;
+    st = cascade_rundir_lock(rundir, comm, &lock);
+    int tracing = st == CASCADE_OK && timeline;
+    if (tracing) st = cascade_trace_start(CLI_TIMELINE_EVENTS);
+    if (st == CASCADE_OK && job.kind >= JOB_GAN) { /* gan, wgan, wgan-gp, refiner */
         st = cascade_train_gan(&job, &o, comm);
-    } else {
+    } else if (st == CASCADE_OK) {
         st = cascade_train_supervised(&job, &o, comm);
     }
-    if (timeline) { /* also after a failed run: the trace shows how far it got */
+    if (tracing) { /* also after a failed run: the trace shows how far it got */
         int64_t dropped = cascade_trace_dropped();
         cascade_status tst = cascade_timeline_write(timeline, comm);
         if (tst && !st) st = tst;
         else if (!tst) cascade_log("timeline written to %s%s\n", timeline,
                                    dropped ? " (later events dropped: the buffer was full)" : "");
     }
+    cascade_rundir_unlock(lock);
     cascade_job_free(&job);
     if (st == CASCADE_ESTOPPED) return 75;
     return st ? cli_error(st) : 0;

@@ -1,9 +1,11 @@
-/* mkdir -p for the CLI, run directories and checkpoints. */
+/* mkdir -p for the CLI, run directories and checkpoints; run files opened for appending. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cascade/core.h"
 
@@ -26,3 +28,18 @@ cascade_status cascade_mkdir_p(const char *dir) {
     return CASCADE_OK;
 }
 
+
+cascade_status cascade_fopen_append(const char *path, FILE **out) {
+    *out = NULL;
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == ELOOP)
+        return cascade_fail(CASCADE_EIO, "%s is a symbolic link; run files are never written through links "
+                            "(remove it)", path);
+    if (fd < 0) return cascade_fail(CASCADE_EIO, "cannot open %s: %s", path, strerror(errno));
+    if (!(*out = fdopen(fd, "a"))) {
+        int err = errno;
+        close(fd);
+        return cascade_fail(CASCADE_EIO, "cannot open %s: %s", path, strerror(err));
+    }
+    return CASCADE_OK;
+}

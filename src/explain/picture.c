@@ -1,11 +1,14 @@
 /* PNG heatmaps of attribution maps (libpng). */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <png.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "explain/explain.h"
+#include "io/fsops.h"
 
 /* Diverging map: -1 blue (0,0,255), 0 white, +1 red (255,0,0); linear in between. */
 static void diverging(double v, png_byte rgb[3]) {
@@ -89,11 +92,15 @@ static cascade_status draw(const char *path, const picture *p, int64_t width, in
         rows[y] = pixels + y * width * 3;
         for (int64_t x = 0; x < width; x++) cell(p, x, y, rows[y] + x * 3);
     }
-    FILE *fp = st ? NULL : fopen(path, "wb");
-    if (!st && !fp) st = cascade_fail(CASCADE_EIO, "cannot write %s: %s", path, strerror(errno));
+    char tmp[PATH_MAX + 8]; /* PATH.tmp, renamed when complete */
+    if (!st) st = cascade_output_tmp(path, tmp, sizeof tmp);
+    FILE *fp = st ? NULL : fopen(tmp, "wb");
+    if (!st && !fp) st = cascade_fail(CASCADE_EIO, "cannot write %s: %s", tmp, strerror(errno));
     if (fp) {
         int bad = write_rows(fp, rows, (png_uint_32)width, (png_uint_32)height);
-        if (fclose(fp) != 0 || bad) st = cascade_fail(CASCADE_EIO, "cannot write PNG %s", path);
+        if (fclose(fp) != 0 || bad) st = cascade_fail(CASCADE_EIO, "cannot write PNG %s", tmp);
+        if (!st && rename(tmp, path) != 0) st = cascade_fail(CASCADE_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        if (st) unlink(tmp);
     }
     cascade_free(rows);
     cascade_free(pixels);

@@ -1,12 +1,15 @@
-/* File-system steps of the atomic-write protocol: mkdir -p, fsync, durable rename. */
+/* File-system steps of the atomic-write protocol: fsync, durable rename, small files written
+ * atomically, run files opened without following symbolic links. */
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "io/h5util.h"
+#include "io/fsops.h"
 
 cascade_status fs_fsync_file(const char *path) {
     int fd = open(path, O_RDONLY);
@@ -50,7 +53,9 @@ cascade_status fs_write_atomic(const char *dir, const char *name, const char *te
     char path[PATH_MAX], tmp[PATH_MAX + 8];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    /* a stale tmp (or a link someone left there) goes first: the new one is ours alone */
+    if (unlink(tmp) != 0 && errno != ENOENT) return cascade_fail(CASCADE_EIO, "%s: cannot remove: %s", tmp, strerror(errno));
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) return cascade_fail(CASCADE_EIO, "%s: cannot create: %s", tmp, strerror(errno));
     size_t len = strlen(text), done = 0;
     while (done < len) {
@@ -71,4 +76,31 @@ cascade_status fs_write_atomic(const char *dir, const char *name, const char *te
         return cascade_fail(CASCADE_EIO, "%s: cannot flush to disk: %s", tmp, strerror(err));
     }
     return fs_rename_durable(tmp, path);
+}
+
+cascade_status fs_copy_atomic(const char *from, const char *to) {
+    FILE *fp = fopen(from, "rb");
+    if (!fp) return cascade_fail(CASCADE_EIO, "cannot read %s: %s", from, strerror(errno));
+    size_t cap = 1 << 16, len = 0;
+    char *text = cascade_alloc(cap, "file copy");
+    cascade_status st = text ? CASCADE_OK : CASCADE_EINTERNAL;
+    while (!st) {
+        len += fread(text + len, 1, cap - 1 - len, fp);
+        if (ferror(fp)) st = cascade_fail(CASCADE_EIO, "cannot read %s", from);
+        if (st || feof(fp)) break;
+        char *grown = cascade_alloc(2 * cap, "file copy");
+        if (!grown) st = CASCADE_EINTERNAL;
+        if (grown) memcpy(grown, text, len);
+        cascade_free(text);
+        text = grown, cap *= 2;
+    }
+    fclose(fp);
+    if (!st) {
+        text[len] = 0;
+        char dir[PATH_MAX];
+        const char *name = fs_split(to, dir, sizeof dir);
+        st = fs_write_atomic(dir, name, text);
+    }
+    cascade_free(text);
+    return st;
 }

@@ -6,6 +6,7 @@
 #include <limits.h>
 
 #include "cascade/h5io.h"
+#include "io/fsops.h"
 
 struct cascade_h5file {
     hid_t id;
@@ -75,17 +76,5 @@ int h5_path_exists(hid_t file, const char *path);
 
 /* Variable-length UTF-8 string type (H5Tclose it). */
 hid_t h5_vlen_string_type(void);
-
-/* ---- file system (fsops.c); messages name the path and the system error ---- */
-/* fsync of a file / of a directory (after a rename in it; file systems that cannot sync a
- * directory are tolerated). */
-cascade_status fs_fsync_file(const char *path);
-cascade_status fs_fsync_dir(const char *dir);
-/* rename(from, to) then fsync of to's directory. */
-cascade_status fs_rename_durable(const char *from, const char *to);
-/* dir/name.tmp written, fsynced, renamed to dir/name, directory fsynced. */
-cascade_status fs_write_atomic(const char *dir, const char *name, const char *text);
-/* Directory part of path ("." when none) into dir[cap]; returns the name part. */
-const char *fs_split(const char *path, char *dir, size_t cap);
 
 #endif

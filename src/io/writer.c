@@ -39,6 +39,9 @@ cascade_status cascade_h5w_create(const char *path, MPI_Comm comm, cascade_h5wri
         if (st == CASCADE_OK) st = h5_comm_info(comm, path, &w->rank, &w->size);
     }
     if (st == CASCADE_OK) st = check_directory(path);
+    /* a stale tmp goes first: H5Fcreate would truncate whatever a link left there points to */
+    if (st == CASCADE_OK && w->rank == 0 && unlink(w->tmp) != 0 && errno != ENOENT)
+        st = cascade_fail(CASCADE_EIO, "%s: cannot remove the stale file: %s", w->tmp, strerror(errno));
     st = h5_agree(comm, st);
     if (st == CASCADE_OK) st = h5_file_open(w->tmp, comm, 1, &w->id);
     if (st != CASCADE_OK) {
@@ -260,16 +263,7 @@ cascade_status cascade_h5w_commit(cascade_h5writer *w) {
     if (H5Fflush(w->id, H5F_SCOPE_GLOBAL) < 0) st = h5_fail(CASCADE_EIO, w->tmp, "cannot flush (disk full?)");
     if (H5Fclose(w->id) < 0 && st == CASCADE_OK) st = h5_fail(CASCADE_EIO, w->tmp, "cannot close");
     w->id = H5I_INVALID_HID;
-    st = h5_agree(w->comm, st);
-    if (st == CASCADE_OK) {
-        cascade_status local = CASCADE_OK;
-        if (w->rank == 0) {
-            local = fs_fsync_file(w->tmp);
-            if (local == CASCADE_OK) local = fs_rename_durable(w->tmp, w->path);
-        }
-        st = h5_agree(w->comm, local);
-    }
-    if (st != CASCADE_OK && w->rank == 0) unlink(w->tmp); /* keep no half-written file */
+    st = cascade_output_finish(w->tmp, w->path, st, w->comm);
     cascade_free(w);
     return st;
 }

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/fsops.h"
 #include "job/job_internal.h"
 
 typedef struct {
@@ -483,14 +484,9 @@ void cascade_job_split_layer(const cascade_section *s, char *net, char *layer) {
 
 cascade_status cascade_job_write(const cascade_job *job, const char *path) {
     if (!job->text) return cascade_fail(CASCADE_EINTERNAL, "job %s has no text to write", job->path);
-    FILE *f = fopen(path, "w");
-    if (!f) return cascade_fail(CASCADE_EIO, "cannot write %s: %s", path, strerror(errno));
-    size_t n = strlen(job->text);
-    int ok = fwrite(job->text, 1, n, f) == n && fflush(f) == 0;
-    int saved = errno;
-    if (fclose(f) != 0 && ok) ok = 0, saved = errno;
-    if (!ok) return cascade_fail(CASCADE_EIO, "cannot write %s: %s", path, strerror(saved));
-    return CASCADE_OK;
+    char dir[CASCADE_PATH_MAX];
+    const char *name = fs_split(path, dir, sizeof dir);
+    return fs_write_atomic(dir, name, job->text); /* PATH.tmp renamed: a link at PATH is replaced */
 }
 
 int cascade_job_net_index(const cascade_job *job, const char *net) {

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cascade/trace.h"
-#include "io/h5util.h"
+#include "io/fsops.h"
 
 /* Rank 0: the trace document around the ranks' event lists, written atomically. */
 static cascade_status write_document(const char *path, const char *events, size_t len) {

@@ -117,8 +117,7 @@ cascade_status cascade_session_open_rundir(const cascade_job *job, const char *r
     snprintf(path, sizeof path, "%s/job.ini", rundir);
     CASCADE_TRY(cascade_job_write(job, path));
     snprintf(path, sizeof path, "%s/metrics.jsonl", rundir);
-    if (!(*metrics = fopen(path, "a"))) return cascade_fail(CASCADE_EIO, "cannot open %s: %s", path, strerror(errno));
-    return CASCADE_OK;
+    return cascade_fopen_append(path, metrics); /* never through a symbolic link */
 }
 
 cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const cascade_train_opts *o,

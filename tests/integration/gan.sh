@@ -231,4 +231,11 @@ expect 2 "expected a positive integer" -- "$CASCADE_BIN" generate r1 -n 0 -o x.h
 expect 2 "refine needs a kind = refiner run (a gan samples with cascade generate)" -- \
   "$CASCADE_BIN" refine r1 --data d.h5 -o x.h5
 test ! -e x.h5
+# outputs (CONTRACT "Nothing a user gave is lost"): an input or an existing file is kept
+kept=$(sha256sum d.h5 g1.h5)
+expect 2 "output d.h5 is the input d.h5" -- "$CASCADE_BIN" generate r1 -n 50 -o d.h5 --condition d.h5 --force
+expect 2 "output g1.h5 exists; give --force" -- "$CASCADE_BIN" generate r1 -n 50 -o g1.h5 --condition d.h5 --seed 7
+test "$(sha256sum d.h5 g1.h5)" = "$kept"
+"$CASCADE_BIN" generate r1 -n 50 -o g1.h5 --condition d.h5 --seed 7 --force
+h5diff g1.h5 g7.h5
 echo "gan: all checks passed"

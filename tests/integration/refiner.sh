@@ -76,6 +76,13 @@ expect 3 "the inputs form samples (4); the refiner was trained on (5)" -- \
   "$CASCADE_BIN" refine r1 --data short.h5 -o x.h5
 expect 2 "a refiner: use cascade refine" -- "$CASCADE_BIN" generate r1 -n 5 -o x.h5
 test ! -e x.h5
+# outputs (CONTRACT "Nothing a user gave is lost"): an input or an existing file is kept
+kept=$(sha256sum t/sim.h5 ref1.h5)
+expect 2 "output t/sim.h5 is the input t/sim.h5" -- "$CASCADE_BIN" refine r1 --data t/sim.h5 -o t/sim.h5 --force
+expect 2 "output ref1.h5 exists; give --force" -- "$CASCADE_BIN" refine r1 --data t/sim.h5 -o ref1.h5
+test "$(sha256sum t/sim.h5 ref1.h5)" = "$kept"
+mpirun --oversubscribe -n 2 "$CASCADE_BIN" refine r1 --data t/sim.h5 -o ref1.h5 --force
+h5diff ref1.h5 ref3.h5
 sed 's/^shuffle = false/shuffle = false\ncondition = a/' t/job.ini > cond.ini
 expect 2 "kind = refiner takes no condition" -- "$CASCADE_BIN" train cond.ini --out e2
 expect 2 "1 refiner outputs for 2 inputs" -- "$CASCADE_BIN" train t/job.ini --out e3 --set refiner.outputs=out
