@@ -226,6 +226,7 @@ static const struct {
     int64_t d[4];
 } wide[] = {
     {"dense", "units=256", 2, {4, 300}},
+    {"dense", "units=2048", 1, {512}}, /* GEMMs in 4 panels (gemm.c) */
     {"dense", "units=200\nspectral_norm=true", 1, {320}},
     {"lstm", "units=64\nlayers=2\nreturn_sequences=true", 2, {20, 32}},
     {"conv2d", "filters=32\nkernel=3\npadding=same", 3, {16, 12, 12}},

@@ -19,11 +19,12 @@
 
 #include "nn/op.h"
 
-/* A panel gets at least PANEL_MIN rows (columns) and PANEL_WORK multiply-adds, so the
- * repacking of the shared operand per panel stays within ~1.5 % of the work; at most
- * MAX_PANELS (enough for 64 threads to share the longest axis). */
-enum { PANEL_MIN = 64, MAX_PANELS = 64 };
-#define PANEL_WORK (1 << 19)
+/* Every panel packs the operand that all panels share again (op(B) for panels of rows, op(A)
+ * for columns), at about 16 multiply-adds' time per element: a panel gets at least PANEL_MIN
+ * rows (columns), which keeps that within ~3 % of its work, and PANEL_WORK multiply-adds
+ * (0.1-0.2 ms on a core); at most MAX_PANELS, enough for 64 threads. */
+enum { PANEL_MIN = 512, MAX_PANELS = 64 };
+#define PANEL_WORK (1 << 22)
 
 static void blas_call(int trans_a, int trans_b, int m, int n, int k, real alpha, const real *a, int lda,
                       const real *b, int ldb, real beta, real *c, int ldc) {
@@ -47,10 +48,14 @@ static int panel_count(int m, int n, int k) {
 }
 
 /* OpenBLAS runs single-threaded inside an active parallel region or when the calling task's
- * omp_get_max_threads() is 1; the region below is one or the other, and setting the thread
- * count inside it changes only this task's copy. */
+ * omp_get_max_threads() is 1. Elsewhere a region of one thread gives a task whose thread
+ * count may be set to 1 (that changes only the task's own copy). */
 void OPSYM(op_gemm_serial)(int trans_a, int trans_b, int m, int n, int k, real alpha, const real *a, int lda,
                            const real *b, int ldb, real beta, real *c, int ldc) {
+    if (omp_in_parallel() || omp_get_max_threads() == 1) {
+        blas_call(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
 #pragma omp parallel num_threads(1)
     {
         omp_set_num_threads(1);
@@ -64,8 +69,12 @@ void OPSYM(op_gemm)(int trans_a, int trans_b, int m, int n, int k, real alpha, c
     int width = (extent + panels - 1) / panels;
     width = (width + 15) / 16 * 16; /* whole register tiles except in the last panel */
     panels = (extent + width - 1) / width;
-    int team = omp_get_max_threads() < panels ? omp_get_max_threads() : panels;
-#pragma omp parallel num_threads(team > 0 ? team : 1)
+    if (panels == 1) {
+        OPSYM(op_gemm_serial)(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    int team = omp_in_parallel() ? 1 : omp_get_max_threads() < panels ? omp_get_max_threads() : panels;
+#pragma omp parallel num_threads(team)
     {
         omp_set_num_threads(1);
 #pragma omp for schedule(dynamic, 1)
