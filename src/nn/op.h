@@ -83,9 +83,14 @@ typedef struct cascade_layer {
 #undef OPT_SYM
 #endif
 
-/* C = alpha * op(A) op(B) + beta * C, row-major (cblas), in `real`. */
+/* C = alpha * op(A) op(B) + beta * C, row-major (cblas), in `real`, the same bits for any
+ * thread count (gemm.c): op_gemm splits C into panels fixed by the shape and runs them on the
+ * threads; op_gemm_serial is one single-threaded call, for callers that run their own fixed
+ * blocks on the threads. */
 void OPSYM(op_gemm)(int trans_a, int trans_b, int m, int n, int k, real alpha, const real *a,
                     int lda, const real *b, int ldb, real beta, real *c, int ldc);
+void OPSYM(op_gemm_serial)(int trans_a, int trans_b, int m, int n, int k, real alpha, const real *a,
+                           int lda, const real *b, int ldb, real beta, real *c, int ldc);
 
 /* Hot element loops of ops, built twice on x86-64 and chosen when the program loads: for
  * AVX2 (8 floats a vector instead of SSE2's 4) and the baseline. Without FMA (which -mavx2

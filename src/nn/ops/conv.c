@@ -18,14 +18,13 @@
  *
  * Threads: blocks run in parallel, each thread in its own scratch slot (sized at setup for
  * omp_get_max_threads(), reused block after block so it stays in cache), with single-threaded
- * GEMMs inside the OpenMP region. Every GEMM is single-threaded because OpenBLAS 0.3.21 gives
- * bitwise different sums for different thread counts (checked for these shapes; all shapes with
- * its Haswell kernels). A lone block (n = 1) thus runs on one thread.
+ * GEMMs (op_gemm_serial) inside the OpenMP region: OpenBLAS 0.3.21 gives different bits for
+ * different thread counts (gemm.c). A lone block (n = 1) thus runs on one thread.
  *
  * Thread-count independence: the block partition depends only on n and the shapes; every GEMM
  * runs whole on one thread; the weight gradient is one partial per block, added in block
  * order; the bias gradient per channel in sample order; col2im writes each image channel from
- * one loop in a fixed order. tests/unit/test_conv.c checks 1 against 2 threads bitwise.
+ * one loop in a fixed order. tests/unit/test_conv.c and test_threads.c check it bitwise.
  * Nothing is kept from forward (saved = 0): backward recomputes im2col (or the Winograd input
  * transform), which keeps memory at one block's columns per thread; keeping the transformed
  * input for backward was measured slower (forward then writes it to memory out of cache).
@@ -346,7 +345,7 @@ static void forward_block(const conv_geom *g, const real *x, real *y, const real
         for (int co = 0; co < g->cout; co++)
             for (int64_t i = 0; i < P; i++) y[co * P + i] = bias[co];
     for (int grp = 0; grp < g->groups; grp++)
-        OPSYM(op_gemm)(0, 0, g->cout_g, ld, g->kg, 1, w + (int64_t)grp * g->cout_g * g->kg, g->kg,
+        OPSYM(op_gemm_serial)(0, 0, g->cout_g, ld, g->kg, 1, w + (int64_t)grp * g->cout_g * g->kg, g->kg,
                        cols + (int64_t)grp * g->kg * ld, ld, m == 1 && (bias || add) ? 1 : 0,
                        dst + (int64_t)grp * g->cout_g * ld, ld);
     if (m == 1) return;
@@ -383,14 +382,14 @@ static void backward_block(const conv_geom *g, const real *x, const real *dy, re
         const real *cols = direct ? x : col;
         if (!direct) OPSYM(conv_patches)(g, (real *)x, m, col, 0);
         for (int grp = 0; grp < g->groups; grp++)
-            OPSYM(op_gemm)(0, 1, g->kg, g->cout_g, ld, 1, cols + (int64_t)grp * g->kg * ld, ld,
+            OPSYM(op_gemm_serial)(0, 1, g->kg, g->cout_g, ld, 1, cols + (int64_t)grp * g->kg * ld, ld,
                            dys + (int64_t)grp * g->cout_g * ld, ld, 0,
                            dwt + (int64_t)grp * g->cout_g * g->kg, g->cout_g);
     }
     if (!dx) return;
     real *dcol = direct ? dx : col; /* direct: accumulate into dx (beta 1) */
     for (int grp = 0; grp < g->groups; grp++)
-        OPSYM(op_gemm)(1, 0, g->kg, ld, g->cout_g, 1, w + (int64_t)grp * g->cout_g * g->kg, g->kg,
+        OPSYM(op_gemm_serial)(1, 0, g->kg, ld, g->cout_g, 1, w + (int64_t)grp * g->cout_g * g->kg, g->kg,
                        dys + (int64_t)grp * g->cout_g * ld, ld, direct ? 1 : 0,
                        dcol + (int64_t)grp * g->kg * ld, ld);
     if (!direct) OPSYM(conv_patches)(g, dx, m, col, 1);
@@ -440,7 +439,7 @@ static void run_forward(const conv_geom *g, int n, const real *in, real *out, co
     int64_t in_n = g->cin * g->in_px, out_n = g->cout * g->out_px;
     real *u = work; /* Winograd weights */
     if (g->wino) OPSYM(wino_weights)(g, w, u);
-    int nblocks = block_count(g, n), restore, team = block_team(g, nblocks, &restore);
+    int nblocks = block_count(g, n), team = block_team(g, nblocks);
 #pragma omp parallel num_threads(team) if (team > 1)
     {
         real *col = work + g->fixed + omp_get_thread_num() * g->slot;
@@ -457,7 +456,6 @@ static void run_forward(const conv_geom *g, int n, const real *in, real *out, co
                 forward_block(g, x, y, w, bias, add, m, col, tmp);
         }
     }
-    block_team_end(restore);
 }
 
 void OPSYM(conv_run_forward)(const conv_geom *g, int n, const real *in, real *out, const real *w,
@@ -483,7 +481,7 @@ void OPSYM(conv_run_backward)(const conv_geom *g, int n, const real *in, const r
     if (!dx && !dw) return;
     real *u = work; /* Winograd weights */
     if (g->wino) OPSYM(wino_weights)(g, w, u);
-    int nblocks = block_count(g, n), restore, team = block_team(g, nblocks, &restore);
+    int nblocks = block_count(g, n), team = block_team(g, nblocks);
     real *parts = work + g->fixed + g->slots * g->slot; /* one weight gradient per block */
 #pragma omp parallel num_threads(team) if (team > 1)
     {
@@ -500,7 +498,6 @@ void OPSYM(conv_run_backward)(const conv_geom *g, int n, const real *in, const r
                 backward_block(g, x, gy, gx, w, part, m, col, tmp);
         }
     }
-    block_team_end(restore);
     if (!dw) return;
     OPSYM(conv_sum_parts)(parts, g->part, nblocks);
     if (g->wino) {

@@ -156,25 +156,13 @@ static inline void block_range(int n, int nblocks, int b, int *first, int *count
     *count = (int)((int64_t)(b + 1) * n / nblocks) - *first;
 }
 
-/* Threads working on blocks at once: one per scratch slot at most. OpenBLAS's results depend
- * on its thread count, so every GEMM must run single-threaded: inside the parallel region
- * OpenBLAS sees omp_in_parallel(); with a team of one, the caller's thread count is lowered
- * to 1 until block_team_end. */
-static inline int block_team(const conv_geom *g, int nblocks, int *restore) {
+/* Threads working on blocks at once: one per scratch slot at most. Every GEMM inside a block
+ * is one single-threaded call (op_gemm_serial), so which thread runs a block does not matter. */
+static inline int block_team(const conv_geom *g, int nblocks) {
     int t = omp_get_max_threads();
-    *restore = t;
     if (t > g->slots) t = g->slots;
     if (t > nblocks) t = nblocks;
-    if (t < 1) t = 1; /* n = 0 */
-    if (t == 1 && *restore > 1)
-        omp_set_num_threads(1);
-    else
-        *restore = 0;
-    return t;
-}
-
-static inline void block_team_end(int restore) {
-    if (restore) omp_set_num_threads(restore);
+    return t < 1 ? 1 : t; /* n = 0 */
 }
 
 #endif

@@ -122,7 +122,7 @@ static void forward_block(const conv_geom *g, const real *x, real *y, const real
     int64_t P = g->out_px, Q = g->in_px;
     int ld = (int)(m * P);
     const real *xs = gather(x, m, g->cout, P, tmp);
-    OPSYM(op_gemm)(1, 0, (int)g->rows, ld, g->cout, 1, w, (int)g->rows, xs, ld, 0, col, ld);
+    OPSYM(op_gemm_serial)(1, 0, (int)g->rows, ld, g->cout, 1, w, (int)g->rows, xs, ld, 0, col, ld);
     for (int s = 0; s < m && !add; s++)
         for (int co = 0; co < g->cin; co++) {
             real b = bias ? bias[co] : 0, *o = y + ((int64_t)s * g->cin + co) * Q;
@@ -140,14 +140,14 @@ static void backward_block(const conv_geom *g, const real *x, const real *dy, re
     OPSYM(conv_patches)(g, (real *)dy, m, col, 0); /* im2col: dy only read */
     if (dw_part) {
         const real *xs = gather(x, m, g->cout, P, tmp);
-        OPSYM(op_gemm)(0, 1, g->cout, rows, ld, 1, xs, ld, col, ld, 0, dw_part, rows);
+        OPSYM(op_gemm_serial)(0, 1, g->cout, rows, ld, 1, xs, ld, col, ld, 0, dw_part, rows);
     }
     if (!dx) return;
     if (m == 1) {
-        OPSYM(op_gemm)(0, 0, g->cout, ld, rows, 1, w, rows, col, ld, 1, dx, ld);
+        OPSYM(op_gemm_serial)(0, 0, g->cout, ld, rows, 1, w, rows, col, ld, 1, dx, ld);
         return;
     }
-    OPSYM(op_gemm)(0, 0, g->cout, ld, rows, 1, w, rows, col, ld, 0, tmp, ld);
+    OPSYM(op_gemm_serial)(0, 0, g->cout, ld, rows, 1, w, rows, col, ld, 0, tmp, ld);
     for (int s = 0; s < m; s++)
         for (int ci = 0; ci < g->cout; ci++) {
             real *o = dx + ((int64_t)s * g->cout + ci) * P;
@@ -163,7 +163,7 @@ static void backward_block(const conv_geom *g, const real *x, const real *dy, re
 static void tconv_blocks(const conv_geom *g, int n, const real *x, real *y, const real *dy, real *dx,
                          const real *w, const real *bias, int add, real *parts, real *work) {
     int64_t in_n = g->cout * g->out_px, out_n = g->cin * g->in_px;
-    int nblocks = block_count(g, n), restore, team = block_team(g, nblocks, &restore);
+    int nblocks = block_count(g, n), team = block_team(g, nblocks);
 #pragma omp parallel num_threads(team) if (team > 1)
     {
         real *col = work + omp_get_thread_num() * g->slot, *tmp = col + g->block * g->rows * g->out_px;
@@ -178,7 +178,6 @@ static void tconv_blocks(const conv_geom *g, int n, const real *x, real *y, cons
                                parts ? parts + b * g->part : NULL, m, col, tmp);
         }
     }
-    block_team_end(restore);
 }
 
 static void tconv_forward(const cascade_layer *L, const OPSYM(cascade_fwd) *c) {

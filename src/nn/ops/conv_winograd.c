@@ -251,7 +251,7 @@ void OPSYM(wino_forward_block)(const conv_geom *g, const real *x, real *y, const
     real *v = slot, *z = v + 16 * g->cin * nt, *pd = z + 16 * zs;
     input_transform(g, x, m, v, pd);
     for (int xi = 0; xi < 16; xi++)
-        OPSYM(op_gemm)(0, 0, g->cout, (int)nt, g->cin, 1, u + (int64_t)xi * g->cout * g->cin, g->cin,
+        OPSYM(op_gemm_serial)(0, 0, g->cout, (int)nt, g->cin, 1, u + (int64_t)xi * g->cout * g->cin, g->cin,
                        v + xi * g->cin * nt, (int)nt, 0, z + xi * zs, (int)nt);
     output_transform(g, z, m, y, bias, add, pd);
 }
@@ -338,12 +338,12 @@ void OPSYM(wino_backward_block)(const conv_geom *g, const real *x, const real *d
     if (du) {
         input_transform(g, x, m, v, pd);
         for (int xi = 0; xi < 16; xi++)
-            OPSYM(op_gemm)(0, 1, g->cout, g->cin, (int)nt, 1, z + xi * zs, (int)nt, v + xi * vs, (int)nt, 0,
+            OPSYM(op_gemm_serial)(0, 1, g->cout, g->cin, (int)nt, 1, z + xi * zs, (int)nt, v + xi * vs, (int)nt, 0,
                            du + (int64_t)xi * g->cout * g->cin, g->cin);
     }
     if (!dx) return;
     for (int xi = 0; xi < 16; xi++)
-        OPSYM(op_gemm)(1, 0, g->cin, (int)nt, g->cout, 1, u + (int64_t)xi * g->cout * g->cin, g->cin, z + xi * zs,
+        OPSYM(op_gemm_serial)(1, 0, g->cin, (int)nt, g->cout, 1, u + (int64_t)xi * g->cout * g->cin, g->cin, z + xi * zs,
                        (int)nt, 0, v + xi * vs, (int)nt);
     input_grad(g, v, m, dx, pd, q);
 }

@@ -456,7 +456,7 @@ static void first_layer_grads(const edgeconv_cfg *cfg, const ec_dims *d, int n, 
         for (int64_t b = 0; b < pblocks; b++) {
             int64_t r0 = b * EC_POINT_BLOCK, rows = rows_all - r0 < EC_POINT_BLOCK ? rows_all - r0 : EC_POINT_BLOCK;
             /* [dA; dB] (2u x F) = point^T (2u x rows) x (rows x F) */
-            OPSYM(op_gemm)(1, 0, u2, F, (int)rows, 1, w->point + r0 * u2, u2, x + r0 * F, F, 0,
+            OPSYM(op_gemm_serial)(1, 0, u2, F, (int)rows, 1, w->point + r0 * u2, u2, x + r0 * F, F, 0,
                            w->dw_part + b * stride, F);
         }
         for (int o = 0; o < u; o++)
@@ -583,7 +583,7 @@ static void edgeconv_forward(const cascade_layer *L, const OPSYM(cascade_fwd) *c
                 }
                 for (int64_t r = 0; r < rows; r++) memcpy(hb + r * u, bias, (size_t)u * sizeof(real));
                 /* h (rows x u) += in (rows x w_in) W^T */
-                OPSYM(op_gemm)(0, 1, (int)rows, u, w_in, 1, in, w_in, W, w_in, 1, hb, u);
+                OPSYM(op_gemm_serial)(0, 1, (int)rows, u, w_in, 1, in, w_in, W, w_in, 1, hb, u);
             }
             activate(cfg->act, hb, rows * u);
             if (shift) partial_stats(hb, rows, u, shift, w.part + b * 2 * d.maxw);
@@ -732,11 +732,11 @@ static void edgeconv_backward(const cascade_layer *L, const OPSYM(cascade_bwd) *
                     in = w.y + r0 * w_in;
                 }
                 /* block's dW (u x w_in) = g^T (u x rows) in (rows x w_in) */
-                OPSYM(op_gemm)(1, 0, u, w_in, (int)rows, 1, gb, u, in, w_in, 0, w.dw_part + b * d.maxw * d.maxw,
+                OPSYM(op_gemm_serial)(1, 0, u, w_in, (int)rows, 1, gb, u, in, w_in, 0, w.dw_part + b * d.maxw * d.maxw,
                                w_in);
             }
             /* g_next (rows x w_in) = g (rows x u) W (u x w_in) */
-            if (pass_on) OPSYM(op_gemm)(0, 0, (int)rows, w_in, u, 1, gb, u, W, w_in, 0, g_next + r0 * w_in, w_in);
+            if (pass_on) OPSYM(op_gemm_serial)(0, 0, (int)rows, w_in, u, 1, gb, u, W, w_in, 0, g_next + r0 * w_in, w_in);
         }
         if (db) reduce_blocks(w.part, 2 * d.maxw, blocks, u, db);
         if (dw && l) reduce_blocks_real(w.dw_part, (int64_t)d.maxw * d.maxw, blocks, u * w_in, dw);

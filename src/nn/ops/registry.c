@@ -1,5 +1,4 @@
-/* Op registry built from ops.def, and the `real`-typed GEMM used by ops. */
-#include <cblas.h>
+/* Op registry built from ops.def (the GEMM used by ops: gemm.c). */
 #include <string.h>
 
 #include "nn/op.h"
@@ -30,14 +29,3 @@ const char *cascade_op_types(void) {
     return list;
 }
 #endif
-
-void OPSYM(op_gemm)(int trans_a, int trans_b, int m, int n, int k, real alpha, const real *a,
-                    int lda, const real *b, int ldb, real beta, real *c, int ldc) {
-#ifdef CASCADE_REAL_DOUBLE
-    cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-                m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-#else
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-                m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-#endif
-}
