@@ -6,7 +6,8 @@
 #    deterministic mode (4 ranks on a 2-core machine are oversubscribed: not scaling evidence);
 #  - gradient-sync overhead at 2 ranks (communication wait as % of the step);
 #  - deterministic-mode cost relative to fast mode;
-#  - checkpoint write rate vs a raw write (dd with fsync) of the same size, same run.
+#  - checkpoint write rate vs a raw write (dd with fsync) of the same size, same run;
+#  - overlap of the fast-mode reductions with backward at 2 and 4 ranks (from --timeline).
 # Usage: bench/dist.sh [BUILD_DIR]
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -85,3 +86,18 @@ streamed = 128 / (r["input_s"] / 1e3)
 print("input: streaming %.0f samples/s (%.2f ms of a %.1f ms step); raw sequential h5py read %.0f samples/s"
       % (streamed, r["input_s"], r["step_ms"], raw))
 PY
+
+# overlap of the fast mode's bucket reductions with backward, from the timeline (the part of
+# the reductions' time the step did not wait for; tools/timeline_summary.py)
+for n in 2 4; do
+  rm -rf r
+  mpirun --oversubscribe -n "$n" "$build/cascade" train job.ini --out r --quiet --steps 30 \
+    --timeline "tl$n.json" >/dev/null 2>&1
+  "$py" "$src/tools/timeline_summary.py" "tl$n.json" --json | "$py" -c "
+import json, sys
+rows = [json.loads(l) for l in sys.stdin]
+ov = [r['overlap'] for r in rows if r['overlap'] is not None]
+print('overlap at $n ranks (fast): %.0f%% mean over ranks (min %.0f%%); reductions %.1f ms per step, waited %.1f ms'
+      % (100 * sum(ov) / len(ov), 100 * min(ov), 1e3 * sum(r['reduction_s'] for r in rows) / len(rows) / 30,
+         1e3 * sum(r['wait_s'] for r in rows) / len(rows) / 30))"
+done

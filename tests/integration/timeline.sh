@@ -40,6 +40,15 @@ for rank in range(3):
     assert sum(1 for e in ev if e["pid"] == rank and e.get("cat") == "step") == 4
 print("timeline ok:", len(ev), "events")
 PY
+# the summary tool: every rank, the steps, an overlap fraction in [0, 1]
+"$py" "$CASCADE_SOURCE_DIR/tools/timeline_summary.py" trace.json --json > summary.jsonl
+"$py" -c "
+import json
+rows = [json.loads(l) for l in open('summary.jsonl')]
+assert [r['rank'] for r in rows] == [0, 1, 2], rows
+for r in rows:
+    assert r['steps'] == 4 and r['reduction_s'] > 0 and 0 <= r['overlap'] <= 1, r
+"
 mpirun --oversubscribe -n 2 "$CASCADE_BIN" train "$CASCADE_SOURCE_DIR/jobs/demo.ini" --out runs/det --steps 2 \
   --set train.deterministic=true --timeline det.json --quiet
 "$py" -c "
