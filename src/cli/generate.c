@@ -6,7 +6,7 @@
 
 #include "cascade/cascade.h"
 #include "cli/cli.h"
-#include "train/gan.h"
+#include "apps/apps.h"
 
 static const char help[] =
     "usage: cascade generate RUNDIR|CKPT.h5 -n N -o OUT.h5 [--seed S] [--condition FILE.h5]\n"

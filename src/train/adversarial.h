@@ -74,14 +74,6 @@ typedef struct {
 } gan_session;
 
 /* gan_setup.c */
-/* The job seen as reading input k alone (the tensors of a job with outputs: channels layout,
- * its own log_inputs), or all inputs stacked (k < 0); the conditions come as the data's
- * targets (y), with input 0. */
-void cascade_gan_input_view(const cascade_job *job, int k, cascade_job *view);
-/* The critic is trained with the gradient penalty (wgan-gp, and a refiner's default critic). */
-int cascade_gan_uses_penalty(const cascade_job *job);
-/* Logistic (BCE on logits) losses: gan, and a refiner's bce (patch) critic; else Wasserstein. */
-int cascade_gan_uses_bce(const cascade_job *job);
 /* Data, nets (built, or read back when resuming), optimizers, buffers, run directory. */
 cascade_status cascade_gan_session_open(gan_session *s, cascade_job *job, const cascade_train_opts *o, MPI_Comm comm);
 void cascade_gan_session_close(gan_session *s);

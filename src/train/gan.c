@@ -22,7 +22,7 @@
 #include "cascade/h5io.h"
 #include "cascade/trace.h"
 #include "cascade/xsum.h"
-#include "explain/explain.h"
+#include "io/png.h"
 #include "train/adversarial.h"
 
 /* ---- one update ---- */
@@ -455,7 +455,7 @@ static cascade_status write_samples(gan_session *s) {
     snprintf(path, sizeof path, "%s/step-%08lld.png", dir, (long long)s->prog.step);
     int scale = (int)(512 / (mw > 1 ? mw : 1));
     cascade_status st = cascade_mkdir_p(dir);
-    if (!st) st = cascade_explain_png(path, map, rows * (H + 1) - 1, mw - 1, scale < 4 ? 4 : scale);
+    if (!st) st = cascade_png_heatmap(path, map, rows * (H + 1) - 1, mw - 1, scale < 4 ? 4 : scale);
     cascade_free(x);
     cascade_free(map);
     return st;

@@ -49,7 +49,11 @@ static cascade_status load_data(cascade_session *s) {
         if (bytes <= job->memory_budget_mb * 1048576.0) {
             st = cascade_data_load(job, job->train, 1, rows, n_train, s->comm, &s->train);
         } else {
-            st = cascade_stream_open(s, rows, n_train); /* takes rows */
+            int64_t nmb = job->batch / job->micro_batch;
+            int64_t most = (nmb + s->size - 1) / s->size * job->micro_batch; /* samples per rank and step */
+            s->streaming = 1;
+            st = cascade_stream_open(&s->stream, job, rows, n_train, most, s->comm); /* takes rows */
+            s->train = s->stream.shape;
             rows = NULL;
         }
     }
@@ -154,14 +158,14 @@ cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const 
     if (resume_from && (st = read_data_stats(s, resume_from))) goto fail;
     if (job->normalize == NORM_STANDARD) {
         if (!resume_from)
-            st = s->streaming ? cascade_stream_norm(s) : cascade_norm_compute(job, &s->train, &s->norm);
+            st = s->streaming ? cascade_stream_norm(&s->stream, job, &s->norm) : cascade_norm_compute(job, &s->train, &s->norm);
         if (st) goto fail;
         if (!s->streaming) cascade_norm_apply(job, &s->norm, &s->train);
         if (s->has_valid) cascade_norm_apply(job, &s->norm, &s->valid);
     }
     if (job->normalize_targets == NORM_STANDARD) {
         if (!resume_from)
-            st = s->streaming ? cascade_stream_tnorm(s) : cascade_tnorm_compute(&s->train, &s->tnorm);
+            st = s->streaming ? cascade_stream_tnorm(&s->stream, job, &s->tnorm) : cascade_tnorm_compute(&s->train, &s->tnorm);
         if (st) goto fail;
         if (!s->streaming) cascade_tnorm_apply(&s->tnorm, s->train.y, s->train.n, 0);
         if (s->has_valid) cascade_tnorm_apply(&s->tnorm, s->valid.y, s->valid.n, 0);
@@ -255,7 +259,7 @@ void cascade_session_close(cascade_session *s) {
     cascade_reducer_free(&s->red);
     cascade_shards_free(&s->shards);
     cascade_topo_free(&s->topo);
-    cascade_stream_close(s);
+    if (s->streaming) cascade_stream_close(&s->stream);
     cascade_norm_free(&s->norm);
     cascade_norm_free(&s->tnorm);
     cascade_free(s->phys_preds);
@@ -295,43 +299,6 @@ void cascade_session_log_train(cascade_session *s, double loss, double lr, doubl
         cascade_log("%sstep %lld/%lld  epoch %lld  loss %.5g  lr %.3g  %.0f samples/s%s", s->tty ? "\r" : "",
                     (long long)s->prog.step, (long long)s->total_steps, (long long)s->prog.epoch, loss, lr, rate,
                     s->tty ? "   " : "\n");
-}
-
-cascade_status cascade_run_dataset(cascade_net *net, const cascade_dataset *d, int chunk, float *xb, int layer,
-                                   float *out, MPI_Comm comm) {
-    if (layer < 0) layer = net->output;
-    int64_t on = cascade_shape_numel(&net->layers[layer].out_shape), xs = cascade_shape_numel(&d->x_shape);
-    /* chunks at global offsets, dealt to ranks in contiguous blocks: every sample is computed
-     * in the same chunk whatever the rank count */
-    int64_t lo, hi;
-    cascade_par_chunk_rows(d->n, chunk, cascade_par_rank(comm), cascade_par_size(comm), &lo, &hi);
-    for (int64_t start = lo; start < hi; start += chunk) {
-        int m = (int)(hi - start < chunk ? hi - start : chunk);
-        memcpy(xb, d->x + start * xs, (size_t)(m * xs) * sizeof(float));
-        cascade_run run = {.n = m, .training = 0, .update_stats = 0};
-        run.ext[0] = xb;
-        cascade_net_forward(net, &run);
-        memcpy(out + start * on, net->act[layer], (size_t)(m * on) * sizeof(float));
-    }
-    return cascade_par_gather_rows(comm, out, d->n, chunk, on); /* everyone gets every output */
-}
-
-double cascade_predict_dataset(const cascade_job *job, cascade_net *net, const cascade_dataset *d, int chunk,
-                               float *xb, float *preds, int64_t classes, MPI_Comm comm) {
-    if (cascade_run_dataset(net, d, chunk, xb, -1, preds, comm)) return NAN;
-    int64_t on = cascade_shape_numel(cascade_net_out_shape(net));
-    const float *y = job->kind == JOB_AUTOENCODER ? d->x : d->y; /* an autoencoder reconstructs x */
-    if (!y) return NAN;
-    const double *cw = job->n_class_weights ? job->class_weights : NULL;
-    double sum = cascade_loss_weighted(job->loss, (int)d->n, on, classes, preds, y, cw, NULL, 1.0f);
-    if (!cw) return sum / (double)cascade_loss_terms(job->loss, (int)d->n, on, classes);
-    double wsum = 0, w; /* weighted mean: divided by the labels' weights */
-    int64_t spatial = cascade_shape_numel(&d->y_shape);
-    for (int64_t i = 0; i < d->n * spatial; i++) {
-        cascade_ce_label_weights(1, 1, y + i, cw, classes, &w);
-        wsum += w;
-    }
-    return sum / wsum;
 }
 
 cascade_status cascade_session_validate(cascade_session *s, double elapsed) {

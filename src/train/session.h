@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 
+#include "data/stream.h"
 #include "parallel/reducer.h"
 #include "train/model.h"
 #include "train/train.h"
@@ -43,10 +44,7 @@ typedef struct {
     /* streaming input (training set larger than memory_budget_mb): the file stays open and
      * each step reads this rank's samples; `train` then holds shapes and n only */
     int streaming;
-    cascade_source src;
-    int64_t *train_rows;          /* file rows of the training samples (valid_fraction split), or NULL */
-    int64_t *fetch_rows, *fetch_order;
-    float *xloc, *yloc, *xsorted, *ysorted, *fetch_tmp;
+    cascade_stream stream;
     int validated_at_end;
     int64_t last_valid_step;
     /* early stopping: the last validation lowered the loss (its checkpoint becomes BEST) /
@@ -54,15 +52,6 @@ typedef struct {
     int save_best, stop_early;
     int tty;
 } cascade_session;
-
-/* Streaming input (stream.c). */
-cascade_status cascade_stream_open(cascade_session *s, int64_t *rows, int64_t n_rows);
-cascade_status cascade_stream_norm(cascade_session *s);
-cascade_status cascade_stream_tnorm(cascade_session *s);
-/* Reads the samples of this rank's micro-batches [first, last) of the current step into
- * xloc/yloc (normalised), in micro-batch order. Collective. */
-cascade_status cascade_stream_fetch(cascade_session *s, int64_t first, int64_t last);
-void cascade_stream_close(cascade_session *s);
 
 /* The optimizer shards of a net's parameters: split over the ranks with ZeRO-1 and always in
  * deterministic mode (whose reduction delivers each rank only its shard's sums). */
@@ -106,14 +95,4 @@ void cascade_session_shuffle(cascade_session *s);
 void cascade_session_log_train(cascade_session *s, double loss, double lr, double rate, double elapsed);
 cascade_status cascade_session_validate(cascade_session *s, double elapsed);
 cascade_status cascade_session_checkpoint(cascade_session *s);
-/* Eval-mode outputs of `net` for all samples of d into preds (n, out) on every rank (each
- * rank computes its block of chunks, then they are gathered); returns the mean loss (NaN
- * without targets). */
-/* Eval-mode outputs of layer `layer` (-1: the net output) for all samples of d into out on
- * every rank (each rank computes its block of chunks, then they are gathered). */
-cascade_status cascade_run_dataset(cascade_net *net, const cascade_dataset *d, int chunk, float *xb, int layer,
-                                   float *out, MPI_Comm comm);
-double cascade_predict_dataset(const cascade_job *job, cascade_net *net, const cascade_dataset *d, int chunk,
-                               float *xb, float *preds, int64_t classes, MPI_Comm comm);
-
 #endif

@@ -26,7 +26,7 @@ static cascade_status class_weight_sum(cascade_session *s, int64_t first, int64_
     int64_t mb = job->micro_batch, ys = cascade_shape_numel(&s->train.y_shape);
     int64_t acc[CASCADE_XSUM_DIGITS] = {0};
     for (int64_t q = 0; q < (last - first) * mb; q++) {
-        const float *labels = s->streaming ? s->yloc + q * ys : s->train.y + s->perm[s->prog.cursor + first * mb + q] * ys;
+        const float *labels = s->streaming ? s->stream.y + q * ys : s->train.y + s->perm[s->prog.cursor + first * mb + q] * ys;
         cascade_ce_label_weights(1, ys, labels, job->class_weights, s->classes, s->label_w);
         for (int64_t e = 0; e < ys; e++) cascade_xsum_add_doubles(acc, s->label_w + e, 1); /* one sum */
     }
@@ -34,6 +34,15 @@ static cascade_status class_weight_sum(cascade_session *s, int64_t first, int64_
     cascade_xsum_to_doubles(acc, out, 1);
     if (!(*out > 0)) *out = 1; /* a batch of zero-weight labels: no gradient */
     return CASCADE_OK;
+}
+
+/* Streaming: reads the samples of this rank's micro-batches [first, last) of the step into
+ * stream.x/y (normalised, in micro-batch order) and checks their labels. Collective. */
+static cascade_status fetch_samples(cascade_session *s, int64_t first, int64_t last) {
+    int64_t mb = s->job->micro_batch, n = (last - first) * mb;
+    CASCADE_TRY(cascade_stream_fetch(&s->stream, s->job, s->perm + s->prog.cursor + first * mb, n, &s->norm, &s->tnorm));
+    cascade_dataset d = cascade_stream_view(&s->stream, n);
+    return cascade_model_check_labels(s->job, &d, s->classes);
 }
 
 /* One step over the global batch starting at perm[cursor]: this rank's micro-batches, then
@@ -52,7 +61,7 @@ static cascade_status global_step(cascade_session *s, int64_t step, double *loss
     if (s->streaming) {
         double t0 = cascade_now();
         /* a data error on one rank (e.g. NaN in its rows) must stop every rank */
-        CASCADE_TRY(cascade_par_agree(s->comm, cascade_stream_fetch(s, first, last), NULL, NULL,
+        CASCADE_TRY(cascade_par_agree(s->comm, fetch_samples(s, first, last), NULL, NULL,
                                       "reading its samples of the step"));
         s->t_input += cascade_now() - t0;
         cascade_trace_add("input", "read the step's samples", t0, cascade_now());
@@ -69,8 +78,8 @@ static cascade_status global_step(cascade_session *s, int64_t step, double *loss
         double t0 = cascade_now();
         if (s->streaming) { /* this step's samples were fetched above, before the loop */
             int64_t xs = cascade_shape_numel(&s->train.x_shape), ys = cascade_shape_numel(&s->train.y_shape);
-            memcpy(s->xb, s->xloc + (m - first) * mb * xs, (size_t)(mb * xs) * sizeof(float));
-            memcpy(s->yb, s->yloc + (m - first) * mb * ys, (size_t)(mb * ys) * sizeof(float));
+            memcpy(s->xb, s->stream.x + (m - first) * mb * xs, (size_t)(mb * xs) * sizeof(float));
+            memcpy(s->yb, s->stream.y + (m - first) * mb * ys, (size_t)(mb * ys) * sizeof(float));
         } else {
             cascade_data_gather(&s->train, s->idx, mb, s->xb, s->yb);
         }

@@ -24,15 +24,4 @@ cascade_status cascade_train_supervised(cascade_job *job, const cascade_train_op
 /* Runs an adversarial job (kind = gan, wgan, wgan-gp, refiner; src/train/gan.c, refiner.c). */
 cascade_status cascade_train_gan(cascade_job *job, const cascade_train_opts *o, MPI_Comm comm);
 
-/* Evaluates a trained model (checkpoint or run directory) on `data` (NULL: the job's
- * validation data) and writes metrics JSON to out_json (NULL: stdout). anomaly_label: a 0/1
- * data set of `data` against which the autoencoder's anomaly score gives a ROC AUC. preds_out:
- * also write the outputs as `cascade predict` does (NULL: no). */
-cascade_status cascade_evaluate(const char *ckpt, const char *data, const char *out_json, const char *anomaly_label,
-                                const char *preds_out, MPI_Comm comm);
-
-/* Writes OUT.h5 with `output` (N, output shape; physical units) and copies of the target
- * data sets when the file has them. */
-cascade_status cascade_predict(const char *ckpt, const char *data, const char *out, MPI_Comm comm);
-
 #endif

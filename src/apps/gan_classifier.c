@@ -13,9 +13,10 @@
 #include <unistd.h>
 
 #include "eval/metrics.h"
-#include "train/gan_eval.h"
+#include "apps/gan_eval.h"
+#include "apps/trained.h"
+#include "parallel/parallel.h"
 #include "train/train.h"
-#include "train/trained.h"
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
     (void)sb, (void)flag, (void)ftw;
