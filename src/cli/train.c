@@ -92,11 +92,7 @@ int cli_train(int argc, char **argv, MPI_Comm comm) {
     cascade_status st = cascade_job_load(job_path, sets, n_sets, &job);
     if (st) return cli_error(st);
     if (timeline && (st = cascade_trace_start(CLI_TIMELINE_EVENTS))) return cascade_job_free(&job), cli_error(st);
-    if (job.kind >= JOB_GAN) { /* gan, wgan, wgan-gp, refiner */
-        st = cascade_train_gan(&job, &o, comm);
-    } else {
-        st = cascade_train_supervised(&job, &o, comm);
-    }
+    st = cascade_train(&job, &o, comm);
     if (timeline) { /* also after a failed run: the trace shows how far it got */
         int64_t dropped = cascade_trace_dropped();
         cascade_status tst = cascade_timeline_write(timeline, comm);

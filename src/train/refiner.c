@@ -9,7 +9,7 @@
 #include "train/adversarial.h"
 
 cascade_status cascade_refiner_alloc(gan_session *s) {
-    cascade_job *job = s->job;
+    cascade_job *job = s->base.job;
     int64_t xs = s->xs, mb = job->micro_batch;
     s->hist_cap = job->history;
     s->sb = cascade_alloc((size_t)(mb * xs) * sizeof(float), "simulated batch");
@@ -34,23 +34,23 @@ void cascade_refiner_free(gan_session *s) {
 }
 
 cascade_status cascade_refiner_share_batch(gan_session *s) {
-    if (s->size == 1 || !s->hist_cap) return CASCADE_OK; /* only the history needs every sample */
+    if (s->base.size == 1 || !s->hist_cap) return CASCADE_OK; /* only the history needs every sample */
     double t0 = cascade_now();
-    int64_t mb = s->job->micro_batch;
-    cascade_status st = cascade_par_gather_rows(s->comm, s->fake_all, s->job->batch / mb * mb, mb, s->xs);
+    int64_t mb = s->base.job->micro_batch;
+    cascade_status st = cascade_par_gather_rows(s->base.comm, s->fake_all, s->base.job->batch / mb * mb, mb, s->xs);
     s->t_comm += cascade_now() - t0;
-    if (st) cascade_error_context("sharing the refined batch at step %lld: ", (long long)s->prog.step + 1);
+    if (st) cascade_error_context("sharing the refined batch at step %lld: ", (long long)s->base.prog.step + 1);
     return st;
 }
 
 static uint64_t history_draw(const gan_session *s, uint64_t ctr, int64_t q, int which) {
     uint32_t r[4];
-    cascade_philox((uint64_t)s->job->seed, CASCADE_RNG_HISTORY, ctr, (uint64_t)q, r);
+    cascade_philox((uint64_t)s->base.job->seed, CASCADE_RNG_HISTORY, ctr, (uint64_t)q, r);
     return which ? ((uint64_t)r[2] << 32 | r[3]) : ((uint64_t)r[0] << 32 | r[1]);
 }
 
 void cascade_refiner_fake_batch(gan_session *s, uint64_t ctr, int64_t pos, int m) {
-    int64_t xs = s->xs, half = s->job->batch / 2;
+    int64_t xs = s->xs, half = s->base.job->batch / 2;
     for (int i = 0; i < m; i++) {
         int64_t q = pos + i;
         const float *src = s->fake_all + q * xs;
@@ -61,7 +61,7 @@ void cascade_refiner_fake_batch(gan_session *s, uint64_t ctr, int64_t pos, int m
 
 void cascade_refiner_remember(gan_session *s, uint64_t ctr) {
     if (!s->hist_cap) return;
-    int64_t xs = s->xs, half = s->job->batch / 2;
+    int64_t xs = s->xs, half = s->base.job->batch / 2;
     for (int64_t q = 0; q < (half ? half : 1); q++) {
         int64_t slot = s->hist_n < s->hist_cap ? s->hist_n++
                                                  : (int64_t)(history_draw(s, ctr, q, 1) % (uint64_t)s->hist_cap);
@@ -74,7 +74,7 @@ cascade_status cascade_refiner_write(cascade_h5writer *w, gan_session *s) {
     CASCADE_TRY(cascade_h5w_attr_int(w, "/refiner", "history_filled", s->hist_n));
     if (!s->hist_cap) return CASCADE_OK;
     cascade_shape sh = cascade_shape_make(2, (int64_t[]){s->hist_cap, s->xs});
-    return cascade_h5w_write_floats(w, "/refiner/history", &sh, s->hist, 0, s->rank == 0 ? s->hist_cap * s->xs : 0);
+    return cascade_h5w_write_floats(w, "/refiner/history", &sh, s->hist, 0, s->base.rank == 0 ? s->hist_cap * s->xs : 0);
 }
 
 cascade_status cascade_refiner_read(cascade_h5file *f, gan_session *s) {
@@ -97,7 +97,7 @@ cascade_status cascade_refiner_read(cascade_h5file *f, gan_session *s) {
     if (!cascade_shape_equal(&info.shape, &want))
         return cascade_fail(CASCADE_EUSAGE, "%s: /refiner/history is %s but the job's history = %ld needs %s; resume "
                             "with the history the run was trained with", cascade_h5_filename(f),
-                            cascade_shape_str(&info.shape, a, sizeof a), s->job->history,
+                            cascade_shape_str(&info.shape, a, sizeof a), s->base.job->history,
                             cascade_shape_str(&want, b, sizeof b));
     CASCADE_TRY(cascade_h5_read_floats(f, "/refiner/history", &want, s->hist));
     s->hist_n = filled;

@@ -1,4 +1,5 @@
-/* Training entry points used by the CLI. */
+/* Training: its options (filled by the CLI, or by a command that trains, as the GAN
+ * classifier test) and its entry point. */
 #ifndef CASCADE_TRAIN_TRAIN_H
 #define CASCADE_TRAIN_TRAIN_H
 
@@ -17,11 +18,8 @@ typedef struct {
     volatile sig_atomic_t *stop_flag; /* set by SIGUSR1/SIGTERM: checkpoint and return ESTOPPED */
 } cascade_train_opts;
 
-/* Runs a supervised job (kind = supervised). Returns CASCADE_ESTOPPED after a signal-triggered
- * checkpoint. */
-cascade_status cascade_train_supervised(cascade_job *job, const cascade_train_opts *o, MPI_Comm comm);
-
-/* Runs an adversarial job (kind = gan, wgan, wgan-gp, refiner; src/train/gan.c, refiner.c). */
-cascade_status cascade_train_gan(cascade_job *job, const cascade_train_opts *o, MPI_Comm comm);
+/* Trains a job of any kind (src/train/run.c: the one loop; the kinds' steps in supervised.c
+ * and gan.c). Returns CASCADE_ESTOPPED after a signal-triggered checkpoint. */
+cascade_status cascade_train(cascade_job *job, const cascade_train_opts *o, MPI_Comm comm);
 
 #endif
