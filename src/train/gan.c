@@ -11,9 +11,11 @@
  * Micro-batches are dealt to ranks in contiguous blocks as in supervised training; z and a
  * are Philox draws keyed by (update, position in the global batch), never by rank, and the
  * deterministic mode sums every micro-batch's gradients exactly, so the nets are bitwise
- * identical for any rank count. Checkpoints hold both nets and both optimizers. */
+ * identical for any rank count. Checkpoints hold both nets and both optimizers. The loop
+ * around the step is run.c's. */
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -342,7 +344,7 @@ static cascade_status generator_update(gan_session *s, uint64_t ctr, int adversa
     return CASCADE_OK;
 }
 
-/* ---- checkpoints, progress, the loop ---- */
+/* ---- the kind: checkpoint contents, progress line, sample pictures, the step (run.c loops) ---- */
 
 /* The adversarial kind's part of a checkpoint: both nets and optimizers (the generator's
  * with the normalisation and progress), /gan, and a refiner's history. */
@@ -530,6 +532,9 @@ static cascade_status gan_step(cascade_training *t, int64_t step, int *ok, int *
     }
     return CASCADE_OK;
 }
+
+/* the loop's base sits first: the kind's functions cast between the two */
+_Static_assert(offsetof(gan_session, base) == 0, "gan_session starts with its run base");
 
 const cascade_trainer_kind cascade_adversarial_kind = {
     .name = "adversarial",

@@ -246,6 +246,39 @@ void cascade_gan_session_close(cascade_training *t) {
     cascade_training_close(t);
 }
 
+/* Rank 0: RUNDIR with job.ini and metrics.jsonl, then what is about to be trained. */
+static cascade_status open_rundir(gan_session *s) {
+    cascade_job *job = s->base.job;
+    const cascade_train_opts *o = s->base.opts;
+    CASCADE_TRY(cascade_session_open_rundir(job, s->base.rundir, &s->base.metrics));
+    char summary[8192];
+    if (!o->quiet) {
+        cascade_net_summary(&s->gen, summary, sizeof summary);
+        cascade_log("%s", summary);
+        cascade_net_summary(&s->critic, summary, sizeof summary);
+        cascade_log("%s", summary);
+    }
+    if (s->refiner)
+        cascade_log("training %s (kind refiner, %s critic): %lld simulated and %lld target samples, %lld steps of "
+                    "%ld critic update(s) on batches of %ld then one refiner update (the first %ld on the "
+                    "self-regularization alone), history %ld, %d rank(s)%s\n",
+                    job->name, job->critic_bce ? "bce" : "wgan-gp", (long long)s->base.train.n,
+                    (long long)s->target.n, (long long)s->base.total_steps, job->critic_steps, job->batch,
+                    job->pretrain_steps, job->history, s->base.size, job->deterministic ? ", deterministic" : "");
+    else
+        cascade_log("training %s (kind %s): %lld real samples, %lld steps of %ld critic update(s) on batches of "
+                    "%ld then one generator update, %d rank(s)%s\n",
+                    job->name, job->kind == JOB_GAN ? "gan" : job->kind == JOB_WGAN ? "wgan" : "wgan-gp",
+                    (long long)s->base.train.n, (long long)s->base.total_steps, job->critic_steps, job->batch, s->base.size,
+                    job->deterministic ? ", deterministic" : "");
+    if (!o->quiet)
+        cascade_log("optimizer state: %.0f bytes per rank (generator %.0f, critic %.0f)%s\n",
+                    cascade_optimizer_bytes(&s->gopt) + cascade_optimizer_bytes(&s->copt),
+                    cascade_optimizer_bytes(&s->gopt), cascade_optimizer_bytes(&s->copt),
+                    s->gen_shards.sharded ? " (sharded over the ranks)" : "");
+    return CASCADE_OK;
+}
+
 cascade_status cascade_gan_session_open(cascade_training *t, cascade_job *job, const cascade_train_opts *o,
                                         MPI_Comm comm) {
     gan_session *s = (gan_session *)t;
@@ -315,34 +348,7 @@ cascade_status cascade_gan_session_open(cascade_training *t, cascade_job *job, c
         st = cascade_fail(CASCADE_EINTERNAL, "out of memory for batch buffers");
         goto fail;
     }
-    if (s->base.rank == 0) {
-        if ((st = cascade_session_open_rundir(job, s->base.rundir, &s->base.metrics))) goto fail;
-        char summary[8192];
-        if (!o->quiet) {
-            cascade_net_summary(&s->gen, summary, sizeof summary);
-            cascade_log("%s", summary);
-            cascade_net_summary(&s->critic, summary, sizeof summary);
-            cascade_log("%s", summary);
-        }
-        if (s->refiner)
-            cascade_log("training %s (kind refiner, %s critic): %lld simulated and %lld target samples, %lld steps of "
-                        "%ld critic update(s) on batches of %ld then one refiner update (the first %ld on the "
-                        "self-regularization alone), history %ld, %d rank(s)%s\n",
-                        job->name, job->critic_bce ? "bce" : "wgan-gp", (long long)s->base.train.n,
-                        (long long)s->target.n, (long long)s->base.total_steps, job->critic_steps, job->batch,
-                        job->pretrain_steps, job->history, s->base.size, job->deterministic ? ", deterministic" : "");
-        else
-            cascade_log("training %s (kind %s): %lld real samples, %lld steps of %ld critic update(s) on batches of "
-                        "%ld then one generator update, %d rank(s)%s\n",
-                        job->name, job->kind == JOB_GAN ? "gan" : job->kind == JOB_WGAN ? "wgan" : "wgan-gp",
-                        (long long)s->base.train.n, (long long)s->base.total_steps, job->critic_steps, job->batch, s->base.size,
-                        job->deterministic ? ", deterministic" : "");
-        if (!o->quiet)
-            cascade_log("optimizer state: %.0f bytes per rank (generator %.0f, critic %.0f)%s\n",
-                        cascade_optimizer_bytes(&s->gopt) + cascade_optimizer_bytes(&s->copt),
-                        cascade_optimizer_bytes(&s->gopt), cascade_optimizer_bytes(&s->copt),
-                        s->gen_shards.sharded ? " (sharded over the ranks)" : "");
-    }
+    if (s->base.rank == 0 && (st = open_rundir(s))) goto fail;
     return CASCADE_OK;
 fail:
     cascade_gan_session_close(t);

@@ -9,10 +9,7 @@
 #include <unistd.h>
 
 #include "cascade/trace.h"
-#include "train/session.h"
-
-/* The base sits first in every session: the kinds cast between the two. */
-_Static_assert(offsetof(cascade_session, base) == 0, "cascade_session starts with its run base");
+#include "train/session.h" /* cascade_session_start; run.h */
 
 /* ---- the base: shared set-up ---- */
 

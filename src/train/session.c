@@ -126,6 +126,30 @@ cascade_status cascade_session_open_rundir(const cascade_job *job, const char *r
     return CASCADE_OK;
 }
 
+/* The step's buffers: a micro-batch of inputs, targets and output gradients, the validation
+ * outputs (and in physical units with normalize_targets), the step's doubles, label weights. */
+static cascade_status alloc_buffers(cascade_session *s) {
+    cascade_job *job = s->base.job;
+    int64_t mb = job->micro_batch;
+    int64_t ys = cascade_shape_numel(&s->base.train.y_shape), xs = cascade_shape_numel(&s->base.train.x_shape);
+    s->idx = malloc((size_t)mb * sizeof(int64_t));
+    s->xb = cascade_alloc((size_t)mb * (size_t)xs * sizeof(float), "input batch");
+    s->yb = cascade_alloc((size_t)mb * (size_t)ys * sizeof(float), "target batch");
+    s->dout = cascade_alloc((size_t)mb * (size_t)s->out_numel * sizeof(float), "output gradient");
+    s->preds = cascade_alloc((size_t)(s->base.has_valid ? s->valid.n : 1) * (size_t)s->out_numel * sizeof(float),
+                             "validation outputs");
+    if (job->normalize_targets == NORM_STANDARD && s->base.has_valid) {
+        s->phys_preds = cascade_alloc((size_t)s->valid.n * (size_t)s->out_numel * sizeof(float), "validation outputs");
+        s->phys_y = cascade_alloc((size_t)s->valid.n * (size_t)ys * sizeof(float), "validation targets");
+        if (!s->phys_preds || !s->phys_y) return cascade_fail(CASCADE_EINTERNAL, "out of memory");
+    }
+    s->facc = cascade_alloc((size_t)(s->net.n_stats + 1) * sizeof(double), "statistics buffer");
+    s->label_w = cascade_alloc((size_t)(ys + 1) * sizeof(double), "label weights");
+    if (!s->idx || !s->xb || !s->yb || !s->dout || !s->preds || !s->facc || !s->label_w)
+        return cascade_fail(CASCADE_EINTERNAL, "out of memory for batch buffers");
+    return CASCADE_OK;
+}
+
 cascade_status cascade_session_open(cascade_training *t, cascade_job *job, const cascade_train_opts *o,
                                     MPI_Comm comm) {
     cascade_session *s = (cascade_session *)t;
@@ -190,28 +214,7 @@ cascade_status cascade_session_open(cascade_training *t, cascade_job *job, const
     if ((st = cascade_net_reducer(&s->net, &s->base.topo, job, (int)s->net.n_stats + 1, &s->shards, &s->red))) goto fail;
     s->base.steps_per_epoch = s->base.train.n / job->batch;
     s->base.total_steps = o->steps > 0 ? o->steps : job->steps > 0 ? job->steps : job->epochs * s->base.steps_per_epoch;
-    int64_t ys = cascade_shape_numel(&s->base.train.y_shape), xs = cascade_shape_numel(&s->base.train.x_shape);
-    if ((st = cascade_training_buffers(t))) goto fail;
-    s->idx = malloc((size_t)mb * sizeof(int64_t));
-    s->xb = cascade_alloc((size_t)mb * (size_t)xs * sizeof(float), "input batch");
-    s->yb = cascade_alloc((size_t)mb * (size_t)ys * sizeof(float), "target batch");
-    s->dout = cascade_alloc((size_t)mb * (size_t)s->out_numel * sizeof(float), "output gradient");
-    s->preds = cascade_alloc((size_t)(s->base.has_valid ? s->valid.n : 1) * (size_t)s->out_numel * sizeof(float),
-                             "validation outputs");
-    if (job->normalize_targets == NORM_STANDARD && s->base.has_valid) {
-        s->phys_preds = cascade_alloc((size_t)s->valid.n * (size_t)s->out_numel * sizeof(float), "validation outputs");
-        s->phys_y = cascade_alloc((size_t)s->valid.n * (size_t)ys * sizeof(float), "validation targets");
-        if (!s->phys_preds || !s->phys_y) {
-            st = cascade_fail(CASCADE_EINTERNAL, "out of memory");
-            goto fail;
-        }
-    }
-    s->facc = cascade_alloc((size_t)(s->net.n_stats + 1) * sizeof(double), "statistics buffer");
-    s->label_w = cascade_alloc((size_t)(ys + 1) * sizeof(double), "label weights");
-    if (!s->idx || !s->xb || !s->yb || !s->dout || !s->preds || !s->facc || !s->label_w) {
-        st = cascade_fail(CASCADE_EINTERNAL, "out of memory for batch buffers");
-        goto fail;
-    }
+    if ((st = cascade_training_buffers(t)) || (st = alloc_buffers(s))) goto fail;
     if (s->base.rank == 0) {
         if ((st = cascade_session_open_rundir(job, s->base.rundir, &s->base.metrics))) goto fail;
         char summary[8192];

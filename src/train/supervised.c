@@ -2,6 +2,7 @@
  * micro-batches, dealt to ranks in contiguous blocks; gradients summed over ranks
  * (parallel/reducer.h), then the optimizer update. The loop around it is run.c's. */
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "cascade/trace.h"
@@ -130,6 +131,9 @@ static cascade_status supervised_step(cascade_training *t, int64_t step, int *ok
     *epoch_end = t->prog.cursor + B > t->train.n;
     return CASCADE_OK;
 }
+
+/* the loop's base sits first: the kind's functions cast between the two */
+_Static_assert(offsetof(cascade_session, base) == 0, "cascade_session starts with its run base");
 
 const cascade_trainer_kind cascade_supervised_kind = {
     .name = "supervised",
