@@ -13,13 +13,11 @@
  * deterministic mode sums every micro-batch's gradients exactly, so the nets are bitwise
  * identical for any rank count. Checkpoints hold both nets and both optimizers. The loop
  * around the step is run.c's. */
-#include <errno.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cascade/h5io.h"
 #include "cascade/trace.h"

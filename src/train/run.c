@@ -2,9 +2,7 @@
  * ranks' agreement on stopping (signals), the log / validation / checkpoint cadence, early
  * stopping and resume. A kind's step, progress line, validation and checkpoint contents come
  * from its cascade_trainer_kind (supervised.c, gan.c). */
-#include <math.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 

@@ -57,9 +57,10 @@ double cascade_optimizer_bytes(const cascade_optimizer *opt);
  * `,"K_s":rank 0,"K_max_s":..,"K_mean_s":..` members into buf; collective. */
 #define CASCADE_TIMERS 5
 cascade_status cascade_timers_json(MPI_Comm comm, const double t[CASCADE_TIMERS], char *buf, size_t n);
-/* Shared start of every training loop: RUNDIR (--out, default runs/<job name>) and its
- * checkpoints/, the check that `size` ranks can share the micro-batches, and which checkpoint
- * to resume from (NULL: fresh); a fresh run into a directory with checkpoints is an error. */
+/* The start of every kind's set-up (cascade_training_open): RUNDIR (--out, default
+ * runs/<job name>) and its checkpoints/, the check that `size` ranks can share the
+ * micro-batches, and which checkpoint to resume from (NULL: fresh); a fresh run into a
+ * directory with checkpoints is an error. */
 cascade_status cascade_session_start(const cascade_job *job, const cascade_train_opts *o, int size,
                                      char rundir[CASCADE_PATH_MAX], char ckdir[CASCADE_PATH_MAX + 16],
                                      const char **resume_from);
