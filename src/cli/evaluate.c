@@ -7,9 +7,9 @@
 #include "cascade/cascade.h"
 #include "cli/cli.h"
 #include "cascade/h5io.h"
+#include "apps/apps.h"
+#include "apps/gan_eval.h"
 #include "io/fsops.h"
-#include "train/gan_eval.h"
-#include "train/train.h"
 
 static const char help[] =
     "usage: cascade evaluate RUNDIR|CKPT.h5 [--data FILE.h5] [--out METRICS.json] [--plots DIR]\n"

@@ -6,8 +6,8 @@
 
 #include "cascade/cascade.h"
 #include "cli/cli.h"
+#include "apps/apps.h"
 #include "io/fsops.h"
-#include "train/gan.h"
 
 static const char help[] =
     "usage: cascade generate RUNDIR|CKPT.h5 -n N -o OUT.h5 [--seed S] [--condition FILE.h5] [--force]\n"

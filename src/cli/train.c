@@ -103,11 +103,7 @@ int cli_train(int argc, char **argv, MPI_Comm comm) {
     st = cascade_rundir_lock(rundir, comm, &lock);
     int tracing = st == CASCADE_OK && timeline;
     if (tracing) st = cascade_trace_start(CLI_TIMELINE_EVENTS);
-    if (st == CASCADE_OK && job.kind >= JOB_GAN) { /* gan, wgan, wgan-gp, refiner */
-        st = cascade_train_gan(&job, &o, comm);
-    } else if (st == CASCADE_OK) {
-        st = cascade_train_supervised(&job, &o, comm);
-    }
+    if (st == CASCADE_OK) st = cascade_train(&job, &o, comm);
     if (tracing) { /* also after a failed run: the trace shows how far it got */
         int64_t dropped = cascade_trace_dropped();
         cascade_status tst = cascade_timeline_write(timeline, comm);

@@ -10,7 +10,7 @@
 
 #include "cascade/h5io.h"
 #include "explain/explain.h"
-#include "train/trained.h"
+#include "apps/trained.h"
 
 static const char *const method_names[] = {"activations", "filters",   "saliency", "inputxgrad",    "integrated",
                                            "cam",         "gradcam",   "deconvnet", "guided",       "guided-gradcam",

@@ -10,6 +10,7 @@
 
 #include "cascade/core.h"
 #include "cascade/h5io.h"
+#include "io/png.h"
 #include "nn/graph.h"
 
 typedef enum {
@@ -103,13 +104,14 @@ cascade_status cascade_explain_gradient_rule(cascade_net *net, const float *x, i
 cascade_status cascade_explain_integrated(cascade_net *net, const float *x, int64_t n, const float *baseline,
                                           int64_t target, int steps, float *attr, double *value, double *base_value);
 
-/* Writes a (h, w) map as a PNG heatmap: diverging blue-white-red scaled to max |value|
- * (white = 0), each cell drawn as a square of `scale` pixels. */
-cascade_status cascade_explain_png(const char *path, const float *map, int64_t h, int64_t w, int scale);
-/* The same on the air-shower array's offset hexagonal grid (CONTRACT: station [r][c] at
- * x = c + (r mod 2)/2, y = r·√3/2 spacings): hexagonal cells, north (row h−1) at the top, grey
- * outside the array; `scale` pixels per station spacing. */
-cascade_status cascade_explain_png_hex(const char *path, const float *map, int64_t h, int64_t w, int scale);
+/* PNG heatmaps (io/png.h), under the names explain has always used. */
+static inline cascade_status cascade_explain_png(const char *path, const float *map, int64_t h, int64_t w, int scale) {
+    return cascade_png_heatmap(path, map, h, w, scale);
+}
+static inline cascade_status cascade_explain_png_hex(const char *path, const float *map, int64_t h, int64_t w,
+                                                     int scale) {
+    return cascade_png_heatmap_hex(path, map, h, w, scale);
+}
 
 /* ---- attribution inside a region (explain/mask.c): --mask NAME[=V[,V...]] ---- */
 

@@ -276,7 +276,15 @@ static cascade_status parse_data(cascade_job *job) {
     job->layout = (cascade_layout)layout;
     job->normalize = (cascade_norm)normalize;
     CASCADE_TRY(cascade_cfg_bool(s, "shuffle", 1, &job->shuffle));
-    CASCADE_TRY(cascade_cfg_double(s, "memory_budget_mb", 4096, 0, 1e9, &job->memory_budget_mb));
+    job->memory_budget_mb = 4096;
+    if (is_adversarial(job->kind)) {
+        char why[160];
+        snprintf(why, sizeof why, "kind = %s holds its samples in memory: streaming input (memory_budget_mb) is for "
+                 "kind = supervised and autoencoder", KIND_NAMES[job->kind]);
+        CASCADE_TRY(forbid(s, "memory_budget_mb", why));
+    } else {
+        CASCADE_TRY(cascade_cfg_double(s, "memory_budget_mb", 4096, 0, 1e9, &job->memory_budget_mb));
+    }
     /* log_inputs: inputs spanning decades (signals in VEM) enter as log10(1 + x) */
     CASCADE_TRY(cascade_cfg_namelist(s, "log_inputs", CASCADE_MAX_NAMES, job->log_inputs, &job->n_log_inputs));
     for (int i = 0; i < job->n_log_inputs; i++) {
@@ -299,7 +307,7 @@ static cascade_status parse_data(cascade_job *job) {
 static cascade_status parse_train(cascade_job *job) {
     cascade_section absent = stand_in(job, "train"), *s = cascade_job_section(job, "train");
     if (!s) s = &absent;
-    char where[32], msg[160];
+    char where[32], msg[256];
 
     CASCADE_TRY(cfg_count(s, "batch", 128, 1, &job->batch));
     CASCADE_TRY(cfg_count(s, "micro_batch", job->batch, 1, &job->micro_batch));
@@ -332,6 +340,15 @@ static cascade_status parse_train(cascade_job *job) {
                                      "an autoencoder reconstructs its inputs: use mse, mae, huber or bce");
     }
     job->loss = (cascade_loss_kind)loss;
+    if (is_adversarial(job->kind)) { /* keys of a supervised loss and its validation */
+        snprintf(msg, sizeof msg, "kind = %s sets its own losses: class_weights weight loss = ce of supervised jobs",
+                 KIND_NAMES[job->kind]);
+        CASCADE_TRY(forbid(s, "class_weights", msg));
+        snprintf(msg, sizeof msg, "early stopping watches the validation loss, and kind = %s has none (its nets "
+                 "never see held-out data): give steps or epochs and compare checkpoints with cascade evaluate",
+                 KIND_NAMES[job->kind]);
+        CASCADE_TRY(forbid(s, "early_stopping", msg));
+    }
     CASCADE_TRY(cascade_cfg_doublelist(s, "class_weights", 16, job->class_weights, &job->n_class_weights));
     if (job->n_class_weights && job->loss != LOSS_CE)
         return cascade_cfg_error(s, cascade_section_peek(s, "class_weights"), "class_weights go with loss = ce");

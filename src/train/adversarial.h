@@ -23,16 +23,18 @@ typedef struct {
 #define GAN_CRITIC_DOUBLES 4
 #define GAN_GEN_DOUBLES(s) ((int)(s)->gen.n_stats + 3)
 
+/* Loss sums of the finite steps since the last progress line, and their count. */
 typedef struct {
-    cascade_job *job;
-    const cascade_train_opts *o;
-    MPI_Comm comm;
-    int rank, size, tty;
-    char rundir[CASCADE_PATH_MAX], ckdir[CASCADE_PATH_MAX + 16];
-    FILE *metrics;
+    double critic, gen, wass, gp, selfreg;
+    int64_t n;
+} gan_means;
+
+typedef struct {
+    cascade_training base;  /* first: the loop's view (base.prog.step = generator updates; cursor and
+                             * epoch over base.train, the real samples) */
     int refiner;            /* kind = refiner: `gen` is the refiner, its input a simulated sample */
-    cascade_dataset train;  /* gan: the real samples; refiner: the simulation (x normalised; y: the
-                             * conditions, or NULL) */
+    /* base.train: gan: the real samples; refiner: the simulation (x normalised; y: the
+     * conditions, or NULL) */
     cascade_dataset target; /* refiner: the measured-domain samples the critic sees as real (input
                              * 0 with outputs; tin[k]: input k >= 1) */
     cascade_dataset tin[CASCADE_MAX_NAMES];
@@ -48,10 +50,7 @@ typedef struct {
     int64_t scores;         /* critic outputs per sample (1; a refiner's patch critic: more) */
     cascade_net gen, critic;
     cascade_optimizer gopt, copt;
-    cascade_progress prog;  /* step = generator updates; cursor/epoch over the real samples */
-    int64_t total_steps, steps_per_epoch, last_base;
-    int64_t *perm, *ids;
-    int perm_valid;
+    int64_t last_base;      /* cursor of the last critic batch (the generator's conditions) */
     float *xb, *cb, *zb, *hat, *dout, *v;
     /* refiner: a simulated micro-batch, the refined global batch (every rank: all of it),
      * the critic's fake micro-batch, the history buffer (hist_cap samples, hist_n filled) and
@@ -63,28 +62,26 @@ typedef struct {
     /* the data-parallel side of each net: gradient reduction (its buckets start as the last
      * local micro-batch's final backward finishes them) and optimizer shards (ZeRO-1, and
      * always in deterministic mode) */
-    cascade_topo topo;
     cascade_reducer gen_red, critic_red;
     cascade_shards gen_shards, critic_shards;
     float *gen_grads_own, *critic_grads_own; /* the nets' own gradient buffers */
     double *facc, *dvals;   /* the step's summed doubles, one micro-batch's */
     float *grads_sum;       /* the last reduced net's summed gradients (valid on this rank's shard) */
     int nonfinite;          /* ... and whether any of its terms was NaN/Inf (every rank agrees) */
-    double t_input, t_compute, t_comm, t_optim; /* t_comm: gathers (reductions: in the reducers) */
+    double t_comm;          /* gathers (reductions: in the reducers) */
+    /* the progress line: loss means of the finite steps since the last, and the last step's
+     * learning rates and whether it was a refiner's pretraining step */
+    gan_means means;
+    double lr_g, lr_c;
+    int pretraining;
 } gan_session;
 
 /* gan_setup.c */
-/* The job seen as reading input k alone (the tensors of a job with outputs: channels layout,
- * its own log_inputs), or all inputs stacked (k < 0); the conditions come as the data's
- * targets (y), with input 0. */
-void cascade_gan_input_view(const cascade_job *job, int k, cascade_job *view);
-/* The critic is trained with the gradient penalty (wgan-gp, and a refiner's default critic). */
-int cascade_gan_uses_penalty(const cascade_job *job);
-/* Logistic (BCE on logits) losses: gan, and a refiner's bce (patch) critic; else Wasserstein. */
-int cascade_gan_uses_bce(const cascade_job *job);
-/* Data, nets (built, or read back when resuming), optimizers, buffers, run directory. */
-cascade_status cascade_gan_session_open(gan_session *s, cascade_job *job, const cascade_train_opts *o, MPI_Comm comm);
-void cascade_gan_session_close(gan_session *s);
+/* The adversarial kind's open and close (gan_setup.c): data, nets (built, or read back when
+ * resuming), optimizers, buffers, run directory. */
+cascade_status cascade_gan_session_open(cascade_training *t, cascade_job *job, const cascade_train_opts *o,
+                                        MPI_Comm comm);
+void cascade_gan_session_close(cascade_training *t);
 
 /* refiner.c */
 /* Buffers of the refiner: history, refined batch, target permutation. */

@@ -1,6 +1,6 @@
 /* Wiring a net to src/parallel for training: its optimizer shards, its gradient reducer (the
  * buckets follow the net's layers, which src/parallel knows nothing of), the sharded optimizer
- * update and the per-rank timers of metrics.jsonl. Shared by both training loops. */
+ * update and the per-rank timers of metrics.jsonl. Shared by every kind of training. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

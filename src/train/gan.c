@@ -11,18 +11,18 @@
  * Micro-batches are dealt to ranks in contiguous blocks as in supervised training; z and a
  * are Philox draws keyed by (update, position in the global batch), never by rank, and the
  * deterministic mode sums every micro-batch's gradients exactly, so the nets are bitwise
- * identical for any rank count. Checkpoints hold both nets and both optimizers. */
-#include <errno.h>
+ * identical for any rank count. Checkpoints hold both nets and both optimizers. The loop
+ * around the step is run.c's. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cascade/h5io.h"
 #include "cascade/trace.h"
 #include "cascade/xsum.h"
-#include "explain/explain.h"
+#include "io/png.h"
 #include "train/adversarial.h"
 
 /* ---- one update ---- */
@@ -54,7 +54,7 @@ static void step_begin(gan_session *s, cascade_net *net) { cascade_reducer_begin
 static cascade_status step_reduce(gan_session *s, cascade_net *net) {
     int64_t lo, hi;
     cascade_status st = cascade_reducer_finish(reducer_of(s, net), s->facc, &s->nonfinite, &s->grads_sum, &lo, &hi);
-    if (st) cascade_error_context("net %s, step %lld: ", net->name, (long long)s->prog.step + 1);
+    if (st) cascade_error_context("net %s, step %lld: ", net->name, (long long)s->base.prog.step + 1);
     return st;
 }
 
@@ -84,16 +84,16 @@ static void gen_inputs(const gan_session *s, cascade_run *run, int m) {
 /* Simulated samples idx[0..m) into sb, input-major (a refiner's input). */
 static void sim_batch(gan_session *s, const int64_t *idx, int m) {
     for (int k = 0; k < s->gx.n; k++)
-        cascade_data_gather(k ? &s->xin[k] : &s->train, idx, m, s->sb + m * s->gx.off[k], NULL);
+        cascade_data_gather(k ? &s->xin[k] : &s->base.train, idx, m, s->sb + m * s->gx.off[k], NULL);
 }
 
 /* The generator's samples for global-batch positions [first, first + m), from z drawn for
  * update counter `ctr` (and the conditions in cb): left in the generator's output. */
 /* A refiner refines the simulated micro-batch in sb instead. */
 static const float *generate_batch(gan_session *s, uint64_t ctr, int64_t first, int m, int collect) {
-    if (!s->refiner) cascade_gan_noise((uint64_t)s->job->seed, ctr, first, m, s->zs, s->zb);
-    for (int i = 0; i < m; i++) s->ids[i] = (int64_t)(ctr * (uint64_t)s->job->batch) + first + i;
-    cascade_run run = {.n = m, .training = 1, .collect_stats = collect, .sample_ids = s->ids, .step = ctr};
+    if (!s->refiner) cascade_gan_noise((uint64_t)s->base.job->seed, ctr, first, m, s->zs, s->zb);
+    for (int i = 0; i < m; i++) s->base.ids[i] = (int64_t)(ctr * (uint64_t)s->base.job->batch) + first + i;
+    cascade_run run = {.n = m, .training = 1, .collect_stats = collect, .sample_ids = s->base.ids, .step = ctr};
     gen_inputs(s, &run, m);
     cascade_net_forward(&s->gen, &run);
     for (int k = 0; k < s->gx.n; k++) /* the outputs, input-major */
@@ -109,7 +109,7 @@ static void critic_inputs(const gan_session *s, cascade_run *run, const float *x
 
 /* Critic forward on x (conditions cb); its scores stay in its output. */
 static const float *critic_forward(gan_session *s, const float *x, int m, uint64_t ctr) {
-    cascade_run run = {.n = m, .training = 1, .sample_ids = s->ids, .step = ctr};
+    cascade_run run = {.n = m, .training = 1, .sample_ids = s->base.ids, .step = ctr};
     critic_inputs(s, &run, x, m);
     cascade_net_forward(&s->critic, &run);
     return cascade_net_output(&s->critic);
@@ -117,7 +117,7 @@ static const float *critic_forward(gan_session *s, const float *x, int m, uint64
 
 /* Critic backward of s->dout after critic_forward on the same x. */
 static void critic_backward(gan_session *s, const float *x, int m, uint64_t ctr, int no_param_grads, int final) {
-    cascade_run run = {.n = m, .training = 1, .sample_ids = s->ids, .step = ctr, .no_param_grads = no_param_grads};
+    cascade_run run = {.n = m, .training = 1, .sample_ids = s->base.ids, .step = ctr, .no_param_grads = no_param_grads};
     critic_inputs(s, &run, x, m);
     hook_on(s, &run, &s->critic, final && !no_param_grads);
     cascade_net_backward(&s->critic, &run, s->dout);
@@ -131,7 +131,7 @@ static double penalty(gan_session *s, const float *fake, uint64_t ctr, int64_t f
     const cascade_gan_x *gx = &s->gx;
     for (int i = 0; i < m; i++) {
         uint32_t r[4];
-        cascade_philox((uint64_t)s->job->seed, CASCADE_RNG_GAN_ALPHA, ctr, (uint64_t)(first + i), r);
+        cascade_philox((uint64_t)s->base.job->seed, CASCADE_RNG_GAN_ALPHA, ctr, (uint64_t)(first + i), r);
         float a = cascade_u01f(r[0]);
         for (int t = 0; t < gx->n; t++)
             for (int64_t e = 0; e < gx->numel[t]; e++) {
@@ -139,7 +139,7 @@ static double penalty(gan_session *s, const float *fake, uint64_t ctr, int64_t f
                 s->hat[k] = s->xb[k] + a * (fake[k] - s->xb[k]);
             }
     }
-    cascade_run run = {.n = m, .training = 1, .sample_ids = s->ids, .step = ctr, .no_param_grads = 1};
+    cascade_run run = {.n = m, .training = 1, .sample_ids = s->base.ids, .step = ctr, .no_param_grads = 1};
     critic_inputs(s, &run, s->hat, m);
     cascade_net_forward(&s->critic, &run);
     for (int i = 0; i < m; i++) s->dout[i] = 1; /* d(sum of scores)/d x^: each sample's own gradient */
@@ -154,7 +154,7 @@ static double penalty(gan_session *s, const float *fake, uint64_t ctr, int64_t f
                 sq += g * g;
             }
         double norm = sqrt(sq), d = norm - 1;
-        if (s->job->one_sided && d < 0) d = 0; /* max(0, |g| - 1)^2 */
+        if (s->base.job->one_sided && d < 0) d = 0; /* max(0, |g| - 1)^2 */
         sum += d * d;
         /* dR/dg = scale * 2 (|g| - 1) g / |g|; no direction at g = 0 */
         double f = norm > 0 ? scale * 2 * d / norm : 0;
@@ -175,7 +175,7 @@ static double penalty(gan_session *s, const float *fake, uint64_t ctr, int64_t f
 static double score_loss(gan_session *s, const float *d, int m, int real, double norm) {
     double loss = 0;
     for (int64_t i = 0; i < m * s->scores; i++) {
-        if (cascade_gan_uses_bce(s->job)) {
+        if (cascade_gan_uses_bce(s->base.job)) {
             loss += real ? softplus(-(double)d[i]) : softplus(d[i]);
             s->dout[i] = (float)((sigmoid(d[i]) - (real ? 1 : 0)) / norm);
         } else {
@@ -197,11 +197,11 @@ static double score_sum(const float *d, int64_t n) {
 static void real_batch(gan_session *s, int64_t pos, int m) {
     if (!s->refiner) {
         for (int k = 0; k < s->gx.n; k++)
-            cascade_data_gather(k ? &s->xin[k] : &s->train, s->perm + s->prog.cursor + pos, m,
+            cascade_data_gather(k ? &s->xin[k] : &s->base.train, s->base.perm + s->base.prog.cursor + pos, m,
                                 s->xb + m * s->gx.off[k], k == 0 && s->cs ? s->cb : NULL);
         return;
     }
-    int64_t idx[1024], base = s->critic_updates * s->job->batch + pos;
+    int64_t idx[1024], base = s->critic_updates * s->base.job->batch + pos;
     for (int i = 0; i < m; i += 1024) {
         int c = m - i < 1024 ? m - i : 1024;
         for (int j = 0; j < c; j++) idx[j] = s->perm_t[(base + i + j) % s->target.n];
@@ -214,10 +214,10 @@ static void real_batch(gan_session *s, int64_t pos, int m) {
 /* A refiner's critic judges the refined global batch, mixed with its history: refine this
  * rank's micro-batches first and share them with every rank. */
 static cascade_status refine_all(gan_session *s, uint64_t ctr, int64_t first, int64_t last) {
-    int mb = (int)s->job->micro_batch;
+    int mb = (int)s->base.job->micro_batch;
     for (int64_t m = first; m < last; m++) {
         int64_t pos = m * mb;
-        sim_batch(s, s->perm + s->prog.cursor + pos, mb);
+        sim_batch(s, s->base.perm + s->base.prog.cursor + pos, mb);
         const float *refined = generate_batch(s, ctr, pos, mb, 0);
         for (int i = 0; i < mb; i++) /* fake_all holds rows (the history's layout) */
             cascade_gan_x_row(&s->gx, refined, mb, i, s->fake_all + (pos + i) * s->xs);
@@ -228,11 +228,11 @@ static cascade_status refine_all(gan_session *s, uint64_t ctr, int64_t first, in
 /* One critic update on the global batch at perm[cursor]. sums: loss, D(real), D(fake), penalty
  * (the scores' means over the batch). */
 static cascade_status critic_update(gan_session *s, uint64_t ctr, double sums[4]) {
-    cascade_job *job = s->job;
+    cascade_job *job = s->base.job;
     int mb = (int)job->micro_batch, K = GAN_CRITIC_DOUBLES;
     double B = (double)job->batch, terms = B * (double)s->scores;
     int64_t nmb = job->batch / job->micro_batch, first, last;
-    cascade_par_block(nmb, s->rank, s->size, &first, &last);
+    cascade_par_block(nmb, s->base.rank, s->base.size, &first, &last);
     step_begin(s, &s->critic);
     double t0 = cascade_now();
     if (s->refiner) CASCADE_TRY(refine_all(s, ctr, first, last));
@@ -263,8 +263,8 @@ static cascade_status critic_update(gan_session *s, uint64_t ctr, double sums[4]
         s->dvals[0] = loss, s->dvals[1] = real_sum, s->dvals[2] = fake_sum, s->dvals[3] = gp;
         mb_end(s, &s->critic);
     }
-    s->t_compute += cascade_now() - t0;
-    s->last_base = s->prog.cursor;
+    s->base.t_compute += cascade_now() - t0;
+    s->last_base = s->base.prog.cursor;
     CASCADE_TRY(step_reduce(s, &s->critic));
     for (int i = 0; i < K; i++) sums[i] = s->facc[i] / terms;
     if (s->refiner) cascade_refiner_remember(s, ctr);
@@ -279,18 +279,18 @@ static cascade_status critic_update(gan_session *s, uint64_t ctr, double sums[4]
  * (torch's l1_loss). loss_out: the loss, and the self-regularization (refiner) or constrainer
  * mean squared error (NaN if not finite). */
 static cascade_status generator_update(gan_session *s, uint64_t ctr, int adversarial, double loss_out[2]) {
-    cascade_job *job = s->job;
+    cascade_job *job = s->base.job;
     int mb = (int)job->micro_batch, ns = (int)s->gen.n_stats;
     double B = (double)job->batch, lambda = job->self_regularization;
     int constrained = s->constrainer.open;
     int64_t nmb = job->batch / job->micro_batch, xs = s->xs, first, last;
-    cascade_par_block(nmb, s->rank, s->size, &first, &last);
+    cascade_par_block(nmb, s->base.rank, s->base.size, &first, &last);
     step_begin(s, &s->gen);
     double t0 = cascade_now();
     for (int64_t m = first; m < last; m++) {
         int64_t pos = m * mb;
-        if (s->refiner) sim_batch(s, s->perm + s->last_base + pos, mb);
-        else if (s->cs) cascade_data_gather(&s->train, s->perm + s->last_base + pos, mb, s->xb, s->cb);
+        if (s->refiner) sim_batch(s, s->base.perm + s->last_base + pos, mb);
+        else if (s->cs) cascade_data_gather(&s->base.train, s->base.perm + s->last_base + pos, mb, s->xb, s->cb);
         mb_begin(s, &s->gen);
         const float *fake = generate_batch(s, ctr, pos, mb, 1);
         double adv = 0, l1 = 0, csq = 0;
@@ -313,7 +313,7 @@ static cascade_status generator_update(gan_session *s, uint64_t ctr, int adversa
         if (constrained)
             csq = cascade_constrainer_apply(&s->constrainer, fake, s->cb, mb, B * (double)s->cs,
                                             job->constrainer_weight, dfake[0]);
-        cascade_run grun = {.n = mb, .training = 1, .sample_ids = s->ids, .step = ctr};
+        cascade_run grun = {.n = mb, .training = 1, .sample_ids = s->base.ids, .step = ctr};
         gen_inputs(s, &grun, mb);
         hook_on(s, &grun, &s->gen, m == last - 1);
         if (s->gx.n == 1) {
@@ -329,7 +329,7 @@ static cascade_status generator_update(gan_session *s, uint64_t ctr, int adversa
         s->dvals[ns + 2] = csq;
         mb_end(s, &s->gen);
     }
-    s->t_compute += cascade_now() - t0;
+    s->base.t_compute += cascade_now() - t0;
     CASCADE_TRY(step_reduce(s, &s->gen));
     loss_out[1] = s->refiner ? s->facc[ns + 1] / (B * (double)xs) : s->facc[ns + 2] / (B * (double)(s->cs ? s->cs : 1));
     loss_out[0] = s->facc[ns] / (B * (double)s->scores) +
@@ -342,44 +342,34 @@ static cascade_status generator_update(gan_session *s, uint64_t ctr, int adversa
     return CASCADE_OK;
 }
 
-/* ---- checkpoints, progress, the loop ---- */
+/* ---- the kind: checkpoint contents, progress line, sample pictures, the step (run.c loops) ---- */
 
-static cascade_status gan_checkpoint(gan_session *s) {
-    char name[64];
-    snprintf(name, sizeof name, "step-%08lld.h5", (long long)s->prog.step);
-    cascade_h5writer *w;
-    CASCADE_TRY(cascade_ckpt_begin(s->ckdir, name, s->comm, &w));
-    cascade_ckpt_meta meta = {.step = s->prog.step, .epoch = s->prog.epoch, .samples_seen = s->prog.samples_seen,
-                              .world_size = s->size, .seed = s->job->seed, .job = s->job->text};
-    cascade_status st = cascade_ckpt_write_meta(w, &meta);
-    if (!st)
-        st = cascade_model_write(w, s->rank, s->job, &s->gen, &s->gopt, &s->norm, s->gx.n > 1 ? &s->ndesc : &s->train,
-                                 &s->prog);
-    if (!st) st = cascade_model_write(w, s->rank, s->job, &s->critic, &s->copt, NULL, NULL, NULL);
-    if (!st) st = cascade_gan_write_layout(w, s->rank, s->job, &s->train, &s->gx);
-    if (!st && s->refiner) st = cascade_refiner_write(w, s);
-    if (st) {
-        cascade_h5w_abort(w);
-        return st;
-    }
-    CASCADE_TRY(cascade_ckpt_finish(w));
-    return cascade_ckpt_keep_last(s->ckdir, (int)s->job->keep_checkpoints, s->comm);
+/* The adversarial kind's part of a checkpoint: both nets and optimizers (the generator's
+ * with the normalisation and progress), /gan, and a refiner's history. */
+static cascade_status gan_write(cascade_training *t, cascade_h5writer *w) {
+    gan_session *s = (gan_session *)t;
+    CASCADE_TRY(cascade_model_write(w, t->rank, t->job, &s->gen, &s->gopt, &s->norm, s->gx.n > 1 ? &s->ndesc : &t->train,
+                                    &t->prog));
+    CASCADE_TRY(cascade_model_write(w, t->rank, t->job, &s->critic, &s->copt, NULL, NULL, NULL));
+    CASCADE_TRY(cascade_gan_write_layout(w, t->rank, t->job, &t->train, &s->gx));
+    return s->refiner ? cascade_refiner_write(w, s) : CASCADE_OK;
 }
 
-typedef struct {
-    double critic, gen, wass, gp, selfreg;
-    int64_t n;
-} gan_means;
-
-static void log_progress(gan_session *s, const gan_means *m, double lr_g, double lr_c, double rate, double elapsed) {
+/* The progress line: the loss means of the finite steps since the last line. */
+static void gan_log(cascade_training *t, double seconds, double elapsed) {
+    gan_session *s = (gan_session *)t;
+    double updates = (double)(s->means.n * t->job->batch * (s->pretraining ? 1 : t->job->critic_steps));
+    double rate = updates / (seconds > 1e-9 ? seconds : 1e-9), lr_g = s->lr_g, lr_c = s->lr_c;
+    gan_means means = s->means, *m = &means;
+    memset(&s->means, 0, sizeof s->means);
     cascade_reducer *gr = &s->gen_red, *cr = &s->critic_red;
-    double t[CASCADE_TIMERS] = {s->t_input, s->t_compute, gr->wait_s + cr->wait_s + s->t_comm, gr->exact_s + cr->exact_s,
-                                s->t_optim};
+    double secs[CASCADE_TIMERS] = {s->base.t_input, s->base.t_compute, gr->wait_s + cr->wait_s + s->t_comm, gr->exact_s + cr->exact_s,
+                                s->base.t_optim};
     char timers[1024];
-    s->t_input = s->t_compute = s->t_comm = s->t_optim = 0;
+    s->base.t_input = s->base.t_compute = s->t_comm = s->base.t_optim = 0;
     gr->wait_s = cr->wait_s = gr->exact_s = cr->exact_s = 0;
-    if (cascade_timers_json(s->comm, t, timers, sizeof timers)) timers[0] = 0;
-    if (s->rank != 0) return;
+    if (cascade_timers_json(s->base.comm, secs, timers, sizeof timers)) timers[0] = 0;
+    if (s->base.rank != 0) return;
     double n = m->n ? (double)m->n : NAN;
     char c[32], g[32], w[32], p[32], r[64] = "";
     if (s->refiner || s->constrainer.open) {
@@ -391,19 +381,19 @@ static void log_progress(gan_session *s, const gan_means *m, double lr_g, double
     cascade_json_double(g, sizeof g, m->gen / n);
     cascade_json_double(w, sizeof w, m->wass / n);
     cascade_json_double(p, sizeof p, m->gp / n);
-    fprintf(s->metrics,
+    fprintf(s->base.metrics,
             "{\"step\":%lld,\"epoch\":%lld,\"split\":\"train\",\"loss\":%s,\"loss_critic\":%s,\"loss_generator\":%s,"
             "\"wasserstein\":%s,\"gradient_penalty\":%s,\"lr\":%.7g,\"lr_critic\":%.7g,\"samples_per_s\":%.1f,"
             "\"time_s\":%.3f%s%s}\n",
-            (long long)s->prog.step, (long long)s->prog.epoch, c, c, g, w, p, lr_g, lr_c, rate, elapsed, timers, r);
-    fflush(s->metrics);
-    if (!s->o->quiet)
+            (long long)s->base.prog.step, (long long)s->base.prog.epoch, c, c, g, w, p, lr_g, lr_c, rate, elapsed, timers, r);
+    fflush(s->base.metrics);
+    if (!s->base.opts->quiet)
         cascade_log("%sstep %lld/%lld  epoch %lld  critic %.5g  %s %.5g  %s %.4g%s%.4g  %.0f samples/s%s",
-                    s->tty ? "\r" : "", (long long)s->prog.step, (long long)s->total_steps, (long long)s->prog.epoch,
+                    s->base.tty ? "\r" : "", (long long)s->base.prog.step, (long long)s->base.total_steps, (long long)s->base.prog.epoch,
                     m->critic / n, s->refiner ? "refiner" : "generator", m->gen / n,
                     s->refiner ? "L1" : "W", s->refiner ? m->selfreg / n : m->wass / n,
-                    cascade_gan_uses_penalty(s->job) ? "  gp " : "", cascade_gan_uses_penalty(s->job) ? m->gp / n : 0.0, rate,
-                    s->tty ? "   " : "\n");
+                    cascade_gan_uses_penalty(s->base.job) ? "  gp " : "", cascade_gan_uses_penalty(s->base.job) ? m->gp / n : 0.0, rate,
+                    s->base.tty ? "   " : "\n");
 }
 
 /* sample_every: RUNDIR/samples/step-N.png (rank 0), the first input's map of up to 8 samples
@@ -411,16 +401,17 @@ static void log_progress(gan_session *s, const gan_means *m, double lr_g, double
  * the first training conditions), or a refiner's first simulated samples above their refined
  * versions — so the pictures show the training's progress. Inputs that are not 2-D maps per
  * channel (C, H, W) get no pictures (one log line). */
-static cascade_status write_samples(gan_session *s) {
-    const cascade_shape *xs_shape = &s->train.x_shape;
-    if (s->rank != 0) return CASCADE_OK;
-    if (s->job->layout != LAYOUT_CHANNELS || xs_shape->ndim != 3 || s->gx.n > 1) {
-        if (s->prog.step == s->job->sample_every)
+static cascade_status write_samples(cascade_training *t) {
+    gan_session *s = (gan_session *)t;
+    const cascade_shape *xs_shape = &s->base.train.x_shape;
+    if (t->rank != 0 || !(t->job->sample_every > 0 && t->prog.step % t->job->sample_every == 0)) return CASCADE_OK;
+    if (s->base.job->layout != LAYOUT_CHANNELS || xs_shape->ndim != 3 || s->gx.n > 1) {
+        if (s->base.prog.step == s->base.job->sample_every)
             cascade_log("\nsample_every: no pictures for these samples (one stacked x of 2-D maps only)\n");
         return CASCADE_OK;
     }
-    int m = (int)(s->job->micro_batch < 8 ? s->job->micro_batch : 8), rows = s->refiner ? 2 : 1;
-    if (m > s->train.n) m = (int)s->train.n;
+    int m = (int)(s->base.job->micro_batch < 8 ? s->base.job->micro_batch : 8), rows = s->refiner ? 2 : 1;
+    if (m > s->base.train.n) m = (int)s->base.train.n;
     int64_t H = xs_shape->d[1], W = xs_shape->d[2], xs = s->xs;
     float *x = cascade_alloc((size_t)(rows * m * xs) * sizeof(float), "sample pictures");
     float *map = cascade_alloc((size_t)(rows * (H + 1) * m * (W + 1)) * sizeof(float), "sample pictures");
@@ -431,18 +422,18 @@ static cascade_status write_samples(gan_session *s) {
     }
     cascade_run run = {.n = m, .training = 0};
     if (s->refiner) {
-        memcpy(s->sb, s->train.x, (size_t)(m * xs) * sizeof(float));
+        memcpy(s->sb, s->base.train.x, (size_t)(m * xs) * sizeof(float));
         memcpy(x, s->sb, (size_t)(m * xs) * sizeof(float));
         run.ext[0] = s->sb;
     } else {
-        cascade_gan_noise((uint64_t)s->job->seed, UINT64_MAX, 0, m, s->zs, s->zb);
-        if (s->cs) memcpy(s->cb, s->train.y, (size_t)(m * s->cs) * sizeof(float));
+        cascade_gan_noise((uint64_t)s->base.job->seed, UINT64_MAX, 0, m, s->zs, s->zb);
+        if (s->cs) memcpy(s->cb, s->base.train.y, (size_t)(m * s->cs) * sizeof(float));
         run.ext[0] = s->zb;
         run.ext[1] = s->cb;
     }
     cascade_net_forward(&s->gen, &run);
     memcpy(x + (rows - 1) * m * xs, cascade_net_output(&s->gen), (size_t)(m * xs) * sizeof(float));
-    cascade_gan_to_physical(s->job, &s->train, &s->norm, x, rows * m);
+    cascade_gan_to_physical(s->base.job, &s->base.train, &s->norm, x, rows * m);
     int64_t mw = m * (W + 1);
     memset(map, 0, (size_t)(rows * (H + 1) * mw) * sizeof(float));
     for (int r = 0; r < rows; r++)
@@ -451,11 +442,11 @@ static cascade_status write_samples(gan_session *s) {
                 for (int64_t c = 0; c < W; c++)
                     map[(r * (H + 1) + y) * mw + i * (W + 1) + c] = x[(int64_t)(r * m + i) * xs + y * W + c];
     char dir[CASCADE_PATH_MAX + 16], path[CASCADE_PATH_MAX + 48];
-    snprintf(dir, sizeof dir, "%s/samples", s->rundir);
-    snprintf(path, sizeof path, "%s/step-%08lld.png", dir, (long long)s->prog.step);
+    snprintf(dir, sizeof dir, "%s/samples", s->base.rundir);
+    snprintf(path, sizeof path, "%s/step-%08lld.png", dir, (long long)s->base.prog.step);
     int scale = (int)(512 / (mw > 1 ? mw : 1));
     cascade_status st = cascade_mkdir_p(dir);
-    if (!st) st = cascade_explain_png(path, map, rows * (H + 1) - 1, mw - 1, scale < 4 ? 4 : scale);
+    if (!st) st = cascade_png_heatmap(path, map, rows * (H + 1) - 1, mw - 1, scale < 4 ? 4 : scale);
     cascade_free(x);
     cascade_free(map);
     return st;
@@ -469,104 +460,87 @@ static void clip_weights(cascade_net *net, double clip) {
 /* The next global batch of real samples: a new epoch (and permutation) when the rest of this
  * one is shorter than a batch. */
 static void next_batch(gan_session *s) {
-    int64_t epoch = s->prog.epoch;
-    if (s->perm_valid && s->prog.cursor + s->job->batch <= s->train.n) return;
-    if (s->prog.cursor + s->job->batch > s->train.n) { /* (also right after resuming there) */
-        s->prog.epoch++;
-        s->prog.cursor = 0;
+    int64_t epoch = s->base.prog.epoch;
+    if (s->base.perm_valid && s->base.prog.cursor + s->base.job->batch <= s->base.train.n) return;
+    if (s->base.prog.cursor + s->base.job->batch > s->base.train.n) { /* (also right after resuming there) */
+        s->base.prog.epoch++;
+        s->base.prog.cursor = 0;
     }
-    if (s->perm_valid && epoch == s->prog.epoch) return;
-    if (s->job->shuffle)
-        cascade_permutation((uint64_t)s->job->seed, CASCADE_RNG_SHUFFLE, (uint64_t)s->prog.epoch, s->train.n, s->perm);
-    else
-        for (int64_t i = 0; i < s->train.n; i++) s->perm[i] = i;
-    s->perm_valid = 1;
+    if (s->base.perm_valid && epoch == s->base.prog.epoch) return;
+    cascade_training_shuffle(&s->base);
 }
 
-cascade_status cascade_train_gan(cascade_job *job, const cascade_train_opts *o, MPI_Comm comm) {
-    gan_session s;
-    cascade_status st = cascade_gan_session_open(&s, job, o, comm);
-    if (st) return st;
-    double t0 = cascade_now(), t_log = t0;
-    gan_means acc = {0};
-    int64_t nonfinite_run = 0, B = job->batch, K = job->critic_steps;
-    while (!st && s.prog.step < s.total_steps) {
-        int64_t step = s.prog.step;
-        double t_step = cascade_now();
-        double lr_c = cascade_lr_at(&job->opt[1], s.copt.step, s.total_steps * K);
-        double lr_g = cascade_lr_at(&job->opt[0], step, s.total_steps);
-        double sums[4] = {0}, gloss[2] = {NAN, NAN};
-        int ok = 1, pretraining = s.refiner && step < job->pretrain_steps;
-        if (pretraining) { /* the refiner alone, on the next simulated batch */
-            next_batch(&s);
-            s.last_base = s.prog.cursor;
-            s.prog.cursor += B;
-            s.prog.samples_seen += B;
-        }
-        for (int64_t t = 0; !st && !pretraining && t < K; t++) {
-            next_batch(&s);
-            uint64_t ctr = ((uint64_t)step << 8) | (uint64_t)t;
-            cascade_net_begin_update(&s.critic); /* spectral normalisation: one power iteration */
-            if ((st = critic_update(&s, ctr, sums))) break;
-            s.prog.cursor += B;
-            s.prog.samples_seen += B;
-            int fine = isfinite(sums[0]) && !s.nonfinite;
-            if (fine) {
-                double to = cascade_now();
-                st = cascade_shard_update(&s.copt, &s.critic_shards, s.critic.params, s.grads_sum,
-                                          cascade_lr_at(&job->opt[1], s.copt.step, s.total_steps * K));
-                if (job->kind == JOB_WGAN) clip_weights(&s.critic, job->clip);
-                s.t_optim += cascade_now() - to;
-            }
-            ok &= fine;
-        }
-        if (st) break;
-        cascade_net_begin_update(&s.gen);
-        if ((st = generator_update(&s, ((uint64_t)step << 8) | GAN_GEN_PHASE, !pretraining, gloss))) break;
-        int gfine = isfinite(gloss[0]) && !s.nonfinite;
-        if (gfine) {
-            double to = cascade_now();
-            if ((st = cascade_shard_update(&s.gopt, &s.gen_shards, s.gen.params, s.grads_sum, lr_g))) break;
-            s.t_optim += cascade_now() - to;
-        }
-        ok &= gfine;
-        if (ok) {
-            nonfinite_run = 0;
-            acc.critic += sums[0], acc.gen += gloss[0], acc.wass += sums[1] - sums[2], acc.gp += sums[3];
-            acc.selfreg += gloss[1], acc.n++;
-        } else if (++nonfinite_run >= job->max_nonfinite) {
-            st = cascade_fail(CASCADE_EDATA, "losses or gradients were NaN/Inf in %ld steps in a row (last at step "
-                              "%lld); stopping without writing a checkpoint (max_nonfinite = %ld)", job->max_nonfinite,
-                              (long long)step + 1, job->max_nonfinite);
-            break;
-        } else {
-            cascade_log("\nstep %lld: a loss or gradient was NaN/Inf, that update skipped\n", (long long)step + 1);
-        }
-        cascade_trace_add("step", "training step", t_step, cascade_now());
-        s.prog.step++;
-        if (s.prog.step % job->log_every == 0 || s.prog.step == s.total_steps) {
-            double now = cascade_now();
-            double rate = (double)(acc.n * B * (pretraining ? 1 : K)) / (now - t_log > 1e-9 ? now - t_log : 1e-9);
-            log_progress(&s, &acc, lr_g, lr_c, rate, now - t0);
-            memset(&acc, 0, sizeof acc);
-            t_log = now;
-        }
-        double t_aside = cascade_now(); /* samples and checkpoints stay out of samples/s */
-        int any_stop = o->stop_flag ? (int)*o->stop_flag : 0;
-        if ((st = cascade_par_agree(comm, st, &any_stop, NULL, "training"))) break;
-        if (!st && job->sample_every > 0 && s.prog.step % job->sample_every == 0) st = write_samples(&s);
-        int due = job->checkpoint_every > 0 && s.prog.step % job->checkpoint_every == 0;
-        if (!st && (due || any_stop || s.prog.step == s.total_steps)) {
-            double t_ck = cascade_now();
-            st = gan_checkpoint(&s);
-            cascade_trace_add("checkpoint", "checkpoint", t_ck, cascade_now());
-        }
-        t_log += cascade_now() - t_aside;
-        if (!st && any_stop) {
-            cascade_log("\nstopped by a signal at step %lld after writing a checkpoint\n", (long long)s.prog.step);
-            st = CASCADE_ESTOPPED;
-        }
-    }
-    cascade_gan_session_close(&s);
-    return st;
+/* One critic update on the next real batch, then clipping (wgan); *fine: its terms were
+ * finite and the update applied. */
+static cascade_status critic_step(gan_session *s, uint64_t ctr, double sums[4], int *fine) {
+    cascade_job *job = s->base.job;
+    int64_t B = job->batch;
+    next_batch(s);
+    cascade_net_begin_update(&s->critic); /* spectral normalisation: one power iteration */
+    CASCADE_TRY(critic_update(s, ctr, sums));
+    s->base.prog.cursor += B;
+    s->base.prog.samples_seen += B;
+    *fine = isfinite(sums[0]) && !s->nonfinite;
+    if (!*fine) return CASCADE_OK;
+    double to = cascade_now();
+    CASCADE_TRY(cascade_shard_update(&s->copt, &s->critic_shards, s->critic.params, s->grads_sum,
+                                     cascade_lr_at(&job->opt[1], s->copt.step, s->base.total_steps * job->critic_steps)));
+    if (job->kind == JOB_WGAN) clip_weights(&s->critic, job->clip);
+    s->base.t_optim += cascade_now() - to;
+    return CASCADE_OK;
 }
+
+/* The adversarial kind's step: critic_steps critic updates, each on the next global batch of
+ * real samples, then one generator update (a refiner's pretraining steps: the refiner alone,
+ * on the next simulated batch). Epochs advance inside, as a batch needs them (*epoch_end
+ * stays 0). */
+static cascade_status gan_step(cascade_training *t, int64_t step, int *ok, int *epoch_end) {
+    gan_session *s = (gan_session *)t;
+    cascade_job *job = t->job;
+    int64_t B = job->batch, K = job->critic_steps;
+    s->lr_c = cascade_lr_at(&job->opt[1], s->copt.step, t->total_steps * K);
+    s->lr_g = cascade_lr_at(&job->opt[0], step, t->total_steps);
+    double sums[4] = {0}, gloss[2] = {NAN, NAN};
+    s->pretraining = s->refiner && step < job->pretrain_steps;
+    *ok = 1;
+    *epoch_end = 0;
+    if (s->pretraining) { /* the refiner alone, on the next simulated batch */
+        next_batch(s);
+        s->last_base = t->prog.cursor;
+        t->prog.cursor += B;
+        t->prog.samples_seen += B;
+    }
+    for (int64_t c = 0; !s->pretraining && c < K; c++) {
+        int fine;
+        CASCADE_TRY(critic_step(s, ((uint64_t)step << 8) | (uint64_t)c, sums, &fine));
+        *ok &= fine;
+    }
+    cascade_net_begin_update(&s->gen);
+    CASCADE_TRY(generator_update(s, ((uint64_t)step << 8) | GAN_GEN_PHASE, !s->pretraining, gloss));
+    int gfine = isfinite(gloss[0]) && !s->nonfinite;
+    if (gfine) {
+        double to = cascade_now();
+        CASCADE_TRY(cascade_shard_update(&s->gopt, &s->gen_shards, s->gen.params, s->grads_sum, s->lr_g));
+        t->t_optim += cascade_now() - to;
+    }
+    *ok &= gfine;
+    if (*ok) {
+        s->means.critic += sums[0], s->means.gen += gloss[0], s->means.wass += sums[1] - sums[2];
+        s->means.gp += sums[3], s->means.selfreg += gloss[1], s->means.n++;
+    }
+    return CASCADE_OK;
+}
+
+/* the loop's base sits first: the kind's functions cast between the two */
+_Static_assert(offsetof(gan_session, base) == 0, "gan_session starts with its run base");
+
+const cascade_trainer_kind cascade_adversarial_kind = {
+    .name = "adversarial",
+    .session_size = sizeof(gan_session),
+    .open = cascade_gan_session_open,
+    .step = gan_step,
+    .log = gan_log,
+    .after_step = write_samples,
+    .write_checkpoint = gan_write,
+    .close = cascade_gan_session_close,
+};

@@ -1,4 +1,5 @@
-/* Adversarial jobs (kind = gan | wgan | wgan-gp): training (gan.c) and sampling (generate.c). */
+/* Adversarial jobs (kind = gan | wgan | wgan-gp | refiner): the samples the critic judges, the
+ * nets, the noise, and the checkpoint image (/gan) that generate, refine and evaluate read back. */
 #ifndef CASCADE_TRAIN_GAN_H
 #define CASCADE_TRAIN_GAN_H
 
@@ -14,6 +15,14 @@ typedef struct {
     int64_t numel[CASCADE_MAX_NAMES], off[CASCADE_MAX_NAMES], total;
 } cascade_gan_x;
 
+/* The job seen as reading input k alone (the tensors of a job with outputs: channels layout,
+ * its own log_inputs), or all inputs stacked (k < 0); the conditions come as the data's
+ * targets (y), with input 0. */
+void cascade_gan_input_view(const cascade_job *job, int k, cascade_job *view);
+/* The critic is trained with the gradient penalty (wgan-gp, and a refiner's default critic). */
+int cascade_gan_uses_penalty(const cascade_job *job);
+/* Logistic (BCE on logits) losses: gan, and a refiner's bce (patch) critic; else Wasserstein. */
+int cascade_gan_uses_bce(const cascade_job *job);
 /* Fills numel, off and total from n and shape. */
 void cascade_gan_x_sizes(cascade_gan_x *gx);
 /* Batches of x are input-major (tensor k of m samples at batch + m * off[k]); rows are one
@@ -41,10 +50,6 @@ cascade_status cascade_gan_read_layout(cascade_h5file *f, const cascade_job *job
 /* x (n, x_shape) from training units back to the data's: normalisation, then log_inputs. */
 void cascade_gan_to_physical(const cascade_job *job, const cascade_dataset *layout, const cascade_norm_stats *norm,
                              float *x, int64_t n);
-/* Input i of x (n, x_shape) as its own data set (n, input shape), named as the input. */
-cascade_status cascade_gan_write_input(cascade_h5writer *w, const cascade_job *job, const cascade_dataset *layout,
-                                       int i, const float *x, int64_t n, int rank);
-
 /* Which tensors the critic judged (/gan/input_shapes, else one stacked x of layout's
  * x_shape); for several, layout becomes one normalisation statistic per input. */
 cascade_status cascade_gan_read_tensors(cascade_h5file *f, const cascade_job *job, cascade_dataset *layout,
@@ -53,19 +58,4 @@ cascade_status cascade_gan_read_tensors(cascade_h5file *f, const cascade_job *jo
  * input k undone in place. */
 void cascade_gan_tensors_to_physical(const cascade_job *job, const cascade_gan_x *gx, const cascade_norm_stats *norm,
                                      float *x, int64_t n);
-/* Tensor k of x (n rows) as data set inputs[k] (n, its shape without the channel axis). */
-cascade_status cascade_gan_write_tensor(cascade_h5writer *w, const cascade_job *job, const cascade_gan_x *gx, int k,
-                                        const float *x, int64_t n, int rank);
-
-/* cascade refine: the refiner of a kind = refiner run applied to every sample of sim_file;
- * OUT.h5 holds the refined inputs (physical units) and a copy of every other data set and of
- * the root attributes (domain = "refined"). Rank-count invariant. */
-cascade_status cascade_refine(const char *ckpt, const char *sim_file, const char *out, MPI_Comm comm);
-
-/* cascade generate: n samples from a trained gan run (checkpoint or run directory) in physical
- * units under the inputs' data-set names, with the conditions of cond_file (its first n rows)
- * copied; z from `seed` and the sample index. Rank-count invariant. */
-cascade_status cascade_generate(const char *ckpt, int64_t n, uint64_t seed, int seed_given, const char *cond_file,
-                                const char *out, MPI_Comm comm);
-
 #endif

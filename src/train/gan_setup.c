@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cascade/xsum.h"
 #include "train/adversarial.h"
@@ -28,13 +27,13 @@ void cascade_gan_input_view(const cascade_job *job, int k, cascade_job *view) {
  * y when with_cond) and rest[k] (input k >= 1); one stacked x unless the job has outputs. */
 static cascade_status load_tensors(gan_session *s, const char *file, const int64_t *rows, int64_t n_rows, int with_cond,
                                    cascade_dataset *first, cascade_dataset *rest) {
-    cascade_job *job = s->job;
+    cascade_job *job = s->base.job;
     int multi = job->n_gen_outputs > 0;
     for (int k = 0; k < (multi ? job->n_inputs : 1); k++) {
         cascade_job view;
         cascade_gan_input_view(job, multi ? k : -1, &view);
         cascade_dataset *d = k ? &rest[k] : first;
-        CASCADE_TRY(cascade_data_load(&view, file, k == 0 && with_cond, rows, n_rows, s->comm, d));
+        CASCADE_TRY(cascade_data_load(&view, file, k == 0 && with_cond, rows, n_rows, s->base.comm, d));
         if (d->n != first->n)
             return cascade_fail(CASCADE_EDATA, "%s: data set '%s' has %lld samples, '%s' %lld", file, job->inputs[k],
                                 (long long)d->n, job->inputs[0], (long long)first->n);
@@ -43,16 +42,16 @@ static cascade_status load_tensors(gan_session *s, const char *file, const int64
 }
 
 static cascade_status load_train(gan_session *s) {
-    cascade_job *job = s->job;
+    cascade_job *job = s->base.job;
     int64_t *rows = NULL, n_train = 0, n_valid = 0;
     if (job->valid_fraction > 0) /* held out for `evaluate`; the nets never see it */
-        CASCADE_TRY(cascade_data_split(job, s->comm, &rows, &n_train, &n_valid));
-    cascade_status st = load_tensors(s, job->train, rows, n_train, job->n_conditions > 0, &s->train, s->xin);
+        CASCADE_TRY(cascade_data_split(job, s->base.comm, &rows, &n_train, &n_valid));
+    cascade_status st = load_tensors(s, job->train, rows, n_train, job->n_conditions > 0, &s->base.train, s->xin);
     free(rows);
     if (st) return st;
     int multi = job->n_gen_outputs > 0;
     s->gx.n = multi ? job->n_inputs : 1;
-    for (int k = 0; k < s->gx.n; k++) s->gx.shape[k] = k ? s->xin[k].x_shape : s->train.x_shape;
+    for (int k = 0; k < s->gx.n; k++) s->gx.shape[k] = k ? s->xin[k].x_shape : s->base.train.x_shape;
     cascade_gan_x_sizes(&s->gx);
     if (multi) { /* one normalisation statistic per input, as the checkpoint stores them */
         s->ndesc.n_inputs = job->n_inputs;
@@ -75,14 +74,14 @@ static cascade_status load_train(gan_session *s) {
 }
 
 /* The data set description the checkpoint's normalisation is laid out by. */
-static const cascade_dataset *norm_desc(const gan_session *s) { return s->gx.n > 1 ? &s->ndesc : &s->train; }
+static const cascade_dataset *norm_desc(const gan_session *s) { return s->gx.n > 1 ? &s->ndesc : &s->base.train; }
 
 /* Input normalisation: from the training set (or norm as read back), applied to every input. */
 static cascade_status normalize_inputs(gan_session *s, int computed) {
-    cascade_job *job = s->job;
+    cascade_job *job = s->base.job;
     if (s->gx.n == 1) {
-        if (!computed) CASCADE_TRY(cascade_norm_compute(job, &s->train, &s->norm));
-        cascade_norm_apply(job, &s->norm, &s->train);
+        if (!computed) CASCADE_TRY(cascade_norm_compute(job, &s->base.train, &s->norm));
+        cascade_norm_apply(job, &s->norm, &s->base.train);
         if (s->refiner) cascade_norm_apply(job, &s->norm, &s->target); /* one space for both domains */
         return CASCADE_OK;
     }
@@ -90,7 +89,7 @@ static cascade_status normalize_inputs(gan_session *s, int computed) {
     for (int k = 0; k < s->gx.n; k++) {
         cascade_job view;
         cascade_gan_input_view(job, k, &view);
-        cascade_dataset *d = k ? &s->xin[k] : &s->train;
+        cascade_dataset *d = k ? &s->xin[k] : &s->base.train;
         if (!computed) {
             cascade_norm_stats one = {0};
             CASCADE_TRY(cascade_norm_compute(&view, d, &one));
@@ -196,12 +195,12 @@ cascade_status cascade_gan_build(cascade_job *job, const cascade_gan_x *gx, cons
 
 static cascade_status read_checkpoint(gan_session *s, const char *from, int full) {
     cascade_h5file *f;
-    CASCADE_TRY(cascade_ckpt_open(from, s->comm, &f));
-    cascade_status st = full ? cascade_model_read_counters(f, &s->prog) : CASCADE_OK;
+    CASCADE_TRY(cascade_ckpt_open(from, s->base.comm, &f));
+    cascade_status st = full ? cascade_model_read_counters(f, &s->base.prog) : CASCADE_OK;
     if (!st) st = cascade_model_read_params(f, &s->gen, full);
     if (!st) st = cascade_model_read_params(f, &s->critic, full);
-    if (!st && full) st = cascade_model_read_state(f, s->job, &s->gen, &s->gopt, NULL, norm_desc(s), &s->prog);
-    if (!st && full) st = cascade_model_read_state(f, s->job, &s->critic, &s->copt, NULL, norm_desc(s), NULL);
+    if (!st && full) st = cascade_model_read_state(f, s->base.job, &s->gen, &s->gopt, NULL, norm_desc(s), &s->base.prog);
+    if (!st && full) st = cascade_model_read_state(f, s->base.job, &s->critic, &s->copt, NULL, norm_desc(s), NULL);
     if (!st && full) st = cascade_refiner_read(f, s);
     if (st) cascade_error_context("%s %s: ", full ? "resuming from" : "--init from", from);
     cascade_h5_close(f);
@@ -210,15 +209,14 @@ static cascade_status read_checkpoint(gan_session *s, const char *from, int full
 
 static cascade_status read_norm(gan_session *s, const char *from) {
     cascade_h5file *f;
-    CASCADE_TRY(cascade_ckpt_open(from, s->comm, &f));
-    cascade_status st = cascade_model_read_state(f, s->job, &s->gen, NULL, &s->norm, norm_desc(s), NULL);
+    CASCADE_TRY(cascade_ckpt_open(from, s->base.comm, &f));
+    cascade_status st = cascade_model_read_state(f, s->base.job, &s->gen, NULL, &s->norm, norm_desc(s), NULL);
     cascade_h5_close(f);
     return st;
 }
 
-void cascade_gan_session_close(gan_session *s) {
-    if (s->metrics) fclose(s->metrics);
-    cascade_data_free(&s->train);
+void cascade_gan_session_close(cascade_training *t) {
+    gan_session *s = (gan_session *)t;
     cascade_data_free(&s->target);
     for (int k = 1; k < CASCADE_MAX_NAMES; k++) cascade_data_free(&s->xin[k]);
     for (int k = 1; k < CASCADE_MAX_NAMES; k++) cascade_data_free(&s->tin[k]);
@@ -229,7 +227,6 @@ void cascade_gan_session_close(gan_session *s) {
     cascade_reducer_free(&s->critic_red);
     cascade_shards_free(&s->gen_shards);
     cascade_shards_free(&s->critic_shards);
-    cascade_topo_free(&s->topo);
     if (s->gen_grads_own) s->gen.grads = s->gen_grads_own;
     if (s->critic_grads_own) s->critic.grads = s->critic_grads_own;
     cascade_norm_free(&s->norm);
@@ -237,8 +234,6 @@ void cascade_gan_session_close(gan_session *s) {
     cascade_net_free(&s->critic);
     cascade_optimizer_free(&s->gopt);
     cascade_optimizer_free(&s->copt);
-    free(s->perm);
-    free(s->ids);
     cascade_free(s->xb);
     cascade_free(s->cb);
     cascade_free(s->zb);
@@ -247,28 +242,57 @@ void cascade_gan_session_close(gan_session *s) {
     cascade_free(s->v);
     cascade_free(s->facc);
     cascade_free(s->dvals);
+    cascade_training_close(t);
 }
 
-cascade_status cascade_gan_session_open(gan_session *s, cascade_job *job, const cascade_train_opts *o, MPI_Comm comm) {
-    memset(s, 0, sizeof *s);
-    s->job = job;
-    s->o = o;
-    s->comm = comm;
-    s->rank = cascade_par_rank(comm);
-    s->size = cascade_par_size(comm);
-    s->tty = isatty(2);
+/* Rank 0: RUNDIR with job.ini and metrics.jsonl, then what is about to be trained. */
+static cascade_status open_rundir(gan_session *s) {
+    cascade_job *job = s->base.job;
+    const cascade_train_opts *o = s->base.opts;
+    CASCADE_TRY(cascade_session_open_rundir(job, s->base.rundir, &s->base.metrics));
+    char summary[8192];
+    if (!o->quiet) {
+        cascade_net_summary(&s->gen, summary, sizeof summary);
+        cascade_log("%s", summary);
+        cascade_net_summary(&s->critic, summary, sizeof summary);
+        cascade_log("%s", summary);
+    }
+    if (s->refiner)
+        cascade_log("training %s (kind refiner, %s critic): %lld simulated and %lld target samples, %lld steps of "
+                    "%ld critic update(s) on batches of %ld then one refiner update (the first %ld on the "
+                    "self-regularization alone), history %ld, %d rank(s)%s\n",
+                    job->name, job->critic_bce ? "bce" : "wgan-gp", (long long)s->base.train.n,
+                    (long long)s->target.n, (long long)s->base.total_steps, job->critic_steps, job->batch,
+                    job->pretrain_steps, job->history, s->base.size, job->deterministic ? ", deterministic" : "");
+    else
+        cascade_log("training %s (kind %s): %lld real samples, %lld steps of %ld critic update(s) on batches of "
+                    "%ld then one generator update, %d rank(s)%s\n",
+                    job->name, job->kind == JOB_GAN ? "gan" : job->kind == JOB_WGAN ? "wgan" : "wgan-gp",
+                    (long long)s->base.train.n, (long long)s->base.total_steps, job->critic_steps, job->batch, s->base.size,
+                    job->deterministic ? ", deterministic" : "");
+    if (!o->quiet)
+        cascade_log("optimizer state: %.0f bytes per rank (generator %.0f, critic %.0f)%s\n",
+                    cascade_optimizer_bytes(&s->gopt) + cascade_optimizer_bytes(&s->copt),
+                    cascade_optimizer_bytes(&s->gopt), cascade_optimizer_bytes(&s->copt),
+                    s->gen_shards.sharded ? " (sharded over the ranks)" : "");
+    return CASCADE_OK;
+}
+
+cascade_status cascade_gan_session_open(cascade_training *t, cascade_job *job, const cascade_train_opts *o,
+                                        MPI_Comm comm) {
+    gan_session *s = (gan_session *)t;
     s->refiner = job->kind == JOB_REFINER;
     const char *resume_from = NULL;
-    CASCADE_TRY(cascade_session_start(job, o, s->size, s->rundir, s->ckdir, &resume_from));
-    if (job->critic_steps > GAN_MAX_CRITIC_STEPS)
-        return cascade_fail(CASCADE_EUSAGE, "%s: critic_steps = %ld; at most %d", job->path, job->critic_steps,
-                            GAN_MAX_CRITIC_STEPS);
-    cascade_status st = load_train(s);
-    if (!st && s->train.n < job->batch)
+    cascade_status st = cascade_training_open(t, job, o, comm, &resume_from);
+    if (!st && job->critic_steps > GAN_MAX_CRITIC_STEPS)
+        st = cascade_fail(CASCADE_EUSAGE, "%s: critic_steps = %ld; at most %d", job->path, job->critic_steps,
+                          GAN_MAX_CRITIC_STEPS);
+    if (!st) st = load_train(s);
+    if (!st && s->base.train.n < job->batch)
         st = cascade_fail(CASCADE_EUSAGE, "%s: batch = %ld is larger than the %lld training samples in %s", job->path,
-                          job->batch, (long long)s->train.n, job->train);
+                          job->batch, (long long)s->base.train.n, job->train);
     if (st) goto fail;
-    if ((st = cascade_gan_build(job, &s->gx, job->n_conditions ? &s->train.y_shape : NULL, &s->gen, &s->critic,
+    if ((st = cascade_gan_build(job, &s->gx, job->n_conditions ? &s->base.train.y_shape : NULL, &s->gen, &s->critic,
                                 s->gen_out)))
         goto fail;
     if (s->gx.n > 1 && job->constrainer[0]) {
@@ -276,7 +300,7 @@ cascade_status cascade_gan_session_open(gan_session *s, cascade_job *job, const 
         goto fail;
     }
     s->xs = s->gx.total;
-    s->cs = job->n_conditions ? cascade_shape_numel(&s->train.y_shape) : 0;
+    s->cs = job->n_conditions ? cascade_shape_numel(&s->base.train.y_shape) : 0;
     s->zs = job->latent;
     if (job->normalize == NORM_STANDARD) {
         if (resume_from && (st = read_norm(s, resume_from))) goto fail;
@@ -291,26 +315,24 @@ cascade_status cascade_gan_session_open(gan_session *s, cascade_job *job, const 
     if ((st = cascade_shard_optimizer(&s->gopt, &job->opt[0], &s->gen_shards))) goto fail;
     if ((st = cascade_shard_optimizer(&s->copt, &job->opt[1], &s->critic_shards))) goto fail;
     if (s->refiner && (st = cascade_refiner_alloc(s))) goto fail;
-    if (job->constrainer[0] && (st = cascade_constrainer_open(&s->constrainer, job, &s->train, &s->norm, mb, comm)))
+    if (job->constrainer[0] && (st = cascade_constrainer_open(&s->constrainer, job, &s->base.train, &s->norm, mb, comm)))
         goto fail;
-    if ((st = cascade_topo_init(&s->topo, comm))) goto fail;
     s->gen_grads_own = s->gen.grads, s->critic_grads_own = s->critic.grads;
-    if ((st = cascade_net_reducer(&s->gen, &s->topo, job, GAN_GEN_DOUBLES(s), &s->gen_shards, &s->gen_red))) goto fail;
-    if ((st = cascade_net_reducer(&s->critic, &s->topo, job, GAN_CRITIC_DOUBLES, &s->critic_shards, &s->critic_red)))
+    if ((st = cascade_net_reducer(&s->gen, &s->base.topo, job, GAN_GEN_DOUBLES(s), &s->gen_shards, &s->gen_red))) goto fail;
+    if ((st = cascade_net_reducer(&s->critic, &s->base.topo, job, GAN_CRITIC_DOUBLES, &s->critic_shards, &s->critic_red)))
         goto fail;
     if (resume_from) {
         if ((st = read_checkpoint(s, resume_from, 1))) goto fail;
-        cascade_log("resuming %s at step %lld (epoch %lld)\n", s->rundir, (long long)s->prog.step,
-                    (long long)s->prog.epoch);
+        cascade_log("resuming %s at step %lld (epoch %lld)\n", s->base.rundir, (long long)s->base.prog.step,
+                    (long long)s->base.prog.epoch);
     } else if (o->init_path && (st = read_checkpoint(s, o->init_path, 0))) {
         goto fail;
     }
-    s->steps_per_epoch = s->train.n / (job->batch * job->critic_steps);
-    if (s->steps_per_epoch < 1) s->steps_per_epoch = 1;
-    s->total_steps = o->steps > 0 ? o->steps : job->steps > 0 ? job->steps : job->epochs * s->steps_per_epoch;
+    s->base.steps_per_epoch = s->base.train.n / (job->batch * job->critic_steps);
+    if (s->base.steps_per_epoch < 1) s->base.steps_per_epoch = 1;
+    s->base.total_steps = o->steps > 0 ? o->steps : job->steps > 0 ? job->steps : job->epochs * s->base.steps_per_epoch;
     int64_t nd = s->gen.n_stats + 8;
-    s->perm = malloc((size_t)s->train.n * sizeof(int64_t));
-    s->ids = malloc((size_t)mb * sizeof(int64_t));
+    if ((st = cascade_training_buffers(t))) goto fail;
     s->xb = cascade_alloc((size_t)(mb * s->xs) * sizeof(float), "real batch");
     s->cb = cascade_alloc((size_t)(mb * (s->cs ? s->cs : 1)) * sizeof(float), "condition batch");
     s->zb = cascade_alloc((size_t)(mb * s->zs) * sizeof(float), "noise batch");
@@ -320,42 +342,15 @@ cascade_status cascade_gan_session_open(gan_session *s, cascade_job *job, const 
     s->dout = cascade_alloc((size_t)(mb * s->scores) * sizeof(float), "score gradient");
     s->facc = cascade_alloc((size_t)nd * sizeof(double), "step sums");
     s->dvals = cascade_alloc((size_t)nd * sizeof(double), "micro-batch sums");
-    if (!s->perm || !s->ids || !s->xb || !s->cb || !s->zb || !s->hat || !s->v || !s->fakeb || !s->dout || !s->facc ||
+    if (!s->xb || !s->cb || !s->zb || !s->hat || !s->v || !s->fakeb || !s->dout || !s->facc ||
         !s->dvals) {
         st = cascade_fail(CASCADE_EINTERNAL, "out of memory for batch buffers");
         goto fail;
     }
-    if (s->rank == 0) {
-        if ((st = cascade_session_open_rundir(job, s->rundir, &s->metrics))) goto fail;
-        char summary[8192];
-        if (!o->quiet) {
-            cascade_net_summary(&s->gen, summary, sizeof summary);
-            cascade_log("%s", summary);
-            cascade_net_summary(&s->critic, summary, sizeof summary);
-            cascade_log("%s", summary);
-        }
-        if (s->refiner)
-            cascade_log("training %s (kind refiner, %s critic): %lld simulated and %lld target samples, %lld steps of "
-                        "%ld critic update(s) on batches of %ld then one refiner update (the first %ld on the "
-                        "self-regularization alone), history %ld, %d rank(s)%s\n",
-                        job->name, job->critic_bce ? "bce" : "wgan-gp", (long long)s->train.n,
-                        (long long)s->target.n, (long long)s->total_steps, job->critic_steps, job->batch,
-                        job->pretrain_steps, job->history, s->size, job->deterministic ? ", deterministic" : "");
-        else
-            cascade_log("training %s (kind %s): %lld real samples, %lld steps of %ld critic update(s) on batches of "
-                        "%ld then one generator update, %d rank(s)%s\n",
-                        job->name, job->kind == JOB_GAN ? "gan" : job->kind == JOB_WGAN ? "wgan" : "wgan-gp",
-                        (long long)s->train.n, (long long)s->total_steps, job->critic_steps, job->batch, s->size,
-                        job->deterministic ? ", deterministic" : "");
-        if (!o->quiet)
-            cascade_log("optimizer state: %.0f bytes per rank (generator %.0f, critic %.0f)%s\n",
-                        cascade_optimizer_bytes(&s->gopt) + cascade_optimizer_bytes(&s->copt),
-                        cascade_optimizer_bytes(&s->gopt), cascade_optimizer_bytes(&s->copt),
-                        s->gen_shards.sharded ? " (sharded over the ranks)" : "");
-    }
+    if (s->base.rank == 0 && (st = open_rundir(s))) goto fail;
     return CASCADE_OK;
 fail:
-    cascade_gan_session_close(s);
+    cascade_gan_session_close(t);
     return st;
 }
 

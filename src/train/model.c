@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/loss.h"
+#include "parallel/parallel.h"
+
 cascade_status cascade_model_build(cascade_job *job, const char *net_name, const cascade_shape *x_shape,
                                    cascade_net *net) {
     const char *ext[] = {"x"};
@@ -259,4 +262,41 @@ cascade_status cascade_model_read_tnorm(cascade_h5file *f, int64_t columns, casc
     for (int64_t j = 0; !st && j < columns; j++) t->mean[j] = buf[j], t->std[j] = buf[columns + j];
     free(buf);
     return st;
+}
+
+cascade_status cascade_run_dataset(cascade_net *net, const cascade_dataset *d, int chunk, float *xb, int layer,
+                                   float *out, MPI_Comm comm) {
+    if (layer < 0) layer = net->output;
+    int64_t on = cascade_shape_numel(&net->layers[layer].out_shape), xs = cascade_shape_numel(&d->x_shape);
+    /* chunks at global offsets, dealt to ranks in contiguous blocks: every sample is computed
+     * in the same chunk whatever the rank count */
+    int64_t lo, hi;
+    cascade_par_chunk_rows(d->n, chunk, cascade_par_rank(comm), cascade_par_size(comm), &lo, &hi);
+    for (int64_t start = lo; start < hi; start += chunk) {
+        int m = (int)(hi - start < chunk ? hi - start : chunk);
+        memcpy(xb, d->x + start * xs, (size_t)(m * xs) * sizeof(float));
+        cascade_run run = {.n = m, .training = 0, .update_stats = 0};
+        run.ext[0] = xb;
+        cascade_net_forward(net, &run);
+        memcpy(out + start * on, net->act[layer], (size_t)(m * on) * sizeof(float));
+    }
+    return cascade_par_gather_rows(comm, out, d->n, chunk, on); /* everyone gets every output */
+}
+
+double cascade_predict_dataset(const cascade_job *job, cascade_net *net, const cascade_dataset *d, int chunk,
+                               float *xb, float *preds, int64_t classes, MPI_Comm comm) {
+    if (cascade_run_dataset(net, d, chunk, xb, -1, preds, comm)) return NAN;
+    int64_t on = cascade_shape_numel(cascade_net_out_shape(net));
+    const float *y = job->kind == JOB_AUTOENCODER ? d->x : d->y; /* an autoencoder reconstructs x */
+    if (!y) return NAN;
+    const double *cw = job->n_class_weights ? job->class_weights : NULL;
+    double sum = cascade_loss_weighted(job->loss, (int)d->n, on, classes, preds, y, cw, NULL, 1.0f);
+    if (!cw) return sum / (double)cascade_loss_terms(job->loss, (int)d->n, on, classes);
+    double wsum = 0, w; /* weighted mean: divided by the labels' weights */
+    int64_t spatial = cascade_shape_numel(&d->y_shape);
+    for (int64_t i = 0; i < d->n * spatial; i++) {
+        cascade_ce_label_weights(1, 1, y + i, cw, classes, &w);
+        wsum += w;
+    }
+    return sum / wsum;
 }

@@ -9,7 +9,7 @@
 #include "cascade/job.h"
 #include "cascade/optim.h"
 #include "nn/graph.h"
-#include "train/data.h"
+#include "data/data.h"
 
 /* Builds net `net_name` of the job with external input x of per-sample shape x_shape. */
 cascade_status cascade_model_build(cascade_job *job, const char *net_name, const cascade_shape *x_shape,
@@ -51,5 +51,14 @@ cascade_status cascade_model_read_state(cascade_h5file *f, const cascade_job *jo
 /* Target standardisation (normalize_targets) in /normalization_targets/{mean,std}. */
 cascade_status cascade_model_write_tnorm(cascade_h5writer *w, int rank, const cascade_norm_stats *t);
 cascade_status cascade_model_read_tnorm(cascade_h5file *f, int64_t columns, cascade_norm_stats *t);
+
+/* Eval-mode outputs of layer `layer` (-1: the net output) for all samples of d into out on
+ * every rank (each rank computes its block of chunks, then they are gathered). */
+cascade_status cascade_run_dataset(cascade_net *net, const cascade_dataset *d, int chunk, float *xb, int layer,
+                                   float *out, MPI_Comm comm);
+/* Eval-mode outputs of `net` for all samples of d into preds (n, out) on every rank; returns
+ * the mean loss (NaN without targets). */
+double cascade_predict_dataset(const cascade_job *job, cascade_net *net, const cascade_dataset *d, int chunk,
+                               float *xb, float *preds, int64_t classes, MPI_Comm comm);
 
 #endif

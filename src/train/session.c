@@ -1,4 +1,5 @@
-/* Training session setup, logging, validation and checkpoints (see session.h). */
+/* The supervised session: set-up, progress line, validation and its checkpoint contents; the
+ * run directory every kind starts from (see session.h). */
 #include "train/session.h"
 
 #include <errno.h>
@@ -27,29 +28,33 @@ int cascade_session_has_checkpoints(const char *ckdir) {
 
 /* Training and validation sets: a separate file, or a Philox split of the training file. */
 static cascade_status load_data(cascade_session *s) {
-    cascade_job *job = s->job;
+    cascade_job *job = s->base.job;
     int64_t *rows = NULL, n_train = 0, n_valid = 0;
     cascade_status st = CASCADE_OK;
     if (job->valid[0]) {
-        CASCADE_TRY(cascade_data_load(job, job->valid, 1, NULL, 0, s->comm, &s->valid));
-        s->has_valid = 1;
+        CASCADE_TRY(cascade_data_load(job, job->valid, 1, NULL, 0, s->base.comm, &s->valid));
+        s->base.has_valid = 1;
     } else if (job->valid_fraction > 0) {
-        CASCADE_TRY(cascade_data_split(job, s->comm, &rows, &n_train, &n_valid));
-        st = cascade_data_load(job, job->train, 1, rows + n_train, n_valid, s->comm, &s->valid);
-        s->has_valid = !st;
+        CASCADE_TRY(cascade_data_split(job, s->base.comm, &rows, &n_train, &n_valid));
+        st = cascade_data_load(job, job->train, 1, rows + n_train, n_valid, s->base.comm, &s->valid);
+        s->base.has_valid = !st;
     }
     /* preload the training set when it fits the budget, else stream it */
     cascade_source src;
-    if (!st) st = cascade_source_open(job, job->train, 1, s->comm, &src);
+    if (!st) st = cascade_source_open(job, job->train, 1, s->base.comm, &src);
     if (!st) {
         int64_t n = rows ? n_train : src.total;
         double bytes = (double)n * (double)(cascade_shape_numel(&src.shape.x_shape) +
                                             cascade_shape_numel(&src.shape.y_shape)) * sizeof(float);
         cascade_source_close(&src);
         if (bytes <= job->memory_budget_mb * 1048576.0) {
-            st = cascade_data_load(job, job->train, 1, rows, n_train, s->comm, &s->train);
+            st = cascade_data_load(job, job->train, 1, rows, n_train, s->base.comm, &s->base.train);
         } else {
-            st = cascade_stream_open(s, rows, n_train); /* takes rows */
+            int64_t nmb = job->batch / job->micro_batch;
+            int64_t most = (nmb + s->base.size - 1) / s->base.size * job->micro_batch; /* samples per rank and step */
+            s->streaming = 1;
+            st = cascade_stream_open(&s->stream, job, rows, n_train, most, s->base.comm); /* takes rows */
+            s->base.train = s->stream.shape;
             rows = NULL;
         }
     }
@@ -59,11 +64,11 @@ static cascade_status load_data(cascade_session *s) {
 
 static cascade_status load_checkpoint(cascade_session *s, const char *from, int full) {
     cascade_h5file *f;
-    CASCADE_TRY(cascade_ckpt_open(from, s->comm, &f));
-    cascade_status st = full ? cascade_model_read_counters(f, &s->prog) : CASCADE_OK;
+    CASCADE_TRY(cascade_ckpt_open(from, s->base.comm, &f));
+    cascade_status st = full ? cascade_model_read_counters(f, &s->base.prog) : CASCADE_OK;
     if (!st) st = cascade_model_read_params(f, &s->net, full);
     if (!st && full)
-        st = cascade_model_read_state(f, s->job, &s->net, &s->opt, NULL, &s->train, &s->prog); /* norm: read_data_stats */
+        st = cascade_model_read_state(f, s->base.job, &s->net, &s->opt, NULL, &s->base.train, &s->base.prog); /* norm: read_data_stats */
     if (st) cascade_error_context("%s %s: ", full ? "resuming from" : "--init from", from);
     cascade_h5_close(f);
     return st;
@@ -73,12 +78,12 @@ static cascade_status load_checkpoint(cascade_session *s, const char *from, int 
  * normalised; a fresh run computes them from the training set). */
 static cascade_status read_data_stats(cascade_session *s, const char *from) {
     cascade_h5file *f;
-    CASCADE_TRY(cascade_ckpt_open(from, s->comm, &f));
+    CASCADE_TRY(cascade_ckpt_open(from, s->base.comm, &f));
     cascade_status st = CASCADE_OK;
-    if (s->job->normalize == NORM_STANDARD)
-        st = cascade_model_read_state(f, s->job, &s->net, NULL, &s->norm, &s->train, NULL);
-    if (!st && s->job->normalize_targets == NORM_STANDARD)
-        st = cascade_model_read_tnorm(f, cascade_shape_numel(&s->train.y_shape), &s->tnorm);
+    if (s->base.job->normalize == NORM_STANDARD)
+        st = cascade_model_read_state(f, s->base.job, &s->net, NULL, &s->norm, &s->base.train, NULL);
+    if (!st && s->base.job->normalize_targets == NORM_STANDARD)
+        st = cascade_model_read_tnorm(f, cascade_shape_numel(&s->base.train.y_shape), &s->tnorm);
     cascade_h5_close(f);
     return st;
 }
@@ -120,31 +125,49 @@ cascade_status cascade_session_open_rundir(const cascade_job *job, const char *r
     return cascade_fopen_append(path, metrics); /* never through a symbolic link */
 }
 
-cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const cascade_train_opts *o,
+/* The step's buffers: a micro-batch of inputs, targets and output gradients, the validation
+ * outputs (and in physical units with normalize_targets), the step's doubles, label weights. */
+static cascade_status alloc_buffers(cascade_session *s) {
+    cascade_job *job = s->base.job;
+    int64_t mb = job->micro_batch;
+    int64_t ys = cascade_shape_numel(&s->base.train.y_shape), xs = cascade_shape_numel(&s->base.train.x_shape);
+    s->idx = malloc((size_t)mb * sizeof(int64_t));
+    s->xb = cascade_alloc((size_t)mb * (size_t)xs * sizeof(float), "input batch");
+    s->yb = cascade_alloc((size_t)mb * (size_t)ys * sizeof(float), "target batch");
+    s->dout = cascade_alloc((size_t)mb * (size_t)s->out_numel * sizeof(float), "output gradient");
+    s->preds = cascade_alloc((size_t)(s->base.has_valid ? s->valid.n : 1) * (size_t)s->out_numel * sizeof(float),
+                             "validation outputs");
+    if (job->normalize_targets == NORM_STANDARD && s->base.has_valid) {
+        s->phys_preds = cascade_alloc((size_t)s->valid.n * (size_t)s->out_numel * sizeof(float), "validation outputs");
+        s->phys_y = cascade_alloc((size_t)s->valid.n * (size_t)ys * sizeof(float), "validation targets");
+        if (!s->phys_preds || !s->phys_y) return cascade_fail(CASCADE_EINTERNAL, "out of memory");
+    }
+    s->facc = cascade_alloc((size_t)(s->net.n_stats + 1) * sizeof(double), "statistics buffer");
+    s->label_w = cascade_alloc((size_t)(ys + 1) * sizeof(double), "label weights");
+    if (!s->idx || !s->xb || !s->yb || !s->dout || !s->preds || !s->facc || !s->label_w)
+        return cascade_fail(CASCADE_EINTERNAL, "out of memory for batch buffers");
+    return CASCADE_OK;
+}
+
+cascade_status cascade_session_open(cascade_training *t, cascade_job *job, const cascade_train_opts *o,
                                     MPI_Comm comm) {
-    memset(s, 0, sizeof *s);
-    s->job = job;
-    s->opts = o;
-    s->prog.best_valid_loss = INFINITY, s->prog.best_valid_step = -1;
-    s->comm = comm;
-    s->rank = cascade_par_rank(comm);
-    s->size = cascade_par_size(comm);
-    s->tty = isatty(2);
-    cascade_status st = CASCADE_OK;
+    cascade_session *s = (cascade_session *)t;
+    s->base.prog.best_valid_loss = INFINITY, s->base.prog.best_valid_step = -1; /* no validation yet */
     const char *resume_from = NULL;
-    CASCADE_TRY(cascade_session_start(job, o, s->size, s->rundir, s->ckdir, &resume_from));
+    cascade_status st = cascade_training_open(t, job, o, comm, &resume_from);
+    if (st) goto fail;
     if ((st = load_data(s))) goto fail;
-    if (s->train.n < job->batch) {
+    if (s->base.train.n < job->batch) {
         st = cascade_fail(CASCADE_EUSAGE, "%s: batch = %ld is larger than the %lld training samples in %s",
-                          job->path, job->batch, (long long)s->train.n, job->train);
+                          job->path, job->batch, (long long)s->base.train.n, job->train);
         goto fail;
     }
-    if ((st = cascade_model_build(job, job->nets[0], &s->train.x_shape, &s->net))) goto fail;
-    if ((st = cascade_model_check_targets(job, &s->net, &s->train))) goto fail;
+    if ((st = cascade_model_build(job, job->nets[0], &s->base.train.x_shape, &s->net))) goto fail;
+    if ((st = cascade_model_check_targets(job, &s->net, &s->base.train))) goto fail;
     s->classes = cascade_model_classes(job, &s->net);
-    if (!s->streaming && (st = cascade_model_check_labels(job, &s->train, s->classes))) goto fail;
-    if (s->has_valid && (st = cascade_model_check_labels(job, &s->valid, s->classes))) goto fail;
-    if (job->early_stopping > 0 && !s->has_valid) {
+    if (!s->streaming && (st = cascade_model_check_labels(job, &s->base.train, s->classes))) goto fail;
+    if (s->base.has_valid && (st = cascade_model_check_labels(job, &s->valid, s->classes))) goto fail;
+    if (job->early_stopping > 0 && !s->base.has_valid) {
         cascade_section *ts = cascade_job_section(job, "train");
         st = cascade_cfg_error(ts, ts ? cascade_section_peek(ts, "early_stopping") : NULL,
                                "early stopping watches the validation loss: give [data] valid or valid_fraction");
@@ -153,17 +176,17 @@ cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const 
     if (resume_from && (st = read_data_stats(s, resume_from))) goto fail;
     if (job->normalize == NORM_STANDARD) {
         if (!resume_from)
-            st = s->streaming ? cascade_stream_norm(s) : cascade_norm_compute(job, &s->train, &s->norm);
+            st = s->streaming ? cascade_stream_norm(&s->stream, job, &s->norm) : cascade_norm_compute(job, &s->base.train, &s->norm);
         if (st) goto fail;
-        if (!s->streaming) cascade_norm_apply(job, &s->norm, &s->train);
-        if (s->has_valid) cascade_norm_apply(job, &s->norm, &s->valid);
+        if (!s->streaming) cascade_norm_apply(job, &s->norm, &s->base.train);
+        if (s->base.has_valid) cascade_norm_apply(job, &s->norm, &s->valid);
     }
     if (job->normalize_targets == NORM_STANDARD) {
         if (!resume_from)
-            st = s->streaming ? cascade_stream_tnorm(s) : cascade_tnorm_compute(&s->train, &s->tnorm);
+            st = s->streaming ? cascade_stream_tnorm(&s->stream, job, &s->tnorm) : cascade_tnorm_compute(&s->base.train, &s->tnorm);
         if (st) goto fail;
-        if (!s->streaming) cascade_tnorm_apply(&s->tnorm, s->train.y, s->train.n, 0);
-        if (s->has_valid) cascade_tnorm_apply(&s->tnorm, s->valid.y, s->valid.n, 0);
+        if (!s->streaming) cascade_tnorm_apply(&s->tnorm, s->base.train.y, s->base.train.n, 0);
+        if (s->base.has_valid) cascade_tnorm_apply(&s->tnorm, s->valid.y, s->valid.n, 0);
     }
     int mb = (int)job->micro_batch;
     if ((st = cascade_net_prepare(&s->net, mb, 0))) goto fail;
@@ -181,41 +204,18 @@ cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const 
     }
     if (resume_from) {
         if ((st = load_checkpoint(s, resume_from, 1))) goto fail;
-        cascade_log("resuming %s at step %lld (epoch %lld)\n", s->rundir, (long long)s->prog.step,
-                    (long long)s->prog.epoch);
+        cascade_log("resuming %s at step %lld (epoch %lld)\n", s->base.rundir, (long long)s->base.prog.step,
+                    (long long)s->base.prog.epoch);
     } else if (o->init_path) {
         if ((st = load_checkpoint(s, o->init_path, 0))) goto fail;
     }
-    if ((st = cascade_topo_init(&s->topo, comm))) goto fail;
     s->grads_own = s->net.grads;
-    if ((st = cascade_net_reducer(&s->net, &s->topo, job, (int)s->net.n_stats + 1, &s->shards, &s->red))) goto fail;
-    s->steps_per_epoch = s->train.n / job->batch;
-    s->total_steps = o->steps > 0 ? o->steps : job->steps > 0 ? job->steps : job->epochs * s->steps_per_epoch;
-    int64_t ys = cascade_shape_numel(&s->train.y_shape), xs = cascade_shape_numel(&s->train.x_shape);
-    s->perm = malloc((size_t)s->train.n * sizeof(int64_t));
-    s->idx = malloc((size_t)mb * sizeof(int64_t));
-    s->ids = malloc((size_t)mb * sizeof(int64_t));
-    s->xb = cascade_alloc((size_t)mb * (size_t)xs * sizeof(float), "input batch");
-    s->yb = cascade_alloc((size_t)mb * (size_t)ys * sizeof(float), "target batch");
-    s->dout = cascade_alloc((size_t)mb * (size_t)s->out_numel * sizeof(float), "output gradient");
-    s->preds = cascade_alloc((size_t)(s->has_valid ? s->valid.n : 1) * (size_t)s->out_numel * sizeof(float),
-                             "validation outputs");
-    if (job->normalize_targets == NORM_STANDARD && s->has_valid) {
-        s->phys_preds = cascade_alloc((size_t)s->valid.n * (size_t)s->out_numel * sizeof(float), "validation outputs");
-        s->phys_y = cascade_alloc((size_t)s->valid.n * (size_t)ys * sizeof(float), "validation targets");
-        if (!s->phys_preds || !s->phys_y) {
-            st = cascade_fail(CASCADE_EINTERNAL, "out of memory");
-            goto fail;
-        }
-    }
-    s->facc = cascade_alloc((size_t)(s->net.n_stats + 1) * sizeof(double), "statistics buffer");
-    s->label_w = cascade_alloc((size_t)(ys + 1) * sizeof(double), "label weights");
-    if (!s->perm || !s->idx || !s->ids || !s->xb || !s->yb || !s->dout || !s->preds || !s->facc || !s->label_w) {
-        st = cascade_fail(CASCADE_EINTERNAL, "out of memory for batch buffers");
-        goto fail;
-    }
-    if (s->rank == 0) {
-        if ((st = cascade_session_open_rundir(job, s->rundir, &s->metrics))) goto fail;
+    if ((st = cascade_net_reducer(&s->net, &s->base.topo, job, (int)s->net.n_stats + 1, &s->shards, &s->red))) goto fail;
+    s->base.steps_per_epoch = s->base.train.n / job->batch;
+    s->base.total_steps = o->steps > 0 ? o->steps : job->steps > 0 ? job->steps : job->epochs * s->base.steps_per_epoch;
+    if ((st = cascade_training_buffers(t)) || (st = alloc_buffers(s))) goto fail;
+    if (s->base.rank == 0) {
+        if ((st = cascade_session_open_rundir(job, s->base.rundir, &s->base.metrics))) goto fail;
         char summary[8192];
         cascade_net_summary(&s->net, summary, sizeof summary);
         if (!o->quiet) cascade_log("%s", summary);
@@ -223,28 +223,25 @@ cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const 
             cascade_log("streaming the training set from %s (larger than memory_budget_mb = %g)\n", job->train,
                         job->memory_budget_mb);
         cascade_log("training %s: %lld samples, %lld steps of batch %ld (%lld per epoch), %d rank(s)%s\n", job->name,
-                    (long long)s->train.n, (long long)s->total_steps, job->batch, (long long)s->steps_per_epoch,
-                    s->size, job->deterministic ? ", deterministic" : "");
+                    (long long)s->base.train.n, (long long)s->base.total_steps, job->batch, (long long)s->base.steps_per_epoch,
+                    s->base.size, job->deterministic ? ", deterministic" : "");
         if (!o->quiet)
             cascade_log("optimizer state: %.0f bytes per rank%s\n", cascade_optimizer_bytes(&s->opt),
                         s->shards.sharded ? " (sharded over the ranks)" : "");
     }
     return CASCADE_OK;
 fail:
-    cascade_session_close(s);
+    cascade_session_close(t);
     return st;
 }
 
-void cascade_session_close(cascade_session *s) {
-    if (s->metrics) fclose(s->metrics);
-    cascade_data_free(&s->train);
+void cascade_session_close(cascade_training *t) {
+    cascade_session *s = (cascade_session *)t;
     cascade_data_free(&s->valid);
     if (s->grads_own) s->net.grads = s->grads_own;
     cascade_net_free(&s->net);
     cascade_optimizer_free(&s->opt);
-    free(s->perm);
     free(s->idx);
-    free(s->ids);
     cascade_free(s->xb);
     cascade_free(s->yb);
     cascade_free(s->dout);
@@ -253,21 +250,13 @@ void cascade_session_close(cascade_session *s) {
     cascade_free(s->label_w);
     cascade_reducer_free(&s->red);
     cascade_shards_free(&s->shards);
-    cascade_topo_free(&s->topo);
-    cascade_stream_close(s);
+    if (s->streaming) cascade_stream_close(&s->stream);
     cascade_norm_free(&s->norm);
     cascade_norm_free(&s->tnorm);
     cascade_free(s->phys_preds);
     cascade_free(s->phys_y);
-    memset(s, 0, sizeof *s);
-}
-
-void cascade_session_shuffle(cascade_session *s) {
-    if (s->job->shuffle)
-        cascade_permutation((uint64_t)s->job->seed, CASCADE_RNG_SHUFFLE, (uint64_t)s->prog.epoch, s->train.n, s->perm);
-    else
-        for (int64_t i = 0; i < s->train.n; i++) s->perm[i] = i;
-    s->perm_valid = 1;
+    s->phys_preds = s->phys_y = NULL;
+    cascade_training_close(t);
 }
 
 void cascade_json_double(char *buf, size_t n, double v) {
@@ -277,82 +266,38 @@ void cascade_json_double(char *buf, size_t n, double v) {
         snprintf(buf, n, "null");
 }
 
-void cascade_session_log_train(cascade_session *s, double loss, double lr, double rate, double elapsed) {
-    double t[CASCADE_TIMERS] = {s->t_input, s->t_compute, s->red.wait_s, s->red.exact_s, s->t_optim};
+void cascade_session_log(cascade_training *t, double seconds, double elapsed) {
+    cascade_session *s = (cascade_session *)t;
+    double loss = s->steps_acc ? s->loss_acc / (double)s->steps_acc : NAN, lr = s->lr;
+    double rate = (double)(s->steps_acc * t->job->batch) / (seconds > 1e-9 ? seconds : 1e-9);
+    s->loss_acc = 0;
+    s->steps_acc = 0;
+    double secs[CASCADE_TIMERS] = {s->base.t_input, s->base.t_compute, s->red.wait_s, s->red.exact_s, s->base.t_optim};
     char timers[1024];
-    s->t_input = s->t_compute = s->t_optim = s->red.wait_s = s->red.exact_s = 0;
-    if (cascade_timers_json(s->comm, t, timers, sizeof timers)) timers[0] = 0;
-    if (s->rank != 0) return;
+    s->base.t_input = s->base.t_compute = s->base.t_optim = s->red.wait_s = s->red.exact_s = 0;
+    if (cascade_timers_json(s->base.comm, secs, timers, sizeof timers)) timers[0] = 0;
+    if (s->base.rank != 0) return;
     char l[32];
     cascade_json_double(l, sizeof l, loss);
-    fprintf(s->metrics,
+    fprintf(s->base.metrics,
             "{\"step\":%lld,\"epoch\":%lld,\"split\":\"train\",\"loss\":%s,\"lr\":%.7g,\"samples_per_s\":%.1f,"
             "\"time_s\":%.3f%s}\n",
-            (long long)s->prog.step, (long long)s->prog.epoch, l, lr, rate, elapsed, timers);
-    fflush(s->metrics);
-    if (!s->opts->quiet)
-        cascade_log("%sstep %lld/%lld  epoch %lld  loss %.5g  lr %.3g  %.0f samples/s%s", s->tty ? "\r" : "",
-                    (long long)s->prog.step, (long long)s->total_steps, (long long)s->prog.epoch, loss, lr, rate,
-                    s->tty ? "   " : "\n");
+            (long long)s->base.prog.step, (long long)s->base.prog.epoch, l, lr, rate, elapsed, timers);
+    fflush(s->base.metrics);
+    if (!s->base.opts->quiet)
+        cascade_log("%sstep %lld/%lld  epoch %lld  loss %.5g  lr %.3g  %.0f samples/s%s", s->base.tty ? "\r" : "",
+                    (long long)s->base.prog.step, (long long)s->base.total_steps, (long long)s->base.prog.epoch, loss, lr, rate,
+                    s->base.tty ? "   " : "\n");
 }
 
-cascade_status cascade_run_dataset(cascade_net *net, const cascade_dataset *d, int chunk, float *xb, int layer,
-                                   float *out, MPI_Comm comm) {
-    if (layer < 0) layer = net->output;
-    int64_t on = cascade_shape_numel(&net->layers[layer].out_shape), xs = cascade_shape_numel(&d->x_shape);
-    /* chunks at global offsets, dealt to ranks in contiguous blocks: every sample is computed
-     * in the same chunk whatever the rank count */
-    int64_t lo, hi;
-    cascade_par_chunk_rows(d->n, chunk, cascade_par_rank(comm), cascade_par_size(comm), &lo, &hi);
-    for (int64_t start = lo; start < hi; start += chunk) {
-        int m = (int)(hi - start < chunk ? hi - start : chunk);
-        memcpy(xb, d->x + start * xs, (size_t)(m * xs) * sizeof(float));
-        cascade_run run = {.n = m, .training = 0, .update_stats = 0};
-        run.ext[0] = xb;
-        cascade_net_forward(net, &run);
-        memcpy(out + start * on, net->act[layer], (size_t)(m * on) * sizeof(float));
-    }
-    return cascade_par_gather_rows(comm, out, d->n, chunk, on); /* everyone gets every output */
-}
-
-double cascade_predict_dataset(const cascade_job *job, cascade_net *net, const cascade_dataset *d, int chunk,
-                               float *xb, float *preds, int64_t classes, MPI_Comm comm) {
-    if (cascade_run_dataset(net, d, chunk, xb, -1, preds, comm)) return NAN;
-    int64_t on = cascade_shape_numel(cascade_net_out_shape(net));
-    const float *y = job->kind == JOB_AUTOENCODER ? d->x : d->y; /* an autoencoder reconstructs x */
-    if (!y) return NAN;
-    const double *cw = job->n_class_weights ? job->class_weights : NULL;
-    double sum = cascade_loss_weighted(job->loss, (int)d->n, on, classes, preds, y, cw, NULL, 1.0f);
-    if (!cw) return sum / (double)cascade_loss_terms(job->loss, (int)d->n, on, classes);
-    double wsum = 0, w; /* weighted mean: divided by the labels' weights */
-    int64_t spatial = cascade_shape_numel(&d->y_shape);
-    for (int64_t i = 0; i < d->n * spatial; i++) {
-        cascade_ce_label_weights(1, 1, y + i, cw, classes, &w);
-        wsum += w;
-    }
-    return sum / wsum;
-}
-
-cascade_status cascade_session_validate(cascade_session *s, double elapsed) {
-    if (!s->has_valid || s->last_valid_step == s->prog.step) return CASCADE_OK;
-    s->last_valid_step = s->prog.step;
-    s->validated_at_end = s->prog.step == s->total_steps;
-    double loss = cascade_predict_dataset(s->job, &s->net, &s->valid, (int)s->job->micro_batch, s->xb, s->preds,
-                                          s->classes, s->comm);
-    if (s->job->early_stopping > 0) {
-        /* every rank computed the same loss; rank 0's decides, so that no rank can differ */
-        CASCADE_TRY(cascade_par_bcast(s->comm, &loss, sizeof loss));
-        if (loss < s->prog.best_valid_loss) { /* NaN never improves */
-            s->prog.best_valid_loss = loss, s->prog.best_valid_step = s->prog.step;
-            s->prog.stale_validations = 0;
-            s->save_best = 1;
-        } else if (++s->prog.stale_validations >= s->job->early_stopping) {
-            s->stop_early = 1;
-        }
-    }
-    if (s->rank != 0) return CASCADE_OK;
+cascade_status cascade_session_validate(cascade_training *t, double elapsed, double *loss_out) {
+    cascade_session *s = (cascade_session *)t;
+    double loss = cascade_predict_dataset(s->base.job, &s->net, &s->valid, (int)s->base.job->micro_batch, s->xb, s->preds,
+                                          s->classes, s->base.comm);
+    *loss_out = loss;
+    if (s->base.rank != 0) return CASCADE_OK;
     char metrics[4096], l[32];
-    const float *preds = s->preds, *y = s->job->kind == JOB_AUTOENCODER ? s->valid.x : s->valid.y;
+    const float *preds = s->preds, *y = s->base.job->kind == JOB_AUTOENCODER ? s->valid.x : s->valid.y;
     if (s->phys_preds) { /* metrics in physical units */
         int64_t ys = cascade_shape_numel(&s->valid.y_shape);
         memcpy(s->phys_preds, s->preds, (size_t)(s->valid.n * s->out_numel) * sizeof(float));
@@ -362,13 +307,13 @@ cascade_status cascade_session_validate(cascade_session *s, double elapsed) {
         preds = s->phys_preds;
         y = s->phys_y;
     }
-    cascade_metrics_json(s->job, preds, y, s->valid.n, s->out_numel, cascade_shape_numel(&s->valid.y_shape),
+    cascade_metrics_json(s->base.job, preds, y, s->valid.n, s->out_numel, cascade_shape_numel(&s->valid.y_shape),
                          metrics, sizeof metrics);
     cascade_json_double(l, sizeof l, loss);
-    fprintf(s->metrics, "{\"step\":%lld,\"epoch\":%lld,\"split\":\"valid\",\"loss\":%s,\"time_s\":%.3f%s}\n",
-            (long long)s->prog.step, (long long)s->prog.epoch, l, elapsed, metrics);
-    fflush(s->metrics);
-    if (!s->opts->quiet) {
+    fprintf(s->base.metrics, "{\"step\":%lld,\"epoch\":%lld,\"split\":\"valid\",\"loss\":%s,\"time_s\":%.3f%s}\n",
+            (long long)s->base.prog.step, (long long)s->base.prog.epoch, l, elapsed, metrics);
+    fflush(s->base.metrics);
+    if (!s->base.opts->quiet) {
         /* console: `,"key":value` members as `  key value` */
         char pretty[4096];
         size_t k = 0;
@@ -378,40 +323,14 @@ cascade_status cascade_session_validate(cascade_session *s, double elapsed) {
             else pretty[k++] = *p == ':' ? ' ' : *p;
         }
         pretty[k] = 0;
-        cascade_log("%svalid  step %lld  loss %.5g%s\n", s->tty ? "\n" : "", (long long)s->prog.step, loss, pretty);
+        cascade_log("%svalid  step %lld  loss %.5g%s\n", s->base.tty ? "\n" : "", (long long)s->base.prog.step, loss, pretty);
     }
     return CASCADE_OK;
 }
 
-cascade_status cascade_session_checkpoint(cascade_session *s) {
-    char name[64];
-    snprintf(name, sizeof name, "step-%08lld.h5", (long long)s->prog.step);
-    double t0 = cascade_now();
-    cascade_h5writer *w;
-    CASCADE_TRY(cascade_ckpt_begin(s->ckdir, name, s->comm, &w));
-    cascade_ckpt_meta meta = {.step = s->prog.step, .epoch = s->prog.epoch, .samples_seen = s->prog.samples_seen,
-                              .world_size = s->size, .seed = s->job->seed, .job = s->job->text};
-    cascade_status st = cascade_ckpt_write_meta(w, &meta);
-    if (!st) st = cascade_model_write(w, s->rank, s->job, &s->net, &s->opt, &s->norm, &s->train, &s->prog);
-    if (!st && s->job->normalize_targets == NORM_STANDARD) st = cascade_model_write_tnorm(w, s->rank, &s->tnorm);
-    if (st) {
-        cascade_h5w_abort(w);
-        return st;
-    }
-    CASCADE_TRY(cascade_ckpt_finish(w));
-    if (s->save_best) { /* the validation of this step lowered the loss */
-        CASCADE_TRY(cascade_ckpt_mark_best(s->ckdir, name, s->comm));
-        s->save_best = 0;
-    }
-    double dt = cascade_now() - t0;
-    if (s->rank == 0 && s->metrics) { /* the write rate, for bench/ */
-        char path[CASCADE_PATH_MAX + 96];
-        struct stat sb;
-        snprintf(path, sizeof path, "%s/%s", s->ckdir, name);
-        double mb = stat(path, &sb) == 0 ? (double)sb.st_size / 1048576.0 : 0;
-        fprintf(s->metrics, "{\"step\":%lld,\"epoch\":%lld,\"split\":\"checkpoint\",\"seconds\":%.4f,\"mb\":%.3f}\n",
-                (long long)s->prog.step, (long long)s->prog.epoch, dt, mb);
-        fflush(s->metrics);
-    }
-    return cascade_ckpt_keep_last(s->ckdir, (int)s->job->keep_checkpoints, s->comm);
+cascade_status cascade_session_write(cascade_training *t, cascade_h5writer *w) {
+    cascade_session *s = (cascade_session *)t;
+    CASCADE_TRY(cascade_model_write(w, t->rank, t->job, &s->net, &s->opt, &s->norm, &t->train, &t->prog));
+    if (t->job->normalize_targets == NORM_STANDARD) CASCADE_TRY(cascade_model_write_tnorm(w, t->rank, &s->tnorm));
+    return CASCADE_OK;
 }

@@ -1,68 +1,41 @@
-/* A training session: run directory, data, net, optimizer, progress; shared by the
- * training loops. */
+/* The supervised session (supervised.c, session.c), and the run directory and data-parallel
+ * helpers every kind uses. */
 #ifndef CASCADE_TRAIN_SESSION_H
 #define CASCADE_TRAIN_SESSION_H
 
 #include <stdio.h>
 
+#include "data/stream.h"
 #include "parallel/reducer.h"
-#include "train/model.h"
-#include "train/train.h"
+#include "train/run.h"
 
-
+/* A supervised (or autoencoder) training session: the run base, then the net, its optimizer
+ * and data-parallel side, validation data and the step's buffers. */
 typedef struct {
-    cascade_job *job;
-    const cascade_train_opts *opts;
-    MPI_Comm comm;
-    int rank, size;
-    char rundir[CASCADE_PATH_MAX], ckdir[CASCADE_PATH_MAX + 16];
-    FILE *metrics; /* rank 0 */
-    cascade_dataset train, valid;
-    int has_valid;
+    cascade_training base; /* first: the loop's view of the session */
+    cascade_dataset valid;
     cascade_norm_stats norm;
     cascade_norm_stats tnorm;     /* normalize_targets = standard */
     float *phys_preds, *phys_y;   /* validation outputs/targets back in physical units */
     cascade_net net;
     cascade_optimizer opt;
-    cascade_progress prog;
-    int64_t total_steps, steps_per_epoch;
     int64_t out_numel, classes, terms_per_sample;
-    int64_t *perm, *idx, *ids;
-    int perm_valid;
+    int64_t *idx;                 /* the micro-batch's sample indices */
     float *xb, *yb, *dout, *preds;
     double *facc;     /* a micro-batch's doubles [stats | loss], then the step's sums */
     double *label_w;  /* class weights of one sample's labels (class_weights) */
-    cascade_topo topo;
     cascade_reducer red;   /* the step's gradient reduction (fast or exact) */
     cascade_shards shards; /* whose optimizer state (ZeRO-1, and always in deterministic mode) */
     float *grads_own;      /* the net's own gradient buffer (the reducer may point net->grads elsewhere) */
     float *grads_sum;      /* the step's summed gradients (valid on this rank's shard) */
-    /* seconds since the last progress line: gathering input, forward/loss/backward,
-     * optimizer update (waiting for reductions and exact-sum work: in red) */
-    double t_input, t_compute, t_optim;
     /* streaming input (training set larger than memory_budget_mb): the file stays open and
-     * each step reads this rank's samples; `train` then holds shapes and n only */
+     * each step reads this rank's samples; base.train then holds shapes and n only */
     int streaming;
-    cascade_source src;
-    int64_t *train_rows;          /* file rows of the training samples (valid_fraction split), or NULL */
-    int64_t *fetch_rows, *fetch_order;
-    float *xloc, *yloc, *xsorted, *ysorted, *fetch_tmp;
-    int validated_at_end;
-    int64_t last_valid_step;
-    /* early stopping: the last validation lowered the loss (its checkpoint becomes BEST) /
-     * [train] early_stopping validations passed without that */
-    int save_best, stop_early;
-    int tty;
+    cascade_stream stream;
+    /* the means of the progress line: loss sum and finite steps since the last; the last lr */
+    double loss_acc, lr;
+    int64_t steps_acc;
 } cascade_session;
-
-/* Streaming input (stream.c). */
-cascade_status cascade_stream_open(cascade_session *s, int64_t *rows, int64_t n_rows);
-cascade_status cascade_stream_norm(cascade_session *s);
-cascade_status cascade_stream_tnorm(cascade_session *s);
-/* Reads the samples of this rank's micro-batches [first, last) of the current step into
- * xloc/yloc (normalised), in micro-batch order. Collective. */
-cascade_status cascade_stream_fetch(cascade_session *s, int64_t first, int64_t last);
-void cascade_stream_close(cascade_session *s);
 
 /* The optimizer shards of a net's parameters: split over the ranks with ZeRO-1 and always in
  * deterministic mode (whose reduction delivers each rank only its shard's sums). */
@@ -84,9 +57,10 @@ double cascade_optimizer_bytes(const cascade_optimizer *opt);
  * `,"K_s":rank 0,"K_max_s":..,"K_mean_s":..` members into buf; collective. */
 #define CASCADE_TIMERS 5
 cascade_status cascade_timers_json(MPI_Comm comm, const double t[CASCADE_TIMERS], char *buf, size_t n);
-/* Shared start of every training loop: RUNDIR (--out, default runs/<job name>) and its
- * checkpoints/, the check that `size` ranks can share the micro-batches, and which checkpoint
- * to resume from (NULL: fresh); a fresh run into a directory with checkpoints is an error. */
+/* The start of every kind's set-up (cascade_training_open): RUNDIR (--out, default
+ * runs/<job name>) and its checkpoints/, the check that `size` ranks can share the
+ * micro-batches, and which checkpoint to resume from (NULL: fresh); a fresh run into a
+ * directory with checkpoints is an error. */
 cascade_status cascade_session_start(const cascade_job *job, const cascade_train_opts *o, int size,
                                      char rundir[CASCADE_PATH_MAX], char ckdir[CASCADE_PATH_MAX + 16],
                                      const char **resume_from);
@@ -98,22 +72,12 @@ int cascade_session_has_checkpoints(const char *ckdir);
 /* A JSON number, or null when not finite. */
 void cascade_json_double(char *buf, size_t n, double v);
 
-cascade_status cascade_session_open(cascade_session *s, cascade_job *job, const cascade_train_opts *o,
-                                    MPI_Comm comm);
-void cascade_session_close(cascade_session *s);
-/* Permutation of the training set for the current epoch (global, rank-independent). */
-void cascade_session_shuffle(cascade_session *s);
-void cascade_session_log_train(cascade_session *s, double loss, double lr, double rate, double elapsed);
-cascade_status cascade_session_validate(cascade_session *s, double elapsed);
-cascade_status cascade_session_checkpoint(cascade_session *s);
-/* Eval-mode outputs of `net` for all samples of d into preds (n, out) on every rank (each
- * rank computes its block of chunks, then they are gathered); returns the mean loss (NaN
- * without targets). */
-/* Eval-mode outputs of layer `layer` (-1: the net output) for all samples of d into out on
- * every rank (each rank computes its block of chunks, then they are gathered). */
-cascade_status cascade_run_dataset(cascade_net *net, const cascade_dataset *d, int chunk, float *xb, int layer,
-                                   float *out, MPI_Comm comm);
-double cascade_predict_dataset(const cascade_job *job, cascade_net *net, const cascade_dataset *d, int chunk,
-                               float *xb, float *preds, int64_t classes, MPI_Comm comm);
+/* The supervised kind's parts (session.c): set-up and tear-down, the progress line, the
+ * validation (loss and metrics line) and its share of a checkpoint. */
+cascade_status cascade_session_open(cascade_training *t, cascade_job *job, const cascade_train_opts *o, MPI_Comm comm);
+void cascade_session_close(cascade_training *t);
+void cascade_session_log(cascade_training *t, double seconds, double elapsed);
+cascade_status cascade_session_validate(cascade_training *t, double elapsed, double *loss);
+cascade_status cascade_session_write(cascade_training *t, cascade_h5writer *w);
 
 #endif

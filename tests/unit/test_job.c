@@ -530,6 +530,31 @@ static void test_key_errors(void) {
 }
 
 /* Adversarial kinds: Adam defaults of Gulrajani et al.; the refiner's keys and their errors. */
+/* [train] and [data] keys that cannot apply to an adversarial kind are errors naming the key
+ * and the kind (one training loop runs every kind: a key is honoured or rejected). */
+static void test_keys_per_kind(void) {
+    EXPECT_ERROR(edit(WGAN_GP, "steps = 100\n", "steps = 100\nearly_stopping = 3\n"), CASCADE_EUSAGE, ":14:",
+                 "early_stopping", "kind = wgan-gp", "validation loss");
+    char gan[8192]; /* edit returns its own buffer */
+    snprintf(gan, sizeof gan, "%s", edit(WGAN_GP, "kind = wgan-gp", "kind = gan"));
+    snprintf(gan, sizeof gan, "%s", edit(gan, "gp_lambda = 5\n", ""));
+    EXPECT_ERROR(edit(gan, "steps = 100\n", "steps = 100\nclass_weights = 1, 2\n"), CASCADE_EUSAGE, ":13:",
+                 "class_weights", "kind = gan", "sets its own losses");
+    EXPECT_SET_ERROR(WGAN_GP, "train.class_weights=1,2", CASCADE_EUSAGE, "class_weights", "kind = wgan-gp");
+    EXPECT_ERROR(edit(WGAN_GP, "inputs = layer_1\n", "inputs = layer_1\nmemory_budget_mb = 64\n"),
+                 CASCADE_EUSAGE, ":6:", "memory_budget_mb", "kind = wgan-gp", "supervised and autoencoder");
+    EXPECT_SET_ERROR(WGAN_GP, "data.memory_budget_mb=1", CASCADE_EUSAGE, "memory_budget_mb", "kind = wgan-gp");
+    /* the same keys train supervised jobs */
+    cascade_job job;
+    const char *path = write_job("keys.ini", edit(SUPERVISED, "epochs = 3", "epochs = 3\nearly_stopping = 2"));
+    cascade_status st = cascade_job_load(path, (const char *const[]){"data.memory_budget_mb=64"}, 1, &job);
+    if (st) printf("\n%s\n", cascade_errmsg());
+    CU_ASSERT_EQUAL_FATAL(st, CASCADE_OK);
+    CU_ASSERT_EQUAL(job.early_stopping, 2);
+    CU_ASSERT_DOUBLE_EQUAL(job.memory_budget_mb, 64, 0);
+    cascade_job_free(&job);
+}
+
 static void test_adversarial_defaults(void) {
     cascade_job job;
     char text[8192];
@@ -731,6 +756,7 @@ int main(void) {
     CU_add_test(suite, "10^5 sections", test_many_sections);
     CU_add_test(suite, "epochs and steps that would overflow", test_huge_counts);
     CU_add_test(suite, "key errors", test_key_errors);
+    CU_add_test(suite, "[train] and [data] keys per kind", test_keys_per_kind);
     CU_add_test(suite, "--set overrides", test_overrides);
     CU_add_test(suite, "round trip of the job as run", test_round_trip);
     CU_add_test(suite, "comments, long lines, CRLF, BOM", test_lexical);

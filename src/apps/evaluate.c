@@ -7,8 +7,8 @@
 
 #include "eval/metrics.h"
 #include "cascade/h5io.h"
-#include "train/trained.h"
-#include "train/train.h"
+#include "apps/apps.h"
+#include "apps/trained.h"
 
 /* ROC AUC of the per-sample anomaly score against a 0/1 data set of the data file. */
 static cascade_status anomaly_auc(const cascade_trained *t, const char *label, MPI_Comm comm, double *auc) {

@@ -1,8 +1,8 @@
 /* Training/evaluation data in memory: the job's `inputs` stacked into x (channels: a new
  * axis 1; features: concatenated on the last axis) and its `targets` flattened and
  * concatenated per sample into y. Checked up front: shapes, lengths, finiteness. */
-#ifndef CASCADE_TRAIN_DATA_H
-#define CASCADE_TRAIN_DATA_H
+#ifndef CASCADE_DATA_DATA_H
+#define CASCADE_DATA_DATA_H
 
 #include <mpi.h>
 

@@ -1,8 +1,8 @@
 /* `cascade evaluate` on a gan / wgan / wgan-gp run (docs/gan-evaluation.md): as many samples
  * generated as the held-out data holds, with its conditions, compared with it observable by
  * observable (histograms, separation power) and, optionally, by a classifier test. */
-#ifndef CASCADE_TRAIN_GAN_EVAL_H
-#define CASCADE_TRAIN_GAN_EVAL_H
+#ifndef CASCADE_APPS_GAN_EVAL_H
+#define CASCADE_APPS_GAN_EVAL_H
 
 #include <mpi.h>
 #include <stdint.h>

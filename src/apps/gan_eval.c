@@ -12,9 +12,9 @@
 #include <unistd.h>
 
 #include "cascade/h5io.h"
-#include "train/data.h"
-#include "train/gan.h"
-#include "train/gan_eval.h"
+#include "data/data.h"
+#include "apps/apps.h"
+#include "apps/gan_eval.h"
 
 #define LAT_BINS 12
 #define LAT_WIDTH_M 750.0

@@ -1,5 +1,5 @@
 /* A trained model bound to a data file (see trained.h). */
-#include "train/trained.h"
+#include "apps/trained.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* In-memory data sets read through src/io (see data.h). */
-#include "train/data.h"
+#include "data/data.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,10 +1,10 @@
 /* A trained model read back from a checkpoint (or run directory) and bound to a data file:
  * the job it was trained with, its net with parameters and statistics, the normalisation
  * applied to the data. Shared by `evaluate` and `predict`. */
-#ifndef CASCADE_TRAIN_TRAINED_H
-#define CASCADE_TRAIN_TRAINED_H
+#ifndef CASCADE_APPS_TRAINED_H
+#define CASCADE_APPS_TRAINED_H
 
-#include "train/session.h"
+#include "train/model.h"
 
 typedef struct {
     cascade_h5file *f;

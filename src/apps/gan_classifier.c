@@ -1,7 +1,7 @@
 /* The classifier test of a generator (CaloChallenge protocol): a DNN learns to tell generated
  * from real samples; its ROC AUC on unseen samples is 0.5 for a perfect generator, 1 for one
  * whose samples are told apart every time. Trained by cascade itself: a temporary job file
- * text, HDF5 files of features and labels, cascade_train_supervised, then the trained model
+ * text, HDF5 files of features and labels, cascade_train, then the trained model
  * on the test file (see gan_eval.h). */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
@@ -13,9 +13,10 @@
 #include <unistd.h>
 
 #include "eval/metrics.h"
-#include "train/gan_eval.h"
+#include "apps/gan_eval.h"
+#include "apps/trained.h"
+#include "parallel/parallel.h"
 #include "train/train.h"
-#include "train/trained.h"
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
     (void)sb, (void)flag, (void)ftw;
@@ -121,7 +122,7 @@ cascade_status cascade_classifier_test(const char *dir, const float *real, const
     CASCADE_TRY(cascade_job_parse(text, origin, NULL, 0, &job));
     cascade_train_opts to = {.out_dir = run, .quiet = 1};
     cascade_log_set_quiet(1);
-    st = cascade_train_supervised(&job, &to, comm);
+    st = cascade_train(&job, &to, comm);
     cascade_log_set_quiet(0);
     cascade_job_free(&job);
     if (st) {

@@ -1,4 +1,4 @@
-/* PNG heatmaps of attribution maps (libpng). */
+/* PNG heatmaps (libpng; see png.h). */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "explain/explain.h"
 #include "io/fsops.h"
+#include "io/png.h"
 
 /* Diverging map: -1 blue (0,0,255), 0 white, +1 red (255,0,0); linear in between. */
 static void diverging(double v, png_byte rgb[3]) {
@@ -114,13 +114,13 @@ static double peak_of(const float *map, int64_t n) {
     return peak;
 }
 
-cascade_status cascade_explain_png(const char *path, const float *map, int64_t h, int64_t w, int scale) {
+cascade_status cascade_png_heatmap(const char *path, const float *map, int64_t h, int64_t w, int scale) {
     if (scale < 1) scale = 1;
     picture p = {map, h, w, peak_of(map, h * w), scale, 0, 0};
     return draw(path, &p, w * scale, h * scale, square_cell);
 }
 
-cascade_status cascade_explain_png_hex(const char *path, const float *map, int64_t h, int64_t w, int scale) {
+cascade_status cascade_png_heatmap_hex(const char *path, const float *map, int64_t h, int64_t w, int scale) {
     if (scale < 1) scale = 1;
     const double half_height = 1 / sqrt(3); /* a cell's circumradius at unit spacing */
     double v_top = (h - 1) * sqrt(3) / 2 + half_height;

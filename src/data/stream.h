@@ -1,0 +1,34 @@
+/* Streaming input: a training set larger than memory_budget_mb stays in its file and each step
+ * every rank reads just the samples of its own micro-batches. */
+#ifndef CASCADE_DATA_STREAM_H
+#define CASCADE_DATA_STREAM_H
+
+#include "data/data.h"
+
+typedef struct {
+    cascade_source src;
+    int64_t *rows;          /* file rows of the training samples (valid_fraction split), or NULL: all */
+    cascade_dataset shape;  /* shapes and n of the training samples (x and y NULL) */
+    /* one step's read: file rows and their order, the samples read in row order (sorted),
+     * put back in micro-batch order (x, y: at most max_samples) */
+    int64_t *fetch_rows, *fetch_order;
+    float *x, *y, *xsorted, *ysorted, *tmp;
+} cascade_stream;
+
+/* Opens the job's training file for streaming; takes ownership of rows (n_rows of them, or
+ * NULL for every row); max_samples: the most samples one rank reads in a step. Collective. */
+cascade_status cascade_stream_open(cascade_stream *s, const cascade_job *job, int64_t *rows, int64_t n_rows,
+                                   int64_t max_samples, MPI_Comm comm);
+void cascade_stream_close(cascade_stream *s);
+/* Input normalisation (per channel/feature) and target standardisation over the training
+ * rows, read in blocks; sums in double in a fixed order (every rank computes the same). */
+cascade_status cascade_stream_norm(cascade_stream *s, const cascade_job *job, cascade_norm_stats *norm);
+cascade_status cascade_stream_tnorm(cascade_stream *s, const cascade_job *job, cascade_norm_stats *tnorm);
+/* Reads training samples samples[0..n) into x/y (normalised by norm and, with
+ * normalize_targets, tnorm), in the given order. Collective. */
+cascade_status cascade_stream_fetch(cascade_stream *s, const cascade_job *job, const int64_t *samples, int64_t n,
+                                    const cascade_norm_stats *norm, const cascade_norm_stats *tnorm);
+/* The samples of the last fetch as a data set view (n samples, not owned). */
+cascade_dataset cascade_stream_view(const cascade_stream *s, int64_t n);
+
+#endif
