@@ -177,6 +177,14 @@ XSUM_SIMD_CLONES static void fold_fixed_block(int64_t *acc, const uint8_t *emax,
     for (int i = 0; i < n; i++) acc[i0 + i] = (int64_t)sum[i];
 }
 
+/* 1 / fixed_scale(e) = 2^(max(e, 1) - 126 - FIX): a fixed-point unit, from its bits. */
+static inline double fixed_unscale(uint8_t e) {
+    int64_t bits = (int64_t)(1023 - 126 - FIX + (e > 1 ? e : 1)) << 52;
+    double u;
+    memcpy(&u, &bits, sizeof u);
+    return u;
+}
+
 /* s 2^x (a fixed-point sum, x = max(e, 1) - 126 - FIX) where it is below float's normal range:
  * the nearest multiple of 2^-149 (ties to even), in integers. Then s 2^x < 2^-126, so
  * shift = -149 - x <= 22 and a left shift stays below 2^23. */
@@ -200,12 +208,31 @@ static float subnormal_sum(int64_t s, int x) {
  * integer rounding of subnormal_sum. NaN where a term was NaN/Inf. */
 static inline float fixed_to_float(int64_t s, uint8_t e) {
     if (e == 0xff) return NAN; /* a NaN/Inf term: no sum */
-    int x = (e > 1 ? e : 1) - 126 - FIX;
-    int64_t bits = (int64_t)(1023 + x) << 52;
-    double unscale;
-    memcpy(&unscale, &bits, sizeof unscale);
-    float r = (float)((double)(float)s * unscale);
-    return fabsf(r) >= 0x1p-126f || s == 0 ? r : subnormal_sum(s, x);
+    float r = (float)((double)(float)s * fixed_unscale(e));
+    return fabsf(r) >= 0x1p-126f || s == 0 ? r : subnormal_sum(s, (e > 1 ? e : 1) - 126 - FIX);
+}
+
+/* fixed_to_float of a block of sums; the number of non-finite results. Vectorised where
+ * |sum| < 2^51 — then the sum is exact in double, read off ROUNDER's bits, so one rounding
+ * to float — and the result is a normal float or Inf; the others one by one. */
+XSUM_SIMD_CLONES static int64_t block_to_floats(const int64_t *sum, const uint8_t *emax, int n, float *out) {
+    uint8_t slow[BLOCK];
+    int64_t nonfinite = 0;
+#pragma omp simd
+    for (int i = 0; i < n; i++) {
+        uint64_t bits = (uint64_t)sum[i] + (uint64_t)ROUNDER_BITS;
+        double d;
+        memcpy(&d, &bits, sizeof d);
+        float r = (float)((d - ROUNDER) * fixed_unscale(emax[i]));
+        out[i] = r;
+        slow[i] = ((uint64_t)sum[i] + (1ULL << 51) >= (1ULL << 52)) | (emax[i] == 0xff) |
+                  ((fabsf(r) < 0x1p-126f) & (sum[i] != 0));
+    }
+    for (int i = 0; i < n; i++) {
+        if (slow[i]) out[i] = fixed_to_float(sum[i], emax[i]);
+        nonfinite += !isfinite(out[i]);
+    }
+    return nonfinite;
 }
 
 int64_t cascade_xsum_max_exponents(uint8_t *emax, int accumulate, const float *terms, int64_t stride, int k,
@@ -231,15 +258,17 @@ void cascade_xsum_fold_fixed(int64_t *acc, const uint8_t *emax, const float *ter
 
 int64_t cascade_xsum_fixed_to_floats(const int64_t *acc, const int64_t *more, int n_more, int64_t more_stride,
                                      const uint8_t *emax, float *out, int64_t n) {
-    int64_t overflow = 0;
-#pragma omp parallel for reduction(+ : overflow) if (n > 32768) schedule(static)
-    for (int64_t i = 0; i < n; i++) {
-        uint64_t s = (uint64_t)acc[i];
-        for (int q = 0; q < n_more; q++) s += (uint64_t)more[q * more_stride + i];
-        out[i] = fixed_to_float((int64_t)s, emax[i]);
-        overflow += !isfinite(out[i]);
+    int64_t nonfinite = 0, nb = (n + BLOCK - 1) / BLOCK;
+#pragma omp parallel for reduction(+ : nonfinite) if (n > 32768) schedule(static)
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t i0 = b * BLOCK, sum[BLOCK];
+        int m = (int)(n - i0 < BLOCK ? n - i0 : BLOCK);
+        for (int i = 0; i < m; i++) sum[i] = acc[i0 + i];
+        for (int q = 0; q < n_more; q++) /* unsigned: sums wrap modulo 2^64 */
+            for (int i = 0; i < m; i++) sum[i] = (int64_t)((uint64_t)sum[i] + (uint64_t)more[q * more_stride + i0 + i]);
+        nonfinite += block_to_floats(sum, emax + i0, m, out + i0);
     }
-    return overflow;
+    return nonfinite;
 }
 
 int64_t cascade_xsum_fold_fixed_to_floats(const float *terms, int64_t stride, int k, int64_t lo, int64_t hi,
@@ -253,10 +282,7 @@ int64_t cascade_xsum_fold_fixed_to_floats(const float *terms, int64_t stride, in
         /* the block's own arrays, indexed from 0: shift the terms instead */
         bad += max_exponent_block(emax, 0, terms + i0, stride, k, 0, n);
         fold_fixed_block(sum, emax, terms + i0, stride, k, 0, n);
-        for (int i = 0; i < n; i++) {
-            out[i0 + i] = fixed_to_float(sum[i], emax[i]);
-            bad += !isfinite(out[i0 + i]);
-        }
+        bad += block_to_floats(sum, emax, n, out + i0);
     }
     return bad;
 }

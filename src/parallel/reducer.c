@@ -339,6 +339,7 @@ static int finish_exact_grads(cascade_reducer *r) {
         double t0 = cascade_now();
         r->bad += cascade_xsum_fold_fixed_to_floats(r->slots, n + 1, r->used, 0, n, r->cfg.grads);
         r->exact_s += cascade_now() - t0;
+        cascade_trace_add("exact", "fold to floats", t0, cascade_now());
         return MPI_SUCCESS;
     }
     int rc = wait_buckets(r);
