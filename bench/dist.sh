@@ -5,7 +5,8 @@
 #    maximum over ranks of each; compute also as the mean), for 1, 2 and 4 ranks, fast and
 #    deterministic mode (4 ranks on a 2-core machine are oversubscribed: not scaling evidence);
 #  - gradient-sync overhead at 2 ranks (communication wait as % of the step);
-#  - deterministic-mode cost relative to fast mode;
+#  - deterministic-mode cost relative to fast mode (the load average is printed: on a shared
+#    machine repeat the script and report the spread);
 #  - checkpoint write rate vs a raw write (dd with fsync) of the same size, same run.
 # Usage: bench/dist.sh [BUILD_DIR]
 set -euo pipefail
@@ -36,6 +37,7 @@ ck = [r for r in rows if r["split"] == "checkpoint"]
 print(json.dumps({"step_ms": step_ms, **tot, "ckpt_mb": ck[-1]["mb"], "ckpt_s": ck[-1]["seconds"]}))
 PY
 }
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores (other processes' load skews every figure)"
 printf "%-6s %-6s %9s %9s %9s %9s %9s %9s %9s\n" ranks mode step_ms input compute cmp_mean exact_sum comm_wait optimizer
 declare -A res
 for n in 1 2 4; do
