@@ -5,10 +5,12 @@
 #    maximum over ranks of each; compute also as the mean), for 1, 2 and 4 ranks, fast and
 #    deterministic mode (4 ranks on a 2-core machine are oversubscribed: not scaling evidence);
 #  - gradient-sync overhead at 2 ranks (communication wait as % of the step);
-#  - deterministic-mode cost relative to fast mode;
+#  - deterministic-mode cost relative to fast mode, in the table's runs and as the median of
+#    PAIRS (5) back-to-back fast/det pairs at 1 and 2 ranks with the pairs' spread (the load
+#    average is printed: on a shared machine, repeat the script and report the spread);
 #  - checkpoint write rate vs a raw write (dd with fsync) of the same size, same run;
 #  - overlap of the fast-mode reductions with backward at 2 and 4 ranks (from --timeline).
-# Usage: bench/dist.sh [BUILD_DIR]
+# Usage: [PAIRS=5] bench/dist.sh [BUILD_DIR]
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$src/build}" && pwd)
@@ -37,6 +39,7 @@ ck = [r for r in rows if r["split"] == "checkpoint"]
 print(json.dumps({"step_ms": step_ms, **tot, "ckpt_mb": ck[-1]["mb"], "ckpt_s": ck[-1]["seconds"]}))
 PY
 }
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc --all) cores (other processes' load skews every figure)"
 printf "%-6s %-6s %9s %9s %9s %9s %9s %9s %9s\n" ranks mode step_ms input compute cmp_mean exact_sum comm_wait optimizer
 declare -A res
 for n in 1 2 4; do
@@ -68,6 +71,27 @@ mb = f1["ckpt_mb"]
 print("checkpoint: %.1f MB in %.3f s = %.0f MB/s; raw write with fsync of %d MB: %.0f MB/s" %
       (mb, f1["ckpt_s"], mb / f1["ckpt_s"], max(1, math.ceil(mb)), max(1, math.ceil(mb)) / max(raw_s, 1e-3)))
 PY
+
+# deterministic/fast on a loaded machine: PAIRS (default 5) back-to-back fast/det pairs at 1
+# and 2 ranks; the ratio of the median step times and the spread of the pairs' ratios
+pairs=${PAIRS:-5}
+for n in 1 2; do
+  steps=""
+  for i in $(seq "$pairs"); do
+    for det in false true; do
+      steps="$steps $(run $n $det | "$py" -c "import json, sys; print(json.load(sys.stdin)['step_ms'])")"
+    done
+  done
+  "$py" - $n $steps <<'PY'
+import statistics, sys
+n, t = sys.argv[1], [float(x) for x in sys.argv[2:]]
+fast, det = t[0::2], t[1::2]
+r = sorted(d / f for f, d in zip(fast, det))
+print("deterministic/fast at %s rank(s), %d pairs: median step %.1f / %.1f ms = %.2fx; pair ratios %s"
+      % (n, len(r), statistics.median(det), statistics.median(fast), statistics.median(det) / statistics.median(fast),
+         " ".join("%.2f" % x for x in r)))
+PY
+done
 
 # input: streaming (each rank reads its samples every step) vs a raw sequential read of the
 # same data sets with h5py, same run

@@ -107,125 +107,182 @@ void cascade_xsum_to_doubles(const int64_t *acc, double *out, int64_t n) {
     for (int64_t i = 0; i < n; i++) out[i] = value(acc + DIG * i);
 }
 
-/* ---- fast paths (see xsum.h) ---- */
+/* ---- fixed-point sums relative to the step's largest exponent (see xsum.h) ---- */
 
-/* A double that is a multiple of 2^-LOW with |s| < 2^64 into digits d, exactly (its 53-bit
- * significand spans at most three digits). */
-static inline void add_exact_double(int64_t *d, double s) {
-    if (s == 0) return;
-    uint64_t bits;
-    memcpy(&bits, &s, sizeof bits);
-    int e = (int)((bits >> 52) & 0x7ff);
-    uint64_t m = bits & ((1ULL << 52) - 1);
-    if (e) m |= 1ULL << 52;
-    else e = 1;
-    int p = e - 1075 + CASCADE_XSUM_LOW; /* |s| = m 2^(p - LOW) */
-    if (p < 0) {                         /* the bits shifted out are zero: s is a multiple of 2^-LOW */
-        m >>= -p;
-        p = 0;
-    }
-    int64_t sign = bits >> 63 ? -1 : 1;
-    __uint128_t x = (__uint128_t)m << (p % 48);
-    for (int k = p / 48; x && k < DIG; k++, x >>= 48) d[k] += sign * (int64_t)(uint64_t)(x & MASK48);
-}
+#define FIX CASCADE_XSUM_FIXED_BITS
+#define BLOCK 256                        /* elements per block: a thread's unit of work */
+#define ROUNDER 0x1.8p52                 /* x + ROUNDER, |x| < 2^51: x rounded to an integer in the low bits */
+#define ROUNDER_BITS 0x4338000000000000LL /* the bits of ROUNDER */
 
-/* value() with exact power-of-two multiplications instead of ldexp: the same operations on
- * the same values, so the same bits. */
-static inline double value_fast(const int64_t *d) {
-    static const double scale[DIG] = {0x1p-128, 0x1p-80, 0x1p-32, 0x1p16}; /* 2^(48 k - LOW) */
-    _Static_assert(DIG == 4 && CASCADE_XSUM_LOW == 128, "scale[] assumes 4 digits and LOW = 128");
-    int64_t c[DIG];
-    memcpy(c, d, sizeof c);
-    for (int k = 0; k < DIG - 1; k++) {
-        int64_t carry = c[k] >> 48;
-        c[k] -= carry * (int64_t)(1LL << 48);
-        c[k + 1] += carry;
-    }
-    double s = 0, comp = 0;
-    for (int k = DIG - 1; k >= 0; k--) {
-        double part = (double)c[k] * scale[k];
-        double t = s + part;
-        double bp = t - s;
-        comp += (s - (t - bp)) + (part - bp);
-        s = t;
-    }
-    return s + comp;
-}
-
-#define FOLD_BLOCK 256
-
-/* The k terms of elements [i0, i0 + n) summed in double with TwoSum; flag[i] != 0 where that
- * sum may be inexact or a term needs the integer path (zero, tiny below 2^-105 = not a
- * multiple of 2^-128, >= 2^64, NaN/Inf). Branch-free, vectorised. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__AVX2__)
-__attribute__((target_clones("avx2", "default")))
+#define XSUM_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define XSUM_SIMD_CLONES
 #endif
-static void fold_block(const float *terms, int64_t stride, int k, int64_t i0, int n, double *sum, int *flag) {
-    for (int i = 0; i < n; i++) sum[i] = 0, flag[i] = 0;
+
+static inline uint32_t float_bits(float v) {
+    uint32_t b;
+    memcpy(&b, &v, sizeof b);
+    return b;
+}
+
+/* 2^(FIX + 126 - max(e, 1)) from its bits: every term with biased exponent <= e times this is
+ * below 2^FIX in magnitude (exponent FIX + 126 - e in [-82, 171]: a normal double). */
+static inline double fixed_scale(uint8_t e) {
+    int64_t bits = (int64_t)(1023 + FIX + 126 - (e > 1 ? e : 1)) << 52;
+    double s;
+    memcpy(&s, &bits, sizeof s);
+    return s;
+}
+
+/* The largest biased exponent among the k terms of elements [i0, i0 + n) into emax (max with
+ * what is there when accumulate); the number of NaN/Inf terms. */
+XSUM_SIMD_CLONES static int64_t max_exponent_block(uint8_t *emax, int accumulate, const float *terms, int64_t stride,
+                                                   int k, int64_t i0, int n) {
+    uint32_t m[BLOCK];
+    int64_t bad = 0;
+    for (int i = 0; i < n; i++) m[i] = accumulate ? emax[i0 + i] : 0;
+    for (int j = 0; j < k; j++) {
+        const float *t = terms + (int64_t)j * stride + i0;
+#pragma omp simd reduction(+ : bad)
+        for (int i = 0; i < n; i++) {
+            uint32_t e = (float_bits(t[i]) >> 23) & 0xff;
+            m[i] = e > m[i] ? e : m[i];
+            bad += e == 0xff;
+        }
+    }
+    for (int i = 0; i < n; i++) emax[i0 + i] = (uint8_t)m[i];
+    return bad;
+}
+
+/* acc[i] = sum over the k terms of round(term * fixed_scale(emax[i])), i in [i0, i0 + n):
+ * the product is exact (a float times a power of two, in double), below 2^FIX, and adding
+ * ROUNDER rounds it to the nearest integer (ties to even), read off the low bits. Sums wrap
+ * modulo 2^64 (unsigned), which is exact whenever the total fits in an int64. */
+XSUM_SIMD_CLONES static void fold_fixed_block(int64_t *acc, const uint8_t *emax, const float *terms, int64_t stride,
+                                              int k, int64_t i0, int n) {
+    double scale[BLOCK];
+    uint64_t sum[BLOCK];
+    for (int i = 0; i < n; i++) scale[i] = fixed_scale(emax[i0 + i]), sum[i] = 0;
     for (int j = 0; j < k; j++) {
         const float *t = terms + (int64_t)j * stride + i0;
 #pragma omp simd
         for (int i = 0; i < n; i++) {
-            double x = t[i], a = sum[i], u = a + x, bp = u - a;
-            double err = (a - (u - bp)) + (x - bp), ax = fabs(x);
-            int fine = ax == 0 || (ax >= 0x1p-105 && ax < 0x1p64);
-            flag[i] |= (err != 0) | !fine;
-            sum[i] = u;
+            double r = (double)t[i] * scale[i] + ROUNDER;
+            uint64_t q;
+            memcpy(&q, &r, sizeof q);
+            sum[i] += q - (uint64_t)ROUNDER_BITS;
         }
     }
-    for (int i = 0; i < n; i++) flag[i] |= !(fabs(sum[i]) < 0x1p64);
+    for (int i = 0; i < n; i++) acc[i0 + i] = (int64_t)sum[i];
 }
 
-/* Digits of element i: acc's (when given) plus its k terms; the bad-term count. */
-static inline int64_t element_digits(const int64_t *acc, const float *terms, int64_t stride, int k, int64_t i,
-                                     double sum, int flag, int64_t *d) {
-    if (!acc) memset(d, 0, DIG * sizeof(int64_t));
-    else if (d != acc + DIG * i) memcpy(d, acc + DIG * i, DIG * sizeof(int64_t)); /* (in place: nothing to copy) */
-    if (!flag) {
-        add_exact_double(d, sum);
-        return 0;
+/* 1 / fixed_scale(e) = 2^(max(e, 1) - 126 - FIX): a fixed-point unit, from its bits. */
+static inline double fixed_unscale(uint8_t e) {
+    int64_t bits = (int64_t)(1023 - 126 - FIX + (e > 1 ? e : 1)) << 52;
+    double u;
+    memcpy(&u, &bits, sizeof u);
+    return u;
+}
+
+/* s 2^x (a fixed-point sum, x = max(e, 1) - 126 - FIX) where it is below float's normal range:
+ * the nearest multiple of 2^-149 (ties to even), in integers. Then s 2^x < 2^-126, so
+ * shift = -149 - x <= 22 and a left shift stays below 2^23. */
+static float subnormal_sum(int64_t s, int x) {
+    uint64_t m = s < 0 ? 0 - (uint64_t)s : (uint64_t)s, q;
+    int shift = -149 - x;
+    if (shift <= 0) {
+        q = m << -shift;
+    } else {
+        uint64_t rem = m & ((1ULL << shift) - 1), half = 1ULL << (shift - 1);
+        q = m >> shift;
+        q += rem > half || (rem == half && (q & 1));
     }
-    int64_t bad = 0;
-    for (int j = 0; j < k; j++) bad += add_float_term(d, terms[(int64_t)j * stride + i]);
-    return bad;
+    float r = (float)q * 0x1p-149f; /* q <= 2^23: exact */
+    return s < 0 ? -r : r;
 }
 
-/* The fold of elements [lo, hi): digits into acc_out, or (acc_out NULL) rounded into out;
- * acc_in (may be NULL) holds digits to add. Blocks of elements on the threads. */
-static int64_t fold(const int64_t *acc_in, int64_t *acc_out, const float *terms, int64_t stride, int k, int64_t lo,
-                    int64_t hi, float *out) {
-    int64_t bad = 0, nb = (hi - lo + FOLD_BLOCK - 1) / FOLD_BLOCK;
+/* The fixed-point sum s of an element with largest exponent e as a float, rounded once: (float)s
+ * rounds to nearest, the scaling by 2^x = 1 / fixed_scale(e) (in double) is exact, and so is
+ * the conversion to float in float's normal range (beyond FLT_MAX: Inf); below it, the
+ * integer rounding of subnormal_sum. NaN where a term was NaN/Inf. */
+static inline float fixed_to_float(int64_t s, uint8_t e) {
+    if (e == 0xff) return NAN; /* a NaN/Inf term: no sum */
+    float r = (float)((double)(float)s * fixed_unscale(e));
+    return fabsf(r) >= 0x1p-126f || s == 0 ? r : subnormal_sum(s, (e > 1 ? e : 1) - 126 - FIX);
+}
+
+/* fixed_to_float of a block of sums; the number of non-finite results. Vectorised where
+ * |sum| < 2^51 — then the sum is exact in double, read off ROUNDER's bits, so one rounding
+ * to float — and the result is a normal float or Inf; the others one by one. */
+XSUM_SIMD_CLONES static int64_t block_to_floats(const int64_t *sum, const uint8_t *emax, int n, float *out) {
+    uint8_t slow[BLOCK];
+    int64_t nonfinite = 0;
+#pragma omp simd
+    for (int i = 0; i < n; i++) {
+        uint64_t bits = (uint64_t)sum[i] + (uint64_t)ROUNDER_BITS;
+        double d;
+        memcpy(&d, &bits, sizeof d);
+        float r = (float)((d - ROUNDER) * fixed_unscale(emax[i]));
+        out[i] = r;
+        slow[i] = ((uint64_t)sum[i] + (1ULL << 51) >= (1ULL << 52)) | (emax[i] == 0xff) |
+                  ((fabsf(r) < 0x1p-126f) & (sum[i] != 0));
+    }
+    for (int i = 0; i < n; i++) {
+        if (slow[i]) out[i] = fixed_to_float(sum[i], emax[i]);
+        nonfinite += !isfinite(out[i]);
+    }
+    return nonfinite;
+}
+
+int64_t cascade_xsum_max_exponents(uint8_t *emax, int accumulate, const float *terms, int64_t stride, int k,
+                                   int64_t lo, int64_t hi) {
+    int64_t bad = 0, nb = (hi - lo + BLOCK - 1) / BLOCK;
 #pragma omp parallel for reduction(+ : bad) if ((hi - lo) * k > 65536) schedule(static)
     for (int64_t b = 0; b < nb; b++) {
-        double sum[FOLD_BLOCK];
-        int flag[FOLD_BLOCK];
-        int64_t i0 = lo + b * FOLD_BLOCK;
-        int n = (int)(hi - i0 < FOLD_BLOCK ? hi - i0 : FOLD_BLOCK);
-        fold_block(terms, stride, k, i0, n, sum, flag);
-        for (int i = 0; i < n; i++) {
-            if (!acc_out && !acc_in && !flag[i]) { /* the exact sum is this double: value() gives it back */
-                out[i0 + i] = (float)sum[i];
-                continue;
-            }
-            int64_t d[DIG];
-            bad += element_digits(acc_in, terms, stride, k, i0 + i, sum[i], flag[i], acc_out ? acc_out + DIG * (i0 + i) : d);
-            if (!acc_out) out[i0 + i] = (float)value_fast(d);
-        }
+        int64_t i0 = lo + b * BLOCK;
+        bad += max_exponent_block(emax, accumulate, terms, stride, k, i0, (int)(hi - i0 < BLOCK ? hi - i0 : BLOCK));
     }
     return bad;
 }
 
-int64_t cascade_xsum_fold_to_digits(int64_t *acc, int accumulate, const float *terms, int64_t stride, int k,
-                                    int64_t lo, int64_t hi) {
-    return fold(accumulate ? acc : NULL, acc, terms, stride, k, lo, hi, NULL);
+void cascade_xsum_fold_fixed(int64_t *acc, const uint8_t *emax, const float *terms, int64_t stride, int k,
+                             int64_t lo, int64_t hi) {
+    int64_t nb = (hi - lo + BLOCK - 1) / BLOCK;
+#pragma omp parallel for if ((hi - lo) * k > 65536) schedule(static)
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t i0 = lo + b * BLOCK;
+        fold_fixed_block(acc, emax, terms, stride, k, i0, (int)(hi - i0 < BLOCK ? hi - i0 : BLOCK));
+    }
 }
 
-int64_t cascade_xsum_fold_to_floats(const int64_t *acc, const float *terms, int64_t stride, int k, int64_t lo,
-                                    int64_t hi, float *out) {
-    return fold(acc, NULL, terms, stride, k, lo, hi, out);
+int64_t cascade_xsum_fixed_to_floats(const int64_t *acc, const int64_t *more, int n_more, int64_t more_stride,
+                                     const uint8_t *emax, float *out, int64_t n) {
+    int64_t nonfinite = 0, nb = (n + BLOCK - 1) / BLOCK;
+#pragma omp parallel for reduction(+ : nonfinite) if (n > 32768) schedule(static)
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t i0 = b * BLOCK, sum[BLOCK];
+        int m = (int)(n - i0 < BLOCK ? n - i0 : BLOCK);
+        for (int i = 0; i < m; i++) sum[i] = acc[i0 + i];
+        for (int q = 0; q < n_more; q++) /* unsigned: sums wrap modulo 2^64 */
+            for (int i = 0; i < m; i++) sum[i] = (int64_t)((uint64_t)sum[i] + (uint64_t)more[q * more_stride + i0 + i]);
+        nonfinite += block_to_floats(sum, emax + i0, m, out + i0);
+    }
+    return nonfinite;
 }
 
-void cascade_xsum_digits_to_floats(const int64_t *acc, float *out, int64_t n) {
-#pragma omp parallel for if (n > 32768) schedule(static)
-    for (int64_t i = 0; i < n; i++) out[i] = (float)value_fast(acc + DIG * i);
+int64_t cascade_xsum_fold_fixed_to_floats(const float *terms, int64_t stride, int k, int64_t lo, int64_t hi,
+                                          float *out) {
+    int64_t bad = 0, nb = (hi - lo + BLOCK - 1) / BLOCK;
+#pragma omp parallel for reduction(+ : bad) if ((hi - lo) * k > 65536) schedule(static)
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t i0 = lo + b * BLOCK, sum[BLOCK];
+        uint8_t emax[BLOCK];
+        int n = (int)(hi - i0 < BLOCK ? hi - i0 : BLOCK);
+        /* the block's own arrays, indexed from 0: shift the terms instead */
+        bad += max_exponent_block(emax, 0, terms + i0, stride, k, 0, n);
+        fold_fixed_block(sum, emax, terms + i0, stride, k, 0, n);
+        bad += block_to_floats(sum, emax, n, out + i0);
+    }
+    return bad;
 }

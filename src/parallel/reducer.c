@@ -11,9 +11,10 @@
 #include "cascade/xsum.h"
 
 #define DIG CASCADE_XSUM_DIGITS
-#define MAX_SLOTS 8   /* exact: micro-batch slots (8 floats = the 32 bytes of one digit vector) */
 #define STAGE_DONE 4  /* bucket stages: 1 reduce (flat: allreduce; hierarchical: node reduce),
-                       * 2 leaders' allreduce, 3 node broadcast, 4 done */
+                       * 2 leaders' allreduce, 3 node broadcast, 4 done; exact: 1 exponents'
+                       * allreduce, 2 exchange of the fixed-point sums, 4 done */
+#define MAX_TERMS (1 << 16) /* exact: micro-batches per step (the fixed-point sums' range) */
 
 static cascade_status reducer_oom(cascade_reducer *r) {
     cascade_reducer_free(r);
@@ -36,11 +37,15 @@ static cascade_status copy_buckets(cascade_reducer *r) {
         b->req = MPI_REQUEST_NULL;
         snprintf(b->name, sizeof b->name, "bucket %d", i);
         covered += b->hi - b->lo;
-        if ((b->hi - b->lo) * (c->exact ? DIG : 1) > INT_MAX) {
+        if (b->hi - b->lo > INT_MAX) {
             cascade_reducer_free(r);
             return cascade_fail(CASCADE_EINTERNAL, "a gradient bucket of %lld values is too large for MPI",
                                 (long long)(b->hi - b->lo));
         }
+    }
+    if (c->exact && nb > 32767) { /* the exchange's tags: MPI guarantees 32767 */
+        cascade_reducer_free(r);
+        return cascade_fail(CASCADE_EINTERNAL, "%d gradient buckets: at most 32767 in deterministic mode", nb);
     }
     if (covered != c->n) {
         cascade_reducer_free(r);
@@ -50,21 +55,26 @@ static cascade_status copy_buckets(cascade_reducer *r) {
     return CASCADE_OK;
 }
 
-/* exact: the part of every rank's shard inside each bucket (reduce-scatter counts). */
-static cascade_status shard_counts(cascade_reducer *r) {
-    const cascade_shards *sh = r->cfg.shards;
+/* exact: the part [*a, *a + *count) of rank q's shard inside bucket b. */
+static void shard_part(const cascade_reducer *r, const cascade_reducer_bucket *b, int q, int64_t *a, int *count) {
+    int64_t lo, hi;
+    cascade_par_block(r->cfg.shards->n, q, r->topo->size, &lo, &hi);
+    *a = lo > b->lo ? lo : b->lo;
+    int64_t e = hi < b->hi ? hi : b->hi;
+    *count = e > *a ? (int)(e - *a) : 0;
+}
+
+/* exact, several ranks: the buffers of the fixed-point sums and their exchange. */
+static cascade_status exact_buffers(cascade_reducer *r) {
+    const cascade_reducer_cfg *c = &r->cfg;
     int size = r->topo->size;
-    for (int i = 0; i < r->n_buckets; i++) {
-        cascade_reducer_bucket *b = &r->b[i];
-        if (!(b->recvcounts = malloc((size_t)size * sizeof(int)))) return reducer_oom(r);
-        for (int q = 0; q < size; q++) {
-            int64_t lo, hi;
-            cascade_par_block(sh->n, q, size, &lo, &hi);
-            int64_t a = lo > b->lo ? lo : b->lo, e = hi < b->hi ? hi : b->hi;
-            b->recvcounts[q] = e > a ? (int)((e - a) * DIG) : 0;
-            if (q == r->topo->rank) b->recv_off = e > a ? (a - sh->lo) * DIG : 0;
-        }
-    }
+    int64_t ns = c->shards->hi - c->shards->lo;
+    r->emax = cascade_alloc((size_t)c->n + 1, "largest exponents");
+    r->fixed = cascade_alloc((size_t)(c->n + 1) * sizeof(int64_t), "fixed-point sums");
+    r->peer_sums = cascade_alloc((size_t)(size - 1) * (size_t)(ns + 1) * sizeof(int64_t), "received sums");
+    if (!r->emax || !r->fixed || !r->peer_sums) return reducer_oom(r);
+    for (int i = 0; i < r->n_buckets; i++)
+        if (!(r->b[i].sends = malloc(2 * (size_t)(size - 1) * sizeof(MPI_Request)))) return reducer_oom(r);
     return CASCADE_OK;
 }
 
@@ -84,26 +94,28 @@ cascade_status cascade_reducer_init(cascade_reducer *r, const cascade_topo *topo
     }
     if (multi && (!c->shards || !c->shards->sharded || c->shards->n != c->n))
         return cascade_fail(CASCADE_EINTERNAL, "the exact reduction on %d ranks needs the gradient shards", topo->size);
-    r->k_slots = c->max_local_mb < MAX_SLOTS ? (c->max_local_mb > 0 ? c->max_local_mb : 1) : MAX_SLOTS;
+    r->k_slots = c->max_local_mb > 0 ? c->max_local_mb : 1;
+    if ((int64_t)r->k_slots * topo->size > MAX_TERMS) {
+        cascade_reducer_free(r);
+        return cascade_fail(CASCADE_EINTERNAL, "deterministic mode sums at most %d micro-batches per step exactly",
+                            MAX_TERMS);
+    }
     r->dd = calloc((size_t)DIG * nd + 1, sizeof(int64_t));
     r->slots = cascade_alloc((size_t)r->k_slots * (size_t)(c->n + 1) * sizeof(float), "micro-batch gradients");
-    int need_digits = multi || r->k_slots < c->max_local_mb;
-    r->digits = need_digits ? cascade_alloc((size_t)DIG * (size_t)(c->n + 1) * sizeof(int64_t), "exact digits") : NULL;
-    int64_t ns = multi ? c->shards->hi - c->shards->lo : 0;
-    r->shard_digits = multi ? cascade_alloc((size_t)DIG * (size_t)(ns + 1) * sizeof(int64_t), "shard digits") : NULL;
-    if (!r->dd || !r->slots || (need_digits && !r->digits) || (multi && !r->shard_digits)) return reducer_oom(r);
-    return multi ? shard_counts(r) : CASCADE_OK;
+    if (!r->dd || !r->slots) return reducer_oom(r);
+    return multi ? exact_buffers(r) : CASCADE_OK;
 }
 
 void cascade_reducer_free(cascade_reducer *r) {
-    for (int i = 0; r->b && i < r->n_buckets; i++) free(r->b[i].recvcounts);
+    for (int i = 0; r->b && i < r->n_buckets; i++) free(r->b[i].sends);
     free(r->b);
     free(r->dsum);
     free(r->dd);
     cascade_free(r->recv);
     cascade_free(r->slots);
-    cascade_free(r->digits);
-    cascade_free(r->shard_digits);
+    cascade_free(r->emax);
+    cascade_free(r->fixed);
+    cascade_free(r->peer_sums);
     memset(r, 0, sizeof *r);
 }
 
@@ -112,7 +124,7 @@ void cascade_reducer_begin(cascade_reducer *r) {
         r->b[i].started = r->b[i].stage = 0;
         r->b[i].req = MPI_REQUEST_NULL;
     }
-    r->used = r->folded = 0;
+    r->used = r->too_many = 0;
     r->bad = 0;
     if (r->cfg.exact) {
         memset(r->dd, 0, ((size_t)DIG * (size_t)r->cfg.n_doubles + 1) * sizeof(int64_t));
@@ -126,13 +138,9 @@ void cascade_reducer_begin(cascade_reducer *r) {
 float *cascade_reducer_mb_grads(cascade_reducer *r) {
     if (!r->cfg.exact) return r->cfg.grads;
     int64_t n = r->cfg.n, stride = n + 1;
-    if (r->used == r->k_slots) { /* all slots hold micro-batches: fold them into the digits */
-        double t0 = cascade_now();
-        r->bad += cascade_xsum_fold_to_digits(r->digits, r->folded, r->slots, stride, r->used, 0, n);
-        r->folded = 1;
-        r->used = 0;
-        r->exact_s += cascade_now() - t0;
-        cascade_trace_add("exact", "fold micro-batches", t0, cascade_now());
+    if (r->used == r->k_slots) { /* more micro-batches than configured: finish fails */
+        r->too_many = 1;
+        r->used--;
     }
     float *g = r->slots + (int64_t)r->used++ * stride;
     memset(g, 0, (size_t)n * sizeof(float));
@@ -182,40 +190,81 @@ static void set_stage(cascade_reducer *r, cascade_reducer_bucket *b, int stage) 
         cascade_trace_add(r->cfg.exact ? "reduce-scatter" : "allreduce", b->name, b->t_start, cascade_now());
 }
 
+/* exact: bucket b's largest exponents are agreed: its terms into fixed-point sums, the sums
+ * of every other rank's shard part sent to it, this rank's part received from each (into
+ * peer_sums[k], k the sender's index among the other ranks). Integer sums need no order. */
+static int exchange(cascade_reducer *r, cascade_reducer_bucket *b) {
+    double t0 = cascade_now();
+    cascade_xsum_fold_fixed(r->fixed, r->emax, r->slots, r->cfg.n + 1, r->used, b->lo, b->hi);
+    r->exact_s += cascade_now() - t0;
+    cascade_trace_add("exact", "fold to fixed point", t0, cascade_now());
+    const cascade_topo *t = r->topo;
+    int tag = (int)(b - r->b), rc = MPI_SUCCESS, count, q_count;
+    int64_t a, q_a, peer_stride = r->cfg.shards->hi - r->cfg.shards->lo + 1;
+    shard_part(r, b, t->rank, &a, &count);
+    for (int q = 0, k = 0; q < t->size; q++) {
+        if (q == t->rank) continue;
+        MPI_Request *to_q = &b->sends[2 * k], *from_q = &b->sends[2 * k + 1];
+        *to_q = *from_q = MPI_REQUEST_NULL;
+        shard_part(r, b, q, &q_a, &q_count);
+        if (rc == MPI_SUCCESS && count)
+            rc = MPI_Irecv(r->peer_sums + k * peer_stride + (a - r->cfg.shards->lo), count, MPI_INT64_T, q, tag,
+                           t->world, from_q);
+        if (rc == MPI_SUCCESS && q_count) rc = MPI_Isend(r->fixed + q_a, q_count, MPI_INT64_T, q, tag, t->world, to_q);
+        k++;
+    }
+    b->stage = 2;
+    return rc;
+}
+
+/* *done: the bucket's pending requests have completed (wait: blocks until they have; none
+ * pending yet: not done). */
+static int complete(const cascade_reducer *r, cascade_reducer_bucket *b, int wait, int *done) {
+    *done = 0;
+    if (r->cfg.exact && b->stage == 2) {
+        int n = 2 * (r->topo->size - 1);
+        *done = wait;
+        return wait ? MPI_Waitall(n, b->sends, MPI_STATUSES_IGNORE) : MPI_Testall(n, b->sends, done, MPI_STATUSES_IGNORE);
+    }
+    if (b->req == MPI_REQUEST_NULL) return MPI_SUCCESS;
+    *done = wait;
+    return wait ? MPI_Wait(&b->req, MPI_STATUS_IGNORE) : MPI_Test(&b->req, done, MPI_STATUS_IGNORE);
+}
+
+/* The bucket's stage has completed: on to the next (exact: the exchange after the exponents). */
+static int advance(cascade_reducer *r, cascade_reducer_bucket *b) {
+    if (r->cfg.exact && b->stage == 1) return exchange(r, b);
+    set_stage(r, b, next_stage(r, b->stage));
+    return MPI_SUCCESS;
+}
+
 static int progress(cascade_reducer *r) {
     int rc = MPI_SUCCESS;
     for (int i = 0; i < r->n_buckets && rc == MPI_SUCCESS; i++) {
         cascade_reducer_bucket *b = &r->b[i];
         if (!b->started || b->stage == STAGE_DONE) continue;
-        if (b->req != MPI_REQUEST_NULL) {
-            int done = 0;
-            if ((rc = MPI_Test(&b->req, &done, MPI_STATUS_IGNORE)) != MPI_SUCCESS || !done) continue;
-            set_stage(r, b, next_stage(r, b->stage));
-        }
-        if (b->stage != STAGE_DONE && b->req == MPI_REQUEST_NULL && may_post(r, i)) rc = post(r, b);
+        int done;
+        if ((rc = complete(r, b, 0, &done)) == MPI_SUCCESS && done) rc = advance(r, b);
+        if (rc == MPI_SUCCESS && !r->cfg.exact && b->stage != STAGE_DONE && b->req == MPI_REQUEST_NULL &&
+            may_post(r, i))
+            rc = post(r, b);
     }
     return rc;
 }
 
+/* Backward has finished the bucket (fast: posted by progress; exact: its local largest
+ * exponents, then their allreduce — buckets start in order, so every rank issues these
+ * collectives in the same order). */
 static int start(cascade_reducer *r, cascade_reducer_bucket *b) {
-    if (r->cfg.exact) { /* this bucket's micro-batch slots (and earlier folds) into digits */
-        double t0 = cascade_now();
-        r->bad += cascade_xsum_fold_to_digits(r->digits, r->folded, r->slots, r->cfg.n + 1, r->used, b->lo, b->hi);
-        r->exact_s += cascade_now() - t0;
-        cascade_trace_add("exact", "fold to digits", t0, cascade_now());
-    }
     b->started = 1;
     b->stage = 1;
     b->t_start = cascade_now();
     if (!r->cfg.exact) return MPI_SUCCESS;
-    /* exact: a blocking reduce-scatter here (Open MPI's non-blocking one, libnbc, reduces to
-     * one rank and scatters, many times slower for these 32-byte digits; measured) */
-    double t0 = cascade_now();
-    int rc = MPI_Reduce_scatter(r->digits + DIG * b->lo, r->shard_digits + b->recv_off, b->recvcounts, MPI_INT64_T,
-                                MPI_SUM, r->topo->world);
-    r->wait_s += cascade_now() - t0;
-    set_stage(r, b, STAGE_DONE);
-    return rc;
+    r->bad += cascade_xsum_max_exponents(r->emax, 0, r->slots, r->cfg.n + 1, r->used, b->lo, b->hi);
+    r->exact_s += cascade_now() - b->t_start;
+    cascade_trace_add("exact", "largest exponents", b->t_start, cascade_now());
+    return MPI_Iallreduce(MPI_IN_PLACE, r->emax + b->lo, (int)(b->hi - b->lo), MPI_UINT8_T, MPI_MAX, r->topo->world,
+                          &b->req);
 }
 
 void cascade_reducer_hook(void *reducer, int mark) {
@@ -249,8 +298,8 @@ static int wait_buckets(cascade_reducer *r) {
             i++;
             continue;
         }
-        if (b->req != MPI_REQUEST_NULL && (rc = MPI_Wait(&b->req, MPI_STATUS_IGNORE)) == MPI_SUCCESS)
-            set_stage(r, b, next_stage(r, b->stage));
+        int done;
+        if ((rc = complete(r, b, 1, &done)) == MPI_SUCCESS && done) rc = advance(r, b);
     }
     r->wait_s += cascade_now() - t0;
     cascade_trace_add("wait", "wait for gradient sums", t0, cascade_now());
@@ -282,28 +331,40 @@ static cascade_status finish_fast(cascade_reducer *r, double *sums, int *nonfini
     return CASCADE_OK;
 }
 
-static cascade_status finish_exact(cascade_reducer *r, double *sums, int *nonfinite) {
-    int nd = r->cfg.n_doubles, rc = MPI_SUCCESS;
+/* exact: this rank's shard of the sums (all of them on one rank) into cfg.grads; a sum
+ * beyond float's range counts as a non-finite term. */
+static int finish_exact_grads(cascade_reducer *r) {
     int64_t n = r->cfg.n;
-    const cascade_shards *sh = r->cfg.shards;
     if (r->topo->size == 1) {
         double t0 = cascade_now();
-        r->bad += cascade_xsum_fold_to_floats(r->folded ? r->digits : NULL, r->slots, n + 1, r->used, 0, n,
-                                              r->cfg.grads);
+        r->bad += cascade_xsum_fold_fixed_to_floats(r->slots, n + 1, r->used, 0, n, r->cfg.grads);
         r->exact_s += cascade_now() - t0;
-    } else {
-        rc = wait_buckets(r);
-        double t0 = cascade_now();
-        if (rc == MPI_SUCCESS) cascade_xsum_digits_to_floats(r->shard_digits, r->cfg.grads + sh->lo, sh->hi - sh->lo);
-        r->exact_s += cascade_now() - t0;
+        cascade_trace_add("exact", "fold to floats", t0, cascade_now());
+        return MPI_SUCCESS;
     }
+    int rc = wait_buckets(r);
+    if (rc != MPI_SUCCESS) return rc;
+    const cascade_shards *sh = r->cfg.shards;
+    int64_t ns = sh->hi - sh->lo;
+    double t0 = cascade_now();
+    r->bad += cascade_xsum_fixed_to_floats(r->fixed + sh->lo, r->peer_sums, r->topo->size - 1, ns + 1,
+                                           r->emax + sh->lo, r->cfg.grads + sh->lo, ns);
+    r->exact_s += cascade_now() - t0;
+    cascade_trace_add("exact", "shard sums to floats", t0, cascade_now());
+    return MPI_SUCCESS;
+}
+
+static cascade_status finish_exact(cascade_reducer *r, double *sums, int *nonfinite) {
+    int nd = r->cfg.n_doubles, rc = finish_exact_grads(r);
     r->dd[DIG * nd] += r->bad;
     double t0 = cascade_now();
     if (rc == MPI_SUCCESS && r->topo->size > 1)
         rc = MPI_Allreduce(MPI_IN_PLACE, r->dd, DIG * nd + 1, MPI_INT64_T, MPI_SUM, r->topo->world);
     r->wait_s += cascade_now() - t0;
     if (rc != MPI_SUCCESS)
-        return cascade_fail(CASCADE_EINTERNAL, "rank %d: the exact gradient reduce-scatter failed", r->topo->rank);
+        return cascade_fail(CASCADE_EINTERNAL, "rank %d: the exact gradient reduction failed", r->topo->rank);
+    if (r->too_many)
+        return cascade_fail(CASCADE_EINTERNAL, "more micro-batches in a step than the %d configured", r->k_slots);
     cascade_xsum_to_doubles(r->dd, sums, nd);
     *nonfinite = r->dd[DIG * nd] != 0;
     return CASCADE_OK;

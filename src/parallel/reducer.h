@@ -12,11 +12,15 @@
  *        first one) are summed with non-blocking allreduces into a separate receive buffer, or
  *        hierarchically (node reduce -> leaders' allreduce -> node broadcast) when several
  *        nodes have several ranks; the doubles with one allreduce. Every rank gets all sums.
- * exact: every micro-batch's gradients go to their own slot; slots are folded into 4 x 48-bit
- *        integer digits per value (cascade/xsum.h), exact and order-independent; each bucket's
- *        digits are reduce-scattered (integer MPI_SUM) so that a rank receives only its ZeRO
- *        shard and converts only that back to floats; the doubles (few) are summed exactly
- *        with one small allreduce. The sums do not depend on the rank count or the deal. */
+ * exact: every micro-batch's gradients go to their own slot. Per bucket: the largest float
+ *        exponent of every value over the local slots, agreed on by all ranks with a
+ *        non-blocking 1-byte MPI_MAX allreduce; then each value's terms are rounded to a
+ *        fixed point relative to it and summed as one int64 (cascade/xsum.h: exact and
+ *        order-independent), and the int64 sums are sent straight to the ranks owning them
+ *        (MPI_Isend/Irecv pairs, a hand-made non-blocking reduce-scatter progressed by the
+ *        hooks); each rank adds what it receives for its ZeRO shard and converts only that
+ *        back to floats. The doubles (few) are summed exactly (4 x 48-bit digits) with one
+ *        small allreduce. The sums do not depend on the rank count, the deal or the threads. */
 #ifndef CASCADE_PARALLEL_REDUCER_H
 #define CASCADE_PARALLEL_REDUCER_H
 
@@ -39,9 +43,8 @@ typedef struct {
 typedef struct {
     int64_t lo, hi;
     int mark, started, stage;
-    MPI_Request req;
-    int *recvcounts; /* exact: the part of every rank's shard in [lo, hi), in int64 digits */
-    int64_t recv_off; /* exact: where this rank's part starts in its shard digits */
+    MPI_Request req;  /* fast: the stage's collective; exact: the exponents' allreduce */
+    MPI_Request *sends; /* exact: 2 (size - 1) requests, this bucket's sums to and from the other ranks */
     double t_start;   /* when it started (the timeline's bucket event) */
     char name[24];    /* "bucket B (N floats)"-style label for the timeline */
 } cascade_reducer_bucket;
@@ -57,9 +60,11 @@ typedef struct {
     float *recv;             /* fast: receive buffer (flat: the sums; hierarchical: leaders' node sums) */
     double *dsum;            /* fast: the step's doubles */
     int64_t *dd;             /* exact: digits of the doubles and, last, the bad-term count */
-    float *slots;            /* exact: k_slots buffers of n floats, one per micro-batch */
-    int k_slots, used, folded;
-    int64_t *digits, *shard_digits; /* exact: all values' digits, this rank's shard's */
+    float *slots;            /* exact: k_slots buffers of n + 1 floats, one per local micro-batch */
+    int k_slots, used, too_many;
+    uint8_t *emax;           /* exact, several ranks: [n] every value's largest exponent (agreed) */
+    int64_t *fixed;          /* exact, several ranks: [n] the local fixed-point sums */
+    int64_t *peer_sums;      /* exact, several ranks: [size - 1][shard] the other ranks' sums of this shard */
     int64_t bad;
     int running;             /* inside a step with buckets being started */
     int hook_rc;             /* an MPI error inside a hook (which returns nothing), for finish */

@@ -1,7 +1,7 @@
 /* src/parallel on any rank count (alone, and under mpirun -n 1..4 via
  * tests/integration/parallel_mpi.sh): the block partition, the agreement, the exact reducer
- * (bitwise the reference exact sum for any rank count and deal, with several folds of the
- * micro-batch slots), the fast reducer flat vs hierarchical, shards and gathers. */
+ * (bitwise the fixed-point sums of their definition for any rank count and uneven deal), the
+ * fast reducer flat vs hierarchical, shards and gathers. */
 #include <CUnit/Basic.h>
 #include <math.h>
 #include <stdlib.h>
@@ -10,6 +10,7 @@
 #include "cascade/xsum.h"
 #include "parallel/reducer.h"
 #include "tio.h"
+#include "xsum_ref.h"
 
 static void test_partition(void) {
     const int64_t ns[] = {0, 1, 5, 7, 13, 100, 1001};
@@ -106,20 +107,25 @@ static void reduce_step(const cascade_topo *topo, int exact, float *grads, float
     cascade_shards_free(&sh);
 }
 
+/* The step's sums by definition: gradients as the fixed-point sums of xsum_ref.h over all NMB
+ * micro-batches, doubles as digit sums. */
 static void reference(float *ref, double *dref) {
-    int64_t *acc = calloc((size_t)CASCADE_XSUM_DIGITS * NV, sizeof(int64_t)), dacc[CASCADE_XSUM_DIGITS * ND] = {0};
-    float *t = malloc(NV * sizeof(float));
-    CU_ASSERT_FATAL(acc && t);
+    int64_t dacc[CASCADE_XSUM_DIGITS * ND] = {0};
+    float *t = malloc((size_t)NMB * NV * sizeof(float));
+    CU_ASSERT_FATAL(t != NULL);
     for (int m = 0; m < NMB; m++) {
-        for (int i = 0; i < NV; i++) t[i] = grad_term(m, i);
-        cascade_xsum_add_floats(acc, t, NV);
+        for (int i = 0; i < NV; i++) t[m * NV + i] = grad_term(m, i);
         double d[ND];
         for (int j = 0; j < ND; j++) d[j] = double_term(m, j);
         cascade_xsum_add_doubles(dacc, d, ND);
     }
-    cascade_xsum_to_floats(acc, ref, NV);
+    for (int i = 0; i < NV; i++) {
+        __int128 units;
+        int x;
+        ref[i] = xsum_ref_fixed(t + i, NV, NMB, &units, &x);
+    }
     cascade_xsum_to_doubles(dacc, dref, ND);
-    free(acc), free(t);
+    free(t);
 }
 
 static void test_exact_reducer(void) {

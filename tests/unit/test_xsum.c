@@ -1,12 +1,15 @@
 /* Exact order-independent sums: any grouping of the terms (as different rank counts make)
- * gives bitwise the same result, equal to the exact sum rounded; non-finite terms counted. */
+ * gives bitwise the same result — the digit sums equal to the exact sum rounded, the
+ * fixed-point sums to their definition (xsum_ref.h) — and non-finite terms are counted. */
 #include <CUnit/Basic.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cascade/core.h"
 #include "cascade/xsum.h"
+#include "xsum_ref.h"
 
 #define N 1000
 #define D CASCADE_XSUM_DIGITS
@@ -84,67 +87,123 @@ static void test_cancellation_and_bad(void) {
     CU_ASSERT_EQUAL(out, -1.5);
 }
 
-/* ---- fast paths: bitwise the reference (cascade_xsum_add_floats + cascade_xsum_to_floats) ---- */
+/* ---- fixed-point sums: bitwise the first-principles reference (xsum_ref.h), exactly the
+ * digit sums of the rounded terms, the same for any grouping (ranks) and thread count ---- */
 
 #define FN 70000 /* elements: enough for the threaded loops */
 #define FK 5     /* terms (micro-batches) per element */
 
-/* Term j of element i: random magnitudes over the whole range, and edge cases at fixed i. */
-static float fast_term(int i, int j) {
-    static const float edge[][FK] = {
-        {1.0f, -1.0f, 0x1p-126f, 0, 0},                       /* cancellation, tiny remainder */
-        {0x1p-128f, 0x1p-129f, -1e-45f, 0x1p-128f, 1e-39f},   /* subnormal terms (partly truncated) and result */
-        {1.8e19f, 1.8e19f, -1.0f, 1.8e19f, 0.5f},             /* near 2^64, sum beyond it */
-        {-1.8e19f, 1.8e19f, 0x1p-110f, -0x1p-120f, 0},        /* cancellation down to truncated bits */
-        {0x1p-105f, 0x1p-106f, -0x1p-104f, 3e-33f, 0},        /* around the fast path's threshold */
-        {0x1p64f, 1.0f, 0, 0, 0},                             /* out of range */
-        {NAN, 1.0f, 0, 0, 0},
-        {1.0f, INFINITY, 0, 0, 0},
-        {16777215.0f, 1e-7f, -16777215.0f, 1e-7f, -2e-7f},    /* wide exponent range: integer path */
-        {-0.0f, -0.0f, 0, 0, 0},
-    };
-    if (i < (int)(sizeof edge / sizeof *edge)) return edge[i][j];
+/* Edge cases at the first elements: known results (FK terms each, then the expected float). */
+static const float edge[][FK + 1] = {
+    {1.0f, -1.0f, 0x1p-40f, 0, 0, 0x1p-40f},              /* cancellation, the remainder kept (u = 2^-45) */
+    {1.0f, -1.0f, 0x1p-47f, 0x1p-47f, 0, 0},              /* terms of u / 4 vanish */
+    {1.0f, 0x1.8p-45f, 0x1.4p-44f, -1.0f, 0, 0x1p-43f},   /* ties to even: 1.5 u -> 2 u, 2.5 u -> 2 u */
+    {1e30f, 1e-30f, -1e30f, 3e-38f, 0, 0},                /* huge dynamic range: the small ones vanish */
+    {3e38f, 3e38f, 0, 0, 0, INFINITY},                    /* beyond FLT_MAX: Inf, counted */
+    {-3e38f, 3e38f, 0x1p100f, 0, 0, 0x1p100f},            /* near the top of the range */
+    {1e-45f, 1e-45f, 2e-45f, 0, -1e-45f, 3e-45f},         /* subnormal terms and result, exact */
+    {0x1.000006p-110f, -0x1p-110f, 0, 0, 0, 0x1.8p-132f}, /* normal terms, subnormal result */
+    {-0.0f, -0.0f, 0, 0, 0, 0},
+    {16777215.0f, 1e-7f, -16777215.0f, 1e-7f, -2e-7f, -0x1p-22f}, /* per term to u = 2^-22: 1e-7 -> 0, -2e-7 -> -u */
+};
+#define N_EDGE ((int)(sizeof edge / sizeof *edge))
+
+/* Term j of element i: the edge cases, NaN and Inf at two elements, else random magnitudes
+ * (terms of similar size as gradients are, and every third element spread over 2^40). */
+static float fixed_term(int i, int j) {
+    if (i < N_EDGE) return edge[i][j];
+    if (i == N_EDGE) return j == 1 ? NAN : 1.0f;
+    if (i == N_EDGE + 1) return j == 2 ? -INFINITY : 1.0f;
     uint32_t r[4];
     cascade_philox(13, 5, (uint64_t)j, (uint64_t)i, r);
-    int spread = i % 3 == 0 ? 40 : 6; /* most elements: terms of similar size, as gradients are */
+    int spread = i % 3 == 0 ? 40 : 6;
     double mag = ldexp(1.0, (int)(r[1] % (unsigned)spread) - 20 - (int)(r[0] % 90));
     return (float)((cascade_u01d(r[2], r[3]) - 0.5) * mag);
 }
 
-static void test_fast_paths(void) {
-    int64_t stride = FN + 3;
-    float *t = calloc((size_t)(FK * stride), sizeof(float)), *fast = calloc(FN, sizeof(float));
-    float *ref = calloc(FN, sizeof(float)), *via = calloc(FN, sizeof(float));
-    int64_t *acc = calloc((size_t)(D * FN), sizeof(int64_t)), *dig = calloc((size_t)(D * FN), sizeof(int64_t));
-    CU_ASSERT_FATAL(t && fast && ref && via && acc && dig);
-    for (int j = 0; j < FK; j++)
-        for (int i = 0; i < FN; i++) t[j * stride + i] = fast_term(i, j);
-    for (int k = 1; k <= FK; k++) {
-        memset(acc, 0, (size_t)(D * FN) * sizeof(int64_t));
-        int64_t bad_ref = 0;
-        for (int j = 0; j < k; j++) bad_ref += cascade_xsum_add_floats(acc, t + j * stride, FN);
-        cascade_xsum_to_floats(acc, ref, FN);
-        CU_ASSERT_EQUAL(cascade_xsum_fold_to_floats(NULL, t, stride, k, 0, FN, fast), bad_ref);
-        CU_ASSERT_EQUAL(cascade_xsum_fold_to_digits(dig, 0, t, stride, k, 0, FN), bad_ref);
-        cascade_xsum_digits_to_floats(dig, via, FN);
-        int same = 0, same_via = 0;
-        for (int i = 0; i < FN; i++) {
-            same += memcmp(&fast[i], &ref[i], sizeof(float)) == 0;
-            same_via += memcmp(&via[i], &ref[i], sizeof(float)) == 0;
-        }
-        CU_ASSERT_EQUAL(same, FN);
-        CU_ASSERT_EQUAL(same_via, FN);
-        if (k == FK) CU_ASSERT(ref[1] == 0x1p-127f); /* a subnormal result */
-        /* folding onto digits already holding sums (a later fold, or other ranks' digits) */
-        CU_ASSERT_EQUAL(cascade_xsum_fold_to_digits(dig, 1, t, stride, k, 0, FN), bad_ref);
-        CU_ASSERT_EQUAL(cascade_xsum_fold_to_floats(dig, t, stride, k, 0, FN, fast), bad_ref);
-        for (int j = 0; j < k; j++) cascade_xsum_add_floats(acc, t + j * stride, FN), cascade_xsum_add_floats(acc, t + j * stride, FN);
-        cascade_xsum_to_floats(acc, ref, FN);
-        same = 0;
-        for (int i = 0; i < FN; i++) same += memcmp(&fast[i], &ref[i], sizeof(float)) == 0;
-        CU_ASSERT_EQUAL(same, FN);
+/* The exact sum of the rounded terms (digits) minus units 2^x is zero. */
+static int same_as_digit_sum(const float *t, int64_t stride, int k, __int128 units, int x) {
+    int64_t acc[D] = {0};
+    for (int j = 0; j < k; j++) {
+        double rounded = ldexp((double)xsum_ref_units(t[j * stride], x), x); /* exact: <= 47 bits */
+        CU_ASSERT_EQUAL(cascade_xsum_add_doubles(acc, &rounded, 1), 0);
     }
-    free(t), free(fast), free(ref), free(via), free(acc), free(dig);
+    int64_t hi = (int64_t)(units >> 32), lo = (int64_t)(units & 0xffffffff);
+    double minus[2] = {-ldexp((double)hi, x + 32), -ldexp((double)lo, x)};
+    for (int h = 0; h < 2; h++) cascade_xsum_add_doubles(acc, &minus[h], 1); /* (one element: n = 1) */
+    double rest;
+    cascade_xsum_to_doubles(acc, &rest, 1);
+    return rest == 0;
+}
+
+/* The k terms dealt to `groups` groups of consecutive terms (like ranks): each group's
+ * largest exponents, agreed by max; each group's fixed-point sums; the groups' sums added
+ * in the conversion. */
+static int64_t grouped_fixed(const float *t, int64_t stride, int k, int groups, uint8_t *emax, int64_t *acc,
+                             float *out) {
+    int64_t bad = 0;
+    for (int g = 0; g < groups; g++) {
+        int j0 = k * g / groups, j1 = k * (g + 1) / groups;
+        bad += cascade_xsum_max_exponents(emax, g > 0, t + j0 * stride, stride, j1 - j0, 0, FN);
+    }
+    for (int g = 0; g < groups; g++) {
+        int j0 = k * g / groups, j1 = k * (g + 1) / groups;
+        cascade_xsum_fold_fixed(acc + g * FN, emax, t + j0 * stride, stride, j1 - j0, 0, FN);
+    }
+    return bad + cascade_xsum_fixed_to_floats(acc, acc + FN, groups - 1, FN, emax, out, FN);
+}
+
+static int count_same(const float *a, const float *b) {
+    int same = 0;
+    for (int i = 0; i < FN; i++) same += memcmp(&a[i], &b[i], sizeof(float)) == 0;
+    return same;
+}
+
+static void test_fixed_sums(void) {
+    int64_t stride = FN + 3;
+    float *t = calloc((size_t)(FK * stride), sizeof(float)), *one = calloc(FN, sizeof(float));
+    float *ref = calloc(FN, sizeof(float)), *grp = calloc(FN, sizeof(float));
+    int64_t *acc = calloc((size_t)(FK * FN), sizeof(int64_t));
+    uint8_t *emax = calloc(FN, 1);
+    CU_ASSERT_FATAL(t && one && ref && grp && acc && emax);
+    for (int j = 0; j < FK; j++)
+        for (int i = 0; i < FN; i++) t[j * stride + i] = fixed_term(i, j);
+    for (int k = 1; k <= FK; k++) {
+        int64_t bad_ref = 0, exact_checked = 0, exact_ok = 0;
+        for (int i = 0; i < FN; i++) {
+            __int128 units;
+            int x;
+            ref[i] = xsum_ref_fixed(t + i, stride, k, &units, &x);
+            int finite = 1, in_digits = x >= -CASCADE_XSUM_LOW;
+            for (int j = 0; j < k; j++) finite &= isfinite(t[j * stride + i]) != 0;
+            for (int j = 0; j < k; j++) in_digits &= fabsf(t[j * stride + i]) < 0x1p62f;
+            for (int j = 0; j < k; j++) bad_ref += !isfinite(t[j * stride + i]);
+            bad_ref += !isfinite(ref[i]); /* an overflowing sum, or NaN for a non-finite term */
+            if (finite && in_digits) { /* within the digits' range */
+                exact_checked++;
+                exact_ok += same_as_digit_sum(t + i, stride, k, units, x);
+            }
+        }
+        CU_ASSERT_EQUAL(exact_ok, exact_checked);
+        CU_ASSERT(exact_checked > FN / 2);
+        /* one rank, fused */
+        CU_ASSERT_EQUAL(cascade_xsum_fold_fixed_to_floats(t, stride, k, 0, FN, one), bad_ref);
+        CU_ASSERT_EQUAL(count_same(one, ref), FN);
+        if (k == FK)
+            for (int i = 0; i < N_EDGE; i++) {
+                CU_ASSERT(memcmp(&ref[i], &edge[i][FK], sizeof(float)) == 0); /* the definition */
+                CU_ASSERT(memcmp(&one[i], &edge[i][FK], sizeof(float)) == 0);
+            }
+        /* any grouping, one thread or several */
+        for (int groups = 1; groups <= k; groups++)
+            for (int threads = 1; threads <= 2; threads++) {
+                omp_set_num_threads(threads);
+                memset(grp, 0, FN * sizeof(float));
+                CU_ASSERT_EQUAL(grouped_fixed(t, stride, k, groups, emax, acc, grp), bad_ref);
+                CU_ASSERT_EQUAL(count_same(grp, ref), FN);
+            }
+    }
+    free(t), free(one), free(ref), free(grp), free(acc), free(emax);
 }
 
 int main(void) {
@@ -152,7 +211,7 @@ int main(void) {
     CU_pSuite s = CU_add_suite("xsum", NULL, NULL);
     CU_add_test(s, "order independent", test_order_independent);
     CU_add_test(s, "cancellation and non-finite", test_cancellation_and_bad);
-    CU_add_test(s, "fast fold and conversion = reference, bitwise", test_fast_paths);
+    CU_add_test(s, "fixed-point sums = reference and digit sums, bitwise, any grouping", test_fixed_sums);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     int failures = (int)CU_get_number_of_failures();
