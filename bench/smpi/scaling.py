@@ -2,12 +2,15 @@
 """cascade's training step predicted on simulated clusters with SimGrid SMPI (docs/scaling.md).
 
 Every point runs cascade's own training step (the SMPI build, CMake CASCADE_SMPI=ON) on N
-simulated ranks of a generated fat tree (bench/smpi/platform.py) with synthetic input of the
+simulated ranks of a generated fat tree (bench/smpi/fattree.py) with synthetic input of the
 job's shapes, and reads the step time from the run's metrics.jsonl.
 
   scaling.py point JOB MODE RANKS [--speedup F] [--strong]   one point, one JSON line
   scaling.py sweep [--quick] [--docs DIR]                     the study (bench/scaling.sh)
-  scaling.py validate [--build DIR]                           predicted vs real mpirun 1/2/4 ranks
+  scaling.py validate                                         predicted vs real mpirun 1/2/4 ranks
+  scaling.py report RESULTS.jsonl [--docs DIR]                tables and plots of saved points
+
+Environment: SCALING_RESULTS=FILE appends every point's figures to FILE (sweep).
 
 Environment: CASCADE_SMPI_BUILD (build-smpi), CASCADE_BUILD (build) relative to the repository.
 """
@@ -101,16 +104,24 @@ def run_point(job, mode, ranks, speedup=1.0, strong=False, steps=None, host_gf=N
     work = tempfile.mkdtemp(prefix=f"smpi-{job}-{mode}-{ranks}-")
     try:
         plat, hosts = os.path.join(work, "platform.xml"), os.path.join(work, "hosts")
-        subprocess.run([sys.executable, os.path.join(HERE, "platform.py"), str(ranks), plat, hosts,
-                        "--speed-gf", str(host_gf * speedup)], check=True)
+        # CASCADE_SMPI_NET="BW_GBPS LAT_US": another network (e.g. "100000 0": an ideal one, to
+        # separate the network's share of the step from the ranks' imbalance)
+        net = os.environ.get("CASCADE_SMPI_NET", "100 1.5").split()
+        subprocess.run([sys.executable, os.path.join(HERE, "fattree.py"), str(ranks), plat, hosts,
+                        "--speed-gf", str(host_gf * speedup), "--bw-gbps", net[0], "--lat-us", net[1]], check=True)
         spec = f"{samples} {cfg['sets']}" + (f" {cfg['valid']}=64" if cfg["valid"] else "")
         env = dict(os.environ, CASCADE_SYNTHETIC=spec, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
         cmd = ["smpirun", "-np", str(ranks), "-platform", plat, "-hostfile", hosts,
                f"--cfg=smpi/host-speed:{host_gf}Gf",
                "--cfg=smpi/coll-selector:ompi",  # Open MPI's choice of collective algorithms
                "--cfg=smpi/test:1e-6",           # MPI_Test costs a microsecond, not SMPI's default 0.1 ms
+               # the platform's links as given: SMPI's default latency (x2..x11.6) and bandwidth
+               # (x0.3..x0.94) factors by message size were fitted to a Gigabit-Ethernet TCP
+               # cluster and make a 100 Gb/s fabric's allreduce ~20x slower (docs/scaling.md)
+               "--cfg=smpi/lat-factor:0:1", "--cfg=smpi/bw-factor:0:0.92",
                "--cfg=contexts/stack-size:2048",  # KiB per simulated rank
                "--log=root.thres:warning", "--log=smpi_config.thres:error",
+               *os.environ.get("CASCADE_SMPI_CFG", "").split(),  # more --cfg=... (experiments)
                exe, "train", os.path.join(ROOT, "jobs", job + ".ini"), "--out", os.path.join(work, "run"),
                "--steps", str(steps), "--quiet"]
         if mode == "deterministic":
@@ -164,7 +175,7 @@ def sweep(args):
     if args.quick:
         plan = [("airshower-energy", mode, r, 1.0, False) for mode in ("fast", "deterministic")
                 for r in (1, 2, 16, 128, 256)]
-        plan += [("airshower-energy", "fast", r, 8.0, False) for r in (1, 256)]
+        plan += [("airshower-energy", mode, r, 8.0, False) for mode in ("fast", "deterministic") for r in (1, 256)]
     else:
         plan = []
         for job, cfg in JOBS.items():
@@ -190,6 +201,9 @@ def sweep(args):
             p["weak_efficiency"] = round(ref[key] / p["step_ms"], 3) if ref[key] else None
         p["host_gflops"] = host_gf
         results.append(p)
+        if os.environ.get("SCALING_RESULTS"):  # every figure of every point, for `report`
+            with open(os.environ["SCALING_RESULTS"], "a") as f:
+                f.write(json.dumps(p) + "\n")
         if args.quick:
             print(json.dumps({k: p[k] for k in ("job", "mode", "ranks", "speedup", "weak_efficiency", "step_ms")}),
                   flush=True)
@@ -210,14 +224,17 @@ def write_docs(results, docs, host_gf):
              "nodes of speedup F compute at F times that. Fat tree of 32-node leaves, 100 Gb/s, 1.5 us. "
              f"{WARM_STEPS} warm-up steps, then the mean of {MEASURED_STEPS}. How it works and its limits: "
              "[scaling.md](scaling.md).", ""]
+    for p in results:  # --quick lines carry only the headline figures
+        p.setdefault("strong", False)
     weak = [p for p in results if not p["strong"]]
     lines += ["## Weak scaling (per-rank batch fixed: one micro-batch per rank)", "",
               "| job | mode | node speed | ranks | step ms | weak efficiency | compute ms | comm wait ms | exact ms | optimizer ms |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     for p in weak:
+        parts = [f"{p[k]:.2f}" if k in p else "-" for k in ("compute_ms", "comm_wait_ms", "exact_ms", "optimizer_ms")]
+        eff = p.get("weak_efficiency")
         lines.append(f"| {p['job']} | {p['mode']} | {p['speedup']:g}x | {p['ranks']} | {p['step_ms']:.2f} | "
-                     f"{p['weak_efficiency'] if p['weak_efficiency'] is not None else '-'} | {p['compute_ms']:.2f} | "
-                     f"{p['comm_wait_ms']:.2f} | {p['exact_ms']:.2f} | {p['optimizer_ms']:.2f} |")
+                     f"{eff if eff is not None else '-'} | " + " | ".join(parts) + " |")
     strong = [p for p in results if p["strong"]]
     if strong:
         lines += ["", "## Strong scaling (global batch 4096 = 1024 micro-batches of 4)", "",
@@ -310,11 +327,18 @@ def main():
     s.add_argument("--quick", action="store_true")
     s.add_argument("--docs", help="write scaling-results.md and img/scaling-*.png here")
     sub.add_parser("validate")
+    r = sub.add_parser("report", help="tables and plots from the points saved by SCALING_RESULTS=FILE")
+    r.add_argument("results")
+    r.add_argument("--docs", default=os.path.join(ROOT, "docs"))
+    r.add_argument("--host-gflops", type=float)
     a = ap.parse_args()
     if a.cmd == "point":
         print(json.dumps(run_point(a.job, a.mode, a.ranks, a.speedup, a.strong, a.steps, host_speed_gf())))
     elif a.cmd == "sweep":
         sweep(a)
+    elif a.cmd == "report":
+        results = [json.loads(line) for line in open(a.results) if line.strip()]
+        write_docs(results, a.docs, a.host_gflops or results[0].get("host_gflops", 0))
     else:
         validate(a)
 

@@ -32,7 +32,7 @@ echo "$out"
 echo "== what the synthetic build accepts: labels, a WGAN-GP job, deterministic mode, preloaded input"
 "$py" "$src/bench/smpi/scaling.py" point lartpc-segment deterministic 2 --steps 2
 "$py" "$src/bench/smpi/scaling.py" point calo3-wgan-gp deterministic 2 --steps 2
-"$py" "$src/bench/smpi/platform.py" 2 p.xml hosts
+"$py" "$src/bench/smpi/fattree.py" 2 p.xml hosts
 mkdir -p data
 run() { smpirun -np 2 -platform p.xml -hostfile hosts --log=root.thres:critical "$CASCADE_SMPI_BUILD/cascade" "$@"; }
 CASCADE_SYNTHETIC="512 time=9x9 signal=9x9 logE" run train "$src/jobs/airshower-energy.ini" --out runs/pre \

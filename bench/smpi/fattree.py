@@ -4,7 +4,7 @@ of one-rank nodes — LEAF nodes per leaf switch, ceil(N / LEAF) leaf switches, 
 one up-link to each of LEAF spine switches (full bisection) — written as a SimGrid XML file,
 and a hostfile naming the first N nodes (one simulated rank per node).
 
-  bench/smpi/platform.py N OUT.xml OUT.hosts [--speed-gf G] [--bw-gbps B] [--lat-us L] [--leaf K]
+  bench/smpi/fattree.py N OUT.xml OUT.hosts [--speed-gf G] [--bw-gbps B] [--lat-us L] [--leaf K]
 
 --speed-gf is a node's compute speed in Gflop/s: SMPI scales every measured compute burst by
 smpi/host-speed / node speed, so node = F x smpi/host-speed simulates ranks F times faster
