@@ -256,9 +256,3 @@ cascade_status cascade_ckpt_read_meta(cascade_h5file *f, cascade_ckpt_meta *meta
         CASCADE_TRY(cascade_h5_attr_int(f, "/", ints[i].name, ints[i].value));
     return cascade_h5_attr_string(f, "/", "job", &meta->job);
 }
-
-void cascade_ckpt_meta_free(cascade_ckpt_meta *meta) {
-    if (!meta) return;
-    cascade_free(meta->job);
-    meta->job = NULL;
-}

@@ -2,7 +2,6 @@
  * (ranges and index lists) converted to float32, whole float arrays with a shape check,
  * finiteness checks, group listings. */
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -287,19 +286,4 @@ cascade_status cascade_h5_read_floats(cascade_h5file *f, const char *path,
     if (!expected)
         return cascade_fail(CASCADE_EINTERNAL, "%s: reading '%s' needs the expected shape", f->path, path);
     return cascade_h5_read_floats_part(f, path, expected, 0, cascade_shape_numel(expected), out);
-}
-
-cascade_status cascade_h5_check_finite(const char *file, const char *dataset, const float *data,
-                                       int64_t n_rows, int64_t row_numel, int64_t first_row,
-                                       const int64_t *rows) {
-    int64_t total = n_rows * row_numel;
-    for (int64_t i = 0; i < total; i++) {
-        if (isfinite(data[i])) continue;
-        int64_t local = i / row_numel, row = rows ? rows[local] : first_row + local;
-        const char *what = isnan(data[i]) ? "NaN" : data[i] > 0 ? "+Inf" : "-Inf";
-        return cascade_fail(CASCADE_EDATA, "%s: data set '%s' holds %s at row %lld (element %lld of "
-                            "the %lld in a row)", file, dataset, what, (long long)row,
-                            (long long)(i % row_numel), (long long)row_numel);
-    }
-    return CASCADE_OK;
 }

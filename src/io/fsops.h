@@ -9,6 +9,11 @@
 
 #include "cascade/core.h"
 
+/* All ranks of comm return the same status: the first failing rank's code and message
+ * ("rank R: " prepended when R != 0). Collective; immediate for one rank. (common.c: needs
+ * no HDF5, so the SMPI build's synthetic input uses it too.) */
+cascade_status h5_agree(MPI_Comm comm, cascade_status local);
+
 /* fsync of a file / of a directory (after a rename in it; file systems that cannot sync a
  * directory are tolerated). */
 cascade_status fs_fsync_file(const char *path);

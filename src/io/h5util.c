@@ -46,25 +46,6 @@ cascade_status h5_fail(cascade_status code, const char *file, const char *fmt, .
     return cascade_fail(code, "%s: %s", file, what);
 }
 
-cascade_status h5_agree(MPI_Comm comm, cascade_status local) {
-    int size, rank;
-    if (MPI_Comm_size(comm, &size) != MPI_SUCCESS || MPI_Comm_rank(comm, &rank) != MPI_SUCCESS)
-        return cascade_fail(CASCADE_EINTERNAL, "HDF5 layer: invalid MPI communicator");
-    if (size == 1) return local;
-    int mine = local != CASCADE_OK ? rank : size, first = size;
-    if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS)
-        return cascade_fail(CASCADE_EINTERNAL, "HDF5 layer: MPI_Allreduce of the I/O status failed");
-    if (first == size) return CASCADE_OK;
-    int code = (int)local;
-    char msg[1536];
-    snprintf(msg, sizeof msg, "%s", rank == first ? cascade_errmsg() : "");
-    if (MPI_Bcast(&code, 1, MPI_INT, first, comm) != MPI_SUCCESS ||
-        MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, first, comm) != MPI_SUCCESS)
-        return cascade_fail(CASCADE_EINTERNAL, "HDF5 layer: MPI_Bcast of an I/O error failed");
-    if (first != 0) return cascade_fail((cascade_status)code, "rank %d: %s", first, msg);
-    return cascade_fail((cascade_status)code, "%s", msg);
-}
-
 hid_t h5_fapl(MPI_Comm comm, const char *file) {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (fapl < 0) {
@@ -230,14 +211,6 @@ hid_t h5_mem_space(int64_t n) {
         return H5I_INVALID_HID;
     }
     return space;
-}
-
-void cascade_h5_names_free(cascade_h5_names *names) {
-    if (!names) return;
-    for (int i = 0; i < names->count; i++) cascade_free(names->names[i]);
-    cascade_free(names->names);
-    names->names = NULL;
-    names->count = 0;
 }
 
 cascade_status h5_list_links(hid_t file, const char *group, const char *filename,

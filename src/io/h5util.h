@@ -32,10 +32,6 @@ const char *h5_detail(char *buf, size_t cap);
 cascade_status h5_fail(cascade_status code, const char *file, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* All ranks of comm return the same status: the first failing rank's code and message
- * ("rank R: " prepended when R != 0). Collective; immediate for one rank. */
-cascade_status h5_agree(MPI_Comm comm, cascade_status local);
-
 /* File access list for the MPI-IO driver on comm; H5I_INVALID_HID (message set) on error. */
 hid_t h5_fapl(MPI_Comm comm, const char *file);
 /* Opens `path` read-only, or creates it (truncating), with the MPI-IO driver on comm.

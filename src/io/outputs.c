@@ -2,12 +2,14 @@
  * one is an input or exists without --force; written to OUTPUT.tmp and renamed once, by rank 0,
  * when every rank succeeded. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "io/h5util.h"
+#include "cascade/h5io.h"
+#include "io/fsops.h"
 
 cascade_status cascade_output_tmp(const char *path, char *tmp, size_t cap) {
     if (snprintf(tmp, cap, "%s.tmp", path) >= (int)cap)

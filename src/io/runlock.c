@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "io/h5util.h"
+#include "io/fsops.h"
 
 /* The holder named by the lock file ("PID N on HOST") into who[cap]; 0 when the file is empty. */
 static int read_holder(int fd, char *who, size_t cap) {
