@@ -95,10 +95,7 @@ int cli_train(int argc, char **argv, MPI_Comm comm) {
     if (st) return cli_error(st);
     /* the run directory is ours before job.ini is written or checkpoints are looked at */
     char rundir[CASCADE_PATH_MAX];
-    if (o.out_dir)
-        snprintf(rundir, sizeof rundir, "%s", o.out_dir);
-    else
-        snprintf(rundir, sizeof rundir, "runs/%s", job.name); /* as cascade_session_start */
+    cascade_train_rundir(&job, &o, rundir);
     int lock = -1;
     st = cascade_rundir_lock(rundir, comm, &lock);
     int tracing = st == CASCADE_OK && timeline;

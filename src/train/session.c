@@ -88,13 +88,17 @@ static cascade_status read_data_stats(cascade_session *s, const char *from) {
     return st;
 }
 
-cascade_status cascade_session_start(const cascade_job *job, const cascade_train_opts *o, int size,
-                                     char rundir[CASCADE_PATH_MAX], char ckdir[CASCADE_PATH_MAX + 16],
-                                     const char **resume_from) {
+void cascade_train_rundir(const cascade_job *job, const cascade_train_opts *o, char rundir[CASCADE_PATH_MAX]) {
     if (o->out_dir)
         snprintf(rundir, CASCADE_PATH_MAX, "%s", o->out_dir);
     else
         snprintf(rundir, CASCADE_PATH_MAX, "runs/%s", job->name);
+}
+
+cascade_status cascade_session_start(const cascade_job *job, const cascade_train_opts *o, int size,
+                                     char rundir[CASCADE_PATH_MAX], char ckdir[CASCADE_PATH_MAX + 16],
+                                     const char **resume_from) {
+    cascade_train_rundir(job, o, rundir);
     snprintf(ckdir, CASCADE_PATH_MAX + 16, "%s/checkpoints", rundir);
     int64_t nmb = job->batch / job->micro_batch;
     if (nmb < size) {

@@ -22,4 +22,7 @@ typedef struct {
  * and gan.c). Returns CASCADE_ESTOPPED after a signal-triggered checkpoint. */
 cascade_status cascade_train(cascade_job *job, const cascade_train_opts *o, MPI_Comm comm);
 
+/* The run directory a train of `job` uses: --out, else runs/<job name>. */
+void cascade_train_rundir(const cascade_job *job, const cascade_train_opts *o, char rundir[CASCADE_PATH_MAX]);
+
 #endif
