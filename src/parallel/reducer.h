@@ -1,4 +1,4 @@
-/* The gradient reduction of one training step, for both training loops.
+/* The gradient reduction of one training step, for every kind of training step.
  *
  *   cascade_reducer_begin(r)                       a new step
  *   for each local micro-batch:
