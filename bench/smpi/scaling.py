@@ -5,7 +5,7 @@ Every point runs cascade's own training step (the SMPI build, CMake CASCADE_SMPI
 simulated ranks of a generated fat tree (bench/smpi/fattree.py) with synthetic input of the
 job's shapes, and reads the step time from the run's metrics.jsonl.
 
-  scaling.py point JOB MODE RANKS [--speedup F] [--strong]   one point, one JSON line
+  scaling.py point JOB MODE RANKS [--speedup F] [--strong] [--regions FILE]   one point
   scaling.py sweep [--quick] [--docs DIR]                     the study (bench/scaling.sh)
   scaling.py validate                                         predicted vs real mpirun 1/2/4 ranks
   scaling.py report RESULTS.jsonl [--docs DIR]                tables and plots of saved points
@@ -89,8 +89,10 @@ def job_overrides(job, ranks, steps, strong):
     return sets, batch, samples
 
 
-def run_point(job, mode, ranks, speedup=1.0, strong=False, steps=None, host_gf=None, keep=False):
-    """One simulated run; returns a dict with the step time in milliseconds."""
+def run_point(job, mode, ranks, speedup=1.0, strong=False, steps=None, host_gf=None, keep=False, regions=None):
+    """One simulated run; returns a dict with the step time in milliseconds. regions: a
+    calibration file of compute-region times (CASCADE_SMPI_REGION_FILE: read when it exists,
+    recorded otherwise; see src/parallel/smpi/region.c)."""
     steps = steps or WARM_STEPS + MEASURED_STEPS
     if steps < 2 or steps % 2:
         raise SystemExit(f"--steps {steps}: an even number >= 2 (half warm-up, half measured)")
@@ -111,6 +113,10 @@ def run_point(job, mode, ranks, speedup=1.0, strong=False, steps=None, host_gf=N
                         "--speed-gf", str(host_gf * speedup), "--bw-gbps", net[0], "--lat-us", net[1]], check=True)
         spec = f"{samples} {cfg['sets']}" + (f" {cfg['valid']}=64" if cfg["valid"] else "")
         env = dict(os.environ, CASCADE_SYNTHETIC=spec, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+        if regions:
+            env["CASCADE_SMPI_REGION_FILE"] = os.path.abspath(regions)
+            if os.path.exists(regions):  # calibrated: layers charged, not run (region.c)
+                env["CASCADE_SMPI_SKIP"] = "1"
         cmd = ["smpirun", "-np", str(ranks), "-platform", plat, "-hostfile", hosts,
                f"--cfg=smpi/host-speed:{host_gf}Gf",
                "--cfg=smpi/coll-selector:ompi",  # Open MPI's choice of collective algorithms
@@ -120,6 +126,11 @@ def run_point(job, mode, ranks, speedup=1.0, strong=False, steps=None, host_gf=N
                # cluster and make a 100 Gb/s fabric's allreduce ~20x slower (docs/scaling.md)
                "--cfg=smpi/lat-factor:0:1", "--cfg=smpi/bw-factor:0:0.92",
                "--cfg=contexts/stack-size:2048",  # KiB per simulated rank
+               # compute is charged by cascade's regions (src/parallel/smpi/region.c: the median of a
+               # layer's first samples, shared by all ranks), not by SMPI's timing of every burst
+               # between MPI calls, which on a loaded machine makes a step the slowest of N noisy
+               # bursts; CASCADE_SMPI_REGIONS=0 goes back to SMPI's own timing
+               *([] if os.environ.get("CASCADE_SMPI_REGIONS") == "0" else ["--cfg=smpi/simulate-computation:no"]),
                "--log=root.thres:warning", "--log=smpi_config.thres:error",
                *os.environ.get("CASCADE_SMPI_CFG", "").split(),  # more --cfg=... (experiments)
                exe, "train", os.path.join(ROOT, "jobs", job + ".ini"), "--out", os.path.join(work, "run"),
@@ -185,9 +196,15 @@ def sweep(args):
         plan += [("airshower-energy", mode, r, 1.0, True) for mode in ("fast", "deterministic")
                  for r in RANKS if r >= 2]
     results, ref = [], {}
+    calib = tempfile.mkdtemp(prefix="smpi-regions-")
     for job, mode, ranks, speed, strong in plan:
+        # every point of a job and mode charges the same compute: the region times of one
+        # calibration run (1 rank, 12 steps) recorded before its first point
+        regions = os.path.join(calib, f"{job}-{mode}.tsv")
         try:
-            p = run_point(job, mode, ranks, speed, strong, host_gf=host_gf)
+            if not os.path.exists(regions):
+                run_point(job, mode, 1, 1.0, False, 12, host_gf=host_gf, regions=regions)
+            p = run_point(job, mode, ranks, speed, strong, host_gf=host_gf, regions=regions)
         except RuntimeError as e:
             print(f"scaling: {e}", file=sys.stderr)
             continue
@@ -209,6 +226,7 @@ def sweep(args):
                   flush=True)
         else:
             print(json.dumps(p), flush=True)
+    shutil.rmtree(calib, ignore_errors=True)
     if args.docs:
         write_docs(results, args.docs, host_gf)
     return results
@@ -323,6 +341,7 @@ def main():
     p.add_argument("--speedup", type=float, default=1.0)
     p.add_argument("--strong", action="store_true")
     p.add_argument("--steps", type=int)
+    p.add_argument("--regions", help="compute-region calibration file (read if present, else recorded)")
     s = sub.add_parser("sweep")
     s.add_argument("--quick", action="store_true")
     s.add_argument("--docs", help="write scaling-results.md and img/scaling-*.png here")
@@ -333,7 +352,8 @@ def main():
     r.add_argument("--host-gflops", type=float)
     a = ap.parse_args()
     if a.cmd == "point":
-        print(json.dumps(run_point(a.job, a.mode, a.ranks, a.speedup, a.strong, a.steps, host_speed_gf())))
+        print(json.dumps(run_point(a.job, a.mode, a.ranks, a.speedup, a.strong, a.steps, host_speed_gf(),
+                                   regions=a.regions)))
     elif a.cmd == "sweep":
         sweep(a)
     elif a.cmd == "report":

@@ -1,11 +1,12 @@
 /* Bump allocator for activations: sized once per batch shape, reset between uses. */
 #include "cascade/core.h"
+#include "core/region.h"
 
 #include <string.h>
 
 cascade_status cascade_arena_init(cascade_arena *a, size_t bytes) {
     memset(a, 0, sizeof *a);
-    a->base = cascade_alloc(bytes, "activation arena");
+    a->base = cascade_region_alloc(bytes, "activation arena");
     if (!a->base) return CASCADE_EINTERNAL;
     a->size = bytes;
     return CASCADE_OK;
@@ -26,6 +27,6 @@ void *cascade_arena_alloc(cascade_arena *a, size_t bytes) {
 void cascade_arena_reset(cascade_arena *a) { a->used = 0; }
 
 void cascade_arena_free(cascade_arena *a) {
-    cascade_free(a->base);
+    cascade_region_free(a->base);
     memset(a, 0, sizeof *a);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cascade/trace.h"
+#include "core/region.h"
 #include "nn/graph.h"
 
 static int64_t per_call(int64_t per_sample, int64_t fixed, int n) { return per_sample * n + fixed; }
@@ -93,7 +94,8 @@ void cascade_net_forward(cascade_net *net, const cascade_run *run) {
         c.sample_ids = run->sample_ids;
         c.step = run->step;
         double t0 = cascade_trace_on() ? cascade_now() : 0;
-        L->op->forward(L, &c);
+        if (cascade_region_begin("forward", L->full, c.n, 1)) L->op->forward(L, &c);
+        cascade_region_end();
         if (t0) cascade_trace_add("forward", L->full, t0, cascade_now());
         if (run->after_forward) run->after_forward(run->hook_ctx, l);
     }
@@ -136,7 +138,8 @@ static void backward_sweep(cascade_net *net, const cascade_run *run, int top) {
         c.step = run->step;
         c.relu_rule = run->relu_rule;
         double t0 = cascade_trace_on() ? cascade_now() : 0;
-        L->op->backward(L, &c);
+        if (cascade_region_begin("backward", L->full, c.n, 1)) L->op->backward(L, &c);
+        cascade_region_end();
         if (t0) cascade_trace_add("backward", L->full, t0, cascade_now());
         if (run->after_backward) run->after_backward(run->hook_ctx, l);
     }
@@ -222,7 +225,8 @@ void cascade_net_backward2_multi(cascade_net *net, const cascade_run *run, const
         c.uout = net->tangent[l];
         c.hout = net->hess[l];
         double t0 = cascade_trace_on() ? cascade_now() : 0;
-        L->op->backward2(L, &c);
+        if (cascade_region_begin("backward2", L->full, c.n, 1)) L->op->backward2(L, &c);
+        cascade_region_end();
         if (t0) cascade_trace_add("backward2", L->full, t0, cascade_now());
     }
     /* the second-order adjoints flow back through the forward graph: an ordinary backward

@@ -9,8 +9,11 @@
 
 #include "cascade/trace.h"
 #include "cascade/xsum.h"
+#include "core/region.h"
 
 #define DIG CASCADE_XSUM_DIGITS
+#define OWN_TAG0 16384 /* fast buckets' own allreduces: tags OWN_TAG0 + bucket (MPI guarantees 32767) */
+#define OWN_TAGS (32767 - OWN_TAG0)
 #define STAGE_DONE 4  /* bucket stages: 1 reduce (flat: allreduce; hierarchical: node reduce),
                        * 2 leaders' allreduce, 3 node broadcast, 4 done; exact: 1 exponents'
                        * allreduce, 2 exchange of the fixed-point sums, 4 done */
@@ -90,6 +93,10 @@ cascade_status cascade_reducer_init(cascade_reducer *r, const cascade_topo *topo
         r->dsum = calloc((size_t)nd + 1, sizeof(double));
         r->recv = multi ? cascade_alloc((size_t)(c->n + 1) * sizeof(float), "gradient receive buffer") : NULL;
         if (!r->dsum || (multi && !r->recv)) return reducer_oom(r);
+        const char *algo = getenv("CASCADE_ALLREDUCE");
+        r->own = multi && !(algo && strcmp(algo, "mpi") == 0) && r->n_buckets < OWN_TAGS;
+        if (r->own && !(r->scratch = cascade_alloc((size_t)(c->n + 1) * sizeof(float), "allreduce scratch")))
+            return reducer_oom(r);
         return CASCADE_OK;
     }
     if (multi && (!c->shards || !c->shards->sharded || c->shards->n != c->n))
@@ -112,6 +119,7 @@ void cascade_reducer_free(cascade_reducer *r) {
     free(r->dsum);
     free(r->dd);
     cascade_free(r->recv);
+    cascade_free(r->scratch);
     cascade_free(r->slots);
     cascade_free(r->emax);
     cascade_free(r->fixed);
@@ -121,7 +129,7 @@ void cascade_reducer_free(cascade_reducer *r) {
 
 void cascade_reducer_begin(cascade_reducer *r) {
     for (int i = 0; i < r->n_buckets; i++) {
-        r->b[i].started = r->b[i].stage = 0;
+        r->b[i].started = r->b[i].stage = r->b[i].own_active = 0;
         r->b[i].req = MPI_REQUEST_NULL;
     }
     r->used = r->too_many = 0;
@@ -156,15 +164,25 @@ void cascade_reducer_mb_done(cascade_reducer *r, const double *vals) {
 
 /* ---- buckets ---- */
 
+/* The allreduce of `send` into `sum` (bucket b's floats) over comm: cascade's own or MPI's. */
+static int allreduce(cascade_reducer *r, cascade_reducer_bucket *b, const float *send, float *sum, MPI_Comm comm) {
+    if (!r->own) return MPI_Iallreduce(send, sum, (int)(b->hi - b->lo), MPI_FLOAT, MPI_SUM, comm, &b->req);
+    b->own_active = 1;
+    return cascade_allreduce_start(&b->op, send, sum, r->scratch + b->lo, b->hi - b->lo, comm,
+                                   OWN_TAG0 + (int)(b - r->b));
+}
+
+static int posted(const cascade_reducer_bucket *b) { return b->req != MPI_REQUEST_NULL || b->own_active; }
+
 static int post(cascade_reducer *r, cascade_reducer_bucket *b) {
     const cascade_topo *t = r->topo;
     int cnt = (int)(b->hi - b->lo);
     float *g = r->cfg.grads + b->lo, *recv = r->recv ? r->recv + b->lo : NULL;
     /* (exact buckets are reduce-scattered in start(), never posted here) */
-    if (!r->hier) return MPI_Iallreduce(g, recv, cnt, MPI_FLOAT, MPI_SUM, t->world, &b->req);
+    if (!r->hier) return allreduce(r, b, g, recv, t->world);
     switch (b->stage) {
     case 1: return MPI_Ireduce(g, t->node_rank == 0 ? recv : NULL, cnt, MPI_FLOAT, MPI_SUM, 0, t->node, &b->req);
-    case 2: return MPI_Iallreduce(recv, g, cnt, MPI_FLOAT, MPI_SUM, t->leaders, &b->req);
+    case 2: return allreduce(r, b, recv, g, t->leaders);
     default: return MPI_Ibcast(g, cnt, MPI_FLOAT, 0, t->node_bcast, &b->req);
     }
 }
@@ -180,7 +198,7 @@ static int next_stage(const cascade_reducer *r, int stage) {
 static int may_post(const cascade_reducer *r, int i) {
     if (i == 0) return 1;
     const cascade_reducer_bucket *p = &r->b[i - 1], *b = &r->b[i];
-    return p->stage > b->stage || (p->stage == b->stage && p->req != MPI_REQUEST_NULL);
+    return p->stage > b->stage || (p->stage == b->stage && posted(p));
 }
 
 /* A bucket moves on to `stage`; once done, its reduction goes into the timeline. */
@@ -195,7 +213,9 @@ static void set_stage(cascade_reducer *r, cascade_reducer_bucket *b, int stage) 
  * peer_sums[k], k the sender's index among the other ranks). Integer sums need no order. */
 static int exchange(cascade_reducer *r, cascade_reducer_bucket *b) {
     double t0 = cascade_now();
+    cascade_region_begin("exact fixed", b->name, b->hi - b->lo, 0);
     cascade_xsum_fold_fixed(r->fixed, r->emax, r->slots, r->cfg.n + 1, r->used, b->lo, b->hi);
+    cascade_region_end();
     r->exact_s += cascade_now() - t0;
     cascade_trace_add("exact", "fold to fixed point", t0, cascade_now());
     const cascade_topo *t = r->topo;
@@ -226,6 +246,12 @@ static int complete(const cascade_reducer *r, cascade_reducer_bucket *b, int wai
         *done = wait;
         return wait ? MPI_Waitall(n, b->sends, MPI_STATUSES_IGNORE) : MPI_Testall(n, b->sends, done, MPI_STATUSES_IGNORE);
     }
+    if (b->own_active) {
+        int rc = wait ? cascade_allreduce_wait(&b->op) : cascade_allreduce_test(&b->op, done);
+        if (wait) *done = 1;
+        if (*done) b->own_active = 0;
+        return rc;
+    }
     if (b->req == MPI_REQUEST_NULL) return MPI_SUCCESS;
     *done = wait;
     return wait ? MPI_Wait(&b->req, MPI_STATUS_IGNORE) : MPI_Test(&b->req, done, MPI_STATUS_IGNORE);
@@ -245,8 +271,7 @@ static int progress(cascade_reducer *r) {
         if (!b->started || b->stage == STAGE_DONE) continue;
         int done;
         if ((rc = complete(r, b, 0, &done)) == MPI_SUCCESS && done) rc = advance(r, b);
-        if (rc == MPI_SUCCESS && !r->cfg.exact && b->stage != STAGE_DONE && b->req == MPI_REQUEST_NULL &&
-            may_post(r, i))
+        if (rc == MPI_SUCCESS && !r->cfg.exact && b->stage != STAGE_DONE && !posted(b) && may_post(r, i))
             rc = post(r, b);
     }
     return rc;
@@ -260,7 +285,9 @@ static int start(cascade_reducer *r, cascade_reducer_bucket *b) {
     b->stage = 1;
     b->t_start = cascade_now();
     if (!r->cfg.exact) return MPI_SUCCESS;
+    cascade_region_begin("exact exponents", b->name, b->hi - b->lo, 0);
     r->bad += cascade_xsum_max_exponents(r->emax, 0, r->slots, r->cfg.n + 1, r->used, b->lo, b->hi);
+    cascade_region_end();
     r->exact_s += cascade_now() - b->t_start;
     cascade_trace_add("exact", "largest exponents", b->t_start, cascade_now());
     return MPI_Iallreduce(MPI_IN_PLACE, r->emax + b->lo, (int)(b->hi - b->lo), MPI_UINT8_T, MPI_MAX, r->topo->world,
@@ -325,7 +352,9 @@ static cascade_status finish_fast(cascade_reducer *r, double *sums, int *nonfini
     }
     if (rc != MPI_SUCCESS) return cascade_fail(CASCADE_EINTERNAL, "rank %d: the gradient allreduce failed", r->topo->rank);
     memcpy(sums, r->dsum, (size_t)nd * sizeof(double));
+    cascade_region_begin("finite", "grads", r->cfg.n, 0);
     int fin = all_finite(*grads, r->cfg.n);
+    cascade_region_end();
     for (int i = 0; i < nd; i++) fin &= isfinite(sums[i]) != 0;
     *nonfinite = !fin;
     return CASCADE_OK;
@@ -337,7 +366,9 @@ static int finish_exact_grads(cascade_reducer *r) {
     int64_t n = r->cfg.n;
     if (r->topo->size == 1) {
         double t0 = cascade_now();
+        cascade_region_begin("exact fold", "all", n, 0);
         r->bad += cascade_xsum_fold_fixed_to_floats(r->slots, n + 1, r->used, 0, n, r->cfg.grads);
+        cascade_region_end();
         r->exact_s += cascade_now() - t0;
         cascade_trace_add("exact", "fold to floats", t0, cascade_now());
         return MPI_SUCCESS;
@@ -347,8 +378,10 @@ static int finish_exact_grads(cascade_reducer *r) {
     const cascade_shards *sh = r->cfg.shards;
     int64_t ns = sh->hi - sh->lo;
     double t0 = cascade_now();
+    cascade_region_begin("exact floats", "shard", ns, 0);
     r->bad += cascade_xsum_fixed_to_floats(r->fixed + sh->lo, r->peer_sums, r->topo->size - 1, ns + 1,
                                            r->emax + sh->lo, r->cfg.grads + sh->lo, ns);
+    cascade_region_end();
     r->exact_s += cascade_now() - t0;
     cascade_trace_add("exact", "shard sums to floats", t0, cascade_now());
     return MPI_SUCCESS;

@@ -9,7 +9,8 @@
  *   cascade_reducer_finish(r, sums, &nonfinite, &grads)
  *
  * fast:  micro-batches accumulate in float in one buffer; buckets (reverse layer order, a small
- *        first one) are summed with non-blocking allreduces into a separate receive buffer, or
+ *        first one) are summed with non-blocking allreduces (parallel/allreduce.h, progressed
+ *        by the hooks; CASCADE_ALLREDUCE=mpi: MPI_Iallreduce) into a separate receive buffer, or
  *        hierarchically (node reduce -> leaders' allreduce -> node broadcast) when several
  *        nodes have several ranks; the doubles with one allreduce. Every rank gets all sums.
  * exact: every micro-batch's gradients go to their own slot. Per bucket: the largest float
@@ -24,6 +25,7 @@
 #ifndef CASCADE_PARALLEL_REDUCER_H
 #define CASCADE_PARALLEL_REDUCER_H
 
+#include "parallel/allreduce.h"
 #include "parallel/parallel.h"
 
 typedef struct {
@@ -44,6 +46,8 @@ typedef struct {
     int64_t lo, hi;
     int mark, started, stage;
     MPI_Request req;  /* fast: the stage's collective; exact: the exponents' allreduce */
+    cascade_allreduce_op op; /* fast: the stage's allreduce when it is cascade's own (own_active) */
+    int own_active;
     MPI_Request *sends; /* exact: 2 (size - 1) requests, this bucket's sums to and from the other ranks */
     double t_start;   /* when it started (the timeline's bucket event) */
     char name[24];    /* "bucket B (N floats)"-style label for the timeline */
@@ -58,6 +62,8 @@ typedef struct {
     int64_t *bucket_lo, *bucket_hi;
     int *bucket_mark;
     float *recv;             /* fast: receive buffer (flat: the sums; hierarchical: leaders' node sums) */
+    int own;                 /* fast: allreduces by parallel/allreduce.h (default), not MPI_Iallreduce */
+    float *scratch;          /* fast, own: [n] the allreduces' scratch */
     double *dsum;            /* fast: the step's doubles */
     int64_t *dd;             /* exact: digits of the doubles and, last, the bad-term count */
     float *slots;            /* exact: k_slots buffers of n + 1 floats, one per local micro-batch */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cascade/trace.h"
+#include "core/region.h"
 #include "train/session.h"
 
 cascade_status cascade_net_shards(const cascade_job *job, const cascade_net *net, MPI_Comm comm, cascade_shards *sh) {
@@ -22,7 +23,9 @@ cascade_status cascade_shard_optimizer(cascade_optimizer *opt, const cascade_opt
 cascade_status cascade_shard_update(cascade_optimizer *opt, const cascade_shards *sh, float *params,
                                     const float *grads, double lr) {
     double t0 = cascade_now();
-    cascade_optimizer_update(opt, params + sh->lo, grads + sh->lo, 0, sh->hi - sh->lo, lr);
+    if (cascade_region_begin("optimizer", "update", sh->hi - sh->lo, 1))
+        cascade_optimizer_update(opt, params + sh->lo, grads + sh->lo, 0, sh->hi - sh->lo, lr);
+    cascade_region_end();
     double t1 = cascade_now();
     cascade_trace_add("optimizer", "optimizer update", t0, t1);
     cascade_status st = cascade_shards_allgather(sh, params);

@@ -7,6 +7,7 @@
 
 #include "cascade/trace.h"
 #include "cascade/xsum.h"
+#include "core/region.h"
 #include "nn/loss.h"
 #include "train/session.h"
 
@@ -84,9 +85,11 @@ static cascade_status global_step(cascade_session *s, int64_t step, double *loss
         net->grads = cascade_reducer_mb_grads(&s->red);
         cascade_net_forward(net, &run);
         const float *target = job->kind == JOB_AUTOENCODER ? s->xb : s->yb; /* reconstruct the input */
+        cascade_region_begin("loss", "supervised", mb, 0);
         double loss = cascade_loss_weighted(job->loss, mb, s->out_numel, s->classes, cascade_net_output(net), target,
                                             job->n_class_weights ? job->class_weights : NULL, s->dout,
                                             (float)(1.0 / denom));
+        cascade_region_end();
         cascade_net_backward(net, &run, s->dout);
         s->base.t_compute += cascade_now() - t1;
         memcpy(s->facc, net->stats, (size_t)ns * sizeof(double));

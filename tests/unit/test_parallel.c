@@ -1,7 +1,8 @@
 /* src/parallel on any rank count (alone, and under mpirun -n 1..4 via
  * tests/integration/parallel_mpi.sh): the block partition, the agreement, the exact reducer
  * (bitwise the fixed-point sums of their definition for any rank count and uneven deal), the
- * fast reducer flat vs hierarchical, shards and gathers. */
+ * fast reducer flat vs hierarchical and with its own allreduce vs MPI's, the own allreduce
+ * itself, shards and gathers. */
 #include <CUnit/Basic.h>
 #include <math.h>
 #include <stdlib.h>
@@ -178,6 +179,85 @@ static void test_fast_flat_vs_hierarchical(void) {
     cascade_topo_free(&hier);
 }
 
+/* cascade's own allreduce: the sum within float rounding of the double reference, the same
+ * bits on every rank, for buffers that take recursive doubling and Rabenseifner's halving,
+ * several in flight at once (distinct tags) and progressed by polling. */
+static void test_own_allreduce(void) {
+    const int64_t sizes[] = {1, 7, 1000, CASCADE_ALLREDUCE_HALVING_BYTES / 4 + 3, 100003};
+    enum { NS = sizeof sizes / sizeof sizes[0] };
+    cascade_allreduce_op ops[NS];
+    float *send[NS], *sum[NS], *tmp[NS];
+    for (int k = 0; k < NS; k++) {
+        int64_t n = sizes[k];
+        send[k] = malloc((size_t)n * sizeof(float)), sum[k] = malloc((size_t)n * sizeof(float));
+        tmp[k] = malloc((size_t)n * sizeof(float));
+        CU_ASSERT_FATAL(send[k] && sum[k] && tmp[k]);
+        for (int64_t i = 0; i < n; i++) send[k][i] = (float)sin(0.37 * (double)i + 1.3 * tio_rank) * (float)(1 + i % 5);
+        CU_ASSERT_EQUAL(cascade_allreduce_start(&ops[k], send[k], sum[k], tmp[k], n, MPI_COMM_WORLD, 100 + k),
+                        MPI_SUCCESS);
+    }
+    for (int pending = NS; pending > 0;) { /* poll all, as the reducer's hooks do */
+        pending = 0;
+        for (int k = 0; k < NS; k++) {
+            int done;
+            CU_ASSERT_EQUAL_FATAL(cascade_allreduce_test(&ops[k], &done), MPI_SUCCESS);
+            pending += !done;
+        }
+    }
+    for (int k = 0; k < NS; k++) {
+        int64_t n = sizes[k];
+        double worst = 0;
+        uint64_t hash = 1469598103934665603ull;
+        for (int64_t i = 0; i < n; i++) {
+            double ref = 0, mag = 0;
+            for (int r = 0; r < tio_size; r++) {
+                double v = (float)sin(0.37 * (double)i + 1.3 * r) * (float)(1 + i % 5);
+                ref += v, mag += fabs(v);
+            }
+            worst = fmax(worst, fabs(sum[k][i] - ref) / (mag + 1e-30));
+            uint32_t bits;
+            memcpy(&bits, &sum[k][i], 4);
+            hash = (hash ^ bits) * 1099511628211ull;
+        }
+        CU_ASSERT(worst <= 1e-6);
+        uint64_t lo = hash, hi = hash; /* the same bits on every rank */
+        MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD);
+        MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
+        CU_ASSERT_EQUAL(lo, hi);
+        /* in place, completed by wait */
+        memcpy(sum[k], send[k], (size_t)n * sizeof(float));
+        CU_ASSERT_EQUAL(cascade_allreduce_start(&ops[k], sum[k], sum[k], tmp[k], n, MPI_COMM_WORLD, 7), MPI_SUCCESS);
+        CU_ASSERT_EQUAL(cascade_allreduce_wait(&ops[k]), MPI_SUCCESS);
+        uint64_t h2 = 1469598103934665603ull;
+        for (int64_t i = 0; i < n; i++) {
+            uint32_t bits;
+            memcpy(&bits, &sum[k][i], 4);
+            h2 = (h2 ^ bits) * 1099511628211ull;
+        }
+        CU_ASSERT_EQUAL(h2, hash);
+        free(send[k]), free(sum[k]), free(tmp[k]);
+    }
+}
+
+/* The fast reducer with cascade's allreduce and with MPI_Iallreduce: the same sums within
+ * float rounding. */
+static void test_fast_own_vs_mpi(void) {
+    cascade_topo flat;
+    unsetenv("CASCADE_RANKS_PER_NODE");
+    CU_ASSERT_EQUAL_FATAL(cascade_topo_init(&flat, MPI_COMM_WORLD), CASCADE_OK);
+    float *grads = calloc(NV + 1, sizeof(float)), *a = calloc(NV, sizeof(float)), *b = calloc(NV, sizeof(float));
+    double sa[ND], sb[ND];
+    CU_ASSERT_FATAL(grads && a && b);
+    reduce_step(&flat, 0, grads, a, sa);
+    setenv("CASCADE_ALLREDUCE", "mpi", 1);
+    reduce_step(&flat, 0, grads, b, sb);
+    unsetenv("CASCADE_ALLREDUCE");
+    CU_ASSERT(relerr(a, b, NV) <= 1e-5);
+    for (int j = 0; j < ND; j++) CU_ASSERT(fabs(sa[j] - sb[j]) <= 1e-12 * fabs(sb[j]));
+    free(grads), free(a), free(b);
+    cascade_topo_free(&flat);
+}
+
 static void test_gather_rows(void) {
     const int64_t n = 23, chunk = 4, len = 3;
     float rows[23 * 3];
@@ -200,6 +280,8 @@ int main(int argc, char **argv) {
     CU_add_test(s, "agreement: an error on any one rank stops all", test_agreement);
     CU_add_test(s, "exact reducer = reference exact sum, bitwise", test_exact_reducer);
     CU_add_test(s, "fast reducer: flat and hierarchical agree", test_fast_flat_vs_hierarchical);
+    CU_add_test(s, "own allreduce: doubling and halving, the same bits on every rank", test_own_allreduce);
+    CU_add_test(s, "fast reducer: own allreduce and MPI_Iallreduce agree", test_fast_own_vs_mpi);
     CU_add_test(s, "gather of row blocks", test_gather_rows);
     return tio_run();
 }
