@@ -33,7 +33,7 @@ cascade_status cascade_data_count(const cascade_job *job, const char *path, int 
                                   MPI_Comm comm, int64_t *n) {
     cascade_h5file *f;
     cascade_h5_info in[CASCADE_MAX_NAMES], tg[CASCADE_MAX_NAMES];
-    CASCADE_TRY(cascade_h5_open(path, comm, &f));
+    CASCADE_TRY(cascade_h5_open_data(path, comm, &f));
     cascade_status st = info_all(job, f, want_targets, in, tg);
     if (!st) *n = in[0].shape.d[0];
     cascade_h5_close(f);
@@ -138,7 +138,7 @@ cascade_status cascade_source_open(const cascade_job *job, const char *path, int
     memset(src, 0, sizeof *src);
     cascade_dataset *d = &src->shape;
     snprintf(d->file, sizeof d->file, "%s", path);
-    CASCADE_TRY(cascade_h5_open(path, comm, &src->f));
+    CASCADE_TRY(cascade_h5_open_data(path, comm, &src->f));
     /* an autoencoder's targets are its inputs: no target data sets to read */
     src->want_targets = want_targets && job->kind != JOB_AUTOENCODER; /* (gan conditions come as targets) */
     cascade_status st = info_all(job, src->f, src->want_targets, src->in, src->tg);

@@ -43,7 +43,7 @@ static cascade_status probe_file(const char *path) {
     return CASCADE_OK;
 }
 
-cascade_status cascade_h5_open(const char *path, MPI_Comm comm, cascade_h5file **out) {
+static cascade_status open_file(const char *path, MPI_Comm comm, int mode, cascade_h5file **out) {
     h5_quiet();
     *out = NULL;
     cascade_status st = probe_file(path);
@@ -60,13 +60,21 @@ cascade_status cascade_h5_open(const char *path, MPI_Comm comm, cascade_h5file *
         st = h5_comm_info(comm, path, &f->rank, &f->size);
     }
     st = h5_agree(comm, st);
-    if (st == CASCADE_OK) st = h5_file_open(path, comm, 0, &f->id);
+    if (st == CASCADE_OK) st = h5_file_open(path, comm, mode, &f->id);
     if (st != CASCADE_OK) {
         cascade_free(f);
         return st;
     }
     *out = f;
     return CASCADE_OK;
+}
+
+cascade_status cascade_h5_open(const char *path, MPI_Comm comm, cascade_h5file **out) {
+    return open_file(path, comm, 0, out);
+}
+
+cascade_status cascade_h5_open_data(const char *path, MPI_Comm comm, cascade_h5file **out) {
+    return open_file(path, comm, H5_READ_ALIKE, out);
 }
 
 void cascade_h5_close(cascade_h5file *f) {
@@ -204,7 +212,7 @@ struct row_list {
 /* Rows run[i] .. of runs [i, j) (start and length of each run of consecutive rows) OR-ed into
  * space, halves first: one OR per run on a growing selection copies the selection each time
  * (quadratic: minutes for 10^5 scattered rows), merging halves is n log n. */
-static herr_t select_runs(hid_t space, const hsize_t *start, const hsize_t *len, int64_t i, int64_t j, int ndim,
+static herr_t select_runs(hid_t space, const hsize_t *start, const hsize_t *len, int64_t i, int64_t j,
                           const hsize_t *count_row) {
     hsize_t st[CASCADE_MAX_DIMS] = {0}, cnt[CASCADE_MAX_DIMS];
     if (j - i <= 8) { /* a few runs: one OR each */
@@ -216,12 +224,11 @@ static herr_t select_runs(hid_t space, const hsize_t *start, const hsize_t *len,
         }
         return 0;
     }
-    (void)ndim;
     int64_t mid = i + (j - i) / 2;
     hid_t right = H5Scopy(space);
     if (right < 0) return -1;
-    herr_t rc = select_runs(space, start, len, i, mid, ndim, count_row);
-    if (rc >= 0) rc = select_runs(right, start, len, mid, j, ndim, count_row);
+    herr_t rc = select_runs(space, start, len, i, mid, count_row);
+    if (rc >= 0) rc = select_runs(right, start, len, mid, j, count_row);
     if (rc >= 0) rc = H5Smodify_select(space, H5S_SELECT_OR, right);
     H5Sclose(right);
     return rc;
@@ -253,7 +260,7 @@ static cascade_status select_row_list(const char *file, const cascade_h5_info *i
         len[runs++] = (hsize_t)(j - i);
         i = j;
     }
-    herr_t rc = select_runs(space, start, len, 0, runs, info->shape.ndim, count_row);
+    herr_t rc = select_runs(space, start, len, 0, runs, count_row);
     free(start);
     if (rc < 0) return h5_fail(CASCADE_EINTERNAL, file, "cannot select rows of '%s'", info->name);
     *n = r->n * row_numel(&info->shape);

@@ -115,6 +115,7 @@ for name, v, lo, hi in (('4 ranks, one node (shared window)', b4, None, 0.5),
     print(f'{name}: peak summed PSS {v / 1024:.1f} MB vs 1 rank {b1 / 1024:.1f} MB: '
           f'+{(v - b1) / 1024:.1f} MB, {(v - b1) / inp:.2f} input copies raw, {extra:.2f} without the ranks\' own memory')
     if (lo is not None and extra < lo) or (hi is not None and extra > hi):
-        fails.append(f'{name}: {extra:.2f} extra input copies, expected {lo} .. {hi}')
+        want = f'< {hi}' if lo is None else f'> {lo}' if hi is None else f'{lo} .. {hi}'
+        fails.append(f'{name}: {extra:.2f} extra input copies, expected {want}')
 if fails: sys.exit('\n'.join(fails))
 PY
