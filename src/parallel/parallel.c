@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 static cascade_status mpi_failed(int rc, const char *what) {
     char msg[MPI_MAX_ERROR_STRING] = "";
@@ -193,13 +194,22 @@ static size_t shmem_min_bytes(void) {
     return env && *env ? (size_t)strtoull(env, NULL, 10) : (size_t)65536;
 }
 
-/* 1 on every rank of t->node when all of them share memory with each other (a fake node of
- * CASCADE_RANKS_PER_NODE may span machines); the test itself is agreed over the node. */
-static int node_can_share(const cascade_topo *t) {
+/* Open MPI backs a shared window with a file in /dev/shm: a window larger than its free space
+ * would be a SIGBUS at the first touch (containers often mount 64 MB), not an error. */
+static int shm_room(size_t bytes) {
+    struct statvfs v;
+    if (statvfs("/dev/shm", &v) != 0) return 1; /* no /dev/shm: the MPI library decides */
+    return (double)v.f_bavail * (double)v.f_frsize >= (double)bytes + 16.0 * 1048576.0;
+}
+
+/* 1 on every rank of t->node when every rank wants the window and all of them share memory
+ * with each other (a fake node of CASCADE_RANKS_PER_NODE may span machines): agreed over the
+ * node, so that ranks with different environments still take the same path. */
+static int node_can_share(const cascade_topo *t, int want) {
     MPI_Comm shm = MPI_COMM_NULL;
     int ok = 0, all = 0;
     if (MPI_Comm_split_type(t->node, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &shm) == MPI_SUCCESS) {
-        ok = cascade_par_size(shm) == t->node_size;
+        ok = want && cascade_par_size(shm) == t->node_size;
         MPI_Comm_free(&shm);
     }
     if (MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, t->node) != MPI_SUCCESS) return 0;
@@ -230,7 +240,7 @@ cascade_status cascade_shmem_alloc(const cascade_topo *t, size_t bytes, cascade_
     m->bytes = bytes;
     m->win = MPI_WIN_NULL;
     m->node = MPI_COMM_NULL;
-    if (t && t->node_size > 1 && bytes >= shmem_min_bytes() && bytes > 0 && node_can_share(t) &&
+    if (t && t->node_size > 1 && node_can_share(t, bytes > 0 && bytes >= shmem_min_bytes() && shm_room(bytes)) &&
         shmem_window(t, bytes, m)) {
         m->shared = 1;
         m->node = t->node;

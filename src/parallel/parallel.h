@@ -94,7 +94,8 @@ cascade_status cascade_shards_allgather(const cascade_shards *s, float *buf);
  * communicator; node rank 0 allocates all of it, every rank of the node maps it), or private
  * memory when sharing cannot pay or cannot work: t NULL, a node of one rank, fewer bytes than
  * CASCADE_SHMEM_MIN_BYTES (environment; default 64 KiB, 0 = always share), or ranks of the
- * node that cannot share memory (a fake node across machines, no shared windows). */
+ * node that cannot share memory (a fake node across machines, no shared windows, too little
+ * free space in /dev/shm, which backs Open MPI's windows). */
 typedef struct {
     void *base;    /* `bytes`, 64-byte aligned when private */
     size_t bytes;
