@@ -28,6 +28,10 @@ typedef struct cascade_h5file cascade_h5file;
 
 /* Opens `path` read-only on `comm`. CASCADE_EIO: missing file, not an HDF5 file, truncated. */
 cascade_status cascade_h5_open(const char *path, MPI_Comm comm, cascade_h5file **out);
+/* The same for a file every rank reads alike (input data: the same data sets in the same
+ * order; only the rows differ): its metadata is read by one rank and broadcast
+ * (H5Pset_all_coll_metadata_ops), so the Local functions below become collective on it. */
+cascade_status cascade_h5_open_data(const char *path, MPI_Comm comm, cascade_h5file **out);
 /* Collective; NULL is ignored. */
 void cascade_h5_close(cascade_h5file *f);
 const char *cascade_h5_filename(const cascade_h5file *f);

@@ -33,7 +33,7 @@ cascade_status cascade_data_count(const cascade_job *job, const char *path, int 
                                   MPI_Comm comm, int64_t *n) {
     cascade_h5file *f;
     cascade_h5_info in[CASCADE_MAX_NAMES], tg[CASCADE_MAX_NAMES];
-    CASCADE_TRY(cascade_h5_open(path, comm, &f));
+    CASCADE_TRY(cascade_h5_open_data(path, comm, &f));
     cascade_status st = info_all(job, f, want_targets, in, tg);
     if (!st) *n = in[0].shape.d[0];
     cascade_h5_close(f);
@@ -106,12 +106,15 @@ static cascade_status stacked_shape(const cascade_job *job, const char *file, co
     return CASCADE_OK;
 }
 
+/* The collective read (its failure agreed by src/io), then the local finiteness check into
+ * *bad: a rank that finds a bad row in its rows still takes part in the reads that follow. */
 static cascade_status read_set(cascade_h5file *f, const char *name, const int64_t *rows, int64_t n, int64_t first,
-                               int64_t numel, float *buf) {
+                               int64_t numel, float *buf, cascade_status *bad) {
     cascade_status st = rows ? cascade_h5_read_rows_at(f, name, rows, n, buf)
                              : cascade_h5_read_rows(f, name, first, n, buf);
     if (st) return st;
-    return cascade_h5_check_finite(cascade_h5_filename(f), name, buf, n, numel, first, rows);
+    if (!*bad) *bad = cascade_h5_check_finite(cascade_h5_filename(f), name, buf, n, numel, first, rows);
+    return CASCADE_OK;
 }
 
 /* log_inputs: x -> log10(1 + x); a negative value is a data error naming its row. */
@@ -135,7 +138,7 @@ cascade_status cascade_source_open(const cascade_job *job, const char *path, int
     memset(src, 0, sizeof *src);
     cascade_dataset *d = &src->shape;
     snprintf(d->file, sizeof d->file, "%s", path);
-    CASCADE_TRY(cascade_h5_open(path, comm, &src->f));
+    CASCADE_TRY(cascade_h5_open_data(path, comm, &src->f));
     /* an autoencoder's targets are its inputs: no target data sets to read */
     src->want_targets = want_targets && job->kind != JOB_AUTOENCODER; /* (gan conditions come as targets) */
     cascade_status st = info_all(job, src->f, src->want_targets, src->in, src->tg);
@@ -178,11 +181,12 @@ cascade_status cascade_source_read(const cascade_job *job, cascade_source *src, 
     const cascade_dataset *d = &src->shape;
     int64_t xs = cascade_shape_numel(&d->x_shape);
     int64_t off = 0; /* channel offset (channels) or feature offset (features) */
+    cascade_status bad = CASCADE_OK; /* a local data error: reported after the last collective read */
     for (int i = 0; i < job->n_inputs; i++) {
         cascade_shape si = sample_shape(&src->in[i]);
         int64_t numel = d->in_numel[i];
-        CASCADE_TRY(read_set(src->f, job->inputs[i], rows, n, first, numel, tmp));
-        CASCADE_TRY(log_transform(job, i, src, rows, first, n, numel, tmp));
+        CASCADE_TRY(read_set(src->f, job->inputs[i], rows, n, first, numel, tmp, &bad));
+        if (!bad) bad = log_transform(job, i, src, rows, first, n, numel, tmp);
         if (job->layout == LAYOUT_CHANNELS) {
             for (int64_t s = 0; s < n; s++)
                 memcpy(x + s * xs + i * numel, tmp + s * numel, (size_t)numel * sizeof(float));
@@ -195,54 +199,117 @@ cascade_status cascade_source_read(const cascade_job *job, cascade_source *src, 
             off += width;
         }
     }
-    if (!src->want_targets || !y) return CASCADE_OK;
+    if (!src->want_targets || !y) return bad;
     int64_t ys = cascade_shape_numel(&d->y_shape);
     off = 0;
     for (int i = 0; i < job->n_targets; i++) {
         cascade_shape si = sample_shape(&src->tg[i]);
         int64_t numel = cascade_shape_numel(&si);
-        CASCADE_TRY(read_set(src->f, job->targets[i], rows, n, first, numel, tmp));
+        CASCADE_TRY(read_set(src->f, job->targets[i], rows, n, first, numel, tmp, &bad));
         for (int64_t s = 0; s < n; s++) memcpy(y + s * ys + off, tmp + s * numel, (size_t)numel * sizeof(float));
         off += numel;
     }
-    return CASCADE_OK;
+    return bad;
+}
+
+/* Rows per collective read of a load: the read buffer stays small (4 MiB) next to the data. */
+#define LOAD_CHUNK_BYTES ((int64_t)4 << 20)
+
+/* Rows [lo, hi) of the load into x/y (the whole set's buffers), in chunks: as many collective
+ * reads on every rank of comm (the most any rank needs), each agreed, so that a bad row seen
+ * by one rank stops all at the same read. */
+static cascade_status read_block(const cascade_job *job, cascade_source *src, const int64_t *rows, int64_t lo,
+                                 int64_t hi, MPI_Comm comm, cascade_dataset *d) {
+    int64_t xs = cascade_shape_numel(&d->x_shape), ys = d->y ? cascade_shape_numel(&d->y_shape) : 0;
+    int64_t chunk = LOAD_CHUNK_BYTES / (src->max_numel * (int64_t)sizeof(float));
+    if (chunk < 1) chunk = 1;
+    double mine = (double)(hi - lo), most = 0, mean = 0;
+    float *tmp = cascade_alloc((size_t)(chunk * src->max_numel) * sizeof(float), "data set buffer");
+    cascade_status st = cascade_par_agree(comm, tmp ? CASCADE_OK : CASCADE_EINTERNAL, NULL, NULL, "allocating the data");
+    if (!st) st = cascade_par_max_mean(comm, &mine, 1, &most, &mean);
+    for (int64_t r = lo; !st && r < lo + (int64_t)most; r += chunk) {
+        int64_t m = r < hi ? (hi - r < chunk ? hi - r : chunk) : 0;
+        int64_t at = m ? r : hi; /* past this rank's block: empty reads */
+        st = cascade_source_read(job, src, rows ? rows + at : NULL, at, m, d->x + at * xs, d->y ? d->y + at * ys : NULL,
+                                 tmp);
+        st = cascade_par_agree(comm, st, NULL, NULL, "reading the data");
+    }
+    cascade_free(tmp);
+    return st;
+}
+
+cascade_status cascade_data_load_from(const cascade_job *job, cascade_source *src, const int64_t *rows, int64_t n_rows,
+                                      MPI_Comm comm, const cascade_topo *node, cascade_dataset *d) {
+    *d = src->shape;
+    memset(&d->mem, 0, sizeof d->mem);
+    d->x = d->y = NULL;
+    d->n = rows ? n_rows : src->total;
+    if (d->n == 0)
+        return cascade_fail(CASCADE_EDATA, "%s: no samples in '%s'", d->file, src->in[0].name);
+    int64_t xs = cascade_shape_numel(&d->x_shape), ys = src->want_targets ? cascade_shape_numel(&d->y_shape) : 0;
+    int64_t lo = 0, hi = 0;
+    /* x (n, x_shape) then y (n, y_shape) in one block: the node's one copy when shared */
+    cascade_status st = cascade_shmem_alloc(node, (size_t)(d->n * (xs + ys)) * sizeof(float), &d->mem);
+    if (!st) {
+        d->x = d->mem.base;
+        d->y = ys ? d->x + d->n * xs : NULL;
+        cascade_shmem_rows(&d->mem, d->n, &lo, &hi); /* shared: this rank's block of the rows */
+    }
+    /* every rank enters the collective reads (the ranks of a shared node read different rows) */
+    st = cascade_par_agree(comm, st, NULL, NULL, "allocating the data");
+    if (!st) st = read_block(job, src, rows, lo, hi, comm, d);
+    if (!st) st = cascade_shmem_sync(&d->mem);
+    if (st && d->mem.base) cascade_data_free(d);
+    return st;
 }
 
 cascade_status cascade_data_load(const cascade_job *job, const char *path, int want_targets,
                                  const int64_t *rows, int64_t n_rows, MPI_Comm comm,
                                  cascade_dataset *d) {
     cascade_source src;
-    float *tmp = NULL;
     memset(d, 0, sizeof *d);
     CASCADE_TRY(cascade_source_open(job, path, want_targets, comm, &src));
-    *d = src.shape;
-    cascade_status st = CASCADE_OK;
-    d->n = rows ? n_rows : src.total;
-    if (d->n == 0) {
-        st = cascade_fail(CASCADE_EDATA, "%s: no samples in '%s'", path, src.in[0].name);
-        goto done;
-    }
-    int has_y = src.want_targets;
-    int64_t xs = cascade_shape_numel(&d->x_shape), ys = has_y ? cascade_shape_numel(&d->y_shape) : 0;
-    d->x = cascade_alloc((size_t)(d->n * xs) * sizeof(float), "input data");
-    d->y = has_y ? cascade_alloc((size_t)(d->n * ys) * sizeof(float), "target data") : NULL;
-    tmp = cascade_alloc((size_t)(d->n * src.max_numel) * sizeof(float), "data set buffer");
-    if (!d->x || !tmp || (has_y && !d->y)) {
-        st = CASCADE_EINTERNAL;
-        goto done;
-    }
-    st = cascade_source_read(job, &src, rows, 0, d->n, d->x, d->y, tmp);
-done:
-    cascade_free(tmp);
+    cascade_status st = cascade_data_load_from(job, &src, rows, n_rows, comm, NULL, d);
     cascade_source_close(&src);
-    if (st) cascade_data_free(d);
     return st;
 }
 
 void cascade_data_free(cascade_dataset *d) {
-    cascade_free(d->x);
-    cascade_free(d->y);
+    if (d->mem.base) {
+        cascade_shmem_free(&d->mem); /* x and y live in it */
+    } else {
+        cascade_free(d->x);
+        cascade_free(d->y);
+    }
     d->x = d->y = NULL;
+}
+
+/* Rows [lo, hi) of d as a data set (a view: not owned, not shared). */
+static cascade_dataset rows_view(const cascade_dataset *d, int64_t lo, int64_t hi) {
+    cascade_dataset v = *d;
+    memset(&v.mem, 0, sizeof v.mem);
+    v.n = hi - lo;
+    v.x = d->x ? d->x + lo * cascade_shape_numel(&d->x_shape) : NULL;
+    v.y = d->y ? d->y + lo * cascade_shape_numel(&d->y_shape) : NULL;
+    return v;
+}
+
+cascade_status cascade_data_norm_apply(const cascade_job *job, const cascade_norm_stats *s, cascade_dataset *d) {
+    int64_t lo, hi;
+    cascade_shmem_rows(&d->mem, d->n, &lo, &hi);
+    CASCADE_TRY(cascade_shmem_sync(&d->mem));
+    cascade_dataset v = rows_view(d, lo, hi);
+    cascade_norm_apply(job, s, &v);
+    return cascade_shmem_sync(&d->mem);
+}
+
+cascade_status cascade_data_tnorm_apply(const cascade_norm_stats *s, cascade_dataset *d) {
+    int64_t lo, hi;
+    cascade_shmem_rows(&d->mem, d->n, &lo, &hi);
+    CASCADE_TRY(cascade_shmem_sync(&d->mem));
+    cascade_dataset v = rows_view(d, lo, hi);
+    cascade_tnorm_apply(s, v.y, v.n, 0);
+    return cascade_shmem_sync(&d->mem);
 }
 
 /* Visits every element of statistic k: calls fn(value pointer). Channels: a contiguous block
@@ -333,10 +400,8 @@ static int cmp_i64(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-cascade_status cascade_data_split(const cascade_job *job, MPI_Comm comm, int64_t **rows, int64_t *n_train,
-                                  int64_t *n_valid) {
-    int64_t n;
-    CASCADE_TRY(cascade_data_count(job, job->train, 1, comm, &n));
+cascade_status cascade_data_split_n(const cascade_job *job, int64_t n, int64_t **rows, int64_t *n_train,
+                                    int64_t *n_valid) {
     int64_t nv = (int64_t)floor((double)n * job->valid_fraction);
     if (nv < 1 || nv >= n)
         return cascade_fail(CASCADE_EUSAGE, "valid_fraction = %g of %lld samples in %s leaves an empty split",
@@ -350,6 +415,13 @@ cascade_status cascade_data_split(const cascade_job *job, MPI_Comm comm, int64_t
     *n_train = n - nv;
     *n_valid = nv;
     return CASCADE_OK;
+}
+
+cascade_status cascade_data_split(const cascade_job *job, MPI_Comm comm, int64_t **rows, int64_t *n_train,
+                                  int64_t *n_valid) {
+    int64_t n;
+    CASCADE_TRY(cascade_data_count(job, job->train, 1, comm, &n));
+    return cascade_data_split_n(job, n, rows, n_train, n_valid);
 }
 
 cascade_status cascade_tnorm_compute(const cascade_dataset *d, cascade_norm_stats *s) {

@@ -8,6 +8,7 @@
 
 #include "cascade/h5io.h"
 #include "cascade/job.h"
+#include "parallel/parallel.h"
 
 typedef struct {
     char file[CASCADE_PATH_MAX];
@@ -20,6 +21,8 @@ typedef struct {
     int64_t in_numel[CASCADE_MAX_NAMES]; /* per-sample elements of each input data set */
     int64_t n_stats;                     /* channels (channels layout) or features */
     int64_t stat_start[CASCADE_MAX_NAMES + 1]; /* input i owns statistics [stat_start[i], stat_start[i+1]) */
+    cascade_shmem mem; /* loaded sets: x then y in one block, one copy per node when mem.shared
+                        * (then read-only but for cascade_data_norm_apply / _tnorm_apply) */
 } cascade_dataset;
 
 /* Per channel (channels layout) or per feature (features layout) mean and std. */
@@ -56,7 +59,18 @@ cascade_status cascade_source_read(const cascade_job *job, cascade_source *src, 
 cascade_status cascade_data_load(const cascade_job *job, const char *path, int want_targets,
                                  const int64_t *rows, int64_t n_rows, MPI_Comm comm,
                                  cascade_dataset *d);
+/* The same from an open source, one copy per node when `node` is given (NULL: this rank's
+ * own copy): each rank of a node reads its block of the rows into the node's copy
+ * (collective read over the file's communicator `comm`, agreed over it). */
+cascade_status cascade_data_load_from(const cascade_job *job, cascade_source *src, const int64_t *rows, int64_t n_rows,
+                                      MPI_Comm comm, const cascade_topo *node, cascade_dataset *d);
+/* Collective over the node when d is shared. */
 void cascade_data_free(cascade_dataset *d);
+/* The in-place transforms of a loaded set, once per copy: on a node-shared set each rank of the
+ * node transforms its block of rows between two node synchronisations (the first so that no
+ * rank still reads what another rewrites). Collective over the node when shared. */
+cascade_status cascade_data_norm_apply(const cascade_job *job, const cascade_norm_stats *s, cascade_dataset *d);
+cascade_status cascade_data_tnorm_apply(const cascade_norm_stats *s, cascade_dataset *d);
 /* Number of samples in `path` (length of the first input), checking all listed data sets
  * have the same length. */
 cascade_status cascade_data_count(const cascade_job *job, const char *path, int want_targets,
@@ -66,6 +80,9 @@ cascade_status cascade_data_count(const cascade_job *job, const char *path, int 
  * sorted. Rank-independent. */
 cascade_status cascade_data_split(const cascade_job *job, MPI_Comm comm, int64_t **rows, int64_t *n_train,
                                   int64_t *n_valid);
+/* The same split of the n samples of an already opened training file (no file access). */
+cascade_status cascade_data_split_n(const cascade_job *job, int64_t n, int64_t **rows, int64_t *n_train,
+                                    int64_t *n_valid);
 /* Sum of the values (squares = 0) or of squared deviations from `mean` (squares = 1) of
  * channel/feature k over all samples of d, and their count. */
 void cascade_norm_sums(const cascade_job *job, const cascade_dataset *d, int64_t k, double mean, int squares,

@@ -65,9 +65,16 @@ cascade_status h5_file_open(const char *path, MPI_Comm comm, int create, hid_t *
     cascade_status st = CASCADE_OK;
     hid_t fapl = h5_fapl(comm, path);
     if (fapl < 0) st = CASCADE_EINTERNAL;
-    /* Writers: metadata written at flush by rank 0 on behalf of all, not by every rank. */
-    if (st == CASCADE_OK && create && H5Pset_coll_metadata_write(fapl, 1) < 0)
+    int alike = create == H5_READ_ALIKE;
+    create = create == 1;
+    /* Metadata written at flush by rank 0 on behalf of all, not by every rank. Data read alike:
+     * metadata read by one rank and broadcast, not by every rank from the file system (P
+     * ranks' header reads become one). Not for the other readers: their Local functions
+     * (h5io.h) may be called by one rank alone. */
+    if (st == CASCADE_OK && H5Pset_coll_metadata_write(fapl, 1) < 0)
         st = h5_fail(CASCADE_EINTERNAL, path, "cannot select collective metadata writes");
+    if (st == CASCADE_OK && alike && H5Pset_all_coll_metadata_ops(fapl, 1) < 0)
+        st = h5_fail(CASCADE_EINTERNAL, path, "cannot select collective metadata reads");
     st = h5_agree(comm, st);
     if (st == CASCADE_OK) {
         *id = create ? H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl) : H5Fopen(path, H5F_ACC_RDONLY, fapl);

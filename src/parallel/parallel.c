@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 static cascade_status mpi_failed(int rc, const char *what) {
     char msg[MPI_MAX_ERROR_STRING] = "";
@@ -183,4 +184,98 @@ cascade_status cascade_shards_allgather(const cascade_shards *s, float *buf) {
     if (!s->sharded) return CASCADE_OK;
     int rc = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, s->counts, s->displs, MPI_FLOAT, s->comm);
     return rc == MPI_SUCCESS ? CASCADE_OK : mpi_failed(rc, "the ZeRO-1 allgather of parameters");
+}
+
+/* ---- node-shared memory ---- */
+
+/* The smallest set worth a window (CASCADE_SHMEM_MIN_BYTES, default 64 KiB). */
+static size_t shmem_min_bytes(void) {
+    const char *env = getenv("CASCADE_SHMEM_MIN_BYTES");
+    return env && *env ? (size_t)strtoull(env, NULL, 10) : (size_t)65536;
+}
+
+/* Open MPI backs a shared window with a file in /dev/shm: a window larger than its free space
+ * would be a SIGBUS at the first touch (containers often mount 64 MB), not an error. */
+static int shm_room(size_t bytes) {
+    struct statvfs v;
+    if (statvfs("/dev/shm", &v) != 0) return 1; /* no /dev/shm: the MPI library decides */
+    return (double)v.f_bavail * (double)v.f_frsize >= (double)bytes + 16.0 * 1048576.0;
+}
+
+/* 1 on every rank of t->node when every rank wants the window and all of them share memory
+ * with each other (a fake node of CASCADE_RANKS_PER_NODE may span machines): agreed over the
+ * node, so that ranks with different environments still take the same path. */
+static int node_can_share(const cascade_topo *t, int want) {
+    MPI_Comm shm = MPI_COMM_NULL;
+    int ok = 0, all = 0;
+    if (MPI_Comm_split_type(t->node, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &shm) == MPI_SUCCESS) {
+        ok = want && cascade_par_size(shm) == t->node_size;
+        MPI_Comm_free(&shm);
+    }
+    if (MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, t->node) != MPI_SUCCESS) return 0;
+    return all;
+}
+
+/* The window of bytes on node rank 0, mapped by all; 1 when every rank of the node has it. A
+ * window that only some ranks got is left alone (its free would wait for the others). */
+static int shmem_window(const cascade_topo *t, size_t bytes, cascade_shmem *m) {
+    void *mine = NULL;
+    MPI_Aint size = 0;
+    int disp = 0, ok, all = 0;
+    ok = MPI_Win_allocate_shared(t->node_rank == 0 ? (MPI_Aint)bytes : 0, (int)sizeof(float), MPI_INFO_NULL, t->node,
+                                 &mine, &m->win) == MPI_SUCCESS;
+    if (MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, t->node) != MPI_SUCCESS || !all) return 0;
+    ok = MPI_Win_set_errhandler(m->win, MPI_ERRORS_RETURN) == MPI_SUCCESS &&
+         MPI_Win_shared_query(m->win, 0, &size, &disp, &m->base) == MPI_SUCCESS && (size_t)size >= bytes &&
+         MPI_Win_lock_all(MPI_MODE_NOCHECK, m->win) == MPI_SUCCESS; /* one passive epoch: loads and stores */
+    if (MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, t->node) == MPI_SUCCESS && all) return 1;
+    if (ok) MPI_Win_unlock_all(m->win);
+    MPI_Win_free(&m->win); /* every rank has the window: collective free */
+    m->base = NULL;
+    return 0;
+}
+
+cascade_status cascade_shmem_alloc(const cascade_topo *t, size_t bytes, cascade_shmem *m) {
+    memset(m, 0, sizeof *m);
+    m->bytes = bytes;
+    m->win = MPI_WIN_NULL;
+    m->node = MPI_COMM_NULL;
+    if (t && t->node_size > 1 && node_can_share(t, bytes > 0 && bytes >= shmem_min_bytes() && shm_room(bytes)) &&
+        shmem_window(t, bytes, m)) {
+        m->shared = 1;
+        m->node = t->node;
+        m->node_rank = t->node_rank;
+        m->node_size = t->node_size;
+        return CASCADE_OK;
+    }
+    m->win = MPI_WIN_NULL;
+    m->node_size = 1;
+    m->base = cascade_alloc(bytes, "data"); /* private: every rank its own copy */
+    return m->base ? CASCADE_OK : CASCADE_EINTERNAL;
+}
+
+void cascade_shmem_rows(const cascade_shmem *m, int64_t n, int64_t *lo, int64_t *hi) {
+    if (m->shared)
+        cascade_par_block(n, m->node_rank, m->node_size, lo, hi);
+    else
+        *lo = 0, *hi = n;
+}
+
+cascade_status cascade_shmem_sync(const cascade_shmem *m) {
+    if (!m->shared) return CASCADE_OK;
+    /* unified memory model: sync, barrier, sync orders the stores before it against the loads after it */
+    int rc = MPI_Win_sync(m->win);
+    if (rc == MPI_SUCCESS) rc = MPI_Barrier(m->node);
+    if (rc == MPI_SUCCESS) rc = MPI_Win_sync(m->win);
+    return rc == MPI_SUCCESS ? CASCADE_OK : mpi_failed(rc, "synchronising the node's shared data");
+}
+
+void cascade_shmem_free(cascade_shmem *m) {
+    if (m->shared) {
+        MPI_Win_unlock_all(m->win);
+        MPI_Win_free(&m->win);
+    } else {
+        cascade_free(m->base);
+    }
+    memset(m, 0, sizeof *m);
 }

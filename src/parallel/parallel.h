@@ -88,4 +88,33 @@ void cascade_shards_free(cascade_shards *s);
 /* After each rank updated its range of buf: every rank gets all of buf (no-op unsharded). */
 cascade_status cascade_shards_allgather(const cascade_shards *s, float *buf);
 
+/* ---- node-shared memory ---- */
+
+/* `bytes` held once per node: an MPI-3 shared window (MPI_Win_allocate_shared on the node
+ * communicator; node rank 0 allocates all of it, every rank of the node maps it), or private
+ * memory when sharing cannot pay or cannot work: t NULL, a node of one rank, fewer bytes than
+ * CASCADE_SHMEM_MIN_BYTES (environment; default 64 KiB, 0 = always share), or ranks of the
+ * node that cannot share memory (a fake node across machines, no shared windows, too little
+ * free space in /dev/shm, which backs Open MPI's windows). */
+typedef struct {
+    void *base;    /* `bytes`, 64-byte aligned when private */
+    size_t bytes;
+    int shared;    /* 1: the node's one copy; 0: this rank's own */
+    MPI_Win win;   /* shared only */
+    MPI_Comm node; /* not owned; shared only */
+    int node_rank, node_size;
+} cascade_shmem;
+
+/* Collective over the node (every rank gets the same `shared`); a failure is agreed over the
+ * node. Private fallback: zeroed memory. */
+cascade_status cascade_shmem_alloc(const cascade_topo *t, size_t bytes, cascade_shmem *m);
+/* Rows [lo, hi) of n this rank writes: its block over the node's ranks when shared, all
+ * when private (not collective). */
+void cascade_shmem_rows(const cascade_shmem *m, int64_t n, int64_t *lo, int64_t *hi);
+/* Every write of every rank of the node before the call is seen by every rank after it
+ * (memory sync and node barrier). Collective over the node when shared, else a no-op. */
+cascade_status cascade_shmem_sync(const cascade_shmem *m);
+/* Collective over the node when shared. */
+void cascade_shmem_free(cascade_shmem *m);
+
 #endif

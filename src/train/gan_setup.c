@@ -23,32 +23,37 @@ void cascade_gan_input_view(const cascade_job *job, int k, cascade_job *view) {
             snprintf(view->log_inputs[view->n_log_inputs++], 64, "%s", job->inputs[k]);
 }
 
-/* The tensors of `file` (rows: a subset, or NULL) into first (input 0, with the conditions as
- * y when with_cond) and rest[k] (input k >= 1); one stacked x unless the job has outputs. */
-static cascade_status load_tensors(gan_session *s, const char *file, const int64_t *rows, int64_t n_rows, int with_cond,
-                                   cascade_dataset *first, cascade_dataset *rest) {
+/* The tensors of `file` into first (input 0, with the conditions as y when with_cond) and
+ * rest[k] (input k >= 1); one stacked x unless the job has outputs. split: only the training
+ * rows of the valid_fraction split (the rest is held out for `evaluate`; the nets never see
+ * it). One open of the file per tensor; one copy per node (data.h). */
+static cascade_status load_tensors(gan_session *s, const char *file, int split, int with_cond, cascade_dataset *first,
+                                   cascade_dataset *rest) {
     cascade_job *job = s->base.job;
     int multi = job->n_gen_outputs > 0;
-    for (int k = 0; k < (multi ? job->n_inputs : 1); k++) {
+    int64_t *rows = NULL, n_train = 0, n_valid = 0, total = 0;
+    cascade_status st = CASCADE_OK;
+    for (int k = 0; !st && k < (multi ? job->n_inputs : 1); k++) {
         cascade_job view;
         cascade_gan_input_view(job, multi ? k : -1, &view);
         cascade_dataset *d = k ? &rest[k] : first;
-        CASCADE_TRY(cascade_data_load(&view, file, k == 0 && with_cond, rows, n_rows, s->base.comm, d));
-        if (d->n != first->n)
-            return cascade_fail(CASCADE_EDATA, "%s: data set '%s' has %lld samples, '%s' %lld", file, job->inputs[k],
-                                (long long)d->n, job->inputs[0], (long long)first->n);
+        cascade_source src;
+        if ((st = cascade_source_open(&view, file, k == 0 && with_cond, s->base.comm, &src))) break;
+        if (k == 0) total = src.total;
+        if (src.total != total)
+            st = cascade_fail(CASCADE_EDATA, "%s: data set '%s' has %lld samples, '%s' %lld", file, job->inputs[k],
+                              (long long)src.total, job->inputs[0], (long long)total);
+        if (!st && split && !rows) st = cascade_data_split_n(job, total, &rows, &n_train, &n_valid);
+        if (!st) st = cascade_data_load_from(&view, &src, rows, n_train, s->base.comm, &s->base.topo, d);
+        cascade_source_close(&src);
     }
-    return CASCADE_OK;
+    free(rows);
+    return st;
 }
 
 static cascade_status load_train(gan_session *s) {
     cascade_job *job = s->base.job;
-    int64_t *rows = NULL, n_train = 0, n_valid = 0;
-    if (job->valid_fraction > 0) /* held out for `evaluate`; the nets never see it */
-        CASCADE_TRY(cascade_data_split(job, s->base.comm, &rows, &n_train, &n_valid));
-    cascade_status st = load_tensors(s, job->train, rows, n_train, job->n_conditions > 0, &s->base.train, s->xin);
-    free(rows);
-    if (st) return st;
+    CASCADE_TRY(load_tensors(s, job->train, job->valid_fraction > 0, job->n_conditions > 0, &s->base.train, s->xin));
     int multi = job->n_gen_outputs > 0;
     s->gx.n = multi ? job->n_inputs : 1;
     for (int k = 0; k < s->gx.n; k++) s->gx.shape[k] = k ? s->xin[k].x_shape : s->base.train.x_shape;
@@ -60,7 +65,7 @@ static cascade_status load_train(gan_session *s) {
     }
     if (!s->refiner) return CASCADE_OK;
     /* the target (measured-domain) samples: the same tensors, the same shapes */
-    CASCADE_TRY(load_tensors(s, job->target_file, NULL, 0, 0, &s->target, s->tin));
+    CASCADE_TRY(load_tensors(s, job->target_file, 0, 0, &s->target, s->tin));
     char a[128], b[128];
     for (int k = 0; k < s->gx.n; k++) {
         const cascade_shape *ts = k ? &s->tin[k].x_shape : &s->target.x_shape;
@@ -81,8 +86,8 @@ static cascade_status normalize_inputs(gan_session *s, int computed) {
     cascade_job *job = s->base.job;
     if (s->gx.n == 1) {
         if (!computed) CASCADE_TRY(cascade_norm_compute(job, &s->base.train, &s->norm));
-        cascade_norm_apply(job, &s->norm, &s->base.train);
-        if (s->refiner) cascade_norm_apply(job, &s->norm, &s->target); /* one space for both domains */
+        CASCADE_TRY(cascade_data_norm_apply(job, &s->norm, &s->base.train));
+        if (s->refiner) CASCADE_TRY(cascade_data_norm_apply(job, &s->norm, &s->target)); /* one space for both domains */
         return CASCADE_OK;
     }
     if (!computed) CASCADE_TRY(cascade_norm_init(&s->norm, job->n_inputs));
@@ -98,8 +103,8 @@ static cascade_status normalize_inputs(gan_session *s, int computed) {
             cascade_norm_free(&one);
         }
         cascade_norm_stats one = {1, s->norm.mean + k, s->norm.std + k}; /* a view, not owned */
-        cascade_norm_apply(&view, &one, d);
-        if (s->refiner) cascade_norm_apply(&view, &one, k ? &s->tin[k] : &s->target);
+        CASCADE_TRY(cascade_data_norm_apply(&view, &one, d));
+        if (s->refiner) CASCADE_TRY(cascade_data_norm_apply(&view, &one, k ? &s->tin[k] : &s->target));
     }
     return CASCADE_OK;
 }

@@ -26,37 +26,43 @@ int cascade_session_has_checkpoints(const char *ckdir) {
     return found;
 }
 
-/* Training and validation sets: a separate file, or a Philox split of the training file. */
+/* Training and validation sets: a separate file, or a Philox split of the training file; one
+ * copy per node (data.h). The training file is opened once for its length, the split and the
+ * rows it holds. */
 static cascade_status load_data(cascade_session *s) {
     cascade_job *job = s->base.job;
+    MPI_Comm comm = s->base.comm;
     int64_t *rows = NULL, n_train = 0, n_valid = 0;
+    cascade_source src;
+    CASCADE_TRY(cascade_source_open(job, job->train, 1, comm, &src));
     cascade_status st = CASCADE_OK;
     if (job->valid[0]) {
-        CASCADE_TRY(cascade_data_load(job, job->valid, 1, NULL, 0, s->base.comm, &s->valid));
-        s->base.has_valid = 1;
+        cascade_source vsrc;
+        st = cascade_source_open(job, job->valid, 1, comm, &vsrc);
+        if (!st) {
+            st = cascade_data_load_from(job, &vsrc, NULL, 0, comm, &s->base.topo, &s->valid);
+            cascade_source_close(&vsrc);
+        }
+        s->base.has_valid = !st;
     } else if (job->valid_fraction > 0) {
-        CASCADE_TRY(cascade_data_split(job, s->base.comm, &rows, &n_train, &n_valid));
-        st = cascade_data_load(job, job->train, 1, rows + n_train, n_valid, s->base.comm, &s->valid);
+        st = cascade_data_split_n(job, src.total, &rows, &n_train, &n_valid);
+        if (!st) st = cascade_data_load_from(job, &src, rows + n_train, n_valid, comm, &s->base.topo, &s->valid);
         s->base.has_valid = !st;
     }
     /* preload the training set when it fits the budget, else stream it */
-    cascade_source src;
-    if (!st) st = cascade_source_open(job, job->train, 1, s->base.comm, &src);
-    if (!st) {
-        int64_t n = rows ? n_train : src.total;
-        double bytes = (double)n * (double)(cascade_shape_numel(&src.shape.x_shape) +
-                                            cascade_shape_numel(&src.shape.y_shape)) * sizeof(float);
-        cascade_source_close(&src);
-        if (bytes <= job->memory_budget_mb * 1048576.0) {
-            st = cascade_data_load(job, job->train, 1, rows, n_train, s->base.comm, &s->base.train);
-        } else {
-            int64_t nmb = job->batch / job->micro_batch;
-            int64_t most = (nmb + s->base.size - 1) / s->base.size * job->micro_batch; /* samples per rank and step */
-            s->streaming = 1;
-            st = cascade_stream_open(&s->stream, job, rows, n_train, most, s->base.comm); /* takes rows */
-            s->base.train = s->stream.shape;
-            rows = NULL;
-        }
+    int64_t n = rows ? n_train : src.total;
+    double bytes = (double)n * (double)(cascade_shape_numel(&src.shape.x_shape) +
+                                        cascade_shape_numel(&src.shape.y_shape)) * sizeof(float);
+    if (!st && bytes <= job->memory_budget_mb * 1048576.0)
+        st = cascade_data_load_from(job, &src, rows, n_train, comm, &s->base.topo, &s->base.train);
+    cascade_source_close(&src);
+    if (!st && bytes > job->memory_budget_mb * 1048576.0) {
+        int64_t nmb = job->batch / job->micro_batch;
+        int64_t most = (nmb + s->base.size - 1) / s->base.size * job->micro_batch; /* samples per rank and step */
+        s->streaming = 1;
+        st = cascade_stream_open(&s->stream, job, rows, n_train, most, comm); /* takes rows */
+        s->base.train = s->stream.shape;
+        rows = NULL;
     }
     free(rows);
     return st;
@@ -182,15 +188,15 @@ cascade_status cascade_session_open(cascade_training *t, cascade_job *job, const
         if (!resume_from)
             st = s->streaming ? cascade_stream_norm(&s->stream, job, &s->norm) : cascade_norm_compute(job, &s->base.train, &s->norm);
         if (st) goto fail;
-        if (!s->streaming) cascade_norm_apply(job, &s->norm, &s->base.train);
-        if (s->base.has_valid) cascade_norm_apply(job, &s->norm, &s->valid);
+        if (!s->streaming && (st = cascade_data_norm_apply(job, &s->norm, &s->base.train))) goto fail;
+        if (s->base.has_valid && (st = cascade_data_norm_apply(job, &s->norm, &s->valid))) goto fail;
     }
     if (job->normalize_targets == NORM_STANDARD) {
         if (!resume_from)
             st = s->streaming ? cascade_stream_tnorm(&s->stream, job, &s->tnorm) : cascade_tnorm_compute(&s->base.train, &s->tnorm);
         if (st) goto fail;
-        if (!s->streaming) cascade_tnorm_apply(&s->tnorm, s->base.train.y, s->base.train.n, 0);
-        if (s->base.has_valid) cascade_tnorm_apply(&s->tnorm, s->valid.y, s->valid.n, 0);
+        if (!s->streaming && (st = cascade_data_tnorm_apply(&s->tnorm, &s->base.train))) goto fail;
+        if (s->base.has_valid && (st = cascade_data_tnorm_apply(&s->tnorm, &s->valid))) goto fail;
     }
     int mb = (int)job->micro_batch;
     if ((st = cascade_net_prepare(&s->net, mb, 0))) goto fail;

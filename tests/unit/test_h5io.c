@@ -43,6 +43,11 @@ static void make_fixtures(void) {
         tio_dataset(file, "u8", H5T_STD_U8LE, H5T_NATIVE_UINT8, 1, (hsize_t[]){10}, u8);
         tio_dataset(file, "f64", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, (hsize_t[]){10, 2}, f64);
         tio_dataset(file, "bad", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, (hsize_t[]){10, 2}, bad);
+        static float lng[1000][3][2]; /* "xlong": rows like x's, for long scattered row lists */
+        for (int i = 0; i < 1000; i++)
+            for (int j = 0; j < 3; j++)
+                for (int k = 0; k < 2; k++) lng[i][j][k] = (float)(100 * i + 10 * j + k);
+        tio_dataset(file, "xlong", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, (hsize_t[]){1000, 3, 2}, lng);
         hid_t str = h5_vlen_string_type();
         const char *strs[3] = {"a", "bc", "def"};
         tio_dataset(file, "strs", str, str, 1, (hsize_t[]){3}, strs);
@@ -128,8 +133,8 @@ static void test_info(void) {
     MPI_Barrier(MPI_COMM_WORLD);
     cascade_h5_names names;
     CU_ASSERT_EQUAL(cascade_h5_children(f, "/", &names), CASCADE_OK);
-    CU_ASSERT_EQUAL(names.count, 7);
-    if (names.count == 7) CU_ASSERT_STRING_EQUAL(names.names[2], "grp");
+    CU_ASSERT_EQUAL(names.count, 8); /* with xlong */
+    if (names.count == 8) CU_ASSERT_STRING_EQUAL(names.names[2], "grp");
     cascade_h5_names_free(&names);
     tio_expect(cascade_h5_children(f, "/x", &names), CASCADE_EDATA, "not a group", NULL);
     tio_expect(cascade_h5_children(f, "/params", &names), CASCADE_EDATA, "no group '/params'", NULL);
@@ -185,6 +190,23 @@ static void test_read_index_list(void) {
     tio_expect(cascade_h5_read_rows_at(f, "x", dup, 3, buf), CASCADE_EINTERNAL, "increase", NULL);
     tio_expect(cascade_h5_read_rows_at(f, "x", out_of_range, 2, buf), CASCADE_EDATA, data_h5, "'x'", "(10,3,2)",
                "row 10", NULL);
+    cascade_h5_close(f);
+}
+
+/* Hundreds of runs of consecutive rows (the selection is built by merging halves): every row
+ * read is the one asked for, on every rank (each its own list). */
+static void test_read_long_list(void) {
+    cascade_h5file *f = open_data();
+    if (!f) return;
+    static int64_t rows[1000];
+    static float buf[1000 * 6];
+    int64_t n = 0;
+    for (int64_t i = 0; i < 1000; i++)
+        if ((i * 7 + tio_rank) % 5 < 3 && i % 11 != 0) rows[n++] = i; /* runs of 1-3 rows, gaps */
+    CU_ASSERT_EQUAL(cascade_h5_read_rows_at(f, "xlong", rows, n, buf), CASCADE_OK);
+    int right = 0;
+    for (int64_t r = 0; r < n; r++) right += x_value_ok(buf + 6 * r, rows[r]);
+    CU_ASSERT_EQUAL(right, n);
     cascade_h5_close(f);
 }
 
@@ -364,6 +386,7 @@ int main(int argc, char **argv) {
     CU_add_test(s, "shape, type, listing", test_info);
     CU_add_test(s, "row ranges", test_read_range);
     CU_add_test(s, "row index lists", test_read_index_list);
+    CU_add_test(s, "long scattered row lists", test_read_long_list);
     CU_add_test(s, "int/uint/double to float", test_conversion);
     CU_add_test(s, "NaN/Inf with row index", test_finite);
     CU_add_test(s, "attributes", test_attributes);

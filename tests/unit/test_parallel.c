@@ -1,10 +1,11 @@
-/* src/parallel on any rank count (alone, and under mpirun -n 1..4 via
+/* src/parallel on any rank count (alone, and under mpirun -n 1..6 via
  * tests/integration/parallel_mpi.sh): the block partition, the agreement, the exact reducer
  * (bitwise the fixed-point sums of their definition for any rank count and uneven deal), the
  * fast reducer flat vs hierarchical and with its own allreduce vs MPI's, the own allreduce
- * itself, shards and gathers. */
+ * itself, shards and gathers, node-shared memory. */
 #include <CUnit/Basic.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -273,6 +274,51 @@ static void test_gather_rows(void) {
     CU_ASSERT_EQUAL(right, n * len);
 }
 
+/* Node-shared memory on real and fake (2-rank) nodes, and refused (threshold): each rank
+ * writes its rows, after the sync every rank of the node reads all of them; shared exactly
+ * when the node has several ranks and the size reaches the threshold. */
+static void shmem_case(const char *per_node, const char *min_bytes, int expect_shared) {
+    cascade_topo t;
+    const char *was = getenv("CASCADE_RANKS_PER_NODE");
+    char saved[32] = "";
+    if (was) snprintf(saved, sizeof saved, "%s", was);
+    if (per_node) setenv("CASCADE_RANKS_PER_NODE", per_node, 1);
+    setenv("CASCADE_SHMEM_MIN_BYTES", min_bytes, 1);
+    CU_ASSERT_EQUAL_FATAL(cascade_topo_init(&t, MPI_COMM_WORLD), CASCADE_OK);
+    const int64_t n = 1001, len = 7;
+    cascade_shmem m;
+    CU_ASSERT_EQUAL_FATAL(cascade_shmem_alloc(&t, (size_t)(n * len) * sizeof(float), &m), CASCADE_OK);
+    CU_ASSERT_EQUAL(m.shared, expect_shared && t.node_size > 1);
+    float *v = m.base;
+    int64_t lo, hi;
+    cascade_shmem_rows(&m, n, &lo, &hi);
+    CU_ASSERT_EQUAL(hi - lo, m.shared ? n * (t.node_rank + 1) / t.node_size - n * t.node_rank / t.node_size : n);
+    for (int64_t i = lo * len; i < hi * len; i++) v[i] = (float)(i + 1000 * t.node_rank);
+    CU_ASSERT_EQUAL(cascade_shmem_sync(&m), CASCADE_OK);
+    int right = 0; /* element i was written by the node rank owning its row */
+    for (int64_t i = 0; i < n * len; i++) {
+        int owner = 0;
+        while (m.shared && owner + 1 < t.node_size && i / len >= n * (owner + 1) / t.node_size) owner++;
+        right += v[i] == (float)(i + 1000 * (m.shared ? owner : t.node_rank));
+    }
+    CU_ASSERT_EQUAL(right, n * len);
+    cascade_shmem_free(&m);
+    cascade_topo_free(&t);
+    if (was) setenv("CASCADE_RANKS_PER_NODE", saved, 1);
+    else unsetenv("CASCADE_RANKS_PER_NODE");
+    unsetenv("CASCADE_SHMEM_MIN_BYTES");
+}
+
+static void test_shmem(void) {
+    shmem_case(NULL, "0", 1);
+    shmem_case("2", "0", 1);
+    shmem_case(NULL, "100000", 0); /* 28 kB: private */
+    cascade_shmem m;
+    CU_ASSERT_EQUAL(cascade_shmem_alloc(NULL, 64, &m), CASCADE_OK); /* no topology: private */
+    CU_ASSERT_EQUAL(m.shared, 0);
+    cascade_shmem_free(&m);
+}
+
 int main(int argc, char **argv) {
     tio_init(&argc, &argv, "parallel");
     CU_pSuite s = CU_add_suite("parallel", NULL, NULL);
@@ -283,5 +329,6 @@ int main(int argc, char **argv) {
     CU_add_test(s, "own allreduce: doubling and halving, the same bits on every rank", test_own_allreduce);
     CU_add_test(s, "fast reducer: own allreduce and MPI_Iallreduce agree", test_fast_own_vs_mpi);
     CU_add_test(s, "gather of row blocks", test_gather_rows);
+    CU_add_test(s, "node-shared memory: one copy per node, or private", test_shmem);
     return tio_run();
 }

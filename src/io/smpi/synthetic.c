@@ -127,6 +127,10 @@ cascade_status cascade_h5_open(const char *path, MPI_Comm comm, cascade_h5file *
     return CASCADE_OK;
 }
 
+cascade_status cascade_h5_open_data(const char *path, MPI_Comm comm, cascade_h5file **out) {
+    return cascade_h5_open(path, comm, out);
+}
+
 void cascade_h5_close(cascade_h5file *f) { cascade_free(f); }
 
 static const synth_set *find_set(const cascade_h5file *f, const char *name) {
