@@ -60,6 +60,7 @@ typedef struct {
     double eps;             /* [1e-8; lamb 1e-6] */
     double weight_decay;    /* [0; adamw, lamb 1e-2; lars 5e-4] */
     double trust_coefficient; /* lars eta [1e-3] */
+    int adapt_biases;       /* lars/lamb: 1-D tensors get the trust ratio and weight decay too [false] */
     double alpha;           /* rmsprop smoothing [0.99] */
     int centered;           /* rmsprop [false] */
     cascade_sched_kind schedule; /* [constant] */

@@ -385,6 +385,7 @@ static const opt_key OPT_KEYS[] = {
     {"lr", OPT_ALL, -1, 'P', offsetof(cascade_opt_cfg, lr)},
     {"momentum", OPT_BIT(OPT_SGD) | OPT_BIT(OPT_RMSPROP) | OPT_BIT(OPT_LARS), -1, 'N', offsetof(cascade_opt_cfg, momentum)},
     {"trust_coefficient", OPT_BIT(OPT_LARS), -1, 'P', offsetof(cascade_opt_cfg, trust_coefficient)},
+    {"adapt_biases", OPT_BIT(OPT_LARS) | OPT_BIT(OPT_LAMB), -1, 'B', offsetof(cascade_opt_cfg, adapt_biases)},
     {"nesterov", OPT_BIT(OPT_SGD), -1, 'B', offsetof(cascade_opt_cfg, nesterov)},
     {"eps", OPT_ADAMS | OPT_BIT(OPT_RMSPROP), -1, 'P', offsetof(cascade_opt_cfg, eps)},
     {"weight_decay", OPT_ALL, -1, 'N', offsetof(cascade_opt_cfg, weight_decay)},

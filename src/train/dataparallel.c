@@ -13,7 +13,7 @@ cascade_status cascade_net_shards(const cascade_job *job, const cascade_net *net
 }
 
 /* The layer-wise optimizers' tensors: every trainable parameter of the net, adapted unless
- * 1-D (biases, norm scales and shifts; cascade_opt_tensor). */
+ * 1-D (biases, norm scales and shifts; cascade_opt_tensor) — or all with adapt_biases. */
 static cascade_status net_tensors(cascade_optimizer *opt, const cascade_net *net) {
     int n = 0;
     for (int l = 0; l < net->n_layers; l++)
@@ -26,7 +26,8 @@ static cascade_status net_tensors(cascade_optimizer *opt, const cascade_net *net
         for (int p = 0; p < net->layers[l].n_params; p++) {
             const cascade_param_desc *d = &net->layers[l].params[p];
             if (!d->trainable) continue;
-            t[n++] = (cascade_opt_tensor){net->param_off[l][p], cascade_shape_numel(&d->shape), d->shape.ndim > 1};
+            t[n++] = (cascade_opt_tensor){net->param_off[l][p], cascade_shape_numel(&d->shape),
+                                          d->shape.ndim > 1 || opt->cfg.adapt_biases};
         }
     cascade_status st = cascade_optimizer_set_tensors(opt, t, n);
     free(t);

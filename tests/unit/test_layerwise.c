@@ -365,6 +365,9 @@ static void test_job_keys(void) {
     CU_ASSERT_EQUAL(job.opt[0].type, OPT_LARS);
     CU_ASSERT_EQUAL(job.opt[0].momentum, 0.9);
     cascade_job_free(&job);
+    CU_ASSERT_EQUAL_FATAL(load(JOB, "optimizer.adapt_biases=true", &job), CASCADE_OK);
+    CU_ASSERT_EQUAL(job.opt[0].adapt_biases, 1);
+    cascade_job_free(&job);
     CU_ASSERT_EQUAL_FATAL(load(JOB, "optimizer.betas=0.8, 0.99", &job), CASCADE_OK);
     CU_ASSERT_EQUAL(job.opt[0].beta1, 0.8);
     cascade_job_free(&job);
@@ -382,6 +385,7 @@ static void test_job_keys(void) {
     expect_job_error("optimizer.trust_coefficient=0.01", "trust_coefficient", "type = lamb");
     expect_job_error("optimizer.momentum=0.9", "momentum", "type = lamb");
     expect_job_error("optimizer.eps=-1", "eps", NULL);
+    expect_job_error("optimizer.adapt_biases=maybe", "adapt_biases", NULL);
     CU_ASSERT_EQUAL(load(JOB, "optimizer.type=lars", &job), CASCADE_OK);
     cascade_job_free(&job);
     const char *lars_bad = "[job]\nname = lb\nkind = supervised\n[data]\ntrain = t.h5\ninputs = x\ntargets = y\n"
@@ -389,6 +393,11 @@ static void test_job_keys(void) {
                            "[model.out]\ntype = dense\nunits = 1\n";
     CU_ASSERT_EQUAL(load(lars_bad, NULL, &job), CASCADE_EUSAGE);
     CU_ASSERT_PTR_NOT_NULL(strstr(cascade_errmsg(), "trust_coefficient"));
+    const char *adam_ab = "[job]\nname = lb\nkind = supervised\n[data]\ntrain = t.h5\ninputs = x\ntargets = y\n"
+                          "[train]\nbatch = 64\nepochs = 1\n[optimizer]\nadapt_biases = true\n"
+                          "[model.out]\ntype = dense\nunits = 1\n";
+    CU_ASSERT_EQUAL(load(adam_ab, NULL, &job), CASCADE_EUSAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(cascade_errmsg(), "does not apply to type = adam"));
     const char *no_ref = "[job]\nname = lb\nkind = supervised\n[data]\ntrain = t.h5\ninputs = x\ntargets = y\n"
                          "[train]\nbatch = 64\nepochs = 1\n[optimizer]\nlr_scaling = sqrt\n"
                          "[model.out]\ntype = dense\nunits = 1\n";
