@@ -3,7 +3,8 @@
 # over the ZeRO-1 shards (each rank's partial sums added over the ranks), so 1 x 1, 1 x 2,
 # 2 x 1 and 3 x 2 ranks x threads give bitwise the same parameters, optimizer state and
 # losses — for a supervised job (lamb, linear lr scaling, warm-up; and lars) and a WGAN-GP
-# whose nets both use lamb. The start-up log states the scaled lr.
+# whose nets both use lamb; a lamb run started on 2 x 1 and resumed on 3 x 2 too. The
+# start-up log states the scaled lr.
 set -euo pipefail
 here=$(mktemp -d "${CASCADE_BUILD_DIR:-/tmp}/it-lamb.XXXXXX")
 cd "$here"
@@ -92,8 +93,11 @@ type = dense
 units = 1
 INI
 
-run() { # run RANKS THREADS JOB OUT
-  mpirun --oversubscribe -n "$1" -x OMP_NUM_THREADS="$2" -x OMP_WAIT_POLICY "$CASCADE_BIN" train "$3" --out "$4" 2> "$4.log"
+run() { # run RANKS THREADS JOB OUT [args...]
+  local ranks=$1 threads=$2 job=$3 out=$4
+  shift 4
+  mpirun --oversubscribe -n "$ranks" -x OMP_NUM_THREADS="$threads" -x OMP_WAIT_POLICY \
+    "$CASCADE_BIN" train "$job" --out "$out" "$@" 2> "$out.log"
 }
 same() { # same RUN_A RUN_B CHECKPOINT
   h5diff "$1/checkpoints/$3" "$2/checkpoints/$3" /params /params
@@ -111,6 +115,11 @@ for job in sup lars gan; do
     echo "$job: ${rt%x*} ranks x ${rt#*x} threads bitwise identical to 1 x 1"
   done
 done
+run 2 1 sup.ini sup-resume --steps 2
+run 3 2 sup.ini sup-resume --resume auto
+h5diff sup-1x1/checkpoints/step-00000005.h5 sup-resume/checkpoints/step-00000005.h5 /params /params
+h5diff sup-1x1/checkpoints/step-00000005.h5 sup-resume/checkpoints/step-00000005.h5 /optimizer /optimizer
+echo "sup: started on 2 x 1, resumed on 3 x 2, bitwise identical to 1 x 1"
 # the parameters moved, and lamb keeps Adam's moments
 ! h5diff -q sup-1x1/checkpoints/step-00000005.h5 lars-1x1/checkpoints/step-00000005.h5 /params /params >/dev/null
 h5ls -r sup-1x1/checkpoints/step-00000005.h5 | grep -q exp_avg_sq
