@@ -18,7 +18,8 @@ static const char *const KIND_NAMES[] = {"supervised", "autoencoder", "gan", "wg
 static const char *const LOSS_NAMES[] = {"mse", "mae", "huber", "bce", "ce", "angular", NULL};
 static const char *const LAYOUT_NAMES[] = {"channels", "features", NULL};
 static const char *const NORM_NAMES[] = {"none", "standard", NULL};
-static const char *const OPT_NAMES[] = {"sgd", "adam", "adamw", "rmsprop", NULL};
+static const char *const OPT_NAMES[] = {"sgd", "adam", "adamw", "rmsprop", "lars", "lamb", NULL};
+static const char *const LR_SCALING_NAMES[] = {"none", "linear", "sqrt", NULL};
 static const char *const SCHED_NAMES[] = {"constant", "step", "cosine", NULL};
 static const char *const FIXED_SECTIONS[] = {"job", "data", "train", "optimizer", "gan", "refiner",
                                              NULL};
@@ -369,8 +370,8 @@ static cascade_status parse_train(cascade_job *job) {
 /* ---- [optimizer] and [optimizer.NET] ---- */
 
 #define OPT_BIT(k) (1u << (k))
-#define OPT_ALL 0xfu
-#define OPT_ADAMS (OPT_BIT(OPT_ADAM) | OPT_BIT(OPT_ADAMW))
+#define OPT_ALL 0x3fu
+#define OPT_ADAMS (OPT_BIT(OPT_ADAM) | OPT_BIT(OPT_ADAMW) | OPT_BIT(OPT_LAMB)) /* betas */
 
 typedef struct {
     const char *key;
@@ -382,7 +383,9 @@ typedef struct {
 
 static const opt_key OPT_KEYS[] = {
     {"lr", OPT_ALL, -1, 'P', offsetof(cascade_opt_cfg, lr)},
-    {"momentum", OPT_BIT(OPT_SGD) | OPT_BIT(OPT_RMSPROP), -1, 'N', offsetof(cascade_opt_cfg, momentum)},
+    {"momentum", OPT_BIT(OPT_SGD) | OPT_BIT(OPT_RMSPROP) | OPT_BIT(OPT_LARS), -1, 'N', offsetof(cascade_opt_cfg, momentum)},
+    {"trust_coefficient", OPT_BIT(OPT_LARS), -1, 'P', offsetof(cascade_opt_cfg, trust_coefficient)},
+    {"adapt_biases", OPT_BIT(OPT_LARS) | OPT_BIT(OPT_LAMB), -1, 'B', offsetof(cascade_opt_cfg, adapt_biases)},
     {"nesterov", OPT_BIT(OPT_SGD), -1, 'B', offsetof(cascade_opt_cfg, nesterov)},
     {"eps", OPT_ADAMS | OPT_BIT(OPT_RMSPROP), -1, 'P', offsetof(cascade_opt_cfg, eps)},
     {"weight_decay", OPT_ALL, -1, 'N', offsetof(cascade_opt_cfg, weight_decay)},
@@ -392,6 +395,7 @@ static const opt_key OPT_KEYS[] = {
     {"gamma", OPT_ALL, SCHED_STEP, 'P', offsetof(cascade_opt_cfg, gamma)},
     {"min_lr", OPT_ALL, SCHED_COSINE, 'N', offsetof(cascade_opt_cfg, min_lr)},
     {"warmup", OPT_ALL, -1, 'Z', offsetof(cascade_opt_cfg, warmup)},
+    {"reference_batch", OPT_ALL, -1, 'S', offsetof(cascade_opt_cfg, reference_batch)},
 };
 
 /* Where a key's value comes from: the net's own section, else [optimizer] (NULL: default).
@@ -410,8 +414,26 @@ static cascade_status opt_source(cascade_section *own, cascade_section *base, co
 
 /* adversarial: kinds gan/wgan/wgan-gp/refiner default to Adam(lr 1e-4, betas (0.5, 0.9)) as
  * Gulrajani et al. 2017, instead of torch.optim's defaults. */
+/* lr_scaling and reference_batch (parsed with the other keys) together: lr_scale for `batch`. */
+static cascade_status parse_lr_scaling(cascade_section *own, cascade_section *base, long batch, cascade_opt_cfg *c) {
+    cascade_section *src, *ref_src;
+    int scaling = LR_SCALING_NONE;
+    CASCADE_TRY(opt_source(own, base, "lr_scaling", 1, "", &src));
+    if (src) CASCADE_TRY(cascade_cfg_enum(src, "lr_scaling", LR_SCALING_NAMES, LR_SCALING_NONE, &scaling));
+    CASCADE_TRY(opt_source(own, base, "reference_batch", 1, "", &ref_src));
+    if (scaling != LR_SCALING_NONE && !ref_src)
+        return cascade_cfg_error(src, cascade_section_peek(src, "lr_scaling"),
+                                 "needs reference_batch = N (the global batch lr was tuned for)");
+    if (scaling == LR_SCALING_NONE && ref_src)
+        return cascade_cfg_error(ref_src, cascade_section_peek(ref_src, "reference_batch"),
+                                 "has no effect without lr_scaling = linear or sqrt");
+    c->lr_scaling = (cascade_lr_scaling)scaling;
+    c->lr_scale = cascade_lr_scale_for(c->lr_scaling, batch, c->reference_batch);
+    return CASCADE_OK;
+}
+
 static cascade_status parse_optimizer(cascade_section *own, cascade_section *base, int adversarial,
-                                      cascade_opt_cfg *c) {
+                                      long batch, cascade_opt_cfg *c) {
     cascade_section *src;
     int type = OPT_ADAM, schedule = SCHED_CONSTANT;
     char why[96];
@@ -466,7 +488,7 @@ static cascade_status parse_optimizer(cascade_section *own, cascade_section *bas
         return cascade_cfg_error(src, cascade_section_peek(src, "nesterov"),
                                  "needs momentum > 0 (as torch.optim.SGD)");
     }
-    return CASCADE_OK;
+    return parse_lr_scaling(own, base, batch, c);
 }
 
 static cascade_status parse_optimizers(cascade_job *job) {
@@ -474,13 +496,13 @@ static cascade_status parse_optimizers(cascade_job *job) {
     char name[80];
     if (base) { /* checked as a whole, against its own type */
         cascade_opt_cfg unused;
-        CASCADE_TRY(parse_optimizer(base, NULL, is_adversarial(job->kind), &unused));
+        CASCADE_TRY(parse_optimizer(base, NULL, is_adversarial(job->kind), job->batch, &unused));
         CASCADE_TRY(cascade_cfg_check_unused(base));
     }
     for (int i = 0; i < job->n_nets; i++) {
         snprintf(name, sizeof name, "optimizer.%s", job->nets[i]);
         cascade_section *own = cascade_job_section(job, name);
-        CASCADE_TRY(parse_optimizer(own, base, is_adversarial(job->kind), &job->opt[i]));
+        CASCADE_TRY(parse_optimizer(own, base, is_adversarial(job->kind), job->batch, &job->opt[i]));
         strcpy(job->opt[i].net, job->nets[i]);
         if (own) CASCADE_TRY(cascade_cfg_check_unused(own));
     }

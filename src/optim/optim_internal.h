@@ -17,12 +17,18 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("fp-contract=off")
 #else
-#pragma STDC FP_CONTRACT OFF
+#pragma STDC FP_CONTRACT OFF/* lars / lamb with the norms in o->norm_acc (layerwise.c). */
+void cascade_layerwise_update(cascade_optimizer *o, float *params, const float *grads, int64_t lo, int64_t hi,
+                              double lr);
+
 #endif
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__FMA__)
 #define OPTIM_KERNEL __attribute__((target_clones("fma", "default")))
 #else
-#define OPTIM_KERNEL
+#define OPTIM_KERNEL/* lars / lamb with the norms in o->norm_acc (layerwise.c). */
+void cascade_layerwise_update(cascade_optimizer *o, float *params, const float *grads, int64_t lo, int64_t hi,
+                              double lr);
+
 #endif
 
 /* Element loops go parallel from this many elements on: below it the thread start-up costs
@@ -41,5 +47,8 @@ void cascade_adam_update(const cascade_opt_cfg *cfg, int64_t step, int decoupled
 void cascade_rmsprop_update(const cascade_opt_cfg *cfg, float *params, const float *grads,
                             float *square_avg, float *momentum_buffer, float *grad_avg, int64_t lo,
                             int64_t hi, double lr);
+/* lars / lamb with the norms in o->norm_acc (layerwise.c). */
+void cascade_layerwise_update(cascade_optimizer *o, float *params, const float *grads, int64_t lo, int64_t hi,
+                              double lr);
 
 #endif

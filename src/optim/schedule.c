@@ -1,12 +1,13 @@
 /* Learning-rate schedules in closed form, equal (to double rounding) to what torch's
  * LinearLR warm-up followed (SequentialLR) by StepLR / CosineAnnealingLR sets on the optimizer
- * for each update. Formulas in include/cascade/optim.h. */
+ * for each update, on the base lr times the batch scaling factor. Formulas in
+ * include/cascade/optim.h. */
 #include <math.h>
 
 #include "cascade/optim.h"
 
 double cascade_lr_at(const cascade_opt_cfg *cfg, int64_t step, int64_t total) {
-    const double base_lr = cfg->lr;
+    const double base_lr = cfg->lr * cfg->lr_scale; /* lr_scaling (1 without) */
     if (step < 0) step = 0;
     const int64_t warmup = cfg->warmup > 0 ? cfg->warmup : 0;
     if (step < warmup) {

@@ -13,16 +13,57 @@ cascade_status cascade_net_shards(const cascade_job *job, const cascade_net *net
     return cascade_shards_init(sh, comm, net->n_params, job->zero || job->deterministic);
 }
 
-cascade_status cascade_shard_optimizer(cascade_optimizer *opt, const cascade_opt_cfg *cfg, const cascade_shards *sh) {
+/* The layer-wise optimizers' tensors: every trainable parameter of the net, adapted unless
+ * 1-D (biases, norm scales and shifts; cascade_opt_tensor) — or all with adapt_biases. */
+static cascade_status net_tensors(cascade_optimizer *opt, const cascade_net *net) {
+    int n = 0;
+    for (int l = 0; l < net->n_layers; l++)
+        for (int p = 0; p < net->layers[l].n_params; p++) n += net->layers[l].params[p].trainable;
+    if (n == 0) return CASCADE_OK; /* nothing to optimise: the whole (empty) buffer */
+    cascade_opt_tensor *t = malloc((size_t)n * sizeof *t);
+    if (!t) return cascade_fail(CASCADE_EINTERNAL, "out of memory for %d parameter tensors", n);
+    n = 0;
+    for (int l = 0; l < net->n_layers; l++)
+        for (int p = 0; p < net->layers[l].n_params; p++) {
+            const cascade_param_desc *d = &net->layers[l].params[p];
+            if (!d->trainable) continue;
+            t[n++] = (cascade_opt_tensor){net->param_off[l][p], cascade_shape_numel(&d->shape),
+                                          d->shape.ndim > 1 || opt->cfg.adapt_biases};
+        }
+    cascade_status st = cascade_optimizer_set_tensors(opt, t, n);
+    free(t);
+    return st;
+}
+
+cascade_status cascade_shard_optimizer(cascade_optimizer *opt, const cascade_job *job, int which,
+                                       const cascade_net *net, const cascade_shards *sh) {
+    const cascade_opt_cfg *cfg = &job->opt[which];
     CASCADE_TRY(cascade_optimizer_init(opt, cfg, sh->hi - sh->lo));
     opt->offset = sh->lo;
     opt->sharded = sh->sharded;
+    cascade_status st = cascade_optimizer_norm_words(opt) ? net_tensors(opt, net) : CASCADE_OK;
+    if (st) {
+        cascade_optimizer_free(opt);
+        return st;
+    }
+    if (cfg->lr_scaling != LR_SCALING_NONE)
+        cascade_log("%s%slr %g x %g (%s, batch %ld / reference %ld) = %g\n", cfg->net, cfg->net[0] ? ": " : "",
+                    cfg->lr, cfg->lr_scale, cascade_lr_scaling_name(cfg->lr_scaling), job->batch,
+                    cfg->reference_batch, cfg->lr * cfg->lr_scale);
     return CASCADE_OK;
 }
 
 cascade_status cascade_shard_update(cascade_optimizer *opt, const cascade_shards *sh, float *params,
                                     const float *grads, double lr) {
     double t0 = cascade_now();
+    /* lars/lamb: per-tensor norms summed over the shards (exact integer sums) before the update */
+    int64_t words = cascade_optimizer_norm_words(opt);
+    if (words) {
+        cascade_region_begin("optimizer", "norms", sh->hi - sh->lo, 0);
+        int64_t *partial = cascade_optimizer_norm_partials(opt, params + sh->lo, grads + sh->lo, 0, sh->hi - sh->lo);
+        cascade_region_end();
+        if (sh->sharded) CASCADE_TRY(cascade_par_sum_int64(sh->comm, partial, words));
+    }
     if (cascade_region_begin("optimizer", "update", sh->hi - sh->lo, 1))
         cascade_optimizer_update(opt, params + sh->lo, grads + sh->lo, 0, sh->hi - sh->lo, lr);
     cascade_region_end();

@@ -317,8 +317,8 @@ cascade_status cascade_gan_session_open(cascade_training *t, cascade_job *job, c
     if ((st = cascade_net_prepare(&s->critic, mb, cascade_gan_uses_penalty(job) ? 2 : 1))) goto fail;
     if ((st = cascade_net_shards(job, &s->gen, comm, &s->gen_shards))) goto fail;
     if ((st = cascade_net_shards(job, &s->critic, comm, &s->critic_shards))) goto fail;
-    if ((st = cascade_shard_optimizer(&s->gopt, &job->opt[0], &s->gen_shards))) goto fail;
-    if ((st = cascade_shard_optimizer(&s->copt, &job->opt[1], &s->critic_shards))) goto fail;
+    if ((st = cascade_shard_optimizer(&s->gopt, job, 0, &s->gen, &s->gen_shards))) goto fail;
+    if ((st = cascade_shard_optimizer(&s->copt, job, 1, &s->critic, &s->critic_shards))) goto fail;
     if (s->refiner && (st = cascade_refiner_alloc(s))) goto fail;
     if (job->constrainer[0] && (st = cascade_constrainer_open(&s->constrainer, job, &s->base.train, &s->norm, mb, comm)))
         goto fail;

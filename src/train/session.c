@@ -202,7 +202,7 @@ cascade_status cascade_session_open(cascade_training *t, cascade_job *job, const
     if ((st = cascade_net_prepare(&s->net, mb, 0))) goto fail;
     /* ZeRO-1 (and deterministic mode): rank r keeps the optimizer state of its block of parameters */
     if ((st = cascade_net_shards(job, &s->net, comm, &s->shards))) goto fail;
-    if ((st = cascade_shard_optimizer(&s->opt, &job->opt[0], &s->shards))) goto fail;
+    if ((st = cascade_shard_optimizer(&s->opt, job, 0, &s->net, &s->shards))) goto fail;
     s->out_numel = cascade_shape_numel(cascade_net_out_shape(&s->net));
     s->terms_per_sample = cascade_loss_terms(job->loss, 1, s->out_numel, s->classes);
     if (job->n_class_weights && job->n_class_weights != s->classes) {

@@ -45,10 +45,13 @@ cascade_status cascade_net_shards(const cascade_job *job, const cascade_net *net
  * run.after_backward); n_doubles summed along; exact in deterministic mode. */
 cascade_status cascade_net_reducer(cascade_net *net, const cascade_topo *topo, const cascade_job *job, int n_doubles,
                                    const cascade_shards *shards, cascade_reducer *red);
-/* Optimizer init on this rank's shard, with the offsets the checkpoint writer uses. */
-cascade_status cascade_shard_optimizer(cascade_optimizer *opt, const cascade_opt_cfg *cfg, const cascade_shards *sh);
+/* Optimizer init (job->opt[which]) on this rank's shard, with the offsets the checkpoint
+ * writer uses and, for lars/lamb, the net's parameter tensors; logs the lr scaling. */
+cascade_status cascade_shard_optimizer(cascade_optimizer *opt, const cascade_job *job, int which,
+                                       const cascade_net *net, const cascade_shards *sh);
 /* The optimizer update of this rank's shard from the summed gradients, then the allgather
- * of the parameters. */
+ * of the parameters. lars/lamb: the shards' partial tensor norms are summed first
+ * (collective, exact). */
 cascade_status cascade_shard_update(cascade_optimizer *opt, const cascade_shards *sh, float *params,
                                     const float *grads, double lr);
 /* Bytes of optimizer state this rank holds. */
