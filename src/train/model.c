@@ -161,7 +161,10 @@ cascade_status cascade_model_write(cascade_h5writer *w, MPI_Comm comm, const cas
             int64_t a = d->stat_start[i], k = d->stat_start[i + 1] - a;
             float *buf = malloc((size_t)(2 * k + 1) * sizeof(float));
             cascade_status st = buf ? CASCADE_OK : cascade_fail(CASCADE_EINTERNAL, "out of memory");
-            CASCADE_TRY(cascade_par_agree(comm, st, NULL, NULL, "writing the normalisation"));
+            if ((st = cascade_par_agree(comm, st, NULL, NULL, "writing the normalisation"))) {
+                free(buf);
+                return st;
+            }
             for (int64_t j = 0; j < k; j++) buf[j] = (float)norm->mean[a + j], buf[k + j] = (float)norm->std[a + j];
             cascade_shape sh = cascade_shape_make(1, &k);
             snprintf(path, sizeof path, "/normalization/%s/mean", job->inputs[i]);
@@ -271,7 +274,10 @@ cascade_status cascade_model_read_state(cascade_h5file *f, const cascade_job *jo
 cascade_status cascade_model_write_tnorm(cascade_h5writer *w, MPI_Comm comm, const cascade_norm_stats *t) {
     float *buf = malloc((size_t)(2 * t->n + 1) * sizeof(float));
     cascade_status st = buf ? CASCADE_OK : cascade_fail(CASCADE_EINTERNAL, "out of memory");
-    CASCADE_TRY(cascade_par_agree(comm, st, NULL, NULL, "writing the target normalisation"));
+    if ((st = cascade_par_agree(comm, st, NULL, NULL, "writing the target normalisation"))) {
+        free(buf);
+        return st;
+    }
     for (int64_t j = 0; j < t->n; j++) buf[j] = (float)t->mean[j], buf[t->n + j] = (float)t->std[j];
     cascade_shape sh = cascade_shape_make(1, &t->n);
     st = cascade_model_write_blocks(w, comm, "/normalization_targets/mean", &sh, buf);
