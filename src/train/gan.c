@@ -348,9 +348,9 @@ static cascade_status generator_update(gan_session *s, uint64_t ctr, int adversa
  * with the normalisation and progress), /gan, and a refiner's history. */
 static cascade_status gan_write(cascade_training *t, cascade_h5writer *w) {
     gan_session *s = (gan_session *)t;
-    CASCADE_TRY(cascade_model_write(w, t->rank, t->job, &s->gen, &s->gopt, &s->norm, s->gx.n > 1 ? &s->ndesc : &t->train,
+    CASCADE_TRY(cascade_model_write(w, t->comm, t->job, &s->gen, &s->gopt, &s->norm, s->gx.n > 1 ? &s->ndesc : &t->train,
                                     &t->prog));
-    CASCADE_TRY(cascade_model_write(w, t->rank, t->job, &s->critic, &s->copt, NULL, NULL, NULL));
+    CASCADE_TRY(cascade_model_write(w, t->comm, t->job, &s->critic, &s->copt, NULL, NULL, NULL));
     CASCADE_TRY(cascade_gan_write_layout(w, t->rank, t->job, &t->train, &s->gx));
     return s->refiner ? cascade_refiner_write(w, s) : CASCADE_OK;
 }

@@ -85,14 +85,12 @@ static void param_path(char *buf, size_t n, const char *root, const cascade_net 
     snprintf(buf, n, "/%s/%s/%s/%s", root, net->name, L->name, p->name);
 }
 
-/* The flat range [a, b) of parameter [off, off+cnt) whose optimizer state this rank holds:
- * the intersection with its shard [opt->offset, opt->offset + opt->n). For writing an
- * unsharded state (the shard is everything) only rank 0 writes (rank >= 0 given). */
-static void state_part(const cascade_optimizer *opt, int64_t off, int64_t cnt, int rank, int64_t *a, int64_t *b) {
-    int64_t lo = opt->offset, hi = opt->offset + opt->n;
+/* The part [a, b) of tensor [off, off + cnt) of a flat buffer that lies in [lo, hi); empty
+ * (a = b = off) when they do not meet. */
+static void intersect(int64_t off, int64_t cnt, int64_t lo, int64_t hi, int64_t *a, int64_t *b) {
     *a = off > lo ? off : lo;
     *b = off + cnt < hi ? off + cnt : hi;
-    if (*b <= *a || (!opt->sharded && rank > 0)) *a = *b = off; /* nothing here: an empty part */
+    if (*b <= *a) *a = *b = off;
 }
 
 static float *param_data(const cascade_net *net, int l, int p) {
@@ -100,31 +98,60 @@ static float *param_data(const cascade_net *net, int l, int p) {
     return (d->trainable ? net->params : net->buffers) + net->param_off[l][p];
 }
 
-cascade_status cascade_model_write(cascade_h5writer *w, int rank, const cascade_job *job, const cascade_net *net,
-                                   const cascade_optimizer *opt, const cascade_norm_stats *norm,
-                                   const cascade_dataset *d, const cascade_progress *pr) {
-    char path[512];
+/* A float array the same on every rank (normalisation, a refiner's history): rank r writes
+ * block r of its values, so the ranks share the bytes. */
+cascade_status cascade_model_write_blocks(cascade_h5writer *w, MPI_Comm comm, const char *path,
+                                          const cascade_shape *shape, const float *data) {
+    int64_t lo, hi;
+    cascade_par_block(cascade_shape_numel(shape), cascade_par_rank(comm), cascade_par_size(comm), &lo, &hi);
+    return cascade_h5w_write_floats(w, path, shape, data + lo, lo, hi - lo);
+}
+
+/* /params and /optimizer of one net written by their owners: rank r writes, of every tensor,
+ * the part in its block r of the flat parameters (its ZeRO-1 shard, whose optimizer state only
+ * it holds; unsharded the same block) and of the flat buffers (running statistics). Parameters
+ * and buffers are equal on every rank after the allgather, so the file does not depend on the
+ * rank count. One collective write per data set; a rank owning none of it selects nothing. */
+static cascade_status write_tensors(cascade_h5writer *w, MPI_Comm comm, const cascade_net *net,
+                                    const cascade_optimizer *opt) {
+    int rank = cascade_par_rank(comm), size = cascade_par_size(comm);
+    int64_t plo, phi, blo, bhi;
+    cascade_par_block(net->n_params, rank, size, &plo, &phi);
+    cascade_par_block(net->n_buffers, rank, size, &blo, &bhi);
+    cascade_status st = CASCADE_OK; /* this rank must hold the state of its block */
+    if (opt && (opt->offset > plo || opt->offset + opt->n < phi))
+        st = cascade_fail(CASCADE_EINTERNAL, "%s: optimizer of net %s holds [%lld, %lld) of its %lld parameters, "
+                          "rank %d writes [%lld, %lld)", cascade_h5w_filename(w), net->name, (long long)opt->offset,
+                          (long long)(opt->offset + opt->n), (long long)net->n_params, rank, (long long)plo,
+                          (long long)phi);
+    CASCADE_TRY(cascade_par_agree(comm, st, NULL, NULL, "checking the optimizer shards for the checkpoint"));
+    char path[512], sp[600];
     for (int l = 0; l < net->n_layers; l++) {
         const cascade_layer *L = &net->layers[l];
         for (int p = 0; p < L->n_params; p++) {
             const cascade_param_desc *pd = &L->params[p];
-            int64_t cnt = cascade_shape_numel(&pd->shape);
+            int64_t off = net->param_off[l][p], cnt = cascade_shape_numel(&pd->shape), a, b;
+            intersect(off, cnt, pd->trainable ? plo : blo, pd->trainable ? phi : bhi, &a, &b);
             param_path(path, sizeof path, "params", net, L, pd);
-            CASCADE_TRY(cascade_h5w_write_floats(w, path, &pd->shape, param_data(net, l, p), 0, rank == 0 ? cnt : 0));
+            CASCADE_TRY(cascade_h5w_write_floats(w, path, &pd->shape, param_data(net, l, p) + (a - off), a - off, b - a));
             if (!opt || !pd->trainable) continue;
-            /* this rank's part of the state: its shard (ZeRO-1) or, unsharded, rank 0 all */
-            int64_t a, b;
-            state_part(opt, net->param_off[l][p], cnt, rank, &a, &b);
+            param_path(path, sizeof path, "optimizer", net, L, pd);
             for (int s = 0; s < opt->n_states; s++) {
-                char sp[600];
-                param_path(path, sizeof path, "optimizer", net, L, pd);
                 snprintf(sp, sizeof sp, "%s/%s", path, opt->state_names[s]);
                 CASCADE_TRY(cascade_h5w_write_floats(w, sp, &pd->shape, b > a ? opt->state[s] + (a - opt->offset) : NULL,
-                                                     a - net->param_off[l][p], b - a));
+                                                     a - off, b - a));
             }
             if (opt->n_states) CASCADE_TRY(cascade_h5w_attr_int(w, path, "step", opt->step));
         }
     }
+    return CASCADE_OK;
+}
+
+cascade_status cascade_model_write(cascade_h5writer *w, MPI_Comm comm, const cascade_job *job, const cascade_net *net,
+                                   const cascade_optimizer *opt, const cascade_norm_stats *norm,
+                                   const cascade_dataset *d, const cascade_progress *pr) {
+    char path[512];
+    CASCADE_TRY(write_tensors(w, comm, net, opt));
     if (opt) {
         snprintf(path, sizeof path, "/optimizer/%s", net->name);
         CASCADE_TRY(cascade_h5w_attr_int(w, path, "step", opt->step));
@@ -132,15 +159,18 @@ cascade_status cascade_model_write(cascade_h5writer *w, int rank, const cascade_
     if (norm && job->normalize == NORM_STANDARD) {
         for (int i = 0; i < job->n_inputs; i++) {
             int64_t a = d->stat_start[i], k = d->stat_start[i + 1] - a;
-            float *buf = malloc((size_t)(2 * k) * sizeof(float));
-            if (!buf) return cascade_fail(CASCADE_EINTERNAL, "out of memory");
+            float *buf = malloc((size_t)(2 * k + 1) * sizeof(float));
+            cascade_status st = buf ? CASCADE_OK : cascade_fail(CASCADE_EINTERNAL, "out of memory");
+            if ((st = cascade_par_agree(comm, st, NULL, NULL, "writing the normalisation"))) {
+                free(buf);
+                return st;
+            }
             for (int64_t j = 0; j < k; j++) buf[j] = (float)norm->mean[a + j], buf[k + j] = (float)norm->std[a + j];
             cascade_shape sh = cascade_shape_make(1, &k);
-            cascade_status st;
             snprintf(path, sizeof path, "/normalization/%s/mean", job->inputs[i]);
-            st = cascade_h5w_write_floats(w, path, &sh, buf, 0, rank == 0 ? k : 0);
+            st = cascade_model_write_blocks(w, comm, path, &sh, buf);
             snprintf(path, sizeof path, "/normalization/%s/std", job->inputs[i]);
-            if (!st) st = cascade_h5w_write_floats(w, path, &sh, buf + k, 0, rank == 0 ? k : 0);
+            if (!st) st = cascade_model_write_blocks(w, comm, path, &sh, buf + k);
             free(buf);
             CASCADE_TRY(st);
         }
@@ -194,7 +224,7 @@ cascade_status cascade_model_read_state(cascade_h5file *f, const cascade_job *jo
                 const cascade_param_desc *pd = &L->params[p];
                 if (!pd->trainable) continue;
                 int64_t off = net->param_off[l][p], cnt = cascade_shape_numel(&pd->shape), a, b;
-                state_part(opt, off, cnt, -1, &a, &b);
+                intersect(off, cnt, opt->offset, opt->offset + opt->n, &a, &b); /* the state this rank holds */
                 for (int s = 0; s < opt->n_states; s++) {
                     char sp[600];
                     param_path(path, sizeof path, "optimizer", net, L, pd);
@@ -241,13 +271,17 @@ cascade_status cascade_model_read_state(cascade_h5file *f, const cascade_job *jo
     return CASCADE_OK;
 }
 
-cascade_status cascade_model_write_tnorm(cascade_h5writer *w, int rank, const cascade_norm_stats *t) {
+cascade_status cascade_model_write_tnorm(cascade_h5writer *w, MPI_Comm comm, const cascade_norm_stats *t) {
     float *buf = malloc((size_t)(2 * t->n + 1) * sizeof(float));
-    if (!buf) return cascade_fail(CASCADE_EINTERNAL, "out of memory");
+    cascade_status st = buf ? CASCADE_OK : cascade_fail(CASCADE_EINTERNAL, "out of memory");
+    if ((st = cascade_par_agree(comm, st, NULL, NULL, "writing the target normalisation"))) {
+        free(buf);
+        return st;
+    }
     for (int64_t j = 0; j < t->n; j++) buf[j] = (float)t->mean[j], buf[t->n + j] = (float)t->std[j];
     cascade_shape sh = cascade_shape_make(1, &t->n);
-    cascade_status st = cascade_h5w_write_floats(w, "/normalization_targets/mean", &sh, buf, 0, rank == 0 ? t->n : 0);
-    if (!st) st = cascade_h5w_write_floats(w, "/normalization_targets/std", &sh, buf + t->n, 0, rank == 0 ? t->n : 0);
+    st = cascade_model_write_blocks(w, comm, "/normalization_targets/mean", &sh, buf);
+    if (!st) st = cascade_model_write_blocks(w, comm, "/normalization_targets/std", &sh, buf + t->n);
     free(buf);
     return st;
 }

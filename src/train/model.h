@@ -34,8 +34,10 @@ typedef struct {
     int64_t best_valid_step, stale_validations;
 } cascade_progress;
 
-/* Writes /params, /optimizer (if opt), /normalization and /data for one net. */
-cascade_status cascade_model_write(cascade_h5writer *w, int rank, const cascade_job *job, const cascade_net *net,
+/* Writes /params, /optimizer (if opt), /normalization and /data for one net; collective on the
+ * writer's comm. Every rank writes the tensors' parts in its block of the flat parameters (its
+ * ZeRO-1 shard), so the file is the same whatever the rank count. */
+cascade_status cascade_model_write(cascade_h5writer *w, MPI_Comm comm, const cascade_job *job, const cascade_net *net,
                                    const cascade_optimizer *opt, const cascade_norm_stats *norm,
                                    const cascade_dataset *d, const cascade_progress *p);
 /* The step and samples_seen of a checkpoint's root attributes, for resuming. */
@@ -49,7 +51,10 @@ cascade_status cascade_model_read_state(cascade_h5file *f, const cascade_job *jo
                                         const cascade_dataset *d, cascade_progress *p);
 
 /* Target standardisation (normalize_targets) in /normalization_targets/{mean,std}. */
-cascade_status cascade_model_write_tnorm(cascade_h5writer *w, int rank, const cascade_norm_stats *t);
+cascade_status cascade_model_write_tnorm(cascade_h5writer *w, MPI_Comm comm, const cascade_norm_stats *t);
+/* A float array equal on every rank, each rank writing its block of the values. Collective. */
+cascade_status cascade_model_write_blocks(cascade_h5writer *w, MPI_Comm comm, const char *path,
+                                          const cascade_shape *shape, const float *data);
 cascade_status cascade_model_read_tnorm(cascade_h5file *f, int64_t columns, cascade_norm_stats *t);
 
 /* Eval-mode outputs of layer `layer` (-1: the net output) for all samples of d into out on

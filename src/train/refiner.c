@@ -74,7 +74,7 @@ cascade_status cascade_refiner_write(cascade_h5writer *w, gan_session *s) {
     CASCADE_TRY(cascade_h5w_attr_int(w, "/refiner", "history_filled", s->hist_n));
     if (!s->hist_cap) return CASCADE_OK;
     cascade_shape sh = cascade_shape_make(2, (int64_t[]){s->hist_cap, s->xs});
-    return cascade_h5w_write_floats(w, "/refiner/history", &sh, s->hist, 0, s->base.rank == 0 ? s->hist_cap * s->xs : 0);
+    return cascade_model_write_blocks(w, s->base.comm, "/refiner/history", &sh, s->hist); /* equal on every rank */
 }
 
 cascade_status cascade_refiner_read(cascade_h5file *f, gan_session *s) {

@@ -340,7 +340,7 @@ cascade_status cascade_session_validate(cascade_training *t, double elapsed, dou
 
 cascade_status cascade_session_write(cascade_training *t, cascade_h5writer *w) {
     cascade_session *s = (cascade_session *)t;
-    CASCADE_TRY(cascade_model_write(w, t->rank, t->job, &s->net, &s->opt, &s->norm, &t->train, &t->prog));
-    if (t->job->normalize_targets == NORM_STANDARD) CASCADE_TRY(cascade_model_write_tnorm(w, t->rank, &s->tnorm));
+    CASCADE_TRY(cascade_model_write(w, t->comm, t->job, &s->net, &s->opt, &s->norm, &t->train, &t->prog));
+    if (t->job->normalize_targets == NORM_STANDARD) CASCADE_TRY(cascade_model_write_tnorm(w, t->comm, &s->tnorm));
     return CASCADE_OK;
 }
