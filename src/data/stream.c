@@ -9,11 +9,13 @@
 #include <string.h>
 
 #include "data/stream.h"
+#include "parallel/parallel.h"
 
 cascade_status cascade_stream_open(cascade_stream *s, const cascade_job *job, int64_t *rows, int64_t n_rows,
                                    int64_t max_samples, MPI_Comm comm) {
     memset(s, 0, sizeof *s);
     s->rows = rows;
+    s->comm = comm;
     CASCADE_TRY(cascade_source_open(job, job->train, 1, comm, &s->src));
     s->shape = s->src.shape; /* shapes; x and y stay NULL */
     s->shape.n = rows ? n_rows : s->src.total;
@@ -54,44 +56,44 @@ static cascade_dataset view(const cascade_stream *s, float *x, float *y, int64_t
 
 cascade_dataset cascade_stream_view(const cascade_stream *s, int64_t n) { return view(s, s->x, s->y, n); }
 
-/* Mean and standard deviation per channel/feature over the training rows, read in blocks:
- * sums in double in a fixed order (every rank computes the same). */
-cascade_status cascade_stream_norm(cascade_stream *s, const cascade_job *job, cascade_norm_stats *norm) {
+/* Statistics over the training rows (inputs, or targets when `targets`): rank r reads block
+ * r of them, 1024 rows at a time (the same number of collective reads on every rank, the
+ * last ones possibly empty), and adds them to the exact accumulators (data.h); two passes. */
+static cascade_status stream_stats(cascade_stream *s, const cascade_job *job, int targets, cascade_norm_stats *out) {
     int64_t block = 1024, n = s->shape.n, xs = cascade_shape_numel(&s->shape.x_shape);
-    int64_t k = s->shape.n_stats;
-    double *sum = calloc((size_t)k, sizeof(double)), *sq = calloc((size_t)k, sizeof(double));
-    double *cnt = calloc((size_t)k, sizeof(double));
+    int64_t ys = cascade_shape_numel(&s->shape.y_shape), lo, hi;
+    int size = cascade_par_size(s->comm);
+    cascade_par_block(n, cascade_par_rank(s->comm), size, &lo, &hi);
+    int64_t rounds = ((n + size - 1) / size + block - 1) / block;
     float *x = cascade_alloc((size_t)(block * xs) * sizeof(float), "normalisation pass");
+    float *y = cascade_alloc((size_t)(block * ys) * sizeof(float), "normalisation pass");
     float *tmp = cascade_alloc((size_t)(block * s->src.max_numel) * sizeof(float), "normalisation pass");
-    cascade_status st = CASCADE_OK;
-    if (!sum || !sq || !cnt || !x || !tmp) st = cascade_fail(CASCADE_EINTERNAL, "out of memory");
-    for (int pass = 0; pass < 2 && !st; pass++) { /* mean, then squared deviations */
-        for (int64_t b = 0; b < n && !st; b += block) {
-            int64_t m = n - b < block ? n - b : block;
-            st = cascade_source_read(job, &s->src, s->rows ? s->rows + b : NULL, b, m, x, NULL, tmp);
-            if (st) break;
-            cascade_dataset d = view(s, x, NULL, m);
-            /* per-block sums through the same per-channel walk as the in-memory path */
-            for (int64_t j = 0; j < k; j++) {
-                double bs = 0, bc = 0;
-                cascade_norm_sums(job, &d, j, pass ? sum[j] / cnt[j] : 0, pass, &bs, &bc);
-                if (pass == 0) sum[j] += bs, cnt[j] += bc;
-                else sq[j] += bs;
-            }
+    cascade_norm_acc a = {0};
+    cascade_status st = x && y && tmp ? cascade_norm_acc_init(&a, targets ? ys : s->shape.n_stats) : CASCADE_EINTERNAL;
+    st = cascade_par_agree(s->comm, st, NULL, NULL, "allocating the normalisation pass");
+    for (int pass = 0; pass < 2 && !st; pass++) {
+        for (int64_t r = 0; r < rounds && !st; r++) {
+            int64_t b = lo + r * block < hi ? lo + r * block : hi, m = hi - b < block ? hi - b : block;
+            st = cascade_source_read(job, &s->src, s->rows ? s->rows + b : NULL, b, m, x, targets ? y : NULL, tmp);
+            /* a data error on one rank stops all before the next collective read */
+            st = cascade_par_agree(s->comm, st, NULL, NULL, "reading the normalisation pass");
+            cascade_dataset d = view(s, x, y, m);
+            if (!st && targets) cascade_norm_acc_y(&a, &d);
+            else if (!st) cascade_norm_acc_x(&a, job, &d);
         }
+        if (!st) st = cascade_norm_acc_combine(&a, s->comm, s->shape.file, out);
     }
-    if (!st) st = cascade_norm_init(norm, k);
-    if (!st) {
-        for (int64_t j = 0; j < k; j++) {
-            double mean = sum[j] / cnt[j], sd = sqrt(sq[j] / cnt[j]);
-            norm->mean[j] = (float)mean;
-            norm->std[j] = (float)(sd > 1e-12 ? sd : 1.0);
-        }
-    }
-    free(sum), free(sq), free(cnt);
-    cascade_free(x);
-    cascade_free(tmp);
+    cascade_norm_acc_free(&a);
+    cascade_free(x), cascade_free(y), cascade_free(tmp);
     return st;
+}
+
+cascade_status cascade_stream_norm(cascade_stream *s, const cascade_job *job, cascade_norm_stats *norm) {
+    return stream_stats(s, job, 0, norm);
+}
+
+cascade_status cascade_stream_tnorm(cascade_stream *s, const cascade_job *job, cascade_norm_stats *tnorm) {
+    return stream_stats(s, job, 1, tnorm);
 }
 
 static int by_row(const void *a, const void *b, void *rows) {
@@ -120,36 +122,4 @@ cascade_status cascade_stream_fetch(cascade_stream *s, const cascade_job *job, c
     if (job->normalize == NORM_STANDARD) cascade_norm_apply(job, norm, &d);
     if (job->normalize_targets == NORM_STANDARD) cascade_tnorm_apply(tnorm, s->y, n, 0);
     return CASCADE_OK;
-}
-
-/* Target standardisation over the training rows, read in blocks (fixed order). */
-cascade_status cascade_stream_tnorm(cascade_stream *s, const cascade_job *job, cascade_norm_stats *tnorm) {
-    int64_t block = 1024, n = s->shape.n, xs = cascade_shape_numel(&s->shape.x_shape);
-    int64_t ys = cascade_shape_numel(&s->shape.y_shape);
-    double *sum = calloc((size_t)ys, sizeof(double)), *sq = calloc((size_t)ys, sizeof(double));
-    float *x = cascade_alloc((size_t)(block * xs) * sizeof(float), "normalisation pass");
-    float *y = cascade_alloc((size_t)(block * ys) * sizeof(float), "normalisation pass");
-    float *tmp = cascade_alloc((size_t)(block * s->src.max_numel) * sizeof(float), "normalisation pass");
-    cascade_status st = sum && sq && x && y && tmp ? cascade_norm_init(tnorm, ys)
-                                                   : cascade_fail(CASCADE_EINTERNAL, "out of memory");
-    for (int pass = 0; pass < 2 && !st; pass++) {
-        for (int64_t b = 0; b < n && !st; b += block) {
-            int64_t m = n - b < block ? n - b : block;
-            st = cascade_source_read(job, &s->src, s->rows ? s->rows + b : NULL, b, m, x, y, tmp);
-            for (int64_t i = 0; !st && i < m; i++)
-                for (int64_t j = 0; j < ys; j++) {
-                    double v = y[i * ys + j];
-                    if (pass == 0) sum[j] += v;
-                    else sq[j] += (v - sum[j] / (double)n) * (v - sum[j] / (double)n);
-                }
-        }
-    }
-    for (int64_t j = 0; !st && j < ys; j++) {
-        double sd = sqrt(sq[j] / (double)n);
-        tnorm->mean[j] = (float)(sum[j] / (double)n);
-        tnorm->std[j] = (float)(sd > 1e-12 ? sd : 1.0);
-    }
-    free(sum), free(sq);
-    cascade_free(x), cascade_free(y), cascade_free(tmp);
-    return st;
 }

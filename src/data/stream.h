@@ -7,6 +7,7 @@
 
 typedef struct {
     cascade_source src;
+    MPI_Comm comm;          /* the ranks reading the file (not owned) */
     int64_t *rows;          /* file rows of the training samples (valid_fraction split), or NULL: all */
     cascade_dataset shape;  /* shapes and n of the training samples (x and y NULL) */
     /* one step's read: file rows and their order, the samples read in row order (sorted),
@@ -21,7 +22,8 @@ cascade_status cascade_stream_open(cascade_stream *s, const cascade_job *job, in
                                    int64_t max_samples, MPI_Comm comm);
 void cascade_stream_close(cascade_stream *s);
 /* Input normalisation (per channel/feature) and target standardisation over the training
- * rows, read in blocks; sums in double in a fixed order (every rank computes the same). */
+ * rows: each rank reads its block of the rows, exact sums over the ranks (data.h), so the
+ * statistics are the same bits for any rank count and as preloaded. Collective. */
 cascade_status cascade_stream_norm(cascade_stream *s, const cascade_job *job, cascade_norm_stats *norm);
 cascade_status cascade_stream_tnorm(cascade_stream *s, const cascade_job *job, cascade_norm_stats *tnorm);
 /* Reads training samples samples[0..n) into x/y (normalised by norm and, with

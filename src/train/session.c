@@ -180,14 +180,14 @@ cascade_status cascade_session_open(cascade_training *t, cascade_job *job, const
     if (resume_from && (st = read_data_stats(s, resume_from))) goto fail;
     if (job->normalize == NORM_STANDARD) {
         if (!resume_from)
-            st = s->streaming ? cascade_stream_norm(&s->stream, job, &s->norm) : cascade_norm_compute(job, &s->base.train, &s->norm);
+            st = s->streaming ? cascade_stream_norm(&s->stream, job, &s->norm) : cascade_norm_compute(job, &s->base.train, s->base.comm, &s->norm);
         if (st) goto fail;
         if (!s->streaming) cascade_norm_apply(job, &s->norm, &s->base.train);
         if (s->base.has_valid) cascade_norm_apply(job, &s->norm, &s->valid);
     }
     if (job->normalize_targets == NORM_STANDARD) {
         if (!resume_from)
-            st = s->streaming ? cascade_stream_tnorm(&s->stream, job, &s->tnorm) : cascade_tnorm_compute(&s->base.train, &s->tnorm);
+            st = s->streaming ? cascade_stream_tnorm(&s->stream, job, &s->tnorm) : cascade_tnorm_compute(&s->base.train, s->base.comm, &s->tnorm);
         if (st) goto fail;
         if (!s->streaming) cascade_tnorm_apply(&s->tnorm, s->base.train.y, s->base.train.n, 0);
         if (s->base.has_valid) cascade_tnorm_apply(&s->tnorm, s->valid.y, s->valid.n, 0);
