@@ -106,12 +106,16 @@ static cascade_status stacked_shape(const cascade_job *job, const char *file, co
     return CASCADE_OK;
 }
 
+/* The collective read (its failure is agreed: every rank returns it); a data error of this
+ * rank's rows (NaN/Inf) goes to *bad instead, kept until this rank has joined the other
+ * data sets' collective reads too (returning early would leave the others waiting). */
 static cascade_status read_set(cascade_h5file *f, const char *name, const int64_t *rows, int64_t n, int64_t first,
-                               int64_t numel, float *buf) {
+                               int64_t numel, float *buf, cascade_status *bad) {
     cascade_status st = rows ? cascade_h5_read_rows_at(f, name, rows, n, buf)
                              : cascade_h5_read_rows(f, name, first, n, buf);
     if (st) return st;
-    return cascade_h5_check_finite(cascade_h5_filename(f), name, buf, n, numel, first, rows);
+    if (!*bad) *bad = cascade_h5_check_finite(cascade_h5_filename(f), name, buf, n, numel, first, rows);
+    return CASCADE_OK;
 }
 
 /* log_inputs: x -> log10(1 + x); a negative value is a data error naming its row. */
@@ -178,11 +182,12 @@ cascade_status cascade_source_read(const cascade_job *job, cascade_source *src, 
     const cascade_dataset *d = &src->shape;
     int64_t xs = cascade_shape_numel(&d->x_shape);
     int64_t off = 0; /* channel offset (channels) or feature offset (features) */
+    cascade_status bad = CASCADE_OK; /* this rank's first data error */
     for (int i = 0; i < job->n_inputs; i++) {
         cascade_shape si = sample_shape(&src->in[i]);
         int64_t numel = d->in_numel[i];
-        CASCADE_TRY(read_set(src->f, job->inputs[i], rows, n, first, numel, tmp));
-        CASCADE_TRY(log_transform(job, i, src, rows, first, n, numel, tmp));
+        CASCADE_TRY(read_set(src->f, job->inputs[i], rows, n, first, numel, tmp, &bad));
+        if (!bad) bad = log_transform(job, i, src, rows, first, n, numel, tmp);
         if (job->layout == LAYOUT_CHANNELS) {
             for (int64_t s = 0; s < n; s++)
                 memcpy(x + s * xs + i * numel, tmp + s * numel, (size_t)numel * sizeof(float));
@@ -195,17 +200,17 @@ cascade_status cascade_source_read(const cascade_job *job, cascade_source *src, 
             off += width;
         }
     }
-    if (!src->want_targets || !y) return CASCADE_OK;
+    if (!src->want_targets || !y) return bad;
     int64_t ys = cascade_shape_numel(&d->y_shape);
     off = 0;
     for (int i = 0; i < job->n_targets; i++) {
         cascade_shape si = sample_shape(&src->tg[i]);
         int64_t numel = cascade_shape_numel(&si);
-        CASCADE_TRY(read_set(src->f, job->targets[i], rows, n, first, numel, tmp));
+        CASCADE_TRY(read_set(src->f, job->targets[i], rows, n, first, numel, tmp, &bad));
         for (int64_t s = 0; s < n; s++) memcpy(y + s * ys + off, tmp + s * numel, (size_t)numel * sizeof(float));
         off += numel;
     }
-    return CASCADE_OK;
+    return bad;
 }
 
 cascade_status cascade_data_load(const cascade_job *job, const char *path, int want_targets,

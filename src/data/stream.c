@@ -5,15 +5,69 @@
  * (the caller's) still decides which sample goes to which step, so results do not depend on
  * the mode or the rank count. */
 #include <math.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "data/stream.h"
+#include "io/rawrows.h"
 #include "parallel/parallel.h"
+
+/* ---- direct reads and prefetch (stream.h) ---- */
+
+/* Whether reads can bypass HDF5: every data set read has a raw layout on this rank, the bytes
+ * lie within the file; not when CASCADE_PREFETCH=0 (the reference path of the tests). */
+static cascade_status direct_layout(cascade_stream *s, const cascade_job *job, int64_t most, int *ok) {
+    const char *env = getenv("CASCADE_PREFETCH");
+    *ok = !(env && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0));
+    int n_sets = job->n_inputs + (s->src.want_targets ? job->n_targets : 0);
+    struct stat sb;
+    if (stat(s->shape.file, &sb) != 0) *ok = 0;
+    int64_t total = 0;
+    for (int k = 0; k < n_sets && *ok; k++) {
+        const char *name = k < job->n_inputs ? job->inputs[k] : job->targets[k - job->n_inputs];
+        cascade_h5_raw r;
+        CASCADE_TRY(cascade_h5_raw_rows(s->src.f, name, &r));
+        *ok = r.ok && r.offset + s->src.total * r.row_bytes <= (int64_t)sb.st_size;
+        s->set_names[k] = name;
+        s->pf.offset[k] = r.offset;
+        s->pf.row_bytes[k] = r.row_bytes;
+        total += r.row_bytes / 4;
+    }
+    s->pf.n_sets = n_sets;
+    if (!*ok) return CASCADE_OK;
+    s->raw = cascade_alloc((size_t)(most * total) * sizeof(float), "prefetch buffer");
+    s->pre_rows = malloc((size_t)most * sizeof(int64_t));
+    s->pre_order = malloc((size_t)(2 * most) * sizeof(int64_t));
+    s->next_perm = malloc((size_t)s->shape.n * sizeof(int64_t));
+    if (!s->raw || !s->pre_rows || !s->pre_order || !s->next_perm)
+        return cascade_fail(CASCADE_EINTERNAL, "out of memory for the prefetch buffers");
+    float *at = s->raw;
+    for (int k = 0; k < n_sets; k++) {
+        s->pf.seg[k] = at;
+        at += most * (s->pf.row_bytes[k] / 4);
+    }
+    return CASCADE_OK;
+}
+
+/* Direct reads (and the prefetch thread) on every rank or on none: a rank reading through
+ * HDF5 would wait in collective reads the others never join. */
+static cascade_status open_direct(cascade_stream *s, const cascade_job *job, int64_t most) {
+    int ok = 0;
+    cascade_status st = direct_layout(s, job, most, &ok);
+    int not_all = !ok;
+    CASCADE_TRY(cascade_par_agree(s->comm, st, &not_all, NULL, "looking up the training data sets' layout"));
+    if (not_all) return CASCADE_OK;
+    st = cascade_prefetch_open(&s->pf, s->shape.file, 1);
+    CASCADE_TRY(cascade_par_agree(s->comm, st, NULL, NULL, "starting the prefetch thread"));
+    s->direct = s->prefetching = 1;
+    return CASCADE_OK;
+}
 
 cascade_status cascade_stream_open(cascade_stream *s, const cascade_job *job, int64_t *rows, int64_t n_rows,
                                    int64_t max_samples, MPI_Comm comm) {
     memset(s, 0, sizeof *s);
+    s->pf.fd = -1;
     s->rows = rows;
     s->comm = comm;
     CASCADE_TRY(cascade_source_open(job, job->train, 1, comm, &s->src));
@@ -27,12 +81,16 @@ cascade_status cascade_stream_open(cascade_stream *s, const cascade_job *job, in
     s->xsorted = cascade_alloc((size_t)(most * xs) * sizeof(float), "streamed inputs");
     s->ysorted = cascade_alloc((size_t)(most * ys) * sizeof(float), "streamed targets");
     s->tmp = cascade_alloc((size_t)(most * s->src.max_numel) * sizeof(float), "read buffer");
+    cascade_status st = CASCADE_OK;
     if (!s->fetch_rows || !s->fetch_order || !s->x || !s->y || !s->xsorted || !s->ysorted || !s->tmp)
-        return cascade_fail(CASCADE_EINTERNAL, "out of memory for streaming buffers");
-    return CASCADE_OK;
+        st = cascade_fail(CASCADE_EINTERNAL, "out of memory for streaming buffers");
+    if (!st) st = open_direct(s, job, most);
+    return st;
 }
 
 void cascade_stream_close(cascade_stream *s) {
+    cascade_prefetch_close(&s->pf); /* waits for a running read */
+    free(s->raw), free(s->pre_rows), free(s->pre_order), free(s->next_perm);
     cascade_source_close(&s->src);
     free(s->rows);
     free(s->fetch_rows);
@@ -101,18 +159,79 @@ static int by_row(const void *a, const void *b, void *rows) {
     return (x > y) - (x < y);
 }
 
+/* File rows of samples[0..n) (rows), their order by row and the rows sorted (order + n). */
+static void sort_rows(const cascade_stream *s, const int64_t *samples, int64_t n, int64_t *rows, int64_t *order) {
+    for (int64_t q = 0; q < n; q++) {
+        order[q] = q;
+        rows[q] = s->rows ? s->rows[samples[q]] : samples[q];
+    }
+    qsort_r(order, (size_t)n, sizeof(int64_t), by_row, rows);
+    for (int64_t j = 0; j < n; j++) order[n + j] = rows[order[j]]; /* no repeats in a permutation */
+}
+
+/* The direct read's rows (raw, by data set, `sorted` order) into xsorted/ysorted: what
+ * cascade_source_read makes of the same floats (finiteness, log_inputs, stacking). */
+static cascade_status stack_raw(cascade_stream *s, const cascade_job *job, const int64_t *sorted, int64_t n) {
+    const cascade_dataset *d = &s->shape;
+    const char *file = d->file;
+    int64_t xs = cascade_shape_numel(&d->x_shape), nd = d->x_shape.ndim, off = 0;
+    for (int i = 0; i < job->n_inputs; i++) {
+        int64_t numel = d->in_numel[i];
+        float *v = s->pf.seg[i];
+        CASCADE_TRY(cascade_h5_check_finite(file, job->inputs[i], v, n, numel, 0, sorted));
+        int wanted = 0;
+        for (int k = 0; k < job->n_log_inputs; k++) wanted |= strcmp(job->log_inputs[k], job->inputs[i]) == 0;
+        for (int64_t e = 0; wanted && e < n * numel; e++) {
+            if (v[e] < 0)
+                return cascade_fail(CASCADE_EDATA, "%s: data set '%s' row %lld holds %g < 0; log_inputs needs values >= 0",
+                                    file, job->inputs[i], (long long)sorted[e / numel], (double)v[e]);
+            v[e] = (float)log10(1.0 + (double)v[e]);
+        }
+        if (job->layout == LAYOUT_CHANNELS) {
+            for (int64_t q = 0; q < n; q++) memcpy(s->xsorted + q * xs + i * numel, v + q * numel, (size_t)numel * sizeof(float));
+            continue;
+        }
+        /* features: the last axis, or one feature per position for an input with one axis fewer */
+        int64_t si_nd = s->src.in[i].shape.ndim - 1, total_w = d->x_shape.d[nd - 1];
+        int64_t width = si_nd == nd && si_nd ? s->src.in[i].shape.d[si_nd] : 1, lead = numel / width;
+        for (int64_t q = 0; q < n; q++)
+            for (int64_t r = 0; r < lead; r++)
+                memcpy(s->xsorted + q * xs + r * total_w + off, v + q * numel + r * width, (size_t)width * sizeof(float));
+        off += width;
+    }
+    int64_t ys = cascade_shape_numel(&d->y_shape);
+    off = 0;
+    for (int k = job->n_inputs; k < s->pf.n_sets; k++) { /* the targets, flattened, concatenated */
+        int64_t numel = s->pf.row_bytes[k] / 4;
+        CASCADE_TRY(cascade_h5_check_finite(file, s->set_names[k], s->pf.seg[k], n, numel, 0, sorted));
+        for (int64_t q = 0; q < n; q++)
+            memcpy(s->ysorted + q * ys + off, s->pf.seg[k] + q * numel, (size_t)numel * sizeof(float));
+        off += numel;
+    }
+    return CASCADE_OK;
+}
+
+/* The step's rows into xsorted/ysorted: the background read when it was of these rows, else
+ * a read now (direct: pread, no collective; else one collective HDF5 read per data set). */
+static cascade_status read_sorted(cascade_stream *s, const cascade_job *job, int64_t n) {
+    const int64_t *sorted = s->fetch_order + n;
+    if (!s->direct) return cascade_source_read(job, &s->src, sorted, 0, n, s->xsorted, s->ysorted, s->tmp);
+    int hit = 0;
+    if (s->pending) {
+        cascade_prefetch_wait(&s->pf);
+        s->pending = 0;
+        hit = s->pre_n == n && memcmp(s->pre_rows, s->fetch_rows, (size_t)n * sizeof(int64_t)) == 0;
+    }
+    if (!hit) cascade_prefetch_read(&s->pf, sorted, n);
+    CASCADE_TRY(cascade_prefetch_status(&s->pf, s->shape.file, s->set_names));
+    return stack_raw(s, job, sorted, n);
+}
+
 cascade_status cascade_stream_fetch(cascade_stream *s, const cascade_job *job, const int64_t *samples, int64_t n,
                                     const cascade_norm_stats *norm, const cascade_norm_stats *tnorm) {
     int64_t xs = cascade_shape_numel(&s->shape.x_shape), ys = cascade_shape_numel(&s->shape.y_shape);
-    for (int64_t q = 0; q < n; q++) {
-        s->fetch_order[q] = q;
-        s->fetch_rows[q] = s->rows ? s->rows[samples[q]] : samples[q];
-    }
-    qsort_r(s->fetch_order, (size_t)n, sizeof(int64_t), by_row, s->fetch_rows);
-    /* rows in increasing order for HDF5 (the permutation has no repeats) */
-    int64_t *sorted = s->fetch_order + n;
-    for (int64_t j = 0; j < n; j++) sorted[j] = s->fetch_rows[s->fetch_order[j]];
-    CASCADE_TRY(cascade_source_read(job, &s->src, sorted, 0, n, s->xsorted, s->ysorted, s->tmp));
+    sort_rows(s, samples, n, s->fetch_rows, s->fetch_order);
+    CASCADE_TRY(read_sorted(s, job, n));
     for (int64_t j = 0; j < n; j++) {
         int64_t q = s->fetch_order[j];
         memcpy(s->x + q * xs, s->xsorted + j * xs, (size_t)xs * sizeof(float));
@@ -122,4 +241,13 @@ cascade_status cascade_stream_fetch(cascade_stream *s, const cascade_job *job, c
     if (job->normalize == NORM_STANDARD) cascade_norm_apply(job, norm, &d);
     if (job->normalize_targets == NORM_STANDARD) cascade_tnorm_apply(tnorm, s->y, n, 0);
     return CASCADE_OK;
+}
+
+void cascade_stream_prefetch(cascade_stream *s, const int64_t *samples, int64_t n) {
+    if (!s->prefetching) return;
+    cascade_prefetch_wait(&s->pf); /* an unused one (not expected) */
+    sort_rows(s, samples, n, s->pre_rows, s->pre_order);
+    s->pre_n = n;
+    cascade_prefetch_start(&s->pf, s->pre_order + n, n);
+    s->pending = 1;
 }

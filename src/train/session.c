@@ -224,8 +224,8 @@ cascade_status cascade_session_open(cascade_training *t, cascade_job *job, const
         cascade_net_summary(&s->net, summary, sizeof summary);
         if (!o->quiet) cascade_log("%s", summary);
         if (s->streaming)
-            cascade_log("streaming the training set from %s (larger than memory_budget_mb = %g)\n", job->train,
-                        job->memory_budget_mb);
+            cascade_log("streaming the training set from %s (larger than memory_budget_mb = %g; %s)\n", job->train,
+                        job->memory_budget_mb, s->stream.prefetching ? "next step prefetched" : "HDF5 reads");
         cascade_log("training %s: %lld samples, %lld steps of batch %ld (%lld per epoch), %d rank(s)%s\n", job->name,
                     (long long)s->base.train.n, (long long)s->base.total_steps, job->batch, (long long)s->base.steps_per_epoch,
                     s->base.size, job->deterministic ? ", deterministic" : "");

@@ -36,6 +36,23 @@ static cascade_status fetch_samples(cascade_session *s, int64_t first, int64_t l
     return cascade_model_check_labels(s->base.job, &d, s->classes);
 }
 
+/* Streaming with prefetch: the samples of this rank's micro-batches [first, last) of the next
+ * step (the next global batch, or the first of the next epoch's permutation when this step
+ * ends the epoch — supervised_step's rule) are read in the background while this step
+ * computes; the next fetch uses them when it asks for exactly those samples (a run that stops
+ * here leaves them unused). Same samples, same order: the results do not change. */
+static void prefetch_next(cascade_session *s, int64_t step, int64_t first, int64_t last) {
+    cascade_training *t = &s->base;
+    int64_t B = t->job->batch, mb = t->job->micro_batch, cursor = t->prog.cursor + B;
+    if (!s->stream.prefetching || step + 1 >= t->total_steps) return;
+    const int64_t *perm = t->perm;
+    if (cursor + B > t->train.n) { /* this step ends the epoch */
+        cascade_training_permutation(t, t->prog.epoch + 1, s->stream.next_perm);
+        perm = s->stream.next_perm, cursor = 0;
+    }
+    cascade_stream_prefetch(&s->stream, perm + cursor + first * mb, (last - first) * mb);
+}
+
 /* One step over the global batch starting at perm[cursor]: this rank's micro-batches, then
  * the sums over all ranks of gradients, loss and batch-norm statistics (parallel/reducer.h:
  * deterministic mode sums every micro-batch's contribution exactly, so the result does not
@@ -54,6 +71,7 @@ static cascade_status global_step(cascade_session *s, int64_t step, double *loss
         /* a data error on one rank (e.g. NaN in its rows) must stop every rank */
         CASCADE_TRY(cascade_par_agree(s->base.comm, fetch_samples(s, first, last), NULL, NULL,
                                       "reading its samples of the step"));
+        prefetch_next(s, step, first, last);
         s->base.t_input += cascade_now() - t0;
         cascade_trace_add("input", "read the step's samples", t0, cascade_now());
     }
