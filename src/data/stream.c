@@ -24,11 +24,11 @@ static cascade_status direct_layout(cascade_stream *s, const cascade_job *job, i
     struct stat sb;
     if (stat(s->shape.file, &sb) != 0) *ok = 0;
     int64_t total = 0;
-    for (int k = 0; k < n_sets && *ok; k++) {
+    for (int k = 0; k < n_sets; k++) { /* all of them on every rank: H5Dopen may be collective */
         const char *name = k < job->n_inputs ? job->inputs[k] : job->targets[k - job->n_inputs];
         cascade_h5_raw r;
         CASCADE_TRY(cascade_h5_raw_rows(s->src.f, name, &r));
-        *ok = r.ok && r.offset + s->src.total * r.row_bytes <= (int64_t)sb.st_size;
+        *ok = *ok && r.ok && r.offset + s->src.total * r.row_bytes <= (int64_t)sb.st_size;
         s->set_names[k] = name;
         s->pf.offset[k] = r.offset;
         s->pf.row_bytes[k] = r.row_bytes;
@@ -101,6 +101,7 @@ void cascade_stream_close(cascade_stream *s) {
     cascade_free(s->ysorted);
     cascade_free(s->tmp);
     memset(s, 0, sizeof *s);
+    s->pf.fd = -1;
 }
 
 /* A dataset view of n samples in x (for the normalisation and label helpers). */

@@ -68,12 +68,16 @@ static cascade_status global_step(cascade_session *s, int64_t step, double *loss
     cascade_reducer_begin(&s->red);
     if (s->streaming) {
         double t0 = cascade_now();
-        /* a data error on one rank (e.g. NaN in its rows) must stop every rank */
-        CASCADE_TRY(cascade_par_agree(s->base.comm, fetch_samples(s, first, last), NULL, NULL,
-                                      "reading its samples of the step"));
+        cascade_status st = fetch_samples(s, first, last);
+        double t1 = cascade_now();
+        /* a data error on one rank (e.g. NaN in its rows) must stop every rank; the ranks wait
+         * for the slowest one here (as in the gradient reduction): communication wait */
+        CASCADE_TRY(cascade_par_agree(s->base.comm, st, NULL, NULL, "reading its samples of the step"));
+        double t2 = cascade_now();
+        s->red.wait_s += t2 - t1;
         prefetch_next(s, step, first, last);
-        s->base.t_input += cascade_now() - t0;
-        cascade_trace_add("input", "read the step's samples", t0, cascade_now());
+        s->base.t_input += (t1 - t0) + (cascade_now() - t2);
+        cascade_trace_add("input", "read the step's samples", t0, t1);
     }
     /* the loss divides by the global batch's terms, or by its labels' weights (class_weights) */
     double denom = (double)(job->batch * s->terms_per_sample);
