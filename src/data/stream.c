@@ -1,7 +1,7 @@
-#define _GNU_SOURCE /* qsort_r */
 /* Streaming input: when the training set exceeds memory_budget_mb, each step every rank
- * reads just the samples of its own micro-batches with one collective read per data set
- * (rows sorted for HDF5, then put back in micro-batch order). The global Philox permutation
+ * reads just the samples of its own micro-batches (rows sorted, then put back in micro-batch
+ * order): directly with pread(), the next step's in the background, or with one collective
+ * HDF5 read per data set (stream.h). The global Philox permutation
  * (the caller's) still decides which sample goes to which step, so results do not depend on
  * the mode or the rank count. */
 #include <math.h>
@@ -155,9 +155,15 @@ cascade_status cascade_stream_tnorm(cascade_stream *s, const cascade_job *job, c
     return stream_stats(s, job, 1, tnorm);
 }
 
-static int by_row(const void *a, const void *b, void *rows) {
-    int64_t x = ((const int64_t *)rows)[*(const int64_t *)a], y = ((const int64_t *)rows)[*(const int64_t *)b];
-    return (x > y) - (x < y);
+/* Heap sort of order[0..n) by rows[order[i]] (distinct keys: one result whatever the sort);
+ * in place, where qsort may allocate. */
+static void sift(int64_t *order, const int64_t *rows, int64_t i, int64_t n) {
+    for (int64_t c; (c = 2 * i + 1) < n; i = c) {
+        if (c + 1 < n && rows[order[c + 1]] > rows[order[c]]) c++;
+        if (rows[order[i]] >= rows[order[c]]) return;
+        int64_t t = order[i];
+        order[i] = order[c], order[c] = t;
+    }
 }
 
 /* File rows of samples[0..n) (rows), their order by row and the rows sorted (order + n). */
@@ -166,7 +172,12 @@ static void sort_rows(const cascade_stream *s, const int64_t *samples, int64_t n
         order[q] = q;
         rows[q] = s->rows ? s->rows[samples[q]] : samples[q];
     }
-    qsort_r(order, (size_t)n, sizeof(int64_t), by_row, rows);
+    for (int64_t i = n / 2 - 1; i >= 0; i--) sift(order, rows, i, n);
+    for (int64_t end = n - 1; end > 0; end--) {
+        int64_t t = order[0];
+        order[0] = order[end], order[end] = t;
+        sift(order, rows, 0, end);
+    }
     for (int64_t j = 0; j < n; j++) order[n + j] = rows[order[j]]; /* no repeats in a permutation */
 }
 
