@@ -83,15 +83,43 @@ cascade_status cascade_data_split(const cascade_job *job, MPI_Comm comm, int64_t
 /* The same split of the n samples of an already opened training file (no file access). */
 cascade_status cascade_data_split_n(const cascade_job *job, int64_t n, int64_t **rows, int64_t *n_train,
                                     int64_t *n_valid);
-/* Sum of the values (squares = 0) or of squared deviations from `mean` (squares = 1) of
- * channel/feature k over all samples of d, and their count. */
-void cascade_norm_sums(const cascade_job *job, const cascade_dataset *d, int64_t k, double mean, int squares,
-                       double *sum, double *count);
-cascade_status cascade_norm_compute(const cascade_job *job, const cascade_dataset *d,
+/* Normalisation statistics (norm.c), rank-invariant bitwise: each rank adds the terms of its
+ * own block of samples into exact integer accumulators, which are summed over the ranks, so
+ * the result is the same bits for any rank and thread count. Two passes: pass 0 sums the
+ * values exactly (float significands binned by exponent); pass 1 sums the squared deviations
+ * from the mean as fixed-point integers in units of 2^-62 of the largest one (each term
+ * truncated on its own, then summed exactly). */
+typedef struct {
+    int64_t n;       /* statistics */
+    int pass;        /* 0, then 1 after the first combine */
+    int64_t *bins;   /* (n, CASCADE_NORM_BINS): pass 0 significands by exponent, non-finite, count */
+    double *ext;     /* (6 n): pass 0 largest value and minus the smallest, their maxima over ranks, scratch */
+    double *mean;    /* (n): after pass 0 */
+    double *scale;   /* (n): pass 1, 2^k with every squared deviation x scale < 2^62 */
+    uint64_t *sq;    /* (n, 2): pass 1, the 128-bit sum of the scaled squared deviations */
+    int64_t *digits; /* (n, 3): sq as 48-bit digits for the sum over ranks */
+} cascade_norm_acc;
+#define CASCADE_NORM_BINS 257 /* 255 exponents, [255] non-finite terms, [256] the count; exact
+                              * up to 2^39 values per statistic */
+
+cascade_status cascade_norm_acc_init(cascade_norm_acc *a, int64_t n);
+void cascade_norm_acc_free(cascade_norm_acc *a);
+/* Adds the terms of the d->n samples of d: per channel/feature of x, or per column of y. */
+void cascade_norm_acc_x(cascade_norm_acc *a, const cascade_job *job, const cascade_dataset *d);
+void cascade_norm_acc_y(cascade_norm_acc *a, const cascade_dataset *d);
+/* Sums the ranks' terms (collective on comm). After pass 0: the means (pass 1 next); after
+ * pass 1: the mean and std rounded to float into s (allocated here). `what` names the data
+ * in errors. */
+cascade_status cascade_norm_acc_combine(cascade_norm_acc *a, MPI_Comm comm, const char *what,
+                                        cascade_norm_stats *s);
+/* Per channel/feature statistics over all samples of d (every rank holds all of d; rank r
+ * adds block r of the samples). Collective on comm. */
+cascade_status cascade_norm_compute(const cascade_job *job, const cascade_dataset *d, MPI_Comm comm,
                                     cascade_norm_stats *s);
 void cascade_norm_apply(const cascade_job *job, const cascade_norm_stats *s, cascade_dataset *d);
 /* Target standardisation (normalize_targets): per target column over the training set. */
-cascade_status cascade_tnorm_compute(const cascade_dataset *d, cascade_norm_stats *s);
+/* Same reduction and collective as cascade_norm_compute. */
+cascade_status cascade_tnorm_compute(const cascade_dataset *d, MPI_Comm comm, cascade_norm_stats *s);
 /* y (n samples of s->n values): standardise, or back to physical units when inverse. */
 void cascade_tnorm_apply(const cascade_norm_stats *s, float *y, int64_t n, int inverse);
 /* Copies samples idx[0..m) into x (m, x_shape) and y (m, y_shape). */

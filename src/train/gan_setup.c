@@ -85,7 +85,7 @@ static const cascade_dataset *norm_desc(const gan_session *s) { return s->gx.n >
 static cascade_status normalize_inputs(gan_session *s, int computed) {
     cascade_job *job = s->base.job;
     if (s->gx.n == 1) {
-        if (!computed) CASCADE_TRY(cascade_norm_compute(job, &s->base.train, &s->norm));
+        if (!computed) CASCADE_TRY(cascade_norm_compute(job, &s->base.train, s->base.comm, &s->norm));
         CASCADE_TRY(cascade_data_norm_apply(job, &s->norm, &s->base.train));
         if (s->refiner) CASCADE_TRY(cascade_data_norm_apply(job, &s->norm, &s->target)); /* one space for both domains */
         return CASCADE_OK;
@@ -97,7 +97,7 @@ static cascade_status normalize_inputs(gan_session *s, int computed) {
         cascade_dataset *d = k ? &s->xin[k] : &s->base.train;
         if (!computed) {
             cascade_norm_stats one = {0};
-            CASCADE_TRY(cascade_norm_compute(&view, d, &one));
+            CASCADE_TRY(cascade_norm_compute(&view, d, s->base.comm, &one));
             s->norm.mean[k] = one.mean[0];
             s->norm.std[k] = one.std[0];
             cascade_norm_free(&one);

@@ -40,11 +40,15 @@ void cascade_training_close(cascade_training *t) {
     t->perm = t->ids = NULL;
 }
 
-void cascade_training_shuffle(cascade_training *t) {
+void cascade_training_permutation(const cascade_training *t, int64_t epoch, int64_t *perm) {
     if (t->job->shuffle)
-        cascade_permutation((uint64_t)t->job->seed, CASCADE_RNG_SHUFFLE, (uint64_t)t->prog.epoch, t->train.n, t->perm);
+        cascade_permutation((uint64_t)t->job->seed, CASCADE_RNG_SHUFFLE, (uint64_t)epoch, t->train.n, perm);
     else
-        for (int64_t i = 0; i < t->train.n; i++) t->perm[i] = i;
+        for (int64_t i = 0; i < t->train.n; i++) perm[i] = i;
+}
+
+void cascade_training_shuffle(cascade_training *t) {
+    cascade_training_permutation(t, t->prog.epoch, t->perm);
     t->perm_valid = 1;
 }
 

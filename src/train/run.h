@@ -86,4 +86,6 @@ void cascade_training_close(cascade_training *t);
 /* perm for the current epoch: a Philox permutation of (seed, epoch), or the identity without
  * shuffle — global and rank-independent. */
 void cascade_training_shuffle(cascade_training *t);
+/* The same permutation for any epoch into perm (train.n): e.g. the next epoch's, to prefetch. */
+void cascade_training_permutation(const cascade_training *t, int64_t epoch, int64_t *perm);
 #endif

@@ -186,14 +186,14 @@ cascade_status cascade_session_open(cascade_training *t, cascade_job *job, const
     if (resume_from && (st = read_data_stats(s, resume_from))) goto fail;
     if (job->normalize == NORM_STANDARD) {
         if (!resume_from)
-            st = s->streaming ? cascade_stream_norm(&s->stream, job, &s->norm) : cascade_norm_compute(job, &s->base.train, &s->norm);
+            st = s->streaming ? cascade_stream_norm(&s->stream, job, &s->norm) : cascade_norm_compute(job, &s->base.train, s->base.comm, &s->norm);
         if (st) goto fail;
         if (!s->streaming && (st = cascade_data_norm_apply(job, &s->norm, &s->base.train))) goto fail;
         if (s->base.has_valid && (st = cascade_data_norm_apply(job, &s->norm, &s->valid))) goto fail;
     }
     if (job->normalize_targets == NORM_STANDARD) {
         if (!resume_from)
-            st = s->streaming ? cascade_stream_tnorm(&s->stream, job, &s->tnorm) : cascade_tnorm_compute(&s->base.train, &s->tnorm);
+            st = s->streaming ? cascade_stream_tnorm(&s->stream, job, &s->tnorm) : cascade_tnorm_compute(&s->base.train, s->base.comm, &s->tnorm);
         if (st) goto fail;
         if (!s->streaming && (st = cascade_data_tnorm_apply(&s->tnorm, &s->base.train))) goto fail;
         if (s->base.has_valid && (st = cascade_data_tnorm_apply(&s->tnorm, &s->valid))) goto fail;
@@ -230,8 +230,8 @@ cascade_status cascade_session_open(cascade_training *t, cascade_job *job, const
         cascade_net_summary(&s->net, summary, sizeof summary);
         if (!o->quiet) cascade_log("%s", summary);
         if (s->streaming)
-            cascade_log("streaming the training set from %s (larger than memory_budget_mb = %g)\n", job->train,
-                        job->memory_budget_mb);
+            cascade_log("streaming the training set from %s (larger than memory_budget_mb = %g; %s)\n", job->train,
+                        job->memory_budget_mb, s->stream.prefetching ? "next step prefetched" : "HDF5 reads");
         cascade_log("training %s: %lld samples, %lld steps of batch %ld (%lld per epoch), %d rank(s)%s\n", job->name,
                     (long long)s->base.train.n, (long long)s->base.total_steps, job->batch, (long long)s->base.steps_per_epoch,
                     s->base.size, job->deterministic ? ", deterministic" : "");

@@ -37,6 +37,23 @@ static cascade_status fetch_samples(cascade_session *s, int64_t first, int64_t l
     return cascade_model_check_labels(s->base.job, &d, s->classes);
 }
 
+/* Streaming with prefetch: the samples of this rank's micro-batches [first, last) of the next
+ * step (the next global batch, or the first of the next epoch's permutation when this step
+ * ends the epoch — supervised_step's rule) are read in the background while this step
+ * computes; the next fetch uses them when it asks for exactly those samples (a run that stops
+ * here leaves them unused). Same samples, same order: the results do not change. */
+static void prefetch_next(cascade_session *s, int64_t step, int64_t first, int64_t last) {
+    cascade_training *t = &s->base;
+    int64_t B = t->job->batch, mb = t->job->micro_batch, cursor = t->prog.cursor + B;
+    if (!s->stream.prefetching || step + 1 >= t->total_steps) return;
+    const int64_t *perm = t->perm;
+    if (cursor + B > t->train.n) { /* this step ends the epoch */
+        cascade_training_permutation(t, t->prog.epoch + 1, s->stream.next_perm);
+        perm = s->stream.next_perm, cursor = 0;
+    }
+    cascade_stream_prefetch(&s->stream, perm + cursor + first * mb, (last - first) * mb);
+}
+
 /* One step over the global batch starting at perm[cursor]: this rank's micro-batches, then
  * the sums over all ranks of gradients, loss and batch-norm statistics (parallel/reducer.h:
  * deterministic mode sums every micro-batch's contribution exactly, so the result does not
@@ -52,11 +69,16 @@ static cascade_status global_step(cascade_session *s, int64_t step, double *loss
     cascade_reducer_begin(&s->red);
     if (s->streaming) {
         double t0 = cascade_now();
-        /* a data error on one rank (e.g. NaN in its rows) must stop every rank */
-        CASCADE_TRY(cascade_par_agree(s->base.comm, fetch_samples(s, first, last), NULL, NULL,
-                                      "reading its samples of the step"));
-        s->base.t_input += cascade_now() - t0;
-        cascade_trace_add("input", "read the step's samples", t0, cascade_now());
+        cascade_status st = fetch_samples(s, first, last);
+        double t1 = cascade_now();
+        /* a data error on one rank (e.g. NaN in its rows) must stop every rank; the ranks wait
+         * for the slowest one here (as in the gradient reduction): communication wait */
+        CASCADE_TRY(cascade_par_agree(s->base.comm, st, NULL, NULL, "reading its samples of the step"));
+        double t2 = cascade_now();
+        s->red.wait_s += t2 - t1;
+        prefetch_next(s, step, first, last);
+        s->base.t_input += (t1 - t0) + (cascade_now() - t2);
+        cascade_trace_add("input", "read the step's samples", t0, t1);
     }
     /* the loss divides by the global batch's terms, or by its labels' weights (class_weights) */
     double denom = (double)(job->batch * s->terms_per_sample);
