@@ -24,13 +24,12 @@ static cascade_status anomaly_auc(const cascade_trained *t, const char *label, M
     if (!st && (info.shape.ndim != 1 || info.shape.d[0] != n))
         st = cascade_fail(CASCADE_EDATA, "%s: --anomaly-label '%s' must be one 0/1 value per sample (%lld), not %lld values",
                           t->d.file, label, (long long)n, (long long)cascade_shape_numel(&info.shape));
-    size_t k = (size_t)(m ? m : 1), all = (size_t)(root && n ? n : 1);
+    size_t k = (size_t)(m ? m : 1), all = root && n ? (size_t)n : k; /* rank 0: room for all, its rows first */
     float *lab = st ? NULL : cascade_alloc(k * sizeof(float), "labels");
     float *score = st ? NULL : cascade_alloc(k * sizeof(float), "scores");
-    double *sc = st ? NULL : malloc(k * sizeof(double)), *sc_all = st || !root ? NULL : malloc(all * sizeof(double));
-    int *lb = st ? NULL : malloc(k * sizeof(int)), *lb_all = st || !root ? NULL : malloc(all * sizeof(int));
-    if (!st && (!lab || !score || !sc || !lb || (root && (!sc_all || !lb_all))))
-        st = cascade_fail(CASCADE_EINTERNAL, "out of memory");
+    double *sc = st ? NULL : malloc(all * sizeof(double));
+    int *lb = st ? NULL : malloc(all * sizeof(int));
+    if (!st && (!lab || !score || !sc || !lb)) st = cascade_fail(CASCADE_EINTERNAL, "out of memory");
     /* every rank reads (a collective read; a failed rank still takes part with 0 rows) */
     cascade_status rd = cascade_h5_read_rows(f, label, st ? 0 : t->lo, st ? 0 : m, lab);
     if (!st) st = rd;
@@ -44,12 +43,12 @@ static cascade_status anomaly_auc(const cascade_trained *t, const char *label, M
             lb[i] = lab[i] != 0;
         }
     }
-    st = cascade_par_gather_root(comm, st, sc, m, sizeof(double), sc_all);
-    st = cascade_par_gather_root(comm, st, lb, m, sizeof(int), lb_all);
-    *auc = !st && root ? cascade_auc(sc_all, lb_all, n) : NAN;
+    st = cascade_par_gather_root(comm, st, sc, m, sizeof(double), sc);
+    st = cascade_par_gather_root(comm, st, lb, m, sizeof(int), lb);
+    *auc = !st && root ? cascade_auc(sc, lb, n) : NAN;
     cascade_free(lab);
     cascade_free(score);
-    free(sc), free(sc_all), free(lb), free(lb_all);
+    free(sc), free(lb);
     cascade_h5_close(f);
     return st;
 }

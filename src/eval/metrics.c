@@ -20,16 +20,12 @@ static int by_score(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-double cascade_auc(const double *score, const int *label, int64_t n) {
-    scored *v = malloc((size_t)(n ? n : 1) * sizeof *v);
-    if (!v) return NAN;
+/* ROC AUC of the pairs v[0..n), sorted in place. */
+static double auc_pairs(scored *v, int64_t n) {
     int64_t pos = 0;
-    for (int64_t i = 0; i < n; i++) v[i].s = score[i], v[i].l = label[i], pos += label[i] != 0;
+    for (int64_t i = 0; i < n; i++) pos += v[i].l != 0;
     int64_t neg = n - pos;
-    if (pos == 0 || neg == 0) {
-        free(v);
-        return NAN;
-    }
+    if (pos == 0 || neg == 0) return NAN;
     qsort(v, (size_t)n, sizeof *v, by_score);
     double rank_sum = 0;
     for (int64_t i = 0; i < n;) {
@@ -40,8 +36,16 @@ double cascade_auc(const double *score, const int *label, int64_t n) {
             if (v[k].l) rank_sum += avg;
         i = j;
     }
-    free(v);
     return (rank_sum - 0.5 * (double)pos * (double)(pos + 1)) / ((double)pos * (double)neg);
+}
+
+double cascade_auc(const double *score, const int *label, int64_t n) {
+    scored *v = malloc((size_t)(n ? n : 1) * sizeof *v);
+    if (!v) return NAN;
+    for (int64_t i = 0; i < n; i++) v[i].s = score[i], v[i].l = label[i];
+    double auc = auc_pairs(v, n);
+    free(v);
+    return auc;
 }
 
 /* Appends whole members only: one that does not fit in buf is left out with everything after
@@ -88,7 +92,7 @@ static int64_t predicted_class(int ce, const float *pred, int64_t i, int64_t e, 
     return best;
 }
 
-/* Members appended to a buffer (PUT above on a struct). */
+/* Members appended to a buffer: PUT on a struct (whole members only). */
 typedef struct {
     char *buf;
     size_t cap, used;
@@ -116,36 +120,37 @@ static double class_prob(int ce, const float *pred, int64_t i, int64_t e, int64_
 }
 
 /* Mean one-vs-rest ROC AUC over the classes present (NaN if none; rank 0 only): per class
- * the probabilities of all elements, gathered to rank 0 (8 bytes an element; the targets
- * once, 4 bytes) — not the outputs (4 bytes x classes). */
+ * the (probability, label) pair of every element — 16 bytes, as one rank needs, not the
+ * outputs — gathered to rank 0 and sorted there in place. Rank 0's rows come first, so it
+ * computes its own straight into the gathered array. */
 static cascade_status mean_auc(MPI_Comm comm, int ce, const float *pred, const float *y, int64_t n,
                                int64_t out_numel, int64_t spatial, int64_t classes, double *mean) {
     int root = cascade_par_rank(comm) == 0;
     int64_t local = n * spatial, total;
     CASCADE_TRY(cascade_par_total(comm, CASCADE_OK, local, &total));
-    double *score = malloc((size_t)(local ? local : 1) * sizeof(double));
-    double *all = root ? malloc((size_t)(total ? total : 1) * sizeof(double)) : NULL;
-    float *all_y = root ? malloc((size_t)(total ? total : 1) * sizeof(float)) : NULL;
-    int *label = root ? malloc((size_t)(total ? total : 1) * sizeof(int)) : NULL;
-    cascade_status st = score && (!root || (all && all_y && label)) ? CASCADE_OK
-                        : cascade_fail(CASCADE_EINTERNAL, "out of memory for the ROC AUC of %lld elements",
-                                       (long long)total);
-    st = cascade_par_gather_root(comm, st, y, local, sizeof(float), all_y);
+    int64_t room = root ? total : local;
+    scored *v = calloc((size_t)(room ? room : 1), sizeof *v); /* padding zeroed: it is sent too */
+    cascade_status st = v ? CASCADE_OK
+                          : cascade_fail(CASCADE_EINTERNAL, "out of memory for the ROC AUC of %lld elements",
+                                         (long long)total);
     double auc_sum = 0;
     int auc_count = 0;
-    for (int64_t cls = ce ? 0 : 1; !st && cls < classes; cls++) {
-        for (int64_t i = 0; i < n; i++)
-            for (int64_t e = 0; e < spatial; e++)
-                score[i * spatial + e] = class_prob(ce, pred, i, e, out_numel, spatial, classes, cls);
-        st = cascade_par_gather_root(comm, st, score, local, sizeof(double), all);
-        if (!st && root) {
-            for (int64_t k = 0; k < total; k++) label[k] = (int)all_y[k] == (int)cls;
-            double auc = cascade_auc(all, label, total);
+    for (int64_t cls = ce ? 0 : 1; cls < classes; cls++) {
+        for (int64_t i = 0; !st && i < n; i++)
+            for (int64_t e = 0; e < spatial; e++) {
+                scored *p = &v[i * spatial + e];
+                p->s = class_prob(ce, pred, i, e, out_numel, spatial, classes, cls);
+                p->l = (int)y[i * spatial + e] == (int)cls;
+            }
+        st = cascade_par_gather_root(comm, st, v, local, sizeof *v, v);
+        if (st) break; /* on every rank: the gather agrees first */
+        if (root) {
+            double auc = auc_pairs(v, total);
             if (!isnan(auc)) auc_sum += auc, auc_count++;
         }
         if (ce && classes == 2) break; /* binary: AUC of class 0 == of class 1 */
     }
-    free(score), free(all), free(all_y), free(label);
+    free(v);
     *mean = auc_count ? auc_sum / auc_count : NAN;
     return st;
 }
@@ -247,9 +252,9 @@ static cascade_status angular_json(MPI_Comm comm, const float *pred, const float
     int root = cascade_par_rank(comm) == 0;
     int64_t total;
     CASCADE_TRY(cascade_par_total(comm, CASCADE_OK, n, &total));
-    double *ang = malloc((size_t)(n ? n : 1) * sizeof(double));
-    double *all = root ? malloc((size_t)(total ? total : 1) * sizeof(double)) : NULL;
-    cascade_status st = ang && (all || !root) ? CASCADE_OK : cascade_fail(CASCADE_EINTERNAL, "out of memory for %lld angles", (long long)total);
+    int64_t room = root ? total : n; /* rank 0's rows come first: computed in place */
+    double *ang = malloc((size_t)(room ? room : 1) * sizeof(double)), *all = ang;
+    cascade_status st = ang ? CASCADE_OK : cascade_fail(CASCADE_EINTERNAL, "out of memory for %lld angles", (long long)room);
     for (int64_t i = 0; !st && i < n; i++) {
         double pp = 0, tt = 0, chord = 0;
         for (int64_t k = 0; k < y_numel; k++) pp += (double)pred[i * out_numel + k] * pred[i * out_numel + k],
@@ -273,7 +278,7 @@ static cascade_status angular_json(MPI_Comm comm, const float *pred, const float
         json_num(t3, sizeof t3, t[2]);
         OUT(o, ",\"angle_68_deg\":%s,\"angle_median_deg\":%s,\"angle_mean_deg\":%s", t1, t2, t3);
     }
-    free(ang), free(all);
+    free(ang);
     return st;
 }
 

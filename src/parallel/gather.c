@@ -95,7 +95,8 @@ cascade_status cascade_par_gather_root(MPI_Comm comm, cascade_status local, cons
     MPI_Datatype type = MPI_DATATYPE_NULL;
     if (!st && (rc = MPI_Type_contiguous((int)elem_bytes, MPI_BYTE, &type)) == MPI_SUCCESS) rc = MPI_Type_commit(&type);
     if (!st && rc == MPI_SUCCESS)
-        rc = MPI_Gatherv(send, (int)count, type, recv, counts, displs, type, 0, comm);
+        rc = MPI_Gatherv(rank == 0 && send == recv ? MPI_IN_PLACE : send, (int)count, type, recv, counts, displs,
+                         type, 0, comm);
     if (!st && rc != MPI_SUCCESS) st = mpi_failed(rc, "gathering per-sample values to rank 0");
     if (type != MPI_DATATYPE_NULL) MPI_Type_free(&type);
     free(counts), free(displs), free(all);

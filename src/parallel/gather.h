@@ -34,7 +34,8 @@ cascade_status cascade_par_xacc_sum(MPI_Comm comm, cascade_xacc *a, int n, doubl
  * another has left. */
 cascade_status cascade_par_total(MPI_Comm comm, cascade_status local, int64_t count, int64_t *total);
 /* Every rank's `count` elements of elem_bytes each, concatenated in rank order into recv on
- * rank 0 (room for the total; recv may be NULL elsewhere). `local` as above. */
+ * rank 0 (room for the total; recv may be NULL elsewhere). `local` as above. Rank 0's
+ * elements come first: with send == recv on rank 0 they are already in place. */
 cascade_status cascade_par_gather_root(MPI_Comm comm, cascade_status local, const void *send, int64_t count,
                                        size_t elem_bytes, void *recv);
 

@@ -235,6 +235,10 @@ cascade_status cascade_session_open(cascade_training *t, cascade_job *job, const
         if (!o->quiet)
             cascade_log("optimizer state: %.0f bytes per rank%s\n", cascade_optimizer_bytes(&s->opt),
                         s->shards.sharded ? " (sharded over the ranks)" : "");
+        if (!o->quiet && s->base.has_valid) /* each rank holds the outputs of its own rows only */
+            cascade_log("validation: %lld samples, outputs %.1f MB on rank 0 (%lld rows) of %.1f MB\n",
+                        (long long)s->valid.n, (double)(s->valid_hi - s->valid_lo) * (double)s->out_numel * 4e-6,
+                        (long long)(s->valid_hi - s->valid_lo), (double)s->valid.n * (double)s->out_numel * 4e-6);
     }
     return CASCADE_OK;
 fail:
