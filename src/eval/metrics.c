@@ -121,31 +121,41 @@ static double class_prob(int ce, const float *pred, int64_t i, int64_t e, int64_
 
 /* Mean one-vs-rest ROC AUC over the classes present (NaN if none; rank 0 only): per class
  * the (probability, label) pair of every element — 16 bytes, as one rank needs, not the
- * outputs — gathered to rank 0 and sorted there in place. Rank 0's rows come first, so it
- * computes its own straight into the gathered array. */
+ * outputs — gathered to rank 0 and sorted there in place. The other ranks send theirs in
+ * rounds of at most AUC_ROUND elements' worth of samples (a bounded buffer); rank 0 computes
+ * its own straight into the gathered array. */
+#define AUC_ROUND (1 << 16) /* 1 MB of pairs */
+
 static cascade_status mean_auc(MPI_Comm comm, int ce, const float *pred, const float *y, int64_t n,
                                int64_t out_numel, int64_t spatial, int64_t classes, double *mean) {
     int root = cascade_par_rank(comm) == 0;
-    int64_t local = n * spatial, total;
-    CASCADE_TRY(cascade_par_total(comm, CASCADE_OK, local, &total));
-    int64_t room = root ? total : local;
+    int64_t before, total, most, rows = AUC_ROUND / (spatial ? spatial : 1); /* samples per round */
+    if (rows < 1) rows = 1;
+    CASCADE_TRY(cascade_par_counts(comm, CASCADE_OK, n, &before, &total, &most));
+    int64_t room = root ? total * spatial : (n < rows ? n : rows) * spatial, rounds = (most + rows - 1) / rows;
     scored *v = calloc((size_t)(room ? room : 1), sizeof *v); /* padding zeroed: it is sent too */
     cascade_status st = v ? CASCADE_OK
                           : cascade_fail(CASCADE_EINTERNAL, "out of memory for the ROC AUC of %lld elements",
-                                         (long long)total);
+                                         (long long)(total * spatial));
     double auc_sum = 0;
     int auc_count = 0;
     for (int64_t cls = ce ? 0 : 1; cls < classes; cls++) {
-        for (int64_t i = 0; !st && i < n; i++)
-            for (int64_t e = 0; e < spatial; e++) {
-                scored *p = &v[i * spatial + e];
-                p->s = class_prob(ce, pred, i, e, out_numel, spatial, classes, cls);
-                p->l = (int)y[i * spatial + e] == (int)cls;
-            }
-        st = cascade_par_gather_root(comm, st, v, local, sizeof *v, v);
-        if (st) break; /* on every rank: the gather agrees first */
+        for (int64_t r = 0; r < rounds; r++) { /* every rank every round: the gathers agree on st */
+            int64_t lo = r * rows, hi = lo + rows < n ? lo + rows : n;
+            scored *w = st ? NULL : root ? v + (before + lo) * spatial : v; /* rank 0: in place */
+            for (int64_t i = lo; w && i < hi; i++)
+                for (int64_t e = 0; e < spatial; e++) {
+                    scored *p = &w[(i - lo) * spatial + e];
+                    p->s = class_prob(ce, pred, i, e, out_numel, spatial, classes, cls);
+                    p->l = (int)y[i * spatial + e] == (int)cls;
+                }
+            st = cascade_par_gather_root_at(comm, st, w, hi > lo ? (hi - lo) * spatial : 0, (before + lo) * spatial,
+                                            sizeof *v, v);
+        }
+        if (!rounds) st = cascade_par_agree(comm, st, NULL, NULL, "the ROC AUC");
+        if (st) break; /* on every rank: the gathers agree first */
         if (root) {
-            double auc = auc_pairs(v, total);
+            double auc = auc_pairs(v, total * spatial);
             if (!isnan(auc)) auc_sum += auc, auc_count++;
         }
         if (ce && classes == 2) break; /* binary: AUC of class 0 == of class 1 */

@@ -38,5 +38,14 @@ cascade_status cascade_par_total(MPI_Comm comm, cascade_status local, int64_t co
  * elements come first: with send == recv on rank 0 they are already in place. */
 cascade_status cascade_par_gather_root(MPI_Comm comm, cascade_status local, const void *send, int64_t count,
                                        size_t elem_bytes, void *recv);
+/* The same with this rank's elements placed at element `offset` of recv (offsets chosen by
+ * the caller, e.g. a round of several: each rank sends a bounded piece per call). In place on
+ * rank 0 when send == recv + offset there. */
+cascade_status cascade_par_gather_root_at(MPI_Comm comm, cascade_status local, const void *send, int64_t count,
+                                          int64_t offset, size_t elem_bytes, void *recv);
+/* Every rank's `count`: the sum over the ranks before this one (its offset in rank order), the
+ * total and the largest, on every rank. */
+cascade_status cascade_par_counts(MPI_Comm comm, cascade_status local, int64_t count, int64_t *before,
+                                  int64_t *total, int64_t *most);
 
 #endif

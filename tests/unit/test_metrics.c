@@ -297,11 +297,35 @@ static void test_exact_sum(void) {
     CU_ASSERT(isnan(e));
 }
 
+/* Per-pixel AUC of many pixels: the ranks send their (score, label) pairs in several rounds
+ * (40 samples of 2^14 pixels); the members are those of all rows on one rank. */
+static void test_auc_rounds(void) {
+    enum { N = 40, S = 1 << 14 };
+    float *z = malloc(sizeof(float) * N * S), *y = malloc(sizeof(float) * N * S);
+    CU_ASSERT_FATAL(z && y);
+    uint64_t r = 7;
+    for (int i = 0; i < N * S; i++) {
+        r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+        y[i] = (float)((r >> 33) & 1);
+        z[i] = (float)((double)((r >> 40) & 1023) / 256.0 - 2.0 + y[i]); /* ties, and some signal */
+    }
+    cascade_job job;
+    memset(&job, 0, sizeof job);
+    job.loss = LOSS_BCE;
+    char split[2048], whole[2048];
+    metrics_on(MPI_COMM_WORLD, &job, z, y, N, S, S, split, sizeof split);
+    metrics_on(MPI_COMM_SELF, &job, z, y, N, S, S, whole, sizeof whole);
+    CU_ASSERT_STRING_EQUAL(split, whole);
+    CU_ASSERT(member(split, "auc") > 0.6 && member(split, "auc") < 1);
+    free(z), free(y);
+}
+
 int main(int argc, char **argv) {
     tio_init(&argc, &argv, "metrics");
     CU_pSuite s = CU_add_suite("metrics", NULL, NULL);
     CU_add_test(s, "exact sums independent of the ranks' split", test_exact_sum);
     CU_add_test(s, "members independent of the ranks' split", test_rank_invariant);
+    CU_add_test(s, "pixel AUC gathered in rounds", test_auc_rounds);
     CU_add_test(s, "tagging precision and recall", test_tagging);
     CU_add_test(s, "auc", test_auc);
     CU_add_test(s, "regression", test_regression);
