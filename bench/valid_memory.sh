@@ -22,15 +22,20 @@ mkdir data
 ref0=
 for p in 1 2 4; do
   start=$(date +%s.%N)
-  mpirun --oversubscribe -n $p /usr/bin/time -f "rss %M" "$build/cascade" evaluate run --data test.h5 \
-    --out eval$p.json 2> time$p.log >/dev/null
+  # one file per rank (OMPI_COMM_WORLD_RANK): stderr lines of the ranks would interleave
+  mpirun --oversubscribe -n $p bash -c 'exec /usr/bin/time -f %M -o "rss'$p'.$OMPI_COMM_WORLD_RANK" "$0" "$@"' \
+    "$build/cascade" evaluate run --data test.h5 --out eval$p.json >/dev/null
   wall=$(echo "$(date +%s.%N) - $start" | bc)
-  # the largest peak is rank 0's (it gathers the AUC pairs); the next one is the largest other rank
-  read -r r0 other < <(grep '^rss' time$p.log | awk '{print $2}' | sort -rn | head -2 | tr '\n' ' '; echo)
-  other=${other:-$r0}
+  r0=$(cat rss$p.0)
+  other=
+  for ((q = 1; q < p; q++)); do (( $(cat rss$p.$q) > ${other:-0} )) && other=$(cat rss$p.$q); done
   [[ -z $ref0 ]] && ref0=$r0
   cmp -s eval1.json eval$p.json && same=yes || same=NO
-  printf '%d rank(s): rank 0 %.0f MB (%.2fx 1 rank), other ranks %.0f MB (%.2fx), %.1f s, JSON same as 1 rank: %s\n' \
-    $p "$(echo "$r0/1024" | bc -l)" "$(echo "$r0/$ref0" | bc -l)" "$(echo "$other/1024" | bc -l)" \
-    "$(echo "$other/$ref0" | bc -l)" "$wall" $same
+  if [[ -z $other ]]; then
+    printf '%d rank: %.0f MB, %.1f s\n' $p "$(echo "$r0/1024" | bc -l)" "$wall"
+  else
+    printf '%d ranks: rank 0 %.0f MB (%.2fx 1 rank), largest other rank %.0f MB (%.2fx), %.1f s, JSON same as 1 rank: %s\n' \
+      $p "$(echo "$r0/1024" | bc -l)" "$(echo "$r0/$ref0" | bc -l)" "$(echo "$other/1024" | bc -l)" \
+      "$(echo "$other/$ref0" | bc -l)" "$wall" $same
+  fi
 done
