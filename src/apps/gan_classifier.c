@@ -135,13 +135,18 @@ cascade_status cascade_classifier_test(const char *dir, const float *real, const
     cascade_trained t;
     st = cascade_trained_open(&t, best, path[2], 1, comm);
     if (!st) st = cascade_trained_run(&t, comm);
+    /* one logit per sample: this rank's rows, then all of them on every rank */
+    float *logit = st ? NULL : malloc((size_t)(t.d.n ? t.d.n : 1) * sizeof(float));
     double *score = st ? NULL : malloc((size_t)t.d.n * sizeof(double));
     int *lab = st ? NULL : malloc((size_t)t.d.n * sizeof(int));
-    if (!st && (!score || !lab)) st = cascade_fail(CASCADE_EINTERNAL, "out of memory for classifier scores");
+    if (!st && (!score || !lab || !logit)) st = cascade_fail(CASCADE_EINTERNAL, "out of memory for classifier scores");
+    if (!st) memcpy(logit + t.lo, t.preds, (size_t)(t.hi - t.lo) * sizeof(float));
+    st = cascade_par_agree(comm, st, NULL, NULL, "allocating classifier scores");
+    if (!st) st = cascade_par_gather_rows(comm, logit, t.d.n, t.job.micro_batch, 1);
     if (!st) {
         int64_t right = 0;
         for (int64_t i = 0; i < t.d.n; i++) {
-            score[i] = t.preds[i];
+            score[i] = logit[i];
             lab[i] = t.d.y[i] != 0;
             right += (score[i] > 0) == lab[i];
         }
@@ -150,7 +155,7 @@ cascade_status cascade_classifier_test(const char *dir, const float *real, const
         res->test_loss = t.loss;
         res->best_step = t.meta.step;
     }
-    free(score), free(lab);
+    free(score), free(lab), free(logit);
     cascade_trained_close(&t);
     res->n_train = n_train, res->n_valid = n_valid, res->n_test = n_test, res->features = features;
     res->seconds = cascade_now() - t0;

@@ -57,15 +57,17 @@ cascade_status cascade_trained_open(cascade_trained *t, const char *ckpt, const 
     int chunk = (int)job->micro_batch;
     CASCADE_TRY(cascade_net_prepare(&t->net, chunk, 0));
     t->xb = cascade_alloc((size_t)chunk * (size_t)cascade_shape_numel(&d->x_shape) * sizeof(float), "input batch");
-    t->preds = cascade_alloc((size_t)d->n * (size_t)t->out_numel * sizeof(float), "outputs");
+    cascade_eval_rows(d->n, chunk, comm, &t->lo, &t->hi);
+    t->preds = cascade_alloc((size_t)(t->hi - t->lo > 0 ? t->hi - t->lo : 1) * (size_t)t->out_numel * sizeof(float),
+                             "outputs");
     return t->xb && t->preds ? CASCADE_OK : CASCADE_EINTERNAL;
 }
 
 cascade_status cascade_trained_run(cascade_trained *t, MPI_Comm comm) {
-    t->loss = cascade_predict_dataset(&t->job, &t->net, &t->d, (int)t->job.micro_batch, t->xb, t->preds, t->classes,
-                                      comm);
+    CASCADE_TRY(cascade_predict_dataset(&t->job, &t->net, &t->d, (int)t->job.micro_batch, t->xb, t->preds,
+                                        t->classes, comm, &t->loss));
     if (t->job.normalize_targets == NORM_STANDARD) { /* back to physical units */
-        cascade_tnorm_apply(&t->tnorm, t->preds, t->d.n, 1);
+        cascade_tnorm_apply(&t->tnorm, t->preds, t->hi - t->lo, 1);
         if (t->has_targets) cascade_tnorm_apply(&t->tnorm, t->d.y, t->d.n, 1);
     }
     return CASCADE_OK;
@@ -85,12 +87,13 @@ void cascade_trained_close(cascade_trained *t) {
 }
 
 const float *cascade_trained_targets(const cascade_trained *t) {
-    return t->job.kind == JOB_AUTOENCODER ? t->d.x : t->d.y;
+    const float *y = t->job.kind == JOB_AUTOENCODER ? t->d.x : t->d.y;
+    return y ? y + t->lo * cascade_shape_numel(&t->d.y_shape) : NULL;
 }
 
 void cascade_trained_scores(const cascade_trained *t, float *score) {
     const float *y = cascade_trained_targets(t);
-    for (int64_t i = 0; i < t->d.n; i++)
+    for (int64_t i = 0; i < t->hi - t->lo; i++)
         score[i] = (float)(cascade_loss(t->job.loss, 1, t->out_numel, t->classes, t->preds + i * t->out_numel,
                                         y + i * t->out_numel, NULL, 1.0f) /
                            (double)cascade_loss_terms(t->job.loss, 1, t->out_numel, t->classes));

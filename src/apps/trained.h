@@ -15,7 +15,8 @@ typedef struct {
     cascade_norm_stats norm, tnorm;
     int64_t classes, out_numel;
     int has_targets;
-    float *xb, *preds;         /* preds (d.n, out) after cascade_trained_run */
+    int64_t lo, hi;            /* this rank's rows of d (cascade_eval_rows) */
+    float *xb, *preds;         /* preds: this rank's rows (hi - lo, out) after cascade_trained_run */
     double loss;               /* mean loss in training units (NaN without targets) */
 } cascade_trained;
 
@@ -24,17 +25,24 @@ typedef struct {
  * them all), builds the net, reads parameters and normalisation. */
 cascade_status cascade_trained_open(cascade_trained *t, const char *ckpt, const char *data, int want_targets,
                                     MPI_Comm comm);
-/* Runs the model over all samples (ranks share the work; everyone gets all outputs), then
- * turns outputs and targets back into physical units (normalize_targets). */
+/* Runs the model over this rank's rows (nothing is gathered) and the mean loss over all
+ * ranks' rows, then turns outputs and targets back into physical units (normalize_targets).
+ * Collective. */
 cascade_status cascade_trained_run(cascade_trained *t, MPI_Comm comm);
 void cascade_trained_close(cascade_trained *t);
-/* What the outputs are compared with: the targets, or x for an autoencoder. */
+/* What the outputs are compared with: the targets, or x for an autoencoder — this rank's
+ * rows (hi - lo). */
 const float *cascade_trained_targets(const cascade_trained *t);
 /* Per-sample loss (mean over the sample's terms, the job's loss): the anomaly score of an
- * autoencoder (reconstruction error). score holds d.n floats. Needs cascade_trained_run. */
+ * autoencoder (reconstruction error), of this rank's rows: score holds hi - lo floats.
+ * Needs cascade_trained_run. */
 void cascade_trained_scores(const cascade_trained *t, float *score);
 
-/* Copies data set `name` of `in` into w (float32, or int32 for integer data sets). */
+/* Copies data set `name` of `in` into w (float32, or int32 for integer data sets), written by
+ * rank 0 (rank > 0: nothing but the collective calls). */
 cascade_status cascade_copy_dataset(cascade_h5file *in, cascade_h5writer *w, const char *name, int rank);
+/* The same, every rank reading and writing its block of the rows (cascade_par_block): the
+ * file holds the same whatever the rank count. Collective. */
+cascade_status cascade_copy_dataset_blocks(cascade_h5file *in, cascade_h5writer *w, const char *name, MPI_Comm comm);
 
 #endif

@@ -19,7 +19,8 @@ static const char help[] =
     "and task metrics as JSON: per regression target bias, resolution (std of the residual) and\n"
     "RMSE; for classification accuracy, ROC AUC and confusion_matrix (counts, rows = true class,\n"
     "columns = predicted), with per-pixel labels (segmentation) also iou_K per class K and mean_iou;\n"
-    "for loss = angular the angle quantiles.\n"
+    "for loss = angular the angle quantiles. Under mpirun each rank runs its own samples and the\n"
+    "metrics are combined exactly: the same JSON on any number of ranks.\n"
     "Autoencoders: reconstruction_mse/mae; --anomaly-label NAME (a 0/1 data set of FILE.h5): ROC AUC\n"
     "of the anomaly score (the per-sample reconstruction error, mean over its elements).\n"
     "--plots DIR: also DIR/predictions.h5 and the plots for the task (tools/plot_evaluation.py,\n"
@@ -158,7 +159,8 @@ static const char predict_help[] =
     "\n"
     "Writes the model's outputs per sample to OUT.h5 as `output` (N, output shape; regression\n"
     "outputs in physical units, classification logits), with copies of the job's target data\n"
-    "sets when FILE.h5 has them. Runs under mpirun too (the ranks share the samples).\n"
+    "sets when FILE.h5 has them. Runs under mpirun too: each rank computes and writes its own\n"
+    "samples' rows (the same file on any number of ranks).\n"
     "OUT.h5 appears only when complete (written as OUT.h5.tmp, then renamed); it may not be FILE.h5\n"
     "or the checkpoint, and an existing OUT.h5 is replaced only with --force.\n";
 

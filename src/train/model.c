@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "nn/loss.h"
+#include "parallel/gather.h"
 #include "parallel/parallel.h"
 
 cascade_status cascade_model_build(cascade_job *job, const char *net_name, const cascade_shape *x_shape,
@@ -298,6 +299,10 @@ cascade_status cascade_model_read_tnorm(cascade_h5file *f, int64_t columns, casc
     return st;
 }
 
+void cascade_eval_rows(int64_t n, int chunk, MPI_Comm comm, int64_t *lo, int64_t *hi) {
+    cascade_par_chunk_rows(n, chunk, cascade_par_rank(comm), cascade_par_size(comm), lo, hi);
+}
+
 cascade_status cascade_run_dataset(cascade_net *net, const cascade_dataset *d, int chunk, float *xb, int layer,
                                    float *out, MPI_Comm comm) {
     if (layer < 0) layer = net->output;
@@ -305,32 +310,46 @@ cascade_status cascade_run_dataset(cascade_net *net, const cascade_dataset *d, i
     /* chunks at global offsets, dealt to ranks in contiguous blocks: every sample is computed
      * in the same chunk whatever the rank count */
     int64_t lo, hi;
-    cascade_par_chunk_rows(d->n, chunk, cascade_par_rank(comm), cascade_par_size(comm), &lo, &hi);
+    cascade_eval_rows(d->n, chunk, comm, &lo, &hi);
     for (int64_t start = lo; start < hi; start += chunk) {
         int m = (int)(hi - start < chunk ? hi - start : chunk);
         memcpy(xb, d->x + start * xs, (size_t)(m * xs) * sizeof(float));
         cascade_run run = {.n = m, .training = 0, .update_stats = 0};
         run.ext[0] = xb;
         cascade_net_forward(net, &run);
-        memcpy(out + start * on, net->act[layer], (size_t)(m * on) * sizeof(float));
+        memcpy(out + (start - lo) * on, net->act[layer], (size_t)(m * on) * sizeof(float));
     }
-    return cascade_par_gather_rows(comm, out, d->n, chunk, on); /* everyone gets every output */
+    return CASCADE_OK;
 }
 
-double cascade_predict_dataset(const cascade_job *job, cascade_net *net, const cascade_dataset *d, int chunk,
-                               float *xb, float *preds, int64_t classes, MPI_Comm comm) {
-    if (cascade_run_dataset(net, d, chunk, xb, -1, preds, comm)) return NAN;
-    int64_t on = cascade_shape_numel(cascade_net_out_shape(net));
+cascade_status cascade_predict_dataset(const cascade_job *job, cascade_net *net, const cascade_dataset *d, int chunk,
+                                       float *xb, float *preds, int64_t classes, MPI_Comm comm, double *loss) {
+    *loss = NAN;
+    CASCADE_TRY(cascade_run_dataset(net, d, chunk, xb, -1, preds, comm));
+    int64_t on = cascade_shape_numel(cascade_net_out_shape(net)), lo, hi;
+    cascade_eval_rows(d->n, chunk, comm, &lo, &hi);
     const float *y = job->kind == JOB_AUTOENCODER ? d->x : d->y; /* an autoencoder reconstructs x */
-    if (!y) return NAN;
+    if (!y) return CASCADE_OK;
+    int64_t ys = job->kind == JOB_AUTOENCODER ? cascade_shape_numel(&d->x_shape) : cascade_shape_numel(&d->y_shape);
     const double *cw = job->n_class_weights ? job->class_weights : NULL;
-    double sum = cascade_loss_weighted(job->loss, (int)d->n, on, classes, preds, y, cw, NULL, 1.0f);
-    if (!cw) return sum / (double)cascade_loss_terms(job->loss, (int)d->n, on, classes);
-    double wsum = 0, w; /* weighted mean: divided by the labels' weights */
-    int64_t spatial = cascade_shape_numel(&d->y_shape);
-    for (int64_t i = 0; i < d->n * spatial; i++) {
-        cascade_ce_label_weights(1, 1, y + i, cw, classes, &w);
-        wsum += w;
+    /* per sample the sum of its terms (a fixed order within the sample), then the exact sum over
+     * the samples of all ranks: the same bits for any rank count */
+    cascade_xacc acc[2]; /* loss, and the labels' weights (class_weights) */
+    memset(acc, 0, sizeof acc);
+    for (int64_t i = lo; i < hi; i++) {
+        const float *yi = y + i * ys;
+        cascade_xacc_add(&acc[0], cascade_loss_weighted(job->loss, 1, on, classes, preds + (i - lo) * on, yi, cw,
+                                                        NULL, 1.0f));
+        if (!cw) continue;
+        double wsum = 0, w; /* weighted mean: divided by the labels' weights */
+        for (int64_t e = 0; e < ys; e++) {
+            cascade_ce_label_weights(1, 1, yi + e, cw, classes, &w);
+            wsum += w;
+        }
+        cascade_xacc_add(&acc[1], wsum);
     }
-    return sum / wsum;
+    double sum[2];
+    CASCADE_TRY(cascade_par_xacc_sum(comm, acc, cw ? 2 : 1, sum));
+    *loss = sum[0] / (cw ? sum[1] : (double)cascade_loss_terms(job->loss, (int)d->n, on, classes));
+    return CASCADE_OK;
 }

@@ -57,13 +57,18 @@ cascade_status cascade_model_write_blocks(cascade_h5writer *w, MPI_Comm comm, co
                                           const cascade_shape *shape, const float *data);
 cascade_status cascade_model_read_tnorm(cascade_h5file *f, int64_t columns, cascade_norm_stats *t);
 
-/* Eval-mode outputs of layer `layer` (-1: the net output) for all samples of d into out on
- * every rank (each rank computes its block of chunks, then they are gathered). */
+/* This rank's rows [lo, hi) of an evaluation of n samples in chunks of `chunk`
+ * (cascade_par_chunk_rows: contiguous blocks in rank order, every sample in the same chunk
+ * whatever the rank count). Not collective. */
+void cascade_eval_rows(int64_t n, int chunk, MPI_Comm comm, int64_t *lo, int64_t *hi);
+/* Eval-mode outputs of layer `layer` (-1: the net output) for this rank's rows [lo, hi) of d
+ * (cascade_eval_rows) into out ((hi - lo) rows). Nothing is gathered; not collective. */
 cascade_status cascade_run_dataset(cascade_net *net, const cascade_dataset *d, int chunk, float *xb, int layer,
                                    float *out, MPI_Comm comm);
-/* Eval-mode outputs of `net` for all samples of d into preds (n, out) on every rank; returns
- * the mean loss (NaN without targets). */
-double cascade_predict_dataset(const cascade_job *job, cascade_net *net, const cascade_dataset *d, int chunk,
-                               float *xb, float *preds, int64_t classes, MPI_Comm comm);
+/* Eval-mode outputs of `net` for this rank's rows of d into preds ((hi - lo), out) and the
+ * mean loss over all ranks' rows into *loss (NaN without targets): per-sample sums added
+ * exactly over the ranks, so the same bits for any rank count. Collective. */
+cascade_status cascade_predict_dataset(const cascade_job *job, cascade_net *net, const cascade_dataset *d, int chunk,
+                                       float *xb, float *preds, int64_t classes, MPI_Comm comm, double *loss);
 
 #endif

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "eval/metrics.h"
+#include "train/model.h"
 #include "cascade/xsum.h"
 #include "nn/loss.h"
 
@@ -135,21 +136,23 @@ cascade_status cascade_session_open_rundir(const cascade_job *job, const char *r
     return cascade_fopen_append(path, metrics); /* never through a symbolic link */
 }
 
-/* The step's buffers: a micro-batch of inputs, targets and output gradients, the validation
- * outputs (and in physical units with normalize_targets), the step's doubles, label weights. */
+/* The step's buffers: a micro-batch of inputs, targets and output gradients, this rank's
+ * validation outputs (and in physical units with normalize_targets; 1/P of the set each), the
+ * step's doubles, label weights. */
 static cascade_status alloc_buffers(cascade_session *s) {
     cascade_job *job = s->base.job;
     int64_t mb = job->micro_batch;
     int64_t ys = cascade_shape_numel(&s->base.train.y_shape), xs = cascade_shape_numel(&s->base.train.x_shape);
+    cascade_eval_rows(s->base.has_valid ? s->valid.n : 0, (int)mb, s->base.comm, &s->valid_lo, &s->valid_hi);
+    size_t nv = (size_t)(s->valid_hi - s->valid_lo > 0 ? s->valid_hi - s->valid_lo : 1);
     s->idx = malloc((size_t)mb * sizeof(int64_t));
     s->xb = cascade_alloc((size_t)mb * (size_t)xs * sizeof(float), "input batch");
     s->yb = cascade_alloc((size_t)mb * (size_t)ys * sizeof(float), "target batch");
     s->dout = cascade_alloc((size_t)mb * (size_t)s->out_numel * sizeof(float), "output gradient");
-    s->preds = cascade_alloc((size_t)(s->base.has_valid ? s->valid.n : 1) * (size_t)s->out_numel * sizeof(float),
-                             "validation outputs");
+    s->preds = cascade_alloc(nv * (size_t)s->out_numel * sizeof(float), "validation outputs");
     if (job->normalize_targets == NORM_STANDARD && s->base.has_valid) {
-        s->phys_preds = cascade_alloc((size_t)s->valid.n * (size_t)s->out_numel * sizeof(float), "validation outputs");
-        s->phys_y = cascade_alloc((size_t)s->valid.n * (size_t)ys * sizeof(float), "validation targets");
+        s->phys_preds = cascade_alloc(nv * (size_t)s->out_numel * sizeof(float), "validation outputs");
+        s->phys_y = cascade_alloc(nv * (size_t)ys * sizeof(float), "validation targets");
         if (!s->phys_preds || !s->phys_y) return cascade_fail(CASCADE_EINTERNAL, "out of memory");
     }
     s->facc = cascade_alloc((size_t)(s->net.n_stats + 1) * sizeof(double), "statistics buffer");
@@ -238,6 +241,10 @@ cascade_status cascade_session_open(cascade_training *t, cascade_job *job, const
         if (!o->quiet)
             cascade_log("optimizer state: %.0f bytes per rank%s\n", cascade_optimizer_bytes(&s->opt),
                         s->shards.sharded ? " (sharded over the ranks)" : "");
+        if (!o->quiet && s->base.has_valid) /* each rank holds the outputs of its own rows only */
+            cascade_log("validation: %lld samples, outputs %.1f MB on rank 0 (%lld rows) of %.1f MB\n",
+                        (long long)s->valid.n, (double)(s->valid_hi - s->valid_lo) * (double)s->out_numel * 4e-6,
+                        (long long)(s->valid_hi - s->valid_lo), (double)s->valid.n * (double)s->out_numel * 4e-6);
     }
     return CASCADE_OK;
 fail:
@@ -302,23 +309,26 @@ void cascade_session_log(cascade_training *t, double seconds, double elapsed) {
 
 cascade_status cascade_session_validate(cascade_training *t, double elapsed, double *loss_out) {
     cascade_session *s = (cascade_session *)t;
-    double loss = cascade_predict_dataset(s->base.job, &s->net, &s->valid, (int)s->base.job->micro_batch, s->xb, s->preds,
-                                          s->classes, s->base.comm);
+    cascade_job *job = s->base.job;
+    double loss;
+    CASCADE_TRY(cascade_predict_dataset(job, &s->net, &s->valid, (int)job->micro_batch, s->xb, s->preds, s->classes,
+                                        s->base.comm, &loss));
     *loss_out = loss;
-    if (s->base.rank != 0) return CASCADE_OK;
-    char metrics[4096], l[32];
-    const float *preds = s->preds, *y = s->base.job->kind == JOB_AUTOENCODER ? s->valid.x : s->valid.y;
+    /* this rank's rows [lo, hi): outputs in s->preds, targets (x for an autoencoder) in valid */
+    int64_t lo = s->valid_lo, m = s->valid_hi - s->valid_lo, ys = cascade_shape_numel(&s->valid.y_shape);
+    const float *preds = s->preds, *y = job->kind == JOB_AUTOENCODER ? s->valid.x + lo * cascade_shape_numel(&s->valid.x_shape)
+                                                                   : s->valid.y + lo * ys;
     if (s->phys_preds) { /* metrics in physical units */
-        int64_t ys = cascade_shape_numel(&s->valid.y_shape);
-        memcpy(s->phys_preds, s->preds, (size_t)(s->valid.n * s->out_numel) * sizeof(float));
-        memcpy(s->phys_y, s->valid.y, (size_t)(s->valid.n * ys) * sizeof(float));
-        cascade_tnorm_apply(&s->tnorm, s->phys_preds, s->valid.n, 1);
-        cascade_tnorm_apply(&s->tnorm, s->phys_y, s->valid.n, 1);
+        memcpy(s->phys_preds, s->preds, (size_t)(m * s->out_numel) * sizeof(float));
+        memcpy(s->phys_y, y, (size_t)(m * ys) * sizeof(float));
+        cascade_tnorm_apply(&s->tnorm, s->phys_preds, m, 1);
+        cascade_tnorm_apply(&s->tnorm, s->phys_y, m, 1);
         preds = s->phys_preds;
         y = s->phys_y;
     }
-    cascade_metrics_json(s->base.job, preds, y, s->valid.n, s->out_numel, cascade_shape_numel(&s->valid.y_shape),
-                         metrics, sizeof metrics);
+    char metrics[4096], l[32];
+    CASCADE_TRY(cascade_metrics_json(job, preds, y, m, s->out_numel, ys, s->base.comm, metrics, sizeof metrics, NULL));
+    if (s->base.rank != 0) return CASCADE_OK;
     cascade_json_double(l, sizeof l, loss);
     fprintf(s->base.metrics, "{\"step\":%lld,\"epoch\":%lld,\"split\":\"valid\",\"loss\":%s,\"time_s\":%.3f%s}\n",
             (long long)s->base.prog.step, (long long)s->base.prog.epoch, l, elapsed, metrics);

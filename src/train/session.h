@@ -16,12 +16,13 @@ typedef struct {
     cascade_dataset valid;
     cascade_norm_stats norm;
     cascade_norm_stats tnorm;     /* normalize_targets = standard */
-    float *phys_preds, *phys_y;   /* validation outputs/targets back in physical units */
+    float *phys_preds, *phys_y;   /* this rank's validation outputs/targets in physical units */
+    int64_t valid_lo, valid_hi;   /* this rank's validation rows (cascade_eval_rows) */
     cascade_net net;
     cascade_optimizer opt;
     int64_t out_numel, classes, terms_per_sample;
     int64_t *idx;                 /* the micro-batch's sample indices */
-    float *xb, *yb, *dout, *preds;
+    float *xb, *yb, *dout, *preds; /* preds: this rank's validation outputs (valid_hi - valid_lo, out) */
     double *facc;     /* a micro-batch's doubles [stats | loss], then the step's sums */
     double *label_w;  /* class weights of one sample's labels (class_weights) */
     cascade_reducer red;   /* the step's gradient reduction (fast or exact) */
