@@ -5,8 +5,9 @@
 #
 #   bench/scaling.sh             the study: writes docs/scaling-results.md, docs/img/scaling-*.png
 #                                (hours on the 2-core machine; env SCALING_DOCS=DIR elsewhere)
-#   bench/scaling.sh --quick     airshower-energy, fast and deterministic, 1, 16, 256 ranks, nodes 1x
-#                                and 8x this core: one JSON line per point (< 10 minutes)
+#   bench/scaling.sh --quick     airshower-energy: fast at 1, 16, 256 ranks, deterministic at 1, 64
+#                                ranks, nodes 1x and 8x this core: one JSON line per point
+#                                (< 10 minutes on a quiet machine)
 #   bench/scaling.sh --validate  predicted vs measured (mpirun) step times at 1, 2 and 4 ranks
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
