@@ -139,6 +139,8 @@ def run_point(job, mode, ranks, speedup=1.0, strong=False, steps=None, host_gf=N
             cmd += ["--set", "train.deterministic=true"]
         for k, v in sets.items():
             cmd += ["--set", f"{k}={v}"]
+        for kv in os.environ.get("CASCADE_SMPI_SET", "").split():  # more job settings (experiments)
+            cmd += ["--set", kv]
         t0 = time.time()
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=work)
         wall = time.time() - t0
