@@ -118,8 +118,8 @@ static cascade_status read_set(cascade_h5file *f, const char *name, const int64_
 }
 
 /* log_inputs: x -> log10(1 + x); a negative value is a data error naming its row. */
-static cascade_status log_transform(const cascade_job *job, int input, const cascade_source *src, const int64_t *rows,
-                                    int64_t first, int64_t n, int64_t numel, float *v) {
+cascade_status cascade_source_log_input(const cascade_job *job, int input, const cascade_source *src, const int64_t *rows,
+                                       int64_t first, int64_t n, int64_t numel, float *v) {
     int wanted = 0;
     for (int k = 0; k < job->n_log_inputs; k++) wanted |= strcmp(job->log_inputs[k], job->inputs[input]) == 0;
     if (!wanted) return CASCADE_OK;
@@ -176,28 +176,33 @@ void cascade_source_close(cascade_source *src) {
     src->f = NULL;
 }
 
+void cascade_source_stack_input(const cascade_job *job, const cascade_source *src, int i, int64_t n, const float *v,
+                                float *x, int64_t *off) {
+    const cascade_dataset *d = &src->shape;
+    int64_t xs = cascade_shape_numel(&d->x_shape), numel = d->in_numel[i];
+    if (job->layout == LAYOUT_CHANNELS) {
+        for (int64_t s = 0; s < n; s++) memcpy(x + s * xs + i * numel, v + s * numel, (size_t)numel * sizeof(float));
+        return;
+    }
+    cascade_shape si = sample_shape(&src->in[i]);
+    int64_t width = feature_width(&si, d->x_shape.ndim), total_w = d->x_shape.d[d->x_shape.ndim - 1];
+    int64_t lead = numel / width;
+    for (int64_t s = 0; s < n; s++)
+        for (int64_t r = 0; r < lead; r++)
+            memcpy(x + s * xs + r * total_w + *off, v + s * numel + r * width, (size_t)width * sizeof(float));
+    *off += width;
+}
+
 cascade_status cascade_source_read(const cascade_job *job, cascade_source *src, const int64_t *rows, int64_t first,
                                    int64_t n, float *x, float *y, float *tmp) {
     const cascade_dataset *d = &src->shape;
-    int64_t xs = cascade_shape_numel(&d->x_shape);
-    int64_t off = 0; /* channel offset (channels) or feature offset (features) */
+    int64_t off = 0; /* feature offset (features layout) */
     cascade_status bad = CASCADE_OK; /* a local data error: reported after the last collective read */
     for (int i = 0; i < job->n_inputs; i++) {
-        cascade_shape si = sample_shape(&src->in[i]);
         int64_t numel = d->in_numel[i];
         CASCADE_TRY(read_set(src->f, job->inputs[i], rows, n, first, numel, tmp, &bad));
-        if (!bad) bad = log_transform(job, i, src, rows, first, n, numel, tmp);
-        if (job->layout == LAYOUT_CHANNELS) {
-            for (int64_t s = 0; s < n; s++)
-                memcpy(x + s * xs + i * numel, tmp + s * numel, (size_t)numel * sizeof(float));
-        } else {
-            int64_t width = feature_width(&si, d->x_shape.ndim), total_w = d->x_shape.d[d->x_shape.ndim - 1];
-            int64_t lead = numel / width;
-            for (int64_t s = 0; s < n; s++)
-                for (int64_t r = 0; r < lead; r++)
-                    memcpy(x + s * xs + r * total_w + off, tmp + s * numel + r * width, (size_t)width * sizeof(float));
-            off += width;
-        }
+        if (!bad) bad = cascade_source_log_input(job, i, src, rows, first, n, numel, tmp);
+        cascade_source_stack_input(job, src, i, n, tmp, x, &off);
     }
     if (!src->want_targets || !y) return bad;
     int64_t ys = cascade_shape_numel(&d->y_shape);

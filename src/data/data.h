@@ -54,6 +54,14 @@ void cascade_source_close(cascade_source *src);
 cascade_status cascade_source_read(const cascade_job *job, cascade_source *src, const int64_t *rows, int64_t first,
                                    int64_t n, float *x, float *y, float *tmp);
 
+/* log_inputs on input `input`'s n samples v (n, numel) of rows `rows` (or first + i): x ->
+ * log10(1 + x); a negative value is a data error naming its row. */
+cascade_status cascade_source_log_input(const cascade_job *job, int input, const cascade_source *src, const int64_t *rows,
+                                       int64_t first, int64_t n, int64_t numel, float *v);
+/* Input i's n samples v (n, per-sample elements) into x (n, x_shape): its channel block
+ * (channels layout) or its features at *off, which advances (features layout). */
+void cascade_source_stack_input(const cascade_job *job, const cascade_source *src, int i, int64_t n, const float *v,
+                                float *x, int64_t *off);
 /* Loads inputs (and targets when want_targets) of `path` under the job's [data] mapping.
  * rows/n_rows: a subset of sample indices (sorted), or NULL for all. */
 cascade_status cascade_data_load(const cascade_job *job, const char *path, int want_targets,

@@ -186,30 +186,13 @@ static void sort_rows(const cascade_stream *s, const int64_t *samples, int64_t n
 static cascade_status stack_raw(cascade_stream *s, const cascade_job *job, const int64_t *sorted, int64_t n) {
     const cascade_dataset *d = &s->shape;
     const char *file = d->file;
-    int64_t xs = cascade_shape_numel(&d->x_shape), nd = d->x_shape.ndim, off = 0;
+    int64_t off = 0;
     for (int i = 0; i < job->n_inputs; i++) {
         int64_t numel = d->in_numel[i];
         float *v = s->pf.seg[i];
         CASCADE_TRY(cascade_h5_check_finite(file, job->inputs[i], v, n, numel, 0, sorted));
-        int wanted = 0;
-        for (int k = 0; k < job->n_log_inputs; k++) wanted |= strcmp(job->log_inputs[k], job->inputs[i]) == 0;
-        for (int64_t e = 0; wanted && e < n * numel; e++) {
-            if (v[e] < 0)
-                return cascade_fail(CASCADE_EDATA, "%s: data set '%s' row %lld holds %g < 0; log_inputs needs values >= 0",
-                                    file, job->inputs[i], (long long)sorted[e / numel], (double)v[e]);
-            v[e] = (float)log10(1.0 + (double)v[e]);
-        }
-        if (job->layout == LAYOUT_CHANNELS) {
-            for (int64_t q = 0; q < n; q++) memcpy(s->xsorted + q * xs + i * numel, v + q * numel, (size_t)numel * sizeof(float));
-            continue;
-        }
-        /* features: the last axis, or one feature per position for an input with one axis fewer */
-        int64_t si_nd = s->src.in[i].shape.ndim - 1, total_w = d->x_shape.d[nd - 1];
-        int64_t width = si_nd == nd && si_nd ? s->src.in[i].shape.d[si_nd] : 1, lead = numel / width;
-        for (int64_t q = 0; q < n; q++)
-            for (int64_t r = 0; r < lead; r++)
-                memcpy(s->xsorted + q * xs + r * total_w + off, v + q * numel + r * width, (size_t)width * sizeof(float));
-        off += width;
+        CASCADE_TRY(cascade_source_log_input(job, i, &s->src, sorted, 0, n, numel, v));
+        cascade_source_stack_input(job, &s->src, i, n, v, s->xsorted, &off);
     }
     int64_t ys = cascade_shape_numel(&d->y_shape);
     off = 0;
