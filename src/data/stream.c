@@ -4,7 +4,6 @@
  * HDF5 read per data set (stream.h). The global Philox permutation
  * (the caller's) still decides which sample goes to which step, so results do not depend on
  * the mode or the rank count. */
-#include <math.h>
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
