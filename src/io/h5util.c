@@ -60,31 +60,28 @@ hid_t h5_fapl(MPI_Comm comm, const char *file) {
     return fapl;
 }
 
-cascade_status h5_file_open(const char *path, MPI_Comm comm, int create, hid_t *id) {
+cascade_status h5_file_open(const char *path, MPI_Comm comm, int alike, hid_t *id) {
     *id = H5I_INVALID_HID;
     cascade_status st = CASCADE_OK;
     hid_t fapl = h5_fapl(comm, path);
     if (fapl < 0) st = CASCADE_EINTERNAL;
-    int alike = create == H5_READ_ALIKE;
-    create = create == 1;
-    /* Metadata written at flush by rank 0 on behalf of all, not by every rank. Data read alike:
-     * metadata read by one rank and broadcast, not by every rank from the file system (P
-     * ranks' header reads become one). Not for the other readers: their Local functions
-     * (h5io.h) may be called by one rank alone. */
-    if (st == CASCADE_OK && H5Pset_coll_metadata_write(fapl, 1) < 0)
-        st = h5_fail(CASCADE_EINTERNAL, path, "cannot select collective metadata writes");
+    alike = alike == H5_READ_ALIKE;
+    /* Data read alike: metadata read by one rank and broadcast, not by every rank from the
+     * file system (P ranks' header reads become one). Not for the other readers: their Local
+     * functions (h5io.h) may be called by one rank alone. (Files are only read here; the
+     * writer sets collective metadata writes.) */
     if (st == CASCADE_OK && alike && H5Pset_all_coll_metadata_ops(fapl, 1) < 0)
         st = h5_fail(CASCADE_EINTERNAL, path, "cannot select collective metadata reads");
     st = h5_agree(comm, st);
     if (st == CASCADE_OK) {
-        *id = create ? H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl) : H5Fopen(path, H5F_ACC_RDONLY, fapl);
+        *id = H5Fopen(path, H5F_ACC_RDONLY, fapl);
         char detail[512];
         if (*id < 0 && strstr(h5_detail(detail, sizeof detail), "truncated"))
             st = cascade_fail(CASCADE_EIO, "%s: truncated HDF5 file, shorter than its header says "
                               "(an interrupted copy or write?) (HDF5: %s)", path, detail);
         else if (*id < 0)
-            st = cascade_fail(CASCADE_EIO, "%s: cannot %s the HDF5 file (HDF5: %s)", path,
-                              create ? "create" : "open", detail[0] ? detail : "no detail");
+            st = cascade_fail(CASCADE_EIO, "%s: cannot open the HDF5 file (HDF5: %s)", path,
+                              detail[0] ? detail : "no detail");
         st = h5_agree(comm, st);
     }
     if (fapl >= 0) H5Pclose(fapl);

@@ -34,12 +34,12 @@ cascade_status h5_fail(cascade_status code, const char *file, const char *fmt, .
 
 /* File access list for the MPI-IO driver on comm; H5I_INVALID_HID (message set) on error. */
 hid_t h5_fapl(MPI_Comm comm, const char *file);
-/* Opens `path` read-only (create 0), creates it (truncating; 1), or opens it read-only for
- * reading alike on every rank (H5_READ_ALIKE: the same objects in the same order, so that
- * metadata is read by one rank and broadcast), with the MPI-IO driver on comm.
- * Collective; status agreed; a truncated file gets its own message. */
+/* Opens `path` read-only with the MPI-IO driver on comm; with `alike` (H5_READ_ALIKE) for
+ * reading alike on every rank (the same objects in the same order, so that metadata is read
+ * by one rank and broadcast). Files are created by the writer (writer.c). Collective; status
+ * agreed; a truncated file gets its own message. */
 #define H5_READ_ALIKE 2
-cascade_status h5_file_open(const char *path, MPI_Comm comm, int create, hid_t *id);
+cascade_status h5_file_open(const char *path, MPI_Comm comm, int alike, hid_t *id);
 /* MPI_Comm_rank and _size, checked. */
 cascade_status h5_comm_info(MPI_Comm comm, const char *path, int *rank, int *size);
 /* Transfer list for collective I/O; H5I_INVALID_HID (message set) on error. */
