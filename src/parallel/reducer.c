@@ -14,6 +14,9 @@
 #define DIG CASCADE_XSUM_DIGITS
 #define OWN_TAG0 16384 /* fast buckets' own allreduces: tags OWN_TAG0 + bucket (MPI guarantees 32767) */
 #define OWN_TAGS (32767 - OWN_TAG0)
+#define EXP_TAG0 0     /* exact buckets: the exponents' allreduce, then the sums' reduce-scatter */
+#define RS_TAG0 8192
+#define EXACT_TAGS (RS_TAG0 - EXP_TAG0)
 #define STAGE_DONE 4  /* bucket stages: 1 reduce (flat: allreduce; hierarchical: node reduce),
                        * 2 leaders' allreduce, 3 node broadcast, 4 done; exact: 1 exponents'
                        * allreduce, 2 exchange of the fixed-point sums, 4 done */
@@ -46,9 +49,10 @@ static cascade_status copy_buckets(cascade_reducer *r) {
                                 (long long)(b->hi - b->lo));
         }
     }
-    if (c->exact && nb > 32767) { /* the exchange's tags: MPI guarantees 32767 */
+    if (c->exact && nb > EXACT_TAGS) { /* the reductions' tags: MPI guarantees 32767 */
         cascade_reducer_free(r);
-        return cascade_fail(CASCADE_EINTERNAL, "%d gradient buckets: at most 32767 in deterministic mode", nb);
+        return cascade_fail(CASCADE_EINTERNAL, "%d gradient buckets: at most %d in deterministic mode", nb,
+                            EXACT_TAGS);
     }
     if (covered != c->n) {
         cascade_reducer_free(r);
@@ -58,26 +62,29 @@ static cascade_status copy_buckets(cascade_reducer *r) {
     return CASCADE_OK;
 }
 
-/* exact: the part [*a, *a + *count) of rank q's shard inside bucket b. */
-static void shard_part(const cascade_reducer *r, const cascade_reducer_bucket *b, int q, int64_t *a, int *count) {
+/* exact: where rank q's shard starts inside bucket b, as an offset from b->lo (q = size: the end). */
+static int64_t shard_start(const cascade_reducer *r, const cascade_reducer_bucket *b, int q) {
     int64_t lo, hi;
-    cascade_par_block(r->cfg.shards->n, q, r->topo->size, &lo, &hi);
-    *a = lo > b->lo ? lo : b->lo;
-    int64_t e = hi < b->hi ? hi : b->hi;
-    *count = e > *a ? (int)(e - *a) : 0;
+    cascade_par_block(r->cfg.shards->n, q < r->topo->size ? q : r->topo->size - 1, r->topo->size, &lo, &hi);
+    int64_t a = q < r->topo->size ? lo : hi;
+    return (a < b->lo ? b->lo : a > b->hi ? b->hi : a) - b->lo;
 }
 
-/* exact, several ranks: the buffers of the fixed-point sums and their exchange. */
+/* exact, several ranks: the buffers of the exponents, the fixed-point sums, their reductions'
+ * scratch, and every bucket's shard bounds for the reduce-scatter. */
 static cascade_status exact_buffers(cascade_reducer *r) {
     const cascade_reducer_cfg *c = &r->cfg;
     int size = r->topo->size;
-    int64_t ns = c->shards->hi - c->shards->lo;
     r->emax = cascade_alloc((size_t)c->n + 1, "largest exponents");
+    r->emax_tmp = cascade_alloc((size_t)c->n + 1, "largest exponents scratch");
     r->fixed = cascade_alloc((size_t)(c->n + 1) * sizeof(int64_t), "fixed-point sums");
-    r->peer_sums = cascade_alloc((size_t)(size - 1) * (size_t)(ns + 1) * sizeof(int64_t), "received sums");
-    if (!r->emax || !r->fixed || !r->peer_sums) return reducer_oom(r);
-    for (int i = 0; i < r->n_buckets; i++)
-        if (!(r->b[i].sends = malloc(2 * (size_t)(size - 1) * sizeof(MPI_Request)))) return reducer_oom(r);
+    r->fixed_tmp = cascade_alloc((size_t)(c->n + 1) * sizeof(int64_t), "fixed-point sums scratch");
+    if (!r->emax || !r->emax_tmp || !r->fixed || !r->fixed_tmp) return reducer_oom(r);
+    for (int i = 0; i < r->n_buckets; i++) {
+        cascade_reducer_bucket *b = &r->b[i];
+        if (!(b->bounds = malloc(((size_t)size + 1) * sizeof(int64_t)))) return reducer_oom(r);
+        for (int q = 0; q <= size; q++) b->bounds[q] = shard_start(r, b, q);
+    }
     return CASCADE_OK;
 }
 
@@ -114,7 +121,7 @@ cascade_status cascade_reducer_init(cascade_reducer *r, const cascade_topo *topo
 }
 
 void cascade_reducer_free(cascade_reducer *r) {
-    for (int i = 0; r->b && i < r->n_buckets; i++) free(r->b[i].sends);
+    for (int i = 0; r->b && i < r->n_buckets; i++) free(r->b[i].bounds);
     free(r->b);
     free(r->dsum);
     free(r->dd);
@@ -122,8 +129,9 @@ void cascade_reducer_free(cascade_reducer *r) {
     cascade_free(r->scratch);
     cascade_free(r->slots);
     cascade_free(r->emax);
+    cascade_free(r->emax_tmp);
     cascade_free(r->fixed);
-    cascade_free(r->peer_sums);
+    cascade_free(r->fixed_tmp);
     memset(r, 0, sizeof *r);
 }
 
@@ -208,9 +216,8 @@ static void set_stage(cascade_reducer *r, cascade_reducer_bucket *b, int stage) 
         cascade_trace_add(r->cfg.exact ? "reduce-scatter" : "allreduce", b->name, b->t_start, cascade_now());
 }
 
-/* exact: bucket b's largest exponents are agreed: its terms into fixed-point sums, the sums
- * of every other rank's shard part sent to it, this rank's part received from each (into
- * peer_sums[k], k the sender's index among the other ranks). Integer sums need no order. */
+/* exact: bucket b's largest exponents are agreed: its terms into fixed-point sums, then
+ * their reduce-scatter to the shard owners (integer sums: any order gives the same bits). */
 static int exchange(cascade_reducer *r, cascade_reducer_bucket *b) {
     double t0 = cascade_now();
     cascade_region_begin("exact fixed", b->name, b->hi - b->lo, 0);
@@ -218,34 +225,16 @@ static int exchange(cascade_reducer *r, cascade_reducer_bucket *b) {
     cascade_region_end();
     r->exact_s += cascade_now() - t0;
     cascade_trace_add("exact", "fold to fixed point", t0, cascade_now());
-    const cascade_topo *t = r->topo;
-    int tag = (int)(b - r->b), rc = MPI_SUCCESS, count, q_count;
-    int64_t a, q_a, peer_stride = r->cfg.shards->hi - r->cfg.shards->lo + 1;
-    shard_part(r, b, t->rank, &a, &count);
-    for (int q = 0, k = 0; q < t->size; q++) {
-        if (q == t->rank) continue;
-        MPI_Request *to_q = &b->sends[2 * k], *from_q = &b->sends[2 * k + 1];
-        *to_q = *from_q = MPI_REQUEST_NULL;
-        shard_part(r, b, q, &q_a, &q_count);
-        if (rc == MPI_SUCCESS && count)
-            rc = MPI_Irecv(r->peer_sums + k * peer_stride + (a - r->cfg.shards->lo), count, MPI_INT64_T, q, tag,
-                           t->world, from_q);
-        if (rc == MPI_SUCCESS && q_count) rc = MPI_Isend(r->fixed + q_a, q_count, MPI_INT64_T, q, tag, t->world, to_q);
-        k++;
-    }
     b->stage = 2;
-    return rc;
+    b->own_active = 1;
+    return cascade_reduce_scatter_start(&b->op, CASCADE_RED_SUM_I64, r->fixed + b->lo, r->fixed_tmp + b->lo,
+                                        b->hi - b->lo, b->bounds, r->topo->world, RS_TAG0 + (int)(b - r->b));
 }
 
 /* *done: the bucket's pending requests have completed (wait: blocks until they have; none
  * pending yet: not done). */
-static int complete(const cascade_reducer *r, cascade_reducer_bucket *b, int wait, int *done) {
+static int complete(cascade_reducer_bucket *b, int wait, int *done) {
     *done = 0;
-    if (r->cfg.exact && b->stage == 2) {
-        int n = 2 * (r->topo->size - 1);
-        *done = wait;
-        return wait ? MPI_Waitall(n, b->sends, MPI_STATUSES_IGNORE) : MPI_Testall(n, b->sends, done, MPI_STATUSES_IGNORE);
-    }
     if (b->own_active) {
         int rc = wait ? cascade_allreduce_wait(&b->op) : cascade_allreduce_test(&b->op, done);
         if (wait) *done = 1;
@@ -270,7 +259,7 @@ static int progress(cascade_reducer *r) {
         cascade_reducer_bucket *b = &r->b[i];
         if (!b->started || b->stage == STAGE_DONE) continue;
         int done;
-        if ((rc = complete(r, b, 0, &done)) == MPI_SUCCESS && done) rc = advance(r, b);
+        if ((rc = complete(b, 0, &done)) == MPI_SUCCESS && done) rc = advance(r, b);
         if (rc == MPI_SUCCESS && !r->cfg.exact && b->stage != STAGE_DONE && !posted(b) && may_post(r, i))
             rc = post(r, b);
     }
@@ -290,8 +279,9 @@ static int start(cascade_reducer *r, cascade_reducer_bucket *b) {
     cascade_region_end();
     r->exact_s += cascade_now() - b->t_start;
     cascade_trace_add("exact", "largest exponents", b->t_start, cascade_now());
-    return MPI_Iallreduce(MPI_IN_PLACE, r->emax + b->lo, (int)(b->hi - b->lo), MPI_UINT8_T, MPI_MAX, r->topo->world,
-                          &b->req);
+    b->own_active = 1;
+    return cascade_allreduce_start_kind(&b->op, CASCADE_RED_MAX_U8, r->emax + b->lo, r->emax_tmp + b->lo,
+                                        b->hi - b->lo, r->topo->world, EXP_TAG0 + (int)(b - r->b));
 }
 
 void cascade_reducer_hook(void *reducer, int mark) {
@@ -311,7 +301,9 @@ void cascade_reducer_poll(void *reducer, int mark) {
     if (rc != MPI_SUCCESS) r->hook_rc = rc;
 }
 
-/* Starts what is left, then waits until every bucket is done. */
+/* Starts what is left, then waits until every bucket is done: a round of the first unfinished
+ * bucket at a time, and after each every bucket progressed, so the buckets' rounds overlap
+ * instead of one bucket's whole reduction after another's. */
 static int wait_buckets(cascade_reducer *r) {
     int rc = r->hook_rc;
     r->hook_rc = MPI_SUCCESS;
@@ -325,8 +317,12 @@ static int wait_buckets(cascade_reducer *r) {
             i++;
             continue;
         }
+        if (b->own_active) { /* one more round of it; progress() then moves every bucket on */
+            rc = cascade_allreduce_wait_some(&b->op);
+            continue;
+        }
         int done;
-        if ((rc = complete(r, b, 1, &done)) == MPI_SUCCESS && done) rc = advance(r, b);
+        if ((rc = complete(b, 1, &done)) == MPI_SUCCESS && done) rc = advance(r, b);
     }
     r->wait_s += cascade_now() - t0;
     cascade_trace_add("wait", "wait for gradient sums", t0, cascade_now());
@@ -379,8 +375,7 @@ static int finish_exact_grads(cascade_reducer *r) {
     int64_t ns = sh->hi - sh->lo;
     double t0 = cascade_now();
     cascade_region_begin("exact floats", "shard", ns, 0);
-    r->bad += cascade_xsum_fixed_to_floats(r->fixed + sh->lo, r->peer_sums, r->topo->size - 1, ns + 1,
-                                           r->emax + sh->lo, r->cfg.grads + sh->lo, ns);
+    r->bad += cascade_xsum_fixed_to_floats(r->fixed + sh->lo, NULL, 0, 0, r->emax + sh->lo, r->cfg.grads + sh->lo, ns);
     cascade_region_end();
     r->exact_s += cascade_now() - t0;
     cascade_trace_add("exact", "shard sums to floats", t0, cascade_now());

@@ -15,12 +15,12 @@
  *        nodes have several ranks; the doubles with one allreduce. Every rank gets all sums.
  * exact: every micro-batch's gradients go to their own slot. Per bucket: the largest float
  *        exponent of every value over the local slots, agreed on by all ranks with a
- *        non-blocking 1-byte MPI_MAX allreduce; then each value's terms are rounded to a
- *        fixed point relative to it and summed as one int64 (cascade/xsum.h: exact and
- *        order-independent), and the int64 sums are sent straight to the ranks owning them
- *        (MPI_Isend/Irecv pairs, a hand-made non-blocking reduce-scatter progressed by the
- *        hooks); each rank adds what it receives for its ZeRO shard and converts only that
- *        back to floats. The doubles (few) are summed exactly (4 x 48-bit digits) with one
+ *        non-blocking 1-byte maximum allreduce (parallel/allreduce.h); then each value's
+ *        terms are rounded to a fixed point relative to it and summed as one int64
+ *        (cascade/xsum.h: exact and order-independent), and the int64 sums are
+ *        reduce-scattered to the ranks owning them by recursive halving (O(log P) messages
+ *        per rank; integer sums, so the tree's order does not matter), progressed by the
+ *        hooks; each rank converts only its ZeRO shard back to floats. The doubles (few) are summed exactly (4 x 48-bit digits) with one
  *        small allreduce. The sums do not depend on the rank count, the deal or the threads. */
 #ifndef CASCADE_PARALLEL_REDUCER_H
 #define CASCADE_PARALLEL_REDUCER_H
@@ -45,10 +45,11 @@ typedef struct {
 typedef struct {
     int64_t lo, hi;
     int mark, started, stage;
-    MPI_Request req;  /* fast: the stage's collective; exact: the exponents' allreduce */
-    cascade_allreduce_op op; /* fast: the stage's allreduce when it is cascade's own (own_active) */
+    MPI_Request req;  /* fast: the stage's collective when it is MPI's */
+    cascade_allreduce_op op; /* fast: the stage's allreduce when it is cascade's own (own_active);
+                              * exact: the exponents' allreduce, then the sums' reduce-scatter */
     int own_active;
-    MPI_Request *sends; /* exact: 2 (size - 1) requests, this bucket's sums to and from the other ranks */
+    int64_t *bounds;  /* exact: [size + 1] where each rank's shard starts in the bucket (offsets from lo) */
     double t_start;   /* when it started (the timeline's bucket event) */
     char name[24];    /* "bucket B (N floats)"-style label for the timeline */
 } cascade_reducer_bucket;
@@ -69,8 +70,10 @@ typedef struct {
     float *slots;            /* exact: k_slots buffers of n + 1 floats, one per local micro-batch */
     int k_slots, used, too_many;
     uint8_t *emax;           /* exact, several ranks: [n] every value's largest exponent (agreed) */
-    int64_t *fixed;          /* exact, several ranks: [n] the local fixed-point sums */
-    int64_t *peer_sums;      /* exact, several ranks: [size - 1][shard] the other ranks' sums of this shard */
+    uint8_t *emax_tmp;       /* exact, several ranks: [n] its allreduce's scratch */
+    int64_t *fixed;          /* exact, several ranks: [n] the local fixed-point sums; after the
+                              * reduce-scatter this rank's shard holds the global ones */
+    int64_t *fixed_tmp;      /* exact, several ranks: [n] the reduce-scatter's scratch */
     int64_t bad;
     int running;             /* inside a step with buckets being started */
     int hook_rc;             /* an MPI error inside a hook (which returns nothing), for finish */

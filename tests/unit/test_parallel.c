@@ -240,6 +240,54 @@ static void test_own_allreduce(void) {
     }
 }
 
+/* The exact reductions of deterministic mode: the uint8 maximum allreduce (doubling and
+ * halving sizes) and the int64 reduce-scatter to uneven, partly empty rank parts (including
+ * values that wrap in partial sums), all equal to the reference on every rank. */
+static int64_t term_i64(int64_t i, int r) {
+    return (int64_t)((uint64_t)(i * 2654435761u + (uint64_t)r * 40503u) << (i % 3 ? 20 : 61)) / 3;
+}
+
+static void test_exact_reductions(void) {
+    const int64_t sizes[] = {1, 5, 999, CASCADE_ALLREDUCE_HALVING_BYTES + 17};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        int64_t n = sizes[k];
+        uint8_t *e = malloc((size_t)n), *et = malloc((size_t)n);
+        int64_t *x = malloc((size_t)n * sizeof *x), *xt = malloc((size_t)n * sizeof *xt);
+        int64_t *bounds = malloc(((size_t)tio_size + 1) * sizeof *bounds);
+        CU_ASSERT_FATAL(e && et && x && xt && bounds);
+        for (int64_t i = 0; i < n; i++) e[i] = (uint8_t)((i * 37 + tio_rank * 101) % 251), x[i] = term_i64(i, tio_rank);
+        /* rank q's part: uneven (q + 1 shares of the rest), rank 1's empty */
+        int64_t shares = (int64_t)tio_size * (tio_size + 1) / 2, acc = 0;
+        for (int q = 0; q < tio_size; q++) {
+            bounds[q] = n * acc / shares;
+            acc += q == 1 ? 0 : q + 1;
+        }
+        bounds[tio_size] = n;
+        cascade_allreduce_op a, b;
+        CU_ASSERT_EQUAL(cascade_allreduce_start_kind(&a, CASCADE_RED_MAX_U8, e, et, n, MPI_COMM_WORLD, 3), MPI_SUCCESS);
+        CU_ASSERT_EQUAL(cascade_reduce_scatter_start(&b, CASCADE_RED_SUM_I64, x, xt, n, bounds, MPI_COMM_WORLD, 4),
+                        MPI_SUCCESS);
+        for (int da = 0, db = 0; !da || !db;) {
+            CU_ASSERT_EQUAL_FATAL(cascade_allreduce_test(&a, &da), MPI_SUCCESS);
+            CU_ASSERT_EQUAL_FATAL(cascade_allreduce_test(&b, &db), MPI_SUCCESS);
+        }
+        int bad_max = 0, bad_sum = 0;
+        for (int64_t i = 0; i < n; i++) {
+            uint8_t m = 0;
+            for (int r = 0; r < tio_size; r++) m = (uint8_t)((i * 37 + r * 101) % 251) > m ? (uint8_t)((i * 37 + r * 101) % 251) : m;
+            bad_max += e[i] != m;
+        }
+        for (int64_t i = bounds[tio_rank]; i < bounds[tio_rank + 1]; i++) {
+            uint64_t s = 0;
+            for (int r = 0; r < tio_size; r++) s += (uint64_t)term_i64(i, r);
+            bad_sum += x[i] != (int64_t)s;
+        }
+        CU_ASSERT_EQUAL(bad_max, 0);
+        CU_ASSERT_EQUAL(bad_sum, 0);
+        free(e), free(et), free(x), free(xt), free(bounds);
+    }
+}
+
 /* The fast reducer with cascade's allreduce and with MPI_Iallreduce: the same sums within
  * float rounding. */
 static void test_fast_own_vs_mpi(void) {
@@ -327,6 +375,7 @@ int main(int argc, char **argv) {
     CU_add_test(s, "exact reducer = reference exact sum, bitwise", test_exact_reducer);
     CU_add_test(s, "fast reducer: flat and hierarchical agree", test_fast_flat_vs_hierarchical);
     CU_add_test(s, "own allreduce: doubling and halving, the same bits on every rank", test_own_allreduce);
+    CU_add_test(s, "exact reductions: uint8 max allreduce, int64 reduce-scatter to uneven parts", test_exact_reductions);
     CU_add_test(s, "fast reducer: own allreduce and MPI_Iallreduce agree", test_fast_own_vs_mpi);
     CU_add_test(s, "gather of row blocks", test_gather_rows);
     CU_add_test(s, "node-shared memory: one copy per node, or private", test_shmem);
