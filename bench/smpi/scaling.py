@@ -141,6 +141,8 @@ def run_point(job, mode, ranks, speedup=1.0, strong=False, steps=None, host_gf=N
             cmd += ["--set", f"{k}={v}"]
         for kv in os.environ.get("CASCADE_SMPI_SET", "").split():  # more job settings (experiments)
             cmd += ["--set", kv]
+        if os.environ.get("CASCADE_SMPI_TIMELINE"):  # the simulated step's trace (experiments)
+            cmd += ["--timeline", os.path.abspath(os.environ["CASCADE_SMPI_TIMELINE"])]
         t0 = time.time()
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=work)
         wall = time.time() - t0

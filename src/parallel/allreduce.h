@@ -10,10 +10,15 @@
  *     the whole buffer (both partners compute op(a, b): the same bits);
  *   - Rabenseifner for large ones: a reduce-scatter by recursive halving (each element
  *     combined on one rank only), then an allgather by recursive doubling: 2 log2(pof2)
- *     rounds moving about 2 n values in all instead of n log2(pof2).
+ *     rounds moving about 2 n values in all instead of n log2(pof2). Generalised to radix r
+ *     (recursive multiplying, as MPICH's "recexch"): each round splits the held blocks in r
+ *     and exchanges with r - 1 partners at once, so the rounds drop to 2 log_r(pof2) for the
+ *     same bytes. Rounds cost latency and, since the reducer advances a reduction only
+ *     between layers, a layer each: fewer rounds overlap better. Radix up to
+ *     CASCADE_ALLREDUCE_RADIX (environment; default 8, 2 = the binary algorithm).
  * A reduce-scatter is the halving part alone, with the blocks where the caller wants them
- * (rank q gets [bounds[q], bounds[q + 1]) of the result): log2(pof2) rounds plus the fold
- * and unfold, O(log P) messages per rank instead of P - 1.
+ * (rank q gets [bounds[q], bounds[q + 1]) of the result): log_r(pof2) rounds plus the fold
+ * and unfold, O(r log_r P) messages per rank instead of P - 1.
  * The operations:
  *   - float sums: a float sum in some tree order (fast mode: not rank-count invariant);
  *   - uint8 maxima and int64 sums: exact, so any order gives the same bits (deterministic
@@ -28,6 +33,9 @@
 
 typedef enum { CASCADE_RED_SUM_F32, CASCADE_RED_MAX_U8, CASCADE_RED_SUM_I64 } cascade_red_kind;
 
+#define CASCADE_ALLREDUCE_MAX_RADIX 8 /* partners per round of the halving and gathering rounds */
+#define CASCADE_ALLREDUCE_MAX_ROUNDS 32
+
 typedef struct {
     MPI_Comm comm;
     int rank, size, pof2, rem, vrank; /* vrank: index among the pof2 ranks, -1 when folded out */
@@ -38,10 +46,14 @@ typedef struct {
     char *buf, *tmp;                  /* buf: the result (in place); tmp: count values of scratch */
     const int64_t *bounds;            /* scatter: [size + 1] where each rank's part of buf starts */
     int64_t count;
-    int phase, mask;
+    int phase, mask;                  /* mask: recursive doubling's partner bit */
+    int n_rounds, round;              /* halving: rounds of radix[t] partners, blocks of width[t] */
+    int radix[CASCADE_ALLREDUCE_MAX_ROUNDS];
+    int64_t width[CASCADE_ALLREDUCE_MAX_ROUNDS];
     int64_t b0, b1;                   /* halving: the blocks this rank holds (of pof2) */
-    int64_t add_lo, add_hi;           /* elements to combine from tmp when the round completes */
-    MPI_Request req[2];
+    int64_t add_lo, add_hi;           /* when the round completes: buf[add_lo, add_hi) combined with */
+    int n_add;                        /* n_add received copies at tmp + k (add_hi - add_lo) */
+    MPI_Request req[2 * (CASCADE_ALLREDUCE_MAX_RADIX - 1)];
 } cascade_allreduce_op;
 
 /* Buffers larger than this many bytes use Rabenseifner's algorithm. */

@@ -241,16 +241,18 @@ static void test_own_allreduce(void) {
 }
 
 /* The exact reductions of deterministic mode: the uint8 maximum allreduce (doubling and
- * halving sizes) and the int64 reduce-scatter to uneven, partly empty rank parts (including
- * values that wrap in partial sums), all equal to the reference on every rank. */
+ * halving sizes) and the int64 reduce-scatter to even parts (the radix-r rounds) and to
+ * uneven, partly empty ones (too uneven for radix r: binary rounds), with values that wrap
+ * in partial sums, all equal to the reference on every rank. */
 static int64_t term_i64(int64_t i, int r) {
     return (int64_t)((uint64_t)(i * 2654435761u + (uint64_t)r * 40503u) << (i % 3 ? 20 : 61)) / 3;
 }
 
 static void test_exact_reductions(void) {
     const int64_t sizes[] = {1, 5, 999, CASCADE_ALLREDUCE_HALVING_BYTES + 17};
-    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
-        int64_t n = sizes[k];
+    for (size_t k = 0; k < 2 * sizeof sizes / sizeof sizes[0]; k++) {
+        int64_t n = sizes[k / 2];
+        int even = k % 2;
         uint8_t *e = malloc((size_t)n), *et = malloc((size_t)n);
         int64_t *x = malloc((size_t)n * sizeof *x), *xt = malloc((size_t)n * sizeof *xt);
         int64_t *bounds = malloc(((size_t)tio_size + 1) * sizeof *bounds);
@@ -259,7 +261,7 @@ static void test_exact_reductions(void) {
         /* rank q's part: uneven (q + 1 shares of the rest), rank 1's empty */
         int64_t shares = (int64_t)tio_size * (tio_size + 1) / 2, acc = 0;
         for (int q = 0; q < tio_size; q++) {
-            bounds[q] = n * acc / shares;
+            bounds[q] = even ? n * q / tio_size : n * acc / shares;
             acc += q == 1 ? 0 : q + 1;
         }
         bounds[tio_size] = n;
