@@ -17,7 +17,7 @@ static int real_rank(const cascade_allreduce_op *op, int64_t v) {
 /* First element of block j of pof2: an even split, or (reduce-scatter) where the first real
  * rank that doubling rank j stands for starts (j < rem stands for 2j and 2j + 1). */
 static int64_t elem(const cascade_allreduce_op *op, int64_t j) {
-    if (op->scatter) return op->bounds[j < op->rem ? 2 * j : j + op->rem];
+    if (op->bounds) return op->bounds[j < op->rem ? 2 * j : j + op->rem];
     return op->count * j / op->pof2;
 }
 
@@ -120,6 +120,11 @@ static int post_unfold(cascade_allreduce_op *op) {
 
 static int start_rounds(cascade_allreduce_op *op) {
     if (op->vrank < 0 || op->pof2 == 1) return post_unfold(op);
+    if (op->gather_only) { /* this doubling rank holds block vrank (its ranks' parts) */
+        op->phase = PH_GATHER, op->round = op->n_rounds - 1;
+        op->b0 = op->vrank, op->b1 = op->vrank + 1;
+        return post_gather_round(op);
+    }
     op->phase = PH_ROUNDS;
     op->b0 = 0, op->b1 = op->pof2;
     op->mask = 1, op->round = 0;
@@ -132,6 +137,12 @@ static int next(cascade_allreduce_op *op) {
     case PH_INIT:
         op->phase = PH_FOLD;
         if (op->rank >= 2 * op->rem) return MPI_SUCCESS;
+        if (op->gather_only) { /* the folded-out rank's part to its partner, no combining */
+            int owner = op->vrank < 0 ? op->rank : op->rank - 1;
+            int64_t lo = op->bounds[owner], hi = op->bounds[owner + 1];
+            if (op->vrank < 0) return post_send(op, 0, op->rank + 1, lo, hi);
+            return post_recv(op, 0, op->rank - 1, at(op, op->buf, lo), hi - lo);
+        }
         if (op->vrank < 0) return post_send(op, 0, op->rank + 1, 0, op->count);
         expect(op, 0, op->count, 1);
         return post_recv(op, 0, op->rank - 1, op->tmp, op->count);
@@ -174,7 +185,7 @@ static void plan_rounds(cascade_allreduce_op *op) {
             int b = bits / n + (t < bits % n);
             op->radix[t] = 1 << b, w >>= b, op->width[t] = w;
             /* largest kept part of this round over all doubling ranks */
-            for (int64_t v = 0; v < op->pof2 && fits; v += w)
+            for (int64_t v = 0; v < op->pof2 && fits && !op->gather_only; v += w)
                 fits = (int64_t)(op->radix[t] - 1) * (elem(op, v + w) - elem(op, v)) <= op->count;
         }
         op->n_rounds = n;
@@ -185,21 +196,22 @@ static void plan_rounds(cascade_allreduce_op *op) {
 
 /* Sets up op (buf already holds this rank's contribution) and takes the first steps. */
 static int begin(cascade_allreduce_op *op, cascade_red_kind kind, void *buf, void *tmp, int64_t count,
-                 const int64_t *bounds, MPI_Comm comm, int tag) {
+                 const int64_t *bounds, int gather_only, MPI_Comm comm, int tag) {
     memset(op, 0, sizeof *op);
+    op->gather_only = gather_only;
     clear_requests(op);
     op->comm = comm, op->tag = tag, op->buf = buf, op->tmp = tmp, op->count = count;
     op->kind = kind;
     op->type = kind == CASCADE_RED_SUM_F32 ? MPI_FLOAT : kind == CASCADE_RED_MAX_U8 ? MPI_UINT8_T : MPI_INT64_T;
     op->esize = kind == CASCADE_RED_SUM_F32 ? sizeof(float) : kind == CASCADE_RED_MAX_U8 ? 1 : sizeof(int64_t);
-    op->scatter = bounds != NULL, op->bounds = bounds;
+    op->scatter = bounds != NULL && !gather_only, op->bounds = bounds;
     int rc = MPI_Comm_rank(comm, &op->rank);
     if (rc == MPI_SUCCESS) rc = MPI_Comm_size(comm, &op->size);
     if (rc != MPI_SUCCESS) return rc;
     for (op->pof2 = 1; op->pof2 * 2 <= op->size;) op->pof2 *= 2;
     op->rem = op->size - op->pof2;
     op->vrank = op->rank < 2 * op->rem ? (op->rank % 2 ? op->rank / 2 : -1) : op->rank - op->rem;
-    op->halving = op->scatter || (count * (int64_t)op->esize > CASCADE_ALLREDUCE_HALVING_BYTES && count >= op->pof2);
+    op->halving = bounds != NULL || (count * (int64_t)op->esize > CASCADE_ALLREDUCE_HALVING_BYTES && count >= op->pof2);
     if (op->halving) plan_rounds(op);
     op->phase = PH_INIT;
     int done;
@@ -213,17 +225,22 @@ int cascade_allreduce_start(cascade_allreduce_op *op, const float *send, float *
         memcpy(buf, send, (size_t)count * sizeof(float));
         cascade_region_end();
     }
-    return begin(op, CASCADE_RED_SUM_F32, buf, tmp, count, NULL, comm, tag);
+    return begin(op, CASCADE_RED_SUM_F32, buf, tmp, count, NULL, 0, comm, tag);
 }
 
 int cascade_allreduce_start_kind(cascade_allreduce_op *op, cascade_red_kind kind, void *buf, void *tmp,
                                  int64_t count, MPI_Comm comm, int tag) {
-    return begin(op, kind, buf, tmp, count, NULL, comm, tag);
+    return begin(op, kind, buf, tmp, count, NULL, 0, comm, tag);
 }
 
 int cascade_reduce_scatter_start(cascade_allreduce_op *op, cascade_red_kind kind, void *buf, void *tmp,
                                  int64_t count, const int64_t *bounds, MPI_Comm comm, int tag) {
-    return begin(op, kind, buf, tmp, count, bounds, comm, tag);
+    return begin(op, kind, buf, tmp, count, bounds, 0, comm, tag);
+}
+
+int cascade_allgather_start(cascade_allreduce_op *op, cascade_red_kind kind, void *buf, int64_t count,
+                            const int64_t *bounds, MPI_Comm comm, int tag) {
+    return begin(op, kind, buf, NULL, count, bounds, 1, comm, tag);
 }
 
 int cascade_allreduce_test(cascade_allreduce_op *op, int *done) {

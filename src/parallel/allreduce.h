@@ -40,6 +40,7 @@ typedef struct {
     MPI_Comm comm;
     int rank, size, pof2, rem, vrank; /* vrank: index among the pof2 ranks, -1 when folded out */
     int tag, halving, scatter;        /* halving: Rabenseifner, else recursive doubling; scatter: stop after halving */
+    int gather_only;                  /* allgather: the gathering rounds alone */
     cascade_red_kind kind;
     MPI_Datatype type;
     size_t esize;
@@ -72,6 +73,10 @@ int cascade_allreduce_start_kind(cascade_allreduce_op *op, cascade_red_kind kind
  * non-decreasing offsets from 0 to count, alive until done. */
 int cascade_reduce_scatter_start(cascade_allreduce_op *op, cascade_red_kind kind, void *buf, void *tmp,
                                  int64_t count, const int64_t *bounds, MPI_Comm comm, int tag);
+/* Starts an allgather in place: this rank's part [bounds[rank], bounds[rank+1]) of buf to
+ * every rank (recursive multiplying, O(log P) rounds; a ring would take P - 1). */
+int cascade_allgather_start(cascade_allreduce_op *op, cascade_red_kind kind, void *buf, int64_t count,
+                            const int64_t *bounds, MPI_Comm comm, int tag);
 /* Advances as far as the messages that have arrived allow; *done once buf holds the result. */
 int cascade_allreduce_test(cascade_allreduce_op *op, int *done);
 /* Blocks until done. */

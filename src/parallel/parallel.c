@@ -7,6 +7,10 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
+#include "parallel/allreduce.h"
+
+#define SHARDS_TAG 32767 /* the shards' allgather (the reducer's tags are below; never in flight together) */
+
 static cascade_status mpi_failed(int rc, const char *what) {
     char msg[MPI_MAX_ERROR_STRING] = "";
     int len = 0;
@@ -171,18 +175,26 @@ cascade_status cascade_shards_init(cascade_shards *s, MPI_Comm comm, int64_t n, 
     s->lo = 0, s->hi = n;
     if (!s->sharded) return CASCADE_OK;
     cascade_par_block(n, s->rank, s->size, &s->lo, &s->hi);
-    return block_counts(s->size, n, 0, 1, &s->counts, &s->displs);
+    if (!(s->bounds = malloc(((size_t)s->size + 1) * sizeof *s->bounds)))
+        return cascade_fail(CASCADE_EINTERNAL, "out of memory for the ZeRO-1 shards");
+    for (int r = 0; r < s->size; r++) {
+        int64_t hi;
+        cascade_par_block(n, r, s->size, &s->bounds[r], &hi);
+    }
+    s->bounds[s->size] = n;
+    return CASCADE_OK;
 }
 
 void cascade_shards_free(cascade_shards *s) {
-    free(s->counts);
-    free(s->displs);
-    s->counts = s->displs = NULL;
+    free(s->bounds);
+    s->bounds = NULL;
 }
 
 cascade_status cascade_shards_allgather(const cascade_shards *s, float *buf) {
     if (!s->sharded) return CASCADE_OK;
-    int rc = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, s->counts, s->displs, MPI_FLOAT, s->comm);
+    cascade_allreduce_op op;
+    int rc = cascade_allgather_start(&op, CASCADE_RED_SUM_F32, buf, s->n, s->bounds, s->comm, SHARDS_TAG);
+    if (rc == MPI_SUCCESS) rc = cascade_allreduce_wait(&op);
     return rc == MPI_SUCCESS ? CASCADE_OK : mpi_failed(rc, "the ZeRO-1 allgather of parameters");
 }
 

@@ -80,12 +80,14 @@ typedef struct {
     MPI_Comm comm;
     int rank, size, sharded;
     int64_t n, lo, hi;    /* this rank's range */
-    int *counts, *displs; /* every rank's range, for the allgather */
+    int64_t *bounds;      /* [size + 1] where every rank's range starts, for the allgather */
 } cascade_shards;
 
 cascade_status cascade_shards_init(cascade_shards *s, MPI_Comm comm, int64_t n, int sharded);
 void cascade_shards_free(cascade_shards *s);
-/* After each rank updated its range of buf: every rank gets all of buf (no-op unsharded). */
+/* After each rank updated its range of buf: every rank gets all of buf (no-op unsharded), by
+ * cascade's own allgather (parallel/allreduce.h: O(log P) rounds; MPI_Allgatherv's ring
+ * takes P - 1, which at 256 ranks was most of the deterministic step's parameter update). */
 cascade_status cascade_shards_allgather(const cascade_shards *s, float *buf);
 
 /* ---- node-shared memory ---- */

@@ -290,6 +290,32 @@ static void test_exact_reductions(void) {
     }
 }
 
+/* cascade's allgather: each rank's part (even, uneven and empty parts) reaches every rank
+ * unchanged, bit for bit. */
+static void test_own_allgather(void) {
+    const int64_t sizes[] = {3, 1000, 70001};
+    for (size_t k = 0; k < 2 * sizeof sizes / sizeof sizes[0]; k++) {
+        int64_t n = sizes[k / 2], acc = 0, shares = (int64_t)tio_size * (tio_size + 1) / 2;
+        float *x = malloc((size_t)n * sizeof *x);
+        int64_t *bounds = malloc(((size_t)tio_size + 1) * sizeof *bounds);
+        CU_ASSERT_FATAL(x && bounds);
+        for (int q = 0; q < tio_size; q++) {
+            bounds[q] = k % 2 ? n * q / tio_size : n * acc / shares;
+            acc += q == 1 ? 0 : q + 1;
+        }
+        bounds[tio_size] = n;
+        for (int64_t i = 0; i < n; i++) /* this rank's part holds its values, the rest garbage */
+            x[i] = i >= bounds[tio_rank] && i < bounds[tio_rank + 1] ? (float)i * 0.5f + 1e-3f : -1.0f - (float)tio_rank;
+        cascade_allreduce_op op;
+        CU_ASSERT_EQUAL(cascade_allgather_start(&op, CASCADE_RED_SUM_F32, x, n, bounds, MPI_COMM_WORLD, 9), MPI_SUCCESS);
+        CU_ASSERT_EQUAL(cascade_allreduce_wait(&op), MPI_SUCCESS);
+        int bad = 0;
+        for (int64_t i = 0; i < n; i++) bad += x[i] != (float)i * 0.5f + 1e-3f;
+        CU_ASSERT_EQUAL(bad, 0);
+        free(x), free(bounds);
+    }
+}
+
 /* The fast reducer with cascade's allreduce and with MPI_Iallreduce: the same sums within
  * float rounding. */
 static void test_fast_own_vs_mpi(void) {
@@ -378,6 +404,7 @@ int main(int argc, char **argv) {
     CU_add_test(s, "fast reducer: flat and hierarchical agree", test_fast_flat_vs_hierarchical);
     CU_add_test(s, "own allreduce: doubling and halving, the same bits on every rank", test_own_allreduce);
     CU_add_test(s, "exact reductions: uint8 max allreduce, int64 reduce-scatter to uneven parts", test_exact_reductions);
+    CU_add_test(s, "own allgather: even, uneven and empty parts to every rank", test_own_allgather);
     CU_add_test(s, "fast reducer: own allreduce and MPI_Iallreduce agree", test_fast_own_vs_mpi);
     CU_add_test(s, "gather of row blocks", test_gather_rows);
     CU_add_test(s, "node-shared memory: one copy per node, or private", test_shmem);
