@@ -48,7 +48,9 @@ static cascade_status open_locked(const char *run_or_checkpoint, cascade_model *
     if (!st) snprintf(m->path, sizeof m->path, "%s", cascade_h5_filename(f));
     cascade_shape shapes[CASCADE_MAX_NAMES];
     if (!st) st = input_shapes(f, &m->job, shapes);
-    if (!st) st = cascade_source_layout(&m->job, "cascade_model_predict", shapes, &m->layout);
+    if (!st) st = cascade_source_layout(&m->job, m->path, shapes, &m->layout);
+    /* what a bad input value is blamed on (cascade_source_log_input) */
+    if (!st) snprintf(m->layout.shape.file, sizeof m->layout.shape.file, "cascade_model_predict");
     if (!st)
         st = cascade_trained_net(f, &m->job, &m->layout.shape, &m->net, &m->norm, &m->tnorm, &m->classes,
                                  &m->out_numel);

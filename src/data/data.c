@@ -157,10 +157,12 @@ cascade_status cascade_source_layout(const cascade_job *job, const char *label, 
         snprintf(src->in[i].name, sizeof src->in[i].name, "%s", job->inputs[i]);
         src->in[i].shape.ndim = si->ndim + 1;
         src->in[i].shape.d[0] = 1;
+        int64_t numel = 1;
         for (int k = 0; k < si->ndim; k++) {
-            if (si->d[k] < 1)
-                return cascade_fail(CASCADE_EDATA, "%s: input '%s' has axis %d of length %lld", label, job->inputs[i], k,
-                                    (long long)si->d[k]);
+            if (si->d[k] < 1 || si->d[k] > ((int64_t)1 << 30) / numel) /* (the checkpoint's word: bounded) */
+                return cascade_fail(CASCADE_EDATA, "%s: input '%s' has axis %d of length %lld (at most 2^30 values a "
+                                    "sample)", label, job->inputs[i], k, (long long)si->d[k]);
+            numel *= si->d[k];
             src->in[i].shape.d[k + 1] = si->d[k];
         }
         src->in[i].type_class = CASCADE_H5_FLOAT, src->in[i].type_bytes = 4;

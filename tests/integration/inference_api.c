@@ -4,7 +4,8 @@
  *       OUT.f32, then check: the same bits from a second model in another thread and from
  *       calls of one sample each (tolerance), shapes against the files, and bad calls.
  *   inference_api --open PATH    open only: prints "status CODE: MESSAGE", exits 0
- * No MPI call here: the library must not need one. */
+ * No MPI call here but MPI_Initialized at the end, which checks that the library did not
+ * initialise MPI either (any other MPI call before MPI_Init aborts under Open MPI). */
 #include <cascade/cascade.h>
 #include <math.h>
 #include <pthread.h>
@@ -74,6 +75,17 @@ static void bad_calls(cascade_model *m, const float *const *in, float *out) {
     for (int i = 0; i <= last; i++) with_nan[i] = i == last ? copy : in[i];
     snprintf(name, sizeof name, "data set '%s' holds NaN at row 2", cascade_model_input_name(m, last));
     expect(cascade_model_predict(m, 3, with_nan, out), CASCADE_EDATA, name, "NaN input");
+    /* -5 in sample 1 of input 0: refused under log_inputs (the script checks which runs) */
+    s = cascade_model_input_shape(m, 0);
+    numel = cascade_shape_numel(&s);
+    copy = realloc(copy, (size_t)(3 * numel) * sizeof(float));
+    memcpy(copy, in[0], (size_t)(3 * numel) * sizeof(float));
+    copy[numel] = -5;
+    with_nan[0] = copy, with_nan[last] = in[last];
+    cascade_status st = cascade_model_predict(m, 3, with_nan, out);
+    snprintf(name, sizeof name, "data set '%s' row 1 holds -5 < 0; log_inputs", cascade_model_input_name(m, 0));
+    if (st) expect(st, CASCADE_EDATA, name, "negative input under log_inputs");
+    else printf("negative input: accepted\n");
     free(copy);
 }
 
@@ -139,6 +151,8 @@ int main(int argc, char **argv) {
     cascade_model_close(NULL);
     for (int i = 0; i < k; i++) free((void *)in[i]);
     free(out), free(out2);
-    printf("inference_api: ok\n");
+    int mpi_up = 1; /* (MPI_Initialized may be called before MPI_Init) */
+    if (MPI_Initialized(&mpi_up) != MPI_SUCCESS || mpi_up) FAIL("something initialised MPI");
+    printf("inference_api: ok, MPI never initialised\n");
     return 0;
 }
