@@ -34,6 +34,7 @@ struct job {
     const float *const *in;
     float *out;
     cascade_status st;
+    char msg[1024]; /* the thread's message (messages are per thread) */
 };
 
 static void *predict_thread(void *arg) {
@@ -41,6 +42,7 @@ static void *predict_thread(void *arg) {
     cascade_model *m;
     j->st = cascade_model_open(j->run, &m);
     if (!j->st) j->st = cascade_model_predict(m, j->n, j->in, j->out);
+    snprintf(j->msg, sizeof j->msg, "%s", j->st ? cascade_errmsg() : "");
     cascade_model_close(m);
     return NULL;
 }
@@ -120,13 +122,14 @@ int main(int argc, char **argv) {
     char buf[128];
     printf("output %s, %lld samples\n", cascade_shape_str(&os, buf, sizeof buf), (long long)n);
     float *out = malloc((size_t)(n * on) * sizeof(float)), *out2 = malloc((size_t)(n * on) * sizeof(float));
-    if (cascade_model_predict(m, n, in, out)) FAIL("predict: %s", cascade_errmsg());
-    /* another model in another thread: the same bits */
-    struct job j = {argv[1], n, in, out2, CASCADE_OK};
+    /* meanwhile another model in another thread: the same bits */
+    struct job j = {argv[1], n, in, out2, CASCADE_OK, ""};
     pthread_t th;
-    pthread_create(&th, NULL, predict_thread, &j);
+    if (pthread_create(&th, NULL, predict_thread, &j)) FAIL("cannot start a thread");
+    cascade_status st = cascade_model_predict(m, n, in, out);
     pthread_join(th, NULL);
-    if (j.st) FAIL("thread: %s", cascade_errmsg());
+    if (st) FAIL("predict: %s", cascade_errmsg());
+    if (j.st) FAIL("thread: %s", j.msg);
     if (memcmp(out, out2, (size_t)(n * on) * sizeof(float))) FAIL("a second model in a thread differs");
     /* one sample per call (other batches): equal within float rounding */
     double worst = 0;
