@@ -24,7 +24,7 @@ example = doc[doc.index("## Example"):]
 blocks = re.findall(r"```(\w+)\n(.*?)```", example, re.S)
 c = [b for lang, b in blocks if lang == "c"][0]
 cm = [b for lang, b in blocks if lang == "cmake"][0]
-sh = [b for lang, b in blocks if lang == "sh"][0]
+sh = [b for lang, b in blocks if lang == "sh" and b.startswith("cc predict_f32.c")][0]
 assert "cascade_model_predict" in c and "find_package(cascade" in cm
 open("predict_f32.c", "w").write(c)
 open("CMakeLists.txt", "w").write(cm)
