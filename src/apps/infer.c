@@ -23,10 +23,26 @@ struct cascade_model {
 /* HDF5 (Debian's parallel build) is not thread-safe: one open at a time. */
 static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* The per-sample input shapes as stored in the data file (the job's inputs in order) that the
+ * checkpoint records (/data attribute input_shapes, written by cascade_model_write). */
+static cascade_status recorded_shapes(cascade_h5file *f, const cascade_job *job, cascade_shape *shapes) {
+    int64_t v[CASCADE_MAX_NAMES * (CASCADE_MAX_DIMS + 1)], n, k = 0;
+    CASCADE_TRY(cascade_h5_attr_ints(f, "/data", "input_shapes", v, (int64_t)(sizeof v / sizeof v[0]), &n));
+    for (int i = 0; i < job->n_inputs; i++) {
+        int64_t nd = k < n ? v[k++] : -1;
+        if (nd < 0 || nd > CASCADE_MAX_DIMS - 1 || k + nd > n)
+            return cascade_fail(CASCADE_EDATA, "%s: /data attribute input_shapes does not describe the job's %d inputs "
+                                "(%lld values)", cascade_h5_filename(f), job->n_inputs, (long long)n);
+        shapes[i] = cascade_shape_make((int)nd, v + k);
+        k += nd;
+    }
+    return CASCADE_OK;
+}
+
 /* The inputs' per-sample shapes: recorded in the checkpoint, or (checkpoints written before
  * that) read from the run's data file the job names. */
 static cascade_status input_shapes(cascade_h5file *f, const cascade_job *job, cascade_shape *shapes) {
-    if (cascade_h5_attr_exists(f, "/data", "input_shapes")) return cascade_model_read_input_shapes(f, job, shapes);
+    if (cascade_h5_attr_exists(f, "/data", "input_shapes")) return recorded_shapes(f, job, shapes);
     const char *data = job->valid[0] ? job->valid : job->train;
     cascade_source src;
     cascade_status st = cascade_source_open(job, data, 0, MPI_COMM_NULL, &src);

@@ -149,7 +149,8 @@ static cascade_status write_tensors(cascade_h5writer *w, MPI_Comm comm, const ca
 }
 
 /* /data attribute input_shapes: per input of the job, in order, ndim then the per-sample
- * axes as stored in the data file, so that a model can be opened without its data. */
+ * axes as stored in the data file, so that a model can be opened without its data (read by
+ * src/apps/infer.c). */
 static cascade_status write_input_shapes(cascade_h5writer *w, const cascade_job *job, const cascade_dataset *d) {
     int64_t v[CASCADE_MAX_NAMES * (CASCADE_MAX_DIMS + 1)], k = 0;
     for (int i = 0; i < job->n_inputs && i < CASCADE_MAX_NAMES; i++) {
@@ -157,20 +158,6 @@ static cascade_status write_input_shapes(cascade_h5writer *w, const cascade_job 
         for (int a = 0; a < d->in_shape[i].ndim; a++) v[k++] = d->in_shape[i].d[a];
     }
     return cascade_h5w_attr_ints(w, "/data", "input_shapes", v, k);
-}
-
-cascade_status cascade_model_read_input_shapes(cascade_h5file *f, const cascade_job *job, cascade_shape *shapes) {
-    int64_t v[CASCADE_MAX_NAMES * (CASCADE_MAX_DIMS + 1)], n, k = 0;
-    CASCADE_TRY(cascade_h5_attr_ints(f, "/data", "input_shapes", v, (int64_t)(sizeof v / sizeof v[0]), &n));
-    for (int i = 0; i < job->n_inputs; i++) {
-        int64_t nd = k < n ? v[k++] : -1;
-        if (nd < 0 || nd > CASCADE_MAX_DIMS - 1 || k + nd > n)
-            return cascade_fail(CASCADE_EDATA, "%s: /data attribute input_shapes does not describe the job's %d inputs "
-                                "(%lld values)", cascade_h5_filename(f), job->n_inputs, (long long)n);
-        shapes[i] = cascade_shape_make((int)nd, v + k);
-        k += nd;
-    }
-    return CASCADE_OK;
 }
 
 cascade_status cascade_model_write(cascade_h5writer *w, MPI_Comm comm, const cascade_job *job, const cascade_net *net,

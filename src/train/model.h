@@ -64,9 +64,6 @@ void cascade_eval_rows(int64_t n, int chunk, MPI_Comm comm, int64_t *lo, int64_t
 /* Eval-mode outputs of layer `layer` (-1: the net output) of m samples xb (m, input shape;
  * m <= the net's prepared batch) into out (m, layer's output shape). */
 void cascade_model_forward(cascade_net *net, const float *xb, int m, int layer, float *out);
-/* The per-sample input shapes as stored in the data file (the job's inputs in order) that the
- * checkpoint records (/data attribute input_shapes); CASCADE_EDATA when it has none. */
-cascade_status cascade_model_read_input_shapes(cascade_h5file *f, const cascade_job *job, cascade_shape *shapes);
 /* Eval-mode outputs of layer `layer` (-1: the net output) for this rank's rows [lo, hi) of d
  * (cascade_eval_rows) into out ((hi - lo) rows). Nothing is gathered; not collective. */
 cascade_status cascade_run_dataset(cascade_net *net, const cascade_dataset *d, int chunk, float *xb, int layer,
