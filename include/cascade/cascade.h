@@ -5,5 +5,6 @@
 #include "cascade/core.h"
 #include "cascade/h5io.h"
 #include "cascade/job.h"
+#include "cascade/model.h"
 #include "cascade/optim.h"
 #endif

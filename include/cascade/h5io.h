@@ -2,7 +2,9 @@
  * "Checkpoint", "Data sets"). Knows nothing of layers: paths, shapes and float arrays only.
  *
  * Parallel HDF5 (MPI-IO driver). Every file is opened on a communicator (MPI_COMM_SELF for
- * one process; MPI must be initialised). Functions that take a file or writer are COLLECTIVE
+ * one process; MPI must be initialised). Files opened for reading may also be opened on
+ * MPI_COMM_NULL: this process alone through POSIX I/O (the sec2 driver) with no MPI call at
+ * all, so MPI need not be initialised (the inference API, cascade/model.h). Functions that take a file or writer are COLLECTIVE
  * over its communicator: every rank calls them in the same order with the same names, shapes
  * and attribute values; only the data selection (rows, offset/count) differs per rank and may
  * be empty. Errors are agreed by all ranks: when one rank fails, every rank returns the same
@@ -97,6 +99,10 @@ cascade_status cascade_h5_attr_int(cascade_h5file *f, const char *object, const 
                                    int64_t *value);
 cascade_status cascade_h5_attr_double(cascade_h5file *f, const char *object, const char *name,
                                       double *value);
+/* An integer array attribute: at most cap values into values, how many into *count (a
+ * longer one is CASCADE_EDATA). */
+cascade_status cascade_h5_attr_ints(cascade_h5file *f, const char *object, const char *name,
+                                    int64_t *values, int64_t cap, int64_t *count);
 cascade_status cascade_h5_attr_text(cascade_h5file *f, const char *object, const char *name,
                                     char **text);
 

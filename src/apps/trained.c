@@ -15,16 +15,35 @@ static int has_all_targets(cascade_trained *t, const char *path, MPI_Comm comm) 
     return all;
 }
 
+cascade_status cascade_trained_job(const char *ckpt, MPI_Comm comm, cascade_h5file **f, cascade_ckpt_meta *meta,
+                                   cascade_job *job) {
+    CASCADE_TRY(cascade_ckpt_open(ckpt, comm, f));
+    cascade_status st = cascade_ckpt_read_meta(*f, meta);
+    if (!st) st = cascade_job_parse(meta->job, ckpt, NULL, 0, job);
+    if (st) return st;
+    if (job->kind != JOB_SUPERVISED && job->kind != JOB_AUTOENCODER)
+        return cascade_fail(CASCADE_EUSAGE, "%s: a kind = supervised or autoencoder model is needed here", ckpt);
+    return CASCADE_OK;
+}
+
+cascade_status cascade_trained_net(cascade_h5file *f, cascade_job *job, const cascade_dataset *d, cascade_net *net,
+                                   cascade_norm_stats *norm, cascade_norm_stats *tnorm, int64_t *classes,
+                                   int64_t *out_numel) {
+    CASCADE_TRY(cascade_model_build(job, job->nets[0], &d->x_shape, net));
+    *classes = cascade_model_classes(job, net);
+    *out_numel = cascade_shape_numel(cascade_net_out_shape(net));
+    CASCADE_TRY(cascade_model_read_params(f, net, 1));
+    CASCADE_TRY(cascade_model_read_state(f, job, net, NULL, norm, d, NULL));
+    if (job->normalize_targets == NORM_STANDARD) CASCADE_TRY(cascade_model_read_tnorm(f, *out_numel, tnorm));
+    return cascade_net_prepare(net, (int)job->micro_batch, 0);
+}
+
 cascade_status cascade_trained_open(cascade_trained *t, const char *ckpt, const char *data, int want_targets,
                                     MPI_Comm comm) {
     memset(t, 0, sizeof *t);
-    CASCADE_TRY(cascade_ckpt_open(ckpt, comm, &t->f));
-    cascade_status st = cascade_ckpt_read_meta(t->f, &t->meta);
-    if (!st) st = cascade_job_parse(t->meta.job, ckpt, NULL, 0, &t->job);
-    if (st) return st;
+    CASCADE_TRY(cascade_trained_job(ckpt, comm, &t->f, &t->meta, &t->job));
+    cascade_status st;
     cascade_job *job = &t->job;
-    if (job->kind != JOB_SUPERVISED && job->kind != JOB_AUTOENCODER)
-        return cascade_fail(CASCADE_EUSAGE, "%s: a kind = supervised or autoencoder model is needed here", ckpt);
     if (!data && !job->valid[0] && job->valid_fraction > 0) {
         /* the validation split the run held out of its training file */
         int64_t *rows, n_train, n_valid;
@@ -39,23 +58,16 @@ cascade_status cascade_trained_open(cascade_trained *t, const char *ckpt, const 
     }
     if (st) return st;
     cascade_dataset *d = &t->d;
-    CASCADE_TRY(cascade_model_build(job, job->nets[0], &d->x_shape, &t->net));
-    t->classes = cascade_model_classes(job, &t->net);
-    t->out_numel = cascade_shape_numel(cascade_net_out_shape(&t->net));
+    CASCADE_TRY(cascade_trained_net(t->f, job, d, &t->net, &t->norm, &t->tnorm, &t->classes, &t->out_numel));
     if (job->kind == JOB_AUTOENCODER) t->has_targets = 1; /* its targets are its inputs */
     if (t->has_targets) {
         CASCADE_TRY(cascade_model_check_targets(job, &t->net, d));
         CASCADE_TRY(cascade_model_check_labels(job, d, t->classes));
     }
-    CASCADE_TRY(cascade_model_read_params(t->f, &t->net, 1));
-    CASCADE_TRY(cascade_model_read_state(t->f, job, &t->net, NULL, &t->norm, d, NULL));
     if (job->normalize == NORM_STANDARD) cascade_norm_apply(job, &t->norm, d);
-    if (job->normalize_targets == NORM_STANDARD) {
-        CASCADE_TRY(cascade_model_read_tnorm(t->f, t->out_numel, &t->tnorm));
-        if (t->has_targets) cascade_tnorm_apply(&t->tnorm, d->y, d->n, 0); /* the loss in training units */
-    }
+    if (job->normalize_targets == NORM_STANDARD && t->has_targets)
+        cascade_tnorm_apply(&t->tnorm, d->y, d->n, 0); /* the loss in training units */
     int chunk = (int)job->micro_batch;
-    CASCADE_TRY(cascade_net_prepare(&t->net, chunk, 0));
     t->xb = cascade_alloc((size_t)chunk * (size_t)cascade_shape_numel(&d->x_shape) * sizeof(float), "input batch");
     cascade_eval_rows(d->n, chunk, comm, &t->lo, &t->hi);
     t->preds = cascade_alloc((size_t)(t->hi - t->lo > 0 ? t->hi - t->lo : 1) * (size_t)t->out_numel * sizeof(float),

@@ -20,6 +20,16 @@ typedef struct {
     double loss;               /* mean loss in training units (NaN without targets) */
 } cascade_trained;
 
+/* Opens the checkpoint (file or run directory: cascade_ckpt_open) and reads its metadata and
+ * job, which must be supervised or autoencoder. The caller frees all three (also on error). */
+cascade_status cascade_trained_job(const char *ckpt, MPI_Comm comm, cascade_h5file **f, cascade_ckpt_meta *meta,
+                                   cascade_job *job);
+/* The job's net built on inputs of layout d (x_shape, statistics), its parameters, the input
+ * normalisation (normalize = standard) and target normalisation (normalize_targets = standard)
+ * read from f, prepared for batches of micro_batch. Shared by predict and cascade/model.h. */
+cascade_status cascade_trained_net(cascade_h5file *f, cascade_job *job, const cascade_dataset *d, cascade_net *net,
+                                   cascade_norm_stats *norm, cascade_norm_stats *tnorm, int64_t *classes,
+                                   int64_t *out_numel);
 /* Opens the checkpoint, reads its job, loads `data` (NULL: the run's validation data; the
  * held-out split for valid_fraction) with targets when want_targets (2: only if the file has
  * them all), builds the net, reads parameters and normalisation. */

@@ -1,4 +1,6 @@
 /* Runs the Python plotting helpers of tools/ (Debian's python3 with matplotlib and h5py). */
+#include <libgen.h>
+#include <limits.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,12 +16,23 @@ extern char **environ;
 
 static const char *const loss_names[] = {"mse", "mae", "huber", "bce", "ce", "angular"};
 
-/* tools/: $CASCADE_TOOLS, the source tree the binary was built from, or the installed copy. */
+/* tools/: $CASCADE_TOOLS, the installed copy beside this binary (BINDIR/../share/cascade/tools,
+ * found from /proc/self/exe, so a moved install prefix still works), or the source tree of a
+ * build-tree binary. */
 static const char *tools_dir(void) {
+    static char dir[PATH_MAX + sizeof CASCADE_INSTALL_TOOLS + 1];
     const char *env = getenv("CASCADE_TOOLS");
     if (env && *env) return env;
+    char exe[PATH_MAX], probe[sizeof dir + 32];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = 0;
+        snprintf(dir, sizeof dir, "%s/%s", dirname(exe), CASCADE_INSTALL_TOOLS);
+        snprintf(probe, sizeof probe, "%s/plot_evaluation.py", dir);
+        if (access(probe, R_OK) == 0) return dir;
+    }
     if (access(CASCADE_SOURCE_TOOLS "/plot_evaluation.py", R_OK) == 0) return CASCADE_SOURCE_TOOLS;
-    return CASCADE_INSTALL_TOOLS;
+    return len > 0 ? dir : CASCADE_INSTALL_TOOLS; /* (named in the error when missing) */
 }
 
 int cli_run_plot_evaluation(const char *ckpt, const char *preds, const char *metrics, const char *dir) {

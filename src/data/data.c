@@ -126,11 +126,49 @@ cascade_status cascade_source_log_input(const cascade_job *job, int input, const
     for (int64_t i = 0; i < n * numel; i++) {
         if (v[i] < 0)
             return cascade_fail(CASCADE_EDATA, "%s: data set '%s' row %lld holds %g < 0; log_inputs needs values >= 0",
-                                cascade_h5_filename(src->f), job->inputs[input],
+                                src->shape.file, job->inputs[input],
                                 (long long)(rows ? rows[i / numel] : first + i / numel), (double)v[i]);
         v[i] = (float)log10(1.0 + (double)v[i]);
     }
     return CASCADE_OK;
+}
+
+/* x_shape, statistics, per-input shapes and sizes of src->shape from the inputs' infos. */
+static cascade_status describe_inputs(const cascade_job *job, cascade_source *src) {
+    cascade_dataset *d = &src->shape;
+    CASCADE_TRY(stacked_shape(job, d->file, src->in, d));
+    d->n_inputs = job->n_inputs;
+    for (int i = 0; i < job->n_inputs; i++) {
+        d->in_shape[i] = sample_shape(&src->in[i]);
+        d->in_numel[i] = cascade_shape_numel(&d->in_shape[i]);
+        if (d->in_numel[i] > src->max_numel) src->max_numel = d->in_numel[i];
+    }
+    return CASCADE_OK;
+}
+
+cascade_status cascade_source_layout(const cascade_job *job, const char *label, const cascade_shape *in_shapes,
+                                     cascade_source *src) {
+    memset(src, 0, sizeof *src);
+    snprintf(src->shape.file, sizeof src->shape.file, "%s", label);
+    for (int i = 0; i < job->n_inputs; i++) { /* as a file's (N, ...) with N = 1 */
+        const cascade_shape *si = &in_shapes[i];
+        if (si->ndim < 0 || si->ndim + 1 > CASCADE_MAX_DIMS)
+            return cascade_fail(CASCADE_EDATA, "%s: input '%s' has %d axes per sample", label, job->inputs[i], si->ndim);
+        snprintf(src->in[i].name, sizeof src->in[i].name, "%s", job->inputs[i]);
+        src->in[i].shape.ndim = si->ndim + 1;
+        src->in[i].shape.d[0] = 1;
+        int64_t numel = 1;
+        for (int k = 0; k < si->ndim; k++) {
+            if (si->d[k] < 1 || si->d[k] > ((int64_t)1 << 30) / numel) /* (the checkpoint's word: bounded) */
+                return cascade_fail(CASCADE_EDATA, "%s: input '%s' has axis %d of length %lld (at most 2^30 values a "
+                                    "sample)", label, job->inputs[i], k, (long long)si->d[k]);
+            numel *= si->d[k];
+            src->in[i].shape.d[k + 1] = si->d[k];
+        }
+        src->in[i].type_class = CASCADE_H5_FLOAT, src->in[i].type_bytes = 4;
+    }
+    src->total = 1;
+    return describe_inputs(job, src);
 }
 
 cascade_status cascade_source_open(const cascade_job *job, const char *path, int want_targets, MPI_Comm comm,
@@ -142,18 +180,12 @@ cascade_status cascade_source_open(const cascade_job *job, const char *path, int
     /* an autoencoder's targets are its inputs: no target data sets to read */
     src->want_targets = want_targets && job->kind != JOB_AUTOENCODER; /* (gan conditions come as targets) */
     cascade_status st = info_all(job, src->f, src->want_targets, src->in, src->tg);
-    if (!st) st = stacked_shape(job, path, src->in, d);
+    if (!st) st = describe_inputs(job, src);
     if (st) {
         cascade_source_close(src);
         return st;
     }
     src->total = src->in[0].shape.d[0];
-    d->n_inputs = job->n_inputs;
-    for (int i = 0; i < job->n_inputs; i++) {
-        cascade_shape si = sample_shape(&src->in[i]);
-        d->in_numel[i] = cascade_shape_numel(&si);
-        if (d->in_numel[i] > src->max_numel) src->max_numel = d->in_numel[i];
-    }
     if (job->kind == JOB_AUTOENCODER) d->y_shape = d->x_shape;
     if (src->want_targets) {
         /* targets: one data set keeps its per-sample shape ((1) for scalars); several are

@@ -19,6 +19,7 @@ typedef struct {
     float *y;                /* (n, y_shape) or NULL */
     int n_inputs;
     int64_t in_numel[CASCADE_MAX_NAMES]; /* per-sample elements of each input data set */
+    cascade_shape in_shape[CASCADE_MAX_NAMES]; /* per-sample shape of each input as stored */
     int64_t n_stats;                     /* channels (channels layout) or features */
     int64_t stat_start[CASCADE_MAX_NAMES + 1]; /* input i owns statistics [stat_start[i], stat_start[i+1]) */
     cascade_shmem mem; /* loaded sets: x then y in one block, one copy per node when mem.shared
@@ -48,6 +49,11 @@ typedef struct {
 cascade_status cascade_source_open(const cascade_job *job, const char *path, int want_targets, MPI_Comm comm,
                                    cascade_source *src);
 void cascade_source_close(cascade_source *src);
+/* A source without a file (f NULL): the layout of inputs of per-sample shapes in_shapes (the
+ * job's inputs in order), for stacking samples from memory (the inference API). `label`
+ * stands for the file in errors. */
+cascade_status cascade_source_layout(const cascade_job *job, const char *label, const cascade_shape *in_shapes,
+                                     cascade_source *src);
 /* Rows (strictly increasing file rows, or NULL for [first, first + n)) stacked into x
  * (n, x_shape) and y (n, y_shape). Collective over the file's communicator (n may differ per
  * rank, also 0); checks finiteness. */

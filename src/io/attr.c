@@ -190,6 +190,24 @@ cascade_status cascade_h5_attr_double(cascade_h5file *f, const char *object, con
     return read_number(f, object, name, 0, value);
 }
 
+cascade_status cascade_h5_attr_ints(cascade_h5file *f, const char *object, const char *name, int64_t *values,
+                                    int64_t cap, int64_t *count) {
+    attr_handle a;
+    *count = 0;
+    CASCADE_TRY(attr_open(f, object, name, &a));
+    cascade_status st = CASCADE_OK;
+    if (a.cls != H5T_INTEGER)
+        st = cascade_fail(CASCADE_EDATA, "%s: attribute '%s' of '%s' is not integers", f->path, name, object);
+    else if (a.count > cap)
+        st = cascade_fail(CASCADE_EDATA, "%s: attribute '%s' of '%s' holds %lld values, at most %lld expected",
+                          f->path, name, object, (long long)a.count, (long long)cap);
+    else if (a.count > 0 && H5Aread(a.attr, H5T_NATIVE_INT64, values) < 0)
+        st = h5_fail(CASCADE_EIO, f->path, "cannot read attribute '%s' of '%s'", name, object);
+    if (!st) *count = a.count;
+    attr_close(&a);
+    return st;
+}
+
 /* Numbers as "v" or "[a, b, ...]" (the first 16). */
 static cascade_status format_numbers(cascade_h5file *f, const char *object, const char *name,
                                      const attr_handle *a, char **text) {

@@ -9,6 +9,7 @@
 
 cascade_status h5_agree(MPI_Comm comm, cascade_status local) {
     int size, rank;
+    if (comm == MPI_COMM_NULL) return local; /* this process alone, no MPI (h5io.h) */
     if (MPI_Comm_size(comm, &size) != MPI_SUCCESS || MPI_Comm_rank(comm, &rank) != MPI_SUCCESS)
         return cascade_fail(CASCADE_EINTERNAL, "HDF5 layer: invalid MPI communicator");
     if (size == 1) return local;

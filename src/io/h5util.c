@@ -52,6 +52,19 @@ hid_t h5_fapl(MPI_Comm comm, const char *file) {
         h5_fail(CASCADE_EINTERNAL, file, "cannot create a file access property list");
         return H5I_INVALID_HID;
     }
+    if (comm == MPI_COMM_NULL) { /* this process alone, no MPI: POSIX I/O (h5io.h) */
+        herr_t rc = H5Pset_fapl_sec2(fapl);
+#if H5_VERSION_GE(1, 10, 7)
+        /* read-only: a shared lock where the file system has them, none where it has not */
+        if (rc >= 0) rc = H5Pset_file_locking(fapl, 1, 1);
+#endif
+        if (rc < 0) {
+            h5_fail(CASCADE_EINTERNAL, file, "cannot select the POSIX (sec2) driver");
+            H5Pclose(fapl);
+            return H5I_INVALID_HID;
+        }
+        return fapl;
+    }
     if (H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) < 0) {
         h5_fail(CASCADE_EINTERNAL, file, "cannot select the MPI-IO driver");
         H5Pclose(fapl);
@@ -65,7 +78,7 @@ cascade_status h5_file_open(const char *path, MPI_Comm comm, int alike, hid_t *i
     cascade_status st = CASCADE_OK;
     hid_t fapl = h5_fapl(comm, path);
     if (fapl < 0) st = CASCADE_EINTERNAL;
-    alike = alike == H5_READ_ALIKE;
+    alike = alike == H5_READ_ALIKE && comm != MPI_COMM_NULL;
     /* Data read alike: metadata read by one rank and broadcast, not by every rank from the
      * file system (P ranks' header reads become one). Not for the other readers: their Local
      * functions (h5io.h) may be called by one rank alone. (Files are only read here; the
@@ -93,6 +106,10 @@ cascade_status h5_file_open(const char *path, MPI_Comm comm, int alike, hid_t *i
 }
 
 cascade_status h5_comm_info(MPI_Comm comm, const char *path, int *rank, int *size) {
+    if (comm == MPI_COMM_NULL) { /* this process alone, no MPI */
+        *rank = 0, *size = 1;
+        return CASCADE_OK;
+    }
     if (MPI_Comm_rank(comm, rank) != MPI_SUCCESS || MPI_Comm_size(comm, size) != MPI_SUCCESS)
         return cascade_fail(CASCADE_EINTERNAL, "%s: invalid MPI communicator", path);
     return CASCADE_OK;
@@ -186,13 +203,14 @@ cascade_status h5_transfer_typed(MPI_Comm comm, const char *file, const char *na
     hid_t mspace = H5I_INVALID_HID, dxpl = H5I_INVALID_HID;
     if (st == CASCADE_OK && (mspace = h5_mem_space(n)) < 0)
         st = h5_fail(CASCADE_EINTERNAL, file, "cannot create a memory space of %lld floats", (long long)n);
-    if (st == CASCADE_OK && (dxpl = h5_dxpl_collective(file)) < 0) st = CASCADE_EINTERNAL;
+    /* collective transfers are for the MPI-IO driver only (no comm: the default list) */
+    if (st == CASCADE_OK && comm != MPI_COMM_NULL && (dxpl = h5_dxpl_collective(file)) < 0) st = CASCADE_EINTERNAL;
     st = h5_agree(comm, st);
     if (st == CASCADE_OK) {
         float none = 0; /* ranks with nothing selected still pass a buffer */
         void *data = n ? buf : &none;
-        herr_t rc = write ? H5Dwrite(dset, mem_type, mspace, fspace, dxpl, data)
-                          : H5Dread(dset, mem_type, mspace, fspace, dxpl, data);
+        herr_t rc = write ? H5Dwrite(dset, mem_type, mspace, fspace, dxpl >= 0 ? dxpl : H5P_DEFAULT, data)
+                          : H5Dread(dset, mem_type, mspace, fspace, dxpl >= 0 ? dxpl : H5P_DEFAULT, data);
         char sbuf[128];
         if (rc < 0)
             st = h5_fail(CASCADE_EIO, file, "cannot %s %lld values of '%s' of shape %s%s", write ? "write" : "read",

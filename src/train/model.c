@@ -148,6 +148,18 @@ static cascade_status write_tensors(cascade_h5writer *w, MPI_Comm comm, const ca
     return CASCADE_OK;
 }
 
+/* /data attribute input_shapes: per input of the job, in order, ndim then the per-sample
+ * axes as stored in the data file, so that a model can be opened without its data (read by
+ * src/apps/infer.c). */
+static cascade_status write_input_shapes(cascade_h5writer *w, const cascade_job *job, const cascade_dataset *d) {
+    int64_t v[CASCADE_MAX_NAMES * (CASCADE_MAX_DIMS + 1)], k = 0;
+    for (int i = 0; i < job->n_inputs && i < CASCADE_MAX_NAMES; i++) {
+        v[k++] = d->in_shape[i].ndim;
+        for (int a = 0; a < d->in_shape[i].ndim; a++) v[k++] = d->in_shape[i].d[a];
+    }
+    return cascade_h5w_attr_ints(w, "/data", "input_shapes", v, k);
+}
+
 cascade_status cascade_model_write(cascade_h5writer *w, MPI_Comm comm, const cascade_job *job, const cascade_net *net,
                                    const cascade_optimizer *opt, const cascade_norm_stats *norm,
                                    const cascade_dataset *d, const cascade_progress *pr) {
@@ -177,6 +189,7 @@ cascade_status cascade_model_write(cascade_h5writer *w, MPI_Comm comm, const cas
         }
     }
     if (pr) { /* the writer creates the /data group for its attributes */
+        if (d && (job->kind == JOB_SUPERVISED || job->kind == JOB_AUTOENCODER)) CASCADE_TRY(write_input_shapes(w, job, d));
         CASCADE_TRY(cascade_h5w_attr_int(w, "/data", "epoch", pr->epoch));
         CASCADE_TRY(cascade_h5w_attr_int(w, "/data", "cursor", pr->cursor));
         CASCADE_TRY(cascade_h5w_attr_double(w, "/data", "best_valid_loss", pr->best_valid_loss));
@@ -314,12 +327,17 @@ cascade_status cascade_run_dataset(cascade_net *net, const cascade_dataset *d, i
     for (int64_t start = lo; start < hi; start += chunk) {
         int m = (int)(hi - start < chunk ? hi - start : chunk);
         memcpy(xb, d->x + start * xs, (size_t)(m * xs) * sizeof(float));
-        cascade_run run = {.n = m, .training = 0, .update_stats = 0};
-        run.ext[0] = xb;
-        cascade_net_forward(net, &run);
-        memcpy(out + (start - lo) * on, net->act[layer], (size_t)(m * on) * sizeof(float));
+        cascade_model_forward(net, xb, m, layer, out + (start - lo) * on);
     }
     return CASCADE_OK;
+}
+
+void cascade_model_forward(cascade_net *net, const float *xb, int m, int layer, float *out) {
+    if (layer < 0) layer = net->output;
+    cascade_run run = {.n = m, .training = 0, .update_stats = 0};
+    run.ext[0] = xb;
+    cascade_net_forward(net, &run);
+    memcpy(out, net->act[layer], (size_t)((int64_t)m * cascade_shape_numel(&net->layers[layer].out_shape)) * sizeof(float));
 }
 
 cascade_status cascade_predict_dataset(const cascade_job *job, cascade_net *net, const cascade_dataset *d, int chunk,

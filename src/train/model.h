@@ -61,6 +61,9 @@ cascade_status cascade_model_read_tnorm(cascade_h5file *f, int64_t columns, casc
  * (cascade_par_chunk_rows: contiguous blocks in rank order, every sample in the same chunk
  * whatever the rank count). Not collective. */
 void cascade_eval_rows(int64_t n, int chunk, MPI_Comm comm, int64_t *lo, int64_t *hi);
+/* Eval-mode outputs of layer `layer` (-1: the net output) of m samples xb (m, input shape;
+ * m <= the net's prepared batch) into out (m, layer's output shape). */
+void cascade_model_forward(cascade_net *net, const float *xb, int m, int layer, float *out);
 /* Eval-mode outputs of layer `layer` (-1: the net output) for this rank's rows [lo, hi) of d
  * (cascade_eval_rows) into out ((hi - lo) rows). Nothing is gathered; not collective. */
 cascade_status cascade_run_dataset(cascade_net *net, const cascade_dataset *d, int chunk, float *xb, int layer,
