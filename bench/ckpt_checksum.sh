@@ -7,9 +7,10 @@
 #  - write: the median of the checkpoint times run.c puts into metrics.jsonl (creation to LATEST:
 #    with checksums that includes the CRCs of the parts, their XOR allreduce, the attributes and
 #    rank 0 reading the file back for LATEST's record);
-#  - load: wall time of `cascade train --resume auto` of that run with nothing left to train
-#    (start-up, data, then the checkpoint: verified — file CRC, every data set's CRC and
-#    finiteness — and read), median of REPS; the difference is the verification.
+#  - load: wall and CPU time (user + system of mpirun and the ranks, /usr/bin/time) of `cascade
+#    train --resume auto` of that run with nothing left to train (start-up, data, then the
+#    checkpoint: verified — file CRC, every data set's CRC and finiteness — and read), median of
+#    REPS; the difference is the verification. CPU time is less disturbed by a loaded machine.
 # Usage: [REPS=5] bench/ckpt_checksum.sh REF_BINARY [BUILD_DIR]
 set -euo pipefail
 ref=$(readlink -f "$1")
@@ -39,25 +40,22 @@ import json
 for l in open('r_$which/metrics.jsonl'):
     r = json.loads(l)
     if r['split'] == 'checkpoint': print(r['seconds'], r['mb'])" >> write_${which}_$n.txt
-      t0=$(date +%s.%N)
-      mpirun --oversubscribe -n $n "$bin" train job.ini --out r_$which --quiet --resume auto "${sets[@]}" >/dev/null 2>&1
-      t1=$(date +%s.%N)
-      echo "$t0 $t1" | awk '{print $2 - $1}' >> load_${which}_$n.txt
+      /usr/bin/time -f "%e %U %S" -a -o load_${which}_$n.txt \
+        mpirun --oversubscribe -n $n "$bin" train job.ini --out r_$which --quiet --resume auto "${sets[@]}" >/dev/null 2>&1
     done
   done
 done
 "$py" - <<'PY'
 import statistics as s
-print("%-5s %-9s %12s %12s %12s %9s" % ("ranks", "", "without", "with", "difference", "file MB"))
+print("%-5s %-16s %10s %10s %11s" % ("ranks", "", "without", "with", "difference"))
 for n in (1, 2):
     w = {k: [list(map(float, l.split())) for l in open("write_%s_%d.txt" % (k, n))] for k in ("ref", "new")}
-    l = {k: [float(x) for x in open("load_%s_%d.txt" % (k, n))] for k in ("ref", "new")}
-    wr, wn = s.median(r[0] for r in w["ref"]), s.median(r[0] for r in w["new"])
-    lr, ln = s.median(l["ref"]), s.median(l["new"])
-    mb = (s.median(r[1] for r in w["ref"]), s.median(r[1] for r in w["new"]))
-    print("%-5d %-9s %10.3f s %10.3f s %+10.3f s %4.1f/%4.1f" % (n, "write", wr, wn, wn - wr, mb[0], mb[1]))
-    print("%-5d %-9s %10.3f s %10.3f s %+10.3f s" % (n, "load", lr, ln, ln - lr))
-    print("      (write: %d checkpoints each, min/max %.3f/%.3f vs %.3f/%.3f; load min/max %.3f/%.3f vs %.3f/%.3f)" % (
-        len(w["new"]), min(r[0] for r in w["ref"]), max(r[0] for r in w["ref"]), min(r[0] for r in w["new"]),
-        max(r[0] for r in w["new"]), min(l["ref"]), max(l["ref"]), min(l["new"]), max(l["new"])))
+    l = {k: [list(map(float, l.split())) for l in open("load_%s_%d.txt" % (k, n))] for k in ("ref", "new")}
+    rows = [("write (wall)", [r[0] for r in w["ref"]], [r[0] for r in w["new"]]),
+            ("load (wall)", [r[0] for r in l["ref"]], [r[0] for r in l["new"]]),
+            ("load (CPU, all ranks)", [r[1] + r[2] for r in l["ref"]], [r[1] + r[2] for r in l["new"]])]
+    for name, a, b in rows:
+        print("%-5d %-22s %7.3f s %8.3f s %+9.3f s   (min/max %.3f/%.3f vs %.3f/%.3f, %d each)" % (
+            n, name, s.median(a), s.median(b), s.median(b) - s.median(a), min(a), max(a), min(b), max(b), len(a)))
+print("checkpoint file: %.1f MB without, %.1f MB with checksums" % (w["ref"][0][1], w["new"][0][1]))
 PY

@@ -246,6 +246,8 @@ cascade_status cascade_h5w_create_rows_typed(cascade_h5writer *w, const char *pa
                                              cascade_h5_elem type, int compress) {
     h5_quiet();
     cascade_status st = check_shape(w, path, shape);
+    if (st == CASCADE_OK && w->checksums) /* rows get no crc32c: verification would refuse the file */
+        st = cascade_fail(CASCADE_EINTERNAL, "%s: '%s': row data sets are not for checkpoints (no checksum)", w->tmp, path);
     if (st == CASCADE_OK && shape->ndim < 1)
         st = cascade_fail(CASCADE_EINTERNAL, "%s: '%s': rows need a shape (N, ...)", w->tmp, path);
     CASCADE_TRY(h5_agree(w->comm, st));
