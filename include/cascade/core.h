@@ -30,6 +30,22 @@ cascade_status cascade_fail(cascade_status code, const char *fmt, ...)
 void cascade_error_context(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *cascade_errmsg(void);
 void cascade_clear_error(void);
+/* `in` with every byte that is not printable replaced by an escape (\xNN; \n, \t and
+ * well-formed UTF-8 of printable code points are kept) into out (always NUL-terminated when
+ * cap > 0; cut at a whole escape). Messages built from a file's names and strings pass through
+ * it, so a crafted file cannot put control bytes into a terminal or a log. Returns out. */
+char *cascade_printable(const char *in, char *out, size_t cap);
+
+/* ---- checksums (core/checksum.c) ---- */
+/* CRC-32C (Castagnoli, as iSCSI, ext4, Btrfs): crc32c("123456789") = 0xe3069283. `crc` is the
+ * value of the bytes before (0 to start): cascade_crc32c(cascade_crc32c(0, a, n), b, m) is the
+ * CRC of a followed by b. SSE4.2 instructions when the CPU has them, else tables. */
+uint32_t cascade_crc32c(uint32_t crc, const void *data, size_t n);
+/* The same from tables only (the unit test compares the two). */
+uint32_t cascade_crc32c_tables(uint32_t crc, const void *data, size_t n);
+/* The CRC of A followed by `n` more bytes B is cascade_crc32c_shift(crc(A), n) ^ crc(B): what
+ * lets parts written by different ranks be combined (XOR) into the CRC of the whole. */
+uint32_t cascade_crc32c_shift(uint32_t crc, uint64_t n);
 
 #define CASCADE_TRY(expr)                                                                  \
     do {                                                                                   \

@@ -150,6 +150,8 @@ const char *cascade_h5w_filename(const cascade_h5writer *w); /* the .tmp being w
 /* ---- checkpoints (CONTRACT.md "Checkpoint") ---- */
 #define CASCADE_CKPT_FORMAT "cascade-checkpoint"
 #define CASCADE_CKPT_VERSION 1
+/* uint32 attribute of every data set: CRC-32C of its float32 little-endian bytes (docs/hdf5.md) */
+#define CASCADE_CKPT_CRC_ATTR "crc32c"
 
 typedef struct {
     int64_t version, step, epoch, samples_seen, world_size, seed;
@@ -175,8 +177,19 @@ cascade_status cascade_ckpt_keep_last(const char *dir, int keep, MPI_Comm comm);
 /* A checkpoint file, a RUNDIR (-> RUNDIR/checkpoints/LATEST), a checkpoints dir (-> dir/LATEST)
  * or a LATEST / BEST file (-> the checkpoint it names, beside it), resolved to a file path. Local. */
 cascade_status cascade_ckpt_resolve(const char *file_or_dir, char *path, size_t cap);
-/* Resolves and opens read-only. */
+/* Resolves and verifies (cascade_ckpt_select without fallback), then opens read-only. */
 cascade_status cascade_ckpt_open(const char *file_or_dir, MPI_Comm comm, cascade_h5file **out);
+/* Resolves file_or_dir (as cascade_ckpt_resolve) and verifies the checkpoint on rank 0 before
+ * libhdf5 parses it: its size and CRC-32C against the record LATEST / BEST keep, then every data
+ * set's crc32c attribute and finiteness. A damaged file is CASCADE_EDATA naming it; with
+ * `fallback` (--resume auto) the newest intact older step-*.h5 beside it is chosen instead,
+ * with a warning naming the damaged one and why. The chosen file's path on every rank. */
+cascade_status cascade_ckpt_select(const char *file_or_dir, int fallback, MPI_Comm comm, char *path, size_t cap);
+/* Opens a path cascade_ckpt_select returned (verified already) read-only. */
+cascade_status cascade_ckpt_open_selected(const char *path, MPI_Comm comm, cascade_h5file **out);
+/* An integer attribute that must lie in [lo, hi]: CASCADE_EDATA naming the attribute otherwise. */
+cascade_status cascade_ckpt_attr_int_in(cascade_h5file *f, const char *object, const char *name, int64_t lo,
+                                        int64_t hi, int64_t *value);
 /* Reads the root attributes; CASCADE_EDATA when the file is not a cascade checkpoint (e.g.
  * parameters written from a PyTorch state_dict: use those with --init) or of another version. */
 cascade_status cascade_ckpt_read_meta(cascade_h5file *f, cascade_ckpt_meta *meta);

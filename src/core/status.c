@@ -12,8 +12,10 @@ static _Thread_local char message[MSG_CAP];
 cascade_status cascade_fail(cascade_status code, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(message, sizeof message, fmt, ap);
+    char raw[MSG_CAP];
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    cascade_printable(raw, message, sizeof message); /* names and strings from files may hold any byte */
     return code;
 }
 
@@ -21,8 +23,10 @@ void cascade_error_context(const char *fmt, ...) {
     char prefix[512], old[MSG_CAP];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    char raw[512];
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    cascade_printable(raw, prefix, sizeof prefix);
     memcpy(old, message, sizeof old);
     size_t plen = strlen(prefix);
     if (plen >= MSG_CAP) plen = MSG_CAP - 1;

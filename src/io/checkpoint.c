@@ -1,8 +1,9 @@
-/* Checkpoints (CONTRACT.md "Checkpoint"): NAME.h5.tmp written collectively, flushed, renamed,
- * and only then named in LATEST (itself replaced atomically). Rank 0 does the file-system
- * steps; all ranks return its status. Readers resolve RUNDIR -> checkpoints/LATEST -> file.
- * With early stopping, BEST (written the same way) names the checkpoint of the lowest
- * validation loss; pruning keeps it. */
+/* Checkpoints (CONTRACT.md "Checkpoint"): NAME.h5.tmp written collectively (every data set
+ * with its CRC-32C), flushed, renamed, and only then named in LATEST (itself replaced
+ * atomically) with the file's size and CRC-32C. Rank 0 does the file-system steps; all ranks
+ * return its status. Readers resolve RUNDIR -> checkpoints/LATEST -> file and verify it
+ * (ckpt_verify.c). With early stopping, BEST (written the same way) names the checkpoint of the
+ * lowest validation loss; pruning keeps it. */
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "io/h5util.h"
+#include "parallel/parallel.h"
 
 static const char LATEST[] = "LATEST", BEST[] = "BEST";
 
@@ -30,12 +32,15 @@ cascade_status cascade_ckpt_begin(const char *dir, const char *name, MPI_Comm co
     if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path - 4)
         return cascade_fail(CASCADE_EIO, "%.200s...: path too long", dir);
     CASCADE_TRY(h5_agree(comm, rank == 0 ? cascade_mkdir_p(dir) : CASCADE_OK));
-    return cascade_h5w_create(path, comm, out);
+    CASCADE_TRY(cascade_h5w_create(path, comm, out));
+    (*out)->checksums = 1;
+    return CASCADE_OK;
 }
 
 cascade_status cascade_ckpt_write_meta(cascade_h5writer *w, const cascade_ckpt_meta *meta) {
     CASCADE_TRY(cascade_h5w_attr_string(w, "/", "format", CASCADE_CKPT_FORMAT));
     CASCADE_TRY(cascade_h5w_attr_int(w, "/", "version", CASCADE_CKPT_VERSION));
+    CASCADE_TRY(cascade_h5w_attr_string(w, "/", "checksums", "crc32c")); /* every data set has one */
     const struct {
         const char *name;
         int64_t value;
@@ -49,14 +54,23 @@ cascade_status cascade_ckpt_write_meta(cascade_h5writer *w, const cascade_ckpt_m
     return cascade_h5w_attr_string(w, "/", "job", meta->job ? meta->job : "");
 }
 
+/* Rank 0: the record (size, CRC-32C) of dir/name, read back, into `pointer`. */
+static cascade_status record_in(const char *dir, const char *name, const char *pointer) {
+    char path[PATH_MAX + 256];
+    ckpt_record rec;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (strcmp(pointer, BEST) != 0 || !ckpt_find_record(path, &rec)) CASCADE_TRY(ckpt_file_record(path, &rec));
+    return ckpt_write_pointer(dir, pointer, &rec);
+}
+
 cascade_status cascade_ckpt_finish(cascade_h5writer *w) {
     /* commit frees w: keep what the LATEST step needs. */
-    char dir[PATH_MAX], line[PATH_MAX];
-    snprintf(line, sizeof line, "%s\n", fs_split(w->path, dir, sizeof dir));
+    char dir[PATH_MAX], name[256];
+    snprintf(name, sizeof name, "%s", fs_split(w->path, dir, sizeof dir));
     MPI_Comm comm = w->comm;
     int rank = w->rank;
     CASCADE_TRY(cascade_h5w_commit(w));
-    return h5_agree(comm, rank == 0 ? fs_write_atomic(dir, LATEST, line) : CASCADE_OK);
+    return h5_agree(comm, rank == 0 ? record_in(dir, name, LATEST) : CASCADE_OK);
 }
 
 /* The file name that `dir`/`pointer` (LATEST or BEST) holds, without surrounding white space. */
@@ -163,9 +177,7 @@ cascade_status cascade_ckpt_mark_best(const char *dir, const char *name, MPI_Com
     int rank;
     if (MPI_Comm_rank(comm, &rank) != MPI_SUCCESS)
         return cascade_fail(CASCADE_EINTERNAL, "%s: invalid MPI communicator", dir);
-    char line[PATH_MAX];
-    snprintf(line, sizeof line, "%s\n", name);
-    return h5_agree(comm, rank == 0 ? fs_write_atomic(dir, BEST, line) : CASCADE_OK);
+    return h5_agree(comm, rank == 0 ? record_in(dir, name, BEST) : CASCADE_OK);
 }
 
 cascade_status cascade_ckpt_keep_last(const char *dir, int keep, MPI_Comm comm) {
@@ -218,11 +230,96 @@ cascade_status cascade_ckpt_resolve(const char *file_or_dir, char *path, size_t 
     return follow_pointer(dir, LATEST, path, cap);
 }
 
+/* The checkpoints directory of a run directory, a checkpoints directory or a file in one. */
+static void ckpt_dir_of(const char *file_or_dir, const char *resolved, char *dir, size_t cap) {
+    struct stat sb;
+    char sub[PATH_MAX + 16];
+    snprintf(sub, sizeof sub, "%s/checkpoints", file_or_dir);
+    if (resolved[0]) fs_split(resolved, dir, cap);
+    else if (snprintf(dir, cap, "%s", stat(sub, &sb) == 0 && S_ISDIR(sb.st_mode) ? sub : file_or_dir) >= (int)cap)
+        dir[0] = 0; /* too long: listing "" fails with a message */
+}
+
+static cascade_status verify(const char *path) {
+    ckpt_record rec;
+    int known = ckpt_find_record(path, &rec);
+    return ckpt_verify_local(path, known ? &rec : NULL);
+}
+
+/* --resume auto after `why` (the message of the damaged or missing newest checkpoint): the
+ * newest intact step-*.h5 of dir older than step `below`, into path. */
+static cascade_status fall_back(const char *dir, int64_t below, cascade_status why, char *path, size_t cap) {
+    char reason[2048];
+    snprintf(reason, sizeof reason, "%s", cascade_errmsg());
+    DIR *d = opendir(dir);
+    if (!d) return cascade_fail(why, "%s; and %s cannot be listed for an older checkpoint", reason, dir);
+    step_file found[CKPT_MAX_RECORDS];
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        int64_t step = step_of(e->d_name, "");
+        if (step < 0 || step >= below || strlen(e->d_name) >= sizeof found[0].name) continue;
+        if (n == CKPT_MAX_RECORDS) { /* keep the newest: replace the oldest so far */
+            qsort(found, (size_t)n, sizeof *found, newest_first);
+            if (step < found[n - 1].step) continue;
+            n--;
+        }
+        found[n].step = step;
+        snprintf(found[n].name, sizeof found[n].name, "%s", e->d_name);
+        n++;
+    }
+    closedir(d);
+    qsort(found, (size_t)n, sizeof *found, newest_first);
+    for (int i = 0; i < n; i++) {
+        snprintf(path, cap, "%s/%s", dir, found[i].name);
+        if (verify(path) == CASCADE_OK) {
+            cascade_log("warning: %s\nwarning: resuming from %s instead (the newest intact checkpoint)\n", reason, path);
+            return CASCADE_OK;
+        }
+        cascade_log("warning: skipping %s as well: %s\n", path, cascade_errmsg());
+    }
+    return cascade_fail(why, "%s; and no older checkpoint in %s is intact", reason, dir);
+}
+
+cascade_status cascade_ckpt_select(const char *file_or_dir, int fallback, MPI_Comm comm, char *path, size_t cap) {
+    int rank, size;
+    CASCADE_TRY(h5_comm_info(comm, file_or_dir, &rank, &size));
+    cascade_status st = CASCADE_OK;
+    if (rank == 0) {
+        path[0] = 0;
+        st = cascade_ckpt_resolve(file_or_dir, path, cap);
+        if (!st) st = verify(path);
+        if (st && fallback) {
+            char dir[PATH_MAX];
+            const char *name = path;
+            ckpt_dir_of(file_or_dir, path, dir, sizeof dir);
+            if (strrchr(path, '/')) name = strrchr(path, '/') + 1;
+            int64_t below = path[0] && step_of(name, "") >= 0 ? step_of(name, "") : INT64_MAX;
+            st = fall_back(dir, below, st, path, cap);
+        }
+    }
+    CASCADE_TRY(h5_agree(comm, st));
+    return size > 1 ? cascade_par_bcast(comm, path, cap) : CASCADE_OK;
+}
+
+cascade_status cascade_ckpt_open_selected(const char *path, MPI_Comm comm, cascade_h5file **out) {
+    *out = NULL;
+    return cascade_h5_open(path, comm, out);
+}
+
 cascade_status cascade_ckpt_open(const char *file_or_dir, MPI_Comm comm, cascade_h5file **out) {
     char path[PATH_MAX];
     *out = NULL;
-    CASCADE_TRY(h5_agree(comm, cascade_ckpt_resolve(file_or_dir, path, sizeof path)));
+    CASCADE_TRY(cascade_ckpt_select(file_or_dir, 0, comm, path, sizeof path));
     return cascade_h5_open(path, comm, out);
+}
+
+cascade_status cascade_ckpt_attr_int_in(cascade_h5file *f, const char *object, const char *name, int64_t lo,
+                                        int64_t hi, int64_t *value) {
+    CASCADE_TRY(cascade_h5_attr_int(f, object, name, value));
+    if (*value < lo || *value > hi)
+        return cascade_fail(CASCADE_EDATA, "%s: attribute '%s' of '%s' is %" PRId64 ", expected %" PRId64 " .. %" PRId64
+                            " (a damaged or edited checkpoint)", cascade_h5_filename(f), name, object, *value, lo, hi);
+    return CASCADE_OK;
 }
 
 cascade_status cascade_ckpt_read_meta(cascade_h5file *f, cascade_ckpt_meta *meta) {
@@ -244,15 +341,16 @@ cascade_status cascade_ckpt_read_meta(cascade_h5file *f, cascade_ckpt_meta *meta
     if (meta->version != CASCADE_CKPT_VERSION)
         return cascade_fail(CASCADE_EDATA, "%s: checkpoint version %" PRId64 ", this cascade reads version %d",
                             path, meta->version, CASCADE_CKPT_VERSION);
+    const int64_t big = (int64_t)1 << 53; /* counters stay exact as doubles and far from overflow */
     const struct {
         const char *name;
-        int64_t *value;
-    } ints[] = {{"step", &meta->step},
-                {"epoch", &meta->epoch},
-                {"samples_seen", &meta->samples_seen},
-                {"world_size", &meta->world_size},
-                {"seed", &meta->seed}};
+        int64_t *value, lo, hi;
+    } ints[] = {{"step", &meta->step, 0, big},
+                {"epoch", &meta->epoch, 0, big},
+                {"samples_seen", &meta->samples_seen, 0, big},
+                {"world_size", &meta->world_size, 1, 1 << 24},
+                {"seed", &meta->seed, INT64_MIN, INT64_MAX}};
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
-        CASCADE_TRY(cascade_h5_attr_int(f, "/", ints[i].name, ints[i].value));
+        CASCADE_TRY(cascade_ckpt_attr_int_in(f, "/", ints[i].name, ints[i].lo, ints[i].hi, ints[i].value));
     return cascade_h5_attr_string(f, "/", "job", &meta->job);
 }

@@ -21,7 +21,28 @@ struct cascade_h5writer {
     int rank, size;
     char path[PATH_MAX];    /* final name */
     char tmp[PATH_MAX + 8]; /* being written: path + ".tmp" */
+    int checksums;          /* data sets get attribute crc32c (checkpoints) */
 };
+
+/* ---- checkpoint checksums (ckpt_verify.c, docs/hdf5.md "Checksums") ---- */
+#define CKPT_MAX_RECORDS 64 /* file records kept in LATEST */
+typedef struct {
+    char name[256]; /* file name in the checkpoints directory */
+    int64_t size;
+    uint32_t crc; /* CRC-32C of the whole file */
+} ckpt_record;
+/* Size and CRC-32C of the file at path (read through once). Local. */
+cascade_status ckpt_file_record(const char *path, ckpt_record *r);
+/* The records after the first line of a LATEST / BEST file (none when missing); at most cap. */
+int ckpt_read_records(const char *pointer_path, ckpt_record *recs, int cap);
+/* dir/pointer = "NAME\nNAME size=S crc32c=C\n" + (LATEST) the records of LATEST's other files
+ * that still exist, atomically. Local (rank 0). */
+cascade_status ckpt_write_pointer(const char *dir, const char *pointer, const ckpt_record *rec);
+/* The record of checkpoint `path` in LATEST, else BEST, beside it; 0 when neither lists it. */
+int ckpt_find_record(const char *path, ckpt_record *out);
+/* Local: size and CRC against `expected` (may be NULL) before libhdf5 sees the file, then every
+ * data set's crc32c attribute and finiteness. CASCADE_EDATA naming the file and data set. */
+cascade_status ckpt_verify_local(const char *path, const ckpt_record *expected);
 
 /* Turns HDF5's automatic error printing off (once). Every entry point calls it. */
 void h5_quiet(void);

@@ -70,7 +70,10 @@ static cascade_status writer_fapl(cascade_h5writer *w, hid_t *fapl) {
     CASCADE_TRY(cascade_par_bcast(w->comm, align, sizeof align));
     *fapl = h5_fapl(w->comm, w->tmp);
     if (*fapl < 0) st = CASCADE_EINTERNAL;
+    /* The 1.8 format at least: superblock v2 and object headers v2 carry checksums of the
+     * metadata (libhdf5 refuses a damaged header instead of misreading it); 1.8 readers read it. */
     if (st == CASCADE_OK && (H5Pset_coll_metadata_write(*fapl, 1) < 0 ||
+                             H5Pset_libver_bounds(*fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST) < 0 ||
                              H5Pset_alignment(*fapl, (hsize_t)align[0], (hsize_t)align[1]) < 0 ||
                              H5Pset_meta_block_size(*fapl, 64 << 10) < 0))
         st = h5_fail(CASCADE_EINTERNAL, w->tmp, "cannot set the file access properties (alignment %lld,%lld)",
@@ -197,6 +200,25 @@ static cascade_status write_part(cascade_h5writer *w, const char *path, hid_t ds
     return h5_transfer_typed(w->comm, w->tmp, path, shape, dset, fspace, count, 1, (void *)data, mem_type, st);
 }
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "checksums are of the little-endian bytes of the file: swap before cascade_crc32c on this host"
+#endif
+
+static cascade_status write_attr(cascade_h5writer *w, const char *object, const char *name, hid_t file_type,
+                                 hid_t mem_type, int64_t count, const void *value);
+
+/* Attribute crc32c of data set `path`: the CRC-32C of its float32 little-endian bytes in
+ * row-major order (docs/hdf5.md). Every rank has the CRC of its part; shifted over the bytes
+ * after the part and XORed over the ranks they give the whole (the parts tile the data set). */
+static cascade_status write_checksum(cascade_h5writer *w, const char *path, const cascade_shape *shape,
+                                     int64_t offset, int64_t count, const float *data) {
+    int64_t after = cascade_shape_numel(shape) - offset - count;
+    uint32_t crc = cascade_crc32c_shift(cascade_crc32c(0, data, (size_t)count * sizeof(float)),
+                                        (uint64_t)after * sizeof(float));
+    CASCADE_TRY(cascade_par_xor_u32(w->comm, &crc, 1));
+    return write_attr(w, path, CASCADE_CKPT_CRC_ATTR, H5T_STD_U32LE, H5T_NATIVE_UINT32, -1, &crc);
+}
+
 cascade_status cascade_h5w_write_floats(cascade_h5writer *w, const char *path,
                                         const cascade_shape *shape, const float *data,
                                         int64_t offset, int64_t count) {
@@ -206,7 +228,8 @@ cascade_status cascade_h5w_write_floats(cascade_h5writer *w, const char *path,
     CASCADE_TRY(h5_agree(w->comm, st));
     hid_t dset;
     st = h5_agree(w->comm, create_dataset(w, path, shape, 0, H5T_IEEE_F32LE, 0, &dset));
-    return write_part(w, path, dset, st, shape, offset, count, data, H5T_NATIVE_FLOAT);
+    st = write_part(w, path, dset, st, shape, offset, count, data, H5T_NATIVE_FLOAT);
+    return st == CASCADE_OK && w->checksums ? write_checksum(w, path, shape, offset, count, data) : st;
 }
 
 static hid_t file_type_of(cascade_h5_elem type) {
@@ -223,6 +246,8 @@ cascade_status cascade_h5w_create_rows_typed(cascade_h5writer *w, const char *pa
                                              cascade_h5_elem type, int compress) {
     h5_quiet();
     cascade_status st = check_shape(w, path, shape);
+    if (st == CASCADE_OK && w->checksums) /* rows get no crc32c: verification would refuse the file */
+        st = cascade_fail(CASCADE_EINTERNAL, "%s: '%s': row data sets are not for checkpoints (no checksum)", w->tmp, path);
     if (st == CASCADE_OK && shape->ndim < 1)
         st = cascade_fail(CASCADE_EINTERNAL, "%s: '%s': rows need a shape (N, ...)", w->tmp, path);
     CASCADE_TRY(h5_agree(w->comm, st));

@@ -104,6 +104,11 @@ cascade_status cascade_par_sum_int64(MPI_Comm comm, int64_t *v, int64_t n) {
     return rc == MPI_SUCCESS ? CASCADE_OK : mpi_failed(rc, "the exact integer sum over ranks");
 }
 
+cascade_status cascade_par_xor_u32(MPI_Comm comm, uint32_t *v, int n) {
+    int rc = MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_UINT32_T, MPI_BXOR, comm);
+    return rc == MPI_SUCCESS ? CASCADE_OK : mpi_failed(rc, "combining checksums over ranks");
+}
+
 cascade_status cascade_par_bcast(MPI_Comm comm, void *buf, size_t bytes) {
     if (bytes > INT_MAX) return cascade_fail(CASCADE_EINTERNAL, "a broadcast of %zu bytes is too large for MPI", bytes);
     int rc = MPI_Bcast(buf, (int)bytes, MPI_BYTE, 0, comm);

@@ -60,6 +60,8 @@ cascade_status cascade_par_agree(MPI_Comm comm, cascade_status local, int *stop,
 
 /* Integer sums in place (exact digits, cascade/xsum.h). */
 cascade_status cascade_par_sum_int64(MPI_Comm comm, int64_t *v, int64_t n);
+/* Bitwise XOR in place (checksums of parts combined, cascade_crc32c_shift). */
+cascade_status cascade_par_xor_u32(MPI_Comm comm, uint32_t *v, int n);
 /* Rank 0's bytes to every rank. */
 cascade_status cascade_par_bcast(MPI_Comm comm, void *buf, size_t bytes);
 cascade_status cascade_par_barrier(MPI_Comm comm);

@@ -199,8 +199,8 @@ cascade_status cascade_gan_build(cascade_job *job, const cascade_gan_x *gx, cons
 }
 
 static cascade_status read_checkpoint(gan_session *s, const char *from, int full) {
-    cascade_h5file *f;
-    CASCADE_TRY(cascade_ckpt_open(from, s->base.comm, &f));
+    cascade_h5file *f; /* resuming: `from` was verified by cascade_ckpt_select */
+    CASCADE_TRY(full ? cascade_ckpt_open_selected(from, s->base.comm, &f) : cascade_ckpt_open(from, s->base.comm, &f));
     cascade_status st = full ? cascade_model_read_counters(f, &s->base.prog) : CASCADE_OK;
     if (!st) st = cascade_model_read_params(f, &s->gen, full);
     if (!st) st = cascade_model_read_params(f, &s->critic, full);
@@ -214,7 +214,7 @@ static cascade_status read_checkpoint(gan_session *s, const char *from, int full
 
 static cascade_status read_norm(gan_session *s, const char *from) {
     cascade_h5file *f;
-    CASCADE_TRY(cascade_ckpt_open(from, s->base.comm, &f));
+    CASCADE_TRY(cascade_ckpt_open_selected(from, s->base.comm, &f));
     cascade_status st = cascade_model_read_state(f, s->base.job, &s->gen, NULL, &s->norm, norm_desc(s), NULL);
     cascade_h5_close(f);
     return st;

@@ -249,7 +249,7 @@ cascade_status cascade_model_read_state(cascade_h5file *f, const cascade_job *jo
             }
         }
         snprintf(path, sizeof path, "/optimizer/%s", net->name);
-        CASCADE_TRY(cascade_h5_attr_int(f, path, "step", &opt->step));
+        CASCADE_TRY(cascade_ckpt_attr_int_in(f, path, "step", 0, (int64_t)1 << 53, &opt->step));
     }
     if (norm && job->normalize == NORM_STANDARD) {
         CASCADE_TRY(cascade_norm_init(norm, d->n_stats));
@@ -269,17 +269,17 @@ cascade_status cascade_model_read_state(cascade_h5file *f, const cascade_job *jo
         }
     }
     if (pr) {
-        int64_t v;
-        CASCADE_TRY(cascade_h5_attr_int(f, "/data", "epoch", &v));
+        int64_t v, big = (int64_t)1 << 53;
+        CASCADE_TRY(cascade_ckpt_attr_int_in(f, "/data", "epoch", 0, big, &v));
         pr->epoch = v;
-        CASCADE_TRY(cascade_h5_attr_int(f, "/data", "cursor", &v));
+        CASCADE_TRY(cascade_ckpt_attr_int_in(f, "/data", "cursor", 0, big, &v));
         pr->cursor = v;
         /* early-stopping state; absent in checkpoints written before it existed */
         pr->best_valid_loss = INFINITY, pr->best_valid_step = -1, pr->stale_validations = 0;
         if (cascade_h5_attr_exists(f, "/data", "best_valid_loss")) {
             CASCADE_TRY(cascade_h5_attr_double(f, "/data", "best_valid_loss", &pr->best_valid_loss));
-            CASCADE_TRY(cascade_h5_attr_int(f, "/data", "best_valid_step", &pr->best_valid_step));
-            CASCADE_TRY(cascade_h5_attr_int(f, "/data", "stale_validations", &pr->stale_validations));
+            CASCADE_TRY(cascade_ckpt_attr_int_in(f, "/data", "best_valid_step", -1, big, &pr->best_valid_step));
+            CASCADE_TRY(cascade_ckpt_attr_int_in(f, "/data", "stale_validations", 0, big, &pr->stale_validations));
         }
     }
     return CASCADE_OK;

@@ -79,9 +79,9 @@ cascade_status cascade_refiner_write(cascade_h5writer *w, gan_session *s) {
 
 cascade_status cascade_refiner_read(cascade_h5file *f, gan_session *s) {
     if (!s->refiner) return CASCADE_OK;
-    CASCADE_TRY(cascade_h5_attr_int(f, "/refiner", "critic_updates", &s->critic_updates));
-    int64_t filled = 0;
-    CASCADE_TRY(cascade_h5_attr_int(f, "/refiner", "history_filled", &filled));
+    CASCADE_TRY(cascade_ckpt_attr_int_in(f, "/refiner", "critic_updates", 0, (int64_t)1 << 53, &s->critic_updates));
+    int64_t filled = 0; /* rows of the history in use: at most its capacity, which is checked below */
+    CASCADE_TRY(cascade_ckpt_attr_int_in(f, "/refiner", "history_filled", 0, (int64_t)1 << 53, &filled));
     if (!s->hist_cap) {
         s->hist_n = 0; /* history switched off: continue without it */
         return CASCADE_OK;
@@ -99,6 +99,9 @@ cascade_status cascade_refiner_read(cascade_h5file *f, gan_session *s) {
                             "with the history the run was trained with", cascade_h5_filename(f),
                             cascade_shape_str(&info.shape, a, sizeof a), s->base.job->history,
                             cascade_shape_str(&want, b, sizeof b));
+    if (filled > s->hist_cap)
+        return cascade_fail(CASCADE_EDATA, "%s: attribute 'history_filled' of '/refiner' is %lld, more than the %lld rows "
+                            "of /refiner/history", cascade_h5_filename(f), (long long)filled, (long long)s->hist_cap);
     CASCADE_TRY(cascade_h5_read_floats(f, "/refiner/history", &want, s->hist));
     s->hist_n = filled;
     return CASCADE_OK;

@@ -20,7 +20,13 @@ cascade_status cascade_training_open(cascade_training *t, cascade_job *job, cons
     t->size = cascade_par_size(comm);
     t->tty = isatty(2);
     CASCADE_TRY(cascade_topo_init(&t->topo, comm)); /* first: close frees it */
-    return cascade_session_start(job, o, t->size, t->rundir, t->ckdir, resume_from);
+    CASCADE_TRY(cascade_session_start(job, o, t->size, t->rundir, t->ckdir, resume_from));
+    if (!*resume_from) return CASCADE_OK;
+    /* verified once here (--resume auto: the newest intact checkpoint); opened with
+     * cascade_ckpt_open_selected afterwards */
+    CASCADE_TRY(cascade_ckpt_select(*resume_from, o->resume == 1, comm, t->resume_file, sizeof t->resume_file));
+    *resume_from = t->resume_file;
+    return CASCADE_OK;
 }
 
 cascade_status cascade_training_buffers(cascade_training *t) {

@@ -24,6 +24,7 @@ typedef struct {
     int rank, size, tty;
     cascade_topo topo;     /* node communicator, for the reducers */
     char rundir[CASCADE_PATH_MAX], ckdir[CASCADE_PATH_MAX + 16];
+    char resume_file[CASCADE_PATH_MAX + 64]; /* the verified checkpoint resumed from (cascade_ckpt_select) */
     FILE *metrics;         /* RUNDIR/metrics.jsonl (rank 0) */
     cascade_dataset train; /* the training samples (gan: real; refiner: simulated; streaming: shapes and n only) */
     int has_valid;         /* the kind validates on held-out data (supervised with valid / valid_fraction) */

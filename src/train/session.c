@@ -70,12 +70,17 @@ static cascade_status load_data(cascade_session *s) {
 }
 
 static cascade_status load_checkpoint(cascade_session *s, const char *from, int full) {
-    cascade_h5file *f;
-    CASCADE_TRY(cascade_ckpt_open(from, s->base.comm, &f));
+    cascade_h5file *f; /* resuming: `from` was verified by cascade_ckpt_select */
+    CASCADE_TRY(full ? cascade_ckpt_open_selected(from, s->base.comm, &f) : cascade_ckpt_open(from, s->base.comm, &f));
     cascade_status st = full ? cascade_model_read_counters(f, &s->base.prog) : CASCADE_OK;
     if (!st) st = cascade_model_read_params(f, &s->net, full);
     if (!st && full)
         st = cascade_model_read_state(f, s->base.job, &s->net, &s->opt, NULL, &s->base.train, &s->base.prog); /* norm: read_data_stats */
+    cascade_progress *pr = &s->base.prog; /* the next batch is perm[cursor, cursor + batch) */
+    if (!st && full && pr->cursor > s->base.train.n - s->base.job->batch)
+        st = cascade_fail(CASCADE_EDATA, "%s: attribute 'cursor' of '/data' is %lld, past the last batch of %ld of the "
+                          "%lld training samples", cascade_h5_filename(f), (long long)pr->cursor, s->base.job->batch,
+                          (long long)s->base.train.n);
     if (st) cascade_error_context("%s %s: ", full ? "resuming from" : "--init from", from);
     cascade_h5_close(f);
     return st;
@@ -85,7 +90,7 @@ static cascade_status load_checkpoint(cascade_session *s, const char *from, int 
  * normalised; a fresh run computes them from the training set). */
 static cascade_status read_data_stats(cascade_session *s, const char *from) {
     cascade_h5file *f;
-    CASCADE_TRY(cascade_ckpt_open(from, s->base.comm, &f));
+    CASCADE_TRY(cascade_ckpt_open_selected(from, s->base.comm, &f));
     cascade_status st = CASCADE_OK;
     if (s->base.job->normalize == NORM_STANDARD)
         st = cascade_model_read_state(f, s->base.job, &s->net, NULL, &s->norm, &s->base.train, NULL);

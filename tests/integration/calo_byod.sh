@@ -87,7 +87,7 @@ fail=0
 for job in calogan-l1 calogan-l0 calochallenge-ch calochallenge; do
   if "$cascade" train "$job.ini" --out "run-$job" --quiet --steps 5 2> "$job.err" \
      && test -f "run-$job/checkpoints/LATEST" \
-     && test -f "run-$job/checkpoints/$(cat "run-$job/checkpoints/LATEST")"; then
+     && test -f "run-$job/checkpoints/$(head -n1 "run-$job/checkpoints/LATEST")"; then
     echo "ok: $job"
   else
     echo "FAIL: $job"; cat "$job.err"; fail=1

@@ -60,8 +60,8 @@ assert [r["step"] for r in va].index(best["step"]) == len(va) - 4, (best, va[-4:
 assert stop[0]["best_step"] == best["step"], (stop, best)
 assert all(r["loss"] >= best["loss"] for r in va[-3:])
 best_name = "step-%08d.h5" % best["step"]
-assert open("run/checkpoints/BEST").read().strip() == best_name
-assert open("run/checkpoints/LATEST").read().strip() == "step-%08d.h5" % stop[0]["step"]
+assert open("run/checkpoints/BEST").readline().strip() == best_name
+assert open("run/checkpoints/LATEST").readline().strip() == "step-%08d.h5" % stop[0]["step"]
 open("best_step", "w").write(str(best["step"]))
 open("best_loss", "w").write(repr(best["loss"]))
 PY
@@ -69,8 +69,8 @@ best=$(cat best_step)
 # pruning (keep_checkpoints = 1) kept the best one besides the latest
 test -f "run/checkpoints/step-$(printf %08d "$best").h5"
 test "$(ls run/checkpoints/*.h5 | wc -l)" -eq 2
-cmp run/checkpoints/BEST run2/checkpoints/BEST
-h5diff "run/checkpoints/$(cat run/checkpoints/BEST)" "run2/checkpoints/$(cat run2/checkpoints/BEST)" /params /params
+cmp <(head -n1 run/checkpoints/BEST) <(head -n1 run2/checkpoints/BEST)
+h5diff "run/checkpoints/$(head -n1 run/checkpoints/BEST)" "run2/checkpoints/$(head -n1 run2/checkpoints/BEST)" /params /params
 # BEST resolves wherever a checkpoint is read: evaluate gives the best validation loss again
 "$cascade" evaluate run/checkpoints/BEST --data valid.h5 --out eval.json
 "$py" -c "

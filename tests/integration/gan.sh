@@ -126,7 +126,7 @@ wait $launcher
 rc=$?
 set -e
 [[ $rc == 75 ]] || { echo "expected exit 75 after SIGUSR1, got $rc"; cat sig.log; exit 1; }
-stopped=$(cat sig/checkpoints/LATEST)
+stopped=$(head -n1 sig/checkpoints/LATEST)
 echo "SIGUSR1: exit 75 at $stopped"
 # the uninterrupted reference for the same number of steps
 n=$(sed 's/step-0*\([0-9]*\).h5/\1/' <<<"$stopped")

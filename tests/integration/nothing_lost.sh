@@ -182,7 +182,7 @@ expect 2 "$msg" -- "$cascade" train job.ini --out busy --quiet --resume auto
 expect 2 "$msg" -- "${mpi[@]}" "$cascade" train job.ini --out busy --quiet --resume auto
 kill -0 $first # still running: the refused ones did not disturb it
 wait $first
-test "$(cat busy/checkpoints/LATEST)" = "step-00030000.h5"
+test "$(head -n1 busy/checkpoints/LATEST)" = "step-00030000.h5"
 grep -q "^name = lost" busy/job.ini # our job.ini, not a second run's
 test ! -s busy/.lock # emptied on a clean exit
 # a lock left by a killed train does not block --resume auto
@@ -196,7 +196,7 @@ wait $train_pid || true
 test -s killed/.lock
 "$cascade" train job.ini --out killed --resume auto --steps 8000 --set train.checkpoint_every=2000 > resumed.log 2>&1
 grep -q "did not exit cleanly" resumed.log
-test "$(cat killed/checkpoints/LATEST)" = "step-00008000.h5"
+test "$(head -n1 killed/checkpoints/LATEST)" = "step-00008000.h5"
 cd /
 rm -rf "$here"
 echo "nothing_lost: ok"

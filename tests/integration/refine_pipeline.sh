@@ -113,7 +113,7 @@ rm loc/steps/reg-data.done loc/runs/regressor-data/checkpoints/step-00000030.h5
 echo step-00000020.h5 >loc/runs/regressor-data/checkpoints/LATEST
 "$pipeline" --local --out loc "${tiny[@]}" >local3.log 2>&1 || fail "--local resume (exit $?)"
 grep -q "resuming .*regressor-data at step 20" loc/logs/reg-data.log || fail "local: reg-data did not resume at step 20"
-[[ $(cat loc/runs/regressor-data/checkpoints/LATEST) == step-00000030.h5 ]] || fail "local: reg-data did not finish"
+[[ $(head -n1 loc/runs/regressor-data/checkpoints/LATEST) == step-00000030.h5 ]] || fail "local: reg-data did not finish"
 for s in reg-data eval-data closure; do
   grep -q "^refine-pipeline.sh: $s: .*mpirun\|^refine-pipeline.sh: $s: .*closure.py" local3.log || fail "local resume: $s did not run"
 done

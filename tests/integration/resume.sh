@@ -57,7 +57,7 @@ mpirun --oversubscribe -n 2 "$CASCADE_BIN" train job.ini --out ref --quiet
 
 # 1. written by 2 ranks, resumed on 3
 mpirun --oversubscribe -n 2 "$CASCADE_BIN" train job.ini --out r23 --quiet --steps 30
-test "$(cat r23/checkpoints/LATEST)" = step-00000030.h5
+test "$(head -n1 r23/checkpoints/LATEST)" = step-00000030.h5
 mpirun --oversubscribe -n 3 "$CASCADE_BIN" train job.ini --out r23 --quiet --resume auto
 same ref r23
 echo "resume: 2 ranks -> 3 ranks bitwise identical"
@@ -72,9 +72,9 @@ done
 victim=$(pgrep -f "cascade train job.ini --out k" | grep -v "^$launcher$" | tail -1 || true)
 [ -n "$victim" ] && kill -9 "$victim" || true
 wait $launcher && { echo "FAIL: the run finished before a rank was killed"; exit 1; }
-echo "resume: killed rank process $victim after $(cat k/checkpoints/LATEST)"
+echo "resume: killed rank process $victim after $(head -n1 k/checkpoints/LATEST)"
 if [ -f k/checkpoints/LATEST ]; then
-  "$CASCADE_BIN" info "k/checkpoints/$(cat k/checkpoints/LATEST)" >/dev/null
+  "$CASCADE_BIN" info "k/checkpoints/$(head -n1 k/checkpoints/LATEST)" >/dev/null
 fi
 mpirun --oversubscribe -n 2 "$CASCADE_BIN" train job.ini --out k --quiet --resume auto
 same ref k
@@ -85,18 +85,18 @@ sed 's/^checkpoint_every = 10/checkpoint_every = 1/' job.ini > every.ini
 for i in 1 2 3 4 5 6; do
   "$CASCADE_BIN" train every.ini --out w --quiet --resume auto &
   pid=$!
-  before=$(cat w/checkpoints/LATEST 2>/dev/null || true)
+  before=$(head -n1 w/checkpoints/LATEST 2>/dev/null || true)
   for _ in $(seq 400); do  # until this run has written a checkpoint of its own
-    now=$(cat w/checkpoints/LATEST 2>/dev/null || true)
+    now=$(head -n1 w/checkpoints/LATEST 2>/dev/null || true)
     [ -n "$now" ] && [ "$now" != "$before" ] && break
     sleep 0.01
   done
   sleep "0.0$((RANDOM % 10))"
   kill -9 $pid 2>/dev/null || true
   wait $pid 2>/dev/null || true
-  echo "resume: kill $i at $(cat w/checkpoints/LATEST 2>/dev/null || echo 'no checkpoint yet'), $(ls w/checkpoints 2>/dev/null | grep -c tmp || true) partial file(s) left"
+  echo "resume: kill $i at $(head -n1 w/checkpoints/LATEST 2>/dev/null || echo 'no checkpoint yet'), $(ls w/checkpoints 2>/dev/null | grep -c tmp || true) partial file(s) left"
   if [ -f w/checkpoints/LATEST ]; then
-    latest=$(cat w/checkpoints/LATEST)
+    latest=$(head -n1 w/checkpoints/LATEST)
     "$CASCADE_BIN" info "w/checkpoints/$latest" | grep -q "cascade checkpoint"
   fi
 done

@@ -132,7 +132,7 @@ grep -q "cascade exited with code 75" "$log" || fail "A: exit code 75 not logged
 [[ $(count "train.sbatch: job $id start" "$log") -eq 2 ]] || fail "A: the log does not show two starts"
 grep -q "resuming run at step $stopped " "$log" || fail "A: the second run did not resume at step $stopped"
 grep -q "cascade exited with code 0" "$log" || fail "A: the resumed run did not finish"
-[[ $(cat run/checkpoints/LATEST) == "${final#checkpoints/}" ]] || fail "A: LATEST is $(cat run/checkpoints/LATEST)"
+[[ $(head -n1 run/checkpoints/LATEST) == "${final#checkpoints/}" ]] || fail "A: LATEST is $(head -n1 run/checkpoints/LATEST)"
 echo "slurm test: A: stopped at step $stopped, requeued, resumed, finished"
 
 # ---- C (submitted now, runs while B trains): a probe in place of cascade reports per rank

@@ -73,12 +73,20 @@ static int count_tmp_files(const char *dir) {
     return n;
 }
 
+/* LATEST: the file name on the first line (what older readers read), then its record
+ * "NAME size=BYTES crc32c=HEX" (then older files' records). */
 static void expect_latest(const char *dir, const char *name) {
-    char path[TIO_PATH], text[256], want[256];
+    char path[TIO_PATH], file[TIO_PATH], text[4096], want[512];
     path_in(path, dir, "LATEST");
+    path_in(file, dir, name);
     tio_read_text(path, text, sizeof text);
-    snprintf(want, sizeof want, "%s\n", name);
-    CU_ASSERT_STRING_EQUAL(text, want);
+    FILE *fp = fopen(file, "rb");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+    static unsigned char bytes[1 << 20];
+    size_t n = fread(bytes, 1, sizeof bytes, fp);
+    fclose(fp);
+    snprintf(want, sizeof want, "%s\n%s size=%zu crc32c=%08x\n", name, name, n, (unsigned)cascade_crc32c(0, bytes, n));
+    CU_ASSERT_NSTRING_EQUAL(text, want, strlen(want));
 }
 
 static void test_round_trip(void) {

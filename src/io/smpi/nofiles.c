@@ -137,6 +137,21 @@ cascade_status cascade_ckpt_open(const char *file_or_dir, MPI_Comm comm, cascade
     return cascade_ckpt_resolve(file_or_dir, path, sizeof path);
 }
 
+cascade_status cascade_ckpt_select(const char *file_or_dir, int fallback, MPI_Comm comm, char *path, size_t cap) {
+    (void)fallback, (void)comm;
+    return cascade_ckpt_resolve(file_or_dir, path, cap);
+}
+
+cascade_status cascade_ckpt_open_selected(const char *path, MPI_Comm comm, cascade_h5file **out) {
+    return cascade_ckpt_open(path, comm, out);
+}
+
+cascade_status cascade_ckpt_attr_int_in(cascade_h5file *f, const char *object, const char *name, int64_t lo,
+                                        int64_t hi, int64_t *value) {
+    (void)object, (void)name, (void)lo, (void)hi, (void)value;
+    return cascade_fail(CASCADE_EDATA, "%s: not a checkpoint (synthetic input)", cascade_h5_filename(f));
+}
+
 cascade_status cascade_ckpt_read_meta(cascade_h5file *f, cascade_ckpt_meta *meta) {
     memset(meta, 0, sizeof *meta);
     return cascade_fail(CASCADE_EDATA, "%s: not a checkpoint (synthetic input)", cascade_h5_filename(f));
