@@ -142,7 +142,8 @@ static cascade_status prune(const char *dir, int keep) {
         if (step < 0) {
             /* Left by an interrupted write: never complete, never named in LATEST. */
             if (step_of(e->d_name, ".tmp") >= 0 || strcmp(e->d_name, "LATEST.tmp") == 0 ||
-                strcmp(e->d_name, "BEST.tmp") == 0)
+                strcmp(e->d_name, "BEST.tmp") == 0 || strcmp(e->d_name, "LATEST.sums.tmp") == 0 ||
+                strcmp(e->d_name, "BEST.sums.tmp") == 0)
                 st = remove_file(dir, e->d_name);
             continue;
         }

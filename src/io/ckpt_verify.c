@@ -1,5 +1,6 @@
 /* Checkpoints you can trust (docs/hdf5.md "Checksums"): the file's size and CRC-32C recorded in
- * LATEST / BEST after its name, checked before libhdf5 parses the file; then every data set's
+ * LATEST.sums / BEST.sums beside the pointer (LATEST and BEST stay one line, the file name, as
+ * CONTRACT.md says), checked before libhdf5 parses the file; then every data set's
  * crc32c attribute and finiteness, on one rank with a serial open; `--resume auto` falls back to
  * the newest intact checkpoint. */
 #include <dirent.h>
@@ -16,7 +17,7 @@
 #include "io/h5util.h"
 #include "parallel/parallel.h"
 
-/* ---- file records: "NAME size=BYTES crc32c=HEX" lines after the first of LATEST / BEST ---- */
+/* ---- file records: "NAME size=BYTES crc32c=HEX" lines of LATEST.sums / BEST.sums ---- */
 
 cascade_status ckpt_file_record(const char *path, ckpt_record *r) {
     memset(r, 0, sizeof r->name);
@@ -39,15 +40,13 @@ cascade_status ckpt_file_record(const char *path, ckpt_record *r) {
 }
 
 int ckpt_read_records(const char *pointer_path, ckpt_record *recs, int cap) {
-    FILE *fp = fopen(pointer_path, "r");
+    char sums[PATH_MAX + 32];
+    if (snprintf(sums, sizeof sums, "%s.sums", pointer_path) >= (int)sizeof sums) return 0;
+    FILE *fp = fopen(sums, "r");
     if (!fp) return 0;
     char line[512];
-    int n = 0, first = 1;
+    int n = 0;
     while (n < cap && fgets(line, sizeof line, fp)) {
-        if (first) { /* the file name old readers read */
-            first = 0;
-            continue;
-        }
         char name[256];
         long long size;
         unsigned crc;
@@ -62,14 +61,15 @@ int ckpt_read_records(const char *pointer_path, ckpt_record *recs, int cap) {
 }
 
 cascade_status ckpt_write_pointer(const char *dir, const char *pointer, const ckpt_record *rec) {
-    /* rec first, then the records of LATEST's other files that still exist (the fallbacks) */
-    char path[PATH_MAX + 272], text[CKPT_MAX_RECORDS * 300 + 300];
+    /* POINTER.sums: rec first, then the records of LATEST's other files that still exist (the
+     * fallbacks); written before POINTER, so the file POINTER names always has its record */
+    char path[PATH_MAX + 272], text[CKPT_MAX_RECORDS * 300 + 300], sums[64], name_line[300];
     ckpt_record old[CKPT_MAX_RECORDS];
     int n_old = 0;
     if (snprintf(path, sizeof path, "%s/LATEST", dir) < (int)sizeof path)
         n_old = ckpt_read_records(path, old, CKPT_MAX_RECORDS - 1);
-    size_t used = (size_t)snprintf(text, sizeof text, "%s\n%s size=%" PRId64 " crc32c=%08" PRIx32 "\n", rec->name,
-                                   rec->name, rec->size, rec->crc);
+    size_t used = (size_t)snprintf(text, sizeof text, "%s size=%" PRId64 " crc32c=%08" PRIx32 "\n", rec->name,
+                                   rec->size, rec->crc);
     for (int i = 0; i < n_old && strcmp(pointer, "LATEST") == 0; i++) {
         struct stat sb;
         if (snprintf(path, sizeof path, "%s/%s", dir, old[i].name) >= (int)sizeof path) continue;
@@ -77,7 +77,10 @@ cascade_status ckpt_write_pointer(const char *dir, const char *pointer, const ck
         used += (size_t)snprintf(text + used, sizeof text - used, "%s size=%" PRId64 " crc32c=%08" PRIx32 "\n",
                                  old[i].name, old[i].size, old[i].crc);
     }
-    return fs_write_atomic(dir, pointer, text);
+    snprintf(sums, sizeof sums, "%s.sums", pointer);
+    snprintf(name_line, sizeof name_line, "%s\n", rec->name);
+    CASCADE_TRY(fs_write_atomic(dir, sums, text));
+    return fs_write_atomic(dir, pointer, name_line);
 }
 
 int ckpt_find_record(const char *path, ckpt_record *out) {

@@ -67,10 +67,12 @@ def crc32c(data, crc=0):
     for b in data:
         crc = T[(crc ^ b) & 0xFF] ^ (crc >> 8)
     return crc ^ 0xFFFFFFFF
-def check(d):  # LATEST's record and every data set's attribute against this implementation
-    lines = open(d + "/LATEST").read().split("\n")
-    name, rec = lines[0], dict(kv.split("=") for kv in lines[1].split()[1:])
-    assert lines[1].split()[0] == name, lines
+def check(d):  # LATEST.sums's record and every data set's attribute against this implementation
+    latest = open(d + "/LATEST").read()
+    assert latest.endswith("\n") and latest.count("\n") == 1, latest  # CONTRACT: the file name alone
+    name, sums = latest.strip(), open(d + "/LATEST.sums").read().split("\n")
+    rec = dict(kv.split("=") for kv in sums[0].split()[1:])
+    assert sums[0].split()[0] == name, sums
     raw = open(d + "/" + name, "rb").read()
     assert int(rec["size"]) == len(raw) and int(rec["crc32c"], 16) == crc32c(raw), (rec, len(raw))
     assert raw[8] >= 2, "superblock version %d has no checksum" % raw[8]
@@ -100,10 +102,10 @@ def nan(path, key, latest=None):  # a NaN with a matching checksum (and LATEST r
     if latest:
         raw = open(path, "rb").read()
         name = path.split("/")[-1]
-        lines = open(latest).read().split("\n")
-        lines = [l if l.split(" ")[0] != name or i == 0 else "%s size=%d crc32c=%08x" % (name, len(raw), crc32c(raw))
-                 for i, l in enumerate(lines)]
-        open(latest, "w").write("\n".join(lines))
+        lines = open(latest + ".sums").read().split("\n")
+        lines = [l if l.split(" ")[0] != name else "%s size=%d crc32c=%08x" % (name, len(raw), crc32c(raw))
+                 for l in lines]
+        open(latest + ".sums", "w").write("\n".join(lines))
 def attr(path, name, value):
     with h5py.File(path, "r+") as f:
         f.attrs[name] = np.int64(value)
