@@ -17,6 +17,7 @@ static const char usage[] =
     "  refine RUN|CKPT    a trained refiner applied to simulated samples\n"
     "  explain RUN|CKPT   activations, filters and attributions (saliency, ...) of a model\n"
     "  info FILE.h5       describe a data set or a checkpoint\n"
+    "  help COMMAND       the command's options (= cascade COMMAND --help)\n"
     "  bench NAME         run a benchmark (see bench/README.md)\n"
     "  --version          print the version\n"
     "\n"
@@ -24,6 +25,7 @@ static const char usage[] =
     "is replaced only with --force. A run directory is locked while a train uses it.\n";
 
 int cli_is_help(const char *arg) { return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0; }
+int cli_is_out(const char *arg) { return strcmp(arg, "-o") == 0 || strcmp(arg, "--out") == 0; }
 
 int cli_error(int code) {
     int rank = cascade_log_rank();
@@ -44,6 +46,19 @@ int main(int argc, char **argv) {
     if (argc < 2 || cli_is_help(argv[1])) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
+    }
+    /* `cascade help CMD [KIND]` is `cascade CMD [KIND] --help` */
+    char *help_argv[8];
+    if (strcmp(argv[1], "help") == 0) {
+        if (argc == 2 || argc > 6) {
+            fputs(usage, argc == 2 ? stdout : stderr);
+            return argc == 2 ? 0 : 2;
+        }
+        help_argv[0] = argv[0];
+        for (int i = 2; i < argc; i++) help_argv[i - 1] = argv[i];
+        help_argv[argc - 1] = (char *)"--help";
+        help_argv[argc] = NULL;
+        argv = help_argv;
     }
     int provided;
     if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {

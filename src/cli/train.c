@@ -1,4 +1,4 @@
-/* cascade train JOB.ini [--out RUNDIR] [--resume auto|CKPT.h5] [--init CKPT.h5]
+/* cascade train JOB.ini [-o|--out RUNDIR] [--resume auto|CKPT.h5] [--init CKPT.h5]
  *                       [--set SECTION.KEY=VALUE]... [--steps N] [--timeline FILE] [--quiet] */
 #include <signal.h>
 #include <stdio.h>
@@ -13,7 +13,7 @@
 #include "train/train.h"
 
 static const char help[] =
-    "usage: cascade train JOB.ini [--out RUNDIR] [--resume auto|CKPT.h5] [--init CKPT.h5]\n"
+    "usage: cascade train JOB.ini [-o|--out RUNDIR] [--resume auto|CKPT.h5] [--init CKPT.h5]\n"
     "                     [--set SECTION.KEY=VALUE]... [--steps N] [--timeline FILE] [--quiet]\n"
     "\n"
     "Trains the job's model. RUNDIR (default runs/<job name>) receives job.ini, metrics.jsonl and\n"
@@ -50,7 +50,7 @@ int cli_train(int argc, char **argv, MPI_Comm comm) {
         if (cli_is_help(a)) {
             if (cascade_log_rank() == 0) fputs(help, stdout);
             return 0;
-        } else if (strcmp(a, "--out") == 0 && more) {
+        } else if (cli_is_out(a) && more) {
             o.out_dir = argv[++i];
         } else if (strcmp(a, "--resume") == 0 && more) {
             const char *v = argv[++i];

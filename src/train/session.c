@@ -218,7 +218,7 @@ cascade_status cascade_session_open(cascade_training *t, cascade_job *job, const
     if (resume_from) {
         if ((st = load_checkpoint(s, resume_from, 1))) goto fail;
         cascade_log("resuming %s at step %lld (epoch %lld)\n", s->base.rundir, (long long)s->base.prog.step,
-                    (long long)s->base.prog.epoch);
+                    (long long)s->base.prog.epoch + 1);
     } else if (o->init_path) {
         if ((st = load_checkpoint(s, o->init_path, 0))) goto fail;
     }
@@ -287,6 +287,7 @@ void cascade_session_log(cascade_training *t, double seconds, double elapsed) {
     cascade_session *s = (cascade_session *)t;
     double loss = s->steps_acc ? s->loss_acc / (double)s->steps_acc : NAN, lr = s->lr;
     double rate = (double)(s->steps_acc * t->job->batch) / (seconds > 1e-9 ? seconds : 1e-9);
+    int64_t steps = s->steps_acc;
     s->loss_acc = 0;
     s->steps_acc = 0;
     double secs[CASCADE_TIMERS] = {s->base.t_input, s->base.t_compute, s->red.wait_s, s->red.exact_s, s->base.t_optim};
@@ -301,10 +302,41 @@ void cascade_session_log(cascade_training *t, double seconds, double elapsed) {
             "\"time_s\":%.3f%s}\n",
             (long long)s->base.prog.step, (long long)s->base.prog.epoch, l, lr, rate, elapsed, timers);
     fflush(s->base.metrics);
-    if (!s->base.opts->quiet)
-        cascade_log("%sstep %lld/%lld  epoch %lld  loss %.5g  lr %.3g  %.0f samples/s%s", s->base.tty ? "\r" : "",
-                    (long long)s->base.prog.step, (long long)s->base.total_steps, (long long)s->base.prog.epoch, loss, lr, rate,
-                    s->base.tty ? "   " : "\n");
+    if (!s->base.opts->quiet) {
+        char body[128];
+        snprintf(body, sizeof body, "loss %.5g  lr %.3g  %.0f samples/s", loss, lr, rate);
+        cascade_progress_print(t, seconds, steps, elapsed, body);
+    }
+}
+
+/* h:mm:ss, or m:ss under an hour */
+static void clock_str(char *buf, size_t n, double sec) {
+    long long x = isfinite(sec) && sec > 0 ? (long long)(sec + 0.5) : 0;
+    if (x >= 3600) snprintf(buf, n, "%lld:%02lld:%02lld", x / 3600, x / 60 % 60, x % 60);
+    else snprintf(buf, n, "%lld:%02lld", x / 60, x % 60);
+}
+
+void cascade_progress_print(const cascade_training *t, double seconds, int64_t steps, double elapsed,
+                            const char *body) {
+    int64_t step = t->prog.step, total = t->total_steps > 0 ? t->total_steps : 1, per = t->steps_per_epoch;
+    /* prog.epoch is the 0-based epoch this step belongs to (it advances after the line) */
+    int64_t epochs = per > 0 ? (total + per - 1) / per : 1;
+    char el[32], eta[32];
+    clock_str(el, sizeof el, elapsed);
+    if (steps > 0 && step < total) clock_str(eta, sizeof eta, seconds / (double)steps * (double)(total - step));
+    else snprintf(eta, sizeof eta, step >= total ? "0:00" : "?");
+    if (!t->tty) {
+        cascade_log("epoch %lld/%lld  step %lld/%lld  %s  elapsed %s  ETA %s\n", (long long)t->prog.epoch + 1,
+                    (long long)epochs, (long long)step, (long long)total, body, el, eta);
+        return;
+    }
+    char bar[21];
+    int filled = (int)(20 * step / total);
+    for (int i = 0; i < 20; i++) bar[i] = i < filled ? '#' : '.';
+    bar[20] = 0;
+    cascade_log("\r[%s] %3d%%  epoch %lld/%lld  step %lld/%lld  %s  %s elapsed, ETA %s   ", bar,
+                (int)(100 * step / total), (long long)t->prog.epoch + 1, (long long)epochs, (long long)step,
+                (long long)total, body, el, eta);
 }
 
 cascade_status cascade_session_validate(cascade_training *t, double elapsed, double *loss_out) {
