@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cascade/cascade.h"
+#include "cascade/h5io.h"
 #include "cascade/trace.h"
 #include "cli/cli.h"
 #include "io/fsops.h"
@@ -30,6 +31,31 @@ static volatile sig_atomic_t stop_requested = 0;
 static void on_signal(int sig) {
     (void)sig;
     stop_requested = 1;
+}
+
+/* --resume: the checkpoint's job against this one (cascade_job_resume_check). A checkpoint that
+ * cannot be opened here is left to the trainer (which falls back or names the damage). */
+static cascade_status check_resume(cascade_job *job, const cascade_train_opts *o, const char *rundir,
+                                   const char *const *sets, int n_sets, MPI_Comm comm) {
+    char dir[CASCADE_PATH_MAX + 16], path[CASCADE_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/checkpoints", rundir);
+    const char *from = o->resume == 2 ? o->resume_path : dir;
+    cascade_h5file *f = NULL;
+    cascade_ckpt_meta meta = {0};
+    if (cascade_ckpt_resolve(from, path, sizeof path) || cascade_ckpt_open(path, comm, &f)) {
+        cascade_clear_error();
+        return CASCADE_OK;
+    }
+    cascade_status st = cascade_ckpt_read_meta(f, &meta);
+    cascade_h5_close(f);
+    if (st) {
+        cascade_clear_error();
+        cascade_ckpt_meta_free(&meta);
+        return CASCADE_OK;
+    }
+    st = cascade_job_resume_check(job, meta.job ? meta.job : "", path, sets, n_sets);
+    cascade_ckpt_meta_free(&meta);
+    return st;
 }
 
 int cli_train(int argc, char **argv, MPI_Comm comm) {
@@ -98,6 +124,7 @@ int cli_train(int argc, char **argv, MPI_Comm comm) {
     cascade_train_rundir(&job, &o, rundir);
     int lock = -1;
     st = cascade_rundir_lock(rundir, comm, &lock);
+    if (st == CASCADE_OK && o.resume) st = check_resume(&job, &o, rundir, sets, n_sets, comm);
     int tracing = st == CASCADE_OK && timeline;
     if (tracing) st = cascade_trace_start(CLI_TIMELINE_EVENTS);
     if (st == CASCADE_OK) st = cascade_train(&job, &o, comm);
