@@ -162,6 +162,33 @@ static cascade_status alloc_buffers(cascade_session *s) {
     return CASCADE_OK;
 }
 
+/* normalize = none: an input whose magnitudes span more than four decades up to >= 1e4 (raw
+ * signals of 10^8) reaches the network unscaled and training diverges without a word (issue
+ * #21): warned at start-up, per input when the inputs are stacked as channels. */
+static void warn_unscaled(const cascade_job *job, const cascade_dataset *d) {
+    int64_t numel = cascade_shape_numel(&d->x_shape);
+    int per_input = job->layout == LAYOUT_CHANNELS && d->x_shape.ndim > 0 && d->x_shape.d[0] == job->n_inputs;
+    int parts = per_input ? job->n_inputs : 1;
+    int64_t width = numel / parts;
+    for (int c = 0; c < parts; c++) {
+        double hi = 0, lo = INFINITY;
+        for (int64_t i = 0; i < d->n; i++) {
+            const float *v = d->x + i * numel + c * width;
+            for (int64_t k = 0; k < width; k++) {
+                double a = fabs((double)v[k]);
+                if (!(a > 0) || !isfinite(a)) continue;
+                if (a > hi) hi = a;
+                if (a < lo) lo = a;
+            }
+        }
+        if (hi >= 1e4 && hi >= 1e4 * lo)
+            cascade_log("warning: input %s%s%s spans %.3g ... %.3g (%.0f decades) and reaches the network unnormalised "
+                        "(normalize = none): training is likely to diverge; set [data] log_inputs and/or normalize = "
+                        "standard\n", per_input ? "'" : "", per_input ? job->inputs[c] : "x", per_input ? "'" : "", lo, hi,
+                        floor(log10(hi / lo)));
+    }
+}
+
 cascade_status cascade_session_open(cascade_training *t, cascade_job *job, const cascade_train_opts *o,
                                     MPI_Comm comm) {
     cascade_session *s = (cascade_session *)t;
@@ -187,6 +214,7 @@ cascade_status cascade_session_open(cascade_training *t, cascade_job *job, const
         goto fail;
     }
     if (resume_from && (st = read_data_stats(s, resume_from))) goto fail;
+    if (job->normalize == NORM_NONE && !s->streaming && s->base.rank == 0 && !resume_from) warn_unscaled(job, &s->base.train);
     if (job->normalize == NORM_STANDARD) {
         if (!resume_from)
             st = s->streaming ? cascade_stream_norm(&s->stream, job, &s->norm) : cascade_norm_compute(job, &s->base.train, s->base.comm, &s->norm);
