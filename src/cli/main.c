@@ -4,6 +4,7 @@
 
 #include "cascade/cascade.h"
 #include "cli/cli.h"
+#include "parallel/errors.h"
 
 static const char usage[] =
     "usage: cascade COMMAND [ARGS]   (under mpirun -n N or srun, or alone)\n"
@@ -27,14 +28,15 @@ static const char usage[] =
 int cli_is_help(const char *arg) { return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0; }
 int cli_is_out(const char *arg) { return strcmp(arg, "-o") == 0 || strcmp(arg, "--out") == 0; }
 
+/* This rank's error; on ranks other than 0 said at the end only if rank 0 did not say the same. */
+static char deferred[1024];
+
 int cli_error(int code) {
     int rank = cascade_log_rank();
     /* usage errors (command line, job file, rank count) are found alike by every rank: said once */
     if (code == CASCADE_EUSAGE && rank != 0) return code;
-    if (rank == 0)
-        fprintf(stderr, "cascade: error: %s\n", cascade_errmsg());
-    else
-        fprintf(stderr, "cascade: rank %d: error: %s\n", rank, cascade_errmsg());
+    snprintf(deferred, sizeof deferred, "%s", cascade_errmsg()); /* rank 0: to compare with */
+    if (rank == 0) fprintf(stderr, "cascade: error: %s\n", cascade_errmsg());
     return code;
 }
 
@@ -92,6 +94,8 @@ int main(int argc, char **argv) {
         if (rank == 0) fprintf(stderr, "cascade: unknown command '%s'\n%s", argv[1], usage);
         code = 2;
     }
+    /* another rank's error: said unless rank 0 said the same (data every rank reads alike) */
+    cascade_par_error_once(MPI_COMM_WORLD, deferred, 10.0);
     MPI_Finalize();
     return code;
 }

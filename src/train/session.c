@@ -65,7 +65,7 @@ static cascade_status load_data(cascade_session *s) {
         s->base.train = s->stream.shape;
         rows = NULL;
     }
-    free(rows);
+    s->split_rows = rows; /* for messages naming file rows; freed after the label checks */
     return st;
 }
 
@@ -205,8 +205,13 @@ cascade_status cascade_session_open(cascade_training *t, cascade_job *job, const
     if ((st = cascade_model_build(job, job->nets[0], &s->base.train.x_shape, &s->net))) goto fail;
     if ((st = cascade_model_check_targets(job, &s->net, &s->base.train))) goto fail;
     s->classes = cascade_model_classes(job, &s->net);
-    if (!s->streaming && (st = cascade_model_check_labels(job, &s->base.train, s->classes))) goto fail;
-    if (s->base.has_valid && (st = cascade_model_check_labels(job, &s->valid, s->classes))) goto fail;
+    /* labels are named by their row in the file, also when valid_fraction split it */
+    int64_t *rows = s->split_rows, n_train = rows ? s->base.train.n : 0;
+    if (!s->streaming && (st = cascade_model_check_labels_at(job, &s->base.train, s->classes, rows))) goto fail;
+    if (s->base.has_valid && (st = cascade_model_check_labels_at(job, &s->valid, s->classes, rows ? rows + n_train : NULL)))
+        goto fail;
+    free(s->split_rows);
+    s->split_rows = NULL;
     if (job->early_stopping > 0 && !s->base.has_valid) {
         cascade_section *ts = cascade_job_section(job, "train");
         st = cascade_cfg_error(ts, ts ? cascade_section_peek(ts, "early_stopping") : NULL,
@@ -283,6 +288,8 @@ fail:
 void cascade_session_close(cascade_training *t) {
     cascade_session *s = (cascade_session *)t;
     cascade_data_free(&s->valid);
+    free(s->split_rows);
+    s->split_rows = NULL;
     if (s->grads_own) s->net.grads = s->grads_own;
     cascade_net_free(&s->net);
     cascade_optimizer_free(&s->opt);

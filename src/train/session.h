@@ -36,6 +36,7 @@ typedef struct {
     /* the means of the progress line: loss sum and finite steps since the last; the last lr */
     double loss_acc, lr;
     int64_t steps_acc;
+    int64_t *split_rows; /* valid_fraction: the file rows of train then valid, until the label checks */
 } cascade_session;
 
 /* The optimizer shards of a net's parameters: split over the ranks with ZeRO-1 and always in

@@ -6,8 +6,9 @@
 # Blocks after <!-- doc-test: skip (REASON) --> (a cluster, hours) are counted, not run;
 # <!-- doc-test: file PATH --> before any block writes it to PATH (the README's job file).
 # Small data, so that the whole runs in about a minute: build/cascade here is a wrapper that
-# caps `simulate -n` at DOC_TEST_EVENTS [2000] and gives `train` --steps DOC_TEST_STEPS [30]
-# unless the command has --steps; mpirun gets --oversubscribe. Blocks run with bash -e.
+# caps `simulate -n` and `generate -n` at DOC_TEST_EVENTS [2000] and gives `train` --steps DOC_TEST_STEPS [30]
+# unless the command has --steps, and `explain --index A:B` at most DOC_TEST_SAMPLES [50]
+# samples; mpirun gets --oversubscribe. Blocks run with bash -e.
 # DOC_TEST_FILES="README.md docs/x.md" runs only those files; DOC_TEST_KEEP=1 keeps the directory.
 set -euo pipefail
 src=${CASCADE_SOURCE_DIR:?}
@@ -18,7 +19,7 @@ here=$(mktemp -d "${CASCADE_BUILD_DIR:-/tmp}/it-doc.XXXXXX")
 cd "$here"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 HDF5_USE_FILE_LOCKING=FALSE
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-export DOC_TEST_EVENTS=${DOC_TEST_EVENTS:-2000} DOC_TEST_STEPS=${DOC_TEST_STEPS:-30}
+export DOC_TEST_EVENTS=${DOC_TEST_EVENTS:-2000} DOC_TEST_STEPS=${DOC_TEST_STEPS:-30} DOC_TEST_SAMPLES=${DOC_TEST_SAMPLES:-50}
 export CASCADE_TOOLS=$src/tools CASCADE_PYTHON=$py
 
 # the tree the docs' commands expect
@@ -27,11 +28,19 @@ mkdir -p docs/images build bin data
 ln -s "$src/docs/examples" docs/examples
 cat > build/cascade <<EOF
 #!/usr/bin/env bash
-# doc test: $cascade with simulate -n capped at \$DOC_TEST_EVENTS and train given --steps \$DOC_TEST_STEPS
+# doc test: $cascade with simulate/generate -n capped at \$DOC_TEST_EVENTS, train given --steps \$DOC_TEST_STEPS,
+# explain --index at most \$DOC_TEST_SAMPLES samples
 args=("\$@")
-if [[ \${1:-} == simulate ]]; then
+if [[ \${1:-} == simulate || \${1:-} == generate ]]; then
   for ((i = 1; i + 1 < \${#args[@]}; i++)); do
     if [[ \${args[i]} == -n ]] && (( args[i + 1] > DOC_TEST_EVENTS )); then args[i + 1]=\$DOC_TEST_EVENTS; fi
+  done
+elif [[ \${1:-} == explain ]]; then
+  for ((i = 1; i + 1 < \${#args[@]}; i++)); do
+    if [[ \${args[i]} == --index && \${args[i + 1]} =~ ^([0-9]+):([0-9]+)\$ ]] &&
+       (( BASH_REMATCH[2] - BASH_REMATCH[1] > DOC_TEST_SAMPLES )); then
+      args[i + 1]=\${BASH_REMATCH[1]}:\$(( BASH_REMATCH[1] + DOC_TEST_SAMPLES ))
+    fi
   done
 elif [[ \${1:-} == train && " \$* " != *" --steps "* && " \$* " != *" --help "* ]]; then
   args+=(--steps "\$DOC_TEST_STEPS")
@@ -58,12 +67,14 @@ while IFS=$'\t' read -r n kind where arg; do
       echo "skip  $where $arg" ;;
     run)
       t0=$SECONDS
-      if timeout "${DOC_TEST_TIMEOUT:-300}" bash -eo pipefail ".blocks/$n.sh" > ".blocks/$n.log" 2>&1; then
+      rc=0
+      timeout "${DOC_TEST_TIMEOUT:-300}" bash -eo pipefail ".blocks/$n.sh" < /dev/null > ".blocks/$n.log" 2>&1 || rc=$?
+      if [[ $rc == 0 ]]; then
         ran=$((ran + 1))
         echo "ok    $where ($((SECONDS - t0)) s)"
       else
         failed=$((failed + 1))
-        echo "FAIL  $where (exit $?, $((SECONDS - t0)) s): the block was"
+        echo "FAIL  $where (exit $rc, $((SECONDS - t0)) s): the block was"
         sed 's/^/      | /' ".blocks/$n.sh"
         echo "      its output (last 30 lines):"
         tail -n 30 ".blocks/$n.log" | sed 's/^/      > /'
