@@ -58,6 +58,35 @@ static cascade_status check_resume(cascade_job *job, const cascade_train_opts *o
     return st;
 }
 
+/* A data error while loading --init/--resume CKPT (a missing normalisation, a parameter of
+ * another shape) from a checkpoint of another job: the message names that job and its inputs.
+ * The file is opened by this rank alone (other ranks may be elsewhere). */
+static void name_foreign_job(const cascade_job *job, const char *from) {
+    char path[CASCADE_PATH_MAX], msg[2048];
+    cascade_h5file *f = NULL;
+    cascade_ckpt_meta meta = {0};
+    snprintf(msg, sizeof msg, "%s", cascade_errmsg());
+    if (cascade_ckpt_resolve(from, path, sizeof path) || cascade_ckpt_open(path, MPI_COMM_SELF, &f)) goto out;
+    cascade_job old;
+    int ok = cascade_ckpt_read_meta(f, &meta) == CASCADE_OK && meta.job &&
+             cascade_job_parse(meta.job, path, NULL, 0, &old) == CASCADE_OK;
+    cascade_h5_close(f);
+    if (!ok) goto out;
+    char inputs[2][512] = {"", ""};
+    const cascade_job *jobs[2] = {&old, job};
+    for (int j = 0; j < 2; j++)
+        for (int i = 0; i < jobs[j]->n_inputs; i++)
+            snprintf(inputs[j] + strlen(inputs[j]), sizeof inputs[j] - strlen(inputs[j]), "%s%s", i ? ", " : "",
+                     jobs[j]->inputs[i]);
+    if (strcmp(old.name, job->name) || strcmp(inputs[0], inputs[1]))
+        cascade_fail(CASCADE_EDATA, "%s (the checkpoint is of job '%s' with inputs %s; this job '%s' has inputs %s)", msg,
+                     old.name, inputs[0], job->name, inputs[1]);
+    cascade_job_free(&old);
+out:
+    cascade_ckpt_meta_free(&meta);
+    if (strncmp(cascade_errmsg(), msg, strlen(msg)) != 0) cascade_fail(CASCADE_EDATA, "%s", msg);
+}
+
 int cli_train(int argc, char **argv, MPI_Comm comm) {
     const char *job_path = NULL, *timeline = NULL;
     const char *sets[256];
@@ -136,6 +165,8 @@ int cli_train(int argc, char **argv, MPI_Comm comm) {
                                    dropped ? " (later events dropped: the buffer was full)" : "");
     }
     cascade_rundir_unlock(lock);
+    const char *from = o.init_path ? o.init_path : o.resume == 2 ? o.resume_path : NULL;
+    if (st == CASCADE_EDATA && from) name_foreign_job(&job, from);
     cascade_job_free(&job);
     if (st == CASCADE_ESTOPPED) return 75;
     return st ? cli_error(st) : 0;

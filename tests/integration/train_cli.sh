@@ -113,6 +113,8 @@ grep -q "with changes: \[optimizer\] lr = 1e-3 (checkpoint: 3e-3)" err.log
 # a foreign checkpoint: the job it came from is named
 sed 's/^name = it/name = other/; s/^inputs = time, signal/inputs = signal/' job.ini > other.ini
 expect 2 "is of job 'it'" -- "$cascade" train other.ini --out other --resume run/checkpoints/LATEST --quiet
+expect 3 "(the checkpoint is of job 'it' with inputs time, signal; this job 'other' has inputs signal)" -- \
+  "$cascade" train other.ini --out other --init run --quiet
 # conventions: -o as --out, help CMD, a misspelled required key named at its line
 "$cascade" train job.ini -o run-o --steps 2 > out.txt 2>&1
 test "$(cat run-o/checkpoints/LATEST)" = "step-00000002.h5"
