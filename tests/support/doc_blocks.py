@@ -7,14 +7,17 @@ directs the test:
   <!-- doc-test: skip (REASON) -->   not run (needs a cluster, a GPU, hours, ...); counted
   <!-- doc-test: file PATH -->       any block: its text is written to PATH (in the test's
                                      directory) before the blocks after it run
-Usage: doc_blocks.py OUTDIR FILE.md...   Writes OUTDIR/NNN.sh (or NNN.txt for files) and
-OUTDIR/manifest.tsv: NNN <tab> run|skip|file <tab> FILE:LINE <tab> reason or path.
+Usage: doc_blocks.py [--max-n N] OUTDIR FILE.md...   Writes OUTDIR/NNN.sh (or NNN.txt for
+files) and OUTDIR/manifest.tsv: NNN <tab> run|skip|file <tab> FILE:LINE <tab> reason or path.
+--max-n N: every `-n COUNT` option above N in a command block becomes `-n N` (small data for
+simulate, generate and the tools' sample counts; mpirun's -n is far below it).
 """
 import os
 import re
 import sys
 
 FENCE = re.compile(r"^```\s*([A-Za-z0-9_+-]*)\s*$")
+COUNT = re.compile(r"(?<!\S)-n\s+(\d+)")
 DIRECTIVE = re.compile(r"^\s*<!--\s*doc-test:\s*(skip|file)\b\s*(.*?)\s*-->\s*$")
 
 
@@ -43,12 +46,16 @@ def blocks(path):
 
 
 def main():
-    if len(sys.argv) < 3:
+    args = sys.argv[1:]
+    max_n = None
+    if args[:1] == ["--max-n"] and len(args) > 1:
+        max_n, args = int(args[1]), args[2:]
+    if len(args) < 2:
         sys.exit(__doc__)
-    out = sys.argv[1]
+    out = args[0]
     os.makedirs(out, exist_ok=True)
     rows, n = [], 0
-    for path in sys.argv[2:]:
+    for path in args[1:]:
         for line, lang, directive, arg, text in blocks(path):
             where = "%s:%d" % (path, line)
             if directive == "file":
@@ -63,6 +70,8 @@ def main():
                 if directive == "skip":
                     sys.exit("%s: doc-test: skip before a ```%s block, which is not run anyway" % (where, lang))
                 continue
+            if kind != "file" and max_n is not None:
+                text = COUNT.sub(lambda m: "-n %d" % min(int(m.group(1)), max_n), text)
             n += 1
             with open(os.path.join(out, name), "w", encoding="utf-8") as f:
                 f.write(text)
