@@ -4,7 +4,9 @@
  * difference in what the samples are or what the model is — [data] (but memory_budget_mb),
  * [job] kind / seed / nets, [train] batch / loss, any layer section — would continue the
  * checkpoint on other data or another model: refused, naming every such key, unless the
- * user gave that key with --set. Other differences (lr, epochs, cadences) are logged. */
+ * user gave that key with --set. Other differences (lr, epochs, cadences) are logged, and so is
+ * a data file that moved (CONTRACT: a resumed run may change paths): same file name, other
+ * directory. */
 #include <stdio.h>
 #include <string.h>
 
@@ -27,6 +29,18 @@ static int binds(const char *section, const char *key) {
     if (strcmp(section, "job") == 0) return listed(JOB_BOUND, key);
     if (strcmp(section, "train") == 0) return listed(TRAIN_BOUND, key);
     return !cascade_job_is_fixed_section(section); /* a layer */
+}
+
+static const char *base_name(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* A data file given by another path with the same name (staged to scratch, moved). */
+static int moved_file(const char *section, const char *key, const char *now, const char *then) {
+    static const char *const FILES[] = {"train", "valid", "target", NULL};
+    return now && then && strcmp(section, "data") == 0 && listed(FILES, key) &&
+           strcmp(base_name(now), base_name(then)) == 0;
 }
 
 /* 1 when --set section.key=... is among the overrides. */
@@ -77,7 +91,8 @@ static void compare(cascade_job *a, cascade_job *b, int a_is_new, const char *co
         for (int k = 0; k < s->nkv; k++) {
             const char *key = s->kv[k].key, *other = value_of(b, s->name, key);
             if (other && (!a_is_new || strcmp(other, s->kv[k].value) == 0)) continue; /* same, or seen */
-            int bound = binds(s->name, key) && !overridden(s->name, key, sets, n_sets);
+            int bound = binds(s->name, key) && !overridden(s->name, key, sets, n_sets) &&
+                        !moved_file(s->name, key, s->kv[k].value, other);
             if (a_is_new) note(d, bound, s->name, key, s->kv[k].value, other);
             else note(d, bound, s->name, key, NULL, s->kv[k].value);
         }

@@ -768,6 +768,16 @@ static void test_resume_check(void) {
     CU_ASSERT_EQUAL(cascade_job_resume_check(&job, old.text, "ck.h5", NULL, 0), CASCADE_EUSAGE);
     CU_ASSERT_PTR_NOT_NULL(strstr(cascade_errmsg(), "[model.conv1] stride = (not set) (checkpoint: 2)"));
     cascade_job_free(&old);
+    /* a data file moved (same name, other directory) is allowed; another file is not */
+    CU_ASSERT_EQUAL_FATAL(cascade_job_parse(edit(SUPERVISED, "data/train.h5", "/scratch/u/train.h5"), "then.ini", NULL, 0,
+                                            &old), CASCADE_OK);
+    CU_ASSERT_EQUAL(cascade_job_resume_check(&job, old.text, "ck.h5", NULL, 0), CASCADE_OK);
+    cascade_job_free(&old);
+    CU_ASSERT_EQUAL_FATAL(cascade_job_parse(edit(SUPERVISED, "data/train.h5", "data/other.h5"), "then.ini", NULL, 0, &old),
+                          CASCADE_OK);
+    CU_ASSERT_EQUAL(cascade_job_resume_check(&job, old.text, "ck.h5", NULL, 0), CASCADE_EUSAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(cascade_errmsg(), "[data] train = data/train.h5 (checkpoint: data/other.h5)"));
+    cascade_job_free(&old);
     /* the learning rate and the length are the user's to change */
     static char lr_only[8192]; /* edit() returns one static buffer */
     snprintf(lr_only, sizeof lr_only, "%s", edit(SUPERVISED, "lr = 0.05", "lr = 0.01"));
