@@ -366,7 +366,7 @@ void cascade_progress_print(const cascade_training *t, double seconds, int64_t s
         return;
     }
     char bar[21];
-    int filled = (int)(20 * step / total);
+    int filled = step >= total ? 20 : (int)(20 * step / total);
     for (int i = 0; i < 20; i++) bar[i] = i < filled ? '#' : '.';
     bar[20] = 0;
     cascade_log("\r[%s] %3d%%  epoch %lld/%lld  step %lld/%lld  %s  %s elapsed, ETA %s   ", bar,
