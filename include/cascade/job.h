@@ -127,6 +127,12 @@ void cascade_job_split_layer(const cascade_section *s, char *net, char *layer);
 /* Writes job->text to path (RUNDIR/job.ini) through PATH.tmp and a rename, so a symbolic link
  * at PATH is replaced, never written through. */
 cascade_status cascade_job_write(const cascade_job *job, const char *path);
+/* `--resume`: compares the job with the checkpoint's (its INI text); a difference in the data
+ * or the model ([data], [job] kind/seed/nets, [train] batch/loss, layers) that the overrides
+ * `sets` do not name fails with CASCADE_EUSAGE naming the checkpoint's job and every such key;
+ * other differences are logged. A checkpoint job that does not parse is left to the reader. */
+cascade_status cascade_job_resume_check(cascade_job *job, const char *ckpt_job_text, const char *ckpt_path,
+                                        const char *const *sets, int n_sets);
 /* Index of the optimizer config for a net (0 when it is the first net). -1 if unknown. */
 int cascade_job_net_index(const cascade_job *job, const char *net);
 

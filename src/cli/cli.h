@@ -17,6 +17,8 @@ int cli_bench(int argc, char **argv, MPI_Comm comm);
 /* Prints the current error (prefixed with the rank when not 0) and returns its code. */
 int cli_error(int code);
 int cli_is_help(const char *arg);
+/* -o or --out: every command that writes takes both spellings. */
+int cli_is_out(const char *arg);
 /* `evaluate --plots`: runs tools/plot_evaluation.py on the predictions and metrics (rank 0). */
 int cli_run_plot_evaluation(const char *ckpt, const char *preds, const char *metrics, const char *dir);
 /* tools/plot_gan_evaluation.py on DIR/observables.h5 and DIR/metrics.json (rank 0). */

@@ -1,4 +1,4 @@
-/* cascade evaluate RUNDIR|CKPT.h5 [--data FILE.h5] [--out METRICS.json] */
+/* cascade evaluate RUNDIR|CKPT.h5 [--data FILE.h5] [-o|--out METRICS.json] */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +12,7 @@
 #include "io/fsops.h"
 
 static const char help[] =
-    "usage: cascade evaluate RUNDIR|CKPT.h5 [--data FILE.h5] [--out METRICS.json] [--plots DIR]\n"
+    "usage: cascade evaluate RUNDIR|CKPT.h5 [--data FILE.h5] [-o|--out METRICS.json] [--plots DIR]\n"
     "                        [--anomaly-label NAME] [--force]\n"
     "\n"
     "Runs the trained model on FILE.h5 (default: the job's validation data) and writes the loss\n"
@@ -98,7 +98,7 @@ int cli_evaluate(int argc, char **argv, MPI_Comm comm) {
             plots = argv[++i];
         } else if (strcmp(argv[i], "--anomaly-label") == 0 && more) {
             anomaly = argv[++i];
-        } else if (strcmp(argv[i], "--out") == 0 && more) {
+        } else if (cli_is_out(argv[i]) && more) {
             out = argv[++i];
         } else if (strcmp(argv[i], "--force") == 0) {
             force = 1;
@@ -155,7 +155,7 @@ int cli_evaluate(int argc, char **argv, MPI_Comm comm) {
 
 /* cascade predict RUNDIR|CKPT.h5 --data FILE.h5 -o OUT.h5 */
 static const char predict_help[] =
-    "usage: cascade predict RUNDIR|CKPT.h5 --data FILE.h5 -o OUT.h5 [--force]\n"
+    "usage: cascade predict RUNDIR|CKPT.h5 --data FILE.h5 -o|--out OUT.h5 [--force]\n"
     "\n"
     "Writes the model's outputs per sample to OUT.h5 as `output` (N, output shape; regression\n"
     "outputs in physical units, classification logits), with copies of the job's target data\n"
@@ -176,7 +176,7 @@ int cli_predict(int argc, char **argv, MPI_Comm comm) {
             force = 1;
         } else if (strcmp(argv[i], "--data") == 0 && more) {
             data = argv[++i];
-        } else if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--out") == 0) && more) {
+        } else if (cli_is_out(argv[i]) && more) {
             out = argv[++i];
         } else if (argv[i][0] != '-' && !ckpt) {
             ckpt = argv[i];

@@ -14,7 +14,7 @@
 
 static const char help[] =
     "usage: cascade explain RUNDIR|CKPT.h5 --method METHOD --data FILE.h5 [--index I|A:B] [--target K|A:B]\n"
-    "                       [--layer NAME] [--steps N] [--baseline zero|mean] [--no-pictures] --out DIR [--force]\n"
+    "                       [--layer NAME] [--steps N] [--baseline zero|mean] [--no-pictures] -o|--out DIR [--force]\n"
     "                       [actmax: --objective neuron|channel|layer --step-size S --l2 L --blur W\n"
     "                        --jitter J --noise S --seed S] [lrp: --rule RULE --epsilon E --alpha A --beta B]\n"
     "                       [--evaluate [--flip-steps L] [--flip-value V]] [--mask NAME[=V[,V...]]]\n"
@@ -147,7 +147,7 @@ int cli_explain(int argc, char **argv, MPI_Comm comm) {
             if (parse_real(a, argv[++i], &o.flip_value)) return cli_error(2);
         } else if (strcmp(a, "--mask") == 0 && more) {
             o.mask = argv[++i];
-        } else if ((strcmp(a, "--out") == 0 || strcmp(a, "-o") == 0) && more) {
+        } else if (cli_is_out(a) && more) {
             o.out_dir = argv[++i];
         } else if (strcmp(a, "--objective") == 0 && more) {
             objective = argv[++i];

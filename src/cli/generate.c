@@ -1,4 +1,4 @@
-/* cascade generate RUNDIR|CKPT.h5 -n N -o OUT.h5 [--seed S] [--condition FILE.h5]
+/* cascade generate RUNDIR|CKPT.h5 -n N -o|--out OUT.h5 [--seed S] [--condition FILE.h5]
  * cascade refine RUNDIR|CKPT.h5 --data SIM.h5 -o OUT.h5 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +10,7 @@
 #include "io/fsops.h"
 
 static const char help[] =
-    "usage: cascade generate RUNDIR|CKPT.h5 -n N -o OUT.h5 [--seed S] [--condition FILE.h5] [--force]\n"
+    "usage: cascade generate RUNDIR|CKPT.h5 -n N -o|--out OUT.h5 [--seed S] [--condition FILE.h5] [--force]\n"
     "\n"
     "N samples from a trained gan / wgan / wgan-gp generator (a run directory: its newest\n"
     "checkpoint), in physical units under the training inputs' data-set names. z ~ N(0, 1) is\n"
@@ -36,7 +36,7 @@ int cli_generate(int argc, char **argv, MPI_Comm comm) {
             n = strtoll(argv[++i], &end, 10);
             if (*end || n <= 0)
                 return cascade_fail(CASCADE_EUSAGE, "generate -n %s: expected a positive integer", argv[i]), cli_error(2);
-        } else if ((strcmp(a, "-o") == 0 || strcmp(a, "--out") == 0) && more) {
+        } else if (cli_is_out(a) && more) {
             out = argv[++i];
         } else if (strcmp(a, "--seed") == 0 && more) {
             seed = strtoull(argv[++i], &end, 10);
@@ -66,7 +66,7 @@ int cli_generate(int argc, char **argv, MPI_Comm comm) {
 }
 
 static const char refine_help[] =
-    "usage: cascade refine RUNDIR|CKPT.h5 --data SIM.h5 -o OUT.h5 [--force]\n"
+    "usage: cascade refine RUNDIR|CKPT.h5 --data SIM.h5 -o|--out OUT.h5 [--force]\n"
     "\n"
     "Applies the refiner of a kind = refiner run (a run directory: its newest checkpoint) to every\n"
     "sample of SIM.h5: OUT.h5 holds the refined inputs in physical units under their names and a\n"
@@ -88,7 +88,7 @@ int cli_refine(int argc, char **argv, MPI_Comm comm) {
             force = 1;
         } else if (strcmp(a, "--data") == 0 && more) {
             data = argv[++i];
-        } else if ((strcmp(a, "-o") == 0 || strcmp(a, "--out") == 0) && more) {
+        } else if (cli_is_out(a) && more) {
             out = argv[++i];
         } else if (a[0] != '-' && !ckpt) {
             ckpt = a;

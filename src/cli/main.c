@@ -4,6 +4,7 @@
 
 #include "cascade/cascade.h"
 #include "cli/cli.h"
+#include "parallel/errors.h"
 
 static const char usage[] =
     "usage: cascade COMMAND [ARGS]   (under mpirun -n N or srun, or alone)\n"
@@ -17,6 +18,7 @@ static const char usage[] =
     "  refine RUN|CKPT    a trained refiner applied to simulated samples\n"
     "  explain RUN|CKPT   activations, filters and attributions (saliency, ...) of a model\n"
     "  info FILE.h5       describe a data set or a checkpoint\n"
+    "  help COMMAND       the command's options (= cascade COMMAND --help)\n"
     "  bench NAME         run a benchmark (see bench/README.md)\n"
     "  --version          print the version\n"
     "\n"
@@ -24,15 +26,17 @@ static const char usage[] =
     "is replaced only with --force. A run directory is locked while a train uses it.\n";
 
 int cli_is_help(const char *arg) { return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0; }
+int cli_is_out(const char *arg) { return strcmp(arg, "-o") == 0 || strcmp(arg, "--out") == 0; }
+
+/* This rank's error; on ranks other than 0 said at the end only if rank 0 did not say the same. */
+static char deferred[1024];
 
 int cli_error(int code) {
     int rank = cascade_log_rank();
     /* usage errors (command line, job file, rank count) are found alike by every rank: said once */
     if (code == CASCADE_EUSAGE && rank != 0) return code;
-    if (rank == 0)
-        fprintf(stderr, "cascade: error: %s\n", cascade_errmsg());
-    else
-        fprintf(stderr, "cascade: rank %d: error: %s\n", rank, cascade_errmsg());
+    snprintf(deferred, sizeof deferred, "%s", cascade_errmsg()); /* rank 0: to compare with */
+    if (rank == 0) fprintf(stderr, "cascade: error: %s\n", cascade_errmsg());
     return code;
 }
 
@@ -44,6 +48,19 @@ int main(int argc, char **argv) {
     if (argc < 2 || cli_is_help(argv[1])) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
+    }
+    /* `cascade help CMD [KIND]` is `cascade CMD [KIND] --help` */
+    char *help_argv[8];
+    if (strcmp(argv[1], "help") == 0) {
+        if (argc == 2 || argc > 6) {
+            fputs(usage, argc == 2 ? stdout : stderr);
+            return argc == 2 ? 0 : 2;
+        }
+        help_argv[0] = argv[0];
+        for (int i = 2; i < argc; i++) help_argv[i - 1] = argv[i];
+        help_argv[argc - 1] = (char *)"--help";
+        help_argv[argc] = NULL;
+        argv = help_argv;
     }
     int provided;
     if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
@@ -77,6 +94,8 @@ int main(int argc, char **argv) {
         if (rank == 0) fprintf(stderr, "cascade: unknown command '%s'\n%s", argv[1], usage);
         code = 2;
     }
+    /* another rank's error: said unless rank 0 said the same (data every rank reads alike) */
+    cascade_par_error_once(MPI_COMM_WORLD, deferred, 10.0);
     MPI_Finalize();
     return code;
 }

@@ -10,7 +10,7 @@
 
 static void print_help(FILE *out) {
     fprintf(out,
-            "usage: cascade simulate KIND -n N -o OUT.h5 [--seed S] [--compress] [--block B] [--force]\n"
+            "usage: cascade simulate KIND -n N -o|--out OUT.h5 [--seed S] [--compress] [--block B] [--force]\n"
             "                        [--KIND-OPTION ...]\n"
             "  KIND: %s\n"
             "Writes N events to OUT.h5 (through OUT.h5.tmp, renamed when complete). The file's contents do\n"
@@ -54,7 +54,7 @@ int cli_simulate(int argc, char **argv, MPI_Comm comm) {
             char *end;
             run.n = strtoll(argv[++i], &end, 10);
             if (*end || run.n < 1) return cascade_fail(CASCADE_EUSAGE, "-n %s: expected a positive integer", argv[i]), cli_error(2);
-        } else if (strcmp(a, "-o") == 0 && more) {
+        } else if (cli_is_out(a) && more) {
             out = argv[++i];
         } else if (strcmp(a, "--seed") == 0 && more) {
             char *end;

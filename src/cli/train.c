@@ -1,4 +1,4 @@
-/* cascade train JOB.ini [--out RUNDIR] [--resume auto|CKPT.h5] [--init CKPT.h5]
+/* cascade train JOB.ini [-o|--out RUNDIR] [--resume auto|CKPT.h5] [--init CKPT.h5]
  *                       [--set SECTION.KEY=VALUE]... [--steps N] [--timeline FILE] [--quiet] */
 #include <signal.h>
 #include <stdio.h>
@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cascade/cascade.h"
+#include "cascade/h5io.h"
 #include "cascade/trace.h"
 #include "cli/cli.h"
 #include "io/fsops.h"
@@ -13,7 +14,7 @@
 #include "train/train.h"
 
 static const char help[] =
-    "usage: cascade train JOB.ini [--out RUNDIR] [--resume auto|CKPT.h5] [--init CKPT.h5]\n"
+    "usage: cascade train JOB.ini [-o|--out RUNDIR] [--resume auto|CKPT.h5] [--init CKPT.h5]\n"
     "                     [--set SECTION.KEY=VALUE]... [--steps N] [--timeline FILE] [--quiet]\n"
     "\n"
     "Trains the job's model. RUNDIR (default runs/<job name>) receives job.ini, metrics.jsonl and\n"
@@ -30,6 +31,60 @@ static volatile sig_atomic_t stop_requested = 0;
 static void on_signal(int sig) {
     (void)sig;
     stop_requested = 1;
+}
+
+/* --resume: the checkpoint's job against this one (cascade_job_resume_check). A checkpoint that
+ * cannot be opened here is left to the trainer (which falls back or names the damage). */
+static cascade_status check_resume(cascade_job *job, const cascade_train_opts *o, const char *rundir,
+                                   const char *const *sets, int n_sets, MPI_Comm comm) {
+    char dir[CASCADE_PATH_MAX + 16], path[CASCADE_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/checkpoints", rundir);
+    const char *from = o->resume == 2 ? o->resume_path : dir;
+    cascade_h5file *f = NULL;
+    cascade_ckpt_meta meta = {0};
+    if (cascade_ckpt_resolve(from, path, sizeof path) || cascade_ckpt_open(path, comm, &f)) {
+        cascade_clear_error();
+        return CASCADE_OK;
+    }
+    cascade_status st = cascade_ckpt_read_meta(f, &meta);
+    cascade_h5_close(f);
+    if (st) {
+        cascade_clear_error();
+        cascade_ckpt_meta_free(&meta);
+        return CASCADE_OK;
+    }
+    st = cascade_job_resume_check(job, meta.job ? meta.job : "", path, sets, n_sets);
+    cascade_ckpt_meta_free(&meta);
+    return st;
+}
+
+/* A data error while loading --init/--resume CKPT (a missing normalisation, a parameter of
+ * another shape) from a checkpoint of another job: the message names that job and its inputs.
+ * The file is opened by this rank alone (other ranks may be elsewhere). */
+static void name_foreign_job(const cascade_job *job, const char *from) {
+    char path[CASCADE_PATH_MAX], msg[2048];
+    cascade_h5file *f = NULL;
+    cascade_ckpt_meta meta = {0};
+    snprintf(msg, sizeof msg, "%s", cascade_errmsg());
+    if (cascade_ckpt_resolve(from, path, sizeof path) || cascade_ckpt_open(path, MPI_COMM_SELF, &f)) goto out;
+    cascade_job old;
+    int ok = cascade_ckpt_read_meta(f, &meta) == CASCADE_OK && meta.job &&
+             cascade_job_parse(meta.job, path, NULL, 0, &old) == CASCADE_OK;
+    cascade_h5_close(f);
+    if (!ok) goto out;
+    char inputs[2][512] = {"", ""};
+    const cascade_job *jobs[2] = {&old, job};
+    for (int j = 0; j < 2; j++)
+        for (int i = 0; i < jobs[j]->n_inputs; i++)
+            snprintf(inputs[j] + strlen(inputs[j]), sizeof inputs[j] - strlen(inputs[j]), "%s%s", i ? ", " : "",
+                     jobs[j]->inputs[i]);
+    if (strcmp(old.name, job->name) || strcmp(inputs[0], inputs[1]))
+        cascade_fail(CASCADE_EDATA, "%s (the checkpoint is of job '%s' with inputs %s; this job '%s' has inputs %s)", msg,
+                     old.name, inputs[0], job->name, inputs[1]);
+    cascade_job_free(&old);
+out:
+    cascade_ckpt_meta_free(&meta);
+    if (strncmp(cascade_errmsg(), msg, strlen(msg)) != 0) cascade_fail(CASCADE_EDATA, "%s", msg);
 }
 
 int cli_train(int argc, char **argv, MPI_Comm comm) {
@@ -50,7 +105,7 @@ int cli_train(int argc, char **argv, MPI_Comm comm) {
         if (cli_is_help(a)) {
             if (cascade_log_rank() == 0) fputs(help, stdout);
             return 0;
-        } else if (strcmp(a, "--out") == 0 && more) {
+        } else if (cli_is_out(a) && more) {
             o.out_dir = argv[++i];
         } else if (strcmp(a, "--resume") == 0 && more) {
             const char *v = argv[++i];
@@ -98,6 +153,7 @@ int cli_train(int argc, char **argv, MPI_Comm comm) {
     cascade_train_rundir(&job, &o, rundir);
     int lock = -1;
     st = cascade_rundir_lock(rundir, comm, &lock);
+    if (st == CASCADE_OK && o.resume) st = check_resume(&job, &o, rundir, sets, n_sets, comm);
     int tracing = st == CASCADE_OK && timeline;
     if (tracing) st = cascade_trace_start(CLI_TIMELINE_EVENTS);
     if (st == CASCADE_OK) st = cascade_train(&job, &o, comm);
@@ -109,6 +165,8 @@ int cli_train(int argc, char **argv, MPI_Comm comm) {
                                    dropped ? " (later events dropped: the buffer was full)" : "");
     }
     cascade_rundir_unlock(lock);
+    const char *from = o.init_path ? o.init_path : o.resume == 2 ? o.resume_path : NULL;
+    if (st == CASCADE_EDATA && from) name_foreign_job(&job, from);
     cascade_job_free(&job);
     if (st == CASCADE_ESTOPPED) return 75;
     return st ? cli_error(st) : 0;

@@ -52,7 +52,40 @@ static cascade_section stand_in(const cascade_job *job, const char *name) {
     return s;
 }
 
+/* Levenshtein distance of two short keys (longer ones: far). */
+static int key_distance(const char *a, const char *b) {
+    int la = (int)strlen(a), lb = (int)strlen(b), row[64];
+    if (la > 62 || lb > 62) return 99;
+    for (int j = 0; j <= lb; j++) row[j] = j;
+    for (int i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = i;
+        for (int j = 1; j <= lb; j++) {
+            int up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            diag = up;
+            row[j] = best;
+        }
+    }
+    return row[lb];
+}
+
+/* A required key is missing: a key of the section not read so far that is a near spelling of
+ * it (`epoch` for `epochs`) is named as the unknown key it is, at its line. Keys that are
+ * themselves required somewhere (`target` of a refiner, `targets`) are never taken for one. */
+static const char *const REQUIRED_KEYS[] = {"train", "target", "inputs", "targets", "epochs", "steps", NULL};
+
 static cascade_status missing_key(const cascade_section *s, const char *key, const char *what) {
+    for (int i = 0; i < s->nkv; i++) {
+        const cascade_kv *kv = &s->kv[i];
+        if (kv->used || in_list(REQUIRED_KEYS, kv->key) || key_distance(kv->key, key) > 2) continue;
+        char loc[512];
+        if (kv->line > 0) snprintf(loc, sizeof loc, "%s:%d", s->file ? s->file : "<job>", kv->line);
+        else snprintf(loc, sizeof loc, "--set %s.%s", s->name, kv->key);
+        return cascade_fail(CASCADE_EUSAGE, "%s: unknown key '%s' in [%s] (did you mean '%s'? [%s] needs %s = %s)", loc,
+                            kv->key, s->name, key, s->name, key, what);
+    }
     if (s->line > 0)
         return cascade_fail(CASCADE_EUSAGE, "%s:%d: [%s] needs %s = %s", s->file, s->line, s->name,
                             key, what);

@@ -387,13 +387,14 @@ static void gan_log(cascade_training *t, double seconds, double elapsed) {
             "\"time_s\":%.3f%s%s}\n",
             (long long)s->base.prog.step, (long long)s->base.prog.epoch, c, c, g, w, p, lr_g, lr_c, rate, elapsed, timers, r);
     fflush(s->base.metrics);
-    if (!s->base.opts->quiet)
-        cascade_log("%sstep %lld/%lld  epoch %lld  critic %.5g  %s %.5g  %s %.4g%s%.4g  %.0f samples/s%s",
-                    s->base.tty ? "\r" : "", (long long)s->base.prog.step, (long long)s->base.total_steps, (long long)s->base.prog.epoch,
-                    m->critic / n, s->refiner ? "refiner" : "generator", m->gen / n,
-                    s->refiner ? "L1" : "W", s->refiner ? m->selfreg / n : m->wass / n,
-                    cascade_gan_uses_penalty(s->base.job) ? "  gp " : "", cascade_gan_uses_penalty(s->base.job) ? m->gp / n : 0.0, rate,
-                    s->base.tty ? "   " : "\n");
+    if (!s->base.opts->quiet) {
+        char body[192];
+        snprintf(body, sizeof body, "critic %.5g  %s %.5g  %s %.4g%s%.4g  %.0f samples/s", m->critic / n,
+                 s->refiner ? "refiner" : "generator", m->gen / n, s->refiner ? "L1" : "W",
+                 s->refiner ? m->selfreg / n : m->wass / n, cascade_gan_uses_penalty(s->base.job) ? "  gp " : "",
+                 cascade_gan_uses_penalty(s->base.job) ? m->gp / n : 0.0, rate);
+        cascade_progress_print(t, seconds, (int64_t)m->n, elapsed, body);
+    }
 }
 
 /* sample_every: RUNDIR/samples/step-N.png (rank 0), the first input's map of up to 8 samples

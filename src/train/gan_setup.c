@@ -329,7 +329,7 @@ cascade_status cascade_gan_session_open(cascade_training *t, cascade_job *job, c
     if (resume_from) {
         if ((st = read_checkpoint(s, resume_from, 1))) goto fail;
         cascade_log("resuming %s at step %lld (epoch %lld)\n", s->base.rundir, (long long)s->base.prog.step,
-                    (long long)s->base.prog.epoch);
+                    (long long)s->base.prog.epoch + 1);
     } else if (o->init_path && (st = read_checkpoint(s, o->init_path, 0))) {
         goto fail;
     }

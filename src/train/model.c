@@ -66,6 +66,11 @@ cascade_status cascade_model_check_targets(const cascade_job *job, const cascade
 }
 
 cascade_status cascade_model_check_labels(const cascade_job *job, const cascade_dataset *d, int64_t classes) {
+    return cascade_model_check_labels_at(job, d, classes, NULL);
+}
+
+cascade_status cascade_model_check_labels_at(const cascade_job *job, const cascade_dataset *d, int64_t classes,
+                                             const int64_t *file_rows) {
     if ((job->loss != LOSS_CE && job->loss != LOSS_BCE) || !d->y) return CASCADE_OK;
     int64_t yn = cascade_shape_numel(&d->y_shape);
     for (int64_t i = 0; i < d->n * yn; i++) {
@@ -73,7 +78,7 @@ cascade_status cascade_model_check_labels(const cascade_job *job, const cascade_
         int ok = job->loss == LOSS_CE ? (v >= 0 && v < (float)classes && v == floorf(v)) : (v >= 0 && v <= 1);
         if (!ok)
             return cascade_fail(CASCADE_EDATA, "%s: data set '%s' row %lld holds %g; loss = %s needs %s", d->file,
-                                job->targets[0], (long long)(i / yn), (double)v,
+                                job->targets[0], (long long)(file_rows ? file_rows[i / yn] : i / yn), (double)v,
                                 job->loss == LOSS_CE ? "ce" : "bce",
                                 job->loss == LOSS_CE ? "integer class labels 0..classes-1" : "values in [0, 1]");
     }

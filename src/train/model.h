@@ -25,6 +25,9 @@ cascade_status cascade_model_check_targets(const cascade_job *job, const cascade
 int64_t cascade_model_classes(const cascade_job *job, const cascade_net *net);
 /* Validates ce labels (integers in [0, classes)); error names file, data set and row. */
 cascade_status cascade_model_check_labels(const cascade_job *job, const cascade_dataset *d, int64_t classes);
+/* Same, naming file_rows[i] (the sample's row in the file, e.g. of a valid_fraction split) for sample i. */
+cascade_status cascade_model_check_labels_at(const cascade_job *job, const cascade_dataset *d, int64_t classes,
+                                             const int64_t *file_rows);
 
 typedef struct {
     int64_t step, epoch, cursor, samples_seen;

@@ -65,7 +65,7 @@ static cascade_status load_data(cascade_session *s) {
         s->base.train = s->stream.shape;
         rows = NULL;
     }
-    free(rows);
+    s->split_rows = rows; /* for messages naming file rows; freed after the label checks */
     return st;
 }
 
@@ -167,6 +167,33 @@ static cascade_status alloc_buffers(cascade_session *s) {
     return CASCADE_OK;
 }
 
+/* normalize = none: an input whose magnitudes span more than four decades up to >= 1e4 (raw
+ * signals of 10^8) reaches the network unscaled and training diverges without a word (issue
+ * #21): warned at start-up, per input when the inputs are stacked as channels. */
+static void warn_unscaled(const cascade_job *job, const cascade_dataset *d) {
+    int64_t numel = cascade_shape_numel(&d->x_shape);
+    int per_input = job->layout == LAYOUT_CHANNELS && d->x_shape.ndim > 0 && d->x_shape.d[0] == job->n_inputs;
+    int parts = per_input ? job->n_inputs : 1;
+    int64_t width = numel / parts;
+    for (int c = 0; c < parts; c++) {
+        double hi = 0, lo = INFINITY;
+        for (int64_t i = 0; i < d->n; i++) {
+            const float *v = d->x + i * numel + c * width;
+            for (int64_t k = 0; k < width; k++) {
+                double a = fabs((double)v[k]);
+                if (!(a > 0) || !isfinite(a)) continue;
+                if (a > hi) hi = a;
+                if (a < lo) lo = a;
+            }
+        }
+        if (hi >= 1e4 && hi >= 1e4 * lo)
+            cascade_log("warning: input %s%s%s spans %.3g ... %.3g (%.0f decades) and reaches the network unnormalised "
+                        "(normalize = none): training is likely to diverge; set [data] log_inputs and/or normalize = "
+                        "standard\n", per_input ? "'" : "", per_input ? job->inputs[c] : "x", per_input ? "'" : "", lo, hi,
+                        floor(log10(hi / lo)));
+    }
+}
+
 cascade_status cascade_session_open(cascade_training *t, cascade_job *job, const cascade_train_opts *o,
                                     MPI_Comm comm) {
     cascade_session *s = (cascade_session *)t;
@@ -183,8 +210,13 @@ cascade_status cascade_session_open(cascade_training *t, cascade_job *job, const
     if ((st = cascade_model_build(job, job->nets[0], &s->base.train.x_shape, &s->net))) goto fail;
     if ((st = cascade_model_check_targets(job, &s->net, &s->base.train))) goto fail;
     s->classes = cascade_model_classes(job, &s->net);
-    if (!s->streaming && (st = cascade_model_check_labels(job, &s->base.train, s->classes))) goto fail;
-    if (s->base.has_valid && (st = cascade_model_check_labels(job, &s->valid, s->classes))) goto fail;
+    /* labels are named by their row in the file, also when valid_fraction split it */
+    int64_t *rows = s->split_rows, n_train = rows ? s->base.train.n : 0;
+    if (!s->streaming && (st = cascade_model_check_labels_at(job, &s->base.train, s->classes, rows))) goto fail;
+    if (s->base.has_valid && (st = cascade_model_check_labels_at(job, &s->valid, s->classes, rows ? rows + n_train : NULL)))
+        goto fail;
+    free(s->split_rows);
+    s->split_rows = NULL;
     if (job->early_stopping > 0 && !s->base.has_valid) {
         cascade_section *ts = cascade_job_section(job, "train");
         st = cascade_cfg_error(ts, ts ? cascade_section_peek(ts, "early_stopping") : NULL,
@@ -192,6 +224,7 @@ cascade_status cascade_session_open(cascade_training *t, cascade_job *job, const
         goto fail;
     }
     if (resume_from && (st = read_data_stats(s, resume_from))) goto fail;
+    if (job->normalize == NORM_NONE && !s->streaming && s->base.rank == 0 && !resume_from) warn_unscaled(job, &s->base.train);
     if (job->normalize == NORM_STANDARD) {
         if (!resume_from)
             st = s->streaming ? cascade_stream_norm(&s->stream, job, &s->norm) : cascade_norm_compute(job, &s->base.train, s->base.comm, &s->norm);
@@ -223,7 +256,7 @@ cascade_status cascade_session_open(cascade_training *t, cascade_job *job, const
     if (resume_from) {
         if ((st = load_checkpoint(s, resume_from, 1))) goto fail;
         cascade_log("resuming %s at step %lld (epoch %lld)\n", s->base.rundir, (long long)s->base.prog.step,
-                    (long long)s->base.prog.epoch);
+                    (long long)s->base.prog.epoch + 1);
     } else if (o->init_path) {
         if ((st = load_checkpoint(s, o->init_path, 0))) goto fail;
     }
@@ -260,6 +293,8 @@ fail:
 void cascade_session_close(cascade_training *t) {
     cascade_session *s = (cascade_session *)t;
     cascade_data_free(&s->valid);
+    free(s->split_rows);
+    s->split_rows = NULL;
     if (s->grads_own) s->net.grads = s->grads_own;
     cascade_net_free(&s->net);
     cascade_optimizer_free(&s->opt);
@@ -292,6 +327,7 @@ void cascade_session_log(cascade_training *t, double seconds, double elapsed) {
     cascade_session *s = (cascade_session *)t;
     double loss = s->steps_acc ? s->loss_acc / (double)s->steps_acc : NAN, lr = s->lr;
     double rate = (double)(s->steps_acc * t->job->batch) / (seconds > 1e-9 ? seconds : 1e-9);
+    int64_t steps = s->steps_acc;
     s->loss_acc = 0;
     s->steps_acc = 0;
     double secs[CASCADE_TIMERS] = {s->base.t_input, s->base.t_compute, s->red.wait_s, s->red.exact_s, s->base.t_optim};
@@ -306,10 +342,41 @@ void cascade_session_log(cascade_training *t, double seconds, double elapsed) {
             "\"time_s\":%.3f%s}\n",
             (long long)s->base.prog.step, (long long)s->base.prog.epoch, l, lr, rate, elapsed, timers);
     fflush(s->base.metrics);
-    if (!s->base.opts->quiet)
-        cascade_log("%sstep %lld/%lld  epoch %lld  loss %.5g  lr %.3g  %.0f samples/s%s", s->base.tty ? "\r" : "",
-                    (long long)s->base.prog.step, (long long)s->base.total_steps, (long long)s->base.prog.epoch, loss, lr, rate,
-                    s->base.tty ? "   " : "\n");
+    if (!s->base.opts->quiet) {
+        char body[128];
+        snprintf(body, sizeof body, "loss %.5g  lr %.3g  %.0f samples/s", loss, lr, rate);
+        cascade_progress_print(t, seconds, steps, elapsed, body);
+    }
+}
+
+/* h:mm:ss, or m:ss under an hour */
+static void clock_str(char *buf, size_t n, double sec) {
+    long long x = isfinite(sec) && sec > 0 ? (long long)(sec + 0.5) : 0;
+    if (x >= 3600) snprintf(buf, n, "%lld:%02lld:%02lld", x / 3600, x / 60 % 60, x % 60);
+    else snprintf(buf, n, "%lld:%02lld", x / 60, x % 60);
+}
+
+void cascade_progress_print(const cascade_training *t, double seconds, int64_t steps, double elapsed,
+                            const char *body) {
+    int64_t step = t->prog.step, total = t->total_steps > 0 ? t->total_steps : 1, per = t->steps_per_epoch;
+    /* prog.epoch is the 0-based epoch this step belongs to (it advances after the line) */
+    int64_t epochs = per > 0 ? (total + per - 1) / per : 1;
+    char el[32], eta[32];
+    clock_str(el, sizeof el, elapsed);
+    if (steps > 0 && step < total) clock_str(eta, sizeof eta, seconds / (double)steps * (double)(total - step));
+    else snprintf(eta, sizeof eta, step >= total ? "0:00" : "?");
+    if (!t->tty) {
+        cascade_log("epoch %lld/%lld  step %lld/%lld  %s  elapsed %s  ETA %s\n", (long long)t->prog.epoch + 1,
+                    (long long)epochs, (long long)step, (long long)total, body, el, eta);
+        return;
+    }
+    char bar[21];
+    int filled = step >= total ? 20 : (int)(20 * step / total);
+    for (int i = 0; i < 20; i++) bar[i] = i < filled ? '#' : '.';
+    bar[20] = 0;
+    cascade_log("\r[%s] %3d%%  epoch %lld/%lld  step %lld/%lld  %s  %s elapsed, ETA %s   ", bar,
+                (int)(100 * step / total), (long long)t->prog.epoch + 1, (long long)epochs, (long long)step,
+                (long long)total, body, el, eta);
 }
 
 cascade_status cascade_session_validate(cascade_training *t, double elapsed, double *loss_out) {

@@ -36,6 +36,7 @@ typedef struct {
     /* the means of the progress line: loss sum and finite steps since the last; the last lr */
     double loss_acc, lr;
     int64_t steps_acc;
+    int64_t *split_rows; /* valid_fraction: the file rows of train then valid, until the label checks */
 } cascade_session;
 
 /* The optimizer shards of a net's parameters: split over the ranks with ZeRO-1 and always in
@@ -75,6 +76,11 @@ cascade_status cascade_session_open_rundir(const cascade_job *job, const char *r
 int cascade_session_has_checkpoints(const char *ckdir);
 /* A JSON number, or null when not finite. */
 void cascade_json_double(char *buf, size_t n, double v);
+/* The console progress line (rank 0): 1-based epoch and step of the totals, `body` (losses,
+ * lr, rate), elapsed time and the ETA from the rate of the last `steps` steps, which took
+ * `seconds`. A live bar redrawn in place on a terminal, one plain line a call in a log. */
+void cascade_progress_print(const cascade_training *t, double seconds, int64_t steps, double elapsed,
+                            const char *body);
 
 /* The supervised kind's parts (session.c): set-up and tear-down, the progress line, the
  * validation (loss and metrics line) and its share of a checkpoint. */

@@ -115,10 +115,16 @@ job j
 "$cascade" train j.ini --out run --quiet >/dev/null 2>&1 || { echo "FAIL: good run"; fail=$((fail + 1)); }
 before=$(cd run/checkpoints && md5sum * | md5sum)
 expect 2 "already holds checkpoints" "" -- "$cascade" train j.ini --out run
+# resuming on other data or another model is refused naming the keys (exit 2) unless given
+# with --set; then the data and the checkpoint are checked as always (exit 3)
 sed -i 's/^train = good.h5/train = nan.h5/' j.ini
-expect 3 "signal" "" -- "$cascade" train j.ini --out run --resume auto
+expect 2 "[data] train = nan.h5 (checkpoint: good.h5)" "" -- "$cascade" train j.ini --out run --resume auto
+job j
+expect 3 "signal" "" -- "$cascade" train j.ini --out run --resume auto --set data.train=nan.h5
 job j; sed -i 's/^filters = 2/filters = 3/' j.ini
-expect 3 "c1" "weight" -- "$cascade" train j.ini --out run --resume auto
+expect 2 "[model.c1] filters = 3 (checkpoint: 2)" "" -- "$cascade" train j.ini --out run --resume auto
+job j
+expect 3 "c1" "weight" -- "$cascade" train j.ini --out run --resume auto --set model.c1.filters=3
 after=$(cd run/checkpoints && md5sum * | md5sum)
 [ "$before" = "$after" ] || { echo "FAIL: checkpoints changed"; fail=$((fail + 1)); }
 echo "bad_inputs: $fail failed"

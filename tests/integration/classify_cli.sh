@@ -70,4 +70,12 @@ set +e
 "$CASCADE_BIN" train job.ini --out w3 --quiet --set train.class_weights=1,2,3 2> err.txt; code=$?
 set -e
 test $code -eq 2 && grep -q "3 class weights for 2 classes" err.txt
+# A bad label is named by its row in the file, not by its place in the valid_fraction split
+# (1100 is row ~825 of the training part or ~275 of the validation part).
+cp showers.h5 badlabel.h5
+"$py" -c "import h5py; f = h5py.File('badlabel.h5', 'r+'); f['high'][1100] = 5"
+set +e
+"$CASCADE_BIN" train job.ini --out bad --quiet --set data.train=badlabel.h5 2> err.txt; code=$?
+set -e
+test $code -eq 3 && grep -q "data set 'high' row 1100 holds 5" err.txt || { cat err.txt; exit 1; }
 rm -rf "$here"

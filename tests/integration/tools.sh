@@ -107,6 +107,19 @@ for png in loss lr metric-samples_per_s metric-time_s metric-xmax_resolution; do
 done
 [[ ! -e "$WORK/plots/metric-note.png" ]] || fail "a text field was plotted"
 
+[[ -s "$WORK/plots/summary.png" ]] || fail "no summary.png (one page of panels)"
+
+# Several runs overlaid: one page and per-key figures naming both runs.
+RUN2=$WORK/run2
+mkdir -p "$RUN2"
+head -n 20 "$RUN/metrics.jsonl" > "$RUN2/metrics.jsonl"   # a shorter second run
+out=$("$PY" "$TOOLS/plot_metrics.py" "$RUN" "$RUN2/metrics.jsonl" -o "$WORK/overlay")
+grep -q "2 run(s)" <<<"$out" || fail "two runs not both read: $out"
+for png in summary loss metric-xmax_resolution; do
+  [[ -s "$WORK/overlay/$png.png" ]] || fail "overlay: $png.png missing"
+done
+cmp -s "$WORK/plots/loss.png" "$WORK/overlay/loss.png" && fail "overlay loss.png is the single run's"
+
 # RUNDIR form, default output directory RUNDIR/plots.
 "$PY" "$TOOLS/plot_metrics.py" "$RUN"
 [[ -s "$RUN/plots/loss.png" ]] || fail "RUNDIR form wrote no $RUN/plots/loss.png"

@@ -94,7 +94,47 @@ set -e
 test $code -eq 2 && grep -q "already holds checkpoints" err.txt
 # resume to 60 steps
 "$cascade" train job.ini --out run --resume auto --steps 60 --quiet
-test "$(head -n1 run/checkpoints/LATEST)" = "step-00000060.h5"
+test "$(cat run/checkpoints/LATEST)" = "step-00000060.h5" # the file name alone (CONTRACT.md)
+source "$CASCADE_SOURCE_DIR/tests/support/expect.sh"
+# --resume compares the job with the checkpoint's: a changed layer or data split is refused,
+# naming the checkpoint's job and the keys; given with --set it is the user's choice; other
+# changes (the learning rate) are logged
+sed 's/^filters = 4/filters = 8/' job.ini > changed.ini
+expect 2 "the checkpoint is of job 'it'" -- "$cascade" train changed.ini --out run --resume auto --steps 70 --quiet
+grep -q "\[model.c1\] filters = 8 (checkpoint: 4)" err.log
+cp -r run run-split
+sed 's/^valid = valid.h5/valid_fraction = 0.2/' job.ini > split.ini
+expect 2 "[data] valid_fraction = 0.2 (checkpoint: (not set))" -- "$cascade" train split.ini --out run-split \
+  --resume auto --steps 70 --quiet
+"$cascade" train job.ini --out run-split --resume auto --steps 70 --quiet --set data.valid= --set data.valid_fraction=0.2
+sed 's/^lr = 3e-3/lr = 1e-3/' job.ini > lr.ini
+"$cascade" train lr.ini --out run --resume auto --steps 70 --quiet 2> err.log
+grep -q "with changes: \[optimizer\] lr = 1e-3 (checkpoint: 3e-3)" err.log
+# a foreign checkpoint: the job it came from is named
+sed 's/^name = it/name = other/; s/^inputs = time, signal/inputs = signal/' job.ini > other.ini
+expect 2 "is of job 'it'" -- "$cascade" train other.ini --out other --resume run/checkpoints/LATEST --quiet
+expect 3 "(the checkpoint is of job 'it' with inputs time, signal; this job 'other' has inputs signal)" -- \
+  "$cascade" train other.ini --out other --init run --quiet
+# conventions: -o as --out, help CMD, a misspelled required key named at its line
+"$cascade" train job.ini -o run-o --steps 2 > out.txt 2>&1
+test "$(cat run-o/checkpoints/LATEST)" = "step-00000002.h5"
+# progress lines in a log (not a terminal): 1-based epoch and step of the totals, elapsed, ETA
+grep -q "^epoch 1/1  step 2/2  loss .*  elapsed 0:0[0-9]  ETA 0:00$" out.txt || { cat out.txt; exit 1; }
+"$cascade" help train | grep -q "^usage: cascade train JOB.ini \[-o|--out RUNDIR\]"
+"$cascade" help evaluate | grep -q "\[-o|--out METRICS.json\]"
+sed 's/^steps = 40/epoch = 3/' job.ini > typo.ini
+expect 2 "typo.ini:15: unknown key 'epoch' in [train] (did you mean 'epochs'?" -- "$cascade" train typo.ini --out typo
+# raw signals (up to ~1e8) without log_inputs or normalize: a warning at start-up
+grep -v '^normalize = standard\|^log_inputs' job.ini > raw.ini
+"$cascade" train raw.ini --out raw --steps 1 --quiet 2> err.log
+grep -q "warning: input 'signal' spans .* decades) and reaches the network unnormalised" err.log
+grep -q "warning: input" out.txt && { echo "a normalised job warned"; exit 1; }
+# an error every rank finds alike (a data file) is said once, not once per rank
+set +e
+OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -n 2 "$cascade" train job.ini \
+  --out once --quiet --set data.valid=missing.h5 2> err.log
+set -e
+test "$(grep -c 'missing.h5' err.log)" = 1 || { cat err.log; exit 1; }
 # cascade bench runs the benchmarks of this build (the C one is quick)
 "$cascade" bench ops_gflops | grep -q "of peak"
 set +e

@@ -740,6 +740,54 @@ static void test_lexical(void) {
     EXPECT_ERROR(text, CASCADE_EUSAGE, ":2: syntax error");
 }
 
+/* A misspelled required key is named as the unknown key at its line (issue #21). */
+static void test_near_spelling(void) {
+    EXPECT_ERROR(edit(SUPERVISED, "epochs = 3", "epoch = 3"), CASCADE_EUSAGE, ":20:",
+                 "unknown key 'epoch' in [train]", "did you mean 'epochs'?");
+    EXPECT_ERROR(edit(SUPERVISED, "inputs = time", "input = time"), CASCADE_EUSAGE, ":11:",
+                 "unknown key 'input' in [data]", "did you mean 'inputs'?");
+    /* far from every required key: still the missing key at the section's line */
+    EXPECT_ERROR(edit(SUPERVISED, "epochs = 3", "duration = 3"), CASCADE_EUSAGE, ":17:", "[train] needs epochs");
+}
+
+/* --resume: the checkpoint's job against this one (cascade_job_resume_check). */
+static void test_resume_check(void) {
+    cascade_job job, old;
+    CU_ASSERT_EQUAL_FATAL(cascade_job_parse(SUPERVISED, "now.ini", NULL, 0, &job), CASCADE_OK);
+    const char *split = edit(SUPERVISED, "valid_fraction = 0.1", "valid_fraction = 0.2");
+    CU_ASSERT_EQUAL_FATAL(cascade_job_parse(split, "then.ini", NULL, 0, &old), CASCADE_OK);
+    CU_ASSERT_EQUAL(cascade_job_resume_check(&job, old.text, "ck.h5", NULL, 0), CASCADE_EUSAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(cascade_errmsg(), "checkpoint is of job 'shower'"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(cascade_errmsg(), "[data] valid_fraction = 0.1 (checkpoint: 0.2)"));
+    const char *set[] = {"data.valid_fraction=0.1"};
+    CU_ASSERT_EQUAL(cascade_job_resume_check(&job, old.text, "ck.h5", set, 1), CASCADE_OK);
+    cascade_job_free(&old);
+    /* a layer more, and one key fewer: both named */
+    const char *model = edit(SUPERVISED, "filters = 16\n", "filters = 16\nstride = 2\n");
+    CU_ASSERT_EQUAL_FATAL(cascade_job_parse(model, "then.ini", NULL, 0, &old), CASCADE_OK);
+    CU_ASSERT_EQUAL(cascade_job_resume_check(&job, old.text, "ck.h5", NULL, 0), CASCADE_EUSAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(cascade_errmsg(), "[model.conv1] stride = (not set) (checkpoint: 2)"));
+    cascade_job_free(&old);
+    /* a data file moved (same name, other directory) is allowed; another file is not */
+    CU_ASSERT_EQUAL_FATAL(cascade_job_parse(edit(SUPERVISED, "data/train.h5", "/scratch/u/train.h5"), "then.ini", NULL, 0,
+                                            &old), CASCADE_OK);
+    CU_ASSERT_EQUAL(cascade_job_resume_check(&job, old.text, "ck.h5", NULL, 0), CASCADE_OK);
+    cascade_job_free(&old);
+    CU_ASSERT_EQUAL_FATAL(cascade_job_parse(edit(SUPERVISED, "data/train.h5", "data/other.h5"), "then.ini", NULL, 0, &old),
+                          CASCADE_OK);
+    CU_ASSERT_EQUAL(cascade_job_resume_check(&job, old.text, "ck.h5", NULL, 0), CASCADE_EUSAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(cascade_errmsg(), "[data] train = data/train.h5 (checkpoint: data/other.h5)"));
+    cascade_job_free(&old);
+    /* the learning rate and the length are the user's to change */
+    static char lr_only[8192]; /* edit() returns one static buffer */
+    snprintf(lr_only, sizeof lr_only, "%s", edit(SUPERVISED, "lr = 0.05", "lr = 0.01"));
+    const char *lr = edit(lr_only, "epochs = 3", "epochs = 9");
+    CU_ASSERT_EQUAL_FATAL(cascade_job_parse(lr, "then.ini", NULL, 0, &old), CASCADE_OK);
+    CU_ASSERT_EQUAL(cascade_job_resume_check(&job, old.text, "ck.h5", NULL, 0), CASCADE_OK);
+    cascade_job_free(&old);
+    cascade_job_free(&job);
+}
+
 int main(void) {
     const char *build = getenv("CASCADE_BUILD_DIR");
     snprintf(tmp_dir, sizeof tmp_dir, "%s/test_job_tmp", build ? build : ".");
@@ -760,6 +808,8 @@ int main(void) {
     CU_add_test(suite, "--set overrides", test_overrides);
     CU_add_test(suite, "round trip of the job as run", test_round_trip);
     CU_add_test(suite, "comments, long lines, CRLF, BOM", test_lexical);
+    CU_add_test(suite, "a misspelled required key", test_near_spelling);
+    CU_add_test(suite, "--resume: the checkpoint's job against this one", test_resume_check);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failures = CU_get_number_of_failures();
