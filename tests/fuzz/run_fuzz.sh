@@ -49,7 +49,7 @@ if [[ -n "${CASCADE_FUZZ_FORK:-}" ]]; then
     ${total:+-max_total_time=$total} "${opts[@]}" 2>&1 | tee "$log" | grep -E "^#[0-9]+:|INFO: (fuzzed|exiting)"
   fail=0
   for a in "$work"/artifacts/*; do
-    [[ -f "$a" ]] || continue
+    [[ -f "$a" && "$a" != *.log ]] || continue
     "$harness" -timeout=20 -rss_limit_mb=4096 "${opts[@]}" "$a" > "$a.log" 2>&1
     verdict=$(classify "$a.log")
     echo "run_fuzz: $a: $verdict"
