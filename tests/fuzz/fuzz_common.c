@@ -8,7 +8,15 @@
 
 #include "cascade/core.h"
 
+static char paths[4][128];
+
+static void remove_files(void) {
+    for (int i = 0; i < 4; i++)
+        if (paths[i][0]) unlink(paths[i]);
+}
+
 void fuzz_init(void) {
+    atexit(remove_files); /* the inputs' files in /dev/shm (a crash leaves them) */
     int up = 0;
     MPI_Initialized(&up);
     if (!up) {
@@ -20,7 +28,6 @@ void fuzz_init(void) {
 }
 
 const char *fuzz_file(int slot, const char *tag, const uint8_t *data, size_t size) {
-    static char paths[4][128];
     char *path = paths[slot & 3];
     snprintf(path, sizeof paths[0], "/dev/shm/cascade-fuzz-%ld-%s", (long)getpid(), tag);
     FILE *fp = fopen(path, "wb");
