@@ -51,6 +51,17 @@ typedef struct {
 /* Shape and element type of a data set. Missing -> CASCADE_EDATA naming the file and the data
  * set and listing what the parent group holds; rank > CASCADE_MAX_DIMS -> CASCADE_EDATA. */
 cascade_status cascade_h5_info_of(cascade_h5file *f, const char *dataset, cascade_h5_info *info);
+/* Refuses (CASCADE_EDATA, naming file, data set and shape) a data set whose data are not all
+ * in the file: never written (no storage allocated), chunks never written (they would read as
+ * zeros), contiguous storage smaller than the shape or reaching past the end of the file.
+ * Unwritten parts of an allocated contiguous data set cannot be told from data. Local, from
+ * metadata only (every rank gets the same answer). */
+cascade_status cascade_h5_check_stored(cascade_h5file *f, const char *dataset);
+/* Bounds reads of variable-length string attributes (a checkpoint's `job`) to `seconds`
+ * (0, the default: unbounded): libhdf5 1.10 can loop forever on a corrupt file there. When
+ * one takes longer, the process prints what it was reading and exits with 4 (SIGALRM; for
+ * programs that use no alarm of their own: the CLI sets 60 s). */
+void cascade_h5_set_watchdog(unsigned seconds);
 /* What `path` is ("/a/b/c" or "c"); CASCADE_H5_NONE when absent (or on error). Local. */
 cascade_h5_kind cascade_h5_kind_of(cascade_h5file *f, const char *path);
 

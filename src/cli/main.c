@@ -1,5 +1,6 @@
 /* cascade command line: MPI setup and subcommand dispatch; the only place that exits. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cascade/cascade.h"
@@ -71,6 +72,9 @@ int main(int argc, char **argv) {
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     cascade_log_set_rank(rank);
+    /* a corrupt file can make libhdf5 loop forever reading a string (docs/hdf5.md "Fuzzing") */
+    const char *watchdog = getenv("CASCADE_H5_WATCHDOG");
+    cascade_h5_set_watchdog(watchdog && *watchdog ? (unsigned)strtoul(watchdog, NULL, 10) : 60);
     int code;
     if (strcmp(argv[1], "train") == 0)
         code = cli_train(argc - 1, argv + 1, MPI_COMM_WORLD);

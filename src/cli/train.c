@@ -9,6 +9,7 @@
 #include "cascade/h5io.h"
 #include "cascade/trace.h"
 #include "cli/cli.h"
+#include "data/data.h"
 #include "io/fsops.h"
 #include "parallel/timeline.h"
 #include "train/train.h"
@@ -93,6 +94,7 @@ int cli_train(int argc, char **argv, MPI_Comm comm) {
     int n_sets = 0;
     cascade_train_opts o = {0};
     o.stop_flag = &stop_requested;
+    cascade_data_set_stop_flag(&stop_requested); /* loading the data stops too */
     /* first thing: a SLURM warning signal during start-up must not kill the rank */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

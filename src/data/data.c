@@ -5,8 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cascade/h5io.h"
+
+static volatile sig_atomic_t *stop_flag; /* cascade_data_set_stop_flag */
+
+void cascade_data_set_stop_flag(volatile sig_atomic_t *flag) { stop_flag = flag; }
 
 static cascade_status info_all(const cascade_job *job, cascade_h5file *f, int want_targets,
                                cascade_h5_info *in, cascade_h5_info *tg) {
@@ -25,6 +30,8 @@ static cascade_status info_all(const cascade_job *job, cascade_h5file *f, int wa
                                 cascade_h5_filename(f), x->name, (long long)x->shape.d[0],
                                 cascade_shape_str(&x->shape, a, sizeof a), in[0].name, (long long)n,
                                 cascade_shape_str(&in[0].shape, b, sizeof b));
+        /* all rows in the file: never-written data would train as zeros */
+        CASCADE_TRY(cascade_h5_check_stored(f, x->name));
     }
     return CASCADE_OK;
 }
@@ -269,10 +276,31 @@ static cascade_status read_block(const cascade_job *job, cascade_source *src, co
         int64_t at = m ? r : hi; /* past this rank's block: empty reads */
         st = cascade_source_read(job, src, rows ? rows + at : NULL, at, m, d->x + at * xs, d->y ? d->y + at * ys : NULL,
                                  tmp);
-        st = cascade_par_agree(comm, st, NULL, NULL, "reading the data");
+        int stop = stop_flag ? (int)*stop_flag : 0; /* a signal on any rank stops all at the same read */
+        st = cascade_par_agree(comm, st, &stop, NULL, "reading the data");
+        if (!st && stop && r + chunk < lo + (int64_t)most) {
+            cascade_log("\nstopped by a signal while loading %s (%lld of %lld rows read): nothing written\n", d->file,
+                        (long long)(r + chunk - lo), (long long)(hi - lo));
+            st = cascade_fail(CASCADE_ESTOPPED, "%s: stopped by a signal while loading", d->file);
+        }
     }
     cascade_free(tmp);
     return st;
+}
+
+/* The preload must fit this machine's memory: a data set that declares more samples than
+ * that (2^40 rows) is refused with its name and shape, not left to fail as "out of memory"
+ * (or to swap). Local: every rank gets the same answer from the same shapes. */
+static cascade_status check_memory(const cascade_source *src, int64_t n, int64_t per_sample) {
+    double bytes = (double)n * (double)per_sample * sizeof(float);
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    double mem = pages > 0 && page > 0 ? (double)pages * (double)page : 0;
+    if (mem == 0 || bytes <= mem) return CASCADE_OK;
+    char a[128];
+    return cascade_fail(CASCADE_EDATA, "%s: loading %lld samples of data set '%s' %s (and the job's other inputs "
+                        "and targets) needs %.3g GiB, more than this machine's memory (%.3g GiB)", src->shape.file,
+                        (long long)n, src->in[0].name, cascade_shape_str(&src->in[0].shape, a, sizeof a),
+                        bytes / 1073741824.0, mem / 1073741824.0);
 }
 
 cascade_status cascade_data_load_from(const cascade_job *job, cascade_source *src, const int64_t *rows, int64_t n_rows,
@@ -284,6 +312,7 @@ cascade_status cascade_data_load_from(const cascade_job *job, cascade_source *sr
     if (d->n == 0)
         return cascade_fail(CASCADE_EDATA, "%s: no samples in '%s'", d->file, src->in[0].name);
     int64_t xs = cascade_shape_numel(&d->x_shape), ys = src->want_targets ? cascade_shape_numel(&d->y_shape) : 0;
+    CASCADE_TRY(check_memory(src, d->n, xs + ys));
     int64_t lo = 0, hi = 0;
     /* x (n, x_shape) then y (n, y_shape) in one block: the node's one copy when shared */
     cascade_status st = cascade_shmem_alloc(node, (size_t)(d->n * (xs + ys)) * sizeof(float), &d->mem);
@@ -368,8 +397,10 @@ cascade_status cascade_data_split_n(const cascade_job *job, int64_t n, int64_t *
     if (nv < 1 || nv >= n)
         return cascade_fail(CASCADE_EUSAGE, "valid_fraction = %g of %lld samples in %s leaves an empty split",
                             job->valid_fraction, (long long)n, job->train);
-    int64_t *perm = malloc((size_t)n * sizeof(int64_t));
-    if (!perm) return cascade_fail(CASCADE_EINTERNAL, "out of memory");
+    int64_t *perm = n < ((int64_t)1 << 60) ? malloc((size_t)n * sizeof(int64_t)) : NULL;
+    if (!perm)
+        return cascade_fail(CASCADE_EINTERNAL, "%s: out of memory for the valid_fraction split of %lld samples",
+                            job->train, (long long)n);
     cascade_permutation((uint64_t)job->seed, CASCADE_RNG_SPLIT, 0, n, perm);
     qsort(perm, (size_t)(n - nv), sizeof(int64_t), cmp_i64);
     qsort(perm + (n - nv), (size_t)nv, sizeof(int64_t), cmp_i64);

@@ -5,6 +5,7 @@
 #define CASCADE_DATA_DATA_H
 
 #include <mpi.h>
+#include <signal.h>
 
 #include "cascade/h5io.h"
 #include "cascade/job.h"
@@ -80,6 +81,10 @@ cascade_status cascade_data_load_from(const cascade_job *job, cascade_source *sr
                                       MPI_Comm comm, const cascade_topo *node, cascade_dataset *d);
 /* Collective over the node when d is shared. */
 void cascade_data_free(cascade_dataset *d);
+/* The flag a signal handler sets to ask for a stop (cli/train.c: SIGTERM, SIGUSR1), polled
+ * between the chunks of a load: the ranks agree on it and all return CASCADE_ESTOPPED at the
+ * same read (nothing written). NULL (the default): not polled. */
+void cascade_data_set_stop_flag(volatile sig_atomic_t *flag);
 /* The in-place transforms of a loaded set, once per copy: on a node-shared set each rank of the
  * node transforms its block of rows between two node synchronisations (the first so that no
  * rank still reads what another rewrites). Collective over the node when shared. */

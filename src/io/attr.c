@@ -1,8 +1,10 @@
 /* Reading attributes (root attributes of data sets and checkpoints, `cascade info`):
  * strings (variable or fixed length), integers, doubles, and any of them as display text. */
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "io/h5util.h"
 
@@ -68,6 +70,29 @@ typedef struct {
 static void attr_close(attr_handle *a) {
     if (a->type >= 0) H5Tclose(a->type);
     if (a->attr >= 0) H5Aclose(a->attr);
+    a->type = a->attr = H5I_INVALID_HID;
+}
+
+/* An attribute's declared size checked before it is read: at most ATTR_MAX_BYTES (64 MiB;
+ * ours hold a job file at most), and fixed-size values must be in the file's storage of it. A
+ * corrupt header otherwise makes us allocate or HDF5 read what is not there. */
+#define ATTR_MAX_BYTES ((double)(64 << 20))
+static cascade_status attr_check_size(cascade_h5file *f, const char *object, const char *name, attr_handle *a) {
+    size_t size = H5Tget_size(a->type);
+    htri_t variable = H5Tis_variable_str(a->type);
+    double bytes = (double)a->count * (double)(size ? size : 1);
+    cascade_status st = CASCADE_OK;
+    if (size == 0 || variable < 0 || a->cls == H5T_NO_CLASS)
+        st = h5_fail(CASCADE_EIO, f->path, "cannot read the type of attribute '%s' of '%s'", name, object);
+    else if (bytes > ATTR_MAX_BYTES)
+        st = cascade_fail(CASCADE_EDATA, "%s: attribute '%s' of '%s' declares %lld values of %zu bytes, more than "
+                          "an attribute can hold (a corrupt file?)", f->path, name, object, (long long)a->count, size);
+    else if (!variable && a->cls != H5T_VLEN && (double)H5Aget_storage_size(a->attr) < bytes)
+        st = cascade_fail(CASCADE_EDATA, "%s: attribute '%s' of '%s' declares %lld values of %zu bytes but the file "
+                          "stores %llu bytes of it (a corrupt file?)", f->path, name, object, (long long)a->count, size,
+                          (unsigned long long)H5Aget_storage_size(a->attr));
+    if (st) attr_close(a);
+    return st;
 }
 
 static cascade_status attr_open(cascade_h5file *f, const char *object, const char *name, attr_handle *a) {
@@ -97,7 +122,7 @@ static cascade_status attr_open(cascade_h5file *f, const char *object, const cha
     }
     a->cls = H5Tget_class(a->type);
     a->count = (int64_t)count;
-    return CASCADE_OK;
+    return attr_check_size(f, object, name, a);
 }
 
 static cascade_status attr_expect(cascade_h5file *f, const char *object, const char *name,
@@ -109,6 +134,41 @@ static cascade_status attr_expect(cascade_h5file *f, const char *object, const c
         return cascade_fail(CASCADE_EDATA, "%s: attribute '%s' of '%s' holds %lld values, expected %s",
                             f->path, name, object, (long long)a->count, expected);
     return CASCADE_OK;
+}
+
+/* ---- the watchdog: libhdf5 1.10.8 can loop forever (H5HG__protect) reading a variable-length
+ * string whose global heap is damaged; such a read is bounded in time when the program asked
+ * for it (cascade_h5_set_watchdog), and then ends the process with exit 4 and a message. ---- */
+static unsigned watchdog_seconds;
+static char watchdog_msg[PATH_MAX + 512];
+
+void cascade_h5_set_watchdog(unsigned seconds) { watchdog_seconds = seconds; }
+
+static void watchdog_fired(int sig) {
+    (void)sig;
+    ssize_t rc = write(STDERR_FILENO, watchdog_msg, strlen(watchdog_msg));
+    (void)rc;
+    _exit(CASCADE_EIO);
+}
+
+static int watchdog_arm(cascade_h5file *f, const char *object, const char *name, struct sigaction *old) {
+    if (!watchdog_seconds) return 0;
+    snprintf(watchdog_msg, sizeof watchdog_msg, "cascade: error: %s: reading attribute '%s' of '%s' did not finish "
+             "in %u s: the file is corrupt (libhdf5 can loop forever on a damaged global heap; docs/hdf5.md)\n",
+             f->path, name, object, watchdog_seconds);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = watchdog_fired;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGALRM, &sa, old) != 0) return 0;
+    alarm(watchdog_seconds);
+    return 1;
+}
+
+static void watchdog_disarm(int armed, const struct sigaction *old) {
+    if (!armed) return;
+    alarm(0);
+    sigaction(SIGALRM, old, NULL);
 }
 
 /* Reads a string attribute's first element (variable or fixed length) into *text. */
@@ -124,8 +184,12 @@ static cascade_status read_string(cascade_h5file *f, const char *object, const c
     cascade_status st = CASCADE_OK;
     if (variable) {
         char **values = cascade_alloc((size_t)a->count * sizeof(char *), "string attribute");
+        struct sigaction old;
+        int armed = values ? watchdog_arm(f, object, name, &old) : 0;
+        herr_t rc = values ? H5Aread(a->attr, mem, values) : -1;
+        watchdog_disarm(armed, &old);
         if (!values) st = CASCADE_EINTERNAL;
-        else if (H5Aread(a->attr, mem, values) < 0)
+        else if (rc < 0)
             st = h5_fail(CASCADE_EIO, f->path, "cannot read attribute '%s' of '%s'", name, object);
         else {
             const char *first = values[0] ? values[0] : "";

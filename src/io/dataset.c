@@ -99,6 +99,30 @@ static const char *class_name(H5T_class_t cls) {
     }
 }
 
+/* Shapes whose element count or byte size does not fit in 62 bits: no file holds them, and
+ * every size computed from them would overflow. */
+static cascade_status check_declared_size(const char *file, const char *name, const cascade_shape *shape,
+                                          size_t type_bytes) {
+    const int64_t limit = (int64_t)1 << 62;
+    int64_t numel = 1;
+    int overflow = 0;
+    for (int i = 0; i < shape->ndim; i++) {
+        if (shape->d[i] < 0 || shape->d[i] >= limit) overflow = 1;
+        else if (shape->d[i] && numel > limit / shape->d[i]) overflow = 1;
+        else numel *= shape->d[i];
+    }
+    if (!overflow && type_bytes && numel > limit / (int64_t)type_bytes) overflow = 1;
+    if (!overflow) return CASCADE_OK;
+    char sbuf[160];
+    snprintf(sbuf, sizeof sbuf, "(");
+    for (int i = 0; i < shape->ndim; i++)
+        snprintf(sbuf + strlen(sbuf), sizeof sbuf - strlen(sbuf), "%s%llu", i ? "," : "",
+                 (unsigned long long)shape->d[i]);
+    snprintf(sbuf + strlen(sbuf), sizeof sbuf - strlen(sbuf), ")");
+    return cascade_fail(CASCADE_EDATA, "%s: data set '%s' declares shape %s of %zu-byte elements: more than 2^62 "
+                        "bytes, which no file holds (a corrupt or crafted header?)", file, name, sbuf, type_bytes);
+}
+
 /* Opens data set `name` and describes it; *dset must be closed by the caller when >= 0. */
 static cascade_status open_dataset(cascade_h5file *f, const char *name, hid_t *dset,
                                    cascade_h5_info *info, H5T_class_t *cls) {
@@ -117,6 +141,7 @@ static cascade_status open_dataset(cascade_h5file *f, const char *name, hid_t *d
     cascade_status st = CASCADE_OK;
     if (space < 0 || type < 0) st = h5_fail(CASCADE_EIO, f->path, "cannot read the header of '%s'", name);
     if (st == CASCADE_OK) st = h5_space_shape(space, f->path, name, &info->shape);
+    if (st == CASCADE_OK) st = check_declared_size(f->path, name, &info->shape, H5Tget_size(type));
     if (st == CASCADE_OK) {
         *cls = H5Tget_class(type);
         info->type_bytes = (int)H5Tget_size(type);
@@ -135,6 +160,111 @@ cascade_status cascade_h5_info_of(cascade_h5file *f, const char *dataset, cascad
     hid_t dset;
     H5T_class_t cls;
     cascade_status st = open_dataset(f, dataset, &dset, info, &cls);
+    if (dset >= 0) H5Dclose(dset);
+    return st;
+}
+
+/* "12.3 GiB" */
+static const char *human_bytes(double bytes, char *buf, size_t cap) {
+    static const char *unit[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    int u = 0;
+    while (bytes >= 1024 && u < 6) bytes /= 1024, u++;
+    snprintf(buf, cap, u ? "%.3g %s" : "%.0f %s", bytes, unit[u]);
+    return buf;
+}
+
+/* Chunked: every chunk of the shape must exist. A missing one (a resized data set whose new
+ * rows were never written, an interrupted writer) reads as the fill value, i.e. zeros that
+ * would be trained on; the first missing one is found by looking the chunks up in order
+ * (at most `have` + 1 lookups: at most `have` chunks exist before it). */
+static cascade_status check_chunks(cascade_h5file *f, hid_t dset, const cascade_h5_info *info, const hsize_t *chunk,
+                                   const char *sbuf) {
+    const cascade_shape *s = &info->shape;
+    hsize_t grid[CASCADE_MAX_DIMS], want = 1, have = 0;
+    for (int i = 0; i < s->ndim; i++) {
+        grid[i] = ((hsize_t)s->d[i] + chunk[i] - 1) / chunk[i];
+        want *= grid[i]; /* <= numel < 2^62 (check_declared_size) */
+    }
+    hid_t space = H5Dget_space(dset); /* 1.10 takes no H5S_ALL here */
+    herr_t rc = space >= 0 ? H5Dget_num_chunks(dset, space, &have) : -1;
+    if (space >= 0) H5Sclose(space);
+    if (rc < 0) return h5_fail(CASCADE_EIO, f->path, "cannot count the chunks of '%s'", info->name);
+    if (have >= want) return CASCADE_OK;
+    hsize_t at[CASCADE_MAX_DIMS] = {0}, off[CASCADE_MAX_DIMS];
+    for (hsize_t k = 0; k <= have && k < want; k++) {
+        hsize_t rest = k;
+        for (int i = s->ndim - 1; i >= 0; i--) {
+            at[i] = rest % grid[i];
+            rest /= grid[i];
+            off[i] = at[i] * chunk[i];
+        }
+        unsigned mask = 0;
+        haddr_t addr = HADDR_UNDEF;
+        hsize_t size = 0;
+        if (H5Dget_chunk_info_by_coord(dset, off, &mask, &addr, &size) < 0)
+            return h5_fail(CASCADE_EIO, f->path, "cannot look up a chunk of '%s'", info->name);
+        if (addr == HADDR_UNDEF) break;
+    }
+    long long r0 = (long long)off[0], r1 = (long long)(off[0] + chunk[0] < (hsize_t)s->d[0] ? off[0] + chunk[0] : (hsize_t)s->d[0]);
+    return cascade_fail(CASCADE_EDATA, "%s: data set '%s' of shape %s was never fully written: %llu of its %llu chunks "
+                        "hold no data (they would read as zeros), the first in rows %lld to %lld", f->path, info->name,
+                        sbuf, (unsigned long long)(want - have), (unsigned long long)want, r0, r1 - 1);
+}
+
+/* Contiguous: the storage must hold the shape and lie inside the file. */
+static cascade_status check_contiguous(cascade_h5file *f, hid_t dset, const cascade_h5_info *info, double bytes,
+                                       const char *sbuf) {
+    char hb[32], hs[32];
+    hsize_t stored = H5Dget_storage_size(dset);
+    if ((double)stored < bytes)
+        return cascade_fail(CASCADE_EDATA, "%s: data set '%s' of shape %s needs %s but the file stores %s of it "
+                            "(a corrupt header or an interrupted writer?)", f->path, info->name, sbuf,
+                            human_bytes(bytes, hb, sizeof hb), human_bytes((double)stored, hs, sizeof hs));
+    haddr_t at = H5Dget_offset(dset);
+    struct stat sb;
+    if (at != HADDR_UNDEF && stat(f->path, &sb) == 0 && (double)at + bytes > (double)sb.st_size)
+        return cascade_fail(CASCADE_EDATA, "%s: data set '%s' of shape %s (%s from byte %llu) reaches past the end "
+                            "of the file (%lld bytes): a truncated copy, or a corrupt header", f->path, info->name, sbuf,
+                            human_bytes(bytes, hb, sizeof hb), (unsigned long long)at, (long long)sb.st_size);
+    return CASCADE_OK;
+}
+
+static cascade_status check_storage(cascade_h5file *f, hid_t dset, const cascade_h5_info *info) {
+    char sbuf[128], hb[32];
+    cascade_shape_str(&info->shape, sbuf, sizeof sbuf);
+    double bytes = (double)cascade_shape_numel(&info->shape) * (double)info->type_bytes;
+    if (bytes == 0) return CASCADE_OK;
+    hid_t dcpl = H5Dget_create_plist(dset);
+    H5D_layout_t layout = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+    int external = dcpl >= 0 ? H5Pget_external_count(dcpl) : -1;
+    hsize_t chunk[CASCADE_MAX_DIMS] = {0};
+    int chunk_rank = layout == H5D_CHUNKED ? H5Pget_chunk(dcpl, CASCADE_MAX_DIMS, chunk) : 0;
+    if (dcpl >= 0) H5Pclose(dcpl);
+    H5D_space_status_t status = H5D_SPACE_STATUS_ERROR;
+    if (layout < 0 || external < 0 || chunk_rank < 0 || H5Dget_space_status(dset, &status) < 0)
+        return h5_fail(CASCADE_EIO, f->path, "cannot read the storage layout of '%s'", info->name);
+    if (layout == H5D_COMPACT || layout == H5D_VIRTUAL || external > 0) return CASCADE_OK;
+    if (status == H5D_SPACE_STATUS_NOT_ALLOCATED)
+        return cascade_fail(CASCADE_EDATA, "%s: data set '%s' of shape %s (%s) was never written: the file holds no "
+                            "data for it", f->path, info->name, sbuf, human_bytes(bytes, hb, sizeof hb));
+    if (layout == H5D_CONTIGUOUS) return check_contiguous(f, dset, info, bytes, sbuf);
+    if (layout == H5D_CHUNKED) {
+        for (int i = 0; i < info->shape.ndim; i++)
+            if (chunk_rank != info->shape.ndim || chunk[i] == 0)
+                return cascade_fail(CASCADE_EDATA, "%s: data set '%s' of shape %s has a chunk shape of rank %d",
+                                    f->path, info->name, sbuf, chunk_rank);
+        return check_chunks(f, dset, info, chunk, sbuf);
+    }
+    return CASCADE_OK;
+}
+
+cascade_status cascade_h5_check_stored(cascade_h5file *f, const char *dataset) {
+    h5_quiet();
+    hid_t dset;
+    H5T_class_t cls;
+    cascade_h5_info info;
+    cascade_status st = open_dataset(f, dataset, &dset, &info, &cls);
+    if (st == CASCADE_OK) st = check_storage(f, dset, &info);
     if (dset >= 0) H5Dclose(dset);
     return st;
 }

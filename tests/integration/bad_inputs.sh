@@ -94,6 +94,63 @@ job j; sed -i 's/^train = good.h5/train = nan.h5/' j.ini
 expect 3 "signal" "17" -- "$cascade" train j.ini --out r1
 job j; sed -i 's/^train = good.h5/train = short.h5/' j.ini
 expect 3 "logE" "150" -- "$cascade" train j.ini --out r1
+# declared sizes: storage, unwritten rows, memory (docs/hdf5.md "Reading data sets")
+"$py" - <<'PY'
+import h5py, os
+# (2^40, 9, 9) declared and never written (h5py allocates contiguous storage on first write)
+with h5py.File("huge.h5", "w") as f:
+    for k, s in (("time", (2**40, 9, 9)), ("signal", (2**40, 9, 9)), ("logE", (2**40,))):
+        f.create_dataset(k, shape=s, dtype="f4")
+# resized to 3000 rows, only rows 0..199 written: chunks of rows 200.. were never written
+with h5py.File("good.h5", "r") as g, h5py.File("holes.h5", "w") as f:
+    for k in ("time", "signal", "logE"):
+        v = g[k][...]
+        d = f.create_dataset(k, data=v, chunks=(100,) + v.shape[1:], maxshape=(None,) + v.shape[1:])
+        d.resize(3000, axis=0)
+# allocated (a sparse file) but larger than this machine's memory: refused before allocating
+rows = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // (81 * 4) + 1
+with h5py.File("bigger.h5", "w") as f:
+    for k, s in (("time", (rows, 9, 9)), ("signal", (rows, 9, 9)), ("logE", (rows,))):
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+        dcpl.set_fill_time(h5py.h5d.FILL_TIME_NEVER)
+        h5py.h5d.create(f.id, k.encode(), h5py.h5t.IEEE_F32LE, h5py.h5s.create_simple(s), dcpl).close()
+print(rows, file=open("bigger.rows", "w"))
+PY
+job j; sed -i 's/^train = good.h5/train = huge.h5/' j.ini
+expect 3 "huge.h5: data set 'time' of shape (1099511627776,9,9)" "never written" -- "$cascade" train j.ini --out r1
+job j; sed -i 's/^train = good.h5/train = holes.h5/' j.ini
+expect 3 "holes.h5: data set 'time' of shape (3000,9,9)" "28 of its 30 chunks hold no data (they would read as zeros), the first in rows 200 to 299" -- "$cascade" train j.ini --out r1
+job j; sed -i 's/^train = good.h5/train = good.h5\nvalid = bigger.h5/' j.ini
+expect 3 "bigger.h5: loading $(cat bigger.rows) samples of data set 'time'" "more than this machine's memory" -- "$cascade" train j.ini --out r1
+rm -f bigger.h5
+# SIGTERM while loading: every rank stops at the next chunk with exit 75, and no checkpoint is
+# written (nothing was trained). The job comes through a FIFO: once it is read, cascade has its
+# signal handlers (set before the job is read), so the signal lands before or during the load.
+"$py" - <<'PY'
+import h5py, numpy as np
+n = 60000  # 5 loader chunks of 4 MiB
+r = np.random.default_rng(1)
+with h5py.File("many.h5", "w") as f:
+    f["time"] = r.random((n, 9, 9), dtype=np.float32)
+    f["signal"] = r.random((n, 9, 9), dtype=np.float32)
+    f["logE"] = r.random(n, dtype=np.float32)
+PY
+job j0; sed -i 's/^train = good.h5/train = many.h5/' j0.ini
+rm -f fifo.ini; mkfifo fifo.ini
+"$cascade" train fifo.ini --out sigrun >out.txt 2>err.txt &
+pid=$!
+cat j0.ini > fifo.ini # returns once cascade has read the whole job
+kill -TERM $pid
+wait $pid
+got=$?
+if [ "$got" != 75 ] || ! grep -q "stopped by a signal while loading .*many.h5" out.txt err.txt || \
+   ls sigrun/checkpoints/*.h5 >/dev/null 2>&1; then
+  echo "FAIL: SIGTERM while loading: exit $got (want 75), checkpoints: $(ls sigrun/checkpoints 2>&1)"
+  cat out.txt err.txt; fail=$((fail + 1))
+else
+  echo "ok: exit 75: $(grep -h "while loading" out.txt err.txt)"
+fi
 # divergence: NaN/Inf steps are skipped by every rank; after max_nonfinite in a row the run
 # stops with exit 3, and no checkpoint holds a non-finite value
 job j; sed -i 's/^steps = 4/steps = 40\ncheckpoint_every = 1\nmax_nonfinite = 3/' j.ini
