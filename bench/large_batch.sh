@@ -5,6 +5,8 @@
 # one epoch (14 updates), cosine — the same 8 epochs, one rank, OMP_NUM_THREADS=1 (the global
 # batch is what matters, not the rank count). Test resolution: std of dE/E for logE >= 19 on a
 # held-out file (tools/shower_resolution.py on `cascade predict`), and the ratio 4096 / 128.
+# Then the probes of bench/large_batch_probe.py: dead ReLU units of both final nets, and the
+# gradient noise scale B_simple at batch 128's checkpoint of update 2000.
 # Writes docs/images/large-batch.png (validation resolution per epoch, tools/large_batch_plot.py).
 # Usage: bench/large_batch.sh [BUILD_DIR] [WORK_DIR]     (about 15 min on one free core each)
 # Env: LAMB_LR (1e-3), LAMB_WARMUP (14), EPOCHS (8), EXTRA (more --set for the 4096 run).
@@ -33,7 +35,10 @@ grep "lr .* x " b4096-lamb.log
 for r in b128 b4096-lamb; do
   "$B" predict $r --data showers-test.h5 -o $r/pred-test.h5 >/dev/null
   "$py" "$src/tools/shower_resolution.py" $r/pred-test.h5 --task energy --json $r/resolution.json >/dev/null
+  "$py" "$src/bench/large_batch_probe.py" dead "$r/checkpoints/$(cat $r/checkpoints/LATEST)" showers-test.h5 \
+    --pred $r/pred-test.h5
 done
+[[ ! -f b128/checkpoints/step-00002000.h5 ]] || "$py" "$src/bench/large_batch_probe.py" noise b128/checkpoints/step-00002000.h5 showers-train.h5
 "$py" - <<'PY'
 import json
 r = {k: json.load(open(f"{k}/resolution.json")) for k in ("b128", "b4096-lamb")}
