@@ -7,7 +7,8 @@
 # held-out file (tools/shower_resolution.py on `cascade predict`), and the ratio 4096 / 128.
 # Then the probes of bench/large_batch_probe.py: dead ReLU units of both final nets, and the
 # gradient noise scale B_simple at batch 128's checkpoint of update 2000.
-# Writes docs/images/large-batch.png (validation resolution per epoch, tools/large_batch_plot.py).
+# Writes WORK_DIR/large-batch.png (validation resolution per epoch, tools/large_batch_plot.py;
+# docs/images/large-batch.png is the same plot over all the runs of docs/scaling.md).
 # Usage: bench/large_batch.sh [BUILD_DIR] [WORK_DIR]     (about 15 min on one free core each)
 # Env: LAMB_LR (1e-3), LAMB_WARMUP (14), EPOCHS (8), EXTRA (more --set for the 4096 run).
 set -euo pipefail
@@ -51,5 +52,5 @@ for k in r:
 ratio = r["b4096-lamb"]["dE_over_E_std"] / r["b128"]["dE_over_E_std"]
 print(f"ratio 4096 / 128 of the test resolution: {ratio:.3f} (target <= 1.05: {'met' if ratio <= 1.05 else 'missed'})")
 PY
-"$py" "$src/tools/large_batch_plot.py" -o "$src/docs/images/large-batch.png" \
+"$py" "$src/tools/large_batch_plot.py" -o "$work/large-batch.png" \
   b128="batch 128, adam (as shipped)" b4096-lamb="batch 4096, lamb, lr x 32 (linear), warm-up"
