@@ -5,7 +5,10 @@
 # one epoch (14 updates), cosine — the same 8 epochs, one rank, OMP_NUM_THREADS=1 (the global
 # batch is what matters, not the rank count). Test resolution: std of dE/E for logE >= 19 on a
 # held-out file (tools/shower_resolution.py on `cascade predict`), and the ratio 4096 / 128.
-# Writes docs/images/large-batch.png (validation resolution per epoch, tools/large_batch_plot.py).
+# Then the probes of bench/large_batch_probe.py: dead ReLU units of both final nets, and the
+# gradient noise scale B_simple at batch 128's checkpoint of update 2000.
+# Writes WORK_DIR/large-batch.png (validation resolution per epoch, tools/large_batch_plot.py;
+# docs/images/large-batch.png is the same plot over all the runs of docs/scaling.md).
 # Usage: bench/large_batch.sh [BUILD_DIR] [WORK_DIR]     (about 15 min on one free core each)
 # Env: LAMB_LR (1e-3), LAMB_WARMUP (14), EPOCHS (8), EXTRA (more --set for the 4096 run).
 set -euo pipefail
@@ -33,7 +36,10 @@ grep "lr .* x " b4096-lamb.log
 for r in b128 b4096-lamb; do
   "$B" predict $r --data showers-test.h5 -o $r/pred-test.h5 >/dev/null
   "$py" "$src/tools/shower_resolution.py" $r/pred-test.h5 --task energy --json $r/resolution.json >/dev/null
+  "$py" "$src/bench/large_batch_probe.py" dead "$r/checkpoints/$(cat $r/checkpoints/LATEST)" showers-test.h5 \
+    --pred $r/pred-test.h5
 done
+[[ ! -f b128/checkpoints/step-00002000.h5 ]] || "$py" "$src/bench/large_batch_probe.py" noise b128/checkpoints/step-00002000.h5 showers-train.h5
 "$py" - <<'PY'
 import json
 r = {k: json.load(open(f"{k}/resolution.json")) for k in ("b128", "b4096-lamb")}
@@ -46,5 +52,5 @@ for k in r:
 ratio = r["b4096-lamb"]["dE_over_E_std"] / r["b128"]["dE_over_E_std"]
 print(f"ratio 4096 / 128 of the test resolution: {ratio:.3f} (target <= 1.05: {'met' if ratio <= 1.05 else 'missed'})")
 PY
-"$py" "$src/tools/large_batch_plot.py" -o "$src/docs/images/large-batch.png" \
+"$py" "$src/tools/large_batch_plot.py" -o "$work/large-batch.png" \
   b128="batch 128, adam (as shipped)" b4096-lamb="batch 4096, lamb, lr x 32 (linear), warm-up"

@@ -35,6 +35,9 @@
  *     cosine      min_lr + (L - min_lr) * (1 + cos(pi * t / T)) / 2,  T = total - W
  *                 (CosineAnnealingLR closed form); t >= T (past the end) gives min_lr, where
  *                 torch would climb again.
+ *     poly        L * (1 - t / T)^power,  T = total - W  (PolynomialLR(total_iters=T, power)
+ *                 closed form; power 1 is the linear decay to 0 of the LAMB paper, You et al.
+ *                 2019, after its warm-up); t >= T gives 0, as torch.
  * L is lr * lr_scale: lr_scaling = linear gives lr_scale = batch / reference_batch, sqrt its
  * square root, none 1 (set by the job validation; min_lr is not scaled). */
 #ifndef CASCADE_OPTIM_H
@@ -47,7 +50,7 @@ extern "C" {
 #endif
 
 typedef enum { OPT_SGD, OPT_ADAM, OPT_ADAMW, OPT_RMSPROP, OPT_LARS, OPT_LAMB } cascade_opt_kind;
-typedef enum { SCHED_CONSTANT, SCHED_STEP, SCHED_COSINE } cascade_sched_kind;
+typedef enum { SCHED_CONSTANT, SCHED_STEP, SCHED_COSINE, SCHED_POLY } cascade_sched_kind;
 typedef enum { LR_SCALING_NONE, LR_SCALING_LINEAR, LR_SCALING_SQRT } cascade_lr_scaling;
 
 typedef struct {
@@ -67,6 +70,7 @@ typedef struct {
     long step_size;         /* step schedule: every step_size steps ... */
     double gamma;           /* ... lr *= gamma [0.1] */
     double min_lr;          /* cosine: eta_min [0] */
+    double power;           /* poly: exponent of the decay [1] */
     long warmup;            /* linear warm-up steps [0] */
     cascade_lr_scaling lr_scaling; /* [none] */
     long reference_batch;   /* the batch lr was tuned for (lr_scaling != none) */

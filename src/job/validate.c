@@ -20,7 +20,7 @@ static const char *const LAYOUT_NAMES[] = {"channels", "features", NULL};
 static const char *const NORM_NAMES[] = {"none", "standard", NULL};
 static const char *const OPT_NAMES[] = {"sgd", "adam", "adamw", "rmsprop", "lars", "lamb", NULL};
 static const char *const LR_SCALING_NAMES[] = {"none", "linear", "sqrt", NULL};
-static const char *const SCHED_NAMES[] = {"constant", "step", "cosine", NULL};
+static const char *const SCHED_NAMES[] = {"constant", "step", "cosine", "poly", NULL};
 static const char *const FIXED_SECTIONS[] = {"job", "data", "train", "optimizer", "gan", "refiner",
                                              NULL};
 
@@ -427,6 +427,7 @@ static const opt_key OPT_KEYS[] = {
     {"step_size", OPT_ALL, SCHED_STEP, 'S', offsetof(cascade_opt_cfg, step_size)},
     {"gamma", OPT_ALL, SCHED_STEP, 'P', offsetof(cascade_opt_cfg, gamma)},
     {"min_lr", OPT_ALL, SCHED_COSINE, 'N', offsetof(cascade_opt_cfg, min_lr)},
+    {"power", OPT_ALL, SCHED_POLY, 'P', offsetof(cascade_opt_cfg, power)},
     {"warmup", OPT_ALL, -1, 'Z', offsetof(cascade_opt_cfg, warmup)},
     {"reference_batch", OPT_ALL, -1, 'S', offsetof(cascade_opt_cfg, reference_batch)},
 };

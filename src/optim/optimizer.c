@@ -5,7 +5,7 @@
 #include "optim/optim_internal.h"
 
 static const char *const opt_kind_names[] = {"sgd", "adam", "adamw", "rmsprop", "lars", "lamb"};
-static const char *const sched_kind_names[] = {"constant", "step", "cosine"};
+static const char *const sched_kind_names[] = {"constant", "step", "cosine", "poly"};
 static const char *const lr_scaling_names[] = {"none", "linear", "sqrt"};
 
 const char *cascade_opt_kind_name(cascade_opt_kind kind) {
@@ -40,6 +40,7 @@ void cascade_opt_defaults(cascade_opt_cfg *cfg, cascade_opt_kind type) {
     cfg->alpha = 0.99;
     cfg->schedule = SCHED_CONSTANT;
     cfg->gamma = 0.1;
+    cfg->power = 1.0;
     cfg->trust_coefficient = 1e-3;
     cfg->lr_scale = 1.0;
     if (type == OPT_LARS) cfg->momentum = 0.9, cfg->weight_decay = 5e-4;
@@ -55,7 +56,7 @@ static cascade_status bad_value(const cascade_opt_cfg *cfg, const char *key, dou
 
 cascade_status cascade_opt_cfg_check(const cascade_opt_cfg *cfg) {
     if ((unsigned)cfg->type > OPT_LAMB) return bad_value(cfg, "type", cfg->type, "unknown");
-    if ((unsigned)cfg->schedule > SCHED_COSINE)
+    if ((unsigned)cfg->schedule > SCHED_POLY)
         return bad_value(cfg, "schedule", cfg->schedule, "unknown");
     /* !(x >= 0) also rejects NaN */
     if (!(cfg->lr >= 0)) return bad_value(cfg, "lr", cfg->lr, "must be >= 0");
@@ -77,6 +78,8 @@ cascade_status cascade_opt_cfg_check(const cascade_opt_cfg *cfg) {
         return bad_value(cfg, "step_size", (double)cfg->step_size,
                          "schedule = step needs step_size >= 1 (updates between decays)");
     if (!(cfg->gamma >= 0)) return bad_value(cfg, "gamma", cfg->gamma, "must be >= 0");
+    if (!(cfg->power > 0 && isfinite(cfg->power)))
+        return bad_value(cfg, "power", cfg->power, "must be a finite exponent > 0");
     if (!(cfg->min_lr >= 0)) return bad_value(cfg, "min_lr", cfg->min_lr, "must be >= 0");
     if (cfg->warmup < 0) return bad_value(cfg, "warmup", (double)cfg->warmup, "must be >= 0");
     if (cfg->type == OPT_LARS && !(cfg->trust_coefficient > 0))

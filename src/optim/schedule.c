@@ -1,7 +1,7 @@
 /* Learning-rate schedules in closed form, equal (to double rounding) to what torch's
- * LinearLR warm-up followed (SequentialLR) by StepLR / CosineAnnealingLR sets on the optimizer
- * for each update, on the base lr times the batch scaling factor. Formulas in
- * include/cascade/optim.h. */
+ * LinearLR warm-up followed (SequentialLR) by StepLR / CosineAnnealingLR / PolynomialLR sets
+ * on the optimizer for each update, on the base lr times the batch scaling factor. Formulas
+ * in include/cascade/optim.h. */
 #include <math.h>
 
 #include "cascade/optim.h"
@@ -25,6 +25,11 @@ double cascade_lr_at(const cascade_opt_cfg *cfg, int64_t step, int64_t total) {
         if (t >= period) return cfg->min_lr;
         return cfg->min_lr +
                (base_lr - cfg->min_lr) * (1.0 + cos(M_PI * (double)t / (double)period)) / 2.0;
+    }
+    case SCHED_POLY: {
+        const int64_t period = total - warmup; /* PolynomialLR's total_iters */
+        if (t >= period) return 0.0;
+        return base_lr * pow(1.0 - (double)t / (double)period, cfg->power);
     }
     case SCHED_CONSTANT:
     default:

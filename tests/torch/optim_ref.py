@@ -4,7 +4,7 @@ Usage: optim_ref.py OUT.h5
 
 One group per configuration. Attributes: the job-file keys that are set (type, lr, momentum,
 nesterov, beta1, beta2, eps, weight_decay, alpha, centered, schedule, step_size, gamma,
-min_lr, warmup; anything absent is torch's default, which cascade_opt_defaults must match),
+min_lr, warmup, power; anything absent is torch's default, which cascade_opt_defaults must match),
 `steps` (updates run) and `total` (the horizon the cosine schedule is built for).
 Data sets (float32 unless said; n = all parameters concatenated flat, in order):
   params0 (n)           initial parameters
@@ -47,6 +47,8 @@ CONFIGS = {
     "sgd_warmup_step": dict(type="sgd", lr=0.1, momentum=0.9, schedule="step", warmup=4,
                             step_size=2, gamma=0.5),
     "rmsprop_warmup": dict(type="rmsprop", lr=1e-2, warmup=5),
+    "sgd_warmup_poly": dict(type="sgd", lr=0.1, momentum=0.9, schedule="poly", warmup=3,
+                            power=0.5),
 }
 
 # Longer schedules without an optimizer run: (config, total updates).
@@ -57,6 +59,9 @@ SCHEDULES = {
     "lr_warmup_step": (dict(lr=0.1, schedule="step", step_size=5, gamma=0.1, warmup=6), 40),
     "lr_cosine": (dict(lr=1e-3, schedule="cosine", min_lr=1e-5), 50),
     "lr_warmup_cosine": (dict(lr=2e-3, schedule="cosine", warmup=10), 60),
+    "lr_poly": (dict(lr=0.1, schedule="poly"), 30),
+    "lr_warmup_poly": (dict(lr=0.032, schedule="poly", warmup=28), 112),
+    "lr_warmup_poly_square": (dict(lr=2e-3, schedule="poly", warmup=8, power=2.0), 40),
 }
 
 
@@ -88,6 +93,9 @@ def make_scheduler(opt, c, total):
     elif schedule == "cosine":
         main = lr_scheduler.CosineAnnealingLR(opt, T_max=total - warmup,
                                               eta_min=c.get("min_lr", 0.0))
+    elif schedule == "poly":
+        main = lr_scheduler.PolynomialLR(opt, total_iters=total - warmup,
+                                         power=c.get("power", 1.0))
     if warm is not None and main is not None:
         return lr_scheduler.SequentialLR(opt, [warm, main], milestones=[warmup])
     return warm if warm is not None else main

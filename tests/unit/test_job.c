@@ -174,6 +174,7 @@ static void test_defaults(void) {
     CU_ASSERT_EQUAL(o->schedule, SCHED_CONSTANT);
     CU_ASSERT_DOUBLE_EQUAL(o->gamma, 0.1, 0);
     CU_ASSERT_EQUAL(o->min_lr, 0);
+    CU_ASSERT_DOUBLE_EQUAL(o->power, 1, 0);
     CU_ASSERT_EQUAL(o->warmup, 0);
     CU_ASSERT_EQUAL(job.latent, 64);
     CU_ASSERT_EQUAL(job.critic_steps, 5);
@@ -492,6 +493,10 @@ static void test_key_errors(void) {
                  "schedule = step", "step_size");
     EXPECT_ERROR(edit(SUPERVISED, "nesterov = true", "min_lr = 0.1"), CASCADE_EUSAGE, ":31:",
                  "min_lr", "schedule = cosine");
+    EXPECT_ERROR(edit(SUPERVISED, "nesterov = true", "power = 2"), CASCADE_EUSAGE, ":31:",
+                 "power", "schedule = poly");
+    EXPECT_ERROR(edit(SUPERVISED, "nesterov = true", "schedule = poly\npower = 0"), CASCADE_EUSAGE,
+                 ":32:", "power = 0", "> 0");
     EXPECT_ERROR(edit(WGAN_GP, "betas = 0.5, 0.9", "betas = 0.5, 1.0"), CASCADE_EUSAGE, ":17:",
                  "betas", "< 1");
     EXPECT_ERROR(edit(WGAN_GP, "betas = 0.5, 0.9", "betas = 0.5"), CASCADE_EUSAGE, ":17:",

@@ -63,7 +63,8 @@ static int load_cfg(hid_t g, const char *group, cascade_opt_cfg *cfg) {
     } doubles[] = {
         {"lr", &cfg->lr},       {"momentum", &cfg->momentum}, {"beta1", &cfg->beta1},
         {"beta2", &cfg->beta2}, {"eps", &cfg->eps},           {"weight_decay", &cfg->weight_decay},
-        {"alpha", &cfg->alpha}, {"gamma", &cfg->gamma},       {"min_lr", &cfg->min_lr}};
+        {"alpha", &cfg->alpha}, {"gamma", &cfg->gamma},       {"min_lr", &cfg->min_lr},
+        {"power", &cfg->power}};
     for (size_t i = 0; i < sizeof doubles / sizeof *doubles; i++)
         th_attr_double(g, doubles[i].key, doubles[i].value);
     long v;
@@ -73,7 +74,7 @@ static int load_cfg(hid_t g, const char *group, cascade_opt_cfg *cfg) {
     if (th_attr_int(g, "warmup", &v)) cfg->warmup = v;
     if (th_attr_str(g, "schedule", text, sizeof text)) {
         int found = 0;
-        for (int s = SCHED_CONSTANT; s <= SCHED_COSINE; s++)
+        for (int s = SCHED_CONSTANT; s <= SCHED_POLY; s++)
             if (strcmp(text, cascade_sched_kind_name((cascade_sched_kind)s)) == 0) {
                 cfg->schedule = (cascade_sched_kind)s;
                 found = 1;
@@ -230,7 +231,7 @@ static void test_against_torch(void) {
     CU_ASSERT_FATAL(f >= 0);
     name_list groups = {0};
     H5Literate(f, H5_INDEX_NAME, H5_ITER_INC, NULL, collect_name, &groups);
-    CU_ASSERT(groups.count >= 20); /* 14 optimizer runs + 6 schedules */
+    CU_ASSERT(groups.count >= 24); /* 15 optimizer runs + 9 schedules */
     double max_err[2] = {0, 0};
     int runs = 0;
     printf("\n");
@@ -304,6 +305,19 @@ static void test_lr_edge_cases(void) {
     c.warmup = 12; /* warm-up longer than the run: then min_lr */
     CU_ASSERT(cascade_lr_at(&c, 11, 10) < 0.4);
     CU_ASSERT_EQUAL(cascade_lr_at(&c, 12, 10), 0.1);
+
+    c.warmup = 2; /* poly power 1: linear from 0.4 at the end of the warm-up to 0 at `total` */
+    c.schedule = SCHED_POLY;
+    CU_ASSERT_EQUAL(cascade_lr_at(&c, 2, 10), 0.4);
+    CU_ASSERT_DOUBLE_EQUAL(cascade_lr_at(&c, 6, 10), 0.2, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(cascade_lr_at(&c, 9, 10), 0.05, 1e-15);
+    CU_ASSERT_EQUAL(cascade_lr_at(&c, 10, 10), 0.0); /* past the end: 0, min_lr is cosine's */
+    CU_ASSERT_EQUAL(cascade_lr_at(&c, 50, 10), 0.0);
+    c.power = 2.0;
+    CU_ASSERT_DOUBLE_EQUAL(cascade_lr_at(&c, 6, 10), 0.1, 1e-15);
+    c.power = 0.0;
+    CU_ASSERT_EQUAL(cascade_opt_cfg_check(&c), CASCADE_EUSAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(cascade_errmsg(), "power = 0"));
 }
 
 /* ---- configuration ---- */
