@@ -120,7 +120,11 @@ def run_point(job, mode, ranks, speedup=1.0, strong=False, steps=None, host_gf=N
         cmd = ["smpirun", "-np", str(ranks), "-platform", plat, "-hostfile", hosts,
                f"--cfg=smpi/host-speed:{host_gf}Gf",
                "--cfg=smpi/coll-selector:ompi",  # Open MPI's choice of collective algorithms
-               "--cfg=smpi/test:1e-6",           # MPI_Test costs a microsecond, not SMPI's default 0.1 ms
+               # MPI_Test: 0.1 us per request tested (SMPI's default is 0.1 ms), and no growth: by
+               # default SMPI doubles the time injected by each unsuccessful MPI_Test (a model of
+               # a busy-polling loop), which charged the reducer's between-layer polls of 14
+               # pending requests up to 0.1 ms each (docs/scaling.md)
+               "--cfg=smpi/test:1e-7", "--cfg=smpi/grow-injected-times:no",
                # the platform's links as given: SMPI's default latency (x2..x11.6) and bandwidth
                # (x0.3..x0.94) factors by message size were fitted to a Gigabit-Ethernet TCP
                # cluster and make a 100 Gb/s fabric's allreduce ~20x slower (docs/scaling.md)

@@ -41,13 +41,17 @@ static int post_recv(cascade_allreduce_op *op, int k, int peer, char *dst, int64
 
 /* buf[i] = buf[i] (op) tmp[k K + i - lo] for i in [lo, hi), k < n_add, K = hi - lo, in k order. */
 static void combine(cascade_allreduce_op *op) {
-    static const char *const what[] = {"allreduce add", "allreduce max", "allreduce add i64"};
+    static const char *const what[] = {"allreduce add", "allreduce max", "allreduce add i64", "allreduce add f64"};
     int64_t lo = op->add_lo, hi = op->add_hi, K = hi - lo;
     cascade_region_begin(what[op->kind], "partner", K * op->n_add, 0);
     for (int k = 0; k < op->n_add; k++) {
         if (op->kind == CASCADE_RED_SUM_F32) {
             float *b = (float *)op->buf + lo;
             const float *t = (const float *)op->tmp + k * K;
+            for (int64_t i = 0; i < K; i++) b[i] += t[i];
+        } else if (op->kind == CASCADE_RED_SUM_F64) {
+            double *b = (double *)op->buf + lo;
+            const double *t = (const double *)op->tmp + k * K;
             for (int64_t i = 0; i < K; i++) b[i] += t[i];
         } else if (op->kind == CASCADE_RED_MAX_U8) {
             uint8_t *b = (uint8_t *)op->buf + lo;
@@ -171,11 +175,11 @@ static int next(cascade_allreduce_op *op) {
  * in tmp: with uneven reduce-scatter parts that may not fit, and then every round is binary
  * (the parts are the same on every rank, so all ranks choose alike). */
 static void plan_rounds(cascade_allreduce_op *op) {
-    int bits = 0, max_bits = 3;
+    int bits = 0, max_bits = 4;
     const char *e = getenv("CASCADE_ALLREDUCE_RADIX");
     if (e) {
         int r = atoi(e);
-        max_bits = r >= 8 ? 3 : r >= 4 ? 2 : 1;
+        max_bits = r >= 16 ? 4 : r >= 8 ? 3 : r >= 4 ? 2 : 1;
     }
     while ((1 << bits) < op->pof2) bits++;
     for (int pass = 0; pass < 2; pass++) {
@@ -202,8 +206,12 @@ static int begin(cascade_allreduce_op *op, cascade_red_kind kind, void *buf, voi
     clear_requests(op);
     op->comm = comm, op->tag = tag, op->buf = buf, op->tmp = tmp, op->count = count;
     op->kind = kind;
-    op->type = kind == CASCADE_RED_SUM_F32 ? MPI_FLOAT : kind == CASCADE_RED_MAX_U8 ? MPI_UINT8_T : MPI_INT64_T;
-    op->esize = kind == CASCADE_RED_SUM_F32 ? sizeof(float) : kind == CASCADE_RED_MAX_U8 ? 1 : sizeof(int64_t);
+    static const size_t esize[] = {sizeof(float), 1, sizeof(int64_t), sizeof(double)};
+    op->type = kind == CASCADE_RED_SUM_F32   ? MPI_FLOAT
+               : kind == CASCADE_RED_MAX_U8  ? MPI_UINT8_T
+               : kind == CASCADE_RED_SUM_I64 ? MPI_INT64_T
+                                             : MPI_DOUBLE;
+    op->esize = esize[kind];
     op->scatter = bounds != NULL && !gather_only, op->bounds = bounds;
     int rc = MPI_Comm_rank(comm, &op->rank);
     if (rc == MPI_SUCCESS) rc = MPI_Comm_size(comm, &op->size);

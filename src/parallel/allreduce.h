@@ -15,12 +15,13 @@
  *     and exchanges with r - 1 partners at once, so the rounds drop to 2 log_r(pof2) for the
  *     same bytes. Rounds cost latency and, since the reducer advances a reduction only
  *     between layers, a layer each: fewer rounds overlap better. Radix up to
- *     CASCADE_ALLREDUCE_RADIX (environment; default 8, 2 = the binary algorithm).
+ *     CASCADE_ALLREDUCE_RADIX (environment: 2, 4, 8 or 16; default 16, 2 = the binary algorithm).
  * A reduce-scatter is the halving part alone, with the blocks where the caller wants them
  * (rank q gets [bounds[q], bounds[q + 1]) of the result): log_r(pof2) rounds plus the fold
  * and unfold, O(r log_r P) messages per rank instead of P - 1.
  * The operations:
- *   - float sums: a float sum in some tree order (fast mode: not rank-count invariant);
+ *   - float and double sums: in some tree order (fast mode: not rank-count invariant), the
+ *     same bits on every rank;
  *   - uint8 maxima and int64 sums: exact, so any order gives the same bits (deterministic
  *     mode: the largest exponents and the fixed-point sums, cascade/xsum.h). int64 sums wrap
  *     modulo 2^64, which is associative too: the result is exact whenever it fits. */
@@ -31,9 +32,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { CASCADE_RED_SUM_F32, CASCADE_RED_MAX_U8, CASCADE_RED_SUM_I64 } cascade_red_kind;
+typedef enum { CASCADE_RED_SUM_F32, CASCADE_RED_MAX_U8, CASCADE_RED_SUM_I64, CASCADE_RED_SUM_F64 } cascade_red_kind;
 
-#define CASCADE_ALLREDUCE_MAX_RADIX 8 /* partners per round of the halving and gathering rounds */
+#define CASCADE_ALLREDUCE_MAX_RADIX 16 /* partners per round of the halving and gathering rounds */
 #define CASCADE_ALLREDUCE_MAX_ROUNDS 32
 
 typedef struct {

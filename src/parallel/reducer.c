@@ -17,6 +17,7 @@
 #define EXP_TAG0 0     /* exact buckets: the exponents' allreduce, then the sums' reduce-scatter */
 #define RS_TAG0 8192
 #define EXACT_TAGS (RS_TAG0 - EXP_TAG0)
+#define DSUM_TAG (OWN_TAG0 - 1) /* fast: the doubles' allreduce (the exact tags are not in use then) */
 #define STAGE_DONE 4  /* bucket stages: 1 reduce (flat: allreduce; hierarchical: node reduce),
                        * 2 leaders' allreduce, 3 node broadcast, 4 done; exact: 1 exponents'
                        * allreduce, 2 exchange of the fixed-point sums, 4 done */
@@ -97,7 +98,7 @@ cascade_status cascade_reducer_init(cascade_reducer *r, const cascade_topo *topo
     CASCADE_TRY(copy_buckets(r));
     if (!c->exact) {
         r->hier = multi && cascade_topo_hierarchical(topo);
-        r->dsum = calloc((size_t)nd + 1, sizeof(double));
+        r->dsum = calloc(2 * ((size_t)nd + 1), sizeof(double)); /* the sums, then their allreduce's scratch */
         r->recv = multi ? cascade_alloc((size_t)(c->n + 1) * sizeof(float), "gradient receive buffer") : NULL;
         if (!r->dsum || (multi && !r->recv)) return reducer_oom(r);
         const char *algo = getenv("CASCADE_ALLREDUCE");
@@ -255,6 +256,11 @@ static int advance(cascade_reducer *r, cascade_reducer_bucket *b) {
 
 static int progress(cascade_reducer *r) {
     int rc = MPI_SUCCESS;
+    if (r->dsum_active) {
+        int done;
+        rc = cascade_allreduce_test(&r->dsum_op, &done);
+        if (done) r->dsum_active = 0;
+    }
     for (int i = 0; i < r->n_buckets && rc == MPI_SUCCESS; i++) {
         cascade_reducer_bucket *b = &r->b[i];
         if (!b->started || b->stage == STAGE_DONE) continue;
@@ -340,9 +346,14 @@ static cascade_status finish_fast(cascade_reducer *r, double *sums, int *nonfini
     int nd = r->cfg.n_doubles, rc = MPI_SUCCESS;
     *grads = r->cfg.grads;
     if (r->topo->size > 1) {
-        rc = wait_buckets(r);
+        /* the doubles (complete once the last micro-batch is done) along with the buckets' last rounds */
+        r->dsum_active = 1;
+        rc = cascade_allreduce_start_kind(&r->dsum_op, CASCADE_RED_SUM_F64, r->dsum, r->dsum + nd + 1, nd,
+                                          r->topo->world, DSUM_TAG);
+        if (rc == MPI_SUCCESS) rc = wait_buckets(r);
         double t0 = cascade_now();
-        if (rc == MPI_SUCCESS) rc = MPI_Allreduce(MPI_IN_PLACE, r->dsum, nd, MPI_DOUBLE, MPI_SUM, r->topo->world);
+        if (rc == MPI_SUCCESS) rc = cascade_allreduce_wait(&r->dsum_op);
+        r->dsum_active = 0;
         r->wait_s += cascade_now() - t0;
         if (!r->hier) *grads = r->recv;
     }

@@ -65,7 +65,9 @@ typedef struct {
     float *recv;             /* fast: receive buffer (flat: the sums; hierarchical: leaders' node sums) */
     int own;                 /* fast: allreduces by parallel/allreduce.h (default), not MPI_Iallreduce */
     float *scratch;          /* fast, own: [n] the allreduces' scratch */
-    double *dsum;            /* fast: the step's doubles */
+    double *dsum;            /* fast: the step's doubles [n_doubles + 1], then their allreduce's scratch */
+    cascade_allreduce_op dsum_op; /* fast: the doubles' allreduce, progressed with the buckets */
+    int dsum_active;
     int64_t *dd;             /* exact: digits of the doubles and, last, the bad-term count */
     float *slots;            /* exact: k_slots buffers of n + 1 floats, one per local micro-batch */
     int k_slots, used, too_many;
