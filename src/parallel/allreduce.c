@@ -276,3 +276,43 @@ int cascade_allreduce_wait(cascade_allreduce_op *op) {
         if ((rc = cascade_allreduce_wait_some(op)) != MPI_SUCCESS) return rc;
     }
 }
+
+/* A few bytes' maximum, blocking, by recursive multiplying: every round exchanges the whole
+ * buffer with up to 15 partners and takes the maximum (order-free, so any tree gives the same
+ * bytes). log_16(P) rounds: the ranks' per-step agreement costs 2 rounds at 256 ranks, not 8. */
+int cascade_allreduce_max_small(MPI_Comm comm, uint8_t *v, int n, int tag) {
+    enum { MAX_N = 16, R = CASCADE_ALLREDUCE_MAX_RADIX };
+    uint8_t tmp[R - 1][MAX_N];
+    MPI_Request req[2 * (R - 1)];
+    int rank, size, rc = MPI_Comm_rank(comm, &rank);
+    if (rc == MPI_SUCCESS) rc = MPI_Comm_size(comm, &size);
+    if (rc != MPI_SUCCESS || n > MAX_N) return rc != MPI_SUCCESS ? rc : MPI_ERR_COUNT;
+    int pof2 = 1, bits = 0;
+    while (pof2 * 2 <= size) pof2 *= 2, bits++;
+    int rem = size - pof2, vrank = rank < 2 * rem ? (rank % 2 ? rank / 2 : -1) : rank - rem;
+    if (rank < 2 * rem && vrank < 0) rc = MPI_Send(v, n, MPI_UINT8_T, rank + 1, tag, comm); /* fold */
+    else if (rank < 2 * rem) {
+        rc = MPI_Recv(tmp[0], n, MPI_UINT8_T, rank - 1, tag, comm, MPI_STATUS_IGNORE);
+        for (int i = 0; i < n; i++) v[i] = tmp[0][i] > v[i] ? tmp[0][i] : v[i];
+    }
+    int rounds = bits ? (bits + 3) / 4 : 0;
+    for (int t = 0, w = pof2; t < rounds && vrank >= 0 && rc == MPI_SUCCESS; t++) {
+        int b = bits / rounds + (t < bits % rounds), r = 1 << b, k = 0;
+        w >>= b;
+        int d = (vrank / w) % r;
+        for (int j = 0; j < r && rc == MPI_SUCCESS; j++) {
+            if (j == d) continue;
+            int v2 = vrank + (j - d) * w, peer = v2 < rem ? 2 * v2 + 1 : v2 + rem;
+            rc = MPI_Irecv(tmp[k], n, MPI_UINT8_T, peer, tag, comm, &req[2 * k]);
+            if (rc == MPI_SUCCESS) rc = MPI_Isend(v, n, MPI_UINT8_T, peer, tag, comm, &req[2 * k + 1]);
+            k++;
+        }
+        if (rc == MPI_SUCCESS) rc = MPI_Waitall(2 * k, req, MPI_STATUSES_IGNORE);
+        for (int q = 0; q < k; q++)
+            for (int i = 0; i < n; i++) v[i] = tmp[q][i] > v[i] ? tmp[q][i] : v[i];
+    }
+    if (rc == MPI_SUCCESS && rank < 2 * rem) /* unfold */
+        rc = vrank < 0 ? MPI_Recv(v, n, MPI_UINT8_T, rank + 1, tag, comm, MPI_STATUS_IGNORE)
+                       : MPI_Send(v, n, MPI_UINT8_T, rank - 1, tag, comm);
+    return rc;
+}

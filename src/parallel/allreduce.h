@@ -82,6 +82,8 @@ int cascade_allgather_start(cascade_allreduce_op *op, cascade_red_kind kind, voi
 int cascade_allreduce_test(cascade_allreduce_op *op, int *done);
 /* Blocks until done. */
 int cascade_allreduce_wait(cascade_allreduce_op *op);
+/* Blocking maximum of n <= 16 bytes over comm (every rank gets it), in log_16(P) rounds. */
+int cascade_allreduce_max_small(MPI_Comm comm, uint8_t *v, int n, int tag);
 /* Blocks until at least one more message of the op has arrived (or it is done). */
 int cascade_allreduce_wait_some(cascade_allreduce_op *op);
 

@@ -9,6 +9,7 @@
 
 #include "parallel/allreduce.h"
 
+#define AGREE_TAG 32766  /* the ranks' agreement (called between, never during, the reductions) */
 #define SHARDS_TAG 32767 /* the shards' allgather (the reducer's tags are below; never in flight together) */
 
 static cascade_status mpi_failed(int rc, const char *what) {
@@ -84,8 +85,9 @@ void cascade_par_chunk_rows(int64_t n, int64_t chunk, int r, int size, int64_t *
 /* ---- agreement ---- */
 
 cascade_status cascade_par_agree(MPI_Comm comm, cascade_status local, int *stop, int *nonfinite, const char *what) {
-    int mine[3] = {(int)local, stop && *stop, nonfinite && *nonfinite}, all[3] = {0, 0, 0};
-    int rc = MPI_Allreduce(mine, all, 3, MPI_INT, MPI_MAX, comm);
+    /* status codes are 0..75 (cascade_status): a byte each, maximum over the ranks */
+    uint8_t v[3] = {(uint8_t)local, stop && *stop, nonfinite && *nonfinite};
+    int rc = cascade_allreduce_max_small(comm, v, 3, AGREE_TAG), all[3] = {v[0], v[1], v[2]};
     if (rc != MPI_SUCCESS) return local ? local : mpi_failed(rc, "agreeing on the ranks' status");
     if (stop) *stop = all[1];
     if (nonfinite) *nonfinite = all[2];

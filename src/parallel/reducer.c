@@ -13,7 +13,7 @@
 
 #define DIG CASCADE_XSUM_DIGITS
 #define OWN_TAG0 16384 /* fast buckets' own allreduces: tags OWN_TAG0 + bucket (MPI guarantees 32767) */
-#define OWN_TAGS (32767 - OWN_TAG0)
+#define OWN_TAGS (32766 - OWN_TAG0) /* 32766, 32767: parallel.c's agreement and shards' allgather */
 #define EXP_TAG0 0     /* exact buckets: the exponents' allreduce, then the sums' reduce-scatter */
 #define RS_TAG0 8192
 #define EXACT_TAGS (RS_TAG0 - EXP_TAG0)
