@@ -60,22 +60,28 @@ int ckpt_read_records(const char *pointer_path, ckpt_record *recs, int cap) {
     return n;
 }
 
+/* Appends r's line "NAME size=BYTES crc32c=HEX" to text (cap bytes, *used so far). */
+static void append_record(char *text, size_t cap, size_t *used, const ckpt_record *r) {
+    if (*used < cap)
+        *used += (size_t)snprintf(text + *used, cap - *used, "%s size=%" PRId64 " crc32c=%08" PRIx32 "\n", r->name,
+                                  r->size, r->crc);
+}
+
 cascade_status ckpt_write_pointer(const char *dir, const char *pointer, const ckpt_record *rec) {
-    /* POINTER.sums: rec first, then the records of LATEST's other files that still exist (the
-     * fallbacks); written before POINTER, so the file POINTER names always has its record */
+    /* POINTER.sums: rec first, then (LATEST) the records of its other files that still exist
+     * (the fallbacks); written before POINTER, so the file POINTER names always has its record */
     char path[PATH_MAX + 272], text[CKPT_MAX_RECORDS * 300 + 300], sums[64], name_line[300];
     ckpt_record old[CKPT_MAX_RECORDS];
     int n_old = 0;
-    if (snprintf(path, sizeof path, "%s/LATEST", dir) < (int)sizeof path)
+    if (strcmp(pointer, "LATEST") == 0 && snprintf(path, sizeof path, "%s/LATEST", dir) < (int)sizeof path)
         n_old = ckpt_read_records(path, old, CKPT_MAX_RECORDS - 1);
-    size_t used = (size_t)snprintf(text, sizeof text, "%s size=%" PRId64 " crc32c=%08" PRIx32 "\n", rec->name,
-                                   rec->size, rec->crc);
-    for (int i = 0; i < n_old && strcmp(pointer, "LATEST") == 0; i++) {
+    size_t used = 0;
+    append_record(text, sizeof text, &used, rec);
+    for (int i = 0; i < n_old; i++) {
         struct stat sb;
         if (snprintf(path, sizeof path, "%s/%s", dir, old[i].name) >= (int)sizeof path) continue;
-        if (strcmp(old[i].name, rec->name) == 0 || stat(path, &sb) != 0 || used >= sizeof text) continue;
-        used += (size_t)snprintf(text + used, sizeof text - used, "%s size=%" PRId64 " crc32c=%08" PRIx32 "\n",
-                                 old[i].name, old[i].size, old[i].crc);
+        if (strcmp(old[i].name, rec->name) == 0 || stat(path, &sb) != 0) continue;
+        append_record(text, sizeof text, &used, &old[i]);
     }
     snprintf(sums, sizeof sums, "%s.sums", pointer);
     snprintf(name_line, sizeof name_line, "%s\n", rec->name);
