@@ -49,7 +49,8 @@ void cascade_par_chunk_rows(int64_t n, int64_t chunk, int r, int size, int64_t *
 
 /* ---- agreement ---- */
 
-/* One small MPI_Allreduce(MAX) of (status, stop, nonfinite): a failure, a stop request or a
+/* One small maximum over the ranks of (status, stop, nonfinite) — three bytes, by
+ * cascade_allreduce_max_small (log_16 P rounds; it runs every step): a failure, a stop request or a
  * non-finite value on any rank is seen by all, so no rank waits in a collective the others
  * have left. stop and nonfinite (may be NULL) go in as this rank's flags and come out as
  * "any rank". Returns the local status when set, else a failure naming another rank's status
